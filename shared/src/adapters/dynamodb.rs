@@ -1,0 +1,559 @@
+//! DynamoDB adapter for the four tables of DESIGN.md §3. Conditional writes carry the invariants:
+//! create-if-absent for signals and intents (with ALL_OLD on conflict, so no extra read), a fenced
+//! TransactWriteItems for finalize, and "no decision yet, or the same one" for decision traces.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::future::try_join_all;
+use rust_decimal::Decimal;
+
+use crate::config::TableNames;
+use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
+use crate::model::{
+    day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, IntentStatus,
+    OrderIntent, ReasonCode, SignalRecord, TradingMode, WatchlistEntry,
+};
+use crate::ports::{
+    AlertStore, FinalizeOutcome, Finalization, IntentStore, PutOutcome, SignalStore, StoreError, WatchlistStore,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// BatchGetItem accepts at most 100 keys per call.
+const BATCH_GET_MAX: usize = 100;
+const BATCH_GET_ROUNDS: u32 = 8;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        Self { client, tables }
+    }
+
+    /// Fetches items by a string key, 100 per call, retrying unprocessed keys with a short backoff.
+    async fn batch_get(&self, table: &str, key_name: &str, keys: &[String]) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> =
+                chunk.iter().map(|k| HashMap::from([(key_name.to_string(), s(k))])).collect();
+            let mut round = 0;
+            while !pending.is_empty() {
+                if round == BATCH_GET_ROUNDS {
+                    return Err(StoreError::Corrupt(format!("{} keys of {table} stayed unprocessed", pending.len())));
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << round)).await;
+                }
+                round += 1;
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::backend("BatchGetItem", e))?;
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(table, ka)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::backend("BatchGetItem", e))?;
+                if let Some(mut r) = resp.responses {
+                    out.extend(r.remove(table).unwrap_or_default());
+                }
+                if let Some(mut u) = resp.unprocessed_keys {
+                    pending = u.remove(table).map(|k| k.keys).unwrap_or_default();
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn query_day(&self, day: String, since: &str, until: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.tables.signals)
+                .index_name("by_day")
+                .key_condition_expression("#d = :day AND created_at BETWEEN :a AND :b")
+                .expression_attribute_names("#d", "day")
+                .expression_attribute_values(":day", s(&day))
+                .expression_attribute_values(":a", s(since))
+                .expression_attribute_values(":b", s(until))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::backend("Query", e))?;
+            items.extend(resp.items.unwrap_or_default());
+            match resp.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SignalStore for DynamoStore {
+    async fn put_new(&self, signal: &SignalRecord) -> Result<PutOutcome<SignalRecord>, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.tables.signals)
+            .set_item(Some(signal_item(signal)))
+            .condition_expression("attribute_not_exists(signal_id)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else { unreachable!() };
+                let old = c.item.ok_or_else(|| StoreError::Corrupt("conflict without ALL_OLD item".into()))?;
+                Ok(PutOutcome::Exists(signal_from(&old)?))
+            }
+            Err(e) => Err(StoreError::backend("PutItem signals", e)),
+        }
+    }
+
+    async fn created_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError> {
+        let (a, b) = (rfc3339(since), rfc3339(until));
+        let days = days_between(since, until);
+        let per_day = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b))).await?;
+        let mut out = per_day.iter().flatten().map(signal_from).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|x, y| y.created_at.cmp(&x.created_at).then_with(|| y.signal_id.cmp(&x.signal_id)));
+        Ok(out)
+    }
+
+    async fn record_decision(&self, signal_id: &SignalId, key: &IdempotencyKey, d: &Decision) -> Result<bool, StoreError> {
+        let (expr, values) = decision_update(d, key);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.tables.signals)
+            .key("signal_id", s(signal_id.as_str()))
+            .update_expression(expr)
+            .condition_expression("attribute_exists(signal_id) AND attribute_not_exists(decision_type)")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::None)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) => {
+                let UpdateItemError::ConditionalCheckFailedException(c) = e.into_err() else { unreachable!() };
+                let Some(old) = c.item else {
+                    return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
+                };
+                // A decision is already there: fine when it is the same outcome (a redelivery), not otherwise.
+                let same = opt_s(&old, "decision_type") == Some(d.decision_type.as_str())
+                    && opt_s(&old, "reason_code") == Some(d.reason_code.as_str());
+                Ok(same)
+            }
+            Err(e) => Err(StoreError::backend("UpdateItem signals", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl IntentStore for DynamoStore {
+    async fn claim(&self, intent: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(intent)))
+            .condition_expression("attribute_not_exists(idempotency_key)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else { unreachable!() };
+                let old = c.item.ok_or_else(|| StoreError::Corrupt("conflict without ALL_OLD item".into()))?;
+                Ok(PutOutcome::Exists(intent_from(&old)?))
+            }
+            Err(e) => Err(StoreError::backend("PutItem order_intents", e)),
+        }
+    }
+
+    async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        self.batch_get(&self.tables.intents, "idempotency_key", &keys).await?.iter().map(intent_from).collect()
+    }
+
+    async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
+        let build = |e| StoreError::backend("TransactWriteItems (build)", e);
+        let intent_put = Put::builder()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(&f.intent)))
+            .condition_expression("attempt = :mine")
+            .expression_attribute_values(":mine", n(f.intent.attempt))
+            .build()
+            .map_err(build)?;
+        let (expr, mut values) = decision_update(&f.decision, &f.intent.idempotency_key);
+        values.insert(":dt".into(), s(f.decision.decision_type.as_str()));
+        values.insert(":rc".into(), s(f.decision.reason_code.as_str()));
+        let signal_update = Update::builder()
+            .table_name(&self.tables.signals)
+            .key("signal_id", s(f.signal_id.as_str()))
+            .update_expression(expr)
+            .condition_expression(
+                "attribute_exists(signal_id) AND (attribute_not_exists(decision_type) OR (decision_type = :dt AND reason_code = :rc))",
+            )
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(intent_put).build(),
+            TransactWriteItem::builder().update(signal_update).build(),
+        ];
+        if let Some(alert) = &f.failure_alert {
+            let put = Put::builder()
+                .table_name(&self.tables.alerts)
+                .set_item(Some(alert_item(alert)))
+                .condition_expression("attribute_not_exists(alert_id)")
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(FinalizeOutcome::Committed),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(_)) => {
+                let TransactWriteItemsError::TransactionCanceledException(c) = e.into_err() else { unreachable!() };
+                let failed: Vec<bool> = c
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect();
+                match failed.as_slice() {
+                    [true, ..] => Ok(FinalizeOutcome::Fenced),
+                    [false, true, ..] => Ok(FinalizeOutcome::DecisionConflict),
+                    _ => Err(StoreError::backend("TransactWriteItems", TransactWriteItemsError::TransactionCanceledException(c))),
+                }
+            }
+            Err(e) => Err(StoreError::backend("TransactWriteItems", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl AlertStore for DynamoStore {
+    async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError> {
+        self.batch_get(&self.tables.alerts, "alert_id", alert_ids).await?.iter().map(alert_from).collect()
+    }
+}
+
+#[async_trait]
+impl WatchlistStore for DynamoStore {
+    /// The watchlist is a small configuration table read whole once per evaluator run.
+    async fn list(&self) -> Result<Vec<WatchlistEntry>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .scan()
+                .table_name(&self.tables.watchlist)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::backend("Scan watchlist", e))?;
+            for item in resp.items.unwrap_or_default() {
+                out.push(watchlist_from(&item)?);
+            }
+            match resp.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        Ok(out)
+    }
+}
+
+/// Every UTC day touched by `[since, until]`, as `by_day` partition keys.
+fn days_between(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+    let mut days = Vec::new();
+    let mut d: NaiveDate = since.date_naive();
+    while d <= until.date_naive() {
+        days.push(d.format("%Y-%m-%d").to_string());
+        d += Duration::days(1);
+    }
+    days
+}
+
+// ---- item mapping ---------------------------------------------------------------------------------------------
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn req_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    opt_s(item, name).ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
+}
+fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+fn req_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a number")))
+}
+fn opt_bool(item: &Item, name: &str) -> Option<bool> {
+    item.get(name).and_then(|v| v.as_bool().ok()).copied()
+}
+fn parse<T, E: std::fmt::Display>(name: &str, raw: &str, f: impl FnOnce(&str) -> Result<T, E>) -> Result<T, StoreError> {
+    f(raw).map_err(|e| StoreError::Corrupt(format!("attribute {name}={raw:?}: {e}")))
+}
+fn req_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
+    parse(name, req_s(item, name)?, |r| DateTime::parse_from_rfc3339(r).map(|t| t.with_timezone(&Utc)))
+}
+fn req_decimal(item: &Item, name: &str) -> Result<Decimal, StoreError> {
+    parse(name, req_s(item, name)?, |r| r.parse::<Decimal>())
+}
+fn opt_decimal(item: &Item, name: &str) -> Result<Option<Decimal>, StoreError> {
+    opt_s(item, name).map(|r| parse(name, r, |r| r.parse::<Decimal>())).transpose()
+}
+fn wire<T>(item: &Item, name: &str, f: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    let raw = req_s(item, name)?;
+    f(raw).ok_or_else(|| StoreError::Corrupt(format!("attribute {name}={raw:?} is not a known value")))
+}
+fn opt_wire<T>(item: &Item, name: &str, f: fn(&str) -> Option<T>) -> Result<Option<T>, StoreError> {
+    opt_s(item, name).is_some().then(|| wire(item, name, f)).transpose()
+}
+fn symbol(item: &Item) -> Result<Symbol, StoreError> {
+    parse("symbol", req_s(item, "symbol")?, Symbol::parse)
+}
+fn side(item: &Item) -> Result<Side, StoreError> {
+    parse("side", req_s(item, "side")?, Side::parse)
+}
+fn put_opt(item: &mut Item, name: &str, v: Option<AttributeValue>) {
+    if let Some(v) = v {
+        item.insert(name.to_string(), v);
+    }
+}
+
+fn signal_item(x: &SignalRecord) -> Item {
+    let mut item: Item = HashMap::from([
+        ("signal_id".into(), s(x.signal_id.as_str())),
+        ("symbol".into(), s(x.symbol.as_str())),
+        ("side".into(), s(x.side.as_str())),
+        ("price".into(), s(x.price.to_string())),
+        ("strategy".into(), s(&x.strategy)),
+        (
+            "indicators".into(),
+            AttributeValue::M(x.indicators.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| (k.clone(), n(v))).collect()),
+        ),
+        ("candle_open_ms".into(), n(x.candle_open_ms)),
+        ("created_at".into(), s(rfc3339(x.created_at))),
+        ("day".into(), s(day_of(x.created_at))),
+        ("blocked".into(), AttributeValue::Bool(x.blocked)),
+        ("message".into(), s(&x.message)),
+        ("trade_amount_usd".into(), s(x.trade_amount_usd.to_string())),
+        ("idempotency_key".into(), s(x.idempotency_key().as_str())),
+    ]);
+    put_opt(&mut item, "blocked_reason", x.blocked_reason.map(|r| s(r.as_str())));
+    if let Some(d) = &x.decision {
+        for (k, v) in decision_attrs(d) {
+            item.insert(k.to_string(), v);
+        }
+    }
+    item
+}
+
+fn decision_attrs(d: &Decision) -> Vec<(&'static str, AttributeValue)> {
+    let mut v = vec![
+        ("decision_type", s(d.decision_type.as_str())),
+        ("reason_code", s(d.reason_code.as_str())),
+        ("reason_message", s(&d.reason_message)),
+        ("context", AttributeValue::M(d.context.iter().map(|(k, v)| (k.clone(), s(v))).collect())),
+        ("correlation_id", s(&d.correlation_id)),
+        ("decided_at", s(rfc3339(d.decided_at))),
+    ];
+    if let Some(x) = &d.exchange_error_snippet {
+        v.push(("exchange_error_snippet", s(x)));
+    }
+    if let Some(x) = &d.order_id {
+        v.push(("order_id", s(x)));
+    }
+    v
+}
+
+/// `SET` expression and values writing a decision trace (and the signal's idempotency key).
+fn decision_update(d: &Decision, key: &IdempotencyKey) -> (String, HashMap<String, AttributeValue>) {
+    let mut attrs = decision_attrs(d);
+    attrs.push(("idempotency_key", s(key.as_str())));
+    let expr = format!("SET {}", attrs.iter().map(|(k, _)| format!("{k} = :{k}")).collect::<Vec<_>>().join(", "));
+    (expr, attrs.into_iter().map(|(k, v)| (format!(":{k}"), v)).collect())
+}
+
+fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
+    let decision = match opt_s(item, "decision_type") {
+        None => None,
+        Some(_) => Some(Decision {
+            decision_type: wire(item, "decision_type", DecisionType::parse)?,
+            reason_code: wire(item, "reason_code", ReasonCode::parse)?,
+            reason_message: opt_s(item, "reason_message").unwrap_or_default().to_string(),
+            exchange_error_snippet: opt_s(item, "exchange_error_snippet").map(str::to_string),
+            context: item
+                .get("context")
+                .and_then(|v| v.as_m().ok())
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone()))).collect())
+                .unwrap_or_default(),
+            correlation_id: opt_s(item, "correlation_id").unwrap_or_default().to_string(),
+            decided_at: req_time(item, "decided_at")?,
+            order_id: opt_s(item, "order_id").map(str::to_string),
+        }),
+    };
+    let indicators: BTreeMap<String, f64> = item
+        .get("indicators")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?))).collect())
+        .unwrap_or_default();
+    Ok(SignalRecord {
+        signal_id: parse("signal_id", req_s(item, "signal_id")?, SignalId::parse)?,
+        symbol: symbol(item)?,
+        side: side(item)?,
+        price: req_decimal(item, "price")?,
+        strategy: req_s(item, "strategy")?.to_string(),
+        indicators,
+        candle_open_ms: req_n(item, "candle_open_ms")?,
+        created_at: req_time(item, "created_at")?,
+        blocked: opt_bool(item, "blocked").unwrap_or(false),
+        blocked_reason: opt_wire(item, "blocked_reason", BlockedReason::parse)?,
+        message: opt_s(item, "message").unwrap_or_default().to_string(),
+        trade_amount_usd: opt_decimal(item, "trade_amount_usd")?.unwrap_or_default(),
+        decision,
+    })
+}
+
+fn intent_item(x: &OrderIntent) -> Item {
+    let mut item: Item = HashMap::from([
+        ("idempotency_key".into(), s(x.idempotency_key.as_str())),
+        ("signal_id".into(), s(x.signal_id.as_str())),
+        ("symbol".into(), s(x.symbol.as_str())),
+        ("side".into(), s(x.side.as_str())),
+        ("status".into(), s(x.status.as_str())),
+        ("mode".into(), s(x.mode.as_str())),
+        ("client_oid".into(), s(&x.client_oid)),
+        ("attempt".into(), n(x.attempt)),
+        ("lease_until_ms".into(), n(x.lease_until_ms)),
+        ("created_at".into(), s(rfc3339(x.created_at))),
+        ("updated_at".into(), s(rfc3339(x.updated_at))),
+    ]);
+    put_opt(&mut item, "order_id", x.order_id.as_ref().map(s));
+    put_opt(&mut item, "quantity", x.quantity.map(|q| s(q.to_string())));
+    put_opt(&mut item, "notional", x.notional.map(|q| s(q.to_string())));
+    put_opt(&mut item, "error_code", x.error_code.map(|c| s(c.as_str())));
+    put_opt(&mut item, "error_message", x.error_message.as_ref().map(s));
+    put_opt(&mut item, "failure_alert_id", x.failure_alert_id.as_ref().map(s));
+    item
+}
+
+fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
+    Ok(OrderIntent {
+        idempotency_key: parse("idempotency_key", req_s(item, "idempotency_key")?, IdempotencyKey::parse)?,
+        signal_id: parse("signal_id", req_s(item, "signal_id")?, SignalId::parse)?,
+        symbol: symbol(item)?,
+        side: side(item)?,
+        status: wire(item, "status", IntentStatus::parse)?,
+        mode: wire(item, "mode", TradingMode::parse)?,
+        client_oid: req_s(item, "client_oid")?.to_string(),
+        order_id: opt_s(item, "order_id").map(str::to_string),
+        attempt: req_n(item, "attempt")?,
+        lease_until_ms: req_n(item, "lease_until_ms")?,
+        quantity: opt_decimal(item, "quantity")?,
+        notional: opt_decimal(item, "notional")?,
+        error_code: opt_wire(item, "error_code", ReasonCode::parse)?,
+        error_message: opt_s(item, "error_message").map(str::to_string),
+        failure_alert_id: opt_s(item, "failure_alert_id").map(str::to_string),
+        created_at: req_time(item, "created_at")?,
+        updated_at: req_time(item, "updated_at")?,
+    })
+}
+
+fn alert_item(x: &AlertRecord) -> Item {
+    let mut item: Item = HashMap::from([
+        ("alert_id".into(), s(&x.alert_id)),
+        ("kind".into(), s(x.kind.as_str())),
+        ("symbol".into(), s(x.symbol.as_str())),
+        ("side".into(), s(x.side.as_str())),
+        ("text".into(), s(&x.text)),
+        ("status".into(), s(x.status.as_str())),
+        ("attempts".into(), n(x.attempts)),
+        ("created_at".into(), s(rfc3339(x.created_at))),
+    ]);
+    put_opt(&mut item, "telegram_message_id", x.telegram_message_id.map(n));
+    put_opt(&mut item, "last_error", x.last_error.as_ref().map(s));
+    put_opt(&mut item, "sent_at", x.sent_at.map(|t| s(rfc3339(t))));
+    item
+}
+
+fn alert_from(item: &Item) -> Result<AlertRecord, StoreError> {
+    Ok(AlertRecord {
+        alert_id: req_s(item, "alert_id")?.to_string(),
+        kind: wire(item, "kind", AlertKind::parse)?,
+        symbol: symbol(item)?,
+        side: side(item)?,
+        text: opt_s(item, "text").unwrap_or_default().to_string(),
+        status: wire(item, "status", AlertStatus::parse)?,
+        telegram_message_id: item.get("telegram_message_id").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()),
+        attempts: item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0),
+        last_error: opt_s(item, "last_error").map(str::to_string),
+        created_at: req_time(item, "created_at")?,
+        sent_at: opt_s(item, "sent_at").is_some().then(|| req_time(item, "sent_at")).transpose()?,
+    })
+}
+
+fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
+    let num = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<f64>().ok());
+    Ok(WatchlistEntry {
+        symbol: symbol(item)?,
+        alert_enabled: opt_bool(item, "alert_enabled").unwrap_or(true),
+        trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(true),
+        trade_amount_usd: match item.get("trade_amount_usd") {
+            Some(AttributeValue::N(v)) | Some(AttributeValue::S(v)) => parse("trade_amount_usd", v, |r| r.parse::<Decimal>())?,
+            _ => Decimal::from(100),
+        },
+        preset: opt_s(item, "preset").unwrap_or("swing-aggressive").to_string(),
+        min_price_change_pct: num("min_price_change_pct"),
+        cooldown_minutes: num("cooldown_minutes"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_days_cover_both_ends() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(days_between(t("2026-11-24T23:00:00Z"), t("2026-11-26T01:00:00Z")), ["2026-11-24", "2026-11-25", "2026-11-26"]);
+        assert_eq!(days_between(t("2026-11-26T00:00:00Z"), t("2026-11-26T01:00:00Z")).len(), 1);
+    }
+}

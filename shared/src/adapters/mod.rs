@@ -1,0 +1,8 @@
+//! Implementations of the ports against real backends.
+
+pub mod clock;
+pub mod dynamodb;
+pub mod paper;
+pub mod replay;
+pub mod secrets;
+pub mod sqs;

@@ -1,0 +1,65 @@
+//! Secrets Manager adapter. Secret values are held in [`SecretString`], which never prints its content.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aws_sdk_secretsmanager::Client;
+
+use crate::ports::StoreError;
+
+/// A secret value: `Debug` and `Display` print a placeholder, so it cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The only way to the value: call sites are easy to find and review.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(***)")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Reads a JSON-object secret (`{"api_key": "...", ...}`) into named secret fields.
+pub async fn json_secret(client: &Client, secret_id: &str) -> Result<BTreeMap<String, SecretString>, StoreError> {
+    let resp = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| StoreError::backend("GetSecretValue", e))?;
+    let raw = resp.secret_string().ok_or_else(|| StoreError::Corrupt(format!("secret {secret_id} has no string value")))?;
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(raw)
+        .map_err(|_| StoreError::Corrupt(format!("secret {secret_id} is not a JSON object of strings")))?;
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, SecretString::new(s))),
+            _ => Err(StoreError::Corrupt(format!("secret {secret_id} field {k} is not a string"))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_formats_its_value() {
+        let s = SecretString::new("hunter2-token".into());
+        assert!(!format!("{s:?} {s} {:?}", Some(&s)).contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2-token");
+    }
+}

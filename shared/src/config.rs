@@ -1,0 +1,223 @@
+//! Typed configuration, read once at init from the environment (DESIGN.md §9). A bad value fails the cold start
+//! with a message naming the variable; handlers never read the environment.
+
+use std::path::PathBuf;
+
+use chrono::Duration;
+use rust_decimal::Decimal;
+
+use crate::candles::Timeframe;
+use crate::orchestration::ExecutionMode;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+/// Where variables come from: the process environment in functions, a map in tests.
+pub trait Source {
+    fn get(&self, var: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, var: &str) -> Option<String> {
+        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, var: &str) -> Option<String> {
+        self(var)
+    }
+}
+
+fn text(src: &dyn Source, var: &'static str, default: &str) -> String {
+    src.get(var).unwrap_or_else(|| default.to_string())
+}
+
+fn required(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> {
+    src.get(var).ok_or(ConfigError { var, reason: "is required".into() })
+}
+
+fn number<T: std::str::FromStr>(src: &dyn Source, var: &'static str, default: T, ok: impl Fn(&T) -> bool) -> Result<T, ConfigError> {
+    match src.get(var) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(|v| ok(v))
+            .ok_or(ConfigError { var, reason: format!("{raw:?} is not a valid value") }),
+    }
+}
+
+/// Fail-closed flag: only an explicit true value turns it on; absent or unparsable is off.
+fn flag(src: &dyn Source, var: &'static str, default: bool) -> bool {
+    match src.get(var) {
+        None => default,
+        Some(raw) => matches!(raw.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub signals: String,
+    pub intents: String,
+    pub alerts: String,
+    pub watchlist: String,
+}
+
+impl TableNames {
+    pub fn from_source(src: &dyn Source) -> Self {
+        Self {
+            signals: text(src, "SIGNALS_TABLE", "signals"),
+            intents: text(src, "ORDER_INTENTS_TABLE", "order_intents"),
+            alerts: text(src, "ALERTS_TABLE", "alerts"),
+            watchlist: text(src, "WATCHLIST_TABLE", "watchlist"),
+        }
+    }
+}
+
+/// Where the evaluator's candles come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarketSource {
+    /// The candles shipped with the project, compiled in.
+    EmbeddedReplay,
+    /// Every candle file of a folder (`REPLAY_DIR`).
+    ReplayDir(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct EvaluatorConfig {
+    pub tables: TableNames,
+    pub queue_url: String,
+    pub timeframe: Timeframe,
+    pub candle_count: usize,
+    pub market: MarketSource,
+}
+
+impl EvaluatorConfig {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let tf_raw = text(src, "TIMEFRAME", "1h");
+        let timeframe = Timeframe::parse(&tf_raw)
+            .ok_or(ConfigError { var: "TIMEFRAME", reason: format!("{tf_raw:?} is not one of 1m 5m 15m 30m 1h 2h 4h 12h 1D") })?;
+        let market = match text(src, "MARKET_DATA", "replay").as_str() {
+            "replay" => match src.get("REPLAY_DIR") {
+                Some(dir) => MarketSource::ReplayDir(PathBuf::from(dir)),
+                None => MarketSource::EmbeddedReplay,
+            },
+            other => {
+                return Err(ConfigError {
+                    var: "MARKET_DATA",
+                    reason: format!("{other:?}: only \"replay\" is available in this build (the Crypto.com candle source is not built yet)"),
+                })
+            }
+        };
+        Ok(Self {
+            tables: TableNames::from_source(src),
+            queue_url: required(src, "SIGNALS_QUEUE_URL")?,
+            timeframe,
+            candle_count: number(src, "CANDLE_COUNT", 200, |n: &usize| (20..=300).contains(n))?,
+            market,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OrchestratorConfig {
+    pub tables: TableNames,
+    pub mode: ExecutionMode,
+    pub lease_ms: i64,
+    pub quantity_decimals: u32,
+    pub paper_min_notional: Decimal,
+}
+
+impl OrchestratorConfig {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let mode = if flag(src, "LIVE_TRADING", false) {
+            return Err(ConfigError {
+                var: "LIVE_TRADING",
+                reason: "is on, but this build has no Crypto.com order adapter yet; refusing to start rather than pretend".into(),
+            });
+        } else if flag(src, "PAPER_TRADING", true) {
+            ExecutionMode::Paper
+        } else {
+            ExecutionMode::Blocked
+        };
+        Ok(Self {
+            tables: TableNames::from_source(src),
+            mode,
+            lease_ms: number(src, "LEASE_SECONDS", 60i64, |s| (5..=900).contains(s))? * 1000,
+            quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,
+            paper_min_notional: number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| *d >= Decimal::ZERO)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DiagnosticsConfig {
+    pub tables: TableNames,
+    pub grace: Duration,
+}
+
+impl DiagnosticsConfig {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: TableNames::from_source(src),
+            grace: Duration::seconds(number(src, "GRACE_SECONDS", 120i64, |s| (0..=3600).contains(s))?),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SweeperConfig {
+    pub diagnostics: DiagnosticsConfig,
+    pub window_hours: u32,
+    pub metrics_namespace: String,
+}
+
+impl SweeperConfig {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            diagnostics: DiagnosticsConfig::from_source(src)?,
+            window_hours: number(src, "SWEEP_WINDOW_HOURS", 24u32, |h| (1..=720).contains(h))?,
+            metrics_namespace: text(src, "METRICS_NAMESPACE", "SignalOrchestrator"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| m.get(k).cloned()
+    }
+
+    #[test]
+    fn live_trading_fails_closed() {
+        assert_eq!(OrchestratorConfig::from_source(&src(&[])).unwrap().mode, ExecutionMode::Paper);
+        let off = src(&[("LIVE_TRADING", "maybe"), ("PAPER_TRADING", "false")]);
+        assert_eq!(OrchestratorConfig::from_source(&off).unwrap().mode, ExecutionMode::Blocked);
+        let err = OrchestratorConfig::from_source(&src(&[("LIVE_TRADING", "TRUE")])).unwrap_err();
+        assert_eq!(err.var, "LIVE_TRADING");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let e = EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q"), ("TIMEFRAME", "7m")])).unwrap_err();
+        assert_eq!(e.var, "TIMEFRAME");
+        assert_eq!(EvaluatorConfig::from_source(&src(&[])).unwrap_err().var, "SIGNALS_QUEUE_URL");
+        let e = OrchestratorConfig::from_source(&src(&[("LEASE_SECONDS", "-1")])).unwrap_err();
+        assert_eq!(e.var, "LEASE_SECONDS");
+        let ok = EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q")])).unwrap();
+        assert_eq!((ok.timeframe, ok.candle_count, ok.market), (Timeframe::H1, 200, MarketSource::EmbeddedReplay));
+    }
+}

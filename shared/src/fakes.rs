@@ -1,0 +1,200 @@
+//! In-memory fakes of the storage, queue and clock ports for unit tests and simulation. They implement the same
+//! conditional semantics as the DynamoDB adapter: create-if-absent, fenced finalize, "no decision or the same one".
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ids::{IdempotencyKey, SignalId};
+use crate::model::{AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
+use crate::ports::{
+    AlertStore, Clock, EnqueueFailure, FinalizeOutcome, Finalization, IntentStore, PutOutcome, SignalQueue, SignalStore,
+    StoreError, WatchlistStore,
+};
+
+#[derive(Default)]
+struct Tables {
+    signals: HashMap<SignalId, SignalRecord>,
+    intents: HashMap<IdempotencyKey, OrderIntent>,
+    alerts: HashMap<String, AlertRecord>,
+    watchlist: Vec<WatchlistEntry>,
+}
+
+/// All four tables in memory, behind one lock (so a "transaction" is atomic).
+#[derive(Default, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Tables>>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock only happens in a failing test; keep going with the data as it is.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn with_watchlist(entries: Vec<WatchlistEntry>) -> Self {
+        let s = Self::default();
+        s.lock().watchlist = entries;
+        s
+    }
+    pub fn signals(&self) -> Vec<SignalRecord> {
+        self.lock().signals.values().cloned().collect()
+    }
+    pub fn intents(&self) -> Vec<OrderIntent> {
+        self.lock().intents.values().cloned().collect()
+    }
+    pub fn alerts(&self) -> Vec<AlertRecord> {
+        self.lock().alerts.values().cloned().collect()
+    }
+    pub fn insert_signal(&self, s: SignalRecord) {
+        self.lock().signals.insert(s.signal_id.clone(), s);
+    }
+    pub fn insert_intent(&self, i: OrderIntent) {
+        self.lock().intents.insert(i.idempotency_key.clone(), i);
+    }
+    pub fn insert_alert(&self, a: AlertRecord) {
+        self.lock().alerts.insert(a.alert_id.clone(), a);
+    }
+}
+
+fn decision_allowed(existing: &Option<Decision>, d: &Decision) -> bool {
+    existing.as_ref().is_none_or(|e| e.same_outcome(d))
+}
+
+#[async_trait]
+impl SignalStore for MemoryStore {
+    async fn put_new(&self, signal: &SignalRecord) -> Result<PutOutcome<SignalRecord>, StoreError> {
+        let mut t = self.lock();
+        if let Some(old) = t.signals.get(&signal.signal_id) {
+            return Ok(PutOutcome::Exists(old.clone()));
+        }
+        t.signals.insert(signal.signal_id.clone(), signal.clone());
+        Ok(PutOutcome::Created)
+    }
+
+    async fn created_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError> {
+        let mut v: Vec<SignalRecord> =
+            self.lock().signals.values().filter(|s| s.created_at >= since && s.created_at <= until).cloned().collect();
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.signal_id.cmp(&a.signal_id)));
+        Ok(v)
+    }
+
+    async fn record_decision(&self, signal_id: &SignalId, _key: &IdempotencyKey, d: &Decision) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        let Some(s) = t.signals.get_mut(signal_id) else {
+            return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
+        };
+        if !decision_allowed(&s.decision, d) {
+            return Ok(false);
+        }
+        if s.decision.is_none() {
+            s.decision = Some(d.clone());
+        }
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl IntentStore for MemoryStore {
+    async fn claim(&self, intent: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError> {
+        let mut t = self.lock();
+        if let Some(old) = t.intents.get(&intent.idempotency_key) {
+            return Ok(PutOutcome::Exists(old.clone()));
+        }
+        t.intents.insert(intent.idempotency_key.clone(), intent.clone());
+        Ok(PutOutcome::Created)
+    }
+
+    async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
+        let t = self.lock();
+        Ok(keys.iter().filter_map(|k| t.intents.get(k).cloned()).collect())
+    }
+
+    async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
+        let mut t = self.lock();
+        let fenced = t.intents.get(&f.intent.idempotency_key).is_none_or(|cur| cur.attempt != f.intent.attempt);
+        if fenced {
+            return Ok(FinalizeOutcome::Fenced);
+        }
+        let Some(signal) = t.signals.get(&f.signal_id) else {
+            return Err(StoreError::Corrupt(format!("signal {} does not exist", f.signal_id)));
+        };
+        if !decision_allowed(&signal.decision, &f.decision) {
+            return Ok(FinalizeOutcome::DecisionConflict);
+        }
+        t.intents.insert(f.intent.idempotency_key.clone(), f.intent.clone());
+        if let Some(s) = t.signals.get_mut(&f.signal_id) {
+            s.decision.get_or_insert_with(|| f.decision.clone());
+        }
+        if let Some(a) = &f.failure_alert {
+            t.alerts.entry(a.alert_id.clone()).or_insert_with(|| a.clone());
+        }
+        Ok(FinalizeOutcome::Committed)
+    }
+}
+
+#[async_trait]
+impl AlertStore for MemoryStore {
+    async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError> {
+        let t = self.lock();
+        Ok(alert_ids.iter().filter_map(|k| t.alerts.get(k).cloned()).collect())
+    }
+}
+
+#[async_trait]
+impl WatchlistStore for MemoryStore {
+    async fn list(&self) -> Result<Vec<WatchlistEntry>, StoreError> {
+        Ok(self.lock().watchlist.clone())
+    }
+}
+
+/// A queue that records what was sent.
+#[derive(Default, Clone)]
+pub struct MemoryQueue {
+    sent: Arc<Mutex<Vec<SignalMessage>>>,
+}
+
+impl MemoryQueue {
+    pub fn sent(&self) -> Vec<SignalMessage> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl SignalQueue for MemoryQueue {
+    async fn send(&self, messages: &[SignalMessage]) -> Result<Vec<EnqueueFailure>, StoreError> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(messages);
+        Ok(Vec::new())
+    }
+}
+
+/// A clock whose record time and market time are set by the test.
+#[derive(Clone)]
+pub struct ManualClock {
+    now_ms: Arc<AtomicI64>,
+    market_ms: Arc<AtomicI64>,
+}
+
+impl ManualClock {
+    pub fn new(now: DateTime<Utc>, market_ms: i64) -> Self {
+        Self { now_ms: Arc::new(AtomicI64::new(now.timestamp_millis())), market_ms: Arc::new(AtomicI64::new(market_ms)) }
+    }
+    pub fn advance_ms(&self, ms: i64) {
+        self.now_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+    pub fn set_market_ms(&self, ms: i64) {
+        self.market_ms.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.now_ms.load(Ordering::SeqCst)).unwrap_or_default()
+    }
+    fn market_now_ms(&self) -> i64 {
+        self.market_ms.load(Ordering::SeqCst)
+    }
+}

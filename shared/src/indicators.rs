@@ -1,0 +1,159 @@
+//! Technical indicators as the original system computes them (simple-mean RSI, SMA, EMA seeded with the first
+//! close, ATR as a mean of true ranges, volume ratio of the last completed candle against an EMA of the ones
+//! before it). Inputs are closed candles, oldest first. Values are unrounded; the original's display rounding is
+//! not applied to decisions here.
+
+use crate::candles::Candle;
+
+/// RSI(period) with the original's simple mean of the last `period` gains and losses (not Wilder's smoothing).
+/// Fewer than `period + 1` closes → 50 (neutral, as the original); no losses → 100.
+pub fn rsi_simple(closes: &[f64], period: usize) -> f64 {
+    if period == 0 || closes.len() < period + 1 {
+        return 50.0;
+    }
+    let window = &closes[closes.len() - period - 1..];
+    let (mut gain, mut loss) = (0.0, 0.0);
+    for w in window.windows(2) {
+        let d = w[1] - w[0];
+        if d > 0.0 {
+            gain += d;
+        } else {
+            loss -= d;
+        }
+    }
+    let (avg_gain, avg_loss) = (gain / period as f64, loss / period as f64);
+    if avg_loss == 0.0 {
+        return 100.0;
+    }
+    100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+}
+
+/// Mean of the last `n` closes (all of them when fewer, as the original's MA200 on short history).
+pub fn sma(closes: &[f64], n: usize) -> Option<f64> {
+    if closes.is_empty() || n == 0 {
+        return None;
+    }
+    let w = &closes[closes.len().saturating_sub(n)..];
+    Some(w.iter().sum::<f64>() / w.len() as f64)
+}
+
+/// EMA(n) seeded with the first value, k = 2 / (n + 1).
+pub fn ema(values: &[f64], n: usize) -> Option<f64> {
+    let (first, rest) = values.split_first()?;
+    let k = 2.0 / (n as f64 + 1.0);
+    Some(rest.iter().fold(*first, |acc, v| v * k + acc * (1.0 - k)))
+}
+
+/// ATR(period): mean of the last `period` true ranges.
+pub fn atr(candles: &[Candle], period: usize) -> Option<f64> {
+    if candles.len() < 2 || period == 0 {
+        return None;
+    }
+    let trs: Vec<f64> = candles
+        .windows(2)
+        .map(|w| {
+            let (prev, c) = (w[0].close, w[1]);
+            (c.high - c.low).max((c.high - prev).abs()).max((c.low - prev).abs())
+        })
+        .collect();
+    let w = &trs[trs.len().saturating_sub(period)..];
+    Some(w.iter().sum::<f64>() / w.len() as f64)
+}
+
+/// Volume of the last completed candle over an EMA of the `period` completed candles before it.
+/// None when there is not enough history or the average is zero (illiquid market): "no volume data".
+pub fn volume_ratio(candles: &[Candle], period: usize) -> Option<f64> {
+    let (last, before) = candles.split_last()?;
+    if before.len() < period {
+        return None;
+    }
+    let vols: Vec<f64> = before[before.len() - period..].iter().map(|c| c.volume).collect();
+    let avg = ema(&vols, period)?;
+    (avg > 0.0).then(|| last.volume / avg)
+}
+
+/// The indicator set the strategy reads, computed over closed candles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Indicators {
+    pub price: f64,
+    pub rsi: f64,
+    pub ma50: f64,
+    pub ma200: f64,
+    pub ema10: f64,
+    pub atr: Option<f64>,
+    pub volume_ratio: Option<f64>,
+}
+
+impl Indicators {
+    /// None for an empty series.
+    pub fn compute(candles: &[Candle]) -> Option<Self> {
+        let closes: Vec<f64> = candles.iter().map(|c| c.close).collect();
+        Some(Self {
+            price: *closes.last()?,
+            rsi: rsi_simple(&closes, 14),
+            ma50: sma(&closes, 50)?,
+            ma200: sma(&closes, 200)?,
+            ema10: ema(&closes, 10)?,
+            atr: atr(candles, 14),
+            volume_ratio: volume_ratio(candles, 5),
+        })
+    }
+
+    pub fn as_map(&self) -> std::collections::BTreeMap<String, f64> {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("price".into(), self.price);
+        m.insert("rsi".into(), self.rsi);
+        m.insert("ma50".into(), self.ma50);
+        m.insert("ma200".into(), self.ma200);
+        m.insert("ema10".into(), self.ema10);
+        if let Some(a) = self.atr {
+            m.insert("atr".into(), a);
+        }
+        if let Some(v) = self.volume_ratio {
+            m.insert("volume_ratio".into(), v);
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(v: &[f64]) -> Vec<f64> {
+        v.to_vec()
+    }
+
+    #[test]
+    fn rsi_matches_hand_computation() {
+        // 15 closes: gains 1 on 10 steps, losses 2 on 4 steps → avg_gain 10/14, avg_loss 8/14, RS 1.25.
+        let mut c = vec![100.0];
+        for i in 0..14 {
+            let last = *c.last().unwrap();
+            c.push(if i % 7 < 5 { last + 1.0 } else { last - 2.0 });
+        }
+        let expected = 100.0 - 100.0 / (1.0 + 10.0 / 8.0);
+        assert!((rsi_simple(&c, 14) - expected).abs() < 1e-9);
+        assert_eq!(rsi_simple(&close(&[1.0, 2.0]), 14), 50.0);
+        assert_eq!(rsi_simple(&(0..20).map(f64::from).collect::<Vec<_>>(), 14), 100.0);
+    }
+
+    #[test]
+    fn averages_use_what_history_there_is() {
+        assert_eq!(sma(&[1.0, 2.0, 3.0], 200), Some(2.0));
+        assert_eq!(sma(&[1.0, 2.0, 3.0, 5.0], 2), Some(4.0));
+        // EMA(3): k = 0.5; 2 → 0.5*4+0.5*2 = 3 → 0.5*8+0.5*3 = 5.5
+        assert_eq!(ema(&[2.0, 4.0, 8.0], 3), Some(5.5));
+        assert_eq!(ema(&[], 3), None);
+    }
+
+    #[test]
+    fn volume_ratio_is_none_for_flat_zero_volume_history() {
+        let c = |v: f64| Candle { open_ms: 0, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: v };
+        let zero: Vec<Candle> = (0..6).map(|_| c(0.0)).collect();
+        assert_eq!(volume_ratio(&zero, 5), None);
+        let mut some: Vec<Candle> = (0..5).map(|_| c(2.0)).collect();
+        some.push(c(3.0));
+        assert_eq!(volume_ratio(&some, 5), Some(1.5));
+    }
+}

@@ -1,0 +1,363 @@
+//! Records and wire vocabulary of DESIGN.md §3, §4 and §6: the signal, its order intent, the failure alert, the
+//! watchlist row, the SQS message, and the decision trace's codes. Every wire string is defined here once.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
+
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $wire)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+            pub fn parse(raw: &str) -> Option<Self> {
+                match raw { $($wire => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// `decision_type` on a signal.
+    DecisionType { Executed = "EXECUTED", Failed = "FAILED", Skipped = "SKIPPED" }
+);
+
+wire_enum!(
+    /// `reason_code` on a signal (DESIGN.md §6).
+    ReasonCode {
+        ExecOrderPlaced = "EXEC_ORDER_PLACED",
+        AuthenticationError = "AUTHENTICATION_ERROR",
+        InsufficientFunds = "INSUFFICIENT_FUNDS",
+        RateLimit = "RATE_LIMIT",
+        Timeout = "TIMEOUT",
+        MinNotionalNotMet = "MIN_NOTIONAL_NOT_MET",
+        BelowMinOrderSize = "BELOW_MIN_ORDER_SIZE",
+        SignatureError = "SIGNATURE_ERROR",
+        ExchangeRejected = "EXCHANGE_REJECTED",
+        ExchangeErrorUnknown = "EXCHANGE_ERROR_UNKNOWN",
+        IdempotencyBlocked = "IDEMPOTENCY_BLOCKED",
+        OrderBlockedLiveTrading = "ORDER_BLOCKED_LIVE_TRADING",
+        TradeDisabled = "TRADE_DISABLED",
+        InvalidTradeAmount = "INVALID_TRADE_AMOUNT",
+        StaleSignal = "STALE_SIGNAL",
+        DataMissing = "DATA_MISSING",
+        GuardrailBlocked = "GUARDRAIL_BLOCKED",
+    }
+);
+
+impl ReasonCode {
+    /// The decision type a code belongs to (§6 groups them).
+    pub fn decision_type(self) -> DecisionType {
+        use ReasonCode::*;
+        match self {
+            ExecOrderPlaced => DecisionType::Executed,
+            IdempotencyBlocked | OrderBlockedLiveTrading | TradeDisabled | InvalidTradeAmount | StaleSignal
+            | DataMissing | GuardrailBlocked => DecisionType::Skipped,
+            _ => DecisionType::Failed,
+        }
+    }
+}
+
+wire_enum!(
+    /// `status` of an order intent. PENDING and UNKNOWN are the only non-terminal ones.
+    IntentStatus {
+        Pending = "PENDING",
+        Unknown = "UNKNOWN",
+        OrderPlaced = "ORDER_PLACED",
+        OrderFailed = "ORDER_FAILED",
+        BlockedLiveTrading = "BLOCKED_LIVE_TRADING",
+        Skipped = "SKIPPED",
+    }
+);
+
+impl IntentStatus {
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, IntentStatus::Pending | IntentStatus::Unknown)
+    }
+}
+
+wire_enum!(
+    /// `mode` of an order intent.
+    TradingMode { Live = "LIVE", Paper = "PAPER" }
+);
+
+wire_enum!(
+    /// `status` of an alerts outbox row.
+    AlertStatus { Pending = "PENDING", Sent = "SENT", Failed = "FAILED" }
+);
+
+wire_enum!(
+    /// `kind` of an alerts outbox row.
+    AlertKind { Signal = "SIGNAL", OrderFailed = "ORDER_FAILED" }
+);
+
+wire_enum!(
+    /// `blocked_reason` of a signal that was never sent.
+    BlockedReason {
+        ThrottledDuplicateAlert = "THROTTLED_DUPLICATE_ALERT",
+        AlertsDisabled = "ALERTS_DISABLED",
+        DataMissing = "DATA_MISSING",
+    }
+);
+
+/// The decision trace written once per signal (DESIGN.md §6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub decision_type: DecisionType,
+    pub reason_code: ReasonCode,
+    pub reason_message: String,
+    pub exchange_error_snippet: Option<String>,
+    pub context: BTreeMap<String, String>,
+    pub correlation_id: String,
+    pub decided_at: DateTime<Utc>,
+    pub order_id: Option<String>,
+}
+
+impl Decision {
+    /// Two traces are "the same decision" when type and code agree: the redelivery path may rebuild the message text
+    /// at another time, and must still be accepted by the "no decision yet, or the same one" condition.
+    pub fn same_outcome(&self, other: &Decision) -> bool {
+        self.decision_type == other.decision_type && self.reason_code == other.reason_code
+    }
+}
+
+/// A row of the signals table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRecord {
+    pub signal_id: SignalId,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub price: Decimal,
+    pub strategy: String,
+    pub indicators: BTreeMap<String, f64>,
+    pub candle_open_ms: i64,
+    pub created_at: DateTime<Utc>,
+    pub blocked: bool,
+    pub blocked_reason: Option<BlockedReason>,
+    pub message: String,
+    pub trade_amount_usd: Decimal,
+    pub decision: Option<Decision>,
+}
+
+impl SignalRecord {
+    pub fn idempotency_key(&self) -> IdempotencyKey {
+        IdempotencyKey::for_signal(&self.signal_id)
+    }
+
+    /// `day` attribute: partition key of the `by_day` index.
+    pub fn day(&self) -> String {
+        day_of(self.created_at)
+    }
+
+    pub fn to_message(&self, emitted_at: DateTime<Utc>) -> SignalMessage {
+        SignalMessage {
+            version: SignalMessage::VERSION,
+            signal_id: self.signal_id.clone(),
+            idempotency_key: self.idempotency_key(),
+            symbol: self.symbol.clone(),
+            side: self.side,
+            price: self.price,
+            strategy: self.strategy.clone(),
+            trade_amount_usd: self.trade_amount_usd,
+            emitted_at,
+        }
+    }
+}
+
+/// `YYYY-MM-DD` of a record time (UTC).
+pub fn day_of(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// RFC 3339 with milliseconds, `Z` suffix: sorts lexicographically in time order, which the `by_day` index relies on.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A row of the order_intents table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderIntent {
+    pub idempotency_key: IdempotencyKey,
+    pub signal_id: SignalId,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub status: IntentStatus,
+    pub mode: TradingMode,
+    pub client_oid: String,
+    pub order_id: Option<String>,
+    pub attempt: u32,
+    pub lease_until_ms: i64,
+    pub quantity: Option<Decimal>,
+    pub notional: Option<Decimal>,
+    pub error_code: Option<ReasonCode>,
+    pub error_message: Option<String>,
+    pub failure_alert_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A row of the alerts table (Telegram outbox and log).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    pub alert_id: String,
+    pub kind: AlertKind,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub text: String,
+    pub status: AlertStatus,
+    pub telegram_message_id: Option<i64>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl AlertRecord {
+    pub fn failure_id(key: &IdempotencyKey) -> String {
+        format!("failure:{key}")
+    }
+    pub fn signal_id(signal_id: &SignalId) -> String {
+        format!("signal:{signal_id}")
+    }
+}
+
+/// A row of the watchlist table: per-symbol configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchlistEntry {
+    pub symbol: Symbol,
+    #[serde(default = "yes")]
+    pub alert_enabled: bool,
+    #[serde(default = "yes")]
+    pub trade_enabled: bool,
+    #[serde(default = "default_trade_amount", with = "rust_decimal::serde::str")]
+    pub trade_amount_usd: Decimal,
+    #[serde(default = "default_preset")]
+    pub preset: String,
+    #[serde(default)]
+    pub min_price_change_pct: Option<f64>,
+    #[serde(default)]
+    pub cooldown_minutes: Option<f64>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_trade_amount() -> Decimal {
+    Decimal::from(100)
+}
+fn default_preset() -> String {
+    "swing-aggressive".to_string()
+}
+
+/// The body of a signals-queue message (DESIGN.md §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalMessage {
+    pub version: u32,
+    pub signal_id: SignalId,
+    pub idempotency_key: IdempotencyKey,
+    pub symbol: Symbol,
+    pub side: Side,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub price: Decimal,
+    pub strategy: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub trade_amount_usd: Decimal,
+    pub emitted_at: DateTime<Utc>,
+}
+
+/// Why a queue message was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("body is not a valid signal message: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("unsupported message version {0} (this build reads version 1)")]
+    Version(u32),
+    #[error("fields disagree with signal_id {signal_id}: {what}")]
+    Inconsistent { signal_id: String, what: &'static str },
+}
+
+impl SignalMessage {
+    pub const VERSION: u32 = 1;
+
+    /// Parses and cross-checks a body: the key, symbol and side must be the ones the signal id derives.
+    pub fn parse(body: &str) -> Result<Self, MessageError> {
+        let version = serde_json::from_str::<serde_json::Value>(body)?
+            .get("version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if version != u64::from(Self::VERSION) {
+            return Err(MessageError::Version(u32::try_from(version).unwrap_or(u32::MAX)));
+        }
+        let msg: SignalMessage = serde_json::from_str(body)?;
+        let inconsistent = |what| MessageError::Inconsistent { signal_id: msg.signal_id.to_string(), what };
+        if msg.idempotency_key != IdempotencyKey::for_signal(&msg.signal_id) {
+            return Err(inconsistent("idempotency_key"));
+        }
+        if &msg.symbol != msg.signal_id.symbol() {
+            return Err(inconsistent("symbol"));
+        }
+        if msg.side != msg.signal_id.side() {
+            return Err(inconsistent("side"));
+        }
+        Ok(msg)
+    }
+
+    pub fn to_json(&self) -> String {
+        // A struct of strings, numbers and a timestamp always serializes.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = include_str!("../../events/signal-message.json");
+
+    #[test]
+    fn sample_message_parses_and_round_trips() {
+        let msg = SignalMessage::parse(SAMPLE).unwrap();
+        assert_eq!(msg.signal_id.as_str(), "ETH_BTC:BUY:1516579200000");
+        assert_eq!(SignalMessage::parse(&msg.to_json()).unwrap(), msg);
+    }
+
+    #[test]
+    fn bad_messages_are_refused_with_a_reason() {
+        let v2 = SAMPLE.replace("\"version\": 1", "\"version\": 2");
+        assert!(matches!(SignalMessage::parse(&v2), Err(MessageError::Version(2))));
+        let wrong_key = SAMPLE.replace(":side:BUY", ":side:SELL");
+        assert!(SignalMessage::parse(&wrong_key).is_err());
+        let wrong_symbol = SAMPLE.replace("\"symbol\": \"ETH_BTC\"", "\"symbol\": \"XRP_USDT\"");
+        assert!(matches!(SignalMessage::parse(&wrong_symbol), Err(MessageError::Inconsistent { .. })));
+        assert!(SignalMessage::parse("not json").is_err());
+        let extra = SAMPLE.replacen('{', "{\"surprise\": 1,", 1);
+        assert!(SignalMessage::parse(&extra).is_err());
+    }
+
+    #[test]
+    fn reason_codes_group_into_decision_types() {
+        assert_eq!(ReasonCode::ExecOrderPlaced.decision_type(), DecisionType::Executed);
+        assert_eq!(ReasonCode::Timeout.decision_type(), DecisionType::Failed);
+        assert_eq!(ReasonCode::IdempotencyBlocked.decision_type(), DecisionType::Skipped);
+        for code in ReasonCode::ALL {
+            assert_eq!(ReasonCode::parse(code.as_str()), Some(*code));
+        }
+    }
+}

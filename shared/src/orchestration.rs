@@ -1,0 +1,325 @@
+//! The orchestrator's state machine for one signal (DESIGN.md §5): claim → place → finalize.
+//!
+//! * **Claim** is a conditional put of the order intent on `idempotency_key`. Exactly one delivery of a signal wins
+//!   it; every other delivery learns the stored intent from the failed condition itself (no extra read).
+//! * **Place** sends the order with the client_oid derived from the key, so any resend is recognisable.
+//! * **Finalize** writes the intent's final status, the signal's decision trace and (for failures) the ORDER FAILED
+//!   outbox row in one transaction, fenced on the intent's `attempt`: a worker that lost its lease cannot overwrite.
+//!
+//! A redelivery of a finished signal only makes sure the decision trace is on the signal. Taking over an expired
+//! lease or an UNKNOWN intent (reconciling with the exchange by client_oid) is not built yet: such a delivery is
+//! reported for retry, and after the queue's maxReceiveCount it lands in the DLQ.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::ids::{Side, SignalId};
+use crate::model::{
+    AlertKind, AlertRecord, AlertStatus, Decision, IntentStatus, OrderIntent, ReasonCode, SignalMessage, TradingMode,
+};
+use crate::ports::{
+    Clock, Exchange, ExchangeError, FinalizeOutcome, Finalization, IntentStore, OrderRequest, PutOutcome, SignalStore,
+    StoreError,
+};
+
+/// How orders are handled, fixed at init (DESIGN.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionMode {
+    /// LIVE_TRADING on: orders go to the exchange.
+    Live,
+    /// LIVE_TRADING off, PAPER_TRADING on: orders go to the paper exchange.
+    Paper,
+    /// Neither: no order; the claim itself records BLOCKED_LIVE_TRADING.
+    Blocked,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct OrchestratorSettings {
+    pub mode: ExecutionMode,
+    pub lease_ms: i64,
+    /// Decimal places a SELL quantity is rounded down to when the instrument's tick is not known.
+    pub quantity_decimals: u32,
+}
+
+/// What happened to one delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The signal has its decision; acknowledge the message.
+    Decided(Decision),
+    /// Leave the message on the queue for a later delivery.
+    Retry(String),
+}
+
+pub struct Orchestrator<'a> {
+    pub intents: &'a dyn IntentStore,
+    pub signals: &'a dyn SignalStore,
+    pub exchange: &'a dyn Exchange,
+    pub clock: &'a dyn Clock,
+    pub settings: OrchestratorSettings,
+}
+
+impl Orchestrator<'_> {
+    pub async fn process(&self, msg: &SignalMessage) -> Result<Outcome, StoreError> {
+        let now = self.clock.now();
+        let fresh = self.initial_intent(msg, now);
+        match self.intents.claim(&fresh).await? {
+            PutOutcome::Created if fresh.status == IntentStatus::Pending => self.place(msg, fresh).await,
+            PutOutcome::Created => self.ensure_decision(&msg.signal_id, &fresh).await,
+            PutOutcome::Exists(existing) => self.on_existing(msg, existing, now).await,
+        }
+    }
+
+    /// The intent this delivery tries to create: PENDING with a lease, or directly terminal when no order will be
+    /// attempted (so the claim is still the one write that decides).
+    fn initial_intent(&self, msg: &SignalMessage, now: DateTime<Utc>) -> OrderIntent {
+        let key = msg.idempotency_key.clone();
+        let mut intent = OrderIntent {
+            client_oid: key.client_oid().to_string(),
+            idempotency_key: key,
+            signal_id: msg.signal_id.clone(),
+            symbol: msg.symbol.clone(),
+            side: msg.side,
+            status: IntentStatus::Pending,
+            mode: if self.settings.mode == ExecutionMode::Live { TradingMode::Live } else { TradingMode::Paper },
+            order_id: None,
+            attempt: 1,
+            lease_until_ms: now.timestamp_millis() + self.settings.lease_ms,
+            quantity: None,
+            notional: None,
+            error_code: None,
+            error_message: None,
+            failure_alert_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut terminal = |status, code, message: String| {
+            intent.status = status;
+            intent.error_code = Some(code);
+            intent.error_message = Some(message);
+            intent.lease_until_ms = 0;
+        };
+        if self.settings.mode == ExecutionMode::Blocked {
+            terminal(IntentStatus::BlockedLiveTrading, ReasonCode::OrderBlockedLiveTrading, "LIVE_TRADING is disabled".into());
+        } else if msg.trade_amount_usd <= Decimal::ZERO || msg.price <= Decimal::ZERO {
+            terminal(
+                IntentStatus::Skipped,
+                ReasonCode::InvalidTradeAmount,
+                format!("trade_amount_usd={} price={} cannot size an order", msg.trade_amount_usd, msg.price),
+            );
+        }
+        intent
+    }
+
+    async fn on_existing(&self, msg: &SignalMessage, existing: OrderIntent, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+        if existing.signal_id != msg.signal_id {
+            // Unreachable while keys derive from signal ids; kept so a future key scheme cannot double an order.
+            let d = skipped(
+                ReasonCode::IdempotencyBlocked,
+                format!(
+                    "Duplicate signal detected for {} {}. Order was already attempted (idempotency_key already exists).",
+                    msg.symbol, msg.side
+                ),
+                &existing,
+                now,
+            );
+            return self.write_decision(&msg.signal_id, &existing, d).await;
+        }
+        if existing.status.is_terminal() {
+            tracing::info!(idempotency_key = %existing.idempotency_key, status = %existing.status, "redelivery of a decided signal");
+            return self.ensure_decision(&msg.signal_id, &existing).await;
+        }
+        if existing.status == IntentStatus::Pending && existing.lease_until_ms > now.timestamp_millis() {
+            return Ok(Outcome::Retry(format!("intent is owned by attempt {} until {} ms", existing.attempt, existing.lease_until_ms)));
+        }
+        Ok(Outcome::Retry(format!(
+            "intent {} is {} past its lease; takeover and reconciliation by client_oid are not built yet",
+            existing.idempotency_key, existing.status
+        )))
+    }
+
+    async fn place(&self, msg: &SignalMessage, mut intent: OrderIntent) -> Result<Outcome, StoreError> {
+        let req = match self.size(msg, &intent) {
+            Ok(req) => req,
+            Err(message) => return self.finish_failed(intent, ReasonCode::BelowMinOrderSize, message, None).await,
+        };
+        intent.notional = req.notional;
+        intent.quantity = req.quantity;
+        match self.exchange.place_order(&req).await {
+            Ok(ack) => {
+                intent.status = IntentStatus::OrderPlaced;
+                intent.order_id = Some(ack.order_id);
+                intent.updated_at = self.clock.now();
+                let decision = decision_for(&intent, intent.updated_at);
+                self.finalize(Finalization { signal_id: msg.signal_id.clone(), intent, decision, failure_alert: None }).await
+            }
+            Err(ExchangeError::Rejected { code, message, snippet }) => {
+                self.finish_failed(intent, code, message, Some(snippet)).await
+            }
+            Err(ExchangeError::Unknown(why)) => {
+                // The lease stays; the next delivery after it expires reconciles (see module doc).
+                tracing::warn!(idempotency_key = %intent.idempotency_key, reason = %why, "exchange outcome unknown");
+                Ok(Outcome::Retry(format!("exchange outcome unknown: {why}")))
+            }
+        }
+    }
+
+    /// Market order sizing as the seed: BUY by notional, SELL by quantity = amount / price rounded down.
+    fn size(&self, msg: &SignalMessage, intent: &OrderIntent) -> Result<OrderRequest, String> {
+        let mut req = OrderRequest {
+            symbol: msg.symbol.clone(),
+            side: msg.side,
+            client_oid: intent.idempotency_key.client_oid(),
+            notional: None,
+            quantity: None,
+            ref_price: msg.price,
+        };
+        match msg.side {
+            Side::Buy => req.notional = Some(msg.trade_amount_usd),
+            Side::Sell => {
+                let qty = (msg.trade_amount_usd / msg.price)
+                    .round_dp_with_strategy(self.settings.quantity_decimals, RoundingStrategy::ToZero);
+                if qty <= Decimal::ZERO {
+                    return Err(format!(
+                        "SELL quantity {} / {} rounds down to 0 at {} decimals",
+                        msg.trade_amount_usd, msg.price, self.settings.quantity_decimals
+                    ));
+                }
+                req.quantity = Some(qty);
+            }
+        }
+        Ok(req)
+    }
+
+    async fn finish_failed(
+        &self,
+        mut intent: OrderIntent,
+        code: ReasonCode,
+        message: String,
+        snippet: Option<String>,
+    ) -> Result<Outcome, StoreError> {
+        let now = self.clock.now();
+        intent.status = IntentStatus::OrderFailed;
+        intent.error_code = Some(code);
+        intent.error_message = Some(truncate(&message, 500));
+        intent.updated_at = now;
+        let alert_id = AlertRecord::failure_id(&intent.idempotency_key);
+        intent.failure_alert_id = Some(alert_id.clone());
+        let mut decision = decision_for(&intent, now);
+        decision.exchange_error_snippet = snippet.map(|s| truncate(&s, 500));
+        let failure_alert = AlertRecord {
+            alert_id,
+            kind: AlertKind::OrderFailed,
+            symbol: intent.symbol.clone(),
+            side: intent.side,
+            text: order_failed_text(&intent, code),
+            status: AlertStatus::Pending,
+            telegram_message_id: None,
+            attempts: 0,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        };
+        let signal_id = intent.signal_id.clone();
+        self.finalize(Finalization { intent, signal_id, decision, failure_alert: Some(failure_alert) }).await
+    }
+
+    async fn finalize(&self, f: Finalization) -> Result<Outcome, StoreError> {
+        match self.intents.finalize(&f).await? {
+            FinalizeOutcome::Committed => Ok(Outcome::Decided(f.decision)),
+            FinalizeOutcome::Fenced => Ok(Outcome::Retry(format!(
+                "attempt {} of {} was fenced off by a newer attempt",
+                f.intent.attempt, f.intent.idempotency_key
+            ))),
+            FinalizeOutcome::DecisionConflict => Err(StoreError::Corrupt(format!(
+                "signal {} already carries a different decision than {}",
+                f.signal_id, f.decision.reason_code
+            ))),
+        }
+    }
+
+    async fn ensure_decision(&self, signal_id: &SignalId, intent: &OrderIntent) -> Result<Outcome, StoreError> {
+        let d = decision_for(intent, self.clock.now());
+        self.write_decision(signal_id, intent, d).await
+    }
+
+    async fn write_decision(&self, signal_id: &SignalId, intent: &OrderIntent, d: Decision) -> Result<Outcome, StoreError> {
+        if self.signals.record_decision(signal_id, &intent.idempotency_key, &d).await? {
+            Ok(Outcome::Decided(d))
+        } else {
+            Err(StoreError::Corrupt(format!("signal {signal_id} already carries a different decision than {}", d.reason_code)))
+        }
+    }
+}
+
+/// The decision trace a terminal intent implies. Rebuilding it on redelivery gives the same type and code.
+pub fn decision_for(intent: &OrderIntent, now: DateTime<Utc>) -> Decision {
+    let (sym, side) = (&intent.symbol, intent.side);
+    let mut context = BTreeMap::new();
+    context.insert("symbol".to_string(), sym.to_string());
+    context.insert("mode".to_string(), intent.mode.to_string());
+    context.insert("attempt".to_string(), intent.attempt.to_string());
+    let err = intent.error_message.clone().unwrap_or_default();
+    let (code, reason_message) = match intent.status {
+        IntentStatus::OrderPlaced => {
+            let id = intent.order_id.clone().unwrap_or_default();
+            context.insert("order_id".to_string(), id.clone());
+            (ReasonCode::ExecOrderPlaced, format!("Order created successfully for {sym} {side} ({}). order_id={id}", intent.mode))
+        }
+        IntentStatus::OrderFailed => {
+            let code = intent.error_code.unwrap_or(ReasonCode::ExchangeErrorUnknown);
+            (code, format!("Order creation failed for {sym} {side}: {err}"))
+        }
+        IntentStatus::BlockedLiveTrading => (
+            ReasonCode::OrderBlockedLiveTrading,
+            format!("Order blocked for {sym} {side}: LIVE_TRADING is disabled. Signal was sent but no order will be placed."),
+        ),
+        IntentStatus::Skipped => {
+            let code = intent.error_code.unwrap_or(ReasonCode::GuardrailBlocked);
+            (code, format!("Order skipped for {sym} {side}: {err}"))
+        }
+        // Callers only pass terminal intents; a non-terminal one is described as such rather than panicking.
+        IntentStatus::Pending | IntentStatus::Unknown => {
+            (ReasonCode::ExchangeErrorUnknown, format!("Order for {sym} {side} is still {}", intent.status))
+        }
+    };
+    Decision {
+        decision_type: code.decision_type(),
+        reason_code: code,
+        reason_message,
+        exchange_error_snippet: None,
+        context,
+        correlation_id: intent.client_oid.clone(),
+        decided_at: now,
+        order_id: intent.order_id.clone(),
+    }
+}
+
+fn skipped(code: ReasonCode, reason_message: String, existing: &OrderIntent, now: DateTime<Utc>) -> Decision {
+    let mut d = decision_for(existing, now);
+    d.decision_type = code.decision_type();
+    d.reason_code = code;
+    d.reason_message = reason_message;
+    d.order_id = None;
+    d
+}
+
+/// The ORDER FAILED Telegram text (HTML), as the original's first version.
+pub fn order_failed_text(intent: &OrderIntent, code: ReasonCode) -> String {
+    format!(
+        "❌ <b>ORDER FAILED</b>\n\n📊 Symbol: <b>{}</b>\n🔄 Side: {}\n❌ Error: {}\n📋 Reason Code: {}\n\n<i>Signal was sent but order creation failed.</i>",
+        intent.symbol,
+        intent.side,
+        html_escape(intent.error_message.as_deref().unwrap_or("")),
+        code
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+pub fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}

@@ -1,0 +1,169 @@
+//! Ports: one small trait per capability the functions need. Adapters (DynamoDB, SQS, paper exchange, replay) live
+//! in `adapters/`, in-memory fakes with the same conditional semantics in `fakes`. Handlers are generic over these.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::candles::{Candle, Timeframe};
+use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
+use crate::model::{AlertRecord, Decision, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A storage call failed. The SDK error is kept as the source, never flattened before a decision is made.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{op} failed")]
+    Backend {
+        op: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn backend(op: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Backend { op, source: source.into() }
+    }
+}
+
+/// Result of a conditional "create if absent" write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PutOutcome<T> {
+    Created,
+    /// The key existed; this is the stored item as the condition failure returned it (no extra read).
+    Exists(T),
+}
+
+/// Result of the finalize transaction (DESIGN.md §5 step 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalizeOutcome {
+    Committed,
+    /// The intent's `attempt` moved on: another worker took over; this worker's result is discarded.
+    Fenced,
+    /// The signal already carries a different decision.
+    DecisionConflict,
+}
+
+/// Everything the finalize transaction writes, atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finalization {
+    /// The intent in its final state; the write is conditioned on `attempt` being unchanged.
+    pub intent: OrderIntent,
+    pub signal_id: SignalId,
+    pub decision: Decision,
+    /// The ORDER FAILED outbox row, for failures.
+    pub failure_alert: Option<AlertRecord>,
+}
+
+#[async_trait]
+pub trait SignalStore: Send + Sync {
+    /// Conditional put on `signal_id`: one row per signal, ever.
+    async fn put_new(&self, signal: &SignalRecord) -> Result<PutOutcome<SignalRecord>, StoreError>;
+    /// Signals (sent and blocked) created in `[since, until]`, newest first, through the `by_day` index.
+    async fn created_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError>;
+    /// Writes the decision trace when the signal has none, or the same one already. Ok(false): a different one exists.
+    async fn record_decision(&self, signal_id: &SignalId, key: &IdempotencyKey, d: &Decision) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait IntentStore: Send + Sync {
+    /// Conditional put on `idempotency_key` returning the stored intent on conflict.
+    async fn claim(&self, intent: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError>;
+    async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError>;
+    /// One transaction: intent (condition `attempt` unchanged) + signal decision (+ failure alert outbox row).
+    async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError>;
+}
+
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError>;
+}
+
+#[async_trait]
+pub trait WatchlistStore: Send + Sync {
+    async fn list(&self) -> Result<Vec<WatchlistEntry>, StoreError>;
+}
+
+/// One entry of a batch send that the queue refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnqueueFailure {
+    pub signal_id: SignalId,
+    pub reason: String,
+}
+
+#[async_trait]
+pub trait SignalQueue: Send + Sync {
+    /// Sends all messages (in batches the queue accepts); returns the entries that were not accepted.
+    async fn send(&self, messages: &[SignalMessage]) -> Result<Vec<EnqueueFailure>, StoreError>;
+}
+
+/// A market order as the exchange receives it: BUY by notional, SELL by quantity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRequest {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub client_oid: ClientOid,
+    pub notional: Option<Decimal>,
+    pub quantity: Option<Decimal>,
+    /// The signal's price: what paper fills at, and what sizing used.
+    pub ref_price: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderAck {
+    pub order_id: String,
+    pub client_oid: ClientOid,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExchangeError {
+    /// The exchange definitively refused the order: nothing was placed.
+    #[error("{code}: {message}")]
+    Rejected { code: ReasonCode, message: String, snippet: String },
+    /// The request may or may not have been accepted (timeout after sending, 5xx, reset): reconcile by client_oid.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+}
+
+#[async_trait]
+pub trait Exchange: Send + Sync {
+    async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError>;
+    async fn find_order(&self, client_oid: &ClientOid) -> Result<Option<OrderAck>, ExchangeError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("telegram: {0}")]
+pub struct NotifyError(pub String);
+
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Sends a message; returns the Telegram message id.
+    async fn send(&self, text: &str) -> Result<i64, NotifyError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MarketDataError {
+    #[error("no market data for {0}")]
+    UnknownSymbol(Symbol),
+    #[error("market data for {symbol} unusable: {reason}")]
+    Malformed { symbol: Symbol, reason: String },
+}
+
+#[async_trait]
+pub trait MarketData: Send + Sync {
+    /// Up to `count` candles of `tf` that closed at or before `as_of_ms`, oldest first.
+    async fn closed_candles(&self, symbol: &Symbol, tf: Timeframe, count: usize, as_of_ms: i64)
+        -> Result<Vec<Candle>, MarketDataError>;
+}
+
+/// The two clocks of DESIGN.md §2.
+pub trait Clock: Send + Sync {
+    /// Record time: always the wall clock of the writing process.
+    fn now(&self) -> DateTime<Utc>;
+    /// Market time: the strategy's clock (simulated when replaying history).
+    fn market_now_ms(&self) -> i64;
+}
