@@ -279,3 +279,221 @@ pub async fn collect(
         alerts.get_many(&alert_ids).await?.into_iter().map(|a| (a.alert_id.clone(), a)).collect();
     Ok(evaluate(query, &sent, &intent_map, &alert_map, now, grace))
 }
+
+/// A query parameter the diagnostics API refuses (→ 400 naming the parameter).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid query parameter {param}: {detail}")]
+pub struct QueryError {
+    pub param: String,
+    pub detail: String,
+}
+
+impl ReportQuery {
+    pub const HOURS: std::ops::RangeInclusive<u32> = 1..=720;
+    pub const LIMIT: std::ops::RangeInclusive<usize> = 1..=1000;
+
+    /// Parses `hours`, `limit` and `side`; any other name, a repeated name, a non-integer or out-of-range value is
+    /// refused with the parameter's name.
+    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, QueryError> {
+        let mut q = ReportQuery::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in params {
+            let err = |detail: String| QueryError { param: name.to_string(), detail };
+            if seen.contains(&name) {
+                return Err(err("given more than once".into()));
+            }
+            seen.push(name);
+            match name {
+                "hours" => {
+                    q.hours = value
+                        .parse()
+                        .ok()
+                        .filter(|h| Self::HOURS.contains(h))
+                        .ok_or_else(|| err(format!("{value:?} is not an integer in 1..=720")))?
+                }
+                "limit" => {
+                    q.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|l| Self::LIMIT.contains(l))
+                        .ok_or_else(|| err(format!("{value:?} is not an integer in 1..=1000")))?
+                }
+                "side" => q.side = Some(Side::parse(value).map_err(|_| err(format!("{value:?} is not BUY or SELL")))?),
+                _ => return Err(err("unknown parameter (expected hours, limit, side)".into())),
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// The report's counts as one CloudWatch Embedded Metric Format document (one log line), published every run.
+pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serde_json::Value {
+    let c = &report.counts;
+    let metrics: [(&str, usize); 9] = [
+        ("SentSignals", c.sent_signals),
+        ("OrdersPlaced", c.placed),
+        ("OrdersFailed", c.failed),
+        ("MissingIntent", c.missing_intent),
+        ("NullDecisions", c.null_decisions),
+        ("FailedWithoutTelegram", c.failed_without_telegram),
+        ("NonTerminalIntent", c.non_terminal_intent),
+        ("DuplicateIntent", c.duplicate_intent),
+        ("InFlight", c.in_flight),
+    ];
+    let mut doc = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [[]],
+                "Metrics": metrics.iter().map(|(n, _)| serde_json::json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+            }],
+        },
+        "WindowHours": report.hours,
+        "Pass": report.pass,
+    });
+    for (name, value) in metrics {
+        doc[name] = serde_json::json!(value);
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{SignalId, Symbol};
+    use crate::model::{Decision, TradingMode};
+    use rust_decimal::Decimal;
+    use std::collections::BTreeMap;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn signal(ms: i64, age_s: i64, decided: Option<ReasonCode>) -> SignalRecord {
+        let sym = Symbol::parse("ETH_BTC").unwrap();
+        SignalRecord {
+            signal_id: SignalId::new(&sym, Side::Buy, ms),
+            symbol: sym,
+            side: Side::Buy,
+            price: Decimal::new(921, 4),
+            strategy: "swing-aggressive".into(),
+            indicators: BTreeMap::new(),
+            candle_open_ms: ms,
+            created_at: t0() - Duration::seconds(age_s),
+            blocked: false,
+            blocked_reason: None,
+            message: "BUY SIGNAL".into(),
+            trade_amount_usd: Decimal::from(100),
+            decision: decided.map(|c| Decision {
+                decision_type: c.decision_type(),
+                reason_code: c,
+                reason_message: "x".into(),
+                exchange_error_snippet: None,
+                context: BTreeMap::new(),
+                correlation_id: "c".into(),
+                decided_at: t0(),
+                order_id: None,
+            }),
+        }
+    }
+
+    fn intent(s: &SignalRecord, status: IntentStatus, lease_until_ms: i64) -> OrderIntent {
+        OrderIntent {
+            idempotency_key: s.idempotency_key(),
+            signal_id: s.signal_id.clone(),
+            symbol: s.symbol.clone(),
+            side: s.side,
+            status,
+            mode: TradingMode::Paper,
+            client_oid: s.idempotency_key().client_oid().to_string(),
+            order_id: None,
+            attempt: 1,
+            lease_until_ms,
+            quantity: None,
+            notional: None,
+            error_code: None,
+            error_message: None,
+            failure_alert_id: None,
+            created_at: s.created_at,
+            updated_at: s.created_at,
+        }
+    }
+
+    #[test]
+    fn each_violation_and_the_grace() {
+        let grace = Duration::seconds(120);
+        let placed = signal(1, 600, Some(ReasonCode::ExecOrderPlaced));
+        let missing = signal(2, 600, None);
+        let young = signal(3, 10, None);
+        let failed = signal(4, 600, Some(ReasonCode::InsufficientFunds));
+        let stuck = signal(5, 600, None);
+        let blocked_live = signal(6, 600, Some(ReasonCode::OrderBlockedLiveTrading));
+        let signals = vec![placed.clone(), missing.clone(), young.clone(), failed.clone(), stuck.clone(), blocked_live.clone()];
+        let mut intents = HashMap::new();
+        for (s, st, lease) in [
+            (&placed, IntentStatus::OrderPlaced, 0),
+            (&failed, IntentStatus::OrderFailed, 0),
+            (&stuck, IntentStatus::Pending, (t0() - Duration::seconds(500)).timestamp_millis()),
+            (&blocked_live, IntentStatus::BlockedLiveTrading, 0),
+        ] {
+            intents.insert(s.idempotency_key(), intent(s, st, lease));
+        }
+        let r = evaluate(&ReportQuery::default(), &signals, &intents, &HashMap::new(), t0(), grace);
+        assert_eq!(r.counts.placed, 1);
+        assert_eq!(r.counts.failed, 1);
+        assert_eq!(r.counts.missing_intent, 1);
+        assert_eq!(r.counts.null_decisions, 2, "missing and stuck");
+        assert_eq!(r.counts.failed_without_telegram, 1);
+        assert_eq!(r.counts.non_terminal_intent, 1);
+        assert_eq!(r.counts.in_flight, 1);
+        assert!(!r.pass);
+        assert!(r.signals[5].violations.is_empty(), "BLOCKED_LIVE_TRADING is terminal");
+        assert_eq!(r.violations.len(), 5);
+
+        // The failure alert, once SENT, clears FAILED_WITHOUT_TELEGRAM.
+        let alert_id = AlertRecord::failure_id(&failed.idempotency_key());
+        let sent = AlertRecord {
+            alert_id: alert_id.clone(),
+            kind: crate::model::AlertKind::OrderFailed,
+            symbol: failed.symbol.clone(),
+            side: failed.side,
+            text: String::new(),
+            status: AlertStatus::Sent,
+            telegram_message_id: Some(7),
+            attempts: 1,
+            last_error: None,
+            created_at: t0(),
+            sent_at: Some(t0()),
+        };
+        let alerts = HashMap::from([(alert_id, sent)]);
+        let r = evaluate(&ReportQuery::default(), &signals[..4], &intents, &alerts, t0(), grace);
+        assert_eq!(r.counts.failed_without_telegram, 0);
+    }
+
+    #[test]
+    fn report_json_has_the_contract_shape() {
+        let r = evaluate(&ReportQuery::default(), &[signal(1, 5, None)], &HashMap::new(), &HashMap::new(), t0(), Duration::seconds(120));
+        let v = serde_json::to_value(&r).unwrap();
+        for k in ["signals", "total", "hours", "counts", "violations", "pass", "summary"] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert_eq!(v["pass"], true);
+        assert_eq!(v["counts"]["in_flight"], 1);
+        assert_eq!(v["signals"][0]["order_intent"], serde_json::Value::Null);
+        let emf = emf_document("NS", &r, 1);
+        assert_eq!(emf["InFlight"], 1);
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(), 9);
+    }
+
+    #[test]
+    fn query_parameters() {
+        assert_eq!(ReportQuery::from_params([]).unwrap(), ReportQuery::default());
+        let q = ReportQuery::from_params([("hours", "12"), ("limit", "1000"), ("side", "sell")]).unwrap();
+        assert_eq!((q.hours, q.limit, q.side), (12, 1000, Some(Side::Sell)));
+        for (name, value) in [("hours", "0"), ("hours", "721"), ("hours", "1.5"), ("limit", "0"), ("limit", "x"), ("side", "hold"), ("days", "1")] {
+            assert_eq!(ReportQuery::from_params([(name, value)]).unwrap_err().param, name);
+        }
+        assert!(ReportQuery::from_params([("hours", "1"), ("hours", "2")]).is_err());
+    }
+}

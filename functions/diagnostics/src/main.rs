@@ -1,1 +1,18 @@
-fn main() {}
+use lambda_http::{service_fn, Error, Request};
+
+use diagnostics::wiring::Deps;
+use shared::config::{DiagnosticsConfig, ProcessEnv};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = DiagnosticsConfig::from_source(&ProcessEnv)?;
+    let aws = aws_config::load_from_env().await;
+    let deps = Deps::new(&aws, config);
+    let diagnostics = deps.diagnostics();
+    lambda_http::run(service_fn(|req: Request| {
+        let diagnostics = &diagnostics;
+        async move { Ok::<_, Error>(diagnostics.handle(req).await) }
+    }))
+    .await
+}

@@ -1,1 +1,20 @@
-fn main() {}
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+use orchestrator::wiring::Deps;
+use shared::config::{OrchestratorConfig, ProcessEnv};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = OrchestratorConfig::from_source(&ProcessEnv)?;
+    tracing::info!(mode = ?config.mode, lease_ms = config.lease_ms, "orchestrator starting");
+    let aws = aws_config::load_from_env().await;
+    let deps = Deps::new(&aws, config);
+    let orchestrator = deps.orchestrator();
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let orchestrator = &orchestrator;
+        async move { Ok::<_, Error>(orchestrator::handler::handle(orchestrator, event.payload).await) }
+    }))
+    .await
+}

@@ -1,1 +1,24 @@
-fn main() {}
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+use shared::config::{ProcessEnv, SweeperConfig};
+use sweeper::wiring::Deps;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = SweeperConfig::from_source(&ProcessEnv)?;
+    let aws = aws_config::load_from_env().await;
+    let deps = Deps::new(&aws, config);
+    let sweeper = deps.sweeper();
+    lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| {
+        let sweeper = &sweeper;
+        async move {
+            let (emf, counts) = sweeper.run().await?;
+            // EMF: one JSON document per line on stdout; CloudWatch extracts the metrics from the log line.
+            println!("{emf}");
+            Ok::<_, Error>(counts)
+        }
+    }))
+    .await
+}

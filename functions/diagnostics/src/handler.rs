@@ -1,0 +1,103 @@
+//! Diagnostics API: `GET /api/diagnostics/recent-signals?hours=&limit=&side=` answers the invariants report of
+//! DESIGN.md §8, every number computed from the tables at request time. Bad input is a 400 JSON naming the
+//! parameter, an unknown path a 404, another method a 405 — never a panic.
+
+use chrono::Duration;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+
+use shared::invariants::{self, ReportQuery};
+use shared::ports::{AlertStore, Clock, IntentStore, SignalStore};
+
+pub const ROUTE: &str = "/api/diagnostics/recent-signals";
+
+pub struct Diagnostics<'a> {
+    pub signals: &'a dyn SignalStore,
+    pub intents: &'a dyn IntentStore,
+    pub alerts: &'a dyn AlertStore,
+    pub clock: &'a dyn Clock,
+    pub grace: Duration,
+}
+
+impl Diagnostics<'_> {
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        if req.uri().path().trim_end_matches('/') != ROUTE {
+            return error(StatusCode::NOT_FOUND, "not found", json!({ "path": req.uri().path(), "routes": [ROUTE] }));
+        }
+        if req.method() != Method::GET {
+            return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", json!({ "allowed": ["GET"] }));
+        }
+        let params = req.query_string_parameters();
+        let query = match ReportQuery::from_params(params.iter()) {
+            Ok(q) => q,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), json!({ "parameter": e.param, "reason": e.detail })),
+        };
+        let now = self.clock.now();
+        match invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace).await {
+            Ok(report) => {
+                tracing::info!(hours = query.hours, limit = query.limit, total = report.total, pass = report.pass,
+                    violations = report.violations.len(), "diagnostics report");
+                respond(StatusCode::OK, &report)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "diagnostics report failed");
+                error(StatusCode::INTERNAL_SERVER_ERROR, "could not read the tables", json!({ "error": e.to_string() }))
+            }
+        }
+    }
+}
+
+fn error(status: StatusCode, message: &str, detail: serde_json::Value) -> Response<Body> {
+    respond(status, &json!({ "error": message, "detail": detail }))
+}
+
+fn respond(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{\"error\":\"serialization failed\"}".into());
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+    use shared::fakes::{ManualClock, MemoryStore};
+
+    fn get(uri: &str, params: &[(&str, &str)]) -> Request {
+        let mut map: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for (k, v) in params {
+            map.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        http::Request::builder().method("GET").uri(uri).body(Body::Empty).unwrap().with_query_string_parameters(map)
+    }
+
+    fn body(r: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(r.body().as_ref()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn status_codes_and_shapes() {
+        let store = MemoryStore::default();
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let d = Diagnostics { signals: &store, intents: &store, alerts: &store, clock: &clock, grace: Duration::seconds(120) };
+
+        let ok = d.handle(get(ROUTE, &[("hours", "12"), ("side", "buy")])).await;
+        assert_eq!(ok.status(), 200);
+        let v = body(&ok);
+        assert_eq!((v["pass"].as_bool(), v["hours"].as_u64(), v["total"].as_u64()), (Some(true), Some(12), Some(0)));
+
+        for (name, value) in [("hours", "0"), ("limit", "1001"), ("side", "both"), ("hours", "abc")] {
+            let r = d.handle(get(ROUTE, &[(name, value)])).await;
+            assert_eq!(r.status(), 400, "{name}={value}");
+            assert_eq!(body(&r)["detail"]["parameter"], name);
+        }
+        let repeated = d.handle(get(ROUTE, &[("limit", "1"), ("limit", "2")])).await;
+        assert_eq!(repeated.status(), 400);
+        assert_eq!(d.handle(get("/api/diagnostics/other", &[])).await.status(), 404);
+        let post = http::Request::builder().method("POST").uri(ROUTE).body(Body::Empty).unwrap();
+        assert_eq!(d.handle(post).await.status(), 405);
+    }
+}

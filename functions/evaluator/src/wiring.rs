@@ -1,0 +1,53 @@
+//! Builds the evaluator's adapters once per container, from the typed config and the AWS SDK config.
+
+use shared::adapters::clock::SystemClock;
+use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::replay::{ReplayError, ReplayMarketData};
+use shared::adapters::sqs::SqsQueue;
+use shared::config::{EvaluatorConfig, MarketSource};
+use shared::ports::Clock;
+
+use crate::handler::Evaluator;
+
+/// Symbols fetched at once (bounded fan-out).
+pub const CONCURRENCY: usize = 8;
+
+pub struct Deps<C: Clock> {
+    pub store: DynamoStore,
+    pub queue: SqsQueue,
+    pub market: ReplayMarketData,
+    pub clock: C,
+    pub config: EvaluatorConfig,
+}
+
+impl<C: Clock> Deps<C> {
+    pub fn new(aws: &aws_config::SdkConfig, config: EvaluatorConfig, clock: C) -> Result<Self, ReplayError> {
+        let market = match &config.market {
+            MarketSource::EmbeddedReplay => ReplayMarketData::embedded()?,
+            MarketSource::ReplayDir(dir) => ReplayMarketData::from_dir(dir)?,
+        };
+        Ok(Self {
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
+            queue: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.queue_url.clone()),
+            market,
+            clock,
+            config,
+        })
+    }
+
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator {
+            watchlist: &self.store,
+            signals: &self.store,
+            queue: &self.queue,
+            market: &self.market,
+            clock: &self.clock,
+            timeframe: self.config.timeframe,
+            candle_count: self.config.candle_count,
+            concurrency: CONCURRENCY,
+        }
+    }
+}
+
+/// The Lambda's own dependencies: market time is the wall clock.
+pub type LambdaDeps = Deps<SystemClock>;

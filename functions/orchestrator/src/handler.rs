@@ -1,0 +1,158 @@
+//! Orchestrator: one SQS batch in, a partial batch response out. Each record is parsed at the edge (a bad body is
+//! reported as a batch item failure, so it reaches the DLQ after maxReceiveCount, with the reason logged) and run
+//! through the state machine in `shared::orchestration`; records that must be retried are reported, the rest acked.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::future::join_all;
+
+use shared::model::SignalMessage;
+use shared::orchestration::{Orchestrator, Outcome};
+
+pub async fn handle(orchestrator: &Orchestrator<'_>, event: SqsEvent) -> SqsBatchResponse {
+    let results = join_all(event.records.iter().map(|r| process_record(orchestrator, r))).await;
+    let mut response = SqsBatchResponse::default();
+    for (record, ok) in event.records.iter().zip(results) {
+        if !ok {
+            response.add_failure(record.message_id.clone().unwrap_or_default());
+        }
+    }
+    response
+}
+
+/// True when the record is done (acknowledge), false when it must come back.
+async fn process_record(orchestrator: &Orchestrator<'_>, record: &SqsMessage) -> bool {
+    let message_id = record.message_id.as_deref().unwrap_or_default();
+    let msg = match SignalMessage::parse(record.body.as_deref().unwrap_or_default()) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(message_id, error = %e, "refusing queue message; it goes to the DLQ after maxReceiveCount");
+            return false;
+        }
+    };
+    match orchestrator.process(&msg).await {
+        Ok(Outcome::Decided(d)) => {
+            tracing::info!(message_id, signal_id = %msg.signal_id, decision_type = %d.decision_type,
+                reason_code = %d.reason_code, order_id = d.order_id.as_deref(), "signal decided");
+            true
+        }
+        Ok(Outcome::Retry(why)) => {
+            tracing::warn!(message_id, signal_id = %msg.signal_id, reason = %why, "signal left for a later delivery");
+            false
+        }
+        Err(e) => {
+            tracing::error!(message_id, signal_id = %msg.signal_id, error = %e,
+                source = ?std::error::Error::source(&e), "storage failed; the delivery will be retried");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+    use shared::adapters::paper::PaperExchange;
+    use shared::fakes::{ManualClock, MemoryStore};
+    use shared::ids::{Side, SignalId, Symbol};
+    use shared::model::{DecisionType, IntentStatus, ReasonCode, SignalRecord};
+    use shared::orchestration::{ExecutionMode, OrchestratorSettings};
+    use shared::ports::SignalStore;
+
+    const SAMPLE_EVENT: &str = include_str!("../../../events/orchestrator-sqs.json");
+
+    fn settings(mode: ExecutionMode) -> OrchestratorSettings {
+        OrchestratorSettings { mode, lease_ms: 60_000, quantity_decimals: 8 }
+    }
+
+    async fn store_with_sample_signal(clock: &ManualClock) -> MemoryStore {
+        let store = MemoryStore::default();
+        let sym = Symbol::parse("ETH_BTC").unwrap();
+        let s = SignalRecord {
+            signal_id: SignalId::new(&sym, Side::Buy, 1516579200000),
+            symbol: sym,
+            side: Side::Buy,
+            price: Decimal::new(921, 4),
+            strategy: "swing-aggressive".into(),
+            indicators: Default::default(),
+            candle_open_ms: 1516579200000,
+            created_at: shared::ports::Clock::now(clock),
+            blocked: false,
+            blocked_reason: None,
+            message: "✅ BUY SIGNAL".into(),
+            trade_amount_usd: Decimal::from(100),
+            decision: None,
+        };
+        store.put_new(&s).await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn sample_event_places_one_paper_order_and_redelivery_changes_nothing() {
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let store = store_with_sample_signal(&clock).await;
+        let exchange = PaperExchange::new(Decimal::ONE);
+        let orch = Orchestrator { intents: &store, signals: &store, exchange: &exchange, clock: &clock, settings: settings(ExecutionMode::Paper) };
+        let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
+
+        let resp = handle(&orch, event.clone()).await;
+        let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(failed, ["bad-version-0002", "not-json-0003"], "only the malformed records fail");
+        let intents = store.intents();
+        assert_eq!(intents.len(), 1);
+        assert_eq!(intents[0].status, IntentStatus::OrderPlaced);
+        let d = store.signals()[0].decision.clone().unwrap();
+        assert_eq!((d.decision_type, d.reason_code), (DecisionType::Executed, ReasonCode::ExecOrderPlaced));
+
+        clock.advance_ms(5_000);
+        let again = handle(&orch, event).await;
+        assert_eq!(again.batch_item_failures.len(), 2);
+        assert_eq!(store.intents(), intents, "redelivery does not touch the intent");
+        assert_eq!(store.signals()[0].decision.clone().unwrap(), d, "nor the decision");
+    }
+
+    #[tokio::test]
+    async fn neither_live_nor_paper_blocks_at_the_claim() {
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let store = store_with_sample_signal(&clock).await;
+        let exchange = PaperExchange::new(Decimal::ONE);
+        let orch = Orchestrator { intents: &store, signals: &store, exchange: &exchange, clock: &clock, settings: settings(ExecutionMode::Blocked) };
+        let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
+        handle(&orch, event).await;
+        assert_eq!(store.intents()[0].status, IntentStatus::BlockedLiveTrading);
+        let d = store.signals()[0].decision.clone().unwrap();
+        assert_eq!((d.decision_type, d.reason_code), (DecisionType::Skipped, ReasonCode::OrderBlockedLiveTrading));
+        assert!(d.reason_message.contains("ETH_BTC BUY"));
+    }
+
+    #[tokio::test]
+    async fn a_live_lease_of_another_worker_is_retried_later() {
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let store = store_with_sample_signal(&clock).await;
+        let exchange = PaperExchange::new(Decimal::ONE);
+        let orch = Orchestrator { intents: &store, signals: &store, exchange: &exchange, clock: &clock, settings: settings(ExecutionMode::Paper) };
+        let msg = shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
+        // Another worker claimed and is still inside its lease.
+        let intent = shared::model::OrderIntent {
+            idempotency_key: msg.idempotency_key.clone(),
+            signal_id: msg.signal_id.clone(),
+            symbol: msg.symbol.clone(),
+            side: msg.side,
+            status: IntentStatus::Pending,
+            mode: shared::model::TradingMode::Paper,
+            client_oid: msg.idempotency_key.client_oid().to_string(),
+            order_id: None,
+            attempt: 1,
+            lease_until_ms: shared::ports::Clock::now(&clock).timestamp_millis() + 30_000,
+            quantity: None,
+            notional: None,
+            error_code: None,
+            error_message: None,
+            failure_alert_id: None,
+            created_at: shared::ports::Clock::now(&clock),
+            updated_at: shared::ports::Clock::now(&clock),
+        };
+        store.insert_intent(intent);
+        assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Retry(_)));
+        assert!(store.signals()[0].decision.is_none());
+    }
+}

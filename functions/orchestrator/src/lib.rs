@@ -1,0 +1,4 @@
+//! The orchestrator function: `handler` maps SQS batches onto the state machine, `wiring` builds its adapters.
+
+pub mod handler;
+pub mod wiring;

@@ -1,0 +1,4 @@
+//! The sweeper function: `handler` computes and publishes the invariant metrics, `wiring` builds its adapters.
+
+pub mod handler;
+pub mod wiring;
