@@ -1,0 +1,71 @@
+# Shared by the scripts: environment of every local run, the project-local Python tools, and the emulator's
+# lifecycle. Source it; do not run it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE="$ROOT/.local"          # runtime state: emulator PID and log (git-ignored)
+VENV="$ROOT/.venv"            # project-local Python tools: the AWS emulator and cfn-lint (git-ignored)
+MOTO_VERSION="5.2.5"
+CFN_LINT_VERSION="1.58.0"
+mkdir -p "$STATE"
+
+# Every local run talks to the emulator on loopback only, through the SDK's standard endpoint variable.
+export EMULATOR_PORT="${EMULATOR_PORT:-4566}"
+export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
+export AWS_REGION="${AWS_REGION:-eu-west-1}"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+export AWS_ACCESS_KEY_ID="local" AWS_SECRET_ACCESS_KEY="local"
+export AWS_EC2_METADATA_DISABLED=true
+export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Installs the emulator and cfn-lint into .venv when missing or at another version.
+ensure_python_tools() {
+  if [ -x "$VENV/bin/moto_server" ] && [ -x "$VENV/bin/cfn-lint" ] \
+     && "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(not (m.version('moto') == '$MOTO_VERSION' and m.version('cfn-lint') == '$CFN_LINT_VERSION'))" 2>/dev/null; then
+    return
+  fi
+  log "installing the AWS emulator (moto $MOTO_VERSION) and cfn-lint $CFN_LINT_VERSION into .venv (once, ~30 s)"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
+}
+
+emulator_answers() { curl -fsS -o /dev/null --max-time 2 "$AWS_ENDPOINT_URL/moto-api/" 2>/dev/null; }
+
+# Starts the emulator on 127.0.0.1:$EMULATOR_PORT unless one already answers there. Sets EMULATOR_STARTED=1 when
+# this call started it (so the caller knows to stop it).
+EMULATOR_STARTED=0
+emulator_up() {
+  local pidfile="$STATE/emulator-$EMULATOR_PORT.pid"
+  if emulator_answers; then
+    log "emulator already answering at $AWS_ENDPOINT_URL"
+    return
+  fi
+  log "starting the AWS emulator (DynamoDB, SQS, Secrets Manager, CloudWatch) at $AWS_ENDPOINT_URL"
+  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$EMULATOR_PORT" >"$STATE/emulator-$EMULATOR_PORT.log" 2>&1 &
+  echo $! >"$pidfile"
+  EMULATOR_STARTED=1
+  for _ in $(seq 1 100); do
+    emulator_answers && return
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || { cat "$STATE/emulator-$EMULATOR_PORT.log" >&2; log "emulator exited"; return 1; }
+    sleep 0.2
+  done
+  log "emulator did not answer within 20 s (log: $STATE/emulator-$EMULATOR_PORT.log)"
+  return 1
+}
+
+# Stops the emulator recorded for this port, if any.
+emulator_down() {
+  local pidfile="$STATE/emulator-$EMULATOR_PORT.pid"
+  [ -f "$pidfile" ] || return 0
+  local pid; pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    log "emulator stopped (pid $pid)"
+  fi
+  rm -f "$pidfile"
+}
+
+emulator_reset() { curl -fsS -o /dev/null -X POST "$AWS_ENDPOINT_URL/moto-api/reset"; }
