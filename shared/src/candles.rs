@@ -18,7 +18,9 @@ pub struct Candle {
 
 impl Candle {
     fn is_sane(&self) -> bool {
-        [self.open, self.high, self.low, self.close, self.volume].iter().all(|v| v.is_finite() && *v >= 0.0)
+        [self.open, self.high, self.low, self.close, self.volume]
+            .iter()
+            .all(|v| v.is_finite() && *v >= 0.0)
             && self.close > 0.0
             && self.open_ms >= 0
     }
@@ -104,9 +106,19 @@ pub fn parse_rows(json: &str) -> Result<Vec<Candle>, CandleFileError> {
     let rows: Vec<Row> = serde_json::from_str(json)?;
     let mut out = Vec::with_capacity(rows.len());
     for (index, Row(t, o, h, l, c, v)) in rows.into_iter().enumerate() {
-        let candle = Candle { open_ms: t as i64, open: o, high: h, low: l, close: c, volume: v };
+        let candle = Candle {
+            open_ms: t as i64,
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: v,
+        };
         if !candle.is_sane() || t.fract() != 0.0 {
-            return Err(CandleFileError::BadRow { index, row: vec![t, o, h, l, c, v] });
+            return Err(CandleFileError::BadRow {
+                index,
+                row: vec![t, o, h, l, c, v],
+            });
         }
         out.push(candle);
     }
@@ -128,7 +140,10 @@ pub fn resample(candles: &[Candle], tf: Timeframe) -> Vec<Candle> {
                 last.close = c.close;
                 last.volume += c.volume;
             }
-            _ => out.push(Candle { open_ms: bucket, ..*c }),
+            _ => out.push(Candle {
+                open_ms: bucket,
+                ..*c
+            }),
         }
     }
     out
@@ -149,12 +164,28 @@ mod tests {
     #[test]
     fn resampling_tolerates_gaps_and_flat_candles() {
         let m = 60_000;
-        let c = |t: i64, p: f64, v: f64| Candle { open_ms: t, open: p, high: p + 1.0, low: p - 1.0, close: p, volume: v };
+        let c = |t: i64, p: f64, v: f64| Candle {
+            open_ms: t,
+            open: p,
+            high: p + 1.0,
+            low: p - 1.0,
+            close: p,
+            volume: v,
+        };
         // 5m candles: 00:00, 00:05, (00:10 missing), 00:55, then 01:00 and a flat zero-volume 02:05.
-        let src = vec![c(0, 10.0, 1.0), c(5 * m, 12.0, 2.0), c(55 * m, 11.0, 0.0), c(60 * m, 20.0, 3.0), c(125 * m, 7.0, 0.0)];
+        let src = vec![
+            c(0, 10.0, 1.0),
+            c(5 * m, 12.0, 2.0),
+            c(55 * m, 11.0, 0.0),
+            c(60 * m, 20.0, 3.0),
+            c(125 * m, 7.0, 0.0),
+        ];
         let h = resample(&src, Timeframe::H1);
         assert_eq!(h.len(), 3, "the empty 01:xx-02:00 hour is not invented");
-        assert_eq!((h[0].open, h[0].high, h[0].low, h[0].close, h[0].volume), (10.0, 13.0, 9.0, 11.0, 3.0));
+        assert_eq!(
+            (h[0].open, h[0].high, h[0].low, h[0].close, h[0].volume),
+            (10.0, 13.0, 9.0, 11.0, 3.0)
+        );
         assert_eq!(h[2].open_ms, 120 * m);
         assert_eq!(h[2].volume, 0.0);
     }

@@ -41,10 +41,18 @@ fn text(src: &dyn Source, var: &'static str, default: &str) -> String {
 }
 
 fn required(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> {
-    src.get(var).ok_or(ConfigError { var, reason: "is required".into() })
+    src.get(var).ok_or(ConfigError {
+        var,
+        reason: "is required".into(),
+    })
 }
 
-fn number<T: std::str::FromStr>(src: &dyn Source, var: &'static str, default: T, ok: impl Fn(&T) -> bool) -> Result<T, ConfigError> {
+fn number<T: std::str::FromStr>(
+    src: &dyn Source,
+    var: &'static str,
+    default: T,
+    ok: impl Fn(&T) -> bool,
+) -> Result<T, ConfigError> {
     match src.get(var) {
         None => Ok(default),
         Some(raw) => raw
@@ -52,7 +60,10 @@ fn number<T: std::str::FromStr>(src: &dyn Source, var: &'static str, default: T,
             .parse::<T>()
             .ok()
             .filter(|v| ok(v))
-            .ok_or(ConfigError { var, reason: format!("{raw:?} is not a valid value") }),
+            .ok_or(ConfigError {
+                var,
+                reason: format!("{raw:?} is not a valid value"),
+            }),
     }
 }
 
@@ -60,7 +71,10 @@ fn number<T: std::str::FromStr>(src: &dyn Source, var: &'static str, default: T,
 fn flag(src: &dyn Source, var: &'static str, default: bool) -> bool {
     match src.get(var) {
         None => default,
-        Some(raw) => matches!(raw.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"),
+        Some(raw) => matches!(
+            raw.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        ),
     }
 }
 
@@ -104,8 +118,10 @@ pub struct EvaluatorConfig {
 impl EvaluatorConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let tf_raw = text(src, "TIMEFRAME", "1h");
-        let timeframe = Timeframe::parse(&tf_raw)
-            .ok_or(ConfigError { var: "TIMEFRAME", reason: format!("{tf_raw:?} is not one of 1m 5m 15m 30m 1h 2h 4h 12h 1D") })?;
+        let timeframe = Timeframe::parse(&tf_raw).ok_or(ConfigError {
+            var: "TIMEFRAME",
+            reason: format!("{tf_raw:?} is not one of 1m 5m 15m 30m 1h 2h 4h 12h 1D"),
+        })?;
         let market = match text(src, "MARKET_DATA", "replay").as_str() {
             "replay" => match src.get("REPLAY_DIR") {
                 Some(dir) => MarketSource::ReplayDir(PathBuf::from(dir)),
@@ -154,7 +170,9 @@ impl OrchestratorConfig {
             mode,
             lease_ms: number(src, "LEASE_SECONDS", 60i64, |s| (5..=900).contains(s))? * 1000,
             quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,
-            paper_min_notional: number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| *d >= Decimal::ZERO)?,
+            paper_min_notional: number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| {
+                *d >= Decimal::ZERO
+            })?,
         })
     }
 }
@@ -169,7 +187,9 @@ impl DiagnosticsConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         Ok(Self {
             tables: TableNames::from_source(src),
-            grace: Duration::seconds(number(src, "GRACE_SECONDS", 120i64, |s| (0..=3600).contains(s))?),
+            grace: Duration::seconds(number(src, "GRACE_SECONDS", 120i64, |s| {
+                (0..=3600).contains(s)
+            })?),
         })
     }
 }
@@ -197,27 +217,44 @@ mod tests {
     use std::collections::HashMap;
 
     fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k: &str| m.get(k).cloned()
     }
 
     #[test]
     fn live_trading_fails_closed() {
-        assert_eq!(OrchestratorConfig::from_source(&src(&[])).unwrap().mode, ExecutionMode::Paper);
+        assert_eq!(
+            OrchestratorConfig::from_source(&src(&[])).unwrap().mode,
+            ExecutionMode::Paper
+        );
         let off = src(&[("LIVE_TRADING", "maybe"), ("PAPER_TRADING", "false")]);
-        assert_eq!(OrchestratorConfig::from_source(&off).unwrap().mode, ExecutionMode::Blocked);
+        assert_eq!(
+            OrchestratorConfig::from_source(&off).unwrap().mode,
+            ExecutionMode::Blocked
+        );
         let err = OrchestratorConfig::from_source(&src(&[("LIVE_TRADING", "TRUE")])).unwrap_err();
         assert_eq!(err.var, "LIVE_TRADING");
     }
 
     #[test]
     fn bad_values_name_their_variable() {
-        let e = EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q"), ("TIMEFRAME", "7m")])).unwrap_err();
+        let e =
+            EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q"), ("TIMEFRAME", "7m")]))
+                .unwrap_err();
         assert_eq!(e.var, "TIMEFRAME");
-        assert_eq!(EvaluatorConfig::from_source(&src(&[])).unwrap_err().var, "SIGNALS_QUEUE_URL");
+        assert_eq!(
+            EvaluatorConfig::from_source(&src(&[])).unwrap_err().var,
+            "SIGNALS_QUEUE_URL"
+        );
         let e = OrchestratorConfig::from_source(&src(&[("LEASE_SECONDS", "-1")])).unwrap_err();
         assert_eq!(e.var, "LEASE_SECONDS");
         let ok = EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q")])).unwrap();
-        assert_eq!((ok.timeframe, ok.candle_count, ok.market), (Timeframe::H1, 200, MarketSource::EmbeddedReplay));
+        assert_eq!(
+            (ok.timeframe, ok.candle_count, ok.market),
+            (Timeframe::H1, 200, MarketSource::EmbeddedReplay)
+        );
     }
 }

@@ -9,10 +9,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{IdempotencyKey, SignalId};
-use crate::model::{AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
+use crate::model::{
+    AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry,
+};
 use crate::ports::{
-    AlertStore, Clock, EnqueueFailure, FinalizeOutcome, Finalization, IntentStore, PutOutcome, SignalQueue, SignalStore,
-    StoreError, WatchlistStore,
+    AlertStore, Clock, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore, PutOutcome,
+    SignalQueue, SignalStore, StoreError, WatchlistStore,
 };
 
 #[derive(Default)]
@@ -75,17 +77,37 @@ impl SignalStore for MemoryStore {
         Ok(PutOutcome::Created)
     }
 
-    async fn created_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError> {
-        let mut v: Vec<SignalRecord> =
-            self.lock().signals.values().filter(|s| s.created_at >= since && s.created_at <= until).cloned().collect();
-        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.signal_id.cmp(&a.signal_id)));
+    async fn created_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<SignalRecord>, StoreError> {
+        let mut v: Vec<SignalRecord> = self
+            .lock()
+            .signals
+            .values()
+            .filter(|s| s.created_at >= since && s.created_at <= until)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.signal_id.cmp(&a.signal_id))
+        });
         Ok(v)
     }
 
-    async fn record_decision(&self, signal_id: &SignalId, _key: &IdempotencyKey, d: &Decision) -> Result<bool, StoreError> {
+    async fn record_decision(
+        &self,
+        signal_id: &SignalId,
+        _key: &IdempotencyKey,
+        d: &Decision,
+    ) -> Result<bool, StoreError> {
         let mut t = self.lock();
         let Some(s) = t.signals.get_mut(signal_id) else {
-            return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
+            return Err(StoreError::Corrupt(format!(
+                "signal {signal_id} does not exist"
+            )));
         };
         if !decision_allowed(&s.decision, d) {
             return Ok(false);
@@ -104,33 +126,46 @@ impl IntentStore for MemoryStore {
         if let Some(old) = t.intents.get(&intent.idempotency_key) {
             return Ok(PutOutcome::Exists(old.clone()));
         }
-        t.intents.insert(intent.idempotency_key.clone(), intent.clone());
+        t.intents
+            .insert(intent.idempotency_key.clone(), intent.clone());
         Ok(PutOutcome::Created)
     }
 
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
         let t = self.lock();
-        Ok(keys.iter().filter_map(|k| t.intents.get(k).cloned()).collect())
+        Ok(keys
+            .iter()
+            .filter_map(|k| t.intents.get(k).cloned())
+            .collect())
     }
 
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
         let mut t = self.lock();
-        let fenced = t.intents.get(&f.intent.idempotency_key).is_none_or(|cur| cur.attempt != f.intent.attempt);
+        let fenced = t
+            .intents
+            .get(&f.intent.idempotency_key)
+            .is_none_or(|cur| cur.attempt != f.intent.attempt);
         if fenced {
             return Ok(FinalizeOutcome::Fenced);
         }
         let Some(signal) = t.signals.get(&f.signal_id) else {
-            return Err(StoreError::Corrupt(format!("signal {} does not exist", f.signal_id)));
+            return Err(StoreError::Corrupt(format!(
+                "signal {} does not exist",
+                f.signal_id
+            )));
         };
         if !decision_allowed(&signal.decision, &f.decision) {
             return Ok(FinalizeOutcome::DecisionConflict);
         }
-        t.intents.insert(f.intent.idempotency_key.clone(), f.intent.clone());
+        t.intents
+            .insert(f.intent.idempotency_key.clone(), f.intent.clone());
         if let Some(s) = t.signals.get_mut(&f.signal_id) {
             s.decision.get_or_insert_with(|| f.decision.clone());
         }
         if let Some(a) = &f.failure_alert {
-            t.alerts.entry(a.alert_id.clone()).or_insert_with(|| a.clone());
+            t.alerts
+                .entry(a.alert_id.clone())
+                .or_insert_with(|| a.clone());
         }
         Ok(FinalizeOutcome::Committed)
     }
@@ -140,7 +175,10 @@ impl IntentStore for MemoryStore {
 impl AlertStore for MemoryStore {
     async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError> {
         let t = self.lock();
-        Ok(alert_ids.iter().filter_map(|k| t.alerts.get(k).cloned()).collect())
+        Ok(alert_ids
+            .iter()
+            .filter_map(|k| t.alerts.get(k).cloned())
+            .collect())
     }
 }
 
@@ -166,7 +204,10 @@ impl MemoryQueue {
 #[async_trait]
 impl SignalQueue for MemoryQueue {
     async fn send(&self, messages: &[SignalMessage]) -> Result<Vec<EnqueueFailure>, StoreError> {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(messages);
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(messages);
         Ok(Vec::new())
     }
 }
@@ -180,7 +221,10 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(now: DateTime<Utc>, market_ms: i64) -> Self {
-        Self { now_ms: Arc::new(AtomicI64::new(now.timestamp_millis())), market_ms: Arc::new(AtomicI64::new(market_ms)) }
+        Self {
+            now_ms: Arc::new(AtomicI64::new(now.timestamp_millis())),
+            market_ms: Arc::new(AtomicI64::new(market_ms)),
+        }
     }
     pub fn advance_ms(&self, ms: i64) {
         self.now_ms.fetch_add(ms, Ordering::SeqCst);

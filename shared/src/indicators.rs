@@ -53,7 +53,9 @@ pub fn atr(candles: &[Candle], period: usize) -> Option<f64> {
         .windows(2)
         .map(|w| {
             let (prev, c) = (w[0].close, w[1]);
-            (c.high - c.low).max((c.high - prev).abs()).max((c.low - prev).abs())
+            (c.high - c.low)
+                .max((c.high - prev).abs())
+                .max((c.low - prev).abs())
         })
         .collect();
     let w = &trs[trs.len().saturating_sub(period)..];
@@ -67,7 +69,10 @@ pub fn volume_ratio(candles: &[Candle], period: usize) -> Option<f64> {
     if before.len() < period {
         return None;
     }
-    let vols: Vec<f64> = before[before.len() - period..].iter().map(|c| c.volume).collect();
+    let vols: Vec<f64> = before[before.len() - period..]
+        .iter()
+        .map(|c| c.volume)
+        .collect();
     let avg = ema(&vols, period)?;
     (avg > 0.0).then(|| last.volume / avg)
 }
@@ -135,7 +140,10 @@ mod tests {
         let expected = 100.0 - 100.0 / (1.0 + 10.0 / 8.0);
         assert!((rsi_simple(&c, 14) - expected).abs() < 1e-9);
         assert_eq!(rsi_simple(&close(&[1.0, 2.0]), 14), 50.0);
-        assert_eq!(rsi_simple(&(0..20).map(f64::from).collect::<Vec<_>>(), 14), 100.0);
+        assert_eq!(
+            rsi_simple(&(0..20).map(f64::from).collect::<Vec<_>>(), 14),
+            100.0
+        );
     }
 
     #[test]
@@ -149,7 +157,14 @@ mod tests {
 
     #[test]
     fn volume_ratio_is_none_for_flat_zero_volume_history() {
-        let c = |v: f64| Candle { open_ms: 0, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: v };
+        let c = |v: f64| Candle {
+            open_ms: 0,
+            open: 1.0,
+            high: 1.0,
+            low: 1.0,
+            close: 1.0,
+            volume: v,
+        };
         let zero: Vec<Candle> = (0..6).map(|_| c(0.0)).collect();
         assert_eq!(volume_ratio(&zero, 5), None);
         let mut some: Vec<Candle> = (0..5).map(|_| c(2.0)).collect();

@@ -8,7 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::ids::{IdempotencyKey, Side};
-use crate::model::{rfc3339, AlertRecord, AlertStatus, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord};
+use crate::model::{
+    rfc3339, AlertRecord, AlertStatus, DecisionType, IntentStatus, OrderIntent, ReasonCode,
+    SignalRecord,
+};
 use crate::ports::{AlertStore, IntentStore, SignalStore, StoreError};
 
 /// A validated diagnostics query.
@@ -21,7 +24,11 @@ pub struct ReportQuery {
 
 impl Default for ReportQuery {
     fn default() -> Self {
-        Self { hours: 168, limit: 500, side: None }
+        Self {
+            hours: 168,
+            limit: 500,
+            side: None,
+        }
     }
 }
 
@@ -120,7 +127,11 @@ pub fn evaluate(
     now: DateTime<Utc>,
     grace: Duration,
 ) -> Report {
-    let mut counts = Counts { total_signals: signals.len(), sent_signals: signals.len(), ..Counts::default() };
+    let mut counts = Counts {
+        total_signals: signals.len(),
+        sent_signals: signals.len(),
+        ..Counts::default()
+    };
     let mut summary = Summary::default();
     let mut violations = Vec::new();
     let mut views = Vec::with_capacity(signals.len());
@@ -207,7 +218,12 @@ pub fn evaluate(
             message: message.clone(),
             details: details.clone(),
         }));
-        views.push(view(s, intent, found.iter().map(|(v, _, _)| *v).collect(), timestamp));
+        views.push(view(
+            s,
+            intent,
+            found.iter().map(|(v, _, _)| *v).collect(),
+            timestamp,
+        ));
     }
     summary.null_decisions = counts.null_decisions;
     Report {
@@ -221,7 +237,12 @@ pub fn evaluate(
     }
 }
 
-fn view(s: &SignalRecord, intent: Option<&OrderIntent>, violations: Vec<ViolationType>, timestamp: String) -> SignalView {
+fn view(
+    s: &SignalRecord,
+    intent: Option<&OrderIntent>,
+    violations: Vec<ViolationType>,
+    timestamp: String,
+) -> SignalView {
     let d = s.decision.as_ref();
     SignalView {
         signal_id: s.signal_id.to_string(),
@@ -268,15 +289,23 @@ pub async fn collect(
         .collect();
     sent.truncate(query.limit);
     let keys: Vec<IdempotencyKey> = sent.iter().map(SignalRecord::idempotency_key).collect();
-    let intent_map: HashMap<IdempotencyKey, OrderIntent> =
-        intents.get_many(&keys).await?.into_iter().map(|i| (i.idempotency_key.clone(), i)).collect();
+    let intent_map: HashMap<IdempotencyKey, OrderIntent> = intents
+        .get_many(&keys)
+        .await?
+        .into_iter()
+        .map(|i| (i.idempotency_key.clone(), i))
+        .collect();
     let alert_ids: Vec<String> = intent_map
         .values()
         .filter(|i| i.status == IntentStatus::OrderFailed)
         .map(|i| AlertRecord::failure_id(&i.idempotency_key))
         .collect();
-    let alert_map: HashMap<String, AlertRecord> =
-        alerts.get_many(&alert_ids).await?.into_iter().map(|a| (a.alert_id.clone(), a)).collect();
+    let alert_map: HashMap<String, AlertRecord> = alerts
+        .get_many(&alert_ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.alert_id.clone(), a))
+        .collect();
     Ok(evaluate(query, &sent, &intent_map, &alert_map, now, grace))
 }
 
@@ -294,11 +323,16 @@ impl ReportQuery {
 
     /// Parses `hours`, `limit` and `side`; any other name, a repeated name, a non-integer or out-of-range value is
     /// refused with the parameter's name.
-    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, QueryError> {
+    pub fn from_params<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, QueryError> {
         let mut q = ReportQuery::default();
         let mut seen: Vec<&str> = Vec::new();
         for (name, value) in params {
-            let err = |detail: String| QueryError { param: name.to_string(), detail };
+            let err = |detail: String| QueryError {
+                param: name.to_string(),
+                detail,
+            };
             if seen.contains(&name) {
                 return Err(err("given more than once".into()));
             }
@@ -318,7 +352,12 @@ impl ReportQuery {
                         .filter(|l| Self::LIMIT.contains(l))
                         .ok_or_else(|| err(format!("{value:?} is not an integer in 1..=1000")))?
                 }
-                "side" => q.side = Some(Side::parse(value).map_err(|_| err(format!("{value:?} is not BUY or SELL")))?),
+                "side" => {
+                    q.side = Some(
+                        Side::parse(value)
+                            .map_err(|_| err(format!("{value:?} is not BUY or SELL")))?,
+                    )
+                }
                 _ => return Err(err("unknown parameter (expected hours, limit, side)".into())),
             }
         }
@@ -367,7 +406,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn signal(ms: i64, age_s: i64, decided: Option<ReasonCode>) -> SignalRecord {
@@ -429,17 +470,35 @@ mod tests {
         let failed = signal(4, 600, Some(ReasonCode::InsufficientFunds));
         let stuck = signal(5, 600, None);
         let blocked_live = signal(6, 600, Some(ReasonCode::OrderBlockedLiveTrading));
-        let signals = vec![placed.clone(), missing.clone(), young.clone(), failed.clone(), stuck.clone(), blocked_live.clone()];
+        let signals = vec![
+            placed.clone(),
+            missing.clone(),
+            young.clone(),
+            failed.clone(),
+            stuck.clone(),
+            blocked_live.clone(),
+        ];
         let mut intents = HashMap::new();
         for (s, st, lease) in [
             (&placed, IntentStatus::OrderPlaced, 0),
             (&failed, IntentStatus::OrderFailed, 0),
-            (&stuck, IntentStatus::Pending, (t0() - Duration::seconds(500)).timestamp_millis()),
+            (
+                &stuck,
+                IntentStatus::Pending,
+                (t0() - Duration::seconds(500)).timestamp_millis(),
+            ),
             (&blocked_live, IntentStatus::BlockedLiveTrading, 0),
         ] {
             intents.insert(s.idempotency_key(), intent(s, st, lease));
         }
-        let r = evaluate(&ReportQuery::default(), &signals, &intents, &HashMap::new(), t0(), grace);
+        let r = evaluate(
+            &ReportQuery::default(),
+            &signals,
+            &intents,
+            &HashMap::new(),
+            t0(),
+            grace,
+        );
         assert_eq!(r.counts.placed, 1);
         assert_eq!(r.counts.failed, 1);
         assert_eq!(r.counts.missing_intent, 1);
@@ -448,7 +507,10 @@ mod tests {
         assert_eq!(r.counts.non_terminal_intent, 1);
         assert_eq!(r.counts.in_flight, 1);
         assert!(!r.pass);
-        assert!(r.signals[5].violations.is_empty(), "BLOCKED_LIVE_TRADING is terminal");
+        assert!(
+            r.signals[5].violations.is_empty(),
+            "BLOCKED_LIVE_TRADING is terminal"
+        );
         assert_eq!(r.violations.len(), 5);
 
         // The failure alert, once SENT, clears FAILED_WITHOUT_TELEGRAM.
@@ -467,15 +529,37 @@ mod tests {
             sent_at: Some(t0()),
         };
         let alerts = HashMap::from([(alert_id, sent)]);
-        let r = evaluate(&ReportQuery::default(), &signals[..4], &intents, &alerts, t0(), grace);
+        let r = evaluate(
+            &ReportQuery::default(),
+            &signals[..4],
+            &intents,
+            &alerts,
+            t0(),
+            grace,
+        );
         assert_eq!(r.counts.failed_without_telegram, 0);
     }
 
     #[test]
     fn report_json_has_the_contract_shape() {
-        let r = evaluate(&ReportQuery::default(), &[signal(1, 5, None)], &HashMap::new(), &HashMap::new(), t0(), Duration::seconds(120));
+        let r = evaluate(
+            &ReportQuery::default(),
+            &[signal(1, 5, None)],
+            &HashMap::new(),
+            &HashMap::new(),
+            t0(),
+            Duration::seconds(120),
+        );
         let v = serde_json::to_value(&r).unwrap();
-        for k in ["signals", "total", "hours", "counts", "violations", "pass", "summary"] {
+        for k in [
+            "signals",
+            "total",
+            "hours",
+            "counts",
+            "violations",
+            "pass",
+            "summary",
+        ] {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert_eq!(v["pass"], true);
@@ -483,16 +567,37 @@ mod tests {
         assert_eq!(v["signals"][0]["order_intent"], serde_json::Value::Null);
         let emf = emf_document("NS", &r, 1);
         assert_eq!(emf["InFlight"], 1);
-        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(), 9);
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            9
+        );
     }
 
     #[test]
     fn query_parameters() {
-        assert_eq!(ReportQuery::from_params([]).unwrap(), ReportQuery::default());
-        let q = ReportQuery::from_params([("hours", "12"), ("limit", "1000"), ("side", "sell")]).unwrap();
+        assert_eq!(
+            ReportQuery::from_params([]).unwrap(),
+            ReportQuery::default()
+        );
+        let q = ReportQuery::from_params([("hours", "12"), ("limit", "1000"), ("side", "sell")])
+            .unwrap();
         assert_eq!((q.hours, q.limit, q.side), (12, 1000, Some(Side::Sell)));
-        for (name, value) in [("hours", "0"), ("hours", "721"), ("hours", "1.5"), ("limit", "0"), ("limit", "x"), ("side", "hold"), ("days", "1")] {
-            assert_eq!(ReportQuery::from_params([(name, value)]).unwrap_err().param, name);
+        for (name, value) in [
+            ("hours", "0"),
+            ("hours", "721"),
+            ("hours", "1.5"),
+            ("limit", "0"),
+            ("limit", "x"),
+            ("side", "hold"),
+            ("days", "1"),
+        ] {
+            assert_eq!(
+                ReportQuery::from_params([(name, value)]).unwrap_err().param,
+                name
+            );
         }
         assert!(ReportQuery::from_params([("hours", "1"), ("hours", "2")]).is_err());
     }

@@ -17,11 +17,12 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::ids::{Side, SignalId};
 use crate::model::{
-    AlertKind, AlertRecord, AlertStatus, Decision, IntentStatus, OrderIntent, ReasonCode, SignalMessage, TradingMode,
+    AlertKind, AlertRecord, AlertStatus, Decision, IntentStatus, OrderIntent, ReasonCode,
+    SignalMessage, TradingMode,
 };
 use crate::ports::{
-    Clock, Exchange, ExchangeError, FinalizeOutcome, Finalization, IntentStore, OrderRequest, PutOutcome, SignalStore,
-    StoreError,
+    Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, OrderRequest,
+    PutOutcome, SignalStore, StoreError,
 };
 
 /// How orders are handled, fixed at init (DESIGN.md §7).
@@ -65,7 +66,9 @@ impl Orchestrator<'_> {
         let now = self.clock.now();
         let fresh = self.initial_intent(msg, now);
         match self.intents.claim(&fresh).await? {
-            PutOutcome::Created if fresh.status == IntentStatus::Pending => self.place(msg, fresh).await,
+            PutOutcome::Created if fresh.status == IntentStatus::Pending => {
+                self.place(msg, fresh).await
+            }
             PutOutcome::Created => self.ensure_decision(&msg.signal_id, &fresh).await,
             PutOutcome::Exists(existing) => self.on_existing(msg, existing, now).await,
         }
@@ -82,7 +85,11 @@ impl Orchestrator<'_> {
             symbol: msg.symbol.clone(),
             side: msg.side,
             status: IntentStatus::Pending,
-            mode: if self.settings.mode == ExecutionMode::Live { TradingMode::Live } else { TradingMode::Paper },
+            mode: if self.settings.mode == ExecutionMode::Live {
+                TradingMode::Live
+            } else {
+                TradingMode::Paper
+            },
             order_id: None,
             attempt: 1,
             lease_until_ms: now.timestamp_millis() + self.settings.lease_ms,
@@ -101,18 +108,30 @@ impl Orchestrator<'_> {
             intent.lease_until_ms = 0;
         };
         if self.settings.mode == ExecutionMode::Blocked {
-            terminal(IntentStatus::BlockedLiveTrading, ReasonCode::OrderBlockedLiveTrading, "LIVE_TRADING is disabled".into());
+            terminal(
+                IntentStatus::BlockedLiveTrading,
+                ReasonCode::OrderBlockedLiveTrading,
+                "LIVE_TRADING is disabled".into(),
+            );
         } else if msg.trade_amount_usd <= Decimal::ZERO || msg.price <= Decimal::ZERO {
             terminal(
                 IntentStatus::Skipped,
                 ReasonCode::InvalidTradeAmount,
-                format!("trade_amount_usd={} price={} cannot size an order", msg.trade_amount_usd, msg.price),
+                format!(
+                    "trade_amount_usd={} price={} cannot size an order",
+                    msg.trade_amount_usd, msg.price
+                ),
             );
         }
         intent
     }
 
-    async fn on_existing(&self, msg: &SignalMessage, existing: OrderIntent, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+    async fn on_existing(
+        &self,
+        msg: &SignalMessage,
+        existing: OrderIntent,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
         if existing.signal_id != msg.signal_id {
             // Unreachable while keys derive from signal ids; kept so a future key scheme cannot double an order.
             let d = skipped(
@@ -130,8 +149,13 @@ impl Orchestrator<'_> {
             tracing::info!(idempotency_key = %existing.idempotency_key, status = %existing.status, "redelivery of a decided signal");
             return self.ensure_decision(&msg.signal_id, &existing).await;
         }
-        if existing.status == IntentStatus::Pending && existing.lease_until_ms > now.timestamp_millis() {
-            return Ok(Outcome::Retry(format!("intent is owned by attempt {} until {} ms", existing.attempt, existing.lease_until_ms)));
+        if existing.status == IntentStatus::Pending
+            && existing.lease_until_ms > now.timestamp_millis()
+        {
+            return Ok(Outcome::Retry(format!(
+                "intent is owned by attempt {} until {} ms",
+                existing.attempt, existing.lease_until_ms
+            )));
         }
         Ok(Outcome::Retry(format!(
             "intent {} is {} past its lease; takeover and reconciliation by client_oid are not built yet",
@@ -139,10 +163,18 @@ impl Orchestrator<'_> {
         )))
     }
 
-    async fn place(&self, msg: &SignalMessage, mut intent: OrderIntent) -> Result<Outcome, StoreError> {
+    async fn place(
+        &self,
+        msg: &SignalMessage,
+        mut intent: OrderIntent,
+    ) -> Result<Outcome, StoreError> {
         let req = match self.size(msg, &intent) {
             Ok(req) => req,
-            Err(message) => return self.finish_failed(intent, ReasonCode::BelowMinOrderSize, message, None).await,
+            Err(message) => {
+                return self
+                    .finish_failed(intent, ReasonCode::BelowMinOrderSize, message, None)
+                    .await
+            }
         };
         intent.notional = req.notional;
         intent.quantity = req.quantity;
@@ -152,10 +184,21 @@ impl Orchestrator<'_> {
                 intent.order_id = Some(ack.order_id);
                 intent.updated_at = self.clock.now();
                 let decision = decision_for(&intent, intent.updated_at);
-                self.finalize(Finalization { signal_id: msg.signal_id.clone(), intent, decision, failure_alert: None }).await
+                self.finalize(Finalization {
+                    signal_id: msg.signal_id.clone(),
+                    intent,
+                    decision,
+                    failure_alert: None,
+                })
+                .await
             }
-            Err(ExchangeError::Rejected { code, message, snippet }) => {
-                self.finish_failed(intent, code, message, Some(snippet)).await
+            Err(ExchangeError::Rejected {
+                code,
+                message,
+                snippet,
+            }) => {
+                self.finish_failed(intent, code, message, Some(snippet))
+                    .await
             }
             Err(ExchangeError::Unknown(why)) => {
                 // The lease stays; the next delivery after it expires reconciles (see module doc).
@@ -178,8 +221,10 @@ impl Orchestrator<'_> {
         match msg.side {
             Side::Buy => req.notional = Some(msg.trade_amount_usd),
             Side::Sell => {
-                let qty = (msg.trade_amount_usd / msg.price)
-                    .round_dp_with_strategy(self.settings.quantity_decimals, RoundingStrategy::ToZero);
+                let qty = (msg.trade_amount_usd / msg.price).round_dp_with_strategy(
+                    self.settings.quantity_decimals,
+                    RoundingStrategy::ToZero,
+                );
                 if qty <= Decimal::ZERO {
                     return Err(format!(
                         "SELL quantity {} / {} rounds down to 0 at {} decimals",
@@ -222,7 +267,13 @@ impl Orchestrator<'_> {
             sent_at: None,
         };
         let signal_id = intent.signal_id.clone();
-        self.finalize(Finalization { intent, signal_id, decision, failure_alert: Some(failure_alert) }).await
+        self.finalize(Finalization {
+            intent,
+            signal_id,
+            decision,
+            failure_alert: Some(failure_alert),
+        })
+        .await
     }
 
     async fn finalize(&self, f: Finalization) -> Result<Outcome, StoreError> {
@@ -239,16 +290,32 @@ impl Orchestrator<'_> {
         }
     }
 
-    async fn ensure_decision(&self, signal_id: &SignalId, intent: &OrderIntent) -> Result<Outcome, StoreError> {
+    async fn ensure_decision(
+        &self,
+        signal_id: &SignalId,
+        intent: &OrderIntent,
+    ) -> Result<Outcome, StoreError> {
         let d = decision_for(intent, self.clock.now());
         self.write_decision(signal_id, intent, d).await
     }
 
-    async fn write_decision(&self, signal_id: &SignalId, intent: &OrderIntent, d: Decision) -> Result<Outcome, StoreError> {
-        if self.signals.record_decision(signal_id, &intent.idempotency_key, &d).await? {
+    async fn write_decision(
+        &self,
+        signal_id: &SignalId,
+        intent: &OrderIntent,
+        d: Decision,
+    ) -> Result<Outcome, StoreError> {
+        if self
+            .signals
+            .record_decision(signal_id, &intent.idempotency_key, &d)
+            .await?
+        {
             Ok(Outcome::Decided(d))
         } else {
-            Err(StoreError::Corrupt(format!("signal {signal_id} already carries a different decision than {}", d.reason_code)))
+            Err(StoreError::Corrupt(format!(
+                "signal {signal_id} already carries a different decision than {}",
+                d.reason_code
+            )))
         }
     }
 }
@@ -296,7 +363,12 @@ pub fn decision_for(intent: &OrderIntent, now: DateTime<Utc>) -> Decision {
     }
 }
 
-fn skipped(code: ReasonCode, reason_message: String, existing: &OrderIntent, now: DateTime<Utc>) -> Decision {
+fn skipped(
+    code: ReasonCode,
+    reason_message: String,
+    existing: &OrderIntent,
+    now: DateTime<Utc>,
+) -> Decision {
     let mut d = decision_for(existing, now);
     d.decision_type = code.decision_type();
     d.reason_code = code;
@@ -317,7 +389,9 @@ pub fn order_failed_text(intent: &OrderIntent, code: ReasonCode) -> String {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub fn truncate(s: &str, max_chars: usize) -> String {

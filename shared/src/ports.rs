@@ -7,7 +7,9 @@ use rust_decimal::Decimal;
 
 use crate::candles::{Candle, Timeframe};
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
-use crate::model::{AlertRecord, Decision, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
+use crate::model::{
+    AlertRecord, Decision, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
+};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -26,7 +28,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn backend(op: &'static str, source: impl Into<BoxError>) -> Self {
-        Self::Backend { op, source: source.into() }
+        Self::Backend {
+            op,
+            source: source.into(),
+        }
     }
 }
 
@@ -64,9 +69,18 @@ pub trait SignalStore: Send + Sync {
     /// Conditional put on `signal_id`: one row per signal, ever.
     async fn put_new(&self, signal: &SignalRecord) -> Result<PutOutcome<SignalRecord>, StoreError>;
     /// Signals (sent and blocked) created in `[since, until]`, newest first, through the `by_day` index.
-    async fn created_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError>;
+    async fn created_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<SignalRecord>, StoreError>;
     /// Writes the decision trace when the signal has none, or the same one already. Ok(false): a different one exists.
-    async fn record_decision(&self, signal_id: &SignalId, key: &IdempotencyKey, d: &Decision) -> Result<bool, StoreError>;
+    async fn record_decision(
+        &self,
+        signal_id: &SignalId,
+        key: &IdempotencyKey,
+        d: &Decision,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -123,7 +137,11 @@ pub struct OrderAck {
 pub enum ExchangeError {
     /// The exchange definitively refused the order: nothing was placed.
     #[error("{code}: {message}")]
-    Rejected { code: ReasonCode, message: String, snippet: String },
+    Rejected {
+        code: ReasonCode,
+        message: String,
+        snippet: String,
+    },
     /// The request may or may not have been accepted (timeout after sending, 5xx, reset): reconcile by client_oid.
     #[error("outcome unknown: {0}")]
     Unknown(String),
@@ -156,8 +174,13 @@ pub enum MarketDataError {
 #[async_trait]
 pub trait MarketData: Send + Sync {
     /// Up to `count` candles of `tf` that closed at or before `as_of_ms`, oldest first.
-    async fn closed_candles(&self, symbol: &Symbol, tf: Timeframe, count: usize, as_of_ms: i64)
-        -> Result<Vec<Candle>, MarketDataError>;
+    async fn closed_candles(
+        &self,
+        symbol: &Symbol,
+        tf: Timeframe,
+        count: usize,
+        as_of_ms: i64,
+    ) -> Result<Vec<Candle>, MarketDataError>;
 }
 
 /// The two clocks of DESIGN.md §2.

@@ -20,18 +20,58 @@ pub struct Preset {
 }
 
 pub const PRESETS: &[Preset] = &[
-    Preset { name: "swing-conservative", buy_below: 30.0, sell_above: 70.0, volume_min_ratio: 1.0, min_price_change_pct: 3.0 },
-    Preset { name: "swing-aggressive", buy_below: 45.0, sell_above: 68.0, volume_min_ratio: 0.5, min_price_change_pct: 1.0 },
-    Preset { name: "intraday-conservative", buy_below: 45.0, sell_above: 70.0, volume_min_ratio: 0.5, min_price_change_pct: 1.0 },
-    Preset { name: "intraday-aggressive", buy_below: 50.0, sell_above: 65.0, volume_min_ratio: 0.5, min_price_change_pct: 1.0 },
-    Preset { name: "scalp-conservative", buy_below: 50.0, sell_above: 70.0, volume_min_ratio: 0.5, min_price_change_pct: 1.0 },
-    Preset { name: "scalp-aggressive", buy_below: 55.0, sell_above: 65.0, volume_min_ratio: 0.5, min_price_change_pct: 1.0 },
+    Preset {
+        name: "swing-conservative",
+        buy_below: 30.0,
+        sell_above: 70.0,
+        volume_min_ratio: 1.0,
+        min_price_change_pct: 3.0,
+    },
+    Preset {
+        name: "swing-aggressive",
+        buy_below: 45.0,
+        sell_above: 68.0,
+        volume_min_ratio: 0.5,
+        min_price_change_pct: 1.0,
+    },
+    Preset {
+        name: "intraday-conservative",
+        buy_below: 45.0,
+        sell_above: 70.0,
+        volume_min_ratio: 0.5,
+        min_price_change_pct: 1.0,
+    },
+    Preset {
+        name: "intraday-aggressive",
+        buy_below: 50.0,
+        sell_above: 65.0,
+        volume_min_ratio: 0.5,
+        min_price_change_pct: 1.0,
+    },
+    Preset {
+        name: "scalp-conservative",
+        buy_below: 50.0,
+        sell_above: 70.0,
+        volume_min_ratio: 0.5,
+        min_price_change_pct: 1.0,
+    },
+    Preset {
+        name: "scalp-aggressive",
+        buy_below: 55.0,
+        sell_above: 65.0,
+        volume_min_ratio: 0.5,
+        min_price_change_pct: 1.0,
+    },
 ];
 
 /// Looks a preset up by name (`swing-aggressive`, any case; a bare `swing` means its conservative row, as the original).
 pub fn preset(name: &str) -> Option<&'static Preset> {
     let lower = name.trim().to_ascii_lowercase();
-    let full = if lower.contains('-') { lower } else { format!("{lower}-conservative") };
+    let full = if lower.contains('-') {
+        lower
+    } else {
+        format!("{lower}-conservative")
+    };
     PRESETS.iter().find(|p| p.name == full)
 }
 
@@ -52,10 +92,16 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
         ind.rsi, ind.price, ind.ma50, ind.ema10, ind.ma200, vol, p.volume_min_ratio
     );
     if ind.rsi < p.buy_below && volume_ok {
-        return Verdict::Signal { side: Side::Buy, reason: format!("{} | RSI<{} | {detail}", p.name, p.buy_below) };
+        return Verdict::Signal {
+            side: Side::Buy,
+            reason: format!("{} | RSI<{} | {detail}", p.name, p.buy_below),
+        };
     }
     if ind.rsi > p.sell_above && volume_ok {
-        return Verdict::Signal { side: Side::Sell, reason: format!("{} | RSI>{} | {detail}", p.name, p.sell_above) };
+        return Verdict::Signal {
+            side: Side::Sell,
+            reason: format!("{} | RSI>{} | {detail}", p.name, p.sell_above),
+        };
     }
     Verdict::Wait
 }
@@ -65,16 +111,36 @@ mod tests {
     use super::*;
 
     fn ind(rsi: f64, vol: Option<f64>) -> Indicators {
-        Indicators { price: 1.0, rsi, ma50: 1.0, ma200: 1.0, ema10: 1.0, atr: None, volume_ratio: vol }
+        Indicators {
+            price: 1.0,
+            rsi,
+            ma50: 1.0,
+            ma200: 1.0,
+            ema10: 1.0,
+            atr: None,
+            volume_ratio: vol,
+        }
     }
 
     #[test]
     fn thresholds_on_both_sides() {
         let p = preset("swing-aggressive").unwrap();
-        assert!(matches!(decide(p, &ind(44.9, Some(0.5))), Verdict::Signal { side: Side::Buy, .. }));
+        assert!(matches!(
+            decide(p, &ind(44.9, Some(0.5))),
+            Verdict::Signal {
+                side: Side::Buy,
+                ..
+            }
+        ));
         assert_eq!(decide(p, &ind(45.0, Some(0.5))), Verdict::Wait);
         assert_eq!(decide(p, &ind(44.9, Some(0.49))), Verdict::Wait);
-        assert!(matches!(decide(p, &ind(68.1, Some(1.0))), Verdict::Signal { side: Side::Sell, .. }));
+        assert!(matches!(
+            decide(p, &ind(68.1, Some(1.0))),
+            Verdict::Signal {
+                side: Side::Sell,
+                ..
+            }
+        ));
         assert_eq!(decide(p, &ind(68.0, Some(1.0))), Verdict::Wait);
         assert_eq!(decide(p, &ind(90.0, None)), Verdict::Wait);
     }

@@ -45,7 +45,11 @@ pub async fn poll_once(
         event.records.push(r);
     }
     let response = orchestrator::handler::handle(orchestrator, event).await;
-    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
     let to_delete: Vec<DeleteMessageBatchRequestEntry> = messages
         .iter()
         .enumerate()
@@ -59,13 +63,26 @@ pub async fn poll_once(
         .collect::<Result<_, _>>()?;
     let deleted = to_delete.len();
     if deleted > 0 {
-        sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(to_delete)).send().await?;
+        sqs.delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(to_delete))
+            .send()
+            .await?;
     }
-    Ok(Some(DrainStats { batches: 1, received: messages.len(), deleted, failed: failed.len() }))
+    Ok(Some(DrainStats {
+        batches: 1,
+        received: messages.len(),
+        deleted,
+        failed: failed.len(),
+    }))
 }
 
 /// Polls until the queue returns nothing visible.
-pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str, orchestrator: &Orchestrator<'_>) -> Result<DrainStats, BoxError> {
+pub async fn drain(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    orchestrator: &Orchestrator<'_>,
+) -> Result<DrainStats, BoxError> {
     let mut total = DrainStats::default();
     while let Some(s) = poll_once(sqs, queue_url, 10, orchestrator).await? {
         total.batches += s.batches;

@@ -9,3 +9,54 @@ pub mod provision;
 pub async fn aws() -> aws_config::SdkConfig {
     aws_config::load_from_env().await
 }
+
+/// An isolated namespace in the local emulator for one integration test: its own tables and queues.
+pub struct TestEnv {
+    pub aws: aws_config::SdkConfig,
+    pub p: provision::Provisioned,
+}
+
+impl TestEnv {
+    /// Provisions `{unique prefix}` tables and queues. Refuses to run against anything but a loopback endpoint, so
+    /// a test can never touch a real account.
+    pub async fn new(name: &str) -> TestEnv {
+        Self::with_queue(name, None).await
+    }
+
+    pub async fn with_queue(name: &str, queue: Option<(u32, u32)>) -> TestEnv {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        assert!(
+            endpoint.starts_with("http://127.0.0.1:"),
+            "integration tests need the local emulator: run ./scripts/test.sh (AWS_ENDPOINT_URL={endpoint:?})"
+        );
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let prefix = format!("t{}{}-{name}-", std::process::id(), nanos % 1_000_000_000);
+        let aws = aws().await;
+        let qname = format!("{prefix}signals");
+        let spec = queue.map(
+            |(visibility_timeout_s, max_receive_count)| provision::QueueSpec {
+                name: &qname,
+                visibility_timeout_s,
+                max_receive_count,
+            },
+        );
+        let p = provision::all(&aws, &prefix, spec)
+            .await
+            .expect("provisioning the emulator");
+        TestEnv { aws, p }
+    }
+
+    pub fn store(&self) -> shared::adapters::dynamodb::DynamoStore {
+        shared::adapters::dynamodb::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.aws),
+            self.p.tables.clone(),
+        )
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.aws)
+    }
+}

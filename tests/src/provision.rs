@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use shared::config::TableNames;
@@ -19,9 +19,18 @@ pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 /// Secret names and keys as in template.yaml, with local placeholder values.
 pub const SECRETS: &[(&str, &str)] = &[
-    ("signal-orchestrator/exchange", r#"{"api_key":"local-api-key","api_secret":"local-api-secret"}"#),
-    ("signal-orchestrator/telegram", r#"{"bot_token":"000000:local-token","chat_id":"-1000000000000"}"#),
-    ("signal-orchestrator/diagnostics", r#"{"api_key":"local-diagnostics-key"}"#),
+    (
+        "signal-orchestrator/exchange",
+        r#"{"api_key":"local-api-key","api_secret":"local-api-secret"}"#,
+    ),
+    (
+        "signal-orchestrator/telegram",
+        r#"{"bot_token":"000000:local-token","chat_id":"-1000000000000"}"#,
+    ),
+    (
+        "signal-orchestrator/diagnostics",
+        r#"{"api_key":"local-diagnostics-key"}"#,
+    ),
 ];
 
 #[derive(Debug, Clone)]
@@ -55,11 +64,26 @@ pub async fn tables(ddb: &aws_sdk_dynamodb::Client, t: &TableNames) -> Result<()
     Ok(())
 }
 
-async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, by_day: bool) -> Result<(), BoxError> {
+async fn create_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    key: &str,
+    by_day: bool,
+) -> Result<(), BoxError> {
     let exists = ddb.describe_table().table_name(name).send().await.is_ok();
     if !exists {
-        let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build();
-        let hash = |n: &str| KeySchemaElement::builder().attribute_name(n).key_type(KeyType::Hash).build();
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let hash = |n: &str| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(KeyType::Hash)
+                .build()
+        };
         let mut req = ddb
             .create_table()
             .table_name(name)
@@ -67,14 +91,26 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, by_
             .attribute_definitions(attr(key)?)
             .key_schema(hash(key)?);
         if by_day {
-            req = req.attribute_definitions(attr("day")?).attribute_definitions(attr("created_at")?).global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("by_day")
-                    .key_schema(hash("day")?)
-                    .key_schema(KeySchemaElement::builder().attribute_name("created_at").key_type(KeyType::Range).build()?)
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()?,
-            );
+            req = req
+                .attribute_definitions(attr("day")?)
+                .attribute_definitions(attr("created_at")?)
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name("by_day")
+                        .key_schema(hash("day")?)
+                        .key_schema(
+                            KeySchemaElement::builder()
+                                .attribute_name("created_at")
+                                .key_type(KeyType::Range)
+                                .build()?,
+                        )
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()?,
+                );
         }
         req.send().await?;
     }
@@ -90,7 +126,10 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, by_
 }
 
 /// Creates `name` and `name-dlq` with the redrive policy; returns (queue_url, dlq_url).
-pub async fn queue(sqs: &aws_sdk_sqs::Client, spec: &QueueSpec<'_>) -> Result<(String, String), BoxError> {
+pub async fn queue(
+    sqs: &aws_sdk_sqs::Client,
+    spec: &QueueSpec<'_>,
+) -> Result<(String, String), BoxError> {
     let dlq_name = format!("{}-dlq", spec.name);
     let dlq_url = sqs
         .create_queue()
@@ -111,19 +150,47 @@ pub async fn queue(sqs: &aws_sdk_sqs::Client, spec: &QueueSpec<'_>) -> Result<(S
         .ok_or("no DLQ arn")?;
     let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count }).to_string();
     let attrs: HashMap<QueueAttributeName, String> = HashMap::from([
-        (QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_s.to_string()),
+        (
+            QueueAttributeName::VisibilityTimeout,
+            spec.visibility_timeout_s.to_string(),
+        ),
         (QueueAttributeName::RedrivePolicy, redrive),
     ]);
-    let url = sqs.create_queue().queue_name(spec.name).set_attributes(Some(attrs.clone())).send().await?.queue_url.ok_or("no queue url")?;
+    let url = sqs
+        .create_queue()
+        .queue_name(spec.name)
+        .set_attributes(Some(attrs.clone()))
+        .send()
+        .await?
+        .queue_url
+        .ok_or("no queue url")?;
     // create_queue on an existing queue with other attributes fails on AWS; make them equal either way.
-    sqs.set_queue_attributes().queue_url(&url).set_attributes(Some(attrs)).send().await?;
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .set_attributes(Some(attrs))
+        .send()
+        .await?;
     Ok((url, dlq_url))
 }
 
 pub async fn secrets(sm: &aws_sdk_secretsmanager::Client) -> Result<(), BoxError> {
     for (name, value) in SECRETS {
-        if sm.describe_secret().secret_id(*name).send().await.is_err() {
-            sm.create_secret().name(*name).secret_string(*value).send().await?;
+        if sm.describe_secret().secret_id(*name).send().await.is_ok() {
+            continue;
+        }
+        match sm
+            .create_secret()
+            .name(*name)
+            .secret_string(*value)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            // Created meanwhile by a concurrent bootstrap (tests run in parallel): the same outcome.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_exists_exception()) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())
@@ -141,7 +208,10 @@ pub async fn seed_watchlist(
             ("symbol".to_string(), A::S(e.symbol.to_string())),
             ("alert_enabled".to_string(), A::Bool(e.alert_enabled)),
             ("trade_enabled".to_string(), A::Bool(e.trade_enabled)),
-            ("trade_amount_usd".to_string(), A::N(e.trade_amount_usd.to_string())),
+            (
+                "trade_amount_usd".to_string(),
+                A::N(e.trade_amount_usd.to_string()),
+            ),
             ("preset".to_string(), A::S(e.preset.clone())),
         ]);
         if let Some(p) = e.min_price_change_pct {
@@ -150,20 +220,36 @@ pub async fn seed_watchlist(
         if let Some(c) = e.cooldown_minutes {
             item.insert("cooldown_minutes".into(), A::N(c.to_string()));
         }
-        ddb.put_item().table_name(table).set_item(Some(item)).send().await?;
+        ddb.put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await?;
     }
     Ok(())
 }
 
 /// Everything for one isolated namespace: tables with `prefix`, queue `{prefix}signals` + DLQ.
-pub async fn all(aws: &aws_config::SdkConfig, prefix: &str, queue_spec: Option<QueueSpec<'_>>) -> Result<Provisioned, BoxError> {
+pub async fn all(
+    aws: &aws_config::SdkConfig,
+    prefix: &str,
+    queue_spec: Option<QueueSpec<'_>>,
+) -> Result<Provisioned, BoxError> {
     let ddb = aws_sdk_dynamodb::Client::new(aws);
     let sqs = aws_sdk_sqs::Client::new(aws);
     let t = prefixed_tables(prefix);
     tables(&ddb, &t).await?;
     let qname = format!("{prefix}signals");
-    let spec = queue_spec.unwrap_or(QueueSpec { name: &qname, visibility_timeout_s: VISIBILITY_TIMEOUT_S, max_receive_count: MAX_RECEIVE_COUNT });
+    let spec = queue_spec.unwrap_or(QueueSpec {
+        name: &qname,
+        visibility_timeout_s: VISIBILITY_TIMEOUT_S,
+        max_receive_count: MAX_RECEIVE_COUNT,
+    });
     let (queue_url, dlq_url) = queue(&sqs, &spec).await?;
     secrets(&aws_sdk_secretsmanager::Client::new(aws)).await?;
-    Ok(Provisioned { tables: t, queue_url, dlq_url })
+    Ok(Provisioned {
+        tables: t,
+        queue_url,
+        dlq_url,
+    })
 }

@@ -23,26 +23,59 @@ pub struct Diagnostics<'a> {
 impl Diagnostics<'_> {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         if req.uri().path().trim_end_matches('/') != ROUTE {
-            return error(StatusCode::NOT_FOUND, "not found", json!({ "path": req.uri().path(), "routes": [ROUTE] }));
+            return error(
+                StatusCode::NOT_FOUND,
+                "not found",
+                json!({ "path": req.uri().path(), "routes": [ROUTE] }),
+            );
         }
         if req.method() != Method::GET {
-            return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", json!({ "allowed": ["GET"] }));
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+                json!({ "allowed": ["GET"] }),
+            );
         }
         let params = req.query_string_parameters();
         let query = match ReportQuery::from_params(params.iter()) {
             Ok(q) => q,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), json!({ "parameter": e.param, "reason": e.detail })),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &e.to_string(),
+                    json!({ "parameter": e.param, "reason": e.detail }),
+                )
+            }
         };
         let now = self.clock.now();
-        match invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace).await {
+        match invariants::collect(
+            self.signals,
+            self.intents,
+            self.alerts,
+            &query,
+            now,
+            self.grace,
+        )
+        .await
+        {
             Ok(report) => {
-                tracing::info!(hours = query.hours, limit = query.limit, total = report.total, pass = report.pass,
-                    violations = report.violations.len(), "diagnostics report");
+                tracing::info!(
+                    hours = query.hours,
+                    limit = query.limit,
+                    total = report.total,
+                    pass = report.pass,
+                    violations = report.violations.len(),
+                    "diagnostics report"
+                );
                 respond(StatusCode::OK, &report)
             }
             Err(e) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "diagnostics report failed");
-                error(StatusCode::INTERNAL_SERVER_ERROR, "could not read the tables", json!({ "error": e.to_string() }))
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "could not read the tables",
+                    json!({ "error": e.to_string() }),
+                )
             }
         }
     }
@@ -53,10 +86,14 @@ fn error(status: StatusCode, message: &str, detail: serde_json::Value) -> Respon
 }
 
 fn respond(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
-    let text = serde_json::to_string(body).unwrap_or_else(|_| "{\"error\":\"serialization failed\"}".into());
+    let text = serde_json::to_string(body)
+        .unwrap_or_else(|_| "{\"error\":\"serialization failed\"}".into());
     let mut resp = Response::new(Body::from(text));
     *resp.status_mut() = status;
-    resp.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        "content-type",
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -71,7 +108,12 @@ mod tests {
         for (k, v) in params {
             map.entry(k.to_string()).or_default().push(v.to_string());
         }
-        http::Request::builder().method("GET").uri(uri).body(Body::Empty).unwrap().with_query_string_parameters(map)
+        http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .body(Body::Empty)
+            .unwrap()
+            .with_query_string_parameters(map)
     }
 
     fn body(r: &Response<Body>) -> serde_json::Value {
@@ -82,22 +124,66 @@ mod tests {
     async fn status_codes_and_shapes() {
         let store = MemoryStore::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
-        let d = Diagnostics { signals: &store, intents: &store, alerts: &store, clock: &clock, grace: Duration::seconds(120) };
+        let d = Diagnostics {
+            signals: &store,
+            intents: &store,
+            alerts: &store,
+            clock: &clock,
+            grace: Duration::seconds(120),
+        };
 
-        let ok = d.handle(get(ROUTE, &[("hours", "12"), ("side", "buy")])).await;
+        let ok = d
+            .handle(get(ROUTE, &[("hours", "12"), ("side", "buy")]))
+            .await;
         assert_eq!(ok.status(), 200);
         let v = body(&ok);
-        assert_eq!((v["pass"].as_bool(), v["hours"].as_u64(), v["total"].as_u64()), (Some(true), Some(12), Some(0)));
+        assert_eq!(
+            (
+                v["pass"].as_bool(),
+                v["hours"].as_u64(),
+                v["total"].as_u64()
+            ),
+            (Some(true), Some(12), Some(0))
+        );
 
-        for (name, value) in [("hours", "0"), ("limit", "1001"), ("side", "both"), ("hours", "abc")] {
+        for (name, value) in [
+            ("hours", "0"),
+            ("limit", "1001"),
+            ("side", "both"),
+            ("hours", "abc"),
+        ] {
             let r = d.handle(get(ROUTE, &[(name, value)])).await;
             assert_eq!(r.status(), 400, "{name}={value}");
             assert_eq!(body(&r)["detail"]["parameter"], name);
         }
-        let repeated = d.handle(get(ROUTE, &[("limit", "1"), ("limit", "2")])).await;
+        let repeated = d
+            .handle(get(ROUTE, &[("limit", "1"), ("limit", "2")]))
+            .await;
         assert_eq!(repeated.status(), 400);
-        assert_eq!(d.handle(get("/api/diagnostics/other", &[])).await.status(), 404);
-        let post = http::Request::builder().method("POST").uri(ROUTE).body(Body::Empty).unwrap();
+        assert_eq!(
+            d.handle(get("/api/diagnostics/other", &[])).await.status(),
+            404
+        );
+        let post = http::Request::builder()
+            .method("POST")
+            .uri(ROUTE)
+            .body(Body::Empty)
+            .unwrap();
         assert_eq!(d.handle(post).await.status(), 405);
+    }
+
+    #[tokio::test]
+    async fn api_gateway_sample_events_route_as_deployed() {
+        let store = MemoryStore::default();
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let d = Diagnostics { signals: &store, intents: &store, alerts: &store, clock: &clock, grace: Duration::seconds(120) };
+        let ok = lambda_http::request::from_str(include_str!("../../../events/diagnostics-request.json")).unwrap();
+        let r = d.handle(ok).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(body(&r)["hours"], 12);
+        let bad = lambda_http::request::from_str(include_str!("../../../events/diagnostics-bad-request.json")).unwrap();
+        let r = d.handle(bad).await;
+        assert_eq!(r.status(), 400);
+        assert_eq!(body(&r)["detail"]["parameter"], "hours");
     }
 }

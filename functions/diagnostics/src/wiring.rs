@@ -14,7 +14,11 @@ pub struct Deps {
 
 impl Deps {
     pub fn new(aws: &aws_config::SdkConfig, config: DiagnosticsConfig) -> Self {
-        Self { store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()), clock: SystemClock, config }
+        Self {
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
+            clock: SystemClock,
+            config,
+        }
     }
 
     pub fn diagnostics(&self) -> Diagnostics<'_> {

@@ -12,7 +12,9 @@ use shared::candles::Timeframe;
 use shared::ids::SignalId;
 use shared::indicators::Indicators;
 use shared::model::{BlockedReason, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
-use shared::ports::{Clock, MarketData, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore};
+use shared::ports::{
+    Clock, MarketData, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
+};
 use shared::strategy::{self, Verdict};
 
 /// Fewer closed candles than this and the indicators are not meaningful (RSI(14) needs 15, volume ratio 6).
@@ -47,7 +49,7 @@ enum Step {
     NoHistory,
     Wait,
     /// A signal row was created, or found without a decision (a crash after the put, before the send).
-    Sent(SignalRecord),
+    Sent(Box<SignalRecord>),
     Blocked,
     /// Already recorded and handled.
     Known,
@@ -65,7 +67,11 @@ impl Evaluator<'_> {
             .collect()
             .await;
 
-        let mut summary = RunSummary { market_time_ms, symbols: entries.len(), ..RunSummary::default() };
+        let mut summary = RunSummary {
+            market_time_ms,
+            symbols: entries.len(),
+            ..RunSummary::default()
+        };
         let mut to_send: Vec<SignalMessage> = Vec::new();
         let emitted_at = self.clock.now();
         for step in steps {
@@ -102,9 +108,15 @@ impl Evaluator<'_> {
         }
         summary.duration_ms = started.elapsed().as_millis();
         tracing::info!(
-            market_time_ms, symbols = summary.symbols, evaluated = summary.evaluated, signals = summary.signals,
-            blocked = summary.blocked, enqueued = summary.enqueued, errors = summary.errors,
-            duration_ms = summary.duration_ms as u64, "evaluator run"
+            market_time_ms,
+            symbols = summary.symbols,
+            evaluated = summary.evaluated,
+            signals = summary.signals,
+            blocked = summary.blocked,
+            enqueued = summary.enqueued,
+            errors = summary.errors,
+            duration_ms = summary.duration_ms as u64,
+            "evaluator run"
         );
         Ok(summary)
     }
@@ -115,7 +127,11 @@ impl Evaluator<'_> {
             tracing::error!(%symbol, preset = %entry.preset, "unknown preset in watchlist");
             return Step::Error;
         };
-        let candles = match self.market.closed_candles(symbol, self.timeframe, self.candle_count, market_time_ms).await {
+        let candles = match self
+            .market
+            .closed_candles(symbol, self.timeframe, self.candle_count, market_time_ms)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(%symbol, reason_code = %ReasonCode::DataMissing, error = %e, "no usable market data");
@@ -140,7 +156,11 @@ impl Evaluator<'_> {
             return Step::Error;
         };
         let blocked_reason = (!entry.alert_enabled).then_some(BlockedReason::AlertsDisabled);
-        let emoji = if side == shared::ids::Side::Buy { "✅" } else { "🔴" };
+        let emoji = if side == shared::ids::Side::Buy {
+            "✅"
+        } else {
+            "🔴"
+        };
         let record = SignalRecord {
             signal_id: SignalId::new(symbol, side, last.open_ms),
             symbol: symbol.clone(),
@@ -158,10 +178,12 @@ impl Evaluator<'_> {
         };
         match self.signals.put_new(&record).await {
             Ok(PutOutcome::Created) if record.blocked => Step::Blocked,
-            Ok(PutOutcome::Created) => Step::Sent(record),
+            Ok(PutOutcome::Created) => Step::Sent(Box::new(record)),
             // Recorded by an earlier run that may have died before enqueueing: send again (the orchestrator's
             // claim makes a duplicate message harmless). Decided or blocked rows need nothing.
-            Ok(PutOutcome::Exists(old)) if !old.blocked && old.decision.is_none() => Step::Sent(old),
+            Ok(PutOutcome::Exists(old)) if !old.blocked && old.decision.is_none() => {
+                Step::Sent(Box::new(old))
+            }
             Ok(PutOutcome::Exists(_)) => Step::Known,
             Err(e) => {
                 tracing::error!(%symbol, error = %e, source = ?std::error::Error::source(&e), "recording the signal failed");
@@ -179,7 +201,8 @@ mod tests {
     use shared::ids::Symbol;
 
     fn entry(sym: &str) -> WatchlistEntry {
-        serde_json::from_value(serde_json::json!({"symbol": sym, "preset": "swing-aggressive"})).unwrap()
+        serde_json::from_value(serde_json::json!({"symbol": sym, "preset": "swing-aggressive"}))
+            .unwrap()
     }
 
     #[tokio::test]
@@ -206,15 +229,33 @@ mod tests {
             total.errors += s.errors;
             // Same market time again: the conditional put finds the rows; nothing new is decided or doubled.
             let again = ev.run().await.unwrap();
-            assert_eq!(again.signals, s.signals, "undecided signals are re-sent, not re-created");
+            assert_eq!(
+                again.signals, s.signals,
+                "undecided signals are re-sent, not re-created"
+            );
             total.errors += again.errors;
         }
-        assert!(total.signals > 0, "the real ETH_BTC series produces signals");
-        assert_eq!(total.errors, 400, "DOGE_USDT has no data: one DATA_MISSING error per run, the others go on");
+        assert!(
+            total.signals > 0,
+            "the real ETH_BTC series produces signals"
+        );
+        assert_eq!(
+            total.errors, 400,
+            "DOGE_USDT has no data: one DATA_MISSING error per run, the others go on"
+        );
         assert_eq!(store.signals().len(), total.signals);
         let sent = queue.sent();
         assert_eq!(sent.len(), total.signals * 2);
-        assert!(sent.iter().all(|m| m.symbol == Symbol::parse("ETH_BTC").unwrap()));
+        assert!(sent
+            .iter()
+            .all(|m| m.symbol == Symbol::parse("ETH_BTC").unwrap()));
+    }
+
+    #[test]
+    fn sample_schedule_event_parses() {
+        let e: aws_lambda_events::eventbridge::EventBridgeEvent =
+            serde_json::from_str(include_str!("../../../events/evaluator-schedule.json")).unwrap();
+        assert_eq!(e.detail_type, "Scheduled Event");
     }
 
     #[tokio::test]
@@ -226,15 +267,24 @@ mod tests {
         let queue = MemoryQueue::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let ev = Evaluator {
-            watchlist: &store, signals: &store, queue: &queue, market: &market, clock: &clock,
-            timeframe: Timeframe::H1, candle_count: 200, concurrency: 1,
+            watchlist: &store,
+            signals: &store,
+            queue: &queue,
+            market: &market,
+            clock: &clock,
+            timeframe: Timeframe::H1,
+            candle_count: 200,
+            concurrency: 1,
         };
         for t in market.close_times(Timeframe::H1).into_iter().take(150) {
             clock.set_market_ms(t);
             ev.run().await.unwrap();
         }
         assert!(!store.signals().is_empty());
-        assert!(store.signals().iter().all(|s| s.blocked && s.blocked_reason == Some(BlockedReason::AlertsDisabled)));
+        assert!(store
+            .signals()
+            .iter()
+            .all(|s| s.blocked && s.blocked_reason == Some(BlockedReason::AlertsDisabled)));
         assert!(queue.sent().is_empty());
     }
 }

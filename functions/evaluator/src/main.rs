@@ -11,6 +11,8 @@ async fn main() -> Result<(), Error> {
     let config = EvaluatorConfig::from_source(&ProcessEnv)?;
     let aws = aws_config::load_from_env().await;
     let deps = Deps::new(&aws, config, SystemClock)?;
-    lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async { Ok::<_, Error>(deps.evaluator().run().await?) }))
-        .await
+    lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async {
+        Ok::<_, Error>(deps.evaluator().run().await?)
+    }))
+    .await
 }

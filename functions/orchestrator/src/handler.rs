@@ -9,7 +9,13 @@ use shared::model::SignalMessage;
 use shared::orchestration::{Orchestrator, Outcome};
 
 pub async fn handle(orchestrator: &Orchestrator<'_>, event: SqsEvent) -> SqsBatchResponse {
-    let results = join_all(event.records.iter().map(|r| process_record(orchestrator, r))).await;
+    let results = join_all(
+        event
+            .records
+            .iter()
+            .map(|r| process_record(orchestrator, r)),
+    )
+    .await;
     let mut response = SqsBatchResponse::default();
     for (record, ok) in event.records.iter().zip(results) {
         if !ok {
@@ -61,7 +67,11 @@ mod tests {
     const SAMPLE_EVENT: &str = include_str!("../../../events/orchestrator-sqs.json");
 
     fn settings(mode: ExecutionMode) -> OrchestratorSettings {
-        OrchestratorSettings { mode, lease_ms: 60_000, quantity_decimals: 8 }
+        OrchestratorSettings {
+            mode,
+            lease_ms: 60_000,
+            quantity_decimals: 8,
+        }
     }
 
     async fn store_with_sample_signal(clock: &ManualClock) -> MemoryStore {
@@ -91,23 +101,48 @@ mod tests {
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let store = store_with_sample_signal(&clock).await;
         let exchange = PaperExchange::new(Decimal::ONE);
-        let orch = Orchestrator { intents: &store, signals: &store, exchange: &exchange, clock: &clock, settings: settings(ExecutionMode::Paper) };
+        let orch = Orchestrator {
+            intents: &store,
+            signals: &store,
+            exchange: &exchange,
+            clock: &clock,
+            settings: settings(ExecutionMode::Paper),
+        };
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
 
         let resp = handle(&orch, event.clone()).await;
-        let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        assert_eq!(failed, ["bad-version-0002", "not-json-0003"], "only the malformed records fail");
+        let failed: Vec<&str> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["bad-version-0002", "not-json-0003"],
+            "only the malformed records fail"
+        );
         let intents = store.intents();
         assert_eq!(intents.len(), 1);
         assert_eq!(intents[0].status, IntentStatus::OrderPlaced);
         let d = store.signals()[0].decision.clone().unwrap();
-        assert_eq!((d.decision_type, d.reason_code), (DecisionType::Executed, ReasonCode::ExecOrderPlaced));
+        assert_eq!(
+            (d.decision_type, d.reason_code),
+            (DecisionType::Executed, ReasonCode::ExecOrderPlaced)
+        );
 
         clock.advance_ms(5_000);
         let again = handle(&orch, event).await;
         assert_eq!(again.batch_item_failures.len(), 2);
-        assert_eq!(store.intents(), intents, "redelivery does not touch the intent");
-        assert_eq!(store.signals()[0].decision.clone().unwrap(), d, "nor the decision");
+        assert_eq!(
+            store.intents(),
+            intents,
+            "redelivery does not touch the intent"
+        );
+        assert_eq!(
+            store.signals()[0].decision.clone().unwrap(),
+            d,
+            "nor the decision"
+        );
     }
 
     #[tokio::test]
@@ -115,12 +150,21 @@ mod tests {
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let store = store_with_sample_signal(&clock).await;
         let exchange = PaperExchange::new(Decimal::ONE);
-        let orch = Orchestrator { intents: &store, signals: &store, exchange: &exchange, clock: &clock, settings: settings(ExecutionMode::Blocked) };
+        let orch = Orchestrator {
+            intents: &store,
+            signals: &store,
+            exchange: &exchange,
+            clock: &clock,
+            settings: settings(ExecutionMode::Blocked),
+        };
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
         handle(&orch, event).await;
         assert_eq!(store.intents()[0].status, IntentStatus::BlockedLiveTrading);
         let d = store.signals()[0].decision.clone().unwrap();
-        assert_eq!((d.decision_type, d.reason_code), (DecisionType::Skipped, ReasonCode::OrderBlockedLiveTrading));
+        assert_eq!(
+            (d.decision_type, d.reason_code),
+            (DecisionType::Skipped, ReasonCode::OrderBlockedLiveTrading)
+        );
         assert!(d.reason_message.contains("ETH_BTC BUY"));
     }
 
@@ -129,8 +173,17 @@ mod tests {
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let store = store_with_sample_signal(&clock).await;
         let exchange = PaperExchange::new(Decimal::ONE);
-        let orch = Orchestrator { intents: &store, signals: &store, exchange: &exchange, clock: &clock, settings: settings(ExecutionMode::Paper) };
-        let msg = shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
+        let orch = Orchestrator {
+            intents: &store,
+            signals: &store,
+            exchange: &exchange,
+            clock: &clock,
+            settings: settings(ExecutionMode::Paper),
+        };
+        let msg = shared::model::SignalMessage::parse(include_str!(
+            "../../../events/signal-message.json"
+        ))
+        .unwrap();
         // Another worker claimed and is still inside its lease.
         let intent = shared::model::OrderIntent {
             idempotency_key: msg.idempotency_key.clone(),
@@ -152,7 +205,10 @@ mod tests {
             updated_at: shared::ports::Clock::now(&clock),
         };
         store.insert_intent(intent);
-        assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Retry(_)));
+        assert!(matches!(
+            orch.process(&msg).await.unwrap(),
+            Outcome::Retry(_)
+        ));
         assert!(store.signals()[0].decision.is_none());
     }
 }

@@ -23,14 +23,29 @@ impl Sweeper<'_> {
     /// counts it carries.
     pub async fn run(&self) -> Result<(serde_json::Value, Counts), StoreError> {
         let now = self.clock.now();
-        let query = ReportQuery { hours: self.window_hours, limit: usize::MAX, side: None };
-        let report = invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace).await?;
+        let query = ReportQuery {
+            hours: self.window_hours,
+            limit: usize::MAX,
+            side: None,
+        };
+        let report = invariants::collect(
+            self.signals,
+            self.intents,
+            self.alerts,
+            &query,
+            now,
+            self.grace,
+        )
+        .await?;
         if !report.pass {
             for v in report.violations.iter().take(20) {
                 tracing::warn!(signal_id = %v.signal_id, violation = ?v.violation, message = %v.message, "invariant violated");
             }
         }
-        Ok((emf_document(self.namespace, &report, now.timestamp_millis()), report.counts))
+        Ok((
+            emf_document(self.namespace, &report, now.timestamp_millis()),
+            report.counts,
+        ))
     }
 }
 
@@ -43,7 +58,15 @@ mod tests {
     async fn publishes_zero_counts_too() {
         let store = MemoryStore::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
-        let s = Sweeper { signals: &store, intents: &store, alerts: &store, clock: &clock, grace: Duration::seconds(120), window_hours: 24, namespace: "NS" };
+        let s = Sweeper {
+            signals: &store,
+            intents: &store,
+            alerts: &store,
+            clock: &clock,
+            grace: Duration::seconds(120),
+            window_hours: 24,
+            namespace: "NS",
+        };
         let (doc, counts) = s.run().await.unwrap();
         assert_eq!(counts, Counts::default());
         assert_eq!(doc["MissingIntent"], 0);

@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -20,11 +21,12 @@ use rust_decimal::Decimal;
 use crate::config::TableNames;
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
-    day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, IntentStatus,
-    OrderIntent, ReasonCode, SignalRecord, TradingMode, WatchlistEntry,
+    day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType,
+    IntentStatus, OrderIntent, ReasonCode, SignalRecord, TradingMode, WatchlistEntry,
 };
 use crate::ports::{
-    AlertStore, FinalizeOutcome, Finalization, IntentStore, PutOutcome, SignalStore, StoreError, WatchlistStore,
+    AlertStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
+    WatchlistStore,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -45,15 +47,25 @@ impl DynamoStore {
     }
 
     /// Fetches items by a string key, 100 per call, retrying unprocessed keys with a short backoff.
-    async fn batch_get(&self, table: &str, key_name: &str, keys: &[String]) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(
+        &self,
+        table: &str,
+        key_name: &str,
+        keys: &[String],
+    ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_MAX) {
-            let mut pending: Vec<Item> =
-                chunk.iter().map(|k| HashMap::from([(key_name.to_string(), s(k))])).collect();
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|k| HashMap::from([(key_name.to_string(), s(k))]))
+                .collect();
             let mut round = 0;
             while !pending.is_empty() {
                 if round == BATCH_GET_ROUNDS {
-                    return Err(StoreError::Corrupt(format!("{} keys of {table} stayed unprocessed", pending.len())));
+                    return Err(StoreError::Corrupt(format!(
+                        "{} keys of {table} stayed unprocessed",
+                        pending.len()
+                    )));
                 }
                 if round > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(25 << round)).await;
@@ -82,7 +94,12 @@ impl DynamoStore {
         Ok(out)
     }
 
-    async fn query_day(&self, day: String, since: &str, until: &str) -> Result<Vec<Item>, StoreError> {
+    async fn query_day(
+        &self,
+        day: String,
+        since: &str,
+        until: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -124,25 +141,48 @@ impl SignalStore for DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(PutOutcome::Created),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else { unreachable!() };
-                let old = c.item.ok_or_else(|| StoreError::Corrupt("conflict without ALL_OLD item".into()))?;
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else {
+                    unreachable!()
+                };
+                let old = c
+                    .item
+                    .ok_or_else(|| StoreError::Corrupt("conflict without ALL_OLD item".into()))?;
                 Ok(PutOutcome::Exists(signal_from(&old)?))
             }
             Err(e) => Err(StoreError::backend("PutItem signals", e)),
         }
     }
 
-    async fn created_between(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError> {
+    async fn created_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<SignalRecord>, StoreError> {
         let (a, b) = (rfc3339(since), rfc3339(until));
         let days = days_between(since, until);
         let per_day = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b))).await?;
-        let mut out = per_day.iter().flatten().map(signal_from).collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|x, y| y.created_at.cmp(&x.created_at).then_with(|| y.signal_id.cmp(&x.signal_id)));
+        let mut out = per_day
+            .iter()
+            .flatten()
+            .map(signal_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|x, y| {
+            y.created_at
+                .cmp(&x.created_at)
+                .then_with(|| y.signal_id.cmp(&x.signal_id))
+        });
         Ok(out)
     }
 
-    async fn record_decision(&self, signal_id: &SignalId, key: &IdempotencyKey, d: &Decision) -> Result<bool, StoreError> {
+    async fn record_decision(
+        &self,
+        signal_id: &SignalId,
+        key: &IdempotencyKey,
+        d: &Decision,
+    ) -> Result<bool, StoreError> {
         let (expr, values) = decision_update(d, key);
         let res = self
             .client
@@ -150,7 +190,9 @@ impl SignalStore for DynamoStore {
             .table_name(&self.tables.signals)
             .key("signal_id", s(signal_id.as_str()))
             .update_expression(expr)
-            .condition_expression("attribute_exists(signal_id) AND attribute_not_exists(decision_type)")
+            .condition_expression(
+                "attribute_exists(signal_id) AND attribute_not_exists(decision_type)",
+            )
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::None)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -158,10 +200,16 @@ impl SignalStore for DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) => {
-                let UpdateItemError::ConditionalCheckFailedException(c) = e.into_err() else { unreachable!() };
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let UpdateItemError::ConditionalCheckFailedException(c) = e.into_err() else {
+                    unreachable!()
+                };
                 let Some(old) = c.item else {
-                    return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
+                    return Err(StoreError::Corrupt(format!(
+                        "signal {signal_id} does not exist"
+                    )));
                 };
                 // A decision is already there: fine when it is the same outcome (a redelivery), not otherwise.
                 let same = opt_s(&old, "decision_type") == Some(d.decision_type.as_str())
@@ -187,9 +235,15 @@ impl IntentStore for DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(PutOutcome::Created),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else { unreachable!() };
-                let old = c.item.ok_or_else(|| StoreError::Corrupt("conflict without ALL_OLD item".into()))?;
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else {
+                    unreachable!()
+                };
+                let old = c
+                    .item
+                    .ok_or_else(|| StoreError::Corrupt("conflict without ALL_OLD item".into()))?;
                 Ok(PutOutcome::Exists(intent_from(&old)?))
             }
             Err(e) => Err(StoreError::backend("PutItem order_intents", e)),
@@ -198,7 +252,11 @@ impl IntentStore for DynamoStore {
 
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
         let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        self.batch_get(&self.tables.intents, "idempotency_key", &keys).await?.iter().map(intent_from).collect()
+        self.batch_get(&self.tables.intents, "idempotency_key", &keys)
+            .await?
+            .iter()
+            .map(intent_from)
+            .collect()
     }
 
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
@@ -236,10 +294,23 @@ impl IntentStore for DynamoStore {
                 .map_err(build)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(FinalizeOutcome::Committed),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(_)) => {
-                let TransactWriteItemsError::TransactionCanceledException(c) = e.into_err() else { unreachable!() };
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                let TransactWriteItemsError::TransactionCanceledException(c) = e.into_err() else {
+                    unreachable!()
+                };
                 let failed: Vec<bool> = c
                     .cancellation_reasons()
                     .iter()
@@ -248,7 +319,10 @@ impl IntentStore for DynamoStore {
                 match failed.as_slice() {
                     [true, ..] => Ok(FinalizeOutcome::Fenced),
                     [false, true, ..] => Ok(FinalizeOutcome::DecisionConflict),
-                    _ => Err(StoreError::backend("TransactWriteItems", TransactWriteItemsError::TransactionCanceledException(c))),
+                    _ => Err(StoreError::backend(
+                        "TransactWriteItems",
+                        TransactWriteItemsError::TransactionCanceledException(c),
+                    )),
                 }
             }
             Err(e) => Err(StoreError::backend("TransactWriteItems", e)),
@@ -259,7 +333,11 @@ impl IntentStore for DynamoStore {
 #[async_trait]
 impl AlertStore for DynamoStore {
     async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError> {
-        self.batch_get(&self.tables.alerts, "alert_id", alert_ids).await?.iter().map(alert_from).collect()
+        self.batch_get(&self.tables.alerts, "alert_id", alert_ids)
+            .await?
+            .iter()
+            .map(alert_from)
+            .collect()
     }
 }
 
@@ -313,10 +391,13 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 fn req_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
-    opt_s(item, name).ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
+    opt_s(item, name)
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
 }
 fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 fn req_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
     item.get(name)
@@ -327,24 +408,37 @@ fn req_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError>
 fn opt_bool(item: &Item, name: &str) -> Option<bool> {
     item.get(name).and_then(|v| v.as_bool().ok()).copied()
 }
-fn parse<T, E: std::fmt::Display>(name: &str, raw: &str, f: impl FnOnce(&str) -> Result<T, E>) -> Result<T, StoreError> {
+fn parse<T, E: std::fmt::Display>(
+    name: &str,
+    raw: &str,
+    f: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, StoreError> {
     f(raw).map_err(|e| StoreError::Corrupt(format!("attribute {name}={raw:?}: {e}")))
 }
 fn req_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse(name, req_s(item, name)?, |r| DateTime::parse_from_rfc3339(r).map(|t| t.with_timezone(&Utc)))
+    parse(name, req_s(item, name)?, |r| {
+        DateTime::parse_from_rfc3339(r).map(|t| t.with_timezone(&Utc))
+    })
 }
 fn req_decimal(item: &Item, name: &str) -> Result<Decimal, StoreError> {
     parse(name, req_s(item, name)?, |r| r.parse::<Decimal>())
 }
 fn opt_decimal(item: &Item, name: &str) -> Result<Option<Decimal>, StoreError> {
-    opt_s(item, name).map(|r| parse(name, r, |r| r.parse::<Decimal>())).transpose()
+    opt_s(item, name)
+        .map(|r| parse(name, r, |r| r.parse::<Decimal>()))
+        .transpose()
 }
 fn wire<T>(item: &Item, name: &str, f: fn(&str) -> Option<T>) -> Result<T, StoreError> {
     let raw = req_s(item, name)?;
-    f(raw).ok_or_else(|| StoreError::Corrupt(format!("attribute {name}={raw:?} is not a known value")))
+    f(raw).ok_or_else(|| {
+        StoreError::Corrupt(format!("attribute {name}={raw:?} is not a known value"))
+    })
 }
 fn opt_wire<T>(item: &Item, name: &str, f: fn(&str) -> Option<T>) -> Result<Option<T>, StoreError> {
-    opt_s(item, name).is_some().then(|| wire(item, name, f)).transpose()
+    opt_s(item, name)
+        .is_some()
+        .then(|| wire(item, name, f))
+        .transpose()
 }
 fn symbol(item: &Item) -> Result<Symbol, StoreError> {
     parse("symbol", req_s(item, "symbol")?, Symbol::parse)
@@ -367,7 +461,13 @@ fn signal_item(x: &SignalRecord) -> Item {
         ("strategy".into(), s(&x.strategy)),
         (
             "indicators".into(),
-            AttributeValue::M(x.indicators.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| (k.clone(), n(v))).collect()),
+            AttributeValue::M(
+                x.indicators
+                    .iter()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(k, v)| (k.clone(), n(v)))
+                    .collect(),
+            ),
         ),
         ("candle_open_ms".into(), n(x.candle_open_ms)),
         ("created_at".into(), s(rfc3339(x.created_at))),
@@ -377,7 +477,11 @@ fn signal_item(x: &SignalRecord) -> Item {
         ("trade_amount_usd".into(), s(x.trade_amount_usd.to_string())),
         ("idempotency_key".into(), s(x.idempotency_key().as_str())),
     ]);
-    put_opt(&mut item, "blocked_reason", x.blocked_reason.map(|r| s(r.as_str())));
+    put_opt(
+        &mut item,
+        "blocked_reason",
+        x.blocked_reason.map(|r| s(r.as_str())),
+    );
     if let Some(d) = &x.decision {
         for (k, v) in decision_attrs(d) {
             item.insert(k.to_string(), v);
@@ -391,7 +495,10 @@ fn decision_attrs(d: &Decision) -> Vec<(&'static str, AttributeValue)> {
         ("decision_type", s(d.decision_type.as_str())),
         ("reason_code", s(d.reason_code.as_str())),
         ("reason_message", s(&d.reason_message)),
-        ("context", AttributeValue::M(d.context.iter().map(|(k, v)| (k.clone(), s(v))).collect())),
+        (
+            "context",
+            AttributeValue::M(d.context.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
+        ),
         ("correlation_id", s(&d.correlation_id)),
         ("decided_at", s(rfc3339(d.decided_at))),
     ];
@@ -405,11 +512,27 @@ fn decision_attrs(d: &Decision) -> Vec<(&'static str, AttributeValue)> {
 }
 
 /// `SET` expression and values writing a decision trace (and the signal's idempotency key).
-fn decision_update(d: &Decision, key: &IdempotencyKey) -> (String, HashMap<String, AttributeValue>) {
+fn decision_update(
+    d: &Decision,
+    key: &IdempotencyKey,
+) -> (String, HashMap<String, AttributeValue>) {
     let mut attrs = decision_attrs(d);
     attrs.push(("idempotency_key", s(key.as_str())));
-    let expr = format!("SET {}", attrs.iter().map(|(k, _)| format!("{k} = :{k}")).collect::<Vec<_>>().join(", "));
-    (expr, attrs.into_iter().map(|(k, v)| (format!(":{k}"), v)).collect())
+    let expr = format!(
+        "SET {}",
+        attrs
+            .iter()
+            .map(|(k, _)| format!("{k} = :{k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    (
+        expr,
+        attrs
+            .into_iter()
+            .map(|(k, v)| (format!(":{k}"), v))
+            .collect(),
+    )
 }
 
 fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
@@ -418,14 +541,22 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
         Some(_) => Some(Decision {
             decision_type: wire(item, "decision_type", DecisionType::parse)?,
             reason_code: wire(item, "reason_code", ReasonCode::parse)?,
-            reason_message: opt_s(item, "reason_message").unwrap_or_default().to_string(),
+            reason_message: opt_s(item, "reason_message")
+                .unwrap_or_default()
+                .to_string(),
             exchange_error_snippet: opt_s(item, "exchange_error_snippet").map(str::to_string),
             context: item
                 .get("context")
                 .and_then(|v| v.as_m().ok())
-                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone()))).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
+                        .collect()
+                })
                 .unwrap_or_default(),
-            correlation_id: opt_s(item, "correlation_id").unwrap_or_default().to_string(),
+            correlation_id: opt_s(item, "correlation_id")
+                .unwrap_or_default()
+                .to_string(),
             decided_at: req_time(item, "decided_at")?,
             order_id: opt_s(item, "order_id").map(str::to_string),
         }),
@@ -433,7 +564,11 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
     let indicators: BTreeMap<String, f64> = item
         .get("indicators")
         .and_then(|v| v.as_m().ok())
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(SignalRecord {
         signal_id: parse("signal_id", req_s(item, "signal_id")?, SignalId::parse)?,
@@ -471,13 +606,21 @@ fn intent_item(x: &OrderIntent) -> Item {
     put_opt(&mut item, "notional", x.notional.map(|q| s(q.to_string())));
     put_opt(&mut item, "error_code", x.error_code.map(|c| s(c.as_str())));
     put_opt(&mut item, "error_message", x.error_message.as_ref().map(s));
-    put_opt(&mut item, "failure_alert_id", x.failure_alert_id.as_ref().map(s));
+    put_opt(
+        &mut item,
+        "failure_alert_id",
+        x.failure_alert_id.as_ref().map(s),
+    );
     item
 }
 
 fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
     Ok(OrderIntent {
-        idempotency_key: parse("idempotency_key", req_s(item, "idempotency_key")?, IdempotencyKey::parse)?,
+        idempotency_key: parse(
+            "idempotency_key",
+            req_s(item, "idempotency_key")?,
+            IdempotencyKey::parse,
+        )?,
         signal_id: parse("signal_id", req_s(item, "signal_id")?, SignalId::parse)?,
         symbol: symbol(item)?,
         side: side(item)?,
@@ -508,7 +651,11 @@ fn alert_item(x: &AlertRecord) -> Item {
         ("attempts".into(), n(x.attempts)),
         ("created_at".into(), s(rfc3339(x.created_at))),
     ]);
-    put_opt(&mut item, "telegram_message_id", x.telegram_message_id.map(n));
+    put_opt(
+        &mut item,
+        "telegram_message_id",
+        x.telegram_message_id.map(n),
+    );
     put_opt(&mut item, "last_error", x.last_error.as_ref().map(s));
     put_opt(&mut item, "sent_at", x.sent_at.map(|t| s(rfc3339(t))));
     item
@@ -522,25 +669,43 @@ fn alert_from(item: &Item) -> Result<AlertRecord, StoreError> {
         side: side(item)?,
         text: opt_s(item, "text").unwrap_or_default().to_string(),
         status: wire(item, "status", AlertStatus::parse)?,
-        telegram_message_id: item.get("telegram_message_id").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()),
-        attempts: item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0),
+        telegram_message_id: item
+            .get("telegram_message_id")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok()),
+        attempts: item
+            .get("attempts")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
         last_error: opt_s(item, "last_error").map(str::to_string),
         created_at: req_time(item, "created_at")?,
-        sent_at: opt_s(item, "sent_at").is_some().then(|| req_time(item, "sent_at")).transpose()?,
+        sent_at: opt_s(item, "sent_at")
+            .is_some()
+            .then(|| req_time(item, "sent_at"))
+            .transpose()?,
     })
 }
 
 fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
-    let num = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<f64>().ok());
+    let num = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
     Ok(WatchlistEntry {
         symbol: symbol(item)?,
         alert_enabled: opt_bool(item, "alert_enabled").unwrap_or(true),
         trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(true),
         trade_amount_usd: match item.get("trade_amount_usd") {
-            Some(AttributeValue::N(v)) | Some(AttributeValue::S(v)) => parse("trade_amount_usd", v, |r| r.parse::<Decimal>())?,
+            Some(AttributeValue::N(v)) | Some(AttributeValue::S(v)) => {
+                parse("trade_amount_usd", v, |r| r.parse::<Decimal>())?
+            }
             _ => Decimal::from(100),
         },
-        preset: opt_s(item, "preset").unwrap_or("swing-aggressive").to_string(),
+        preset: opt_s(item, "preset")
+            .unwrap_or("swing-aggressive")
+            .to_string(),
         min_price_change_pct: num("min_price_change_pct"),
         cooldown_minutes: num("cooldown_minutes"),
     })
@@ -553,7 +718,13 @@ mod tests {
     #[test]
     fn window_days_cover_both_ends() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(days_between(t("2026-11-24T23:00:00Z"), t("2026-11-26T01:00:00Z")), ["2026-11-24", "2026-11-25", "2026-11-26"]);
-        assert_eq!(days_between(t("2026-11-26T00:00:00Z"), t("2026-11-26T01:00:00Z")).len(), 1);
+        assert_eq!(
+            days_between(t("2026-11-24T23:00:00Z"), t("2026-11-26T01:00:00Z")),
+            ["2026-11-24", "2026-11-25", "2026-11-26"]
+        );
+        assert_eq!(
+            days_between(t("2026-11-26T00:00:00Z"), t("2026-11-26T01:00:00Z")).len(),
+            1
+        );
     }
 }

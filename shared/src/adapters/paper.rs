@@ -20,11 +20,17 @@ pub struct PaperExchange {
 
 impl PaperExchange {
     pub fn new(min_notional: Decimal) -> Self {
-        Self { min_notional, book: Mutex::new(HashMap::new()) }
+        Self {
+            min_notional,
+            book: Mutex::new(HashMap::new()),
+        }
     }
 
     fn order_id(client_oid: &ClientOid) -> String {
-        format!("paper-{}", &hex::encode(Sha256::digest(client_oid.as_str().as_bytes()))[..20])
+        format!(
+            "paper-{}",
+            &hex::encode(Sha256::digest(client_oid.as_str().as_bytes()))[..20]
+        )
     }
 }
 
@@ -45,19 +51,33 @@ impl Exchange for PaperExchange {
         if notional < self.min_notional {
             return Err(ExchangeError::Rejected {
                 code: ReasonCode::MinNotionalNotMet,
-                message: format!("order value {notional} is below the minimum notional {}", self.min_notional),
+                message: format!(
+                    "order value {notional} is below the minimum notional {}",
+                    self.min_notional
+                ),
                 snippet: format!("paper: MIN_NOTIONAL {notional} < {}", self.min_notional),
             });
         }
-        let ack = OrderAck { order_id: Self::order_id(&req.client_oid), client_oid: req.client_oid.clone() };
-        self.book.lock().unwrap_or_else(|e| e.into_inner()).insert(req.client_oid.clone(), ack.clone());
+        let ack = OrderAck {
+            order_id: Self::order_id(&req.client_oid),
+            client_oid: req.client_oid.clone(),
+        };
+        self.book
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(req.client_oid.clone(), ack.clone());
         tracing::info!(symbol = %req.symbol, side = %req.side, client_oid = %req.client_oid, order_id = %ack.order_id,
             notional = %notional, price = %req.ref_price, "paper order filled");
         Ok(ack)
     }
 
     async fn find_order(&self, client_oid: &ClientOid) -> Result<Option<OrderAck>, ExchangeError> {
-        Ok(self.book.lock().unwrap_or_else(|e| e.into_inner()).get(client_oid).cloned())
+        Ok(self
+            .book
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(client_oid)
+            .cloned())
     }
 }
 
@@ -84,7 +104,16 @@ mod tests {
         let a = ex.place_order(&req(Some(100), None)).await.unwrap();
         assert_eq!(a, ex.place_order(&req(Some(100), None)).await.unwrap());
         assert_eq!(ex.find_order(&a.client_oid).await.unwrap(), Some(a));
-        let small = ex.place_order(&req(None, Some(Decimal::new(4, 1)))).await.unwrap_err();
-        assert!(matches!(small, ExchangeError::Rejected { code: ReasonCode::MinNotionalNotMet, .. }));
+        let small = ex
+            .place_order(&req(None, Some(Decimal::new(4, 1))))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            small,
+            ExchangeError::Rejected {
+                code: ReasonCode::MinNotionalNotMet,
+                ..
+            }
+        ));
     }
 }

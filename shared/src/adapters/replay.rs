@@ -16,15 +16,27 @@ use crate::ports::{MarketData, MarketDataError};
 
 /// The shipped series, embedded so that a function needs no files at run time.
 const EMBEDDED: &[(&str, &str)] = &[
-    ("ETH_BTC-5m.json", include_str!("../../../data/candles/ETH_BTC-5m.json")),
-    ("XRP_ETH-1m.json", include_str!("../../../data/candles/XRP_ETH-1m.json")),
-    ("XRP_USDT-5m.json", include_str!("../../../data/candles/XRP_USDT-5m.json")),
+    (
+        "ETH_BTC-5m.json",
+        include_str!("../../../data/candles/ETH_BTC-5m.json"),
+    ),
+    (
+        "XRP_ETH-1m.json",
+        include_str!("../../../data/candles/XRP_ETH-1m.json"),
+    ),
+    (
+        "XRP_USDT-5m.json",
+        include_str!("../../../data/candles/XRP_USDT-5m.json"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("replay folder {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("replay file {file}: {reason}")]
     File { file: String, reason: String },
     #[error("replay source has no candle files")]
@@ -37,9 +49,12 @@ struct Series {
     interval_ms: i64,
 }
 
+/// Resampled series by symbol and timeframe, computed on first use.
+type ResampleCache = HashMap<(Symbol, Timeframe), Arc<Vec<Candle>>>;
+
 pub struct ReplayMarketData {
     series: HashMap<Symbol, Series>,
-    resampled: Mutex<HashMap<(Symbol, Timeframe), Arc<Vec<Candle>>>>,
+    resampled: Mutex<ResampleCache>,
 }
 
 impl ReplayMarketData {
@@ -49,12 +64,18 @@ impl ReplayMarketData {
 
     /// Every `*.json` file of `dir` (other files, such as the origin note, are ignored).
     pub fn from_dir(dir: &Path) -> Result<Self, ReplayError> {
-        let io = |source| ReplayError::Io { path: dir.display().to_string(), source };
+        let io = |source| ReplayError::Io {
+            path: dir.display().to_string(),
+            source,
+        };
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
             if path.extension().is_some_and(|e| e == "json") && path.is_file() {
-                let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
                 files.push((name, std::fs::read_to_string(&path).map_err(io)?));
             }
         }
@@ -66,21 +87,41 @@ impl ReplayMarketData {
         files.sort();
         let mut series = HashMap::new();
         for (name, content) in files {
-            let file_err = |reason: String| ReplayError::File { file: name.clone(), reason };
-            let stem = name.split('-').next().unwrap_or_default().trim_end_matches(".json");
+            let file_err = |reason: String| ReplayError::File {
+                file: name.clone(),
+                reason,
+            };
+            let stem = name
+                .split('-')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(".json");
             let symbol = Symbol::parse(stem).map_err(|e| file_err(e.to_string()))?;
             let candles = parse_rows(&content).map_err(|e| file_err(e.to_string()))?;
-            let interval_ms = candles.windows(2).map(|w| w[1].open_ms - w[0].open_ms).min().unwrap_or(60_000);
+            let interval_ms = candles
+                .windows(2)
+                .map(|w| w[1].open_ms - w[0].open_ms)
+                .min()
+                .unwrap_or(60_000);
             if series.contains_key(&symbol) {
                 tracing::warn!(file = %name, %symbol, "another file already provides this symbol; ignored");
                 continue;
             }
-            series.insert(symbol, Series { candles, interval_ms });
+            series.insert(
+                symbol,
+                Series {
+                    candles,
+                    interval_ms,
+                },
+            );
         }
         if series.is_empty() {
             return Err(ReplayError::Empty);
         }
-        Ok(Self { series, resampled: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            series,
+            resampled: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn symbols(&self) -> Vec<Symbol> {
@@ -100,16 +141,30 @@ impl ReplayMarketData {
         set.into_iter().collect()
     }
 
-    fn resampled(&self, symbol: &Symbol, tf: Timeframe) -> Result<Arc<Vec<Candle>>, MarketDataError> {
-        let series = self.series.get(symbol).ok_or_else(|| MarketDataError::UnknownSymbol(symbol.clone()))?;
+    fn resampled(
+        &self,
+        symbol: &Symbol,
+        tf: Timeframe,
+    ) -> Result<Arc<Vec<Candle>>, MarketDataError> {
+        let series = self
+            .series
+            .get(symbol)
+            .ok_or_else(|| MarketDataError::UnknownSymbol(symbol.clone()))?;
         if tf.millis() < series.interval_ms {
             return Err(MarketDataError::Malformed {
                 symbol: symbol.clone(),
-                reason: format!("timeframe {} is finer than the replay data ({} ms)", tf.as_str(), series.interval_ms),
+                reason: format!(
+                    "timeframe {} is finer than the replay data ({} ms)",
+                    tf.as_str(),
+                    series.interval_ms
+                ),
             });
         }
         let mut cache = self.resampled.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(cache.entry((symbol.clone(), tf)).or_insert_with(|| Arc::new(resample(&series.candles, tf))).clone())
+        Ok(cache
+            .entry((symbol.clone(), tf))
+            .or_insert_with(|| Arc::new(resample(&series.candles, tf)))
+            .clone())
     }
 }
 
@@ -135,7 +190,10 @@ mod tests {
     #[tokio::test]
     async fn embedded_series_serve_only_closed_candles() {
         let r = ReplayMarketData::embedded().unwrap();
-        assert_eq!(r.symbols().iter().map(Symbol::as_str).collect::<Vec<_>>(), ["ETH_BTC", "XRP_ETH", "XRP_USDT"]);
+        assert_eq!(
+            r.symbols().iter().map(Symbol::as_str).collect::<Vec<_>>(),
+            ["ETH_BTC", "XRP_ETH", "XRP_USDT"]
+        );
         let sym = Symbol::parse("ETH_BTC").unwrap();
         let times = r.close_times(Timeframe::H1);
         let t = times[300];
@@ -143,15 +201,27 @@ mod tests {
         assert_eq!(c.len(), 200);
         assert!(c.iter().all(|c| c.open_ms + Timeframe::H1.millis() <= t));
         assert_eq!(c.last().unwrap().open_ms + Timeframe::H1.millis(), t);
-        assert!(r.closed_candles(&sym, Timeframe::H1, 200, 0).await.unwrap().is_empty());
+        assert!(r
+            .closed_candles(&sym, Timeframe::H1, 200, 0)
+            .await
+            .unwrap()
+            .is_empty());
         assert!(r.closed_candles(&sym, Timeframe::M1, 10, t).await.is_err());
         let unknown = Symbol::parse("DOGE_USDT").unwrap();
-        assert!(matches!(r.closed_candles(&unknown, Timeframe::H1, 1, t).await, Err(MarketDataError::UnknownSymbol(_))));
+        assert!(matches!(
+            r.closed_candles(&unknown, Timeframe::H1, 1, t).await,
+            Err(MarketDataError::UnknownSymbol(_))
+        ));
     }
 
     #[test]
     fn a_bad_file_is_refused_with_its_name() {
-        let err = ReplayMarketData::from_files([("BTC_USDT-1m.json".to_string(), "[[1, 2]]".to_string())]).err().unwrap();
+        let err = ReplayMarketData::from_files([(
+            "BTC_USDT-1m.json".to_string(),
+            "[[1, 2]]".to_string(),
+        )])
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("BTC_USDT-1m.json"));
     }
 }

@@ -34,20 +34,30 @@ impl fmt::Display for SecretString {
 }
 
 /// Reads a JSON-object secret (`{"api_key": "...", ...}`) into named secret fields.
-pub async fn json_secret(client: &Client, secret_id: &str) -> Result<BTreeMap<String, SecretString>, StoreError> {
+pub async fn json_secret(
+    client: &Client,
+    secret_id: &str,
+) -> Result<BTreeMap<String, SecretString>, StoreError> {
     let resp = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
         .map_err(|e| StoreError::backend("GetSecretValue", e))?;
-    let raw = resp.secret_string().ok_or_else(|| StoreError::Corrupt(format!("secret {secret_id} has no string value")))?;
-    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(raw)
-        .map_err(|_| StoreError::Corrupt(format!("secret {secret_id} is not a JSON object of strings")))?;
+    let raw = resp
+        .secret_string()
+        .ok_or_else(|| StoreError::Corrupt(format!("secret {secret_id} has no string value")))?;
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(raw).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "secret {secret_id} is not a JSON object of strings"
+        ))
+    })?;
     map.into_iter()
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => Ok((k, SecretString::new(s))),
-            _ => Err(StoreError::Corrupt(format!("secret {secret_id} field {k} is not a string"))),
+            _ => Err(StoreError::Corrupt(format!(
+                "secret {secret_id} field {k} is not a string"
+            ))),
         })
         .collect()
 }

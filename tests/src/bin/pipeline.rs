@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use lambda_http::{Body, RequestExt};
 use shared::adapters::clock::ReplayClock;
-use shared::config::{DiagnosticsConfig, EvaluatorConfig, OrchestratorConfig, ProcessEnv, SweeperConfig};
+use shared::config::{
+    DiagnosticsConfig, EvaluatorConfig, OrchestratorConfig, ProcessEnv, SweeperConfig,
+};
 use tests::esm;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -34,7 +36,8 @@ async fn run() -> Result<bool, BoxError> {
     let ev_cfg = EvaluatorConfig::from_source(&ProcessEnv)?;
     let timeframe = ev_cfg.timeframe;
     let ev = evaluator::wiring::Deps::new(&aws, ev_cfg, clock.clone())?;
-    let orch_deps = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?);
+    let orch_deps =
+        orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?);
     let orch = orch_deps.orchestrator();
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue_url = ev.config.queue_url.clone();
@@ -80,7 +83,8 @@ async fn run() -> Result<bool, BoxError> {
     let (emf, counts) = sweep_deps.sweeper().run().await?;
     eprintln!("sweeper: EMF {emf}");
 
-    let diag_deps = diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?);
+    let diag_deps =
+        diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?);
     let request = lambda_http::http::Request::builder()
         .method("GET")
         .uri(diagnostics::handler::ROUTE)
@@ -95,7 +99,12 @@ async fn run() -> Result<bool, BoxError> {
     let pass = report["pass"].as_bool() == Some(true);
     let placed = report["counts"]["placed"].as_u64().unwrap_or(0);
 
-    println!("Replayed {} candle closes of {} in {:.1}s.", steps.len(), symbols.join(", "), started.elapsed().as_secs_f64());
+    println!(
+        "Replayed {} candle closes of {} in {:.1}s.",
+        steps.len(),
+        symbols.join(", "),
+        started.elapsed().as_secs_f64()
+    );
     println!(
         "Signals: {signals} sent, {blocked} held back; orchestrator decided {decided} deliveries ({retried} retried); evaluator errors {errors}."
     );
@@ -103,11 +112,17 @@ async fn run() -> Result<bool, BoxError> {
         "Invariants (sweeper, {}h): missing_intent {}, null_decisions {}, failed_without_telegram {}, non_terminal_intent {}.",
         sweep_deps.config.window_hours, counts.missing_intent, counts.null_decisions, counts.failed_without_telegram, counts.non_terminal_intent
     );
-    println!("Diagnostics: HTTP {} pass={pass} placed={placed} — GET {}?hours=168&limit=1000:", response.status().as_u16(), diagnostics::handler::ROUTE);
+    println!(
+        "Diagnostics: HTTP {} pass={pass} placed={placed} — GET {}?hours=168&limit=1000:",
+        response.status().as_u16(),
+        diagnostics::handler::ROUTE
+    );
     println!("{body}");
     Ok(response.status() == 200 && pass && placed > 0)
 }
 
 fn fmt_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
 }

@@ -1,0 +1,239 @@
+//! The whole pipeline against the emulator: replayed real candles → evaluator → SQS → orchestrator (through the
+//! event-source-mapping harness) → diagnostics, then redelivery and concurrent delivery of the same signals.
+
+mod support;
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use futures::future::join_all;
+use rust_decimal::Decimal;
+use shared::adapters::paper::PaperExchange;
+use shared::adapters::replay::ReplayMarketData;
+use shared::candles::Timeframe;
+use shared::fakes::ManualClock;
+use shared::ids::Side;
+use shared::invariants::{self, ReportQuery};
+use shared::model::{DecisionType, IntentStatus, WatchlistEntry};
+use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use shared::ports::{IntentStore, SignalQueue, SignalStore};
+use tests::{esm, provision, TestEnv};
+
+fn settings(mode: ExecutionMode) -> OrchestratorSettings {
+    OrchestratorSettings {
+        mode,
+        lease_ms: 60_000,
+        quantity_decimals: 8,
+    }
+}
+
+#[tokio::test]
+async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report() {
+    let env = TestEnv::new("pipeline").await;
+    let store = env.store();
+    let sqs = env.sqs();
+    let entry: WatchlistEntry = serde_json::from_value(
+        serde_json::json!({"symbol": "ETH_BTC", "preset": "swing-aggressive"}),
+    )
+    .unwrap();
+    provision::seed_watchlist(
+        &aws_sdk_dynamodb::Client::new(&env.aws),
+        &env.p.tables.watchlist,
+        &[entry],
+    )
+    .await
+    .unwrap();
+    let queue = shared::adapters::sqs::SqsQueue::new(sqs.clone(), env.p.queue_url.clone());
+    let market = ReplayMarketData::embedded().unwrap();
+    let clock = ManualClock::new(Utc::now(), 0);
+    let ev = evaluator::handler::Evaluator {
+        watchlist: &store,
+        signals: &store,
+        queue: &queue,
+        market: &market,
+        clock: &clock,
+        timeframe: Timeframe::H1,
+        candle_count: 200,
+        concurrency: 8,
+    };
+    let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &exchange,
+        clock: &clock,
+        settings: settings(ExecutionMode::Paper),
+    };
+
+    let mut sent = 0;
+    for t in market.close_times(Timeframe::H1).into_iter().take(120) {
+        clock.set_market_ms(t);
+        sent += ev.run().await.unwrap().signals;
+    }
+    let drained = esm::drain(&sqs, &env.p.queue_url, &orch).await.unwrap();
+    assert!(sent > 0, "the replay produced signals");
+    assert_eq!(
+        (drained.received, drained.deleted, drained.failed),
+        (sent, sent, 0)
+    );
+    assert_eq!(exchange.creates(), sent, "one create-order per signal");
+
+    let report = invariants::collect(
+        &store,
+        &store,
+        &store,
+        &ReportQuery::default(),
+        clock_now(&clock),
+        Duration::seconds(120),
+    )
+    .await
+    .unwrap();
+    assert!(report.pass, "violations: {:?}", report.violations);
+    assert_eq!((report.total, report.counts.placed), (sent, sent));
+    assert!(report
+        .signals
+        .iter()
+        .all(|s| s.decision_type == Some(DecisionType::Executed) && s.order_intent.is_some()));
+
+    // Redelivery of every signal: acknowledged, nothing new placed, nothing rewritten.
+    let signals = store
+        .created_between(
+            Utc::now() - Duration::hours(1),
+            Utc::now() + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let before = store
+        .get_many(
+            &signals
+                .iter()
+                .map(|s| s.idempotency_key())
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    let messages: Vec<_> = signals.iter().map(support::message).collect();
+    assert!(queue.send(&messages).await.unwrap().is_empty());
+    let again = esm::drain(&sqs, &env.p.queue_url, &orch).await.unwrap();
+    assert_eq!((again.received, again.deleted), (sent, sent));
+    assert_eq!(exchange.creates(), sent, "redelivery places nothing");
+    let after = store
+        .get_many(
+            &signals
+                .iter()
+                .map(|s| s.idempotency_key())
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    let key = |v: &Vec<shared::model::OrderIntent>| {
+        let mut v: Vec<_> = v
+            .iter()
+            .map(|i| {
+                (
+                    i.idempotency_key.to_string(),
+                    i.status,
+                    i.order_id.clone(),
+                    i.updated_at,
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(key(&before), key(&after));
+}
+
+fn clock_now(c: &ManualClock) -> chrono::DateTime<Utc> {
+    shared::ports::Clock::now(c)
+}
+
+#[tokio::test]
+async fn fifty_concurrent_deliveries_of_one_signal_place_one_order() {
+    let env = TestEnv::new("concurrent").await;
+    let store = env.store();
+    let s = support::signal("ETH_BTC", Side::Buy, 1_516_600_000_000, Utc::now());
+    store.put_new(&s).await.unwrap();
+    let exchange = Arc::new(support::CountingExchange::new(PaperExchange::new(
+        Decimal::ONE,
+    )));
+    let clock = ManualClock::new(Utc::now(), 0);
+    let msg = support::message(&s);
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: exchange.as_ref(),
+        clock: &clock,
+        settings: settings(ExecutionMode::Paper),
+    };
+    let outcomes = join_all((0..50).map(|_| orch.process(&msg))).await;
+    assert_eq!(
+        exchange.creates(),
+        1,
+        "exactly one create-order reaches the exchange"
+    );
+    let decided = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Outcome::Decided(_))))
+        .count();
+    let retried = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Outcome::Retry(_))))
+        .count();
+    assert_eq!(decided + retried, 50, "no delivery errors: {outcomes:?}");
+    assert!(decided >= 1);
+    // The deliveries told to retry come back after the visibility timeout and find the decided intent.
+    let late = orch.process(&msg).await.unwrap();
+    assert!(matches!(late, Outcome::Decided(ref d) if d.decision_type == DecisionType::Executed));
+    assert_eq!(
+        store.get_many(&[s.idempotency_key()]).await.unwrap()[0].status,
+        IntentStatus::OrderPlaced
+    );
+    assert_eq!(exchange.creates(), 1);
+}
+
+#[tokio::test]
+async fn with_trading_off_the_claim_records_blocked_and_the_report_still_passes() {
+    let env = TestEnv::new("blocked").await;
+    let store = env.store();
+    let s = support::signal(
+        "XRP_USDT",
+        Side::Sell,
+        1_637_000_000_000,
+        Utc::now() - Duration::minutes(10),
+    );
+    store.put_new(&s).await.unwrap();
+    let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
+    let clock = ManualClock::new(Utc::now(), 0);
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &exchange,
+        clock: &clock,
+        settings: settings(ExecutionMode::Blocked),
+    };
+    assert!(matches!(
+        orch.process(&support::message(&s)).await.unwrap(),
+        Outcome::Decided(_)
+    ));
+    assert_eq!(exchange.creates(), 0, "no exchange call at all");
+    let report = invariants::collect(
+        &store,
+        &store,
+        &store,
+        &ReportQuery::default(),
+        Utc::now(),
+        Duration::seconds(120),
+    )
+    .await
+    .unwrap();
+    assert!(
+        report.pass,
+        "BLOCKED_LIVE_TRADING is terminal: {:?}",
+        report.violations
+    );
+    assert_eq!(
+        report.signals[0].order_intent.as_ref().unwrap().status,
+        IntentStatus::BlockedLiveTrading
+    );
+}

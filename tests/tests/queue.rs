@@ -1,0 +1,101 @@
+//! The signals queue as Lambda uses it: a malformed message is reported as a batch item failure on every delivery
+//! and lands in the DLQ after maxReceiveCount, while the good messages of the same batch are processed.
+
+mod support;
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use shared::adapters::paper::PaperExchange;
+use shared::fakes::ManualClock;
+use shared::ids::Side;
+use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
+use shared::ports::{IntentStore, SignalStore};
+use tests::{esm, TestEnv};
+
+#[tokio::test]
+async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
+    // Visibility 1 s and maxReceiveCount 2 so that redrive happens within the test.
+    let env = TestEnv::with_queue("dlq", Some((1, 2))).await;
+    let store = env.store();
+    let sqs = env.sqs();
+    let s = support::signal("ETH_BTC", Side::Buy, 42, Utc::now());
+    store.put_new(&s).await.unwrap();
+    for body in [
+        support::message(&s).to_json(),
+        "{\"version\": 9}".to_string(),
+        "garbage".to_string(),
+    ] {
+        sqs.send_message()
+            .queue_url(&env.p.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let exchange = PaperExchange::new(Decimal::ONE);
+    let clock = ManualClock::new(Utc::now(), 0);
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &exchange,
+        clock: &clock,
+        settings: OrchestratorSettings {
+            mode: ExecutionMode::Paper,
+            lease_ms: 60_000,
+            quantity_decimals: 8,
+        },
+    };
+
+    let mut deleted = 0;
+    let mut failed = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut in_dlq = Vec::new();
+    while std::time::Instant::now() < deadline {
+        let d = esm::drain(&sqs, &env.p.queue_url, &orch).await.unwrap();
+        deleted += d.deleted;
+        failed += d.failed;
+        let dlq = sqs
+            .receive_message()
+            .queue_url(&env.p.dlq_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for m in dlq.messages.unwrap_or_default() {
+            in_dlq.push(m.body.unwrap_or_default());
+            sqs.delete_message()
+                .queue_url(&env.p.dlq_url)
+                .receipt_handle(m.receipt_handle.unwrap_or_default())
+                .send()
+                .await
+                .unwrap();
+        }
+        if in_dlq.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    in_dlq.sort();
+    assert_eq!(
+        in_dlq,
+        ["garbage", "{\"version\": 9}"],
+        "both malformed messages were redriven to the DLQ"
+    );
+    assert_eq!(
+        deleted, 1,
+        "the good message was processed once and deleted"
+    );
+    assert!(
+        failed >= 4,
+        "each malformed message failed on each of its 2 receives (got {failed})"
+    );
+    assert_eq!(
+        store.get_many(&[s.idempotency_key()]).await.unwrap().len(),
+        1
+    );
+    let decided = store
+        .created_between(Utc::now() - chrono::Duration::hours(1), Utc::now())
+        .await
+        .unwrap();
+    assert!(decided[0].decision.is_some());
+}

@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests (included with `mod support;`).
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use shared::ids::{ClientOid, Side, SignalId, Symbol};
+use shared::model::{SignalMessage, SignalRecord};
+use shared::ports::{Exchange, ExchangeError, OrderAck, OrderRequest};
+
+pub fn signal(
+    symbol: &str,
+    side: Side,
+    candle_open_ms: i64,
+    created_at: DateTime<Utc>,
+) -> SignalRecord {
+    let sym = Symbol::parse(symbol).unwrap();
+    SignalRecord {
+        signal_id: SignalId::new(&sym, side, candle_open_ms),
+        symbol: sym,
+        side,
+        price: Decimal::new(921, 4),
+        strategy: "swing-aggressive".into(),
+        indicators: [("rsi".to_string(), 31.5)].into_iter().collect(),
+        candle_open_ms,
+        created_at,
+        blocked: false,
+        blocked_reason: None,
+        message: format!("{side} SIGNAL: {symbol}"),
+        trade_amount_usd: Decimal::from(100),
+        decision: None,
+    }
+}
+
+pub fn message(s: &SignalRecord) -> SignalMessage {
+    s.to_message(Utc::now())
+}
+
+/// Wraps an exchange and counts create-order calls that reach it.
+pub struct CountingExchange<E> {
+    pub inner: E,
+    pub creates: AtomicUsize,
+}
+
+impl<E> CountingExchange<E> {
+    pub fn new(inner: E) -> Self {
+        Self {
+            inner,
+            creates: AtomicUsize::new(0),
+        }
+    }
+    pub fn creates(&self) -> usize {
+        self.creates.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl<E: Exchange> Exchange for CountingExchange<E> {
+    async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        self.creates.fetch_add(1, Ordering::SeqCst);
+        self.inner.place_order(req).await
+    }
+    async fn find_order(&self, client_oid: &ClientOid) -> Result<Option<OrderAck>, ExchangeError> {
+        self.inner.find_order(client_oid).await
+    }
+}
