@@ -176,12 +176,24 @@ mod tests {
     async fn api_gateway_sample_events_route_as_deployed() {
         let store = MemoryStore::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
-        let d = Diagnostics { signals: &store, intents: &store, alerts: &store, clock: &clock, grace: Duration::seconds(120) };
-        let ok = lambda_http::request::from_str(include_str!("../../../events/diagnostics-request.json")).unwrap();
+        let d = Diagnostics {
+            signals: &store,
+            intents: &store,
+            alerts: &store,
+            clock: &clock,
+            grace: Duration::seconds(120),
+        };
+        let ok = lambda_http::request::from_str(include_str!(
+            "../../../events/diagnostics-request.json"
+        ))
+        .unwrap();
         let r = d.handle(ok).await;
         assert_eq!(r.status(), 200);
         assert_eq!(body(&r)["hours"], 12);
-        let bad = lambda_http::request::from_str(include_str!("../../../events/diagnostics-bad-request.json")).unwrap();
+        let bad = lambda_http::request::from_str(include_str!(
+            "../../../events/diagnostics-bad-request.json"
+        ))
+        .unwrap();
         let r = d.handle(bad).await;
         assert_eq!(r.status(), 400);
         assert_eq!(body(&r)["detail"]["parameter"], "hours");
