@@ -140,10 +140,7 @@ pub fn resample(candles: &[Candle], tf: Timeframe) -> Vec<Candle> {
                 last.close = c.close;
                 last.volume += c.volume;
             }
-            _ => out.push(Candle {
-                open_ms: bucket,
-                ..*c
-            }),
+            _ => out.push(Candle { open_ms: bucket, ..*c }),
         }
     }
     out

@@ -55,15 +55,10 @@ fn number<T: std::str::FromStr>(
 ) -> Result<T, ConfigError> {
     match src.get(var) {
         None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse::<T>()
-            .ok()
-            .filter(|v| ok(v))
-            .ok_or(ConfigError {
-                var,
-                reason: format!("{raw:?} is not a valid value"),
-            }),
+        Some(raw) => raw.trim().parse::<T>().ok().filter(|v| ok(v)).ok_or(ConfigError {
+            var,
+            reason: format!("{raw:?} is not a valid value"),
+        }),
     }
 }
 
@@ -71,10 +66,7 @@ fn number<T: std::str::FromStr>(
 fn flag(src: &dyn Source, var: &'static str, default: bool) -> bool {
     match src.get(var) {
         None => default,
-        Some(raw) => matches!(
-            raw.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        ),
+        Some(raw) => matches!(raw.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"),
     }
 }
 
@@ -149,6 +141,7 @@ pub struct OrchestratorConfig {
     pub tables: TableNames,
     pub mode: ExecutionMode,
     pub lease_ms: i64,
+    pub settle_ms: i64,
     pub quantity_decimals: u32,
     pub paper_min_notional: Decimal,
 }
@@ -158,21 +151,30 @@ impl OrchestratorConfig {
         let mode = if flag(src, "LIVE_TRADING", false) {
             return Err(ConfigError {
                 var: "LIVE_TRADING",
-                reason: "is on, but this build has no Crypto.com order adapter yet; refusing to start rather than pretend".into(),
+                reason:
+                    "is on, but this build has no Crypto.com order adapter yet; refusing to start rather than pretend"
+                        .into(),
             });
         } else if flag(src, "PAPER_TRADING", true) {
             ExecutionMode::Paper
         } else {
             ExecutionMode::Blocked
         };
+        let lease_ms = number(src, "LEASE_SECONDS", 60i64, |s| (5..=900).contains(s))? * 1000;
+        let settle_ms = number(src, "SETTLE_SECONDS", 30i64, |s| (1..=600).contains(s))? * 1000;
+        if settle_ms >= lease_ms {
+            return Err(ConfigError {
+                var: "SETTLE_SECONDS",
+                reason: "must be shorter than LEASE_SECONDS (a send needs a settle window of lease left)".into(),
+            });
+        }
         Ok(Self {
             tables: TableNames::from_source(src),
             mode,
-            lease_ms: number(src, "LEASE_SECONDS", 60i64, |s| (5..=900).contains(s))? * 1000,
+            lease_ms,
+            settle_ms,
             quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,
-            paper_min_notional: number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| {
-                *d >= Decimal::ZERO
-            })?,
+            paper_min_notional: number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| *d >= Decimal::ZERO)?,
         })
     }
 }
@@ -187,9 +189,7 @@ impl DiagnosticsConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         Ok(Self {
             tables: TableNames::from_source(src),
-            grace: Duration::seconds(number(src, "GRACE_SECONDS", 120i64, |s| {
-                (0..=3600).contains(s)
-            })?),
+            grace: Duration::seconds(number(src, "GRACE_SECONDS", 120i64, |s| (0..=3600).contains(s))?),
         })
     }
 }
@@ -217,10 +217,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| m.get(k).cloned()
     }
 
@@ -241,9 +238,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let e =
-            EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q"), ("TIMEFRAME", "7m")]))
-                .unwrap_err();
+        let e = EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q"), ("TIMEFRAME", "7m")])).unwrap_err();
         assert_eq!(e.var, "TIMEFRAME");
         assert_eq!(
             EvaluatorConfig::from_source(&src(&[])).unwrap_err().var,

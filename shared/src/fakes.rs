@@ -9,12 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{IdempotencyKey, SignalId};
-use crate::model::{
-    AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry,
-};
+use crate::model::{AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
 use crate::ports::{
-    AlertStore, Clock, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore, PutOutcome,
-    SignalQueue, SignalStore, StoreError, WatchlistStore,
+    AlertStore, Clock, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalQueue,
+    SignalStore, StoreError, WatchlistStore,
 };
 
 #[derive(Default)]
@@ -105,9 +103,7 @@ impl SignalStore for MemoryStore {
     ) -> Result<bool, StoreError> {
         let mut t = self.lock();
         let Some(s) = t.signals.get_mut(signal_id) else {
-            return Err(StoreError::Corrupt(format!(
-                "signal {signal_id} does not exist"
-            )));
+            return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
         };
         if !decision_allowed(&s.decision, d) {
             return Ok(false);
@@ -126,17 +122,13 @@ impl IntentStore for MemoryStore {
         if let Some(old) = t.intents.get(&intent.idempotency_key) {
             return Ok(PutOutcome::Exists(old.clone()));
         }
-        t.intents
-            .insert(intent.idempotency_key.clone(), intent.clone());
+        t.intents.insert(intent.idempotency_key.clone(), intent.clone());
         Ok(PutOutcome::Created)
     }
 
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
         let t = self.lock();
-        Ok(keys
-            .iter()
-            .filter_map(|k| t.intents.get(k).cloned())
-            .collect())
+        Ok(keys.iter().filter_map(|k| t.intents.get(k).cloned()).collect())
     }
 
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
@@ -149,25 +141,42 @@ impl IntentStore for MemoryStore {
             return Ok(FinalizeOutcome::Fenced);
         }
         let Some(signal) = t.signals.get(&f.signal_id) else {
-            return Err(StoreError::Corrupt(format!(
-                "signal {} does not exist",
-                f.signal_id
-            )));
+            return Err(StoreError::Corrupt(format!("signal {} does not exist", f.signal_id)));
         };
         if !decision_allowed(&signal.decision, &f.decision) {
             return Ok(FinalizeOutcome::DecisionConflict);
         }
-        t.intents
-            .insert(f.intent.idempotency_key.clone(), f.intent.clone());
+        t.intents.insert(f.intent.idempotency_key.clone(), f.intent.clone());
         if let Some(s) = t.signals.get_mut(&f.signal_id) {
             s.decision.get_or_insert_with(|| f.decision.clone());
         }
         if let Some(a) = &f.failure_alert {
-            t.alerts
-                .entry(a.alert_id.clone())
-                .or_insert_with(|| a.clone());
+            t.alerts.entry(a.alert_id.clone()).or_insert_with(|| a.clone());
         }
         Ok(FinalizeOutcome::Committed)
+    }
+
+    async fn take_over(&self, seen: &OrderIntent, lease_until_ms: i64) -> Result<Option<OrderIntent>, StoreError> {
+        let mut t = self.lock();
+        match t.intents.get_mut(&seen.idempotency_key) {
+            Some(cur) if cur.attempt == seen.attempt => {
+                cur.attempt += 1;
+                cur.lease_until_ms = lease_until_ms;
+                Ok(Some(cur.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        match t.intents.get_mut(&intent.idempotency_key) {
+            Some(cur) if cur.attempt == intent.attempt => {
+                *cur = intent.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 
@@ -175,10 +184,7 @@ impl IntentStore for MemoryStore {
 impl AlertStore for MemoryStore {
     async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError> {
         let t = self.lock();
-        Ok(alert_ids
-            .iter()
-            .filter_map(|k| t.alerts.get(k).cloned())
-            .collect())
+        Ok(alert_ids.iter().filter_map(|k| t.alerts.get(k).cloned()).collect())
     }
 }
 

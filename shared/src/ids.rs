@@ -47,11 +47,9 @@ impl Symbol {
         let parts: Vec<&str> = s.split('_').collect();
         let ok = parts.len() >= 2
             && s.len() <= 40
-            && parts.iter().all(|p| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-            });
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
         if ok {
             Ok(Self(s))
         } else {
@@ -151,9 +149,7 @@ impl SignalId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let err = || IdError::SignalId(raw.to_string());
         let mut parts = raw.split(':');
-        let (Some(sym), Some(side), Some(ms), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(sym), Some(side), Some(ms), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(err());
         };
         let symbol = Symbol::parse(sym).map_err(|_| err())?;
@@ -274,9 +270,7 @@ impl ClientOid {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let ok = !raw.is_empty()
             && raw.len() <= Self::MAX_LEN
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if ok {
             Ok(Self(raw.to_string()))
         } else {
@@ -336,10 +330,7 @@ mod tests {
         assert_eq!(id.symbol().as_str(), "BTC_USDT");
         assert_eq!(id.candle_open_ms(), 1732579200000);
         let key = IdempotencyKey::for_signal(&id);
-        assert_eq!(
-            key.as_str(),
-            "v1:signal:BTC_USDT:BUY:1732579200000:side:BUY"
-        );
+        assert_eq!(key.as_str(), "v1:signal:BTC_USDT:BUY:1732579200000:side:BUY");
         assert_eq!(IdempotencyKey::parse(key.as_str()).unwrap(), key);
         assert!(SignalId::parse("btc_usdt:BUY:1").is_err());
         assert!(IdempotencyKey::parse("v1:signal:BTC_USDT:BUY:1:side:SELL").is_err());

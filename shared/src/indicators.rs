@@ -53,9 +53,7 @@ pub fn atr(candles: &[Candle], period: usize) -> Option<f64> {
         .windows(2)
         .map(|w| {
             let (prev, c) = (w[0].close, w[1]);
-            (c.high - c.low)
-                .max((c.high - prev).abs())
-                .max((c.low - prev).abs())
+            (c.high - c.low).max((c.high - prev).abs()).max((c.low - prev).abs())
         })
         .collect();
     let w = &trs[trs.len().saturating_sub(period)..];
@@ -69,10 +67,7 @@ pub fn volume_ratio(candles: &[Candle], period: usize) -> Option<f64> {
     if before.len() < period {
         return None;
     }
-    let vols: Vec<f64> = before[before.len() - period..]
-        .iter()
-        .map(|c| c.volume)
-        .collect();
+    let vols: Vec<f64> = before[before.len() - period..].iter().map(|c| c.volume).collect();
     let avg = ema(&vols, period)?;
     (avg > 0.0).then(|| last.volume / avg)
 }
@@ -140,10 +135,7 @@ mod tests {
         let expected = 100.0 - 100.0 / (1.0 + 10.0 / 8.0);
         assert!((rsi_simple(&c, 14) - expected).abs() < 1e-9);
         assert_eq!(rsi_simple(&close(&[1.0, 2.0]), 14), 50.0);
-        assert_eq!(
-            rsi_simple(&(0..20).map(f64::from).collect::<Vec<_>>(), 14),
-            100.0
-        );
+        assert_eq!(rsi_simple(&(0..20).map(f64::from).collect::<Vec<_>>(), 14), 100.0);
     }
 
     #[test]

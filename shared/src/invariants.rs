@@ -9,8 +9,7 @@ use serde::Serialize;
 
 use crate::ids::{IdempotencyKey, Side};
 use crate::model::{
-    rfc3339, AlertRecord, AlertStatus, DecisionType, IntentStatus, OrderIntent, ReasonCode,
-    SignalRecord,
+    rfc3339, AlertRecord, AlertStatus, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord,
 };
 use crate::ports::{AlertStore, IntentStore, SignalStore, StoreError};
 
@@ -218,12 +217,7 @@ pub fn evaluate(
             message: message.clone(),
             details: details.clone(),
         }));
-        views.push(view(
-            s,
-            intent,
-            found.iter().map(|(v, _, _)| *v).collect(),
-            timestamp,
-        ));
+        views.push(view(s, intent, found.iter().map(|(v, _, _)| *v).collect(), timestamp));
     }
     summary.null_decisions = counts.null_decisions;
     Report {
@@ -323,9 +317,7 @@ impl ReportQuery {
 
     /// Parses `hours`, `limit` and `side`; any other name, a repeated name, a non-integer or out-of-range value is
     /// refused with the parameter's name.
-    pub fn from_params<'a>(
-        params: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, QueryError> {
+    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, QueryError> {
         let mut q = ReportQuery::default();
         let mut seen: Vec<&str> = Vec::new();
         for (name, value) in params {
@@ -352,12 +344,7 @@ impl ReportQuery {
                         .filter(|l| Self::LIMIT.contains(l))
                         .ok_or_else(|| err(format!("{value:?} is not an integer in 1..=1000")))?
                 }
-                "side" => {
-                    q.side = Some(
-                        Side::parse(value)
-                            .map_err(|_| err(format!("{value:?} is not BUY or SELL")))?,
-                    )
-                }
+                "side" => q.side = Some(Side::parse(value).map_err(|_| err(format!("{value:?} is not BUY or SELL")))?),
                 _ => return Err(err("unknown parameter (expected hours, limit, side)".into())),
             }
         }
@@ -507,10 +494,7 @@ mod tests {
         assert_eq!(r.counts.non_terminal_intent, 1);
         assert_eq!(r.counts.in_flight, 1);
         assert!(!r.pass);
-        assert!(
-            r.signals[5].violations.is_empty(),
-            "BLOCKED_LIVE_TRADING is terminal"
-        );
+        assert!(r.signals[5].violations.is_empty(), "BLOCKED_LIVE_TRADING is terminal");
         assert_eq!(r.violations.len(), 5);
 
         // The failure alert, once SENT, clears FAILED_WITHOUT_TELEGRAM.
@@ -529,14 +513,7 @@ mod tests {
             sent_at: Some(t0()),
         };
         let alerts = HashMap::from([(alert_id, sent)]);
-        let r = evaluate(
-            &ReportQuery::default(),
-            &signals[..4],
-            &intents,
-            &alerts,
-            t0(),
-            grace,
-        );
+        let r = evaluate(&ReportQuery::default(), &signals[..4], &intents, &alerts, t0(), grace);
         assert_eq!(r.counts.failed_without_telegram, 0);
     }
 
@@ -551,15 +528,7 @@ mod tests {
             Duration::seconds(120),
         );
         let v = serde_json::to_value(&r).unwrap();
-        for k in [
-            "signals",
-            "total",
-            "hours",
-            "counts",
-            "violations",
-            "pass",
-            "summary",
-        ] {
+        for k in ["signals", "total", "hours", "counts", "violations", "pass", "summary"] {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert_eq!(v["pass"], true);
@@ -568,22 +537,15 @@ mod tests {
         let emf = emf_document("NS", &r, 1);
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(
-            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-                .as_array()
-                .unwrap()
-                .len(),
+            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
             9
         );
     }
 
     #[test]
     fn query_parameters() {
-        assert_eq!(
-            ReportQuery::from_params([]).unwrap(),
-            ReportQuery::default()
-        );
-        let q = ReportQuery::from_params([("hours", "12"), ("limit", "1000"), ("side", "sell")])
-            .unwrap();
+        assert_eq!(ReportQuery::from_params([]).unwrap(), ReportQuery::default());
+        let q = ReportQuery::from_params([("hours", "12"), ("limit", "1000"), ("side", "sell")]).unwrap();
         assert_eq!((q.hours, q.limit, q.side), (12, 1000, Some(Side::Sell)));
         for (name, value) in [
             ("hours", "0"),
@@ -594,10 +556,7 @@ mod tests {
             ("side", "hold"),
             ("days", "1"),
         ] {
-            assert_eq!(
-                ReportQuery::from_params([(name, value)]).unwrap_err().param,
-                name
-            );
+            assert_eq!(ReportQuery::from_params([(name, value)]).unwrap_err().param, name);
         }
         assert!(ReportQuery::from_params([("hours", "1"), ("hours", "2")]).is_err());
     }

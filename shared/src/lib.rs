@@ -6,6 +6,7 @@
 
 pub mod adapters;
 pub mod candles;
+pub mod classify;
 pub mod config;
 pub mod fakes;
 pub mod ids;
@@ -14,5 +15,6 @@ pub mod invariants;
 pub mod model;
 pub mod orchestration;
 pub mod ports;
+pub mod signing;
 pub mod strategy;
 pub mod telemetry;

@@ -295,10 +295,7 @@ pub enum MessageError {
     #[error("unsupported message version {0} (this build reads version 1)")]
     Version(u32),
     #[error("fields disagree with signal_id {signal_id}: {what}")]
-    Inconsistent {
-        signal_id: String,
-        what: &'static str,
-    },
+    Inconsistent { signal_id: String, what: &'static str },
 }
 
 impl SignalMessage {
@@ -311,9 +308,7 @@ impl SignalMessage {
             .and_then(|v| v.as_u64())
             .unwrap_or(0);
         if version != u64::from(Self::VERSION) {
-            return Err(MessageError::Version(
-                u32::try_from(version).unwrap_or(u32::MAX),
-            ));
+            return Err(MessageError::Version(u32::try_from(version).unwrap_or(u32::MAX)));
         }
         let msg: SignalMessage = serde_json::from_str(body)?;
         let inconsistent = |what| MessageError::Inconsistent {
@@ -354,10 +349,7 @@ mod tests {
     #[test]
     fn bad_messages_are_refused_with_a_reason() {
         let v2 = SAMPLE.replace("\"version\": 1", "\"version\": 2");
-        assert!(matches!(
-            SignalMessage::parse(&v2),
-            Err(MessageError::Version(2))
-        ));
+        assert!(matches!(SignalMessage::parse(&v2), Err(MessageError::Version(2))));
         let wrong_key = SAMPLE.replace(":side:BUY", ":side:SELL");
         assert!(SignalMessage::parse(&wrong_key).is_err());
         let wrong_symbol = SAMPLE.replace("\"symbol\": \"ETH_BTC\"", "\"symbol\": \"XRP_USDT\"");
@@ -372,15 +364,9 @@ mod tests {
 
     #[test]
     fn reason_codes_group_into_decision_types() {
-        assert_eq!(
-            ReasonCode::ExecOrderPlaced.decision_type(),
-            DecisionType::Executed
-        );
+        assert_eq!(ReasonCode::ExecOrderPlaced.decision_type(), DecisionType::Executed);
         assert_eq!(ReasonCode::Timeout.decision_type(), DecisionType::Failed);
-        assert_eq!(
-            ReasonCode::IdempotencyBlocked.decision_type(),
-            DecisionType::Skipped
-        );
+        assert_eq!(ReasonCode::IdempotencyBlocked.decision_type(), DecisionType::Skipped);
         for code in ReasonCode::ALL {
             assert_eq!(ReasonCode::parse(code.as_str()), Some(*code));
         }

@@ -6,22 +6,26 @@
 //! * **Finalize** writes the intent's final status, the signal's decision trace and (for failures) the ORDER FAILED
 //!   outbox row in one transaction, fenced on the intent's `attempt`: a worker that lost its lease cannot overwrite.
 //!
-//! A redelivery of a finished signal only makes sure the decision trace is on the signal. Taking over an expired
-//! lease or an UNKNOWN intent (reconciling with the exchange by client_oid) is not built yet: such a delivery is
-//! reported for retry, and after the queue's maxReceiveCount it lands in the DLQ.
+//! A redelivery of a finished signal only makes sure the decision trace is on the signal. A non-terminal intent whose
+//! lease ran out (its worker died or timed out, or it recorded UNKNOWN after an ambiguous exchange answer and released
+//! the lease) is taken over with a conditional update on the `attempt` seen, which fences the previous worker off. The new owner reconciles
+//! before anything else: it asks the exchange for the order by client_oid; found → that is the outcome. Not found →
+//! it resends (same client_oid) only once the settle window has passed since the last send and a second lookup
+//! still finds nothing, because create-order is asynchronous and a just-accepted order may not be visible yet. A
+//! worker sends only while a settle window of lease remains, so whatever it sent is visible by the time anyone can
+//! take over. (The assumption, as in the design: an accepted order shows up in lookups within the settle window.)
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::ids::{Side, SignalId};
+use crate::ids::{ClientOid, Side, SignalId};
 use crate::model::{
-    AlertKind, AlertRecord, AlertStatus, Decision, IntentStatus, OrderIntent, ReasonCode,
-    SignalMessage, TradingMode,
+    AlertKind, AlertRecord, AlertStatus, Decision, IntentStatus, OrderIntent, ReasonCode, SignalMessage, TradingMode,
 };
 use crate::ports::{
-    Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, OrderRequest,
+    Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
     PutOutcome, SignalStore, StoreError,
 };
 
@@ -40,8 +44,22 @@ pub enum ExecutionMode {
 pub struct OrchestratorSettings {
     pub mode: ExecutionMode,
     pub lease_ms: i64,
+    /// Minimum time between a send and a resend of the same order (lookups in between must find nothing).
+    pub settle_ms: i64,
     /// Decimal places a SELL quantity is rounded down to when the instrument's tick is not known.
     pub quantity_decimals: u32,
+}
+
+impl Default for OrchestratorSettings {
+    /// The configuration defaults: paper trading, 60 s lease, 30 s settle window, 8 quantity decimals.
+    fn default() -> Self {
+        Self {
+            mode: ExecutionMode::Paper,
+            lease_ms: 60_000,
+            settle_ms: 30_000,
+            quantity_decimals: 8,
+        }
+    }
 }
 
 /// What happened to one delivery.
@@ -66,9 +84,7 @@ impl Orchestrator<'_> {
         let now = self.clock.now();
         let fresh = self.initial_intent(msg, now);
         match self.intents.claim(&fresh).await? {
-            PutOutcome::Created if fresh.status == IntentStatus::Pending => {
-                self.place(msg, fresh).await
-            }
+            PutOutcome::Created if fresh.status == IntentStatus::Pending => self.place(msg, fresh).await,
             PutOutcome::Created => self.ensure_decision(&msg.signal_id, &fresh).await,
             PutOutcome::Exists(existing) => self.on_existing(msg, existing, now).await,
         }
@@ -149,25 +165,99 @@ impl Orchestrator<'_> {
             tracing::info!(idempotency_key = %existing.idempotency_key, status = %existing.status, "redelivery of a decided signal");
             return self.ensure_decision(&msg.signal_id, &existing).await;
         }
-        if existing.status == IntentStatus::Pending
-            && existing.lease_until_ms > now.timestamp_millis()
-        {
+        // Whoever holds a live lease owns the intent, whatever its status (an UNKNOWN being reconciled included).
+        if existing.lease_until_ms > now.timestamp_millis() {
             return Ok(Outcome::Retry(format!(
                 "intent is owned by attempt {} until {} ms",
                 existing.attempt, existing.lease_until_ms
             )));
         }
-        Ok(Outcome::Retry(format!(
-            "intent {} is {} past its lease; takeover and reconciliation by client_oid are not built yet",
-            existing.idempotency_key, existing.status
-        )))
+        let lease_until_ms = now.timestamp_millis() + self.settings.lease_ms;
+        let Some(mine) = self.intents.take_over(&existing, lease_until_ms).await? else {
+            return Ok(Outcome::Retry(format!(
+                "attempt {} of {} was taken over by another worker",
+                existing.attempt, existing.idempotency_key
+            )));
+        };
+        tracing::warn!(idempotency_key = %mine.idempotency_key, attempt = mine.attempt, previous_status = %existing.status,
+            "took over a stale intent; reconciling with the exchange by client_oid");
+        self.reconcile(msg, mine, existing.updated_at).await
     }
 
-    async fn place(
+    /// Owner of a taken-over intent: find the order by client_oid before anything is resent.
+    async fn reconcile(
         &self,
         msg: &SignalMessage,
-        mut intent: OrderIntent,
+        intent: OrderIntent,
+        last_send: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
+        let oid = intent.idempotency_key.client_oid();
+        match self.lookup(&oid).await {
+            Err(why) => return Ok(Outcome::Retry(why)),
+            Ok(Lookup::NotFound) => {}
+            Ok(found) => return self.finish_found(intent, found).await,
+        }
+        let now = self.clock.now();
+        let settled_at = last_send + chrono::Duration::milliseconds(self.settings.settle_ms);
+        if now < settled_at {
+            return Ok(Outcome::Retry(format!(
+                "order {oid} not visible yet; no resend before {settled_at}"
+            )));
+        }
+        match self.lookup(&oid).await {
+            Err(why) => return Ok(Outcome::Retry(why)),
+            Ok(Lookup::NotFound) => {}
+            Ok(found) => return self.finish_found(intent, found).await,
+        }
+        // Nothing on the exchange after the settle window and two lookups: record the resend time, then resend.
+        let mut resend = intent;
+        resend.status = IntentStatus::Pending;
+        resend.updated_at = now;
+        if !self.intents.save_owned(&resend).await? {
+            return Ok(Outcome::Retry(format!(
+                "attempt {} was fenced off before the resend",
+                resend.attempt
+            )));
+        }
+        tracing::warn!(idempotency_key = %resend.idempotency_key, client_oid = %oid, "order not found after the settle window; resending");
+        self.place(msg, resend).await
+    }
+
+    async fn lookup(&self, oid: &ClientOid) -> Result<Lookup, String> {
+        self.exchange
+            .find_order(oid)
+            .await
+            .map_err(|e| format!("order lookup by client_oid {oid} failed: {e}"))
+    }
+
+    async fn finish_found(&self, intent: OrderIntent, found: Lookup) -> Result<Outcome, StoreError> {
+        match found {
+            Lookup::Placed(ack) => self.finish_placed(intent, ack).await,
+            Lookup::Rejected { code, message, snippet } => {
+                self.finish_failed(intent, code, message, Some(snippet)).await
+            }
+            Lookup::NotFound => Ok(Outcome::Retry("order not found".into())),
+        }
+    }
+
+    async fn finish_placed(&self, mut intent: OrderIntent, ack: OrderAck) -> Result<Outcome, StoreError> {
+        intent.status = IntentStatus::OrderPlaced;
+        intent.order_id = Some(ack.order_id);
+        intent.error_code = None;
+        intent.error_message = None;
+        intent.updated_at = self.clock.now();
+        let decision = decision_for(&intent, intent.updated_at);
+        let signal_id = intent.signal_id.clone();
+        self.finalize(Finalization {
+            signal_id,
+            intent,
+            decision,
+            failure_alert: None,
+        })
+        .await
+    }
+
+    async fn place(&self, msg: &SignalMessage, mut intent: OrderIntent) -> Result<Outcome, StoreError> {
         let req = match self.size(msg, &intent) {
             Ok(req) => req,
             Err(message) => {
@@ -178,31 +268,33 @@ impl Orchestrator<'_> {
         };
         intent.notional = req.notional;
         intent.quantity = req.quantity;
+        // Send only with a settle window of lease left: a taker-over resends no earlier than lease end, so an order
+        // this worker sends now is visible to the taker-over's lookups by then (a stalled worker must not send late).
+        if self.clock.now().timestamp_millis() + self.settings.settle_ms > intent.lease_until_ms {
+            return Ok(Outcome::Retry(format!(
+                "attempt {} of {} has too little lease left to send safely",
+                intent.attempt, intent.idempotency_key
+            )));
+        }
         match self.exchange.place_order(&req).await {
-            Ok(ack) => {
-                intent.status = IntentStatus::OrderPlaced;
-                intent.order_id = Some(ack.order_id);
-                intent.updated_at = self.clock.now();
-                let decision = decision_for(&intent, intent.updated_at);
-                self.finalize(Finalization {
-                    signal_id: msg.signal_id.clone(),
-                    intent,
-                    decision,
-                    failure_alert: None,
-                })
-                .await
+            Ok(ack) => self.finish_placed(intent, ack).await,
+            Err(ExchangeError::Rejected { code, message, snippet }) => {
+                self.finish_failed(intent, code, message, Some(snippet)).await
             }
-            Err(ExchangeError::Rejected {
-                code,
-                message,
-                snippet,
-            }) => {
-                self.finish_failed(intent, code, message, Some(snippet))
-                    .await
+            Err(ExchangeError::NotSent(why)) => {
+                // Nothing left this process: the lease runs out and the next delivery takes over and reconciles.
+                Ok(Outcome::Retry(format!("order not sent: {why}")))
             }
             Err(ExchangeError::Unknown(why)) => {
-                // The lease stays; the next delivery after it expires reconciles (see module doc).
+                // Maybe accepted: record UNKNOWN (never a failure) and let the next delivery reconcile by client_oid.
                 tracing::warn!(idempotency_key = %intent.idempotency_key, reason = %why, "exchange outcome unknown");
+                intent.status = IntentStatus::Unknown;
+                intent.error_message = Some(truncate(&why, 500));
+                intent.updated_at = self.clock.now();
+                // Release the lease: the next delivery may take over at once; the settle window, counted from this
+                // write (after the send), still keeps it from resending before the order could show up.
+                intent.lease_until_ms = intent.updated_at.timestamp_millis();
+                self.intents.save_owned(&intent).await?;
                 Ok(Outcome::Retry(format!("exchange outcome unknown: {why}")))
             }
         }
@@ -221,10 +313,8 @@ impl Orchestrator<'_> {
         match msg.side {
             Side::Buy => req.notional = Some(msg.trade_amount_usd),
             Side::Sell => {
-                let qty = (msg.trade_amount_usd / msg.price).round_dp_with_strategy(
-                    self.settings.quantity_decimals,
-                    RoundingStrategy::ToZero,
-                );
+                let qty = (msg.trade_amount_usd / msg.price)
+                    .round_dp_with_strategy(self.settings.quantity_decimals, RoundingStrategy::ToZero);
                 if qty <= Decimal::ZERO {
                     return Err(format!(
                         "SELL quantity {} / {} rounds down to 0 at {} decimals",
@@ -290,11 +380,7 @@ impl Orchestrator<'_> {
         }
     }
 
-    async fn ensure_decision(
-        &self,
-        signal_id: &SignalId,
-        intent: &OrderIntent,
-    ) -> Result<Outcome, StoreError> {
+    async fn ensure_decision(&self, signal_id: &SignalId, intent: &OrderIntent) -> Result<Outcome, StoreError> {
         let d = decision_for(intent, self.clock.now());
         self.write_decision(signal_id, intent, d).await
     }
@@ -363,12 +449,7 @@ pub fn decision_for(intent: &OrderIntent, now: DateTime<Utc>) -> Decision {
     }
 }
 
-fn skipped(
-    code: ReasonCode,
-    reason_message: String,
-    existing: &OrderIntent,
-    now: DateTime<Utc>,
-) -> Decision {
+fn skipped(code: ReasonCode, reason_message: String, existing: &OrderIntent, now: DateTime<Utc>) -> Decision {
     let mut d = decision_for(existing, now);
     d.decision_type = code.decision_type();
     d.reason_code = code;
@@ -389,9 +470,7 @@ pub fn order_failed_text(intent: &OrderIntent, code: ReasonCode) -> String {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 pub fn truncate(s: &str, max_chars: usize) -> String {

@@ -7,9 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::candles::{Candle, Timeframe};
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
-use crate::model::{
-    AlertRecord, Decision, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
-};
+use crate::model::{AlertRecord, Decision, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -90,6 +88,12 @@ pub trait IntentStore: Send + Sync {
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError>;
     /// One transaction: intent (condition `attempt` unchanged) + signal decision (+ failure alert outbox row).
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError>;
+    /// Takes a stale intent over: `attempt = seen.attempt` → `attempt + 1` with a new lease, in one conditional
+    /// update. None: another worker moved first.
+    async fn take_over(&self, seen: &OrderIntent, lease_until_ms: i64) -> Result<Option<OrderIntent>, StoreError>;
+    /// Rewrites a non-terminal intent this worker owns (UNKNOWN after an ambiguous send; the time of a resend),
+    /// conditioned on `attempt` being unchanged. false: fenced off.
+    async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -145,12 +149,29 @@ pub enum ExchangeError {
     /// The request may or may not have been accepted (timeout after sending, 5xx, reset): reconcile by client_oid.
     #[error("outcome unknown: {0}")]
     Unknown(String),
+    /// Nothing reached the exchange (connection refused, reference data unavailable): try again later.
+    #[error("not sent: {0}")]
+    NotSent(String),
+}
+
+/// What the exchange knows about an order looked up by client_oid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// The order exists and was not rejected (open, filled, or canceled after a fill).
+    Placed(OrderAck),
+    /// The order exists but the exchange rejected it, or canceled it unfilled.
+    Rejected {
+        code: ReasonCode,
+        message: String,
+        snippet: String,
+    },
+    NotFound,
 }
 
 #[async_trait]
 pub trait Exchange: Send + Sync {
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError>;
-    async fn find_order(&self, client_oid: &ClientOid) -> Result<Option<OrderAck>, ExchangeError>;
+    async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError>;
 }
 
 #[derive(Debug, thiserror::Error)]

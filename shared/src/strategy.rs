@@ -127,19 +127,13 @@ mod tests {
         let p = preset("swing-aggressive").unwrap();
         assert!(matches!(
             decide(p, &ind(44.9, Some(0.5))),
-            Verdict::Signal {
-                side: Side::Buy,
-                ..
-            }
+            Verdict::Signal { side: Side::Buy, .. }
         ));
         assert_eq!(decide(p, &ind(45.0, Some(0.5))), Verdict::Wait);
         assert_eq!(decide(p, &ind(44.9, Some(0.49))), Verdict::Wait);
         assert!(matches!(
             decide(p, &ind(68.1, Some(1.0))),
-            Verdict::Signal {
-                side: Side::Sell,
-                ..
-            }
+            Verdict::Signal { side: Side::Sell, .. }
         ));
         assert_eq!(decide(p, &ind(68.0, Some(1.0))), Verdict::Wait);
         assert_eq!(decide(p, &ind(90.0, None)), Verdict::Wait);

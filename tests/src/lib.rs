@@ -36,13 +36,11 @@ impl TestEnv {
         let prefix = format!("t{}{}-{name}-", std::process::id(), nanos % 1_000_000_000);
         let aws = aws().await;
         let qname = format!("{prefix}signals");
-        let spec = queue.map(
-            |(visibility_timeout_s, max_receive_count)| provision::QueueSpec {
-                name: &qname,
-                visibility_timeout_s,
-                max_receive_count,
-            },
-        );
+        let spec = queue.map(|(visibility_timeout_s, max_receive_count)| provision::QueueSpec {
+            name: &qname,
+            visibility_timeout_s,
+            max_receive_count,
+        });
         let p = provision::all(&aws, &prefix, spec)
             .await
             .expect("provisioning the emulator");
@@ -50,10 +48,7 @@ impl TestEnv {
     }
 
     pub fn store(&self) -> shared::adapters::dynamodb::DynamoStore {
-        shared::adapters::dynamodb::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&self.aws),
-            self.p.tables.clone(),
-        )
+        shared::adapters::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.aws), self.p.tables.clone())
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {

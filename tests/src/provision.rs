@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use shared::config::TableNames;
@@ -64,12 +64,7 @@ pub async fn tables(ddb: &aws_sdk_dynamodb::Client, t: &TableNames) -> Result<()
     Ok(())
 }
 
-async fn create_table(
-    ddb: &aws_sdk_dynamodb::Client,
-    name: &str,
-    key: &str,
-    by_day: bool,
-) -> Result<(), BoxError> {
+async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, by_day: bool) -> Result<(), BoxError> {
     let exists = ddb.describe_table().table_name(name).send().await.is_ok();
     if !exists {
         let attr = |n: &str| {
@@ -104,11 +99,7 @@ async fn create_table(
                                 .key_type(KeyType::Range)
                                 .build()?,
                         )
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::All)
-                                .build(),
-                        )
+                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
                         .build()?,
                 );
         }
@@ -126,10 +117,7 @@ async fn create_table(
 }
 
 /// Creates `name` and `name-dlq` with the redrive policy; returns (queue_url, dlq_url).
-pub async fn queue(
-    sqs: &aws_sdk_sqs::Client,
-    spec: &QueueSpec<'_>,
-) -> Result<(String, String), BoxError> {
+pub async fn queue(sqs: &aws_sdk_sqs::Client, spec: &QueueSpec<'_>) -> Result<(String, String), BoxError> {
     let dlq_name = format!("{}-dlq", spec.name);
     let dlq_url = sqs
         .create_queue()
@@ -148,7 +136,8 @@ pub async fn queue(
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .ok_or("no DLQ arn")?;
-    let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count }).to_string();
+    let redrive =
+        serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count }).to_string();
     let attrs: HashMap<QueueAttributeName, String> = HashMap::from([
         (
             QueueAttributeName::VisibilityTimeout,
@@ -178,18 +167,10 @@ pub async fn secrets(sm: &aws_sdk_secretsmanager::Client) -> Result<(), BoxError
         if sm.describe_secret().secret_id(*name).send().await.is_ok() {
             continue;
         }
-        match sm
-            .create_secret()
-            .name(*name)
-            .secret_string(*value)
-            .send()
-            .await
-        {
+        match sm.create_secret().name(*name).secret_string(*value).send().await {
             Ok(_) => {}
             // Created meanwhile by a concurrent bootstrap (tests run in parallel): the same outcome.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_exists_exception()) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -208,10 +189,7 @@ pub async fn seed_watchlist(
             ("symbol".to_string(), A::S(e.symbol.to_string())),
             ("alert_enabled".to_string(), A::Bool(e.alert_enabled)),
             ("trade_enabled".to_string(), A::Bool(e.trade_enabled)),
-            (
-                "trade_amount_usd".to_string(),
-                A::N(e.trade_amount_usd.to_string()),
-            ),
+            ("trade_amount_usd".to_string(), A::N(e.trade_amount_usd.to_string())),
             ("preset".to_string(), A::S(e.preset.clone())),
         ]);
         if let Some(p) = e.min_price_change_pct {
@@ -220,11 +198,7 @@ pub async fn seed_watchlist(
         if let Some(c) = e.cooldown_minutes {
             item.insert("cooldown_minutes".into(), A::N(c.to_string()));
         }
-        ddb.put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .send()
-            .await?;
+        ddb.put_item().table_name(table).set_item(Some(item)).send().await?;
     }
     Ok(())
 }

@@ -22,8 +22,7 @@ use tests::{esm, provision, TestEnv};
 fn settings(mode: ExecutionMode) -> OrchestratorSettings {
     OrchestratorSettings {
         mode,
-        lease_ms: 60_000,
-        quantity_decimals: 8,
+        ..Default::default()
     }
 }
 
@@ -32,10 +31,8 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     let env = TestEnv::new("pipeline").await;
     let store = env.store();
     let sqs = env.sqs();
-    let entry: WatchlistEntry = serde_json::from_value(
-        serde_json::json!({"symbol": "ETH_BTC", "preset": "swing-aggressive"}),
-    )
-    .unwrap();
+    let entry: WatchlistEntry =
+        serde_json::from_value(serde_json::json!({"symbol": "ETH_BTC", "preset": "swing-aggressive"})).unwrap();
     provision::seed_watchlist(
         &aws_sdk_dynamodb::Client::new(&env.aws),
         &env.p.tables.watchlist,
@@ -72,10 +69,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     }
     let drained = esm::drain(&sqs, &env.p.queue_url, &orch).await.unwrap();
     assert!(sent > 0, "the replay produced signals");
-    assert_eq!(
-        (drained.received, drained.deleted, drained.failed),
-        (sent, sent, 0)
-    );
+    assert_eq!((drained.received, drained.deleted, drained.failed), (sent, sent, 0));
     assert_eq!(exchange.creates(), sent, "one create-order per signal");
 
     let report = invariants::collect(
@@ -97,19 +91,11 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
 
     // Redelivery of every signal: acknowledged, nothing new placed, nothing rewritten.
     let signals = store
-        .created_between(
-            Utc::now() - Duration::hours(1),
-            Utc::now() + Duration::hours(1),
-        )
+        .created_between(Utc::now() - Duration::hours(1), Utc::now() + Duration::hours(1))
         .await
         .unwrap();
     let before = store
-        .get_many(
-            &signals
-                .iter()
-                .map(|s| s.idempotency_key())
-                .collect::<Vec<_>>(),
-        )
+        .get_many(&signals.iter().map(|s| s.idempotency_key()).collect::<Vec<_>>())
         .await
         .unwrap();
     let messages: Vec<_> = signals.iter().map(support::message).collect();
@@ -118,12 +104,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     assert_eq!((again.received, again.deleted), (sent, sent));
     assert_eq!(exchange.creates(), sent, "redelivery places nothing");
     let after = store
-        .get_many(
-            &signals
-                .iter()
-                .map(|s| s.idempotency_key())
-                .collect::<Vec<_>>(),
-        )
+        .get_many(&signals.iter().map(|s| s.idempotency_key()).collect::<Vec<_>>())
         .await
         .unwrap();
     let key = |v: &Vec<shared::model::OrderIntent>| {
@@ -154,9 +135,7 @@ async fn fifty_concurrent_deliveries_of_one_signal_place_one_order() {
     let store = env.store();
     let s = support::signal("ETH_BTC", Side::Buy, 1_516_600_000_000, Utc::now());
     store.put_new(&s).await.unwrap();
-    let exchange = Arc::new(support::CountingExchange::new(PaperExchange::new(
-        Decimal::ONE,
-    )));
+    let exchange = Arc::new(support::CountingExchange::new(PaperExchange::new(Decimal::ONE)));
     let clock = ManualClock::new(Utc::now(), 0);
     let msg = support::message(&s);
     let orch = Orchestrator {
@@ -167,19 +146,9 @@ async fn fifty_concurrent_deliveries_of_one_signal_place_one_order() {
         settings: settings(ExecutionMode::Paper),
     };
     let outcomes = join_all((0..50).map(|_| orch.process(&msg))).await;
-    assert_eq!(
-        exchange.creates(),
-        1,
-        "exactly one create-order reaches the exchange"
-    );
-    let decided = outcomes
-        .iter()
-        .filter(|o| matches!(o, Ok(Outcome::Decided(_))))
-        .count();
-    let retried = outcomes
-        .iter()
-        .filter(|o| matches!(o, Ok(Outcome::Retry(_))))
-        .count();
+    assert_eq!(exchange.creates(), 1, "exactly one create-order reaches the exchange");
+    let decided = outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Decided(_)))).count();
+    let retried = outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Retry(_)))).count();
     assert_eq!(decided + retried, 50, "no delivery errors: {outcomes:?}");
     assert!(decided >= 1);
     // The deliveries told to retry come back after the visibility timeout and find the decided intent.
@@ -227,11 +196,7 @@ async fn with_trading_off_the_claim_records_blocked_and_the_report_still_passes(
     )
     .await
     .unwrap();
-    assert!(
-        report.pass,
-        "BLOCKED_LIVE_TRADING is terminal: {:?}",
-        report.violations
-    );
+    assert!(report.pass, "BLOCKED_LIVE_TRADING is terminal: {:?}", report.violations);
     assert_eq!(
         report.signals[0].order_intent.as_ref().unwrap().status,
         IntentStatus::BlockedLiveTrading

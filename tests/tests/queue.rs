@@ -41,8 +41,7 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
         clock: &clock,
         settings: OrchestratorSettings {
             mode: ExecutionMode::Paper,
-            lease_ms: 60_000,
-            quantity_decimals: 8,
+            ..Default::default()
         },
     };
 
@@ -81,18 +80,12 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
         ["garbage", "{\"version\": 9}"],
         "both malformed messages were redriven to the DLQ"
     );
-    assert_eq!(
-        deleted, 1,
-        "the good message was processed once and deleted"
-    );
+    assert_eq!(deleted, 1, "the good message was processed once and deleted");
     assert!(
         failed >= 4,
         "each malformed message failed on each of its 2 receives (got {failed})"
     );
-    assert_eq!(
-        store.get_many(&[s.idempotency_key()]).await.unwrap().len(),
-        1
-    );
+    assert_eq!(store.get_many(&[s.idempotency_key()]).await.unwrap().len(), 1);
     let decided = store
         .created_between(Utc::now() - chrono::Duration::hours(1), Utc::now())
         .await

@@ -10,9 +10,7 @@ use shared::ids::Side;
 use shared::invariants::{self, ReportQuery};
 use shared::model::{Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode, TradingMode};
 use shared::orchestration::decision_for;
-use shared::ports::{
-    Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
-};
+use shared::ports::{Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError};
 use tests::TestEnv;
 
 fn pending(s: &shared::model::SignalRecord, attempt: u32) -> OrderIntent {
@@ -46,10 +44,7 @@ async fn fifty_concurrent_claims_of_one_key_yield_exactly_one_winner() {
     store.put_new(&s).await.unwrap();
     let intent = pending(&s, 1);
     let results = join_all((0..50).map(|_| store.claim(&intent))).await;
-    let created = results
-        .iter()
-        .filter(|r| matches!(r, Ok(PutOutcome::Created)))
-        .count();
+    let created = results.iter().filter(|r| matches!(r, Ok(PutOutcome::Created))).count();
     let existing: Vec<&OrderIntent> = results
         .iter()
         .filter_map(|r| match r {
@@ -67,9 +62,7 @@ async fn fifty_concurrent_claims_of_one_key_yield_exactly_one_winner() {
         .iter()
         .all(|old| old.idempotency_key == intent.idempotency_key && old.attempt == 1));
     // The signal put is conditional too: the same candle cannot be recorded twice.
-    assert!(
-        matches!(store.put_new(&s).await.unwrap(), PutOutcome::Exists(old) if old.signal_id == s.signal_id)
-    );
+    assert!(matches!(store.put_new(&s).await.unwrap(), PutOutcome::Exists(old) if old.signal_id == s.signal_id));
 }
 
 #[tokio::test]
@@ -89,10 +82,7 @@ async fn finalize_is_fenced_on_the_attempt_and_atomic() {
             aws_sdk_dynamodb::types::AttributeValue::S(s.idempotency_key().to_string()),
         )
         .update_expression("SET attempt = :two")
-        .expression_attribute_values(
-            ":two",
-            aws_sdk_dynamodb::types::AttributeValue::N("2".into()),
-        )
+        .expression_attribute_values(":two", aws_sdk_dynamodb::types::AttributeValue::N("2".into()))
         .send()
         .await
         .unwrap();
@@ -124,18 +114,12 @@ async fn finalize_is_fenced_on_the_attempt_and_atomic() {
 
     let mut current = f.clone();
     current.intent.attempt = 2;
-    assert_eq!(
-        store.finalize(&current).await.unwrap(),
-        FinalizeOutcome::Committed
-    );
+    assert_eq!(store.finalize(&current).await.unwrap(), FinalizeOutcome::Committed);
     let mut other = current.clone();
     other.intent.status = IntentStatus::OrderFailed;
     other.intent.error_code = Some(ReasonCode::InsufficientFunds);
     other.decision = decision_for(&other.intent, Utc::now());
-    assert_eq!(
-        store.finalize(&other).await.unwrap(),
-        FinalizeOutcome::DecisionConflict
-    );
+    assert_eq!(store.finalize(&other).await.unwrap(), FinalizeOutcome::DecisionConflict);
     assert_eq!(
         store.get_many(&[s.idempotency_key()]).await.unwrap()[0].status,
         IntentStatus::OrderPlaced
@@ -160,19 +144,11 @@ async fn decisions_are_written_once_and_only_the_same_one_is_accepted_again() {
     };
     let key = s.idempotency_key();
     assert!(store
-        .record_decision(
-            &s.signal_id,
-            &key,
-            &d(ReasonCode::OrderBlockedLiveTrading, "first")
-        )
+        .record_decision(&s.signal_id, &key, &d(ReasonCode::OrderBlockedLiveTrading, "first"))
         .await
         .unwrap());
     assert!(store
-        .record_decision(
-            &s.signal_id,
-            &key,
-            &d(ReasonCode::OrderBlockedLiveTrading, "again")
-        )
+        .record_decision(&s.signal_id, &key, &d(ReasonCode::OrderBlockedLiveTrading, "again"))
         .await
         .unwrap());
     assert!(!store
@@ -223,10 +199,7 @@ async fn the_window_is_read_through_the_by_day_index() {
     blocked.blocked_reason = Some(shared::model::BlockedReason::ThrottledDuplicateAlert);
     store.put_new(&blocked).await.unwrap();
 
-    let got = store
-        .created_between(now - Duration::hours(48), now)
-        .await
-        .unwrap();
+    let got = store.created_between(now - Duration::hours(48), now).await.unwrap();
     let ids: Vec<i64> = got.iter().map(|s| s.candle_open_ms).collect();
     assert_eq!(
         ids,
@@ -248,14 +221,8 @@ async fn the_window_is_read_through_the_by_day_index() {
         "limit caps the sent signals; the blocked one is not a sent signal"
     );
     assert_eq!(r.signals[0].signal_id, rows[4].signal_id.to_string());
-    assert_eq!(
-        r.counts.in_flight, 1,
-        "30 s old and no intent yet: within the grace"
-    );
-    assert_eq!(
-        r.counts.missing_intent, 1,
-        "10 minutes old and no intent: a violation"
-    );
+    assert_eq!(r.counts.in_flight, 1, "30 s old and no intent yet: within the grace");
+    assert_eq!(r.counts.missing_intent, 1, "10 minutes old and no intent: a violation");
     assert!(!r.pass);
     let sells = invariants::collect(
         &store,
@@ -286,9 +253,7 @@ async fn secrets_are_read_without_exposing_them() {
         .unwrap();
     assert_eq!(s["api_key"].expose(), "local-diagnostics-key");
     assert!(!format!("{s:?}").contains("local-diagnostics-key"));
-    assert!(
-        shared::adapters::secrets::json_secret(&sm, "no/such/secret")
-            .await
-            .is_err()
-    );
+    assert!(shared::adapters::secrets::json_secret(&sm, "no/such/secret")
+        .await
+        .is_err());
 }

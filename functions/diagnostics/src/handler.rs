@@ -48,16 +48,7 @@ impl Diagnostics<'_> {
             }
         };
         let now = self.clock.now();
-        match invariants::collect(
-            self.signals,
-            self.intents,
-            self.alerts,
-            &query,
-            now,
-            self.grace,
-        )
-        .await
-        {
+        match invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace).await {
             Ok(report) => {
                 tracing::info!(
                     hours = query.hours,
@@ -86,8 +77,7 @@ fn error(status: StatusCode, message: &str, detail: serde_json::Value) -> Respon
 }
 
 fn respond(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
-    let text = serde_json::to_string(body)
-        .unwrap_or_else(|_| "{\"error\":\"serialization failed\"}".into());
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{\"error\":\"serialization failed\"}".into());
     let mut resp = Response::new(Body::from(text));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -132,38 +122,22 @@ mod tests {
             grace: Duration::seconds(120),
         };
 
-        let ok = d
-            .handle(get(ROUTE, &[("hours", "12"), ("side", "buy")]))
-            .await;
+        let ok = d.handle(get(ROUTE, &[("hours", "12"), ("side", "buy")])).await;
         assert_eq!(ok.status(), 200);
         let v = body(&ok);
         assert_eq!(
-            (
-                v["pass"].as_bool(),
-                v["hours"].as_u64(),
-                v["total"].as_u64()
-            ),
+            (v["pass"].as_bool(), v["hours"].as_u64(), v["total"].as_u64()),
             (Some(true), Some(12), Some(0))
         );
 
-        for (name, value) in [
-            ("hours", "0"),
-            ("limit", "1001"),
-            ("side", "both"),
-            ("hours", "abc"),
-        ] {
+        for (name, value) in [("hours", "0"), ("limit", "1001"), ("side", "both"), ("hours", "abc")] {
             let r = d.handle(get(ROUTE, &[(name, value)])).await;
             assert_eq!(r.status(), 400, "{name}={value}");
             assert_eq!(body(&r)["detail"]["parameter"], name);
         }
-        let repeated = d
-            .handle(get(ROUTE, &[("limit", "1"), ("limit", "2")]))
-            .await;
+        let repeated = d.handle(get(ROUTE, &[("limit", "1"), ("limit", "2")])).await;
         assert_eq!(repeated.status(), 400);
-        assert_eq!(
-            d.handle(get("/api/diagnostics/other", &[])).await.status(),
-            404
-        );
+        assert_eq!(d.handle(get("/api/diagnostics/other", &[])).await.status(), 404);
         let post = http::Request::builder()
             .method("POST")
             .uri(ROUTE)
@@ -183,17 +157,11 @@ mod tests {
             clock: &clock,
             grace: Duration::seconds(120),
         };
-        let ok = lambda_http::request::from_str(include_str!(
-            "../../../events/diagnostics-request.json"
-        ))
-        .unwrap();
+        let ok = lambda_http::request::from_str(include_str!("../../../events/diagnostics-request.json")).unwrap();
         let r = d.handle(ok).await;
         assert_eq!(r.status(), 200);
         assert_eq!(body(&r)["hours"], 12);
-        let bad = lambda_http::request::from_str(include_str!(
-            "../../../events/diagnostics-bad-request.json"
-        ))
-        .unwrap();
+        let bad = lambda_http::request::from_str(include_str!("../../../events/diagnostics-bad-request.json")).unwrap();
         let r = d.handle(bad).await;
         assert_eq!(r.status(), 400);
         assert_eq!(body(&r)["detail"]["parameter"], "hours");

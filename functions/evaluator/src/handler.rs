@@ -12,9 +12,7 @@ use shared::candles::Timeframe;
 use shared::ids::SignalId;
 use shared::indicators::Indicators;
 use shared::model::{BlockedReason, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
-use shared::ports::{
-    Clock, MarketData, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
-};
+use shared::ports::{Clock, MarketData, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore};
 use shared::strategy::{self, Verdict};
 
 /// Fewer closed candles than this and the indicators are not meaningful (RSI(14) needs 15, volume ratio 6).
@@ -156,11 +154,7 @@ impl Evaluator<'_> {
             return Step::Error;
         };
         let blocked_reason = (!entry.alert_enabled).then_some(BlockedReason::AlertsDisabled);
-        let emoji = if side == shared::ids::Side::Buy {
-            "✅"
-        } else {
-            "🔴"
-        };
+        let emoji = if side == shared::ids::Side::Buy { "✅" } else { "🔴" };
         let record = SignalRecord {
             signal_id: SignalId::new(symbol, side, last.open_ms),
             symbol: symbol.clone(),
@@ -181,9 +175,7 @@ impl Evaluator<'_> {
             Ok(PutOutcome::Created) => Step::Sent(Box::new(record)),
             // Recorded by an earlier run that may have died before enqueueing: send again (the orchestrator's
             // claim makes a duplicate message harmless). Decided or blocked rows need nothing.
-            Ok(PutOutcome::Exists(old)) if !old.blocked && old.decision.is_none() => {
-                Step::Sent(Box::new(old))
-            }
+            Ok(PutOutcome::Exists(old)) if !old.blocked && old.decision.is_none() => Step::Sent(Box::new(old)),
             Ok(PutOutcome::Exists(_)) => Step::Known,
             Err(e) => {
                 tracing::error!(%symbol, error = %e, source = ?std::error::Error::source(&e), "recording the signal failed");
@@ -201,8 +193,7 @@ mod tests {
     use shared::ids::Symbol;
 
     fn entry(sym: &str) -> WatchlistEntry {
-        serde_json::from_value(serde_json::json!({"symbol": sym, "preset": "swing-aggressive"}))
-            .unwrap()
+        serde_json::from_value(serde_json::json!({"symbol": sym, "preset": "swing-aggressive"})).unwrap()
     }
 
     #[tokio::test]
@@ -235,10 +226,7 @@ mod tests {
             );
             total.errors += again.errors;
         }
-        assert!(
-            total.signals > 0,
-            "the real ETH_BTC series produces signals"
-        );
+        assert!(total.signals > 0, "the real ETH_BTC series produces signals");
         assert_eq!(
             total.errors, 400,
             "DOGE_USDT has no data: one DATA_MISSING error per run, the others go on"
@@ -246,9 +234,7 @@ mod tests {
         assert_eq!(store.signals().len(), total.signals);
         let sent = queue.sent();
         assert_eq!(sent.len(), total.signals * 2);
-        assert!(sent
-            .iter()
-            .all(|m| m.symbol == Symbol::parse("ETH_BTC").unwrap()));
+        assert!(sent.iter().all(|m| m.symbol == Symbol::parse("ETH_BTC").unwrap()));
     }
 
     #[test]

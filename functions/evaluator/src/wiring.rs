@@ -21,11 +21,7 @@ pub struct Deps<C: Clock> {
 }
 
 impl<C: Clock> Deps<C> {
-    pub fn new(
-        aws: &aws_config::SdkConfig,
-        config: EvaluatorConfig,
-        clock: C,
-    ) -> Result<Self, ReplayError> {
+    pub fn new(aws: &aws_config::SdkConfig, config: EvaluatorConfig, clock: C) -> Result<Self, ReplayError> {
         let market = match &config.market {
             MarketSource::EmbeddedReplay => ReplayMarketData::embedded()?,
             MarketSource::ReplayDir(dir) => ReplayMarketData::from_dir(dir)?,

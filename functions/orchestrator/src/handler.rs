@@ -9,13 +9,7 @@ use shared::model::SignalMessage;
 use shared::orchestration::{Orchestrator, Outcome};
 
 pub async fn handle(orchestrator: &Orchestrator<'_>, event: SqsEvent) -> SqsBatchResponse {
-    let results = join_all(
-        event
-            .records
-            .iter()
-            .map(|r| process_record(orchestrator, r)),
-    )
-    .await;
+    let results = join_all(event.records.iter().map(|r| process_record(orchestrator, r))).await;
     let mut response = SqsBatchResponse::default();
     for (record, ok) in event.records.iter().zip(results) {
         if !ok {
@@ -69,8 +63,7 @@ mod tests {
     fn settings(mode: ExecutionMode) -> OrchestratorSettings {
         OrchestratorSettings {
             mode,
-            lease_ms: 60_000,
-            quantity_decimals: 8,
+            ..Default::default()
         }
     }
 
@@ -133,16 +126,8 @@ mod tests {
         clock.advance_ms(5_000);
         let again = handle(&orch, event).await;
         assert_eq!(again.batch_item_failures.len(), 2);
-        assert_eq!(
-            store.intents(),
-            intents,
-            "redelivery does not touch the intent"
-        );
-        assert_eq!(
-            store.signals()[0].decision.clone().unwrap(),
-            d,
-            "nor the decision"
-        );
+        assert_eq!(store.intents(), intents, "redelivery does not touch the intent");
+        assert_eq!(store.signals()[0].decision.clone().unwrap(), d, "nor the decision");
     }
 
     #[tokio::test]
@@ -180,10 +165,7 @@ mod tests {
             clock: &clock,
             settings: settings(ExecutionMode::Paper),
         };
-        let msg = shared::model::SignalMessage::parse(include_str!(
-            "../../../events/signal-message.json"
-        ))
-        .unwrap();
+        let msg = shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
         // Another worker claimed and is still inside its lease.
         let intent = shared::model::OrderIntent {
             idempotency_key: msg.idempotency_key.clone(),
@@ -205,10 +187,7 @@ mod tests {
             updated_at: shared::ports::Clock::now(&clock),
         };
         store.insert_intent(intent);
-        assert!(matches!(
-            orch.process(&msg).await.unwrap(),
-            Outcome::Retry(_)
-        ));
+        assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Retry(_)));
         assert!(store.signals()[0].decision.is_none());
     }
 }

@@ -32,6 +32,7 @@ impl Deps {
             settings: OrchestratorSettings {
                 mode: self.config.mode,
                 lease_ms: self.config.lease_ms,
+                settle_ms: self.config.settle_ms,
                 quantity_decimals: self.config.quantity_decimals,
             },
         }

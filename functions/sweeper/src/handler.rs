@@ -28,15 +28,7 @@ impl Sweeper<'_> {
             limit: usize::MAX,
             side: None,
         };
-        let report = invariants::collect(
-            self.signals,
-            self.intents,
-            self.alerts,
-            &query,
-            now,
-            self.grace,
-        )
-        .await?;
+        let report = invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace).await?;
         if !report.pass {
             for v in report.violations.iter().take(20) {
                 tracing::warn!(signal_id = %v.signal_id, violation = ?v.violation, message = %v.message, "invariant violated");

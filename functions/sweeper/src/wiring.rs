@@ -15,10 +15,7 @@ pub struct Deps {
 impl Deps {
     pub fn new(aws: &aws_config::SdkConfig, config: SweeperConfig) -> Self {
         Self {
-            store: DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                config.diagnostics.tables.clone(),
-            ),
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.diagnostics.tables.clone()),
             clock: SystemClock,
             config,
         }

@@ -10,8 +10,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -21,12 +20,11 @@ use rust_decimal::Decimal;
 use crate::config::TableNames;
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
-    day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType,
-    IntentStatus, OrderIntent, ReasonCode, SignalRecord, TradingMode, WatchlistEntry,
+    day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, IntentStatus,
+    OrderIntent, ReasonCode, SignalRecord, TradingMode, WatchlistEntry,
 };
 use crate::ports::{
-    AlertStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
-    WatchlistStore,
+    AlertStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError, WatchlistStore,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -47,12 +45,7 @@ impl DynamoStore {
     }
 
     /// Fetches items by a string key, 100 per call, retrying unprocessed keys with a short backoff.
-    async fn batch_get(
-        &self,
-        table: &str,
-        key_name: &str,
-        keys: &[String],
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(&self, table: &str, key_name: &str, keys: &[String]) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_MAX) {
             let mut pending: Vec<Item> = chunk
@@ -94,12 +87,7 @@ impl DynamoStore {
         Ok(out)
     }
 
-    async fn query_day(
-        &self,
-        day: String,
-        since: &str,
-        until: &str,
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn query_day(&self, day: String, since: &str, until: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -141,9 +129,7 @@ impl SignalStore for DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(PutOutcome::Created),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
                 let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else {
                     unreachable!()
                 };
@@ -190,9 +176,7 @@ impl SignalStore for DynamoStore {
             .table_name(&self.tables.signals)
             .key("signal_id", s(signal_id.as_str()))
             .update_expression(expr)
-            .condition_expression(
-                "attribute_exists(signal_id) AND attribute_not_exists(decision_type)",
-            )
+            .condition_expression("attribute_exists(signal_id) AND attribute_not_exists(decision_type)")
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::None)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -207,9 +191,7 @@ impl SignalStore for DynamoStore {
                     unreachable!()
                 };
                 let Some(old) = c.item else {
-                    return Err(StoreError::Corrupt(format!(
-                        "signal {signal_id} does not exist"
-                    )));
+                    return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
                 };
                 // A decision is already there: fine when it is the same outcome (a redelivery), not otherwise.
                 let same = opt_s(&old, "decision_type") == Some(d.decision_type.as_str())
@@ -235,9 +217,7 @@ impl IntentStore for DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(PutOutcome::Created),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
                 let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else {
                     unreachable!()
                 };
@@ -303,10 +283,7 @@ impl IntentStore for DynamoStore {
         {
             Ok(_) => Ok(FinalizeOutcome::Committed),
             Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
+                if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(_)) =>
             {
                 let TransactWriteItemsError::TransactionCanceledException(c) = e.into_err() else {
                     unreachable!()
@@ -326,6 +303,55 @@ impl IntentStore for DynamoStore {
                 }
             }
             Err(e) => Err(StoreError::backend("TransactWriteItems", e)),
+        }
+    }
+
+    async fn take_over(&self, seen: &OrderIntent, lease_until_ms: i64) -> Result<Option<OrderIntent>, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.tables.intents)
+            .key("idempotency_key", s(seen.idempotency_key.as_str()))
+            .update_expression("SET attempt = :next, lease_until_ms = :lease")
+            .condition_expression("attempt = :seen")
+            .expression_attribute_values(":seen", n(seen.attempt))
+            .expression_attribute_values(":next", n(seen.attempt + 1))
+            .expression_attribute_values(":lease", n(lease_until_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let item = out
+                    .attributes
+                    .ok_or_else(|| StoreError::Corrupt("takeover returned no item".into()))?;
+                Ok(Some(intent_from(&item)?))
+            }
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::backend("UpdateItem order_intents (takeover)", e)),
+        }
+    }
+
+    async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(intent)))
+            .condition_expression("attempt = :mine")
+            .expression_attribute_values(":mine", n(intent.attempt))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::backend("PutItem order_intents (owned)", e)),
         }
     }
 }
@@ -391,13 +417,10 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 fn req_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
-    opt_s(item, name)
-        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
+    opt_s(item, name).ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
 }
 fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 fn req_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
     item.get(name)
@@ -430,15 +453,10 @@ fn opt_decimal(item: &Item, name: &str) -> Result<Option<Decimal>, StoreError> {
 }
 fn wire<T>(item: &Item, name: &str, f: fn(&str) -> Option<T>) -> Result<T, StoreError> {
     let raw = req_s(item, name)?;
-    f(raw).ok_or_else(|| {
-        StoreError::Corrupt(format!("attribute {name}={raw:?} is not a known value"))
-    })
+    f(raw).ok_or_else(|| StoreError::Corrupt(format!("attribute {name}={raw:?} is not a known value")))
 }
 fn opt_wire<T>(item: &Item, name: &str, f: fn(&str) -> Option<T>) -> Result<Option<T>, StoreError> {
-    opt_s(item, name)
-        .is_some()
-        .then(|| wire(item, name, f))
-        .transpose()
+    opt_s(item, name).is_some().then(|| wire(item, name, f)).transpose()
 }
 fn symbol(item: &Item) -> Result<Symbol, StoreError> {
     parse("symbol", req_s(item, "symbol")?, Symbol::parse)
@@ -477,11 +495,7 @@ fn signal_item(x: &SignalRecord) -> Item {
         ("trade_amount_usd".into(), s(x.trade_amount_usd.to_string())),
         ("idempotency_key".into(), s(x.idempotency_key().as_str())),
     ]);
-    put_opt(
-        &mut item,
-        "blocked_reason",
-        x.blocked_reason.map(|r| s(r.as_str())),
-    );
+    put_opt(&mut item, "blocked_reason", x.blocked_reason.map(|r| s(r.as_str())));
     if let Some(d) = &x.decision {
         for (k, v) in decision_attrs(d) {
             item.insert(k.to_string(), v);
@@ -512,10 +526,7 @@ fn decision_attrs(d: &Decision) -> Vec<(&'static str, AttributeValue)> {
 }
 
 /// `SET` expression and values writing a decision trace (and the signal's idempotency key).
-fn decision_update(
-    d: &Decision,
-    key: &IdempotencyKey,
-) -> (String, HashMap<String, AttributeValue>) {
+fn decision_update(d: &Decision, key: &IdempotencyKey) -> (String, HashMap<String, AttributeValue>) {
     let mut attrs = decision_attrs(d);
     attrs.push(("idempotency_key", s(key.as_str())));
     let expr = format!(
@@ -526,13 +537,7 @@ fn decision_update(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    (
-        expr,
-        attrs
-            .into_iter()
-            .map(|(k, v)| (format!(":{k}"), v))
-            .collect(),
-    )
+    (expr, attrs.into_iter().map(|(k, v)| (format!(":{k}"), v)).collect())
 }
 
 fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
@@ -541,9 +546,7 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
         Some(_) => Some(Decision {
             decision_type: wire(item, "decision_type", DecisionType::parse)?,
             reason_code: wire(item, "reason_code", ReasonCode::parse)?,
-            reason_message: opt_s(item, "reason_message")
-                .unwrap_or_default()
-                .to_string(),
+            reason_message: opt_s(item, "reason_message").unwrap_or_default().to_string(),
             exchange_error_snippet: opt_s(item, "exchange_error_snippet").map(str::to_string),
             context: item
                 .get("context")
@@ -554,9 +557,7 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
                         .collect()
                 })
                 .unwrap_or_default(),
-            correlation_id: opt_s(item, "correlation_id")
-                .unwrap_or_default()
-                .to_string(),
+            correlation_id: opt_s(item, "correlation_id").unwrap_or_default().to_string(),
             decided_at: req_time(item, "decided_at")?,
             order_id: opt_s(item, "order_id").map(str::to_string),
         }),
@@ -606,11 +607,7 @@ fn intent_item(x: &OrderIntent) -> Item {
     put_opt(&mut item, "notional", x.notional.map(|q| s(q.to_string())));
     put_opt(&mut item, "error_code", x.error_code.map(|c| s(c.as_str())));
     put_opt(&mut item, "error_message", x.error_message.as_ref().map(s));
-    put_opt(
-        &mut item,
-        "failure_alert_id",
-        x.failure_alert_id.as_ref().map(s),
-    );
+    put_opt(&mut item, "failure_alert_id", x.failure_alert_id.as_ref().map(s));
     item
 }
 
@@ -651,11 +648,7 @@ fn alert_item(x: &AlertRecord) -> Item {
         ("attempts".into(), n(x.attempts)),
         ("created_at".into(), s(rfc3339(x.created_at))),
     ]);
-    put_opt(
-        &mut item,
-        "telegram_message_id",
-        x.telegram_message_id.map(n),
-    );
+    put_opt(&mut item, "telegram_message_id", x.telegram_message_id.map(n));
     put_opt(&mut item, "last_error", x.last_error.as_ref().map(s));
     put_opt(&mut item, "sent_at", x.sent_at.map(|t| s(rfc3339(t))));
     item
@@ -703,9 +696,7 @@ fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
             }
             _ => Decimal::from(100),
         },
-        preset: opt_s(item, "preset")
-            .unwrap_or("swing-aggressive")
-            .to_string(),
+        preset: opt_s(item, "preset").unwrap_or("swing-aggressive").to_string(),
         min_price_change_pct: num("min_price_change_pct"),
         cooldown_minutes: num("cooldown_minutes"),
     })

@@ -1,6 +1,7 @@
 //! Implementations of the ports against real backends.
 
 pub mod clock;
+pub mod crypto_com;
 pub mod dynamodb;
 pub mod paper;
 pub mod replay;

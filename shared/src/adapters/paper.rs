@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::ClientOid;
 use crate::model::ReasonCode;
-use crate::ports::{Exchange, ExchangeError, OrderAck, OrderRequest};
+use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 
 pub struct PaperExchange {
     min_notional: Decimal,
@@ -71,13 +71,9 @@ impl Exchange for PaperExchange {
         Ok(ack)
     }
 
-    async fn find_order(&self, client_oid: &ClientOid) -> Result<Option<OrderAck>, ExchangeError> {
-        Ok(self
-            .book
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(client_oid)
-            .cloned())
+    async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
+        let book = self.book.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(book.get(client_oid).cloned().map_or(Lookup::NotFound, Lookup::Placed))
     }
 }
 
@@ -103,11 +99,8 @@ mod tests {
         let ex = PaperExchange::new(Decimal::ONE);
         let a = ex.place_order(&req(Some(100), None)).await.unwrap();
         assert_eq!(a, ex.place_order(&req(Some(100), None)).await.unwrap());
-        assert_eq!(ex.find_order(&a.client_oid).await.unwrap(), Some(a));
-        let small = ex
-            .place_order(&req(None, Some(Decimal::new(4, 1))))
-            .await
-            .unwrap_err();
+        assert_eq!(ex.find_order(&a.client_oid).await.unwrap(), Lookup::Placed(a));
+        let small = ex.place_order(&req(None, Some(Decimal::new(4, 1)))).await.unwrap_err();
         assert!(matches!(
             small,
             ExchangeError::Rejected {

@@ -16,14 +16,8 @@ use crate::ports::{MarketData, MarketDataError};
 
 /// The shipped series, embedded so that a function needs no files at run time.
 const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "ETH_BTC-5m.json",
-        include_str!("../../../data/candles/ETH_BTC-5m.json"),
-    ),
-    (
-        "XRP_ETH-1m.json",
-        include_str!("../../../data/candles/XRP_ETH-1m.json"),
-    ),
+    ("ETH_BTC-5m.json", include_str!("../../../data/candles/ETH_BTC-5m.json")),
+    ("XRP_ETH-1m.json", include_str!("../../../data/candles/XRP_ETH-1m.json")),
     (
         "XRP_USDT-5m.json",
         include_str!("../../../data/candles/XRP_USDT-5m.json"),
@@ -33,10 +27,7 @@ const EMBEDDED: &[(&str, &str)] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("replay folder {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("replay file {file}: {reason}")]
     File { file: String, reason: String },
     #[error("replay source has no candle files")]
@@ -91,11 +82,7 @@ impl ReplayMarketData {
                 file: name.clone(),
                 reason,
             };
-            let stem = name
-                .split('-')
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches(".json");
+            let stem = name.split('-').next().unwrap_or_default().trim_end_matches(".json");
             let symbol = Symbol::parse(stem).map_err(|e| file_err(e.to_string()))?;
             let candles = parse_rows(&content).map_err(|e| file_err(e.to_string()))?;
             let interval_ms = candles
@@ -107,13 +94,7 @@ impl ReplayMarketData {
                 tracing::warn!(file = %name, %symbol, "another file already provides this symbol; ignored");
                 continue;
             }
-            series.insert(
-                symbol,
-                Series {
-                    candles,
-                    interval_ms,
-                },
-            );
+            series.insert(symbol, Series { candles, interval_ms });
         }
         if series.is_empty() {
             return Err(ReplayError::Empty);
@@ -141,11 +122,7 @@ impl ReplayMarketData {
         set.into_iter().collect()
     }
 
-    fn resampled(
-        &self,
-        symbol: &Symbol,
-        tf: Timeframe,
-    ) -> Result<Arc<Vec<Candle>>, MarketDataError> {
+    fn resampled(&self, symbol: &Symbol, tf: Timeframe) -> Result<Arc<Vec<Candle>>, MarketDataError> {
         let series = self
             .series
             .get(symbol)
@@ -201,11 +178,7 @@ mod tests {
         assert_eq!(c.len(), 200);
         assert!(c.iter().all(|c| c.open_ms + Timeframe::H1.millis() <= t));
         assert_eq!(c.last().unwrap().open_ms + Timeframe::H1.millis(), t);
-        assert!(r
-            .closed_candles(&sym, Timeframe::H1, 200, 0)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(r.closed_candles(&sym, Timeframe::H1, 200, 0).await.unwrap().is_empty());
         assert!(r.closed_candles(&sym, Timeframe::M1, 10, t).await.is_err());
         let unknown = Symbol::parse("DOGE_USDT").unwrap();
         assert!(matches!(
@@ -216,12 +189,9 @@ mod tests {
 
     #[test]
     fn a_bad_file_is_refused_with_its_name() {
-        let err = ReplayMarketData::from_files([(
-            "BTC_USDT-1m.json".to_string(),
-            "[[1, 2]]".to_string(),
-        )])
-        .err()
-        .unwrap();
+        let err = ReplayMarketData::from_files([("BTC_USDT-1m.json".to_string(), "[[1, 2]]".to_string())])
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("BTC_USDT-1m.json"));
     }
 }

@@ -34,10 +34,7 @@ impl fmt::Display for SecretString {
 }
 
 /// Reads a JSON-object secret (`{"api_key": "...", ...}`) into named secret fields.
-pub async fn json_secret(
-    client: &Client,
-    secret_id: &str,
-) -> Result<BTreeMap<String, SecretString>, StoreError> {
+pub async fn json_secret(client: &Client, secret_id: &str) -> Result<BTreeMap<String, SecretString>, StoreError> {
     let resp = client
         .get_secret_value()
         .secret_id(secret_id)
@@ -47,11 +44,8 @@ pub async fn json_secret(
     let raw = resp
         .secret_string()
         .ok_or_else(|| StoreError::Corrupt(format!("secret {secret_id} has no string value")))?;
-    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(raw).map_err(|_| {
-        StoreError::Corrupt(format!(
-            "secret {secret_id} is not a JSON object of strings"
-        ))
-    })?;
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(raw)
+        .map_err(|_| StoreError::Corrupt(format!("secret {secret_id} is not a JSON object of strings")))?;
     map.into_iter()
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => Ok((k, SecretString::new(s))),

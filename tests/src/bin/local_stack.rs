@@ -6,20 +6,13 @@ use tests::provision;
 
 #[tokio::main]
 async fn main() -> Result<(), provision::BoxError> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "data/watchlist.json".into());
+    let path = std::env::args().nth(1).unwrap_or_else(|| "data/watchlist.json".into());
     let text = std::fs::read_to_string(&path).map_err(|e| format!("watchlist file {path}: {e}"))?;
     let entries: Vec<WatchlistEntry> =
         serde_json::from_str(&text).map_err(|e| format!("watchlist file {path}: {e}"))?;
     let aws = tests::aws().await;
     let p = provision::all(&aws, "", None).await?;
-    provision::seed_watchlist(
-        &aws_sdk_dynamodb::Client::new(&aws),
-        &p.tables.watchlist,
-        &entries,
-    )
-    .await?;
+    provision::seed_watchlist(&aws_sdk_dynamodb::Client::new(&aws), &p.tables.watchlist, &entries).await?;
     eprintln!(
         "[BOOT] tables OK: {}, {} (GSI by_day), {}, {}",
         p.tables.watchlist, p.tables.signals, p.tables.intents, p.tables.alerts

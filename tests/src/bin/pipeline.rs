@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use lambda_http::{Body, RequestExt};
 use shared::adapters::clock::ReplayClock;
-use shared::config::{
-    DiagnosticsConfig, EvaluatorConfig, OrchestratorConfig, ProcessEnv, SweeperConfig,
-};
+use shared::config::{DiagnosticsConfig, EvaluatorConfig, OrchestratorConfig, ProcessEnv, SweeperConfig};
 use tests::esm;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -36,8 +34,7 @@ async fn run() -> Result<bool, BoxError> {
     let ev_cfg = EvaluatorConfig::from_source(&ProcessEnv)?;
     let timeframe = ev_cfg.timeframe;
     let ev = evaluator::wiring::Deps::new(&aws, ev_cfg, clock.clone())?;
-    let orch_deps =
-        orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?);
+    let orch_deps = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?);
     let orch = orch_deps.orchestrator();
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue_url = ev.config.queue_url.clone();
@@ -83,8 +80,7 @@ async fn run() -> Result<bool, BoxError> {
     let (emf, counts) = sweep_deps.sweeper().run().await?;
     eprintln!("sweeper: EMF {emf}");
 
-    let diag_deps =
-        diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?);
+    let diag_deps = diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?);
     let request = lambda_http::http::Request::builder()
         .method("GET")
         .uri(diagnostics::handler::ROUTE)

@@ -8,14 +8,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use shared::ids::{ClientOid, Side, SignalId, Symbol};
 use shared::model::{SignalMessage, SignalRecord};
-use shared::ports::{Exchange, ExchangeError, OrderAck, OrderRequest};
+use shared::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 
-pub fn signal(
-    symbol: &str,
-    side: Side,
-    candle_open_ms: i64,
-    created_at: DateTime<Utc>,
-) -> SignalRecord {
+pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTime<Utc>) -> SignalRecord {
     let sym = Symbol::parse(symbol).unwrap();
     SignalRecord {
         signal_id: SignalId::new(&sym, side, candle_open_ms),
@@ -62,7 +57,7 @@ impl<E: Exchange> Exchange for CountingExchange<E> {
         self.creates.fetch_add(1, Ordering::SeqCst);
         self.inner.place_order(req).await
     }
-    async fn find_order(&self, client_oid: &ClientOid) -> Result<Option<OrderAck>, ExchangeError> {
+    async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
         self.inner.find_order(client_oid).await
     }
 }

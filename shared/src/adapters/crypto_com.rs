@@ -1,0 +1,418 @@
+//! Crypto.com Exchange v1 adapter (reqwest, rustls): signed `private/create-order` (MARKET BUY by notional, MARKET
+//! SELL by quantity rounded down to the instrument's `qty_tick_size`), `private/get-order-detail` by client_oid,
+//! `public/get-instruments` and `public/get-risk-parameters` (cached per container).
+//!
+//! Outcomes are sorted by what they mean for the order, reading the body before the HTTP status: code 0 → placed;
+//! a definitive refusal → `Rejected` with its class; 204 (duplicate client_oid) → the order exists, look it up;
+//! 429/42901 → the request was dropped, retried with backoff a few times; 5xx without a definitive code, 408/40801,
+//! timeouts and resets after the request left → `Unknown`, reconciled by client_oid; a connection that never opened
+//! → `NotSent`. Credentials live in [`Credentials`], which never prints them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::{json, Value};
+
+use crate::adapters::secrets::SecretString;
+use crate::classify::{classify_text, code_class, CodeClass};
+use crate::ids::{ClientOid, Side};
+use crate::model::ReasonCode;
+use crate::orchestration::truncate;
+use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest, StoreError};
+use crate::signing::sign;
+
+/// API key and secret. `Debug` shows neither.
+#[derive(Clone)]
+pub struct Credentials {
+    pub api_key: SecretString,
+    pub api_secret: SecretString,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(***)")
+    }
+}
+
+impl Credentials {
+    /// From the `{"api_key", "api_secret"}` secret.
+    pub fn from_secret(mut fields: std::collections::BTreeMap<String, SecretString>) -> Result<Self, StoreError> {
+        let mut take = |k: &str| {
+            fields
+                .remove(k)
+                .ok_or_else(|| StoreError::Corrupt(format!("exchange secret lacks {k}")))
+        };
+        Ok(Self {
+            api_key: take("api_key")?,
+            api_secret: take("api_secret")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CryptoComSettings {
+    /// e.g. `https://api.crypto.com/exchange/v1` (the UAT sandbox or a local fake in tests).
+    pub base_url: String,
+    pub timeout: Duration,
+    /// Retries of a rate-limited call, and the first backoff (doubled each time).
+    pub rate_limit_retries: u32,
+    pub backoff: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Instrument {
+    qty_tick: Decimal,
+    base_ccy: String,
+}
+
+pub struct CryptoCom {
+    http: reqwest::Client,
+    settings: CryptoComSettings,
+    creds: Credentials,
+    next_id: AtomicU64,
+    instruments: tokio::sync::OnceCell<HashMap<String, Instrument>>,
+    min_notional_usd: tokio::sync::OnceCell<HashMap<String, Decimal>>,
+}
+
+/// A private call's answer, body first.
+struct Reply {
+    http: u16,
+    code: Option<i64>,
+    message: String,
+    result: Value,
+}
+
+impl Reply {
+    fn snippet(&self) -> String {
+        let code = self.code.map_or("none".to_string(), |c| c.to_string());
+        truncate(&format!("HTTP {} code={code} message={}", self.http, self.message), 500)
+    }
+}
+
+enum CallError {
+    NotSent(String),
+    Ambiguous(String),
+}
+
+impl CryptoCom {
+    pub fn new(settings: CryptoComSettings, creds: Credentials) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
+        Ok(Self {
+            http,
+            settings,
+            creds,
+            next_id: AtomicU64::new(1),
+            instruments: tokio::sync::OnceCell::new(),
+            min_notional_usd: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    fn url(&self, method: &str) -> String {
+        format!("{}/{method}", self.settings.base_url.trim_end_matches('/'))
+    }
+
+    async fn public(&self, method: &str) -> Result<Value, String> {
+        let resp = self
+            .http
+            .get(self.url(method))
+            .send()
+            .await
+            .map_err(|e| format!("{method}: {e}"))?;
+        let status = resp.status().as_u16();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| format!("{method}: HTTP {status}, unreadable body: {e}"))?;
+        match parse_code(&body) {
+            Some(0) => Ok(body.get("result").cloned().unwrap_or(Value::Null)),
+            code => Err(format!("{method}: HTTP {status} code {code:?}")),
+        }
+    }
+
+    async fn instrument(&self, symbol: &str) -> Result<Option<Instrument>, String> {
+        let all = self
+            .instruments
+            .get_or_try_init(|| async {
+                let result = self.public("public/get-instruments").await?;
+                let mut map = HashMap::new();
+                for item in result.get("data").and_then(Value::as_array).into_iter().flatten() {
+                    let (Some(sym), Some(tick)) = (text(item, "symbol"), text(item, "qty_tick_size")) else {
+                        continue;
+                    };
+                    let Ok(qty_tick) = tick.parse::<Decimal>() else {
+                        continue;
+                    };
+                    let base_ccy = text(item, "base_ccy").unwrap_or_default();
+                    map.insert(sym, Instrument { qty_tick, base_ccy });
+                }
+                Ok::<_, String>(map)
+            })
+            .await?;
+        Ok(all.get(symbol).cloned())
+    }
+
+    async fn min_notional(&self, base_ccy: &str) -> Result<Option<Decimal>, String> {
+        let all = self
+            .min_notional_usd
+            .get_or_try_init(|| async {
+                let result = self.public("public/get-risk-parameters").await?;
+                let mut map = HashMap::new();
+                for item in result
+                    .get("base_currency_config")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let ccy = ["instrument_name", "base_ccy", "currency"]
+                        .iter()
+                        .find_map(|k| text(item, k));
+                    let min = text(item, "min_order_notional_usd").and_then(|m| m.parse::<Decimal>().ok());
+                    if let (Some(ccy), Some(min)) = (ccy, min) {
+                        map.insert(ccy, min);
+                    }
+                }
+                Ok::<_, String>(map)
+            })
+            .await?;
+        Ok(all.get(base_ccy).copied())
+    }
+
+    async fn private(&self, method: &str, params: Value) -> Result<Reply, CallError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let nonce = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        let api_key = self.creds.api_key.expose();
+        let sig = sign(self.creds.api_secret.expose(), method, id, api_key, &params, nonce);
+        let body =
+            json!({ "id": id, "method": method, "api_key": api_key, "params": params, "nonce": nonce, "sig": sig });
+        let resp = match self.http.post(self.url(method)).json(&body).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => {
+                return Err(CallError::NotSent(format!(
+                    "{method}: connection failed: {}",
+                    redact(&e)
+                )))
+            }
+            Err(e) => return Err(CallError::Ambiguous(format!("{method}: {}", redact(&e)))),
+        };
+        let http = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| CallError::Ambiguous(format!("{method}: HTTP {http}, body lost: {}", redact(&e))))?;
+        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply {
+            http,
+            code: parse_code(&parsed),
+            message: parsed
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| truncate(&text, 200), str::to_string),
+            result: parsed.get("result").cloned().unwrap_or(Value::Null),
+        })
+    }
+
+    /// Runs a private call, retrying while it is rate limited (the request was dropped, so a retry is safe).
+    async fn private_with_backoff(&self, method: &str, params: &Value) -> Result<Reply, CallError> {
+        let mut attempt = 0;
+        loop {
+            let reply = self.private(method, params.clone()).await?;
+            let limited = reply.code.map(code_class) == Some(CodeClass::RateLimited)
+                || (reply.code.is_none() && reply.http == 429);
+            if !limited || attempt == self.settings.rate_limit_retries {
+                return Ok(reply);
+            }
+            let pause = self.settings.backoff * 2u32.saturating_pow(attempt);
+            tracing::warn!(
+                method,
+                attempt,
+                pause_ms = pause.as_millis() as u64,
+                "rate limited by the exchange; backing off"
+            );
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    fn params(&self, req: &OrderRequest, inst: &Instrument) -> Result<Value, ExchangeError> {
+        let mut params = json!({
+            "instrument_name": req.symbol.as_str(),
+            "side": req.side.as_str(),
+            "type": "MARKET",
+            "client_oid": req.client_oid.as_str(),
+        });
+        match req.side {
+            Side::Buy => {
+                let n = req.notional.unwrap_or_default();
+                let dp = if n >= Decimal::ONE { 2 } else { 4 };
+                params["notional"] = json!(n.round_dp_with_strategy(dp, RoundingStrategy::ToZero).to_string());
+            }
+            Side::Sell => {
+                let q = req.quantity.unwrap_or_default();
+                let rounded = if inst.qty_tick > Decimal::ZERO {
+                    ((q / inst.qty_tick).floor() * inst.qty_tick).normalize()
+                } else {
+                    q
+                };
+                if rounded <= Decimal::ZERO {
+                    return Err(ExchangeError::Rejected {
+                        code: ReasonCode::BelowMinOrderSize,
+                        message: format!("quantity {q} rounds down to 0 at qty_tick_size {}", inst.qty_tick),
+                        snippet: format!("pre-check: qty_tick_size {}", inst.qty_tick),
+                    });
+                }
+                params["quantity"] = json!(rounded.to_string());
+            }
+        }
+        Ok(params)
+    }
+}
+
+#[async_trait]
+impl Exchange for CryptoCom {
+    async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        let symbol = req.symbol.as_str();
+        let inst = self
+            .instrument(symbol)
+            .await
+            .map_err(ExchangeError::NotSent)?
+            .ok_or_else(|| ExchangeError::Rejected {
+                code: ReasonCode::ExchangeRejected,
+                message: format!("{symbol} is not an instrument of the exchange"),
+                snippet: format!("pre-check: {symbol} not in public/get-instruments"),
+            })?;
+        let value = req
+            .notional
+            .unwrap_or_else(|| req.quantity.unwrap_or_default() * req.ref_price);
+        if let Some(min) = self
+            .min_notional(&inst.base_ccy)
+            .await
+            .map_err(ExchangeError::NotSent)?
+        {
+            if value < min {
+                return Err(ExchangeError::Rejected {
+                    code: ReasonCode::MinNotionalNotMet,
+                    message: format!(
+                        "order value {value} USD is below the minimum {min} USD for {}",
+                        inst.base_ccy
+                    ),
+                    snippet: format!("pre-check: min_order_notional_usd {min}"),
+                });
+            }
+        }
+        let params = self.params(req, &inst)?;
+        let reply = match self.private_with_backoff("private/create-order", &params).await {
+            Ok(r) => r,
+            Err(CallError::NotSent(why)) => return Err(ExchangeError::NotSent(why)),
+            Err(CallError::Ambiguous(why)) => return Err(ExchangeError::Unknown(why)),
+        };
+        let class = reply.code.map(code_class);
+        match class {
+            Some(CodeClass::Success) => Ok(OrderAck {
+                order_id: text(&reply.result, "order_id").unwrap_or_default(),
+                client_oid: req.client_oid.clone(),
+            }),
+            Some(CodeClass::DuplicateClientOid) => match self.find_order(&req.client_oid).await? {
+                Lookup::Placed(ack) => Ok(ack),
+                Lookup::Rejected { code, message, snippet } => Err(ExchangeError::Rejected { code, message, snippet }),
+                Lookup::NotFound => Err(ExchangeError::Unknown(format!(
+                    "duplicate client_oid but no order: {}",
+                    reply.snippet()
+                ))),
+            },
+            Some(CodeClass::RateLimited) => Err(rejected(ReasonCode::RateLimit, &reply)),
+            Some(CodeClass::Ambiguous) => Err(ExchangeError::Unknown(reply.snippet())),
+            Some(CodeClass::Refused(ReasonCode::ExchangeErrorUnknown)) | Some(CodeClass::NotFound) => {
+                Err(rejected(classify_text(&reply.message), &reply))
+            }
+            Some(CodeClass::Refused(code)) => Err(rejected(code, &reply)),
+            None if reply.http == 429 => Err(rejected(ReasonCode::RateLimit, &reply)),
+            None if reply.http >= 500 || reply.http == 408 || reply.http < 300 => {
+                Err(ExchangeError::Unknown(reply.snippet()))
+            }
+            None => Err(rejected(classify_text(&reply.message), &reply)),
+        }
+    }
+
+    async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
+        let params = json!({ "client_oid": client_oid.as_str() });
+        let reply = match self.private_with_backoff("private/get-order-detail", &params).await {
+            Ok(r) => r,
+            Err(CallError::NotSent(why) | CallError::Ambiguous(why)) => return Err(ExchangeError::Unknown(why)),
+        };
+        match reply.code {
+            Some(0) => {
+                let r = &reply.result;
+                let status = text(r, "status").unwrap_or_default();
+                let filled = text(r, "cumulative_quantity")
+                    .and_then(|q| q.parse::<Decimal>().ok())
+                    .unwrap_or_default();
+                let ack = OrderAck {
+                    order_id: text(r, "order_id").unwrap_or_default(),
+                    client_oid: client_oid.clone(),
+                };
+                let unfilled_end = matches!(status.as_str(), "CANCELED" | "EXPIRED") && filled.is_zero();
+                if status == "REJECTED" || unfilled_end {
+                    let reason = text(r, "reason").and_then(|x| x.parse::<i64>().ok());
+                    let code = match reason.map(code_class) {
+                        Some(CodeClass::Refused(c)) if c != ReasonCode::ExchangeErrorUnknown => c,
+                        _ => ReasonCode::ExchangeRejected,
+                    };
+                    let reason_text = reason.map_or("none".to_string(), |x| x.to_string());
+                    return Ok(Lookup::Rejected {
+                        code,
+                        message: format!("order {} ended {status} unfilled (reason {reason_text})", ack.order_id),
+                        snippet: truncate(&format!("status={status} reason={reason_text}"), 500),
+                    });
+                }
+                Ok(Lookup::Placed(ack))
+            }
+            Some(40401) | Some(212) | Some(316) => Ok(Lookup::NotFound),
+            _ => Err(ExchangeError::Unknown(format!("get-order-detail: {}", reply.snippet()))),
+        }
+    }
+}
+
+fn rejected(code: ReasonCode, reply: &Reply) -> ExchangeError {
+    ExchangeError::Rejected {
+        code,
+        message: reply.message.clone(),
+        snippet: reply.snippet(),
+    }
+}
+
+/// `code` as a number or a numeric string.
+fn parse_code(body: &Value) -> Option<i64> {
+    match body.get("code")? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A field as text whether the exchange sent a string or a number.
+fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Transport errors without the URL's query (there is none with secrets, but keep error text minimal).
+fn redact(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    };
+    let mut shown = e.to_string();
+    if let Some(url) = e.url() {
+        shown = shown.replace(url.as_str(), "");
+    }
+    format!("{kind} error: {shown}")
+}

@@ -1,0 +1,406 @@
+//! Simulation of the orchestrator state machine (tier 4): many seeded runs in virtual time, each throwing at a few
+//! signals duplicate deliveries, workers killed mid-flight (Lambda timeouts), workers that stall past their lease
+//! and wake up late, slow stores, exchange timeouts before and after acceptance, orders that become visible late, and
+//! failing lookups. Afterwards every signal must have exactly one decision and a terminal intent, and the exchange
+//! must hold at most one order per signal (exactly one when the decision is EXECUTED, none when FAILED).
+//!
+//! The exchange below does *not* deduplicate client_oids (a MARKET order is closed at once, so the real exchange's
+//! duplicate check may not catch a resend): no double order may come from the state machine itself. The one
+//! assumption is the one the design states: an accepted order becomes visible to lookups within the settle window.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::{FuturesUnordered, StreamExt};
+use rust_decimal::Decimal;
+
+use shared::fakes::MemoryStore;
+use shared::ids::{ClientOid, Side, SignalId, Symbol};
+use shared::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord};
+use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use shared::ports::{
+    Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
+    PutOutcome, SignalStore, StoreError,
+};
+
+/// xorshift64*: small, seeded, good enough to explore interleavings.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+type SharedRng = Arc<Mutex<Rng>>;
+fn roll(rng: &SharedRng, f: impl FnOnce(&mut Rng) -> u64) -> u64 {
+    f(&mut rng.lock().unwrap())
+}
+
+/// Record time follows tokio's (paused, virtual) clock.
+#[derive(Clone)]
+struct SimClock {
+    base: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+impl Clock for SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.base + chrono::Duration::from_std(self.start.elapsed()).unwrap()
+    }
+    fn market_now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+}
+
+/// Store wrapper: every call may be slow; sometimes very slow (a worker stalls past its lease).
+struct SlowStore {
+    inner: MemoryStore,
+    rng: SharedRng,
+    faults: bool,
+}
+impl SlowStore {
+    async fn stall(&self) {
+        if !self.faults {
+            return;
+        }
+        let ms = roll(&self.rng, |r| {
+            if r.chance(4) {
+                40_000 + r.below(120_000)
+            } else {
+                r.below(1_500)
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+#[async_trait]
+impl IntentStore for SlowStore {
+    async fn claim(&self, i: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError> {
+        self.stall().await;
+        let r = self.inner.claim(i).await;
+        self.stall().await;
+        r
+    }
+    async fn get_many(&self, k: &[shared::ids::IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
+        self.inner.get_many(k).await
+    }
+    async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
+        self.stall().await;
+        self.inner.finalize(f).await
+    }
+    async fn take_over(&self, seen: &OrderIntent, lease: i64) -> Result<Option<OrderIntent>, StoreError> {
+        self.stall().await;
+        self.inner.take_over(seen, lease).await
+    }
+    async fn save_owned(&self, i: &OrderIntent) -> Result<bool, StoreError> {
+        self.stall().await;
+        self.inner.save_owned(i).await
+    }
+}
+#[async_trait]
+impl SignalStore for SlowStore {
+    async fn put_new(&self, s: &SignalRecord) -> Result<PutOutcome<SignalRecord>, StoreError> {
+        self.inner.put_new(s).await
+    }
+    async fn created_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError> {
+        self.inner.created_between(a, b).await
+    }
+    async fn record_decision(
+        &self,
+        id: &SignalId,
+        k: &shared::ids::IdempotencyKey,
+        d: &shared::model::Decision,
+    ) -> Result<bool, StoreError> {
+        self.stall().await;
+        self.inner.record_decision(id, k, d).await
+    }
+}
+
+struct Order {
+    ack: OrderAck,
+    visible_at: tokio::time::Instant,
+}
+
+/// An exchange that accepts, rejects, times out before or after accepting, and shows orders late.
+struct SimExchange {
+    rng: SharedRng,
+    faults: bool,
+    orders: Mutex<Vec<(ClientOid, Order)>>,
+}
+impl SimExchange {
+    fn orders_for(&self, oid: &ClientOid) -> Vec<OrderAck> {
+        self.orders
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(o, _)| o == oid)
+            .map(|(_, o)| o.ack.clone())
+            .collect()
+    }
+}
+#[async_trait]
+impl Exchange for SimExchange {
+    async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        let (fate, delay, visible) = {
+            let mut r = self.rng.lock().unwrap();
+            let fate = if self.faults { r.below(100) } else { 0 };
+            (fate, r.below(3_000), r.below(10_000))
+        };
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let accept = || {
+            let n = self.orders.lock().unwrap().len();
+            let ack = OrderAck {
+                order_id: format!("ord-{n}"),
+                client_oid: req.client_oid.clone(),
+            };
+            let visible_at = tokio::time::Instant::now() + Duration::from_millis(visible);
+            self.orders.lock().unwrap().push((
+                req.client_oid.clone(),
+                Order {
+                    ack: ack.clone(),
+                    visible_at,
+                },
+            ));
+            ack
+        };
+        match fate {
+            0..=54 => Ok(accept()),
+            55..=64 => Err(ExchangeError::Rejected {
+                code: ReasonCode::InsufficientFunds,
+                message: "306 INSUFFICIENT_AVAILABLE_BALANCE".into(),
+                snippet: "code=306".into(),
+            }),
+            65..=84 => {
+                accept();
+                let late = roll(&self.rng, |r| r.below(5_000));
+                tokio::time::sleep(Duration::from_millis(late)).await;
+                Err(ExchangeError::Unknown("timeout after the request left".into()))
+            }
+            _ => Err(ExchangeError::Unknown(
+                "connection reset before the request arrived".into(),
+            )),
+        }
+    }
+
+    async fn find_order(&self, oid: &ClientOid) -> Result<Lookup, ExchangeError> {
+        if self.faults && roll(&self.rng, |r| r.below(100)) < 10 {
+            return Err(ExchangeError::Unknown("lookup timed out".into()));
+        }
+        let now = tokio::time::Instant::now();
+        let orders = self.orders.lock().unwrap();
+        Ok(orders
+            .iter()
+            .find(|(o, order)| o == oid && order.visible_at <= now)
+            .map_or(Lookup::NotFound, |(_, order)| Lookup::Placed(order.ack.clone())))
+    }
+}
+
+fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
+    let sym = Symbol::parse("ETH_BTC").unwrap();
+    SignalRecord {
+        signal_id: SignalId::new(
+            &sym,
+            if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            1_516_579_200_000 + i * 3_600_000,
+        ),
+        symbol: sym,
+        side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+        price: Decimal::new(921, 4),
+        strategy: "swing-aggressive".into(),
+        indicators: BTreeMap::new(),
+        candle_open_ms: 0,
+        created_at: now,
+        blocked: false,
+        blocked_reason: None,
+        message: String::new(),
+        trade_amount_usd: Decimal::from(100),
+        decision: None,
+    }
+}
+
+/// One seeded run. Returns how many deliveries were made (to show the runs are not trivial).
+async fn run(seed: u64) -> usize {
+    let rng: SharedRng = Arc::new(Mutex::new(Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)));
+    let clock = SimClock {
+        base: Utc::now(),
+        start: tokio::time::Instant::now(),
+    };
+    let memory = MemoryStore::default();
+    let signals: Vec<SignalRecord> = (0..6).map(|i| signal(i, clock.now())).collect();
+    for s in &signals {
+        memory.put_new(s).await.unwrap();
+    }
+    let settings = OrchestratorSettings {
+        mode: ExecutionMode::Paper,
+        ..Default::default()
+    };
+    let stormy_store = SlowStore {
+        inner: memory.clone(),
+        rng: rng.clone(),
+        faults: true,
+    };
+    let stormy_exchange = Arc::new(SimExchange {
+        rng: rng.clone(),
+        faults: true,
+        orders: Mutex::new(Vec::new()),
+    });
+    let storm = Orchestrator {
+        intents: &stormy_store,
+        signals: &stormy_store,
+        exchange: stormy_exchange.as_ref(),
+        clock: &clock,
+        settings,
+    };
+
+    // Storm: 1-3 deliveries per signal at random times; each may be killed by the Lambda timeout (30 s) or, for a
+    // quarter of them, run on past it (a worker that wakes up late); retries come back after a visibility timeout.
+    let mut inflight = FuturesUnordered::new();
+    let mut deliveries = 0;
+    let deliver = |idx: usize, after_ms: u64, enforce_timeout: bool| {
+        let msg = signals[idx].to_message(clock.now());
+        let storm = &storm;
+        async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            let fut = storm.process(&msg);
+            let r = if enforce_timeout {
+                tokio::time::timeout(Duration::from_secs(30), fut).await.ok()
+            } else {
+                Some(fut.await)
+            };
+            (idx, r)
+        }
+    };
+    for idx in 0..signals.len() {
+        for _ in 0..=roll(&rng, |r| r.below(3)) {
+            let (after, enforce) = { (roll(&rng, |r| r.below(100_000)), roll(&rng, |r| r.below(4)) != 0) };
+            inflight.push(deliver(idx, after, enforce));
+            deliveries += 1;
+        }
+    }
+    while let Some((idx, result)) = inflight.next().await {
+        let again = match result {
+            None => true,                        // killed: the message comes back
+            Some(Ok(Outcome::Retry(_))) => true, // reported as a batch item failure
+            Some(Ok(Outcome::Decided(_))) => false,
+            Some(Err(e)) => panic!("seed {seed}: store error {e}"),
+        };
+        if again && deliveries < 200 {
+            // At-least-once delivery: a copy may come back at any time, not only after the visibility timeout.
+            let after = roll(&rng, |r| r.below(210_000));
+            let enforce = roll(&rng, |r| r.below(4)) != 0;
+            inflight.push(deliver(idx, after, enforce));
+            deliveries += 1;
+        }
+    }
+    drop(inflight);
+
+    // Calm: the queue keeps redelivering (visibility timeout) until every signal is decided; no new faults.
+    let calm_store = SlowStore {
+        inner: memory.clone(),
+        rng: rng.clone(),
+        faults: false,
+    };
+    let calm_exchange = SimExchange {
+        rng: rng.clone(),
+        faults: false,
+        orders: Mutex::new(Vec::new()),
+    };
+    // Orders placed during the storm stay on the exchange: move them over.
+    *calm_exchange.orders.lock().unwrap() = std::mem::take(&mut *stormy_exchange.orders.lock().unwrap());
+    let calm = Orchestrator {
+        intents: &calm_store,
+        signals: &calm_store,
+        exchange: &calm_exchange,
+        clock: &clock,
+        settings,
+    };
+    for s in &signals {
+        let msg = s.to_message(clock.now());
+        let mut rounds = 0;
+        loop {
+            match calm.process(&msg).await.unwrap() {
+                Outcome::Decided(_) => break,
+                Outcome::Retry(why) => {
+                    rounds += 1;
+                    assert!(rounds < 10, "seed {seed}: {} never settles: {why}", s.signal_id);
+                    tokio::time::sleep(Duration::from_secs(180)).await;
+                }
+            }
+            deliveries += 1;
+        }
+    }
+
+    let intents: HashMap<_, _> = memory
+        .intents()
+        .into_iter()
+        .map(|i| (i.idempotency_key.clone(), i))
+        .collect();
+    for s in memory.signals() {
+        let key = s.idempotency_key();
+        let intent = intents
+            .get(&key)
+            .unwrap_or_else(|| panic!("seed {seed}: {} has no intent", s.signal_id));
+        let decision = s
+            .decision
+            .clone()
+            .unwrap_or_else(|| panic!("seed {seed}: {} has no decision", s.signal_id));
+        assert!(
+            intent.status.is_terminal(),
+            "seed {seed}: {} ends {}",
+            s.signal_id,
+            intent.status
+        );
+        let orders = calm_exchange.orders_for(&key.client_oid());
+        assert!(
+            orders.len() <= 1,
+            "seed {seed}: {} has {} orders",
+            s.signal_id,
+            orders.len()
+        );
+        match decision.decision_type {
+            DecisionType::Executed => {
+                assert_eq!(orders.len(), 1, "seed {seed}: EXECUTED without an order");
+                assert_eq!(intent.status, IntentStatus::OrderPlaced);
+                assert_eq!(intent.order_id.as_ref(), Some(&orders[0].order_id));
+                assert_eq!(decision.order_id.as_ref(), Some(&orders[0].order_id), "seed {seed}");
+            }
+            DecisionType::Failed => {
+                assert_eq!(orders.len(), 0, "seed {seed}: FAILED but an order exists");
+                assert_eq!(intent.status, IntentStatus::OrderFailed);
+                assert!(
+                    memory.alerts().iter().any(|a| a.alert_id.ends_with(key.as_str())),
+                    "failure alert outbox row"
+                );
+            }
+            DecisionType::Skipped => panic!("seed {seed}: paper mode never skips here"),
+        }
+    }
+    deliveries
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_most_one_order_and_exactly_one_decision_per_signal_over_many_seeds() {
+    let seeds = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000u64);
+    let mut deliveries = 0;
+    for seed in 0..seeds {
+        deliveries += run(seed).await;
+    }
+    assert!(
+        deliveries > seeds as usize * 6,
+        "the runs deliver more than once per signal ({deliveries})"
+    );
+}
