@@ -136,10 +136,21 @@ impl EvaluatorConfig {
     }
 }
 
+/// Where the live exchange is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct ExchangeConfig {
+    /// `https://api.crypto.com/exchange/v1` by default; the UAT sandbox or a local fake otherwise.
+    pub base_url: String,
+    /// Secrets Manager id of `{"api_key", "api_secret"}`.
+    pub secret_id: String,
+    pub timeout_ms: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct OrchestratorConfig {
     pub tables: TableNames,
     pub mode: ExecutionMode,
+    pub exchange: ExchangeConfig,
     pub lease_ms: i64,
     pub settle_ms: i64,
     pub quantity_decimals: u32,
@@ -149,12 +160,7 @@ pub struct OrchestratorConfig {
 impl OrchestratorConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let mode = if flag(src, "LIVE_TRADING", false) {
-            return Err(ConfigError {
-                var: "LIVE_TRADING",
-                reason:
-                    "is on, but this build has no Crypto.com order adapter yet; refusing to start rather than pretend"
-                        .into(),
-            });
+            ExecutionMode::Live
         } else if flag(src, "PAPER_TRADING", true) {
             ExecutionMode::Paper
         } else {
@@ -171,6 +177,11 @@ impl OrchestratorConfig {
         Ok(Self {
             tables: TableNames::from_source(src),
             mode,
+            exchange: ExchangeConfig {
+                base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
+                secret_id: text(src, "EXCHANGE_SECRET_ID", "signal-orchestrator/exchange"),
+                timeout_ms: number(src, "EXCHANGE_TIMEOUT_MS", 10_000u64, |t| (100..=25_000).contains(t))?,
+            },
             lease_ms,
             settle_ms,
             quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,
@@ -232,8 +243,12 @@ mod tests {
             OrchestratorConfig::from_source(&off).unwrap().mode,
             ExecutionMode::Blocked
         );
-        let err = OrchestratorConfig::from_source(&src(&[("LIVE_TRADING", "TRUE")])).unwrap_err();
-        assert_eq!(err.var, "LIVE_TRADING");
+        let live = OrchestratorConfig::from_source(&src(&[("LIVE_TRADING", "TRUE")])).unwrap();
+        assert_eq!(live.mode, ExecutionMode::Live);
+        assert_eq!(live.exchange.base_url, "https://api.crypto.com/exchange/v1");
+        let err =
+            OrchestratorConfig::from_source(&src(&[("LEASE_SECONDS", "20"), ("SETTLE_SECONDS", "20")])).unwrap_err();
+        assert_eq!(err.var, "SETTLE_SECONDS");
     }
 
     #[test]

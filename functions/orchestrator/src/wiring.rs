@@ -1,33 +1,53 @@
-//! Builds the orchestrator's adapters once per container from the typed config.
+//! Builds the orchestrator's adapters once per container from the typed config: the paper exchange, or — with
+//! LIVE_TRADING on — the Crypto.com adapter with its credentials read from Secrets Manager at init.
+
+use std::time::Duration;
 
 use shared::adapters::clock::SystemClock;
+use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::paper::PaperExchange;
+use shared::adapters::secrets::json_secret;
 use shared::config::OrchestratorConfig;
-use shared::orchestration::{Orchestrator, OrchestratorSettings};
+use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
+use shared::ports::{BoxError, Exchange};
 
 pub struct Deps {
     pub store: DynamoStore,
-    pub exchange: PaperExchange,
+    pub exchange: Box<dyn Exchange>,
     pub clock: SystemClock,
     pub config: OrchestratorConfig,
 }
 
 impl Deps {
-    pub fn new(aws: &aws_config::SdkConfig, config: OrchestratorConfig) -> Self {
-        Self {
+    pub async fn new(aws: &aws_config::SdkConfig, config: OrchestratorConfig) -> Result<Self, BoxError> {
+        let exchange: Box<dyn Exchange> = match config.mode {
+            ExecutionMode::Live => {
+                let secrets = aws_sdk_secretsmanager::Client::new(aws);
+                let creds = Credentials::from_secret(json_secret(&secrets, &config.exchange.secret_id).await?)?;
+                let settings = CryptoComSettings {
+                    base_url: config.exchange.base_url.clone(),
+                    timeout: Duration::from_millis(config.exchange.timeout_ms),
+                    rate_limit_retries: 3,
+                    backoff: Duration::from_millis(200),
+                };
+                Box::new(CryptoCom::new(settings, creds)?)
+            }
+            ExecutionMode::Paper | ExecutionMode::Blocked => Box::new(PaperExchange::new(config.paper_min_notional)),
+        };
+        Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
-            exchange: PaperExchange::new(config.paper_min_notional),
+            exchange,
             clock: SystemClock,
             config,
-        }
+        })
     }
 
     pub fn orchestrator(&self) -> Orchestrator<'_> {
         Orchestrator {
             intents: &self.store,
             signals: &self.store,
-            exchange: &self.exchange,
+            exchange: self.exchange.as_ref(),
             clock: &self.clock,
             settings: OrchestratorSettings {
                 mode: self.config.mode,

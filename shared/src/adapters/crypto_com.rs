@@ -247,7 +247,8 @@ impl CryptoCom {
             Side::Buy => {
                 let n = req.notional.unwrap_or_default();
                 let dp = if n >= Decimal::ONE { 2 } else { 4 };
-                params["notional"] = json!(n.round_dp_with_strategy(dp, RoundingStrategy::ToZero).to_string());
+                let truncated = n.round_dp_with_strategy(dp, RoundingStrategy::ToZero);
+                params["notional"] = json!(format!("{truncated:.prec$}", prec = dp as usize));
             }
             Side::Sell => {
                 let q = req.quantity.unwrap_or_default();

@@ -34,7 +34,7 @@ async fn run() -> Result<bool, BoxError> {
     let ev_cfg = EvaluatorConfig::from_source(&ProcessEnv)?;
     let timeframe = ev_cfg.timeframe;
     let ev = evaluator::wiring::Deps::new(&aws, ev_cfg, clock.clone())?;
-    let orch_deps = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?);
+    let orch_deps = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?).await?;
     let orch = orch_deps.orchestrator();
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue_url = ev.config.queue_url.clone();

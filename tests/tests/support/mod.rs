@@ -61,3 +61,34 @@ impl<E: Exchange> Exchange for CountingExchange<E> {
         self.inner.find_order(client_oid).await
     }
 }
+
+/// An exchange that places the order and then stalls the caller until released — the worker "dies" (is dropped by
+/// a timeout) or "wakes up late" (is released after someone else took over) between place and finalize.
+pub struct GatedExchange<'a, E> {
+    pub inner: &'a E,
+    pub placed: tokio::sync::Notify,
+    pub release: tokio::sync::Notify,
+}
+
+impl<'a, E> GatedExchange<'a, E> {
+    pub fn new(inner: &'a E) -> Self {
+        Self {
+            inner,
+            placed: tokio::sync::Notify::new(),
+            release: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl<E: Exchange> Exchange for GatedExchange<'_, E> {
+    async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        let ack = self.inner.place_order(req).await;
+        self.placed.notify_one();
+        self.release.notified().await;
+        ack
+    }
+    async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
+        self.inner.find_order(client_oid).await
+    }
+}

@@ -1,0 +1,453 @@
+//! The Crypto.com adapter against a local HTTP server that verifies the signature of every private request (a
+//! request with a wrong signature matches no mock and gets a 404, failing the test) and plays the exchange's answers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+
+use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
+use shared::adapters::secrets::SecretString;
+use shared::ids::{IdempotencyKey, Side, SignalId, Symbol};
+use shared::model::ReasonCode;
+use shared::ports::{Exchange, ExchangeError, Lookup, OrderRequest};
+use shared::signing::sign;
+
+const KEY: &str = "test-api-key-7f3a";
+const SECRET: &str = "test-api-secret-c91e";
+
+/// Matches a private call to `method_name` whose signature is right and whose params are all strings.
+struct Signed(&'static str);
+
+impl Match for Signed {
+    fn matches(&self, req: &Request) -> bool {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return false;
+        };
+        let (Some(m), Some(id), Some(nonce), Some(sig)) = (
+            body["method"].as_str(),
+            body["id"].as_u64(),
+            body["nonce"].as_u64(),
+            body["sig"].as_str(),
+        ) else {
+            return false;
+        };
+        let strings = body["params"]
+            .as_object()
+            .is_some_and(|p| p.values().all(Value::is_string));
+        m == self.0
+            && body["api_key"] == KEY
+            && strings
+            && sign(SECRET, m, id, KEY, &body["params"], nonce) == sig
+            && req.url.path().ends_with(self.0)
+    }
+}
+
+fn reply(http: u16, code: i64, message: &str, result: Value) -> ResponseTemplate {
+    ResponseTemplate::new(http)
+        .set_body_json(json!({ "id": 1, "method": "m", "code": code, "message": message, "result": result }))
+}
+
+async fn server() -> MockServer {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-instruments"))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "data": [
+                { "symbol": "ETH_USDT", "base_ccy": "ETH", "quote_ccy": "USDT", "qty_tick_size": "0.0001", "quantity_decimals": 4 },
+                { "symbol": "BTC_USDT", "base_ccy": "BTC", "quote_ccy": "USDT", "qty_tick_size": "0.00001", "quantity_decimals": 5 }
+            ]}),
+        ))
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-risk-parameters"))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "base_currency_config": [ { "instrument_name": "ETH", "min_order_notional_usd": "10" } ] }),
+        ))
+        .mount(&s)
+        .await;
+    s
+}
+
+fn exchange(s: &MockServer, timeout_ms: u64) -> CryptoCom {
+    CryptoCom::new(
+        CryptoComSettings {
+            base_url: s.uri(),
+            timeout: Duration::from_millis(timeout_ms),
+            rate_limit_retries: 2,
+            backoff: Duration::from_millis(10),
+        },
+        Credentials {
+            api_key: SecretString::new(KEY.into()),
+            api_secret: SecretString::new(SECRET.into()),
+        },
+    )
+    .unwrap()
+}
+
+fn order(side: Side, amount: i64) -> OrderRequest {
+    let sym = Symbol::parse("ETH_USDT").unwrap();
+    let key = IdempotencyKey::for_signal(&SignalId::new(&sym, side, 1_700_000_000_000));
+    let price = Decimal::new(3000, 0);
+    OrderRequest {
+        symbol: sym,
+        side,
+        client_oid: key.client_oid(),
+        notional: (side == Side::Buy).then(|| Decimal::from(amount)),
+        quantity: (side == Side::Sell).then(|| Decimal::from(amount) / price),
+        ref_price: price,
+    }
+}
+
+async fn create_params(s: &MockServer) -> Vec<Value> {
+    s.received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().ends_with("private/create-order"))
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["params"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn accepted_market_buy_by_notional_and_sell_by_rounded_quantity() {
+    let s = server().await;
+    Mock::given(method("POST"))
+        .and(Signed("private/create-order"))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "order_id": "5755600460443882762", "client_oid": "x" }),
+        ))
+        .expect(2)
+        .mount(&s)
+        .await;
+    let ex = exchange(&s, 2_000);
+    let buy = order(Side::Buy, 100);
+    let ack = ex.place_order(&buy).await.unwrap();
+    assert_eq!(ack.order_id, "5755600460443882762");
+    ex.place_order(&order(Side::Sell, 100)).await.unwrap();
+    let params = create_params(&s).await;
+    assert_eq!(
+        params[0],
+        json!({ "instrument_name": "ETH_USDT", "side": "BUY", "type": "MARKET", "notional": "100.00", "client_oid": buy.client_oid.as_str() })
+    );
+    // 100 / 3000 = 0.0333… rounded down to the 0.0001 tick.
+    assert_eq!(params[1]["quantity"], "0.0333");
+    assert_eq!(params[1]["side"], "SELL");
+}
+
+#[tokio::test]
+async fn each_refusal_class_is_a_definitive_rejection() {
+    let cases: &[(u16, i64, &str, ReasonCode)] = &[
+        (
+            500,
+            306,
+            "INSUFFICIENT_AVAILABLE_BALANCE",
+            ReasonCode::InsufficientFunds,
+        ),
+        (401, 40101, "UNAUTHORIZED", ReasonCode::AuthenticationError),
+        (400, 40102, "INVALID_NONCE", ReasonCode::SignatureError),
+        (500, 415, "BELOW_MIN_ORDER_SIZE", ReasonCode::BelowMinOrderSize),
+        (400, 213, "INVALID_ORDERQTY", ReasonCode::ExchangeRejected),
+        (200, 43012, "SELF_TRADE_PREVENTION", ReasonCode::ExchangeRejected),
+        (400, 77777, "order rejected by risk", ReasonCode::ExchangeRejected),
+        (400, 77778, "amount too small", ReasonCode::MinNotionalNotMet),
+    ];
+    for (http, code, message, expected) in cases {
+        let s = server().await;
+        Mock::given(method("POST"))
+            .and(Signed("private/create-order"))
+            .respond_with(reply(*http, *code, message, Value::Null))
+            .expect(1)
+            .mount(&s)
+            .await;
+        match exchange(&s, 2_000).place_order(&order(Side::Buy, 100)).await {
+            Err(ExchangeError::Rejected { code: got, snippet, .. }) => {
+                assert_eq!(got, *expected, "code {code}");
+                assert!(
+                    snippet.contains(&code.to_string()) && snippet.contains(message),
+                    "{snippet}"
+                );
+            }
+            other => panic!("code {code}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn rate_limited_then_accepted() {
+    let s = server().await;
+    Mock::given(method("POST"))
+        .and(Signed("private/create-order"))
+        .respond_with(reply(429, 42901, "TOO_MANY_REQUESTS", Value::Null))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(Signed("private/create-order"))
+        .respond_with(reply(200, 0, "", json!({ "order_id": "42", "client_oid": "x" })))
+        .mount(&s)
+        .await;
+    let ack = exchange(&s, 2_000).place_order(&order(Side::Buy, 100)).await.unwrap();
+    assert_eq!(ack.order_id, "42");
+    let params = create_params(&s).await;
+    assert_eq!(params.len(), 2);
+    assert_eq!(
+        params[0]["client_oid"], params[1]["client_oid"],
+        "the retry reuses the client_oid"
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_until_the_retries_run_out_is_a_rate_limit_failure() {
+    let s = server().await;
+    Mock::given(method("POST"))
+        .and(Signed("private/create-order"))
+        .respond_with(reply(429, 42901, "TOO_MANY_REQUESTS", Value::Null))
+        .expect(3)
+        .mount(&s)
+        .await;
+    let r = exchange(&s, 2_000).place_order(&order(Side::Buy, 100)).await;
+    assert!(
+        matches!(
+            r,
+            Err(ExchangeError::Rejected {
+                code: ReasonCode::RateLimit,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_unknown_outcomes() {
+    for (http, body) in [
+        (500, json!({ "code": 50001, "message": "ERR_INTERNAL" })),
+        (502, json!({})),
+        (408, json!({ "code": 40801, "message": "REQUEST_TIMEOUT" })),
+    ] {
+        let s = server().await;
+        Mock::given(method("POST"))
+            .and(Signed("private/create-order"))
+            .respond_with(ResponseTemplate::new(http).set_body_json(body))
+            .mount(&s)
+            .await;
+        let r = exchange(&s, 2_000).place_order(&order(Side::Buy, 100)).await;
+        assert!(matches!(r, Err(ExchangeError::Unknown(_))), "HTTP {http}: {r:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_after_acceptance_is_unknown_and_the_lookup_finds_the_order() {
+    let s = server().await;
+    // The exchange accepts (the order exists) but answers after the client gave up.
+    Mock::given(method("POST"))
+        .and(Signed("private/create-order"))
+        .respond_with(
+            reply(200, 0, "", json!({ "order_id": "77", "client_oid": "x" })).set_delay(Duration::from_millis(800)),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(Signed("private/get-order-detail"))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "order_id": "77", "client_oid": "x", "status": "FILLED", "cumulative_quantity": "0.0333" }),
+        ))
+        .mount(&s)
+        .await;
+    let ex = exchange(&s, 200);
+    let req = order(Side::Buy, 100);
+    assert!(matches!(ex.place_order(&req).await, Err(ExchangeError::Unknown(_))));
+    let found = ex.find_order(&req.client_oid).await.unwrap();
+    assert!(
+        matches!(found, Lookup::Placed(ref a) if a.order_id == "77"),
+        "{found:?}"
+    );
+    let lookups = s.received_requests().await.unwrap();
+    let detail = lookups
+        .iter()
+        .find(|r| r.url.path().ends_with("get-order-detail"))
+        .unwrap();
+    let body: Value = serde_json::from_slice(&detail.body).unwrap();
+    assert_eq!(
+        body["params"],
+        json!({ "client_oid": req.client_oid.as_str() }),
+        "looked up by client_oid"
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_client_oid_is_looked_up_not_failed() {
+    let s = server().await;
+    Mock::given(method("POST"))
+        .and(Signed("private/create-order"))
+        .respond_with(reply(400, 204, "DUPLICATE_CLORDID", Value::Null))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(Signed("private/get-order-detail"))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "order_id": "99", "status": "ACTIVE", "cumulative_quantity": "0" }),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let ack = exchange(&s, 2_000).place_order(&order(Side::Buy, 100)).await.unwrap();
+    assert_eq!(ack.order_id, "99");
+}
+
+#[tokio::test]
+async fn lookups_report_not_found_and_unfilled_rejections() {
+    let s = server().await;
+    Mock::given(method("POST"))
+        .and(Signed("private/get-order-detail"))
+        .respond_with(reply(200, 40401, "NOT_FOUND", Value::Null))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(Signed("private/get-order-detail"))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "order_id": "5", "status": "REJECTED", "reason": "306", "cumulative_quantity": "0" }),
+        ))
+        .mount(&s)
+        .await;
+    let ex = exchange(&s, 2_000);
+    let oid = order(Side::Buy, 100).client_oid;
+    assert_eq!(ex.find_order(&oid).await.unwrap(), Lookup::NotFound);
+    assert!(matches!(
+        ex.find_order(&oid).await.unwrap(),
+        Lookup::Rejected {
+            code: ReasonCode::InsufficientFunds,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn minimum_notional_is_checked_before_anything_is_sent() {
+    let s = server().await;
+    Mock::given(method("POST"))
+        .and(path("/private/create-order"))
+        .respond_with(reply(200, 0, "", json!({})))
+        .expect(0)
+        .mount(&s)
+        .await;
+    let r = exchange(&s, 2_000).place_order(&order(Side::Buy, 5)).await;
+    assert!(
+        matches!(
+            r,
+            Err(ExchangeError::Rejected {
+                code: ReasonCode::MinNotionalNotMet,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_exchange_means_nothing_was_sent() {
+    // A port nothing listens on: the connection never opens.
+    let unreachable = CryptoCom::new(
+        CryptoComSettings {
+            base_url: "http://127.0.0.1:9".into(),
+            timeout: Duration::from_millis(500),
+            rate_limit_retries: 0,
+            backoff: Duration::from_millis(1),
+        },
+        Credentials {
+            api_key: SecretString::new(KEY.into()),
+            api_secret: SecretString::new(SECRET.into()),
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        unreachable.place_order(&order(Side::Buy, 100)).await,
+        Err(ExchangeError::NotSent(_))
+    ));
+}
+
+/// Collects every log line written while the adapter works, through success, refusals and failures.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn neither_the_key_nor_the_secret_reaches_the_logs() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let s = server().await;
+            Mock::given(method("POST"))
+                .and(Signed("private/create-order"))
+                .respond_with(reply(429, 42901, "TOO_MANY_REQUESTS", Value::Null))
+                .mount(&s)
+                .await;
+            let ex = exchange(&s, 2_000);
+            let err = ex.place_order(&order(Side::Buy, 100)).await.unwrap_err();
+            tracing::error!(error = %err, debug = ?err, "order failed");
+            tracing::info!(credentials = ?Credentials {
+                api_key: SecretString::new(KEY.into()),
+                api_secret: SecretString::new(SECRET.into()),
+            }, "wiring");
+        })
+    });
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("rate limited"), "the logs were captured: {text}");
+    assert!(
+        !text.contains(KEY) && !text.contains(SECRET),
+        "a credential leaked into the logs: {text}"
+    );
+    let fields: BTreeMap<String, SecretString> = [("api_key".to_string(), SecretString::new(KEY.into()))]
+        .into_iter()
+        .collect();
+    assert!(
+        Credentials::from_secret(fields).is_err(),
+        "a secret without api_secret is refused"
+    );
+}
