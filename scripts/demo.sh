@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole pipeline, locally, from a fresh machine: installs what is missing, starts the AWS emulator on
-# 127.0.0.1, creates the tables/queues/secrets, replays the project's real candles through
+# 127.0.0.1 and a local Telegram sink, creates the tables/queues/secrets, replays the project's real candles through
 # evaluator → SQS → orchestrator (paper trading), and prints a summary and the diagnostics report (last on stdout).
 # Exit 0 only when the report passes and at least one order was placed.
 source "$(dirname "$0")/lib.sh"
@@ -10,7 +10,8 @@ ensure_python_tools
 log "building the functions and the local harness (the first build takes a few minutes; cargo shows its progress)"
 cargo build -p tests --bins
 emulator_up
-trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi' EXIT
+sink_up
+trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi; if [ "$SINK_STARTED" = 1 ]; then sink_down; fi' EXIT
 emulator_reset   # a clean slate: the demo's numbers are its own
 SIGNALS_QUEUE_URL=$("$ROOT/target/debug/local-stack" data/watchlist.json | sed -n 's/^SIGNALS_QUEUE_URL=//p')
 export SIGNALS_QUEUE_URL

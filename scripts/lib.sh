@@ -17,6 +17,9 @@ export AWS_DEFAULT_REGION="$AWS_REGION"
 export AWS_ACCESS_KEY_ID="local" AWS_SECRET_ACCESS_KEY="local"
 export AWS_EC2_METADATA_DISABLED=true
 export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
+# The local Telegram sink stands in for the Bot API.
+export TELEGRAM_SINK_PORT="${TELEGRAM_SINK_PORT:-4588}"
+export TELEGRAM_API_BASE_URL="http://127.0.0.1:${TELEGRAM_SINK_PORT}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -69,3 +72,31 @@ emulator_down() {
 }
 
 emulator_reset() { curl -fsS -o /dev/null -X POST "$AWS_ENDPOINT_URL/moto-api/reset"; }
+
+# Starts the local Telegram sink (built by cargo beforehand) unless one answers; SINK_STARTED=1 when this call did.
+SINK_STARTED=0
+sink_up() {
+  local pidfile="$STATE/telegram-sink-$TELEGRAM_SINK_PORT.pid"
+  if curl -fsS -o /dev/null --max-time 2 "$TELEGRAM_API_BASE_URL/messages" 2>/dev/null; then
+    log "telegram sink already answering at $TELEGRAM_API_BASE_URL"
+    return
+  fi
+  : >"$STATE/telegram-sink.jsonl"
+  nohup "$ROOT/target/debug/telegram-sink" "127.0.0.1:$TELEGRAM_SINK_PORT" "$STATE/telegram-sink.jsonl" \
+    >"$STATE/telegram-sink.log" 2>&1 &
+  echo $! >"$pidfile"
+  SINK_STARTED=1
+  for _ in $(seq 1 50); do
+    curl -fsS -o /dev/null --max-time 1 "$TELEGRAM_API_BASE_URL/messages" 2>/dev/null && { log "telegram sink at $TELEGRAM_API_BASE_URL (messages: $STATE/telegram-sink.jsonl)"; return; }
+    sleep 0.1
+  done
+  log "telegram sink did not start (log: $STATE/telegram-sink.log)"
+  return 1
+}
+
+sink_down() {
+  local pidfile="$STATE/telegram-sink-$TELEGRAM_SINK_PORT.pid"
+  [ -f "$pidfile" ] || return 0
+  kill "$(cat "$pidfile")" 2>/dev/null || true
+  rm -f "$pidfile"
+}

@@ -146,11 +146,30 @@ pub struct ExchangeConfig {
     pub timeout_ms: u64,
 }
 
+/// Where Telegram messages go.
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    /// `https://api.telegram.org`, or the local sink.
+    pub base_url: String,
+    /// Secrets Manager id of `{"bot_token", "chat_id"}`.
+    pub secret_id: String,
+}
+
+impl TelegramConfig {
+    pub fn from_source(src: &dyn Source) -> Self {
+        Self {
+            base_url: text(src, "TELEGRAM_API_BASE_URL", "https://api.telegram.org"),
+            secret_id: text(src, "TELEGRAM_SECRET_ID", "signal-orchestrator/telegram"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OrchestratorConfig {
     pub tables: TableNames,
     pub mode: ExecutionMode,
     pub exchange: ExchangeConfig,
+    pub telegram: TelegramConfig,
     pub lease_ms: i64,
     pub settle_ms: i64,
     pub quantity_decimals: u32,
@@ -182,6 +201,7 @@ impl OrchestratorConfig {
                 secret_id: text(src, "EXCHANGE_SECRET_ID", "signal-orchestrator/exchange"),
                 timeout_ms: number(src, "EXCHANGE_TIMEOUT_MS", 10_000u64, |t| (100..=25_000).contains(t))?,
             },
+            telegram: TelegramConfig::from_source(src),
             lease_ms,
             settle_ms,
             quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,

@@ -186,6 +186,30 @@ impl AlertStore for MemoryStore {
         let t = self.lock();
         Ok(alert_ids.iter().filter_map(|k| t.alerts.get(k).cloned()).collect())
     }
+
+    async fn mark_sent(&self, alert_id: &str, telegram_message_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let a = t
+            .alerts
+            .get_mut(alert_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("no alert {alert_id}")))?;
+        a.status = crate::model::AlertStatus::Sent;
+        a.telegram_message_id = Some(telegram_message_id);
+        a.sent_at = Some(at);
+        a.attempts += 1;
+        Ok(())
+    }
+
+    async fn mark_failed_attempt(&self, alert_id: &str, error: &str) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let a = t
+            .alerts
+            .get_mut(alert_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("no alert {alert_id}")))?;
+        a.attempts += 1;
+        a.last_error = Some(error.to_string());
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -246,5 +270,33 @@ impl Clock for ManualClock {
     }
     fn market_now_ms(&self) -> i64 {
         self.market_ms.load(Ordering::SeqCst)
+    }
+}
+
+/// A notifier that records what it sends, or fails every send while `failing` is set.
+#[derive(Default, Clone)]
+pub struct MemoryNotifier {
+    sent: Arc<Mutex<Vec<String>>>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MemoryNotifier {
+    pub fn sent(&self) -> Vec<String> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl crate::ports::Notifier for MemoryNotifier {
+    async fn send(&self, text: &str) -> Result<i64, crate::ports::NotifyError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(crate::ports::NotifyError("telegram unavailable".into()));
+        }
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.push(text.to_string());
+        Ok(sent.len() as i64)
     }
 }

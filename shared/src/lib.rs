@@ -5,6 +5,7 @@
 //! exchange and replayed candles; `fakes` holds in-memory implementations for tests and simulation.
 
 pub mod adapters;
+pub mod alerts;
 pub mod candles;
 pub mod classify;
 pub mod config;

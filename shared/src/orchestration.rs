@@ -65,8 +65,9 @@ impl Default for OrchestratorSettings {
 /// What happened to one delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// The signal has its decision; acknowledge the message.
-    Decided(Decision),
+    /// The signal has its decision; acknowledge the message. With the ORDER FAILED outbox row this delivery
+    /// committed, which the caller sends now (see [`crate::alerts::deliver`]).
+    Decided(Decision, Option<Box<AlertRecord>>),
     /// Leave the message on the queue for a later delivery.
     Retry(String),
 }
@@ -368,7 +369,7 @@ impl Orchestrator<'_> {
 
     async fn finalize(&self, f: Finalization) -> Result<Outcome, StoreError> {
         match self.intents.finalize(&f).await? {
-            FinalizeOutcome::Committed => Ok(Outcome::Decided(f.decision)),
+            FinalizeOutcome::Committed => Ok(Outcome::Decided(f.decision, f.failure_alert.map(Box::new))),
             FinalizeOutcome::Fenced => Ok(Outcome::Retry(format!(
                 "attempt {} of {} was fenced off by a newer attempt",
                 f.intent.attempt, f.intent.idempotency_key
@@ -396,7 +397,7 @@ impl Orchestrator<'_> {
             .record_decision(signal_id, &intent.idempotency_key, &d)
             .await?
         {
-            Ok(Outcome::Decided(d))
+            Ok(Outcome::Decided(d, None))
         } else {
             Err(StoreError::Corrupt(format!(
                 "signal {signal_id} already carries a different decision than {}",

@@ -99,6 +99,10 @@ pub trait IntentStore: Send + Sync {
 #[async_trait]
 pub trait AlertStore: Send + Sync {
     async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError>;
+    /// Records a delivered alert (status SENT, the Telegram message id, sent_at, attempts + 1).
+    async fn mark_sent(&self, alert_id: &str, telegram_message_id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records a failed delivery; the row stays PENDING for the sweeper (attempts + 1, last_error).
+    async fn mark_failed_attempt(&self, alert_id: &str, error: &str) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -292,7 +292,7 @@ async fn run(seed: u64) -> usize {
         let again = match result {
             None => true,                        // killed: the message comes back
             Some(Ok(Outcome::Retry(_))) => true, // reported as a batch item failure
-            Some(Ok(Outcome::Decided(_))) => false,
+            Some(Ok(Outcome::Decided(..))) => false,
             Some(Err(e)) => panic!("seed {seed}: store error {e}"),
         };
         if again && deliveries < 200 {
@@ -330,7 +330,7 @@ async fn run(seed: u64) -> usize {
         let mut rounds = 0;
         loop {
             match calm.process(&msg).await.unwrap() {
-                Outcome::Decided(_) => break,
+                Outcome::Decided(..) => break,
                 Outcome::Retry(why) => {
                     rounds += 1;
                     assert!(rounds < 10, "seed {seed}: {} never settles: {why}", s.signal_id);

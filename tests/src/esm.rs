@@ -4,6 +4,7 @@
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use orchestrator::handler::FailureAlerts;
 use shared::orchestration::Orchestrator;
 
 use crate::provision::BoxError;
@@ -22,6 +23,7 @@ pub async fn poll_once(
     queue_url: &str,
     batch_size: i32,
     orchestrator: &Orchestrator<'_>,
+    alerts: &FailureAlerts<'_>,
 ) -> Result<Option<DrainStats>, BoxError> {
     let resp = sqs
         .receive_message()
@@ -44,7 +46,7 @@ pub async fn poll_once(
         r.event_source = Some("aws:sqs".into());
         event.records.push(r);
     }
-    let response = orchestrator::handler::handle(orchestrator, event).await;
+    let response = orchestrator::handler::handle(orchestrator, alerts, event).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -82,9 +84,10 @@ pub async fn drain(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     orchestrator: &Orchestrator<'_>,
+    alerts: &FailureAlerts<'_>,
 ) -> Result<DrainStats, BoxError> {
     let mut total = DrainStats::default();
-    while let Some(s) = poll_once(sqs, queue_url, 10, orchestrator).await? {
+    while let Some(s) = poll_once(sqs, queue_url, 10, orchestrator, alerts).await? {
         total.batches += s.batches;
         total.received += s.received;
         total.deleted += s.deleted;

@@ -61,13 +61,18 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         clock: &clock,
         settings: settings(ExecutionMode::Paper),
     };
+    let notifier = shared::fakes::MemoryNotifier::default();
+    let alerts = orchestrator::handler::FailureAlerts {
+        store: &store,
+        notifier: &notifier,
+    };
 
     let mut sent = 0;
     for t in market.close_times(Timeframe::H1).into_iter().take(120) {
         clock.set_market_ms(t);
         sent += ev.run().await.unwrap().signals;
     }
-    let drained = esm::drain(&sqs, &env.p.queue_url, &orch).await.unwrap();
+    let drained = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
     assert!(sent > 0, "the replay produced signals");
     assert_eq!((drained.received, drained.deleted, drained.failed), (sent, sent, 0));
     assert_eq!(exchange.creates(), sent, "one create-order per signal");
@@ -100,7 +105,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         .unwrap();
     let messages: Vec<_> = signals.iter().map(support::message).collect();
     assert!(queue.send(&messages).await.unwrap().is_empty());
-    let again = esm::drain(&sqs, &env.p.queue_url, &orch).await.unwrap();
+    let again = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
     assert_eq!((again.received, again.deleted), (sent, sent));
     assert_eq!(exchange.creates(), sent, "redelivery places nothing");
     let after = store
@@ -147,13 +152,16 @@ async fn fifty_concurrent_deliveries_of_one_signal_place_one_order() {
     };
     let outcomes = join_all((0..50).map(|_| orch.process(&msg))).await;
     assert_eq!(exchange.creates(), 1, "exactly one create-order reaches the exchange");
-    let decided = outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Decided(_)))).count();
+    let decided = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Outcome::Decided(..))))
+        .count();
     let retried = outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Retry(_)))).count();
     assert_eq!(decided + retried, 50, "no delivery errors: {outcomes:?}");
     assert!(decided >= 1);
     // The deliveries told to retry come back after the visibility timeout and find the decided intent.
     let late = orch.process(&msg).await.unwrap();
-    assert!(matches!(late, Outcome::Decided(ref d) if d.decision_type == DecisionType::Executed));
+    assert!(matches!(late, Outcome::Decided(ref d, _) if d.decision_type == DecisionType::Executed));
     assert_eq!(
         store.get_many(&[s.idempotency_key()]).await.unwrap()[0].status,
         IntentStatus::OrderPlaced
@@ -183,7 +191,7 @@ async fn with_trading_off_the_claim_records_blocked_and_the_report_still_passes(
     };
     assert!(matches!(
         orch.process(&support::message(&s)).await.unwrap(),
-        Outcome::Decided(_)
+        Outcome::Decided(..)
     ));
     assert_eq!(exchange.creates(), 0, "no exchange call at all");
     let report = invariants::collect(

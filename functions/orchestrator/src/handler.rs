@@ -7,9 +7,16 @@ use futures::future::join_all;
 
 use shared::model::SignalMessage;
 use shared::orchestration::{Orchestrator, Outcome};
+use shared::ports::{AlertStore, Notifier};
 
-pub async fn handle(orchestrator: &Orchestrator<'_>, event: SqsEvent) -> SqsBatchResponse {
-    let results = join_all(event.records.iter().map(|r| process_record(orchestrator, r))).await;
+/// Where ORDER FAILED messages go: the alerts outbox and the notifier (Telegram).
+pub struct FailureAlerts<'a> {
+    pub store: &'a dyn AlertStore,
+    pub notifier: &'a dyn Notifier,
+}
+
+pub async fn handle(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, event: SqsEvent) -> SqsBatchResponse {
+    let results = join_all(event.records.iter().map(|r| process_record(orchestrator, alerts, r))).await;
     let mut response = SqsBatchResponse::default();
     for (record, ok) in event.records.iter().zip(results) {
         if !ok {
@@ -20,7 +27,7 @@ pub async fn handle(orchestrator: &Orchestrator<'_>, event: SqsEvent) -> SqsBatc
 }
 
 /// True when the record is done (acknowledge), false when it must come back.
-async fn process_record(orchestrator: &Orchestrator<'_>, record: &SqsMessage) -> bool {
+async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, record: &SqsMessage) -> bool {
     let message_id = record.message_id.as_deref().unwrap_or_default();
     let msg = match SignalMessage::parse(record.body.as_deref().unwrap_or_default()) {
         Ok(m) => m,
@@ -30,9 +37,16 @@ async fn process_record(orchestrator: &Orchestrator<'_>, record: &SqsMessage) ->
         }
     };
     match orchestrator.process(&msg).await {
-        Ok(Outcome::Decided(d)) => {
+        Ok(Outcome::Decided(d, failure_alert)) => {
             tracing::info!(message_id, signal_id = %msg.signal_id, decision_type = %d.decision_type,
                 reason_code = %d.reason_code, order_id = d.order_id.as_deref(), "signal decided");
+            if let Some(alert) = failure_alert {
+                // The decision is durable; a failed send leaves the outbox row PENDING for the sweeper.
+                let clock = orchestrator.clock;
+                if let Err(e) = shared::alerts::deliver(alerts.store, alerts.notifier, clock, &alert).await {
+                    tracing::error!(alert_id = %alert.alert_id, error = %e, "recording the ORDER FAILED delivery failed");
+                }
+            }
             true
         }
         Ok(Outcome::Retry(why)) => {
@@ -52,7 +66,7 @@ mod tests {
     use super::*;
     use rust_decimal::Decimal;
     use shared::adapters::paper::PaperExchange;
-    use shared::fakes::{ManualClock, MemoryStore};
+    use shared::fakes::{ManualClock, MemoryNotifier, MemoryStore};
     use shared::ids::{Side, SignalId, Symbol};
     use shared::model::{DecisionType, IntentStatus, ReasonCode, SignalRecord};
     use shared::orchestration::{ExecutionMode, OrchestratorSettings};
@@ -103,7 +117,12 @@ mod tests {
         };
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
 
-        let resp = handle(&orch, event.clone()).await;
+        let notifier = MemoryNotifier::default();
+        let alerts = FailureAlerts {
+            store: &store,
+            notifier: &notifier,
+        };
+        let resp = handle(&orch, &alerts, event.clone()).await;
         let failed: Vec<&str> = resp
             .batch_item_failures
             .iter()
@@ -124,7 +143,7 @@ mod tests {
         );
 
         clock.advance_ms(5_000);
-        let again = handle(&orch, event).await;
+        let again = handle(&orch, &alerts, event).await;
         assert_eq!(again.batch_item_failures.len(), 2);
         assert_eq!(store.intents(), intents, "redelivery does not touch the intent");
         assert_eq!(store.signals()[0].decision.clone().unwrap(), d, "nor the decision");
@@ -143,7 +162,16 @@ mod tests {
             settings: settings(ExecutionMode::Blocked),
         };
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
-        handle(&orch, event).await;
+        let notifier = MemoryNotifier::default();
+        handle(
+            &orch,
+            &FailureAlerts {
+                store: &store,
+                notifier: &notifier,
+            },
+            event,
+        )
+        .await;
         assert_eq!(store.intents()[0].status, IntentStatus::BlockedLiveTrading);
         let d = store.signals()[0].decision.clone().unwrap();
         assert_eq!(
@@ -189,5 +217,66 @@ mod tests {
         store.insert_intent(intent);
         assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Retry(_)));
         assert!(store.signals()[0].decision.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_order_sends_order_failed_and_a_telegram_outage_leaves_it_pending() {
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let store = store_with_sample_signal(&clock).await;
+        // A minimum notional above the trade amount: the paper exchange refuses with MIN_NOTIONAL_NOT_MET.
+        let exchange = PaperExchange::new(Decimal::from(1_000));
+        let orch = Orchestrator {
+            intents: &store,
+            signals: &store,
+            exchange: &exchange,
+            clock: &clock,
+            settings: settings(ExecutionMode::Paper),
+        };
+        let notifier = MemoryNotifier::default();
+        notifier.set_failing(true);
+        let alerts = FailureAlerts {
+            store: &store,
+            notifier: &notifier,
+        };
+        let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
+        handle(&orch, &alerts, event).await;
+        let d = store.signals()[0].decision.clone().unwrap();
+        assert_eq!(
+            (d.decision_type, d.reason_code),
+            (DecisionType::Failed, ReasonCode::MinNotionalNotMet)
+        );
+        assert!(d.reason_message.contains("ETH_BTC BUY"), "{}", d.reason_message);
+        assert!(d.exchange_error_snippet.unwrap().contains("MIN_NOTIONAL"));
+        let alert = store.alerts().remove(0);
+        assert_eq!(
+            (alert.status, alert.attempts),
+            (shared::model::AlertStatus::Pending, 1),
+            "outage: left PENDING"
+        );
+        assert_eq!(
+            store.intents()[0].status,
+            IntentStatus::OrderFailed,
+            "the outage changes no decision"
+        );
+
+        // Telegram is back: delivering the outbox row records the message id.
+        notifier.set_failing(false);
+        let id = shared::alerts::deliver(&store, &notifier, &clock, &alert)
+            .await
+            .unwrap();
+        assert_eq!(id, Some(1));
+        let sent = notifier.sent().remove(0);
+        assert!(
+            sent.contains("ORDER FAILED")
+                && sent.contains("ETH_BTC")
+                && sent.contains("BUY")
+                && sent.contains("MIN_NOTIONAL_NOT_MET"),
+            "{sent}"
+        );
+        let alert = store.alerts().remove(0);
+        assert_eq!(
+            (alert.status, alert.telegram_message_id),
+            (shared::model::AlertStatus::Sent, Some(1))
+        );
     }
 }

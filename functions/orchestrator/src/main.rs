@@ -11,10 +11,10 @@ async fn main() -> Result<(), Error> {
     tracing::info!(mode = ?config.mode, lease_ms = config.lease_ms, "orchestrator starting");
     let aws = aws_config::load_from_env().await;
     let deps = Deps::new(&aws, config).await?;
-    let orchestrator = deps.orchestrator();
+    let (orchestrator, alerts) = (deps.orchestrator(), deps.failure_alerts());
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let orchestrator = &orchestrator;
-        async move { Ok::<_, Error>(orchestrator::handler::handle(orchestrator, event.payload).await) }
+        let (orchestrator, alerts) = (&orchestrator, &alerts);
+        async move { Ok::<_, Error>(orchestrator::handler::handle(orchestrator, alerts, event.payload).await) }
     }))
     .await
 }

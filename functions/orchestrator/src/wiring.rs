@@ -8,22 +8,42 @@ use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::paper::PaperExchange;
 use shared::adapters::secrets::json_secret;
+use shared::adapters::telegram::{Telegram, TelegramSettings};
 use shared::config::OrchestratorConfig;
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
-use shared::ports::{BoxError, Exchange};
+use shared::ports::{BoxError, Exchange, StoreError};
+
+use crate::handler::FailureAlerts;
 
 pub struct Deps {
     pub store: DynamoStore,
     pub exchange: Box<dyn Exchange>,
+    pub notifier: Telegram,
     pub clock: SystemClock,
     pub config: OrchestratorConfig,
 }
 
 impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: OrchestratorConfig) -> Result<Self, BoxError> {
+        let secrets = aws_sdk_secretsmanager::Client::new(aws);
+        let mut telegram = json_secret(&secrets, &config.telegram.secret_id).await?;
+        let mut field = |k: &str| {
+            telegram
+                .remove(k)
+                .ok_or_else(|| StoreError::Corrupt(format!("telegram secret lacks {k}")))
+        };
+        let (token, chat_id) = (field("bot_token")?, field("chat_id")?);
+        let notifier = Telegram::new(
+            TelegramSettings {
+                base_url: config.telegram.base_url.clone(),
+                timeout: Duration::from_secs(5),
+                max_wait: Duration::from_secs(3),
+            },
+            token,
+            chat_id.expose().to_string(),
+        )?;
         let exchange: Box<dyn Exchange> = match config.mode {
             ExecutionMode::Live => {
-                let secrets = aws_sdk_secretsmanager::Client::new(aws);
                 let creds = Credentials::from_secret(json_secret(&secrets, &config.exchange.secret_id).await?)?;
                 let settings = CryptoComSettings {
                     base_url: config.exchange.base_url.clone(),
@@ -38,9 +58,17 @@ impl Deps {
         Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
             exchange,
+            notifier,
             clock: SystemClock,
             config,
         })
+    }
+
+    pub fn failure_alerts(&self) -> FailureAlerts<'_> {
+        FailureAlerts {
+            store: &self.store,
+            notifier: &self.notifier,
+        }
     }
 
     pub fn orchestrator(&self) -> Orchestrator<'_> {

@@ -365,6 +365,39 @@ impl AlertStore for DynamoStore {
             .map(alert_from)
             .collect()
     }
+
+    async fn mark_sent(&self, alert_id: &str, telegram_message_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.alerts)
+            .key("alert_id", s(alert_id))
+            .update_expression("SET #s = :sent, telegram_message_id = :mid, sent_at = :at ADD attempts :one")
+            .condition_expression("attribute_exists(alert_id)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":sent", s(AlertStatus::Sent.as_str()))
+            .expression_attribute_values(":mid", n(telegram_message_id))
+            .expression_attribute_values(":at", s(rfc3339(at)))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("UpdateItem alerts (sent)", e))?;
+        Ok(())
+    }
+
+    async fn mark_failed_attempt(&self, alert_id: &str, error: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.alerts)
+            .key("alert_id", s(alert_id))
+            .update_expression("SET last_error = :e ADD attempts :one")
+            .condition_expression("attribute_exists(alert_id)")
+            .expression_attribute_values(":e", s(error.chars().take(500).collect::<String>()))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("UpdateItem alerts (failed attempt)", e))?;
+        Ok(())
+    }
 }
 
 #[async_trait]

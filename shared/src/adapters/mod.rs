@@ -7,3 +7,4 @@ pub mod paper;
 pub mod replay;
 pub mod secrets;
 pub mod sqs;
+pub mod telegram;

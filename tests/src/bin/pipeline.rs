@@ -36,6 +36,7 @@ async fn run() -> Result<bool, BoxError> {
     let ev = evaluator::wiring::Deps::new(&aws, ev_cfg, clock.clone())?;
     let orch_deps = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?).await?;
     let orch = orch_deps.orchestrator();
+    let alerts = orch_deps.failure_alerts();
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue_url = ev.config.queue_url.clone();
 
@@ -58,7 +59,7 @@ async fn run() -> Result<bool, BoxError> {
         blocked += s.blocked;
         errors += s.errors;
         if s.signals > 0 {
-            let d = esm::drain(&sqs, &queue_url, &orch).await?;
+            let d = esm::drain(&sqs, &queue_url, &orch, &alerts).await?;
             decided += d.deleted;
             retried += d.failed;
         }
@@ -72,7 +73,7 @@ async fn run() -> Result<bool, BoxError> {
             );
         }
     }
-    let tail = esm::drain(&sqs, &queue_url, &orch).await?;
+    let tail = esm::drain(&sqs, &queue_url, &orch, &alerts).await?;
     decided += tail.deleted;
     retried += tail.failed;
 
@@ -108,6 +109,16 @@ async fn run() -> Result<bool, BoxError> {
         "Invariants (sweeper, {}h): missing_intent {}, null_decisions {}, failed_without_telegram {}, non_terminal_intent {}.",
         sweep_deps.config.window_hours, counts.missing_intent, counts.null_decisions, counts.failed_without_telegram, counts.non_terminal_intent
     );
+    match telegram_messages().await {
+        Ok(messages) => {
+            println!("Telegram (local sink): {} message(s) sent.", messages.len());
+            for m in messages.iter().rev().take(2) {
+                let text = m["text"].as_str().unwrap_or_default().replace('\n', " | ");
+                println!("  #{}: {}", m["message_id"], text.chars().take(160).collect::<String>());
+            }
+        }
+        Err(e) => println!("Telegram (local sink): not reachable ({e})"),
+    }
     println!(
         "Diagnostics: HTTP {} pass={pass} placed={placed} — GET {}?hours=168&limit=1000:",
         response.status().as_u16(),
@@ -115,6 +126,15 @@ async fn run() -> Result<bool, BoxError> {
     );
     println!("{body}");
     Ok(response.status() == 200 && pass && placed > 0)
+}
+
+/// What the local Telegram sink received (it answers `GET /messages` at the configured Bot API base URL).
+async fn telegram_messages() -> Result<Vec<serde_json::Value>, BoxError> {
+    let base = std::env::var("TELEGRAM_API_BASE_URL").unwrap_or_default();
+    if !base.starts_with("http://127.0.0.1:") {
+        return Err("TELEGRAM_API_BASE_URL is not the local sink".into());
+    }
+    Ok(reqwest::get(format!("{base}/messages")).await?.json().await?)
 }
 
 fn fmt_ms(ms: i64) -> String {

@@ -1,0 +1,109 @@
+//! Telegram Bot API adapter: `sendMessage` in HTML parse mode; on a "can't parse entities" 400 it retries once as
+//! plain text; on 429 it waits `retry_after` once when that is short, else reports the failure (the outbox row stays
+//! PENDING for the sweeper). The bot token is part of the URL, so no error text ever includes the URL.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use crate::adapters::secrets::SecretString;
+use crate::ports::{Notifier, NotifyError};
+
+#[derive(Debug, Clone)]
+pub struct TelegramSettings {
+    /// `https://api.telegram.org`, or a local sink.
+    pub base_url: String,
+    pub timeout: Duration,
+    /// Longest `retry_after` worth waiting for inside one invocation.
+    pub max_wait: Duration,
+}
+
+pub struct Telegram {
+    http: reqwest::Client,
+    settings: TelegramSettings,
+    token: SecretString,
+    chat_id: String,
+}
+
+impl Telegram {
+    pub fn new(settings: TelegramSettings, token: SecretString, chat_id: String) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
+        Ok(Self {
+            http,
+            settings,
+            token,
+            chat_id,
+        })
+    }
+
+    async fn post(&self, body: &Value) -> Result<(u16, Value), NotifyError> {
+        let url = format!(
+            "{}/bot{}/sendMessage",
+            self.settings.base_url.trim_end_matches('/'),
+            self.token.expose()
+        );
+        let resp = self.http.post(url).json(body).send().await.map_err(|e| {
+            let kind = if e.is_timeout() {
+                "timeout"
+            } else if e.is_connect() {
+                "connection failed"
+            } else {
+                "transport error"
+            };
+            NotifyError(format!("sendMessage: {kind}"))
+        })?;
+        let status = resp.status().as_u16();
+        let json: Value = resp.json().await.unwrap_or(Value::Null);
+        Ok((status, json))
+    }
+}
+
+#[async_trait]
+impl Notifier for Telegram {
+    async fn send(&self, text: &str) -> Result<i64, NotifyError> {
+        let mut body = json!({ "chat_id": self.chat_id, "text": text, "parse_mode": "HTML" });
+        let mut plain_retry_done = false;
+        let mut waited = false;
+        loop {
+            let (status, reply) = self.post(&body).await?;
+            let description = reply
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if status == 200 && reply.get("ok") == Some(&Value::Bool(true)) {
+                return reply
+                    .pointer("/result/message_id")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| NotifyError("sendMessage: ok without result.message_id".into()));
+            }
+            if status == 400 && description.to_ascii_lowercase().contains("parse entities") && !plain_retry_done {
+                tracing::warn!(description, "telegram refused the HTML; sending once as plain text");
+                if let Some(obj) = body.as_object_mut() {
+                    obj.remove("parse_mode");
+                }
+                plain_retry_done = true;
+                continue;
+            }
+            if status == 429 && !waited {
+                let after = reply
+                    .pointer("/parameters/retry_after")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(60);
+                let wait = Duration::from_secs(after);
+                if wait <= self.settings.max_wait {
+                    tracing::warn!(retry_after = after, "telegram rate limit; waiting once");
+                    tokio::time::sleep(wait).await;
+                    waited = true;
+                    continue;
+                }
+                return Err(NotifyError(format!("sendMessage: HTTP 429, retry_after {after} s")));
+            }
+            return Err(NotifyError(format!(
+                "sendMessage: HTTP {status}: {}",
+                description.chars().take(200).collect::<String>()
+            )));
+        }
+    }
+}

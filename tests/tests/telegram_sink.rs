@@ -1,0 +1,70 @@
+//! The local Telegram sink answers like the Bot API and records what the Telegram adapter sends it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use shared::adapters::secrets::SecretString;
+use shared::adapters::telegram::{Telegram, TelegramSettings};
+use shared::ports::Notifier;
+
+struct Sink(Child);
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_sink_records_messages_and_returns_message_ids() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _sink = Sink(
+        Command::new(env!("CARGO_BIN_EXE_telegram-sink"))
+            .arg(format!("127.0.0.1:{port}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/messages")).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "sink did not start");
+    let telegram = Telegram::new(
+        TelegramSettings {
+            base_url: base.clone(),
+            timeout: Duration::from_secs(2),
+            max_wait: Duration::ZERO,
+        },
+        SecretString::new("000000:local-token".into()),
+        "-1000000000000".into(),
+    )
+    .unwrap();
+    assert_eq!(telegram.send("❌ <b>ORDER FAILED</b> one").await.unwrap(), 1);
+    assert_eq!(telegram.send("two").await.unwrap(), 2);
+    let messages: Vec<serde_json::Value> = reqwest::get(format!("{base}/messages"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["text"], "❌ <b>ORDER FAILED</b> one");
+    assert_eq!(messages[0]["parse_mode"], "HTML");
+    assert_eq!(messages[1]["chat_id"], "-1000000000000");
+    let other = reqwest::Client::new()
+        .post(format!("{base}/bot1/getUpdates"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
