@@ -413,6 +413,7 @@ mod tests {
             blocked_reason: None,
             message: "BUY SIGNAL".into(),
             trade_amount_usd: Decimal::from(100),
+            trade_enabled: true,
             decision: decided.map(|c| Decision {
                 decision_type: c.decision_type(),
                 reason_code: c,

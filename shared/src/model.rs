@@ -157,6 +157,8 @@ pub struct SignalRecord {
     pub blocked_reason: Option<BlockedReason>,
     pub message: String,
     pub trade_amount_usd: Decimal,
+    /// The watchlist's `trade_enabled` when the signal was emitted: off → the orchestrator records TRADE_DISABLED.
+    pub trade_enabled: bool,
     pub decision: Option<Decision>,
 }
 
@@ -180,6 +182,7 @@ impl SignalRecord {
             price: self.price,
             strategy: self.strategy.clone(),
             trade_amount_usd: self.trade_amount_usd,
+            trade_enabled: self.trade_enabled,
             emitted_at,
         }
     }
@@ -284,6 +287,9 @@ pub struct SignalMessage {
     pub strategy: String,
     #[serde(with = "rust_decimal::serde::str")]
     pub trade_amount_usd: Decimal,
+    /// Added to version 1 (optional, default true): lets the orchestrator record TRADE_DISABLED without a read.
+    #[serde(default = "yes")]
+    pub trade_enabled: bool,
     pub emitted_at: DateTime<Utc>,
 }
 

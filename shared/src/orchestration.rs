@@ -130,6 +130,12 @@ impl Orchestrator<'_> {
                 ReasonCode::OrderBlockedLiveTrading,
                 "LIVE_TRADING is disabled".into(),
             );
+        } else if !msg.trade_enabled {
+            terminal(
+                IntentStatus::Skipped,
+                ReasonCode::TradeDisabled,
+                format!("trading is disabled for {} in the watchlist", msg.symbol),
+            );
         } else if msg.trade_amount_usd <= Decimal::ZERO || msg.price <= Decimal::ZERO {
             terminal(
                 IntentStatus::Skipped,

@@ -225,6 +225,7 @@ fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
         blocked_reason: None,
         message: String::new(),
         trade_amount_usd: Decimal::from(100),
+        trade_enabled: true,
         decision: None,
     }
 }

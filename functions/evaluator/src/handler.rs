@@ -168,6 +168,7 @@ impl Evaluator<'_> {
             blocked_reason,
             message: format!("{emoji} {side} SIGNAL: {symbol} @ ${price} - {reason}"),
             trade_amount_usd: entry.trade_amount_usd,
+            trade_enabled: entry.trade_enabled,
             decision: None,
         };
         match self.signals.put_new(&record).await {

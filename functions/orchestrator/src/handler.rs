@@ -70,7 +70,7 @@ mod tests {
     use shared::ids::{Side, SignalId, Symbol};
     use shared::model::{DecisionType, IntentStatus, ReasonCode, SignalRecord};
     use shared::orchestration::{ExecutionMode, OrchestratorSettings};
-    use shared::ports::SignalStore;
+    use shared::ports::{Exchange, SignalStore};
 
     const SAMPLE_EVENT: &str = include_str!("../../../events/orchestrator-sqs.json");
 
@@ -97,6 +97,7 @@ mod tests {
             blocked_reason: None,
             message: "✅ BUY SIGNAL".into(),
             trade_amount_usd: Decimal::from(100),
+            trade_enabled: true,
             decision: None,
         };
         store.put_new(&s).await.unwrap();
@@ -278,5 +279,36 @@ mod tests {
             (alert.status, alert.telegram_message_id),
             (shared::model::AlertStatus::Sent, Some(1))
         );
+    }
+
+    #[tokio::test]
+    async fn trade_disabled_and_invalid_amounts_are_skipped_without_an_order() {
+        for (enabled, amount, code) in [
+            (false, 100, ReasonCode::TradeDisabled),
+            (true, 0, ReasonCode::InvalidTradeAmount),
+        ] {
+            let clock = ManualClock::new(chrono::Utc::now(), 0);
+            let store = store_with_sample_signal(&clock).await;
+            let exchange = PaperExchange::new(Decimal::ONE);
+            let orch = Orchestrator {
+                intents: &store,
+                signals: &store,
+                exchange: &exchange,
+                clock: &clock,
+                settings: settings(ExecutionMode::Paper),
+            };
+            let mut msg =
+                shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
+            msg.trade_enabled = enabled;
+            msg.trade_amount_usd = Decimal::from(amount);
+            assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Decided(..)));
+            let d = store.signals()[0].decision.clone().unwrap();
+            assert_eq!((d.decision_type, d.reason_code), (DecisionType::Skipped, code));
+            assert_eq!(store.intents()[0].status, IntentStatus::Skipped);
+            assert_eq!(
+                exchange.find_order(&msg.idempotency_key.client_oid()).await.unwrap(),
+                shared::ports::Lookup::NotFound
+            );
+        }
     }
 }

@@ -526,6 +526,7 @@ fn signal_item(x: &SignalRecord) -> Item {
         ("blocked".into(), AttributeValue::Bool(x.blocked)),
         ("message".into(), s(&x.message)),
         ("trade_amount_usd".into(), s(x.trade_amount_usd.to_string())),
+        ("trade_enabled".into(), AttributeValue::Bool(x.trade_enabled)),
         ("idempotency_key".into(), s(x.idempotency_key().as_str())),
     ]);
     put_opt(&mut item, "blocked_reason", x.blocked_reason.map(|r| s(r.as_str())));
@@ -617,6 +618,7 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
         blocked_reason: opt_wire(item, "blocked_reason", BlockedReason::parse)?,
         message: opt_s(item, "message").unwrap_or_default().to_string(),
         trade_amount_usd: opt_decimal(item, "trade_amount_usd")?.unwrap_or_default(),
+        trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(true),
         decision,
     })
 }

@@ -25,6 +25,7 @@ pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTim
         blocked_reason: None,
         message: format!("{side} SIGNAL: {symbol}"),
         trade_amount_usd: Decimal::from(100),
+        trade_enabled: true,
         decision: None,
     }
 }
