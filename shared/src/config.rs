@@ -214,11 +214,24 @@ impl OrchestratorConfig {
 pub struct DiagnosticsConfig {
     pub tables: TableNames,
     pub grace: Duration,
+    /// Secrets Manager id of `{"api_key"}` callers send in `X-Diagnostics-Key`; None = auth explicitly off.
+    pub auth_secret_id: Option<String>,
 }
 
 impl DiagnosticsConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let auth_secret_id = match text(src, "DIAGNOSTICS_AUTH", "on").to_ascii_lowercase().as_str() {
+            "on" => Some(text(src, "DIAGNOSTICS_SECRET_ID", "signal-orchestrator/diagnostics")),
+            "off" => None,
+            other => {
+                return Err(ConfigError {
+                    var: "DIAGNOSTICS_AUTH",
+                    reason: format!("{other:?} is neither on nor off"),
+                })
+            }
+        };
         Ok(Self {
+            auth_secret_id,
             tables: TableNames::from_source(src),
             grace: Duration::seconds(number(src, "GRACE_SECONDS", 120i64, |s| (0..=3600).contains(s))?),
         })
@@ -228,6 +241,9 @@ impl DiagnosticsConfig {
 #[derive(Debug, Clone)]
 pub struct SweeperConfig {
     pub diagnostics: DiagnosticsConfig,
+    /// Where re-driven signals go.
+    pub queue_url: String,
+    pub telegram: TelegramConfig,
     pub window_hours: u32,
     pub metrics_namespace: String,
 }
@@ -236,6 +252,8 @@ impl SweeperConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         Ok(Self {
             diagnostics: DiagnosticsConfig::from_source(src)?,
+            queue_url: required(src, "SIGNALS_QUEUE_URL")?,
+            telegram: TelegramConfig::from_source(src),
             window_hours: number(src, "SWEEP_WINDOW_HOURS", 24u32, |h| (1..=720).contains(h))?,
             metrics_namespace: text(src, "METRICS_NAMESPACE", "SignalOrchestrator"),
         })

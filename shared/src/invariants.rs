@@ -265,15 +265,23 @@ fn view(
     }
 }
 
-/// Reads the window's sent signals, their intents and failure alerts through the ports and evaluates them.
-pub async fn collect(
+/// The rows a report is computed from: the window's sent signals (newest first, at most `limit`), their intents
+/// and the failure alerts of their failed intents.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    pub signals: Vec<SignalRecord>,
+    pub intents: HashMap<IdempotencyKey, OrderIntent>,
+    pub failure_alerts: HashMap<String, AlertRecord>,
+}
+
+/// Reads the rows of a window through the ports: the `by_day` index for signals, batch gets for the rest.
+pub async fn gather(
     signals: &dyn SignalStore,
     intents: &dyn IntentStore,
     alerts: &dyn AlertStore,
     query: &ReportQuery,
     now: DateTime<Utc>,
-    grace: Duration,
-) -> Result<Report, StoreError> {
+) -> Result<Rows, StoreError> {
     let since = now - Duration::hours(i64::from(query.hours));
     let mut sent: Vec<SignalRecord> = signals
         .created_between(since, now)
@@ -300,7 +308,31 @@ pub async fn collect(
         .into_iter()
         .map(|a| (a.alert_id.clone(), a))
         .collect();
-    Ok(evaluate(query, &sent, &intent_map, &alert_map, now, grace))
+    Ok(Rows {
+        signals: sent,
+        intents: intent_map,
+        failure_alerts: alert_map,
+    })
+}
+
+/// Gathers the window's rows and evaluates them.
+pub async fn collect(
+    signals: &dyn SignalStore,
+    intents: &dyn IntentStore,
+    alerts: &dyn AlertStore,
+    query: &ReportQuery,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> Result<Report, StoreError> {
+    let rows = gather(signals, intents, alerts, query, now).await?;
+    Ok(evaluate(
+        query,
+        &rows.signals,
+        &rows.intents,
+        &rows.failure_alerts,
+        now,
+        grace,
+    ))
 }
 
 /// A query parameter the diagnostics API refuses (→ 400 naming the parameter).

@@ -251,8 +251,8 @@ async fn secrets_are_read_without_exposing_them() {
     let s = shared::adapters::secrets::json_secret(&sm, "signal-orchestrator/diagnostics")
         .await
         .unwrap();
-    assert_eq!(s["api_key"].expose(), "local-diagnostics-key");
-    assert!(!format!("{s:?}").contains("local-diagnostics-key"));
+    assert_eq!(s["api_key"].expose(), "local-diagnostics-key-0123456789");
+    assert!(!format!("{s:?}").contains("local-diagnostics-key-0123456789"));
     assert!(shared::adapters::secrets::json_secret(&sm, "no/such/secret")
         .await
         .is_err());

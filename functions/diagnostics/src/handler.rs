@@ -7,10 +7,13 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
+use sha2::{Digest, Sha256};
+use shared::adapters::secrets::SecretString;
 use shared::invariants::{self, ReportQuery};
 use shared::ports::{AlertStore, Clock, IntentStore, SignalStore};
 
 pub const ROUTE: &str = "/api/diagnostics/recent-signals";
+pub const KEY_HEADER: &str = "x-diagnostics-key";
 
 pub struct Diagnostics<'a> {
     pub signals: &'a dyn SignalStore,
@@ -18,6 +21,15 @@ pub struct Diagnostics<'a> {
     pub alerts: &'a dyn AlertStore,
     pub clock: &'a dyn Clock,
     pub grace: Duration,
+    /// The key callers must send in `X-Diagnostics-Key`; None when auth is explicitly off (local runs).
+    pub api_key: Option<&'a SecretString>,
+}
+
+/// Compares SHA-256 digests of both keys in constant time: neither the content nor the length of the expected key
+/// shows in the timing.
+fn key_matches(given: &[u8], expected: &SecretString) -> bool {
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected.expose().as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl Diagnostics<'_> {
@@ -35,6 +47,20 @@ impl Diagnostics<'_> {
                 "method not allowed",
                 json!({ "allowed": ["GET"] }),
             );
+        }
+        if let Some(expected) = self.api_key {
+            let given = req.headers().get(KEY_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+            if given.is_empty() || !key_matches(given, expected) {
+                tracing::warn!(
+                    present = !given.is_empty(),
+                    "diagnostics request refused: missing or wrong key"
+                );
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    json!({ "header": "X-Diagnostics-Key" }),
+                );
+            }
         }
         let params = req.query_string_parameters();
         let query = match ReportQuery::from_params(params.iter()) {
@@ -120,6 +146,7 @@ mod tests {
             alerts: &store,
             clock: &clock,
             grace: Duration::seconds(120),
+            api_key: None,
         };
 
         let ok = d.handle(get(ROUTE, &[("hours", "12"), ("side", "buy")])).await;
@@ -156,6 +183,7 @@ mod tests {
             alerts: &store,
             clock: &clock,
             grace: Duration::seconds(120),
+            api_key: None,
         };
         let ok = lambda_http::request::from_str(include_str!("../../../events/diagnostics-request.json")).unwrap();
         let r = d.handle(ok).await;
@@ -165,5 +193,33 @@ mod tests {
         let r = d.handle(bad).await;
         assert_eq!(r.status(), 400);
         assert_eq!(body(&r)["detail"]["parameter"], "hours");
+    }
+
+    #[tokio::test]
+    async fn the_key_is_required_when_auth_is_on() {
+        let store = MemoryStore::default();
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let key = SecretString::new("s3cret-diagnostics-key".into());
+        let d = Diagnostics {
+            signals: &store,
+            intents: &store,
+            alerts: &store,
+            clock: &clock,
+            grace: Duration::seconds(120),
+            api_key: Some(&key),
+        };
+        let with = |k: Option<&str>| {
+            let mut r = get(ROUTE, &[]);
+            if let Some(k) = k {
+                r.headers_mut().insert("X-Diagnostics-Key", k.parse().unwrap());
+            }
+            r
+        };
+        assert_eq!(d.handle(with(None)).await.status(), 401);
+        assert_eq!(d.handle(with(Some("s3cret-diagnostics-ke"))).await.status(), 401);
+        assert_eq!(d.handle(with(Some("wrong"))).await.status(), 401);
+        let refused = d.handle(with(Some(""))).await;
+        assert_eq!(body(&refused)["detail"]["header"], "X-Diagnostics-Key");
+        assert_eq!(d.handle(with(Some("s3cret-diagnostics-key"))).await.status(), 200);
     }
 }

@@ -1,24 +1,47 @@
-//! Builds the diagnostics adapters once per container from the typed config.
+//! Builds the diagnostics adapters once per container from the typed config, with the API key read from Secrets
+//! Manager at init (unless auth is explicitly off).
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::secrets::{json_secret, SecretString};
 use shared::config::DiagnosticsConfig;
+use shared::ports::StoreError;
 
 use crate::handler::Diagnostics;
 
 pub struct Deps {
     pub store: DynamoStore,
     pub clock: SystemClock,
+    pub api_key: Option<SecretString>,
     pub config: DiagnosticsConfig,
 }
 
 impl Deps {
-    pub fn new(aws: &aws_config::SdkConfig, config: DiagnosticsConfig) -> Self {
-        Self {
+    pub async fn new(aws: &aws_config::SdkConfig, config: DiagnosticsConfig) -> Result<Self, StoreError> {
+        let api_key = match &config.auth_secret_id {
+            Some(id) => {
+                let mut secret = json_secret(&aws_sdk_secretsmanager::Client::new(aws), id).await?;
+                let key = secret
+                    .remove("api_key")
+                    .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks api_key")))?;
+                if key.expose().len() < 16 {
+                    return Err(StoreError::Corrupt(format!(
+                        "secret {id}: api_key is shorter than 16 characters"
+                    )));
+                }
+                Some(key)
+            }
+            None => {
+                tracing::warn!("diagnostics auth is off (DIAGNOSTICS_AUTH=off): for local runs only");
+                None
+            }
+        };
+        Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
             clock: SystemClock,
+            api_key,
             config,
-        }
+        })
     }
 
     pub fn diagnostics(&self) -> Diagnostics<'_> {
@@ -28,6 +51,7 @@ impl Deps {
             alerts: &self.store,
             clock: &self.clock,
             grace: self.config.grace,
+            api_key: self.api_key.as_ref(),
         }
     }
 }

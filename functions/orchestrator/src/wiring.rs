@@ -8,10 +8,10 @@ use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::paper::PaperExchange;
 use shared::adapters::secrets::json_secret;
-use shared::adapters::telegram::{Telegram, TelegramSettings};
+use shared::adapters::telegram::Telegram;
 use shared::config::OrchestratorConfig;
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
-use shared::ports::{BoxError, Exchange, StoreError};
+use shared::ports::{BoxError, Exchange};
 
 use crate::handler::FailureAlerts;
 
@@ -26,22 +26,7 @@ pub struct Deps {
 impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: OrchestratorConfig) -> Result<Self, BoxError> {
         let secrets = aws_sdk_secretsmanager::Client::new(aws);
-        let mut telegram = json_secret(&secrets, &config.telegram.secret_id).await?;
-        let mut field = |k: &str| {
-            telegram
-                .remove(k)
-                .ok_or_else(|| StoreError::Corrupt(format!("telegram secret lacks {k}")))
-        };
-        let (token, chat_id) = (field("bot_token")?, field("chat_id")?);
-        let notifier = Telegram::new(
-            TelegramSettings {
-                base_url: config.telegram.base_url.clone(),
-                timeout: Duration::from_secs(5),
-                max_wait: Duration::from_secs(3),
-            },
-            token,
-            chat_id.expose().to_string(),
-        )?;
+        let notifier = Telegram::from_config(&secrets, &config.telegram).await?;
         let exchange: Box<dyn Exchange> = match config.mode {
             ExecutionMode::Live => {
                 let creds = Credentials::from_secret(json_secret(&secrets, &config.exchange.secret_id).await?)?;

@@ -1,67 +1,166 @@
-//! Sweeper/monitor: on each schedule tick, computes the invariants report over the last hours and publishes its
-//! counts as one CloudWatch Embedded Metric Format line (every run, zeros included, so alarms see data). The
-//! repairs — re-driving signals without an intent, reconciling stuck intents, re-sending failure alerts — are
-//! not built yet; until they are, the published violation counts are what the alarms act on.
+//! Sweeper/monitor: on each schedule tick it computes the invariants report over the last hours, publishes its
+//! counts as one CloudWatch Embedded Metric Format line (every run, zeros included, so the alarms always have data),
+//! and repairs what can be repaired:
+//! - a sent signal without an intent, without a decision, or with an intent stuck past its lease is re-driven: its
+//!   message goes back on the signals queue, and the orchestrator's own claim/takeover logic finishes it (never a
+//!   second code path);
+//! - a failed order whose ORDER FAILED message is still PENDING is sent again from the outbox row.
+
+use std::collections::BTreeSet;
 
 use chrono::Duration;
+use serde::Serialize;
 
-use shared::invariants::{self, emf_document, Counts, ReportQuery};
-use shared::ports::{AlertStore, Clock, IntentStore, SignalStore, StoreError};
+use shared::alerts::deliver;
+use shared::ids::SignalId;
+use shared::invariants::{self, emf_document, Counts, ReportQuery, ViolationType};
+use shared::model::{AlertRecord, AlertStatus, SignalMessage};
+use shared::ports::{AlertStore, Clock, IntentStore, Notifier, SignalQueue, SignalStore, StoreError};
 
 pub struct Sweeper<'a> {
     pub signals: &'a dyn SignalStore,
     pub intents: &'a dyn IntentStore,
     pub alerts: &'a dyn AlertStore,
+    pub queue: &'a dyn SignalQueue,
+    pub notifier: &'a dyn Notifier,
     pub clock: &'a dyn Clock,
     pub grace: Duration,
     pub window_hours: u32,
     pub namespace: &'a str,
 }
 
+/// What one run saw and did (the invocation's response).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SweepSummary {
+    pub counts: Counts,
+    pub pass: bool,
+    pub redriven: usize,
+    pub redrive_failures: usize,
+    pub alerts_resent: usize,
+    pub alerts_still_pending: usize,
+}
+
 impl Sweeper<'_> {
     /// Returns the EMF document (the caller writes it to stdout, where Lambda ships it to CloudWatch Logs) and the
-    /// counts it carries.
-    pub async fn run(&self) -> Result<(serde_json::Value, Counts), StoreError> {
+    /// run's summary. The metrics describe the state as found, before this run's repairs.
+    pub async fn run(&self) -> Result<(serde_json::Value, SweepSummary), StoreError> {
         let now = self.clock.now();
         let query = ReportQuery {
             hours: self.window_hours,
             limit: usize::MAX,
             side: None,
         };
-        let report = invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace).await?;
-        if !report.pass {
-            for v in report.violations.iter().take(20) {
-                tracing::warn!(signal_id = %v.signal_id, violation = ?v.violation, message = %v.message, "invariant violated");
+        let rows = invariants::gather(self.signals, self.intents, self.alerts, &query, now).await?;
+        let report = invariants::evaluate(
+            &query,
+            &rows.signals,
+            &rows.intents,
+            &rows.failure_alerts,
+            now,
+            self.grace,
+        );
+        let mut emf = emf_document(self.namespace, &report, now.timestamp_millis());
+
+        let redrive_ids: BTreeSet<&str> = report
+            .violations
+            .iter()
+            .filter(|v| {
+                matches!(
+                    v.violation,
+                    ViolationType::MissingIntent | ViolationType::NullDecision | ViolationType::NonTerminalIntent
+                )
+            })
+            .map(|v| v.signal_id.as_str())
+            .collect();
+        let messages: Vec<SignalMessage> = rows
+            .signals
+            .iter()
+            .filter(|s| redrive_ids.contains(s.signal_id.as_str()))
+            .map(|s| s.to_message(now))
+            .collect();
+        let mut redrive_failures = 0;
+        if !messages.is_empty() {
+            for f in self.queue.send(&messages).await? {
+                tracing::error!(signal_id = %f.signal_id, reason = %f.reason, "re-drive refused by the queue");
+                redrive_failures += 1;
+            }
+            for m in &messages {
+                tracing::warn!(signal_id = %m.signal_id, "re-driven to the signals queue");
             }
         }
-        Ok((
-            emf_document(self.namespace, &report, now.timestamp_millis()),
-            report.counts,
-        ))
+
+        let pending: Vec<&AlertRecord> = report
+            .violations
+            .iter()
+            .filter(|v| v.violation == ViolationType::FailedWithoutTelegram)
+            .filter_map(|v| SignalId::parse(&v.signal_id).ok())
+            .filter_map(|id| {
+                rows.failure_alerts
+                    .get(&AlertRecord::failure_id(&shared::ids::IdempotencyKey::for_signal(&id)))
+            })
+            .filter(|a| a.status != AlertStatus::Sent)
+            .collect();
+        let mut alerts_resent = 0;
+        for alert in &pending {
+            if deliver(self.alerts, self.notifier, self.clock, alert).await?.is_some() {
+                alerts_resent += 1;
+            }
+        }
+
+        let summary = SweepSummary {
+            pass: report.pass,
+            redriven: messages.len() - redrive_failures,
+            redrive_failures,
+            alerts_resent,
+            alerts_still_pending: pending.len() - alerts_resent,
+            counts: report.counts,
+        };
+        emf["Redriven"] = serde_json::json!(summary.redriven);
+        emf["AlertsResent"] = serde_json::json!(summary.alerts_resent);
+        if let Some(list) = emf
+            .pointer_mut("/_aws/CloudWatchMetrics/0/Metrics")
+            .and_then(|m| m.as_array_mut())
+        {
+            list.push(serde_json::json!({ "Name": "Redriven", "Unit": "Count" }));
+            list.push(serde_json::json!({ "Name": "AlertsResent", "Unit": "Count" }));
+        }
+        tracing::info!(
+            pass = summary.pass,
+            redriven = summary.redriven,
+            alerts_resent = summary.alerts_resent,
+            violations = report.violations.len(),
+            "sweep"
+        );
+        Ok((emf, summary))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::fakes::{ManualClock, MemoryStore};
+    use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 
     #[tokio::test]
     async fn publishes_zero_counts_too() {
         let store = MemoryStore::default();
+        let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let s = Sweeper {
             signals: &store,
             intents: &store,
             alerts: &store,
+            queue: &queue,
+            notifier: &notifier,
             clock: &clock,
             grace: Duration::seconds(120),
             window_hours: 24,
             namespace: "NS",
         };
-        let (doc, counts) = s.run().await.unwrap();
-        assert_eq!(counts, Counts::default());
+        let (doc, summary) = s.run().await.unwrap();
+        assert_eq!(summary.counts, Counts::default());
+        assert!(summary.pass);
         assert_eq!(doc["MissingIntent"], 0);
+        assert_eq!(doc["Redriven"], 0);
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "NS");
     }
 }

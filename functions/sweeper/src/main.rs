@@ -9,15 +9,15 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = SweeperConfig::from_source(&ProcessEnv)?;
     let aws = aws_config::load_from_env().await;
-    let deps = Deps::new(&aws, config);
+    let deps = Deps::new(&aws, config).await?;
     let sweeper = deps.sweeper();
     lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| {
         let sweeper = &sweeper;
         async move {
-            let (emf, counts) = sweeper.run().await?;
+            let (emf, summary) = sweeper.run().await?;
             // EMF: one JSON document per line on stdout; CloudWatch extracts the metrics from the log line.
             println!("{emf}");
-            Ok::<_, Error>(counts)
+            Ok::<_, Error>(summary)
         }
     }))
     .await

@@ -2,23 +2,31 @@
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::sqs::SqsQueue;
+use shared::adapters::telegram::Telegram;
 use shared::config::SweeperConfig;
+use shared::ports::BoxError;
 
 use crate::handler::Sweeper;
 
 pub struct Deps {
     pub store: DynamoStore,
+    pub queue: SqsQueue,
+    pub notifier: Telegram,
     pub clock: SystemClock,
     pub config: SweeperConfig,
 }
 
 impl Deps {
-    pub fn new(aws: &aws_config::SdkConfig, config: SweeperConfig) -> Self {
-        Self {
+    pub async fn new(aws: &aws_config::SdkConfig, config: SweeperConfig) -> Result<Self, BoxError> {
+        let notifier = Telegram::from_config(&aws_sdk_secretsmanager::Client::new(aws), &config.telegram).await?;
+        Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.diagnostics.tables.clone()),
+            queue: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.queue_url.clone()),
+            notifier,
             clock: SystemClock,
             config,
-        }
+        })
     }
 
     pub fn sweeper(&self) -> Sweeper<'_> {
@@ -26,6 +34,8 @@ impl Deps {
             signals: &self.store,
             intents: &self.store,
             alerts: &self.store,
+            queue: &self.queue,
+            notifier: &self.notifier,
             clock: &self.clock,
             grace: self.config.diagnostics.grace,
             window_hours: self.config.window_hours,

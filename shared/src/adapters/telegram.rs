@@ -7,8 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::adapters::secrets::SecretString;
-use crate::ports::{Notifier, NotifyError};
+use crate::adapters::secrets::{json_secret, SecretString};
+use crate::config::TelegramConfig;
+use crate::ports::{BoxError, Notifier, NotifyError, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct TelegramSettings {
@@ -35,6 +36,26 @@ impl Telegram {
             token,
             chat_id,
         })
+    }
+
+    /// The notifier of a function: token and chat id from the `{"bot_token", "chat_id"}` secret, read at init.
+    pub async fn from_config(
+        secrets: &aws_sdk_secretsmanager::Client,
+        config: &TelegramConfig,
+    ) -> Result<Self, BoxError> {
+        let mut fields = json_secret(secrets, &config.secret_id).await?;
+        let mut take = |k: &str| {
+            fields
+                .remove(k)
+                .ok_or_else(|| StoreError::Corrupt(format!("secret {} lacks {k}", config.secret_id)))
+        };
+        let (token, chat_id) = (take("bot_token")?, take("chat_id")?);
+        let settings = TelegramSettings {
+            base_url: config.base_url.clone(),
+            timeout: Duration::from_secs(5),
+            max_wait: Duration::from_secs(3),
+        };
+        Ok(Self::new(settings, token, chat_id.expose().to_string())?)
     }
 
     async fn post(&self, body: &Value) -> Result<(u16, Value), NotifyError> {

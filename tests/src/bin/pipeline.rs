@@ -77,14 +77,23 @@ async fn run() -> Result<bool, BoxError> {
     decided += tail.deleted;
     retried += tail.failed;
 
-    let sweep_deps = sweeper::wiring::Deps::new(&aws, SweeperConfig::from_source(&ProcessEnv)?);
-    let (emf, counts) = sweep_deps.sweeper().run().await?;
+    let sweep_deps = sweeper::wiring::Deps::new(&aws, SweeperConfig::from_source(&ProcessEnv)?).await?;
+    let (emf, sweep) = sweep_deps.sweeper().run().await?;
+    let counts = &sweep.counts;
     eprintln!("sweeper: EMF {emf}");
 
-    let diag_deps = diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?);
+    let diag_deps = diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?).await?;
     let request = lambda_http::http::Request::builder()
         .method("GET")
         .uri(diagnostics::handler::ROUTE)
+        .header(
+            "X-Diagnostics-Key",
+            diag_deps
+                .api_key
+                .as_ref()
+                .map(|k| k.expose().to_string())
+                .unwrap_or_default(),
+        )
         .body(Body::Empty)?
         .with_query_string_parameters(std::collections::HashMap::from([
             ("hours".to_string(), "168".to_string()),

@@ -93,3 +93,31 @@ impl<E: Exchange> Exchange for GatedExchange<'_, E> {
         self.inner.find_order(client_oid).await
     }
 }
+
+/// An intent for `s` in the given state, as a crashed or stalled worker would have left it.
+pub fn intent(
+    s: &SignalRecord,
+    status: shared::model::IntentStatus,
+    lease_until: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> shared::model::OrderIntent {
+    shared::model::OrderIntent {
+        idempotency_key: s.idempotency_key(),
+        signal_id: s.signal_id.clone(),
+        symbol: s.symbol.clone(),
+        side: s.side,
+        status,
+        mode: shared::model::TradingMode::Paper,
+        client_oid: s.idempotency_key().client_oid().to_string(),
+        order_id: None,
+        attempt: 1,
+        lease_until_ms: lease_until.timestamp_millis(),
+        quantity: None,
+        notional: None,
+        error_code: None,
+        error_message: None,
+        failure_alert_id: None,
+        created_at: at,
+        updated_at: at,
+    }
+}

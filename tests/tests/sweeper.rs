@@ -1,0 +1,198 @@
+//! Each violation of the invariants report, produced deliberately in the emulator, then repaired by the sweeper
+//! (re-driven through the queue to the orchestrator, or the ORDER FAILED message re-sent); the EMF line carries the
+//! report's counts.
+
+mod support;
+
+use chrono::{Duration, Utc};
+use rust_decimal::Decimal;
+use shared::adapters::paper::PaperExchange;
+use shared::adapters::sqs::SqsQueue;
+use shared::fakes::{ManualClock, MemoryNotifier};
+use shared::ids::Side;
+use shared::invariants::{self, ReportQuery, ViolationType};
+use shared::model::{AlertStatus, DecisionType, IntentStatus, ReasonCode};
+use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
+use shared::ports::{AlertStore, IntentStore, SignalStore};
+use tests::{esm, TestEnv};
+
+#[tokio::test]
+async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
+    let env = TestEnv::new("sweeper").await;
+    let store = env.store();
+    let sqs = env.sqs();
+    let queue = SqsQueue::new(sqs.clone(), env.p.queue_url.clone());
+    let now = Utc::now();
+    let ago = now - Duration::minutes(10);
+    let grace = Duration::seconds(120);
+
+    // S1 sent, never reached the orchestrator. S2 blocked at the claim, crashed before its decision. S3 claimed,
+    // crashed before sending; lease long gone. S4 failed, Telegram down. S5 young. S6 healthy.
+    let s: Vec<_> = (1..=6)
+        .map(|i| {
+            support::signal(
+                "ETH_BTC",
+                Side::Buy,
+                i,
+                if i == 5 { now - Duration::seconds(30) } else { ago },
+            )
+        })
+        .collect();
+    for x in &s {
+        store.put_new(x).await.unwrap();
+    }
+    store
+        .claim(&support::intent(&s[1], IntentStatus::BlockedLiveTrading, ago, ago))
+        .await
+        .unwrap();
+    store
+        .claim(&support::intent(
+            &s[2],
+            IntentStatus::Pending,
+            ago + Duration::seconds(60),
+            ago,
+        ))
+        .await
+        .unwrap();
+    let past = ManualClock::new(ago, 0);
+    let notifier = MemoryNotifier::default();
+    let alerts = orchestrator::handler::FailureAlerts {
+        store: &store,
+        notifier: &notifier,
+    };
+    notifier.set_failing(true);
+    let refusing = PaperExchange::new(Decimal::from(1_000));
+    let failing = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &refusing,
+        clock: &past,
+        settings: OrchestratorSettings::default(),
+    };
+    let d = failing.process(&support::message(&s[3])).await.unwrap();
+    let shared::orchestration::Outcome::Decided(_, Some(alert)) = d else {
+        panic!("{d:?}")
+    };
+    shared::alerts::deliver(&store, &notifier, &past, &alert).await.unwrap();
+    let exchange = PaperExchange::new(Decimal::ONE);
+    let working = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &exchange,
+        clock: &past,
+        settings: OrchestratorSettings::default(),
+    };
+    working.process(&support::message(&s[5])).await.unwrap();
+
+    let q = ReportQuery::default();
+    let before = invariants::collect(&store, &store, &store, &q, now, grace)
+        .await
+        .unwrap();
+    let of = |i: usize| {
+        before
+            .signals
+            .iter()
+            .find(|v| v.signal_id == s[i].signal_id.to_string())
+            .unwrap()
+            .violations
+            .clone()
+    };
+    assert_eq!(of(0), [ViolationType::MissingIntent, ViolationType::NullDecision]);
+    assert_eq!(of(1), [ViolationType::NullDecision]);
+    assert_eq!(of(2), [ViolationType::NonTerminalIntent, ViolationType::NullDecision]);
+    assert_eq!(of(3), [ViolationType::FailedWithoutTelegram]);
+    assert!(
+        of(4).is_empty() && of(5).is_empty(),
+        "young and healthy signals are fine"
+    );
+    assert_eq!(before.counts.in_flight, 1);
+    assert!(!before.pass);
+
+    // The sweeper: metrics as found, then repairs.
+    notifier.set_failing(false);
+    let clock = ManualClock::new(now, 0);
+    let sweeper = sweeper::handler::Sweeper {
+        signals: &store,
+        intents: &store,
+        alerts: &store,
+        queue: &queue,
+        notifier: &notifier,
+        clock: &clock,
+        grace,
+        window_hours: 24,
+        namespace: "SignalOrchestrator",
+    };
+    let (emf, summary) = sweeper.run().await.unwrap();
+    let emf: serde_json::Value = serde_json::from_str(&emf.to_string()).unwrap();
+    let c = &before.counts;
+    for (metric, want) in [
+        ("MissingIntent", c.missing_intent),
+        ("NullDecisions", c.null_decisions),
+        ("FailedWithoutTelegram", c.failed_without_telegram),
+        ("NonTerminalIntent", c.non_terminal_intent),
+        ("DuplicateIntent", c.duplicate_intent),
+        ("OrdersPlaced", c.placed),
+        ("OrdersFailed", c.failed),
+        ("InFlight", c.in_flight),
+        ("SentSignals", c.sent_signals),
+    ] {
+        assert_eq!(emf[metric].as_u64(), Some(want as u64), "{metric}");
+        let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
+        assert!(
+            declared.iter().any(|m| m["Name"] == metric),
+            "{metric} is declared as a metric"
+        );
+    }
+    assert_eq!((summary.redriven, summary.alerts_resent), (3, 1));
+
+    // The queue's consumer (the orchestrator, through the event source mapping) finishes the re-driven signals.
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &exchange,
+        clock: &clock,
+        settings: OrchestratorSettings {
+            mode: ExecutionMode::Paper,
+            ..Default::default()
+        },
+    };
+    let drained = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
+    assert_eq!((drained.received, drained.deleted), (3, 3));
+
+    let after = invariants::collect(&store, &store, &store, &q, now, grace)
+        .await
+        .unwrap();
+    assert!(after.pass, "{:?}", after.violations);
+    let decision = |i: usize| {
+        let v = after
+            .signals
+            .iter()
+            .find(|v| v.signal_id == s[i].signal_id.to_string())
+            .unwrap();
+        (
+            v.decision_type,
+            v.reason_code,
+            v.order_intent.as_ref().map(|i| i.status),
+        )
+    };
+    assert_eq!(
+        decision(0),
+        (
+            Some(DecisionType::Executed),
+            Some(ReasonCode::ExecOrderPlaced),
+            Some(IntentStatus::OrderPlaced)
+        )
+    );
+    assert_eq!(decision(1).1, Some(ReasonCode::OrderBlockedLiveTrading));
+    assert_eq!(
+        decision(2).2,
+        Some(IntentStatus::OrderPlaced),
+        "taken over, looked up, resent after the settle window"
+    );
+    let alert = AlertStore::get_many(&store, std::slice::from_ref(&alert.alert_id)).await.unwrap().remove(0);
+    assert_eq!(alert.status, AlertStatus::Sent);
+    assert!(notifier.sent()[0].contains("ORDER FAILED"));
+
+    let (_, quiet) = sweeper.run().await.unwrap();
+    assert_eq!((quiet.redriven, quiet.alerts_resent, quiet.pass), (0, 0, true));
+}
