@@ -100,3 +100,25 @@ sink_down() {
   kill "$(cat "$pidfile")" 2>/dev/null || true
   rm -f "$pidfile"
 }
+
+# Serves the diagnostics handler on 127.0.0.1:$DIAGNOSTICS_PORT (needs the stack bootstrapped); prints API_URL= and
+# DIAGNOSTICS_KEY= (the key given as $1, as the bootstrap printed it) on lines of their own (stdout).
+export DIAGNOSTICS_PORT="${DIAGNOSTICS_PORT:-4590}"
+api_up() {
+  local pidfile="$STATE/diagnostics-$DIAGNOSTICS_PORT.pid" url="http://127.0.0.1:$DIAGNOSTICS_PORT"
+  if ! curl -s -o /dev/null --max-time 2 "$url/" 2>/dev/null; then
+    nohup "$ROOT/target/debug/diagnostics-server" "127.0.0.1:$DIAGNOSTICS_PORT" >"$STATE/diagnostics.log" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 1 50); do curl -s -o /dev/null --max-time 1 "$url/" 2>/dev/null && break; sleep 0.1; done
+  fi
+  log "diagnostics API at $url/api/diagnostics/recent-signals (stop everything: ./scripts/local.sh down)"
+  echo "API_URL=$url"
+  echo "DIAGNOSTICS_KEY=$1"
+}
+
+api_down() {
+  local pidfile="$STATE/diagnostics-$DIAGNOSTICS_PORT.pid"
+  [ -f "$pidfile" ] || return 0
+  kill "$(cat "$pidfile")" 2>/dev/null || true
+  rm -f "$pidfile"
+}

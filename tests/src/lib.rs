@@ -3,6 +3,7 @@
 //! integration tests in `tests/` are built on it.
 
 pub mod esm;
+pub mod http;
 pub mod provision;
 
 /// Loads the AWS SDK config from the environment; endpoints come from the standard `AWS_ENDPOINT_URL*` variables.

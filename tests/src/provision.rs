@@ -29,7 +29,7 @@ pub const SECRETS: &[(&str, &str)] = &[
     ),
     (
         "signal-orchestrator/diagnostics",
-        r#"{"api_key":"local-diagnostics-key"}"#,
+        r#"{"api_key":"local-diagnostics-key-0123456789"}"#,
     ),
 ];
 

@@ -189,7 +189,10 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         Some(IntentStatus::OrderPlaced),
         "taken over, looked up, resent after the settle window"
     );
-    let alert = AlertStore::get_many(&store, std::slice::from_ref(&alert.alert_id)).await.unwrap().remove(0);
+    let alert = AlertStore::get_many(&store, std::slice::from_ref(&alert.alert_id))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(alert.status, AlertStatus::Sent);
     assert!(notifier.sent()[0].contains("ORDER FAILED"));
 

@@ -35,5 +35,15 @@ async fn main() -> Result<(), provision::BoxError> {
             .join(", ")
     );
     println!("SIGNALS_QUEUE_URL={}", p.queue_url);
+    // The local diagnostics key, as stored in the secret, for the local API's callers.
+    let diagnostics: serde_json::Value = provision::SECRETS
+        .iter()
+        .find(|(name, _)| *name == "signal-orchestrator/diagnostics")
+        .and_then(|(_, v)| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    println!(
+        "DIAGNOSTICS_KEY={}",
+        diagnostics["api_key"].as_str().unwrap_or_default()
+    );
     Ok(())
 }
