@@ -4,6 +4,7 @@
 
 pub mod esm;
 pub mod http;
+pub mod openapi;
 pub mod provision;
 
 /// Loads the AWS SDK config from the environment; endpoints come from the standard `AWS_ENDPOINT_URL*` variables.

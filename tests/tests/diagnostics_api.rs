@@ -1,0 +1,183 @@
+//! The diagnostics API as its callers see it, served over HTTP from the function's own handler against the
+//! emulator: real responses (200, 400, 401, 404, 405) checked against the project's OpenAPI document, auth on, and
+//! `scripts/verify_production_invariant.sh` exiting 0 on a healthy window, 1 after a violation is written, 2 when
+//! the API cannot be reached.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use shared::adapters::paper::PaperExchange;
+use shared::fakes::ManualClock;
+use shared::ids::Side;
+use shared::orchestration::{Orchestrator, OrchestratorSettings};
+use shared::ports::SignalStore;
+use tests::openapi::OpenApi;
+use tests::TestEnv;
+
+const ROUTE: &str = "/api/diagnostics/recent-signals";
+const KEY: &str = "local-diagnostics-key-0123456789";
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn serve(env: &TestEnv) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = &env.p.tables;
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_diagnostics-server"))
+            .arg(format!("127.0.0.1:{port}"))
+            .env("SIGNALS_TABLE", &t.signals)
+            .env("ORDER_INTENTS_TABLE", &t.intents)
+            .env("ALERTS_TABLE", &t.alerts)
+            .env("WATCHLIST_TABLE", &t.watchlist)
+            .env("DIAGNOSTICS_AUTH", "on")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(&base).await.is_ok() {
+            return (server, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("diagnostics server did not start");
+}
+
+fn verify(base: &str, key: &str) -> i32 {
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/verify_production_invariant.sh"
+    ))
+    .env("API_URL", base)
+    .env("DIAGNOSTICS_KEY", key)
+    .env("HOURS", "1")
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() == Some(0) {
+        assert!(text.starts_with("PASS: true"), "{text}");
+    }
+    out.status.code().unwrap_or(-1)
+}
+
+#[tokio::test]
+async fn responses_match_the_openapi_document_and_the_verify_script_reads_them() {
+    let env = TestEnv::new("api").await;
+    let store = env.store();
+    let ago = Utc::now() - chrono::Duration::minutes(10);
+    let (placed, failed) = (
+        support::signal("ETH_BTC", Side::Buy, 1, ago),
+        support::signal("XRP_USDT", Side::Sell, 2, ago),
+    );
+    for s in [&placed, &failed] {
+        store.put_new(s).await.unwrap();
+    }
+    let clock = ManualClock::new(ago, 0);
+    let ok = PaperExchange::new(Decimal::ONE);
+    let refusing = PaperExchange::new(Decimal::from(1_000));
+    let settings = OrchestratorSettings::default();
+    Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &ok,
+        clock: &clock,
+        settings,
+    }
+    .process(&support::message(&placed))
+    .await
+    .unwrap();
+    let d = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &refusing,
+        clock: &clock,
+        settings,
+    }
+    .process(&support::message(&failed))
+    .await
+    .unwrap();
+    let shared::orchestration::Outcome::Decided(_, Some(alert)) = d else {
+        panic!("{d:?}")
+    };
+    let notifier = shared::fakes::MemoryNotifier::default();
+    shared::alerts::deliver(&store, &notifier, &clock, &alert)
+        .await
+        .unwrap();
+
+    let (_server, base) = serve(&env).await;
+    let api = OpenApi::new(serde_json::from_str(include_str!("../../functions/diagnostics/openapi.json")).unwrap());
+    let http = reqwest::Client::new();
+    let cases: &[(&str, &str, Option<&str>, u16)] = &[
+        ("GET", "?hours=1&side=buy", Some(KEY), 200),
+        ("GET", "", Some(KEY), 200),
+        ("GET", "?hours=0", Some(KEY), 400),
+        ("GET", "?limit=5000", Some(KEY), 400),
+        ("GET", "?side=hold", Some(KEY), 400),
+        ("GET", "?hours=1&hours=2", Some(KEY), 400),
+        ("GET", "", None, 401),
+        ("GET", "", Some("nope"), 401),
+        ("POST", "", Some(KEY), 405),
+    ];
+    for (verb, query, key, want) in cases {
+        let mut req = http.request(verb.parse().unwrap(), format!("{base}{ROUTE}{query}"));
+        if let Some(k) = key {
+            req = req.header("X-Diagnostics-Key", *k);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), *want, "{verb} {query}");
+        let body: Value = resp.json().await.unwrap();
+        if let Err(errors) = api.check_response(ROUTE, "get", *want, &body) {
+            panic!("{verb} {query} → {want} does not match the OpenAPI document: {errors:?}\n{body}");
+        }
+    }
+    let full: Value = http
+        .get(format!("{base}{ROUTE}?hours=1"))
+        .header("X-Diagnostics-Key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (full["counts"]["placed"].as_u64(), full["counts"]["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let unknown = http
+        .get(format!("{base}/api/diagnostics/other"))
+        .header("X-Diagnostics-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert!(api
+        .check_response(ROUTE, "get", 404, &unknown.json().await.unwrap())
+        .is_ok());
+
+    assert_eq!(verify(&base, KEY), 0, "healthy window");
+    assert_eq!(verify(&base, "wrong"), 2, "refused call");
+    // A sent signal with no intent, written by hand, 10 minutes old.
+    store
+        .put_new(&support::signal("ETH_BTC", Side::Sell, 3, ago))
+        .await
+        .unwrap();
+    assert_eq!(verify(&base, KEY), 1, "violation");
+    assert_eq!(verify("http://127.0.0.1:9", KEY), 2, "unreachable");
+}
