@@ -4,6 +4,7 @@
 
 pub mod esm;
 pub mod http;
+pub mod opcount;
 pub mod openapi;
 pub mod provision;
 

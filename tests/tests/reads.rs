@@ -1,0 +1,96 @@
+//! The diagnostics and sweeper reads scale with the window, not the table: a few Query calls on the `by_day` index
+//! (one per day of the window) and BatchGetItem calls of up to 100 keys — never a Scan. Counted on the wire.
+
+mod support;
+
+use chrono::{Duration, Utc};
+use shared::adapters::dynamodb::DynamoStore;
+use shared::ids::Side;
+use shared::invariants::{self, ReportQuery};
+use shared::model::IntentStatus;
+use shared::ports::{IntentStore, SignalStore};
+use tests::opcount::OpCounter;
+use tests::TestEnv;
+
+#[tokio::test]
+async fn the_report_is_queries_and_batch_gets_only() {
+    let env = TestEnv::new("reads").await;
+    let store = env.store();
+    let now = Utc::now();
+    // 250 sent signals over the last 3 days (every one with an intent, a few failed), plus one 10 days old.
+    for i in 0..250i64 {
+        let s = support::signal(
+            "ETH_BTC",
+            if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            i,
+            now - Duration::minutes(17 * i + 5),
+        );
+        store.put_new(&s).await.unwrap();
+        let status = if i % 50 == 0 {
+            IntentStatus::OrderFailed
+        } else {
+            IntentStatus::OrderPlaced
+        };
+        store
+            .claim(&support::intent(&s, status, now, s.created_at))
+            .await
+            .unwrap();
+    }
+    store
+        .put_new(&support::signal("ETH_BTC", Side::Buy, 999, now - Duration::days(10)))
+        .await
+        .unwrap();
+
+    let counter = OpCounter::default();
+    let counted = DynamoStore::new(counter.client(&env.aws), env.p.tables.clone());
+    let q = ReportQuery {
+        hours: 168,
+        limit: 1000,
+        side: None,
+    };
+    let report = invariants::collect(&counted, &counted, &counted, &q, now, Duration::seconds(120))
+        .await
+        .unwrap();
+    assert_eq!(report.total, 250);
+    assert_eq!(report.counts.failed, 5);
+    let ops = counter.counts();
+    assert_eq!(ops.get("Scan"), None, "{ops:?}");
+    assert_eq!(
+        ops.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["BatchGetItem", "Query"],
+        "{ops:?}"
+    );
+    assert_eq!(ops["Query"], 8, "one query per UTC day of a 168-hour window: {ops:?}");
+    assert_eq!(
+        ops["BatchGetItem"],
+        3 + 1,
+        "250 intents in 3 calls of ≤100 keys, 5 failure alerts in 1: {ops:?}"
+    );
+
+    // The sweeper reads the same way.
+    counter.reset();
+    let (queue, notifier) = (
+        shared::fakes::MemoryQueue::default(),
+        shared::fakes::MemoryNotifier::default(),
+    );
+    let clock = shared::fakes::ManualClock::new(now, 0);
+    let sweeper = sweeper::handler::Sweeper {
+        signals: &counted,
+        intents: &counted,
+        alerts: &counted,
+        queue: &queue,
+        notifier: &notifier,
+        clock: &clock,
+        grace: Duration::seconds(120),
+        window_hours: 24,
+        namespace: "SignalOrchestrator",
+    };
+    sweeper.run().await.unwrap();
+    let ops = counter.counts();
+    assert!(
+        ops.keys()
+            .all(|k| k == "Query" || k == "BatchGetItem" || k == "UpdateItem"),
+        "{ops:?}"
+    );
+    assert_eq!(ops.get("Scan"), None);
+}
