@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Benchmark of the diagnostics report: loads 10,000 signals (or $1) over a 7-day window into its own emulator on
+# 127.0.0.1, then prints the DynamoDB requests per report, the computation time and the end-to-end latency.
+# A measurement, not a test: it prints numbers and asserts nothing. Release build (as deployed).
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+export EMULATOR_PORT="${BENCH_EMULATOR_PORT:-4581}"
+export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
+ensure_python_tools
+log "building the benchmark (release)"
+cargo build --release -p tests --bin bench-diagnostics
+emulator_up
+trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi' EXIT
+"$ROOT/target/release/bench-diagnostics" "${1:-10000}"
