@@ -173,6 +173,7 @@ pub struct OrchestratorConfig {
     pub lease_ms: i64,
     pub settle_ms: i64,
     pub quantity_decimals: u32,
+    pub max_signal_age_ms: i64,
     pub paper_min_notional: Decimal,
 }
 
@@ -205,6 +206,7 @@ impl OrchestratorConfig {
             lease_ms,
             settle_ms,
             quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,
+            max_signal_age_ms: number(src, "MAX_SIGNAL_AGE_SECONDS", 900i64, |s| (10..=86_400).contains(s))? * 1000,
             paper_min_notional: number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| *d >= Decimal::ZERO)?,
         })
     }

@@ -172,7 +172,9 @@ impl SignalRecord {
         day_of(self.created_at)
     }
 
-    pub fn to_message(&self, emitted_at: DateTime<Utc>) -> SignalMessage {
+    /// The queue message of this signal. `emitted_at` is the signal's `created_at` — also when the evaluator or the
+    /// sweeper sends it again — so the orchestrator's freshness check measures the signal's real age.
+    pub fn to_message(&self) -> SignalMessage {
         SignalMessage {
             version: SignalMessage::VERSION,
             signal_id: self.signal_id.clone(),
@@ -183,7 +185,7 @@ impl SignalRecord {
             strategy: self.strategy.clone(),
             trade_amount_usd: self.trade_amount_usd,
             trade_enabled: self.trade_enabled,
-            emitted_at,
+            emitted_at: self.created_at,
         }
     }
 }

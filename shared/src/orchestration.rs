@@ -48,16 +48,19 @@ pub struct OrchestratorSettings {
     pub settle_ms: i64,
     /// Decimal places a SELL quantity is rounded down to when the instrument's tick is not known.
     pub quantity_decimals: u32,
+    /// A signal older than this when first claimed is not traded: SKIPPED / STALE_SIGNAL.
+    pub max_signal_age_ms: i64,
 }
 
 impl Default for OrchestratorSettings {
-    /// The configuration defaults: paper trading, 60 s lease, 30 s settle window, 8 quantity decimals.
+    /// The configuration defaults: paper trading, 60 s lease, 30 s settle window, 8 quantity decimals, 15 min age.
     fn default() -> Self {
         Self {
             mode: ExecutionMode::Paper,
             lease_ms: 60_000,
             settle_ms: 30_000,
             quantity_decimals: 8,
+            max_signal_age_ms: 900_000,
         }
     }
 }
@@ -129,6 +132,16 @@ impl Orchestrator<'_> {
                 IntentStatus::BlockedLiveTrading,
                 ReasonCode::OrderBlockedLiveTrading,
                 "LIVE_TRADING is disabled".into(),
+            );
+        } else if (now - msg.emitted_at).num_milliseconds() > self.settings.max_signal_age_ms {
+            terminal(
+                IntentStatus::Skipped,
+                ReasonCode::StaleSignal,
+                format!(
+                    "signal emitted at {} is older than the maximum age of {} s",
+                    crate::model::rfc3339(msg.emitted_at),
+                    self.settings.max_signal_age_ms / 1000
+                ),
             );
         } else if !msg.trade_enabled {
             terminal(

@@ -242,8 +242,10 @@ async fn run(seed: u64) -> usize {
     for s in &signals {
         memory.put_new(s).await.unwrap();
     }
+    // Freshness is not what this simulation is about: runs span hours of virtual time.
     let settings = OrchestratorSettings {
         mode: ExecutionMode::Paper,
+        max_signal_age_ms: i64::MAX / 2,
         ..Default::default()
     };
     let stormy_store = SlowStore {
@@ -269,7 +271,7 @@ async fn run(seed: u64) -> usize {
     let mut inflight = FuturesUnordered::new();
     let mut deliveries = 0;
     let deliver = |idx: usize, after_ms: u64, enforce_timeout: bool| {
-        let msg = signals[idx].to_message(clock.now());
+        let msg = signals[idx].to_message();
         let storm = &storm;
         async move {
             tokio::time::sleep(Duration::from_millis(after_ms)).await;
@@ -327,7 +329,7 @@ async fn run(seed: u64) -> usize {
         settings,
     };
     for s in &signals {
-        let msg = s.to_message(clock.now());
+        let msg = s.to_message();
         let mut rounds = 0;
         loop {
             match calm.process(&msg).await.unwrap() {

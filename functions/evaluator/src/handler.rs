@@ -71,7 +71,6 @@ impl Evaluator<'_> {
             ..RunSummary::default()
         };
         let mut to_send: Vec<SignalMessage> = Vec::new();
-        let emitted_at = self.clock.now();
         for step in steps {
             match step {
                 Step::NoHistory => {}
@@ -83,7 +82,7 @@ impl Evaluator<'_> {
                 Step::Sent(s) => {
                     summary.evaluated += 1;
                     summary.signals += 1;
-                    to_send.push(s.to_message(emitted_at));
+                    to_send.push(s.to_message());
                 }
                 Step::Error => summary.errors += 1,
             }

@@ -74,6 +74,14 @@ mod tests {
 
     const SAMPLE_EVENT: &str = include_str!("../../../events/orchestrator-sqs.json");
 
+    /// Five seconds after the sample message's `emitted_at`: the signals are fresh.
+    fn sample_clock() -> ManualClock {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T01:00:05Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        ManualClock::new(t, 0)
+    }
+
     fn settings(mode: ExecutionMode) -> OrchestratorSettings {
         OrchestratorSettings {
             mode,
@@ -106,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn sample_event_places_one_paper_order_and_redelivery_changes_nothing() {
-        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
         let exchange = PaperExchange::new(Decimal::ONE);
         let orch = Orchestrator {
@@ -152,7 +160,7 @@ mod tests {
 
     #[tokio::test]
     async fn neither_live_nor_paper_blocks_at_the_claim() {
-        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
         let exchange = PaperExchange::new(Decimal::ONE);
         let orch = Orchestrator {
@@ -184,7 +192,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_live_lease_of_another_worker_is_retried_later() {
-        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
         let exchange = PaperExchange::new(Decimal::ONE);
         let orch = Orchestrator {
@@ -222,7 +230,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_order_sends_order_failed_and_a_telegram_outage_leaves_it_pending() {
-        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
         // A minimum notional above the trade amount: the paper exchange refuses with MIN_NOTIONAL_NOT_MET.
         let exchange = PaperExchange::new(Decimal::from(1_000));
@@ -282,12 +290,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn trade_disabled_and_invalid_amounts_are_skipped_without_an_order() {
-        for (enabled, amount, code) in [
-            (false, 100, ReasonCode::TradeDisabled),
-            (true, 0, ReasonCode::InvalidTradeAmount),
+    async fn trade_disabled_invalid_amounts_and_stale_signals_are_skipped_without_an_order() {
+        let (fresh, stale) = (chrono::Duration::zero(), chrono::Duration::minutes(16));
+        for (enabled, amount, age, code) in [
+            (false, 100, fresh, ReasonCode::TradeDisabled),
+            (true, 0, fresh, ReasonCode::InvalidTradeAmount),
+            (true, 100, stale, ReasonCode::StaleSignal),
         ] {
-            let clock = ManualClock::new(chrono::Utc::now(), 0);
+            let clock = sample_clock();
             let store = store_with_sample_signal(&clock).await;
             let exchange = PaperExchange::new(Decimal::ONE);
             let orch = Orchestrator {
@@ -301,6 +311,7 @@ mod tests {
                 shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
             msg.trade_enabled = enabled;
             msg.trade_amount_usd = Decimal::from(amount);
+            msg.emitted_at = shared::ports::Clock::now(&clock) - age;
             assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Decided(..)));
             let d = store.signals()[0].decision.clone().unwrap();
             assert_eq!((d.decision_type, d.reason_code), (DecisionType::Skipped, code));

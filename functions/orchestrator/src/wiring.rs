@@ -67,6 +67,7 @@ impl Deps {
                 lease_ms: self.config.lease_ms,
                 settle_ms: self.config.settle_ms,
                 quantity_decimals: self.config.quantity_decimals,
+                max_signal_age_ms: self.config.max_signal_age_ms,
             },
         }
     }

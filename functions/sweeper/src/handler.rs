@@ -76,7 +76,7 @@ impl Sweeper<'_> {
             .signals
             .iter()
             .filter(|s| redrive_ids.contains(s.signal_id.as_str()))
-            .map(|s| s.to_message(now))
+            .map(|s| s.to_message())
             .collect();
         let mut redrive_failures = 0;
         if !messages.is_empty() {

@@ -31,7 +31,7 @@ pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTim
 }
 
 pub fn message(s: &SignalRecord) -> SignalMessage {
-    s.to_message(Utc::now())
+    s.to_message()
 }
 
 /// Wraps an exchange and counts create-order calls that reach it.
