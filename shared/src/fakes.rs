@@ -217,6 +217,28 @@ impl WatchlistStore for MemoryStore {
     async fn list(&self) -> Result<Vec<WatchlistEntry>, StoreError> {
         Ok(self.lock().watchlist.clone())
     }
+
+    async fn record_emission(
+        &self,
+        symbol: &crate::ids::Symbol,
+        side: crate::ids::Side,
+        prev: Option<&crate::model::Emission>,
+        new: &crate::model::Emission,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        let Some(entry) = t.watchlist.iter_mut().find(|e| &e.symbol == symbol) else {
+            return Err(StoreError::Corrupt(format!("{symbol} is not on the watchlist")));
+        };
+        let slot = match side {
+            crate::ids::Side::Buy => &mut entry.last_buy,
+            crate::ids::Side::Sell => &mut entry.last_sell,
+        };
+        if slot.as_ref().map(|e| e.candle_open_ms) != prev.map(|e| e.candle_open_ms) {
+            return Ok(false);
+        }
+        *slot = Some(new.clone());
+        Ok(true)
+    }
 }
 
 /// A queue that records what was sent.

@@ -263,6 +263,30 @@ pub struct WatchlistEntry {
     pub min_price_change_pct: Option<f64>,
     #[serde(default)]
     pub cooldown_minutes: Option<f64>,
+    /// Throttle state (not configuration): the last sent BUY and SELL of this symbol.
+    #[serde(skip)]
+    pub last_buy: Option<Emission>,
+    #[serde(skip)]
+    pub last_sell: Option<Emission>,
+}
+
+impl WatchlistEntry {
+    pub fn last(&self, side: Side) -> Option<&Emission> {
+        match side {
+            Side::Buy => self.last_buy.as_ref(),
+            Side::Sell => self.last_sell.as_ref(),
+        }
+    }
+}
+
+/// The last sent signal of a symbol and side: `last_{side}_ms` (market time of its candle), `last_{side}_price`,
+/// and `last_{side}_signal_id` — so that a run that claimed the emission and died before recording the signal is
+/// finished by the next run instead of being throttled away.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emission {
+    pub candle_open_ms: i64,
+    pub price: Decimal,
+    pub signal_id: Option<String>,
 }
 
 fn yes() -> bool {

@@ -7,7 +7,9 @@ use rust_decimal::Decimal;
 
 use crate::candles::{Candle, Timeframe};
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
-use crate::model::{AlertRecord, Decision, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
+use crate::model::{
+    AlertRecord, Decision, Emission, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
+};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -108,6 +110,15 @@ pub trait AlertStore: Send + Sync {
 #[async_trait]
 pub trait WatchlistStore: Send + Sync {
     async fn list(&self) -> Result<Vec<WatchlistEntry>, StoreError>;
+    /// Records a sent signal as the symbol's last of its side, on the condition that the last one is still `prev`
+    /// (None: there was none). Ok(false): another run recorded one first.
+    async fn record_emission(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        prev: Option<&Emission>,
+        new: &Emission,
+    ) -> Result<bool, StoreError>;
 }
 
 /// One entry of a batch send that the queue refused.

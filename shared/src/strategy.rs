@@ -4,10 +4,14 @@
 //! walking-skeleton rule is the core of the original's: BUY when RSI is under the preset's `buyBelow` and the last
 //! completed candle's volume ratio reaches `volumeMinRatio`; SELL when RSI is over the preset's `sellAbove` (the
 //! original hard-coded 70 — we read the preset, deliberately) with the same volume gate; a BUY suppresses a SELL.
-//! The MA trend checks, the throttle and the per-symbol overrides come with the evaluator's own issue.
+//! The throttle below is the original's; the MA trend checks and per-symbol indicator overrides are not ported yet.
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 
 use crate::ids::Side;
 use crate::indicators::Indicators;
+use crate::model::Emission;
 
 /// One row of the original's preset table.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -106,6 +110,44 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
     Verdict::Wait
 }
 
+/// The original's throttle, per symbol and side: the first signal passes; a repeat needs the cooldown elapsed in
+/// market time (candle to candle) AND the price moved by at least `min_price_change_pct` since the last sent one.
+/// Ok(why it passes) or Err(why it is held back), in the original's words.
+pub fn throttle(
+    prev: Option<&Emission>,
+    candle_open_ms: i64,
+    price: Decimal,
+    cooldown_ms: i64,
+    min_price_change_pct: f64,
+) -> Result<String, String> {
+    let Some(prev) = prev else {
+        return Ok("No previous same-side signal recorded".into());
+    };
+    let elapsed_s = (candle_open_ms - prev.candle_open_ms) / 1000;
+    let cooldown_s = cooldown_ms / 1000;
+    if candle_open_ms - prev.candle_open_ms < cooldown_ms {
+        return Err(format!("THROTTLED_TIME_GATE (elapsed {elapsed_s}s < {cooldown_s}s)"));
+    }
+    let change = if prev.price.is_zero() {
+        f64::INFINITY
+    } else {
+        ((price - prev.price) / prev.price * Decimal::from(100))
+            .to_f64()
+            .unwrap_or(0.0)
+    };
+    let arrow = if change >= 0.0 { "↑" } else { "↓" };
+    if change.abs() < min_price_change_pct {
+        return Err(format!(
+            "THROTTLED_PRICE_GATE (|Δp|={arrow} {:.2}% < {min_price_change_pct:.2}%)",
+            change.abs()
+        ));
+    }
+    Ok(format!(
+        "Δt={elapsed_s}s>= {cooldown_s}s & |Δp|={arrow} {:.2}%>= {min_price_change_pct:.2}%",
+        change.abs()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +186,29 @@ mod tests {
         assert_eq!(preset("SWING").unwrap().buy_below, 30.0);
         assert_eq!(preset("scalp-aggressive").unwrap().sell_above, 65.0);
         assert!(preset("yolo").is_none());
+    }
+
+    #[test]
+    fn throttle_gates_on_both_sides() {
+        let prev = Emission {
+            candle_open_ms: 0,
+            price: Decimal::from(100),
+            signal_id: None,
+        };
+        let hour = 3_600_000;
+        assert!(throttle(None, 0, Decimal::ONE, 60_000, 1.0).is_ok());
+        // Time gate: 59 s after the last one is too early even with a large move; 60 s is enough.
+        assert!(throttle(Some(&prev), 59_000, Decimal::from(150), 60_000, 1.0)
+            .unwrap_err()
+            .starts_with("THROTTLED_TIME_GATE"));
+        assert!(throttle(Some(&prev), 60_000, Decimal::from(150), 60_000, 1.0).is_ok());
+        // Price gate: 0.99 % is not enough, 1.00 % is, in both directions.
+        let e = throttle(Some(&prev), hour, Decimal::new(10099, 2), 60_000, 1.0).unwrap_err();
+        assert!(e.starts_with("THROTTLED_PRICE_GATE") && e.contains("↑ 0.99%"), "{e}");
+        assert!(throttle(Some(&prev), hour, Decimal::from(101), 60_000, 1.0).is_ok());
+        assert!(throttle(Some(&prev), hour, Decimal::from(99), 60_000, 1.0)
+            .unwrap()
+            .contains("↓ 1.00%"));
+        assert!(throttle(Some(&prev), hour, Decimal::new(9901, 2), 60_000, 1.0).is_err());
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use shared::candles::Timeframe;
 use shared::ids::SignalId;
 use shared::indicators::Indicators;
-use shared::model::{BlockedReason, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
+use shared::model::{BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
 use shared::ports::{Clock, MarketData, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore};
 use shared::strategy::{self, Verdict};
 
@@ -152,10 +152,10 @@ impl Evaluator<'_> {
             tracing::warn!(%symbol, reason_code = %ReasonCode::DataMissing, price = ind.price, "price is not a decimal");
             return Step::Error;
         };
-        let blocked_reason = (!entry.alert_enabled).then_some(BlockedReason::AlertsDisabled);
+        let signal_id = SignalId::new(symbol, side, last.open_ms);
         let emoji = if side == shared::ids::Side::Buy { "✅" } else { "🔴" };
-        let record = SignalRecord {
-            signal_id: SignalId::new(symbol, side, last.open_ms),
+        let mut record = SignalRecord {
+            signal_id: signal_id.clone(),
             symbol: symbol.clone(),
             side,
             price,
@@ -163,13 +163,52 @@ impl Evaluator<'_> {
             indicators: ind.as_map(),
             candle_open_ms: last.open_ms,
             created_at: self.clock.now(),
-            blocked: blocked_reason.is_some(),
-            blocked_reason,
+            blocked: false,
+            blocked_reason: None,
             message: format!("{emoji} {side} SIGNAL: {symbol} @ ${price} - {reason}"),
             trade_amount_usd: entry.trade_amount_usd,
             trade_enabled: entry.trade_enabled,
             decision: None,
         };
+        if !entry.alert_enabled {
+            record.blocked = true;
+            record.blocked_reason = Some(BlockedReason::AlertsDisabled);
+        } else {
+            // Throttle, then claim the emission in the watchlist row with a condition on the previous one, so two
+            // overlapping runs cannot both send. A claim whose signal row is missing (the run died in between) is
+            // recognised by its signal id and finished here.
+            let prev = entry.last(side);
+            let resumed = prev.and_then(|p| p.signal_id.as_deref()) == Some(signal_id.as_str());
+            if !resumed {
+                let cooldown_ms = (entry.cooldown_minutes.unwrap_or(1.0) * 60_000.0) as i64;
+                let min_pct = entry.min_price_change_pct.unwrap_or(preset.min_price_change_pct);
+                match strategy::throttle(prev, last.open_ms, price, cooldown_ms, min_pct) {
+                    Err(why) => {
+                        record.blocked = true;
+                        record.blocked_reason = Some(BlockedReason::ThrottledDuplicateAlert);
+                        record.message = format!("{} [{why}]", record.message);
+                    }
+                    Ok(_) => {
+                        let this = Emission {
+                            candle_open_ms: last.open_ms,
+                            price,
+                            signal_id: Some(signal_id.to_string()),
+                        };
+                        match self.watchlist.record_emission(symbol, side, prev, &this).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::info!(%symbol, %side, "another evaluator run sent this side first");
+                                return Step::Known;
+                            }
+                            Err(e) => {
+                                tracing::error!(%symbol, error = %e, "recording the throttle state failed");
+                                return Step::Error;
+                            }
+                        }
+                    }
+                }
+            }
+        }
         match self.signals.put_new(&record).await {
             Ok(PutOutcome::Created) if record.blocked => Step::Blocked,
             Ok(PutOutcome::Created) => Step::Sent(Box::new(record)),
@@ -231,7 +270,17 @@ mod tests {
             total.errors, 400,
             "DOGE_USDT has no data: one DATA_MISSING error per run, the others go on"
         );
-        assert_eq!(store.signals().len(), total.signals);
+        let rows = store.signals();
+        assert_eq!(rows.iter().filter(|s| !s.blocked).count(), total.signals);
+        let throttled = rows
+            .iter()
+            .filter(|s| s.blocked_reason == Some(BlockedReason::ThrottledDuplicateAlert))
+            .count();
+        assert!(throttled > 0, "repeats within the price gate are held back");
+        assert!(rows
+            .iter()
+            .filter(|s| s.blocked)
+            .all(|s| s.message.contains("THROTTLED_")));
         let sent = queue.sent();
         assert_eq!(sent.len(), total.signals * 2);
         assert!(sent.iter().all(|m| m.symbol == Symbol::parse("ETH_BTC").unwrap()));

@@ -20,8 +20,8 @@ use rust_decimal::Decimal;
 use crate::config::TableNames;
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
-    day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, IntentStatus,
-    OrderIntent, ReasonCode, SignalRecord, TradingMode, WatchlistEntry,
+    day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
+    IntentStatus, OrderIntent, ReasonCode, SignalRecord, TradingMode, WatchlistEntry,
 };
 use crate::ports::{
     AlertStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError, WatchlistStore,
@@ -427,6 +427,40 @@ impl WatchlistStore for DynamoStore {
         out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         Ok(out)
     }
+
+    async fn record_emission(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        prev: Option<&Emission>,
+        new: &Emission,
+    ) -> Result<bool, StoreError> {
+        let p = if side == Side::Buy { "last_buy" } else { "last_sell" };
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.tables.watchlist)
+            .key("symbol", s(symbol.as_str()))
+            .update_expression(format!("SET {p}_ms = :ms, {p}_price = :price, {p}_signal_id = :sid"))
+            .expression_attribute_values(":ms", n(new.candle_open_ms))
+            .expression_attribute_values(":price", s(new.price.to_string()))
+            .expression_attribute_values(":sid", s(new.signal_id.clone().unwrap_or_default()));
+        req = match prev {
+            None => req.condition_expression(format!("attribute_exists(symbol) AND attribute_not_exists({p}_ms)")),
+            Some(prev) => req
+                .condition_expression(format!("attribute_exists(symbol) AND {p}_ms = :prev"))
+                .expression_attribute_values(":prev", n(prev.candle_open_ms)),
+        };
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::backend("UpdateItem watchlist (throttle)", e)),
+        }
+    }
 }
 
 /// Every UTC day touched by `[since, until]`, as `by_day` partition keys.
@@ -715,6 +749,20 @@ fn alert_from(item: &Item) -> Result<AlertRecord, StoreError> {
     })
 }
 
+fn emission(item: &Item, prefix: &str) -> Result<Option<Emission>, StoreError> {
+    let ms_name = format!("{prefix}_ms");
+    if !item.contains_key(&ms_name) {
+        return Ok(None);
+    }
+    Ok(Some(Emission {
+        candle_open_ms: req_n(item, &ms_name)?,
+        price: req_decimal(item, &format!("{prefix}_price"))?,
+        signal_id: opt_s(item, &format!("{prefix}_signal_id"))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+    }))
+}
+
 fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
     let num = |name: &str| {
         item.get(name)
@@ -734,6 +782,8 @@ fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
         preset: opt_s(item, "preset").unwrap_or("swing-aggressive").to_string(),
         min_price_change_pct: num("min_price_change_pct"),
         cooldown_minutes: num("cooldown_minutes"),
+        last_buy: emission(item, "last_buy")?,
+        last_sell: emission(item, "last_sell")?,
     })
 }
 

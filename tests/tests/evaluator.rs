@@ -1,0 +1,126 @@
+//! The evaluator's throttle against the emulator: two overlapping runs over the same candle send one signal, and a
+//! run that claimed an emission but died before recording the signal is finished by the next run.
+
+use chrono::Utc;
+use shared::adapters::replay::ReplayMarketData;
+use shared::candles::Timeframe;
+use shared::fakes::{ManualClock, MemoryQueue, MemoryStore};
+use shared::ids::Symbol;
+use shared::model::{Emission, WatchlistEntry};
+use shared::ports::{SignalStore, WatchlistStore};
+use tests::{provision, TestEnv};
+
+fn entry() -> WatchlistEntry {
+    serde_json::from_value(serde_json::json!({ "symbol": "ETH_BTC", "preset": "swing-aggressive" })).unwrap()
+}
+
+fn evaluator<'a>(
+    w: &'a dyn WatchlistStore,
+    s: &'a dyn SignalStore,
+    q: &'a MemoryQueue,
+    m: &'a ReplayMarketData,
+    c: &'a ManualClock,
+) -> evaluator::handler::Evaluator<'a> {
+    evaluator::handler::Evaluator {
+        watchlist: w,
+        signals: s,
+        queue: q,
+        market: m,
+        clock: c,
+        timeframe: Timeframe::H1,
+        candle_count: 200,
+        concurrency: 4,
+    }
+}
+
+/// The first market time at which the replayed ETH_BTC series gives a signal, found with in-memory fakes.
+async fn first_signal_time(market: &ReplayMarketData) -> i64 {
+    let store = MemoryStore::with_watchlist(vec![entry()]);
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::new(Utc::now(), 0);
+    for t in market.close_times(Timeframe::H1) {
+        clock.set_market_ms(t);
+        if evaluator(&store, &store, &queue, market, &clock)
+            .run()
+            .await
+            .unwrap()
+            .signals
+            > 0
+        {
+            return t;
+        }
+    }
+    panic!("no signal in the replay");
+}
+
+#[tokio::test]
+async fn two_overlapping_runs_over_one_candle_send_one_signal() {
+    let env = TestEnv::new("race").await;
+    let store = env.store();
+    provision::seed_watchlist(
+        &aws_sdk_dynamodb::Client::new(&env.aws),
+        &env.p.tables.watchlist,
+        &[entry()],
+    )
+    .await
+    .unwrap();
+    let market = ReplayMarketData::embedded().unwrap();
+    let t = first_signal_time(&market).await;
+    let clock = ManualClock::new(Utc::now(), t);
+    let (qa, qb) = (MemoryQueue::default(), MemoryQueue::default());
+    let (a, b) = (
+        evaluator(&store, &store, &qa, &market, &clock),
+        evaluator(&store, &store, &qb, &market, &clock),
+    );
+    let (ra, rb) = tokio::join!(a.run(), b.run());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(
+        ra.signals + rb.signals,
+        1,
+        "one run sends, the other finds the emission taken: {ra:?} {rb:?}"
+    );
+    assert_eq!(qa.sent().len() + qb.sent().len(), 1, "one enqueue");
+    let rows = store
+        .created_between(Utc::now() - chrono::Duration::hours(1), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let list = store.list().await.unwrap();
+    let last = list[0].last(rows[0].side).unwrap();
+    assert_eq!(last.signal_id.as_deref(), Some(rows[0].signal_id.as_str()));
+}
+
+#[tokio::test]
+async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
+    let env = TestEnv::new("resume").await;
+    let store = env.store();
+    provision::seed_watchlist(
+        &aws_sdk_dynamodb::Client::new(&env.aws),
+        &env.p.tables.watchlist,
+        &[entry()],
+    )
+    .await
+    .unwrap();
+    let market = ReplayMarketData::embedded().unwrap();
+    let t = first_signal_time(&market).await;
+    // Find the side and candle the evaluator will send at t, with fakes.
+    let probe = MemoryStore::with_watchlist(vec![entry()]);
+    let pq = MemoryQueue::default();
+    let pc = ManualClock::new(Utc::now(), t);
+    evaluator(&probe, &probe, &pq, &market, &pc).run().await.unwrap();
+    let sent = pq.sent().remove(0);
+    // A previous run recorded the emission in the watchlist, then died before writing the signal row.
+    let sym = Symbol::parse("ETH_BTC").unwrap();
+    let claimed = Emission {
+        candle_open_ms: sent.signal_id.candle_open_ms(),
+        price: sent.price,
+        signal_id: Some(sent.signal_id.to_string()),
+    };
+    assert!(store.record_emission(&sym, sent.side, None, &claimed).await.unwrap());
+
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::new(Utc::now(), t);
+    let summary = evaluator(&store, &store, &queue, &market, &clock).run().await.unwrap();
+    assert_eq!(summary.signals, 1, "not throttled away by its own claim");
+    assert_eq!(queue.sent()[0].signal_id, sent.signal_id);
+}
