@@ -24,3 +24,32 @@ pub async fn deliver(
         }
     }
 }
+
+/// The BUY/SELL SIGNAL Telegram text (HTML), after the original's (times in UTC here).
+pub fn signal_alert_text(s: &crate::model::SignalRecord, change_pct: Option<f64>, reason: &str) -> String {
+    let (headline, emoji) = match s.side {
+        crate::ids::Side::Buy => ("🟢 <b>BUY SIGNAL DETECTED</b>", "📈"),
+        crate::ids::Side::Sell => ("🔴 <b>SELL SIGNAL DETECTED</b>", "📉"),
+    };
+    let change = match change_pct {
+        None => "Primera alerta".to_string(),
+        Some(c) => format!("{} {:.2}%", if c >= 0.0 { "↑" } else { "↓" }, c.abs()),
+    };
+    let mut parts = s.strategy.splitn(2, '-');
+    let title = |w: Option<&str>| {
+        let w = w.unwrap_or_default();
+        w.chars()
+            .next()
+            .map(|c| c.to_uppercase().collect::<String>() + &w[c.len_utf8()..])
+            .unwrap_or_default()
+    };
+    let (strategy, approach) = (title(parts.next()), title(parts.next()));
+    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    format!(
+        "{headline}\n🔴 <b>LIVE ALERT</b> - Real-time signal\n\n{emoji} Symbol: <b>{}</b>\n💵 Price: ${}\n📊 Cambio desde última alerta: {change}\n✅ Reason: {}\n🎯 Strategy: <b>{strategy}</b>\n⚖️ Approach: <b>{approach}</b>\n📅 Time: {} UTC",
+        s.symbol,
+        s.price.normalize(),
+        escape(reason),
+        s.created_at.format("%Y-%m-%d %H:%M:%S"),
+    )
+}

@@ -101,6 +101,7 @@ pub enum MarketSource {
 #[derive(Debug, Clone)]
 pub struct EvaluatorConfig {
     pub tables: TableNames,
+    pub telegram: TelegramConfig,
     pub queue_url: String,
     pub timeframe: Timeframe,
     pub candle_count: usize,
@@ -128,6 +129,7 @@ impl EvaluatorConfig {
         };
         Ok(Self {
             tables: TableNames::from_source(src),
+            telegram: TelegramConfig::from_source(src),
             queue_url: required(src, "SIGNALS_QUEUE_URL")?,
             timeframe,
             candle_count: number(src, "CANDLE_COUNT", 200, |n: &usize| (20..=300).contains(n))?,

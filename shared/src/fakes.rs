@@ -95,6 +95,17 @@ impl SignalStore for MemoryStore {
         Ok(v)
     }
 
+    async fn record_alert(&self, signal_id: &SignalId, sent_message_id: Option<i64>) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let s = t
+            .signals
+            .get_mut(signal_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("no signal {signal_id}")))?;
+        s.alert_message_id = sent_message_id;
+        s.alert_status = Some(if sent_message_id.is_some() { "SENT" } else { "FAILED" }.to_string());
+        Ok(())
+    }
+
     async fn record_decision(
         &self,
         signal_id: &SignalId,
@@ -185,6 +196,15 @@ impl AlertStore for MemoryStore {
     async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError> {
         let t = self.lock();
         Ok(alert_ids.iter().filter_map(|k| t.alerts.get(k).cloned()).collect())
+    }
+
+    async fn put_new(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        if t.alerts.contains_key(&alert.alert_id) {
+            return Ok(false);
+        }
+        t.alerts.insert(alert.alert_id.clone(), alert.clone());
+        Ok(true)
     }
 
     async fn mark_sent(&self, alert_id: &str, telegram_message_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {

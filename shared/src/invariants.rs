@@ -446,6 +446,8 @@ mod tests {
             message: "BUY SIGNAL".into(),
             trade_amount_usd: Decimal::from(100),
             trade_enabled: true,
+            alert_status: None,
+            alert_message_id: None,
             decision: decided.map(|c| Decision {
                 decision_type: c.decision_type(),
                 reason_code: c,

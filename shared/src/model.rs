@@ -159,6 +159,9 @@ pub struct SignalRecord {
     pub trade_amount_usd: Decimal,
     /// The watchlist's `trade_enabled` when the signal was emitted: off → the orchestrator records TRADE_DISABLED.
     pub trade_enabled: bool,
+    /// `alert_status`: SENT or FAILED once the BUY/SELL SIGNAL alert was tried, BLOCKED for a held-back signal.
+    pub alert_status: Option<String>,
+    pub alert_message_id: Option<i64>,
     pub decision: Option<Decision>,
 }
 

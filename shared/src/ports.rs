@@ -81,6 +81,8 @@ pub trait SignalStore: Send + Sync {
         key: &IdempotencyKey,
         d: &Decision,
     ) -> Result<bool, StoreError>;
+    /// Records the signal alert's delivery on the signal: `alert_status` (SENT or FAILED) and `alert_message_id`.
+    async fn record_alert(&self, signal_id: &SignalId, sent_message_id: Option<i64>) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -101,6 +103,8 @@ pub trait IntentStore: Send + Sync {
 #[async_trait]
 pub trait AlertStore: Send + Sync {
     async fn get_many(&self, alert_ids: &[String]) -> Result<Vec<AlertRecord>, StoreError>;
+    /// Creates an outbox row unless one with its id exists. Ok(false): it existed.
+    async fn put_new(&self, alert: &AlertRecord) -> Result<bool, StoreError>;
     /// Records a delivered alert (status SENT, the Telegram message id, sent_at, attempts + 1).
     async fn mark_sent(&self, alert_id: &str, telegram_message_id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Records a failed delivery; the row stays PENDING for the sweeper (attempts + 1, last_error).

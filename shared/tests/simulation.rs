@@ -116,6 +116,9 @@ impl SignalStore for SlowStore {
     async fn created_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError> {
         self.inner.created_between(a, b).await
     }
+    async fn record_alert(&self, id: &SignalId, sent: Option<i64>) -> Result<(), StoreError> {
+        self.inner.record_alert(id, sent).await
+    }
     async fn record_decision(
         &self,
         id: &SignalId,
@@ -226,6 +229,8 @@ fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
         message: String::new(),
         trade_amount_usd: Decimal::from(100),
         trade_enabled: true,
+        alert_status: None,
+        alert_message_id: None,
         decision: None,
     }
 }

@@ -4,10 +4,13 @@
 use chrono::Utc;
 use shared::adapters::replay::ReplayMarketData;
 use shared::candles::Timeframe;
-use shared::fakes::{ManualClock, MemoryQueue, MemoryStore};
+use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::ids::Symbol;
 use shared::model::{Emission, WatchlistEntry};
-use shared::ports::{SignalStore, WatchlistStore};
+use shared::ports::{AlertStore, SignalStore, WatchlistStore};
+
+/// Alerts are not what these tests are about: a notifier that accepts everything.
+static NOTIFIER: std::sync::LazyLock<MemoryNotifier> = std::sync::LazyLock::new(MemoryNotifier::default);
 use tests::{provision, TestEnv};
 
 fn entry() -> WatchlistEntry {
@@ -17,6 +20,7 @@ fn entry() -> WatchlistEntry {
 fn evaluator<'a>(
     w: &'a dyn WatchlistStore,
     s: &'a dyn SignalStore,
+    a: &'a dyn AlertStore,
     q: &'a MemoryQueue,
     m: &'a ReplayMarketData,
     c: &'a ManualClock,
@@ -27,6 +31,8 @@ fn evaluator<'a>(
         queue: q,
         market: m,
         clock: c,
+        alerts: a,
+        notifier: &*NOTIFIER,
         timeframe: Timeframe::H1,
         candle_count: 200,
         concurrency: 4,
@@ -40,7 +46,7 @@ async fn first_signal_time(market: &ReplayMarketData) -> i64 {
     let clock = ManualClock::new(Utc::now(), 0);
     for t in market.close_times(Timeframe::H1) {
         clock.set_market_ms(t);
-        if evaluator(&store, &store, &queue, market, &clock)
+        if evaluator(&store, &store, &store, &queue, market, &clock)
             .run()
             .await
             .unwrap()
@@ -69,8 +75,8 @@ async fn two_overlapping_runs_over_one_candle_send_one_signal() {
     let clock = ManualClock::new(Utc::now(), t);
     let (qa, qb) = (MemoryQueue::default(), MemoryQueue::default());
     let (a, b) = (
-        evaluator(&store, &store, &qa, &market, &clock),
-        evaluator(&store, &store, &qb, &market, &clock),
+        evaluator(&store, &store, &store, &qa, &market, &clock),
+        evaluator(&store, &store, &store, &qb, &market, &clock),
     );
     let (ra, rb) = tokio::join!(a.run(), b.run());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
@@ -107,7 +113,10 @@ async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
     let probe = MemoryStore::with_watchlist(vec![entry()]);
     let pq = MemoryQueue::default();
     let pc = ManualClock::new(Utc::now(), t);
-    evaluator(&probe, &probe, &pq, &market, &pc).run().await.unwrap();
+    evaluator(&probe, &probe, &probe, &pq, &market, &pc)
+        .run()
+        .await
+        .unwrap();
     let sent = pq.sent().remove(0);
     // A previous run recorded the emission in the watchlist, then died before writing the signal row.
     let sym = Symbol::parse("ETH_BTC").unwrap();
@@ -120,7 +129,10 @@ async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
 
     let queue = MemoryQueue::default();
     let clock = ManualClock::new(Utc::now(), t);
-    let summary = evaluator(&store, &store, &queue, &market, &clock).run().await.unwrap();
+    let summary = evaluator(&store, &store, &store, &queue, &market, &clock)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(summary.signals, 1, "not throttled away by its own claim");
     assert_eq!(queue.sent()[0].signal_id, sent.signal_id);
 }

@@ -42,6 +42,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     .unwrap();
     let queue = shared::adapters::sqs::SqsQueue::new(sqs.clone(), env.p.queue_url.clone());
     let market = ReplayMarketData::embedded().unwrap();
+    let signal_alerts = shared::fakes::MemoryNotifier::default();
     let clock = ManualClock::new(Utc::now(), 0);
     let ev = evaluator::handler::Evaluator {
         watchlist: &store,
@@ -49,6 +50,8 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         queue: &queue,
         market: &market,
         clock: &clock,
+        alerts: &store,
+        notifier: &signal_alerts,
         timeframe: Timeframe::H1,
         candle_count: 200,
         concurrency: 8,
@@ -76,6 +79,11 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     assert!(sent > 0, "the replay produced signals");
     assert_eq!((drained.received, drained.deleted, drained.failed), (sent, sent, 0));
     assert_eq!(exchange.creates(), sent, "one create-order per signal");
+    assert_eq!(
+        signal_alerts.sent().len(),
+        sent,
+        "one BUY/SELL SIGNAL alert per sent signal"
+    );
 
     let report = invariants::collect(
         &store,
@@ -98,7 +106,10 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     let signals = store
         .created_between(Utc::now() - Duration::hours(1), Utc::now() + Duration::hours(1))
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .filter(|s| !s.blocked) // held back by the throttle: never enqueued
+        .collect::<Vec<_>>();
     let before = store
         .get_many(&signals.iter().map(|s| s.idempotency_key()).collect::<Vec<_>>())
         .await

@@ -39,7 +39,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         })
         .collect();
     for x in &s {
-        store.put_new(x).await.unwrap();
+        SignalStore::put_new(&store, x).await.unwrap();
     }
     store
         .claim(&support::intent(&s[1], IntentStatus::BlockedLiveTrading, ago, ago))

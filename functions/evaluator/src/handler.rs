@@ -8,11 +8,17 @@ use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use shared::alerts::deliver;
 use shared::candles::Timeframe;
 use shared::ids::SignalId;
 use shared::indicators::Indicators;
-use shared::model::{BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry};
-use shared::ports::{Clock, MarketData, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore};
+use shared::model::{
+    AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
+    WatchlistEntry,
+};
+use shared::ports::{
+    AlertStore, Clock, MarketData, Notifier, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
+};
 use shared::strategy::{self, Verdict};
 
 /// Fewer closed candles than this and the indicators are not meaningful (RSI(14) needs 15, volume ratio 6).
@@ -24,6 +30,8 @@ pub struct Evaluator<'a> {
     pub queue: &'a dyn SignalQueue,
     pub market: &'a dyn MarketData,
     pub clock: &'a dyn Clock,
+    pub alerts: &'a dyn AlertStore,
+    pub notifier: &'a dyn Notifier,
     pub timeframe: Timeframe,
     pub candle_count: usize,
     pub concurrency: usize,
@@ -38,6 +46,8 @@ pub struct RunSummary {
     pub signals: usize,
     pub blocked: usize,
     pub enqueued: usize,
+    pub alerts_sent: usize,
+    pub alerts_failed: usize,
     pub errors: usize,
     pub duration_ms: u128,
 }
@@ -46,8 +56,9 @@ enum Step {
     /// Not enough history yet (replay before the series starts, or a young listing).
     NoHistory,
     Wait,
-    /// A signal row was created, or found without a decision (a crash after the put, before the send).
-    Sent(Box<SignalRecord>),
+    /// A signal row was created (with the alert to send), or found without a decision (a crash after the put,
+    /// before the send: enqueue again, no second alert).
+    Sent(Box<SignalRecord>, Option<String>),
     Blocked,
     /// Already recorded and handled.
     Known,
@@ -71,6 +82,7 @@ impl Evaluator<'_> {
             ..RunSummary::default()
         };
         let mut to_send: Vec<SignalMessage> = Vec::new();
+        let mut to_alert: Vec<(Box<SignalRecord>, String)> = Vec::new();
         for step in steps {
             match step {
                 Step::NoHistory => {}
@@ -79,10 +91,13 @@ impl Evaluator<'_> {
                     summary.evaluated += 1;
                     summary.blocked += 1;
                 }
-                Step::Sent(s) => {
+                Step::Sent(s, alert) => {
                     summary.evaluated += 1;
                     summary.signals += 1;
                     to_send.push(s.to_message());
+                    if let Some(text) = alert {
+                        to_alert.push((s, text));
+                    }
                 }
                 Step::Error => summary.errors += 1,
             }
@@ -103,6 +118,17 @@ impl Evaluator<'_> {
                 }
             }
         }
+        // Alerts after the enqueue: a Telegram outage never delays or stops a trade.
+        for (signal, text) in to_alert {
+            match self.alert(&signal, text).await {
+                Ok(true) => summary.alerts_sent += 1,
+                Ok(false) => summary.alerts_failed += 1,
+                Err(e) => {
+                    tracing::error!(signal_id = %signal.signal_id, error = %e, "recording the signal alert failed");
+                    summary.alerts_failed += 1;
+                }
+            }
+        }
         summary.duration_ms = started.elapsed().as_millis();
         tracing::info!(
             market_time_ms,
@@ -116,6 +142,30 @@ impl Evaluator<'_> {
             "evaluator run"
         );
         Ok(summary)
+    }
+
+    /// The BUY/SELL SIGNAL message through the alerts outbox; the outcome is recorded on the signal. Ok(false): not
+    /// delivered (the outbox row stays PENDING).
+    async fn alert(&self, signal: &SignalRecord, text: String) -> Result<bool, StoreError> {
+        let row = AlertRecord {
+            alert_id: AlertRecord::signal_id(&signal.signal_id),
+            kind: AlertKind::Signal,
+            symbol: signal.symbol.clone(),
+            side: signal.side,
+            text,
+            status: AlertStatus::Pending,
+            telegram_message_id: None,
+            attempts: 0,
+            last_error: None,
+            created_at: self.clock.now(),
+            sent_at: None,
+        };
+        if !self.alerts.put_new(&row).await? {
+            return Ok(true); // an earlier run of this signal owns the alert
+        }
+        let delivered = deliver(self.alerts, self.notifier, self.clock, &row).await?;
+        self.signals.record_alert(&signal.signal_id, delivered).await?;
+        Ok(delivered.is_some())
     }
 
     async fn evaluate(&self, entry: &WatchlistEntry, market_time_ms: i64) -> Step {
@@ -168,8 +218,17 @@ impl Evaluator<'_> {
             message: format!("{emoji} {side} SIGNAL: {symbol} @ ${price} - {reason}"),
             trade_amount_usd: entry.trade_amount_usd,
             trade_enabled: entry.trade_enabled,
+            alert_status: None,
+            alert_message_id: None,
             decision: None,
         };
+        let change_pct = entry.last(side).filter(|p| !p.price.is_zero()).map(|p| {
+            use rust_decimal::prelude::ToPrimitive;
+            ((price - p.price) / p.price * Decimal::from(100))
+                .to_f64()
+                .unwrap_or(0.0)
+        });
+        let alert_text = shared::alerts::signal_alert_text(&record, change_pct, &reason);
         if !entry.alert_enabled {
             record.blocked = true;
             record.blocked_reason = Some(BlockedReason::AlertsDisabled);
@@ -211,10 +270,10 @@ impl Evaluator<'_> {
         }
         match self.signals.put_new(&record).await {
             Ok(PutOutcome::Created) if record.blocked => Step::Blocked,
-            Ok(PutOutcome::Created) => Step::Sent(Box::new(record)),
+            Ok(PutOutcome::Created) => Step::Sent(Box::new(record), Some(alert_text)),
             // Recorded by an earlier run that may have died before enqueueing: send again (the orchestrator's
             // claim makes a duplicate message harmless). Decided or blocked rows need nothing.
-            Ok(PutOutcome::Exists(old)) if !old.blocked && old.decision.is_none() => Step::Sent(Box::new(old)),
+            Ok(PutOutcome::Exists(old)) if !old.blocked && old.decision.is_none() => Step::Sent(Box::new(old), None),
             Ok(PutOutcome::Exists(_)) => Step::Known,
             Err(e) => {
                 tracing::error!(%symbol, error = %e, source = ?std::error::Error::source(&e), "recording the signal failed");
@@ -228,7 +287,7 @@ impl Evaluator<'_> {
 mod tests {
     use super::*;
     use shared::adapters::replay::ReplayMarketData;
-    use shared::fakes::{ManualClock, MemoryQueue, MemoryStore};
+    use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
     use shared::ids::Symbol;
 
     fn entry(sym: &str) -> WatchlistEntry {
@@ -240,6 +299,7 @@ mod tests {
         let market = ReplayMarketData::embedded().unwrap();
         let store = MemoryStore::with_watchlist(vec![entry("ETH_BTC"), entry("DOGE_USDT")]);
         let queue = MemoryQueue::default();
+        let notifier = MemoryNotifier::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let ev = Evaluator {
             watchlist: &store,
@@ -247,6 +307,8 @@ mod tests {
             queue: &queue,
             market: &market,
             clock: &clock,
+            alerts: &store,
+            notifier: &notifier,
             timeframe: Timeframe::H1,
             candle_count: 200,
             concurrency: 4,
@@ -300,6 +362,7 @@ mod tests {
         e.alert_enabled = false;
         let store = MemoryStore::with_watchlist(vec![e]);
         let queue = MemoryQueue::default();
+        let notifier = MemoryNotifier::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let ev = Evaluator {
             watchlist: &store,
@@ -307,6 +370,8 @@ mod tests {
             queue: &queue,
             market: &market,
             clock: &clock,
+            alerts: &store,
+            notifier: &notifier,
             timeframe: Timeframe::H1,
             candle_count: 200,
             concurrency: 1,
@@ -321,5 +386,6 @@ mod tests {
             .iter()
             .all(|s| s.blocked && s.blocked_reason == Some(BlockedReason::AlertsDisabled)));
         assert!(queue.sent().is_empty());
+        assert!(notifier.sent().is_empty(), "no alert for a symbol with alerts disabled");
     }
 }

@@ -2,10 +2,11 @@
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::replay::{ReplayError, ReplayMarketData};
+use shared::adapters::replay::ReplayMarketData;
 use shared::adapters::sqs::SqsQueue;
+use shared::adapters::telegram::Telegram;
 use shared::config::{EvaluatorConfig, MarketSource};
-use shared::ports::Clock;
+use shared::ports::{BoxError, Clock};
 
 use crate::handler::Evaluator;
 
@@ -16,17 +17,20 @@ pub struct Deps<C: Clock> {
     pub store: DynamoStore,
     pub queue: SqsQueue,
     pub market: ReplayMarketData,
+    pub notifier: Telegram,
     pub clock: C,
     pub config: EvaluatorConfig,
 }
 
 impl<C: Clock> Deps<C> {
-    pub fn new(aws: &aws_config::SdkConfig, config: EvaluatorConfig, clock: C) -> Result<Self, ReplayError> {
+    pub async fn new(aws: &aws_config::SdkConfig, config: EvaluatorConfig, clock: C) -> Result<Self, BoxError> {
         let market = match &config.market {
             MarketSource::EmbeddedReplay => ReplayMarketData::embedded()?,
             MarketSource::ReplayDir(dir) => ReplayMarketData::from_dir(dir)?,
         };
+        let notifier = Telegram::from_config(&aws_sdk_secretsmanager::Client::new(aws), &config.telegram).await?;
         Ok(Self {
+            notifier,
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
             queue: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.queue_url.clone()),
             market,
@@ -42,6 +46,8 @@ impl<C: Clock> Deps<C> {
             queue: &self.queue,
             market: &self.market,
             clock: &self.clock,
+            alerts: &self.store,
+            notifier: &self.notifier,
             timeframe: self.config.timeframe,
             candle_count: self.config.candle_count,
             concurrency: CONCURRENCY,

@@ -106,9 +106,11 @@ mod tests {
             message: "✅ BUY SIGNAL".into(),
             trade_amount_usd: Decimal::from(100),
             trade_enabled: true,
+            alert_status: None,
+            alert_message_id: None,
             decision: None,
         };
-        store.put_new(&s).await.unwrap();
+        SignalStore::put_new(&store, &s).await.unwrap();
         store
     }
 

@@ -163,6 +163,26 @@ impl SignalStore for DynamoStore {
         Ok(out)
     }
 
+    async fn record_alert(&self, signal_id: &SignalId, sent_message_id: Option<i64>) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.tables.signals)
+            .key("signal_id", s(signal_id.as_str()))
+            .condition_expression("attribute_exists(signal_id)")
+            .expression_attribute_values(":st", s(if sent_message_id.is_some() { "SENT" } else { "FAILED" }));
+        req = match sent_message_id {
+            Some(id) => req
+                .update_expression("SET alert_status = :st, alert_message_id = :id")
+                .expression_attribute_values(":id", n(id)),
+            None => req.update_expression("SET alert_status = :st"),
+        };
+        req.send()
+            .await
+            .map_err(|e| StoreError::backend("UpdateItem signals (alert)", e))?;
+        Ok(())
+    }
+
     async fn record_decision(
         &self,
         signal_id: &SignalId,
@@ -366,6 +386,24 @@ impl AlertStore for DynamoStore {
             .collect()
     }
 
+    async fn put_new(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.tables.alerts)
+            .set_item(Some(alert_item(alert)))
+            .condition_expression("attribute_not_exists(alert_id)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::backend("PutItem alerts", e)),
+        }
+    }
+
     async fn mark_sent(&self, alert_id: &str, telegram_message_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.client
             .update_item()
@@ -564,6 +602,12 @@ fn signal_item(x: &SignalRecord) -> Item {
         ("idempotency_key".into(), s(x.idempotency_key().as_str())),
     ]);
     put_opt(&mut item, "blocked_reason", x.blocked_reason.map(|r| s(r.as_str())));
+    let alert_status = x
+        .alert_status
+        .clone()
+        .or_else(|| x.blocked.then(|| "BLOCKED".to_string()));
+    put_opt(&mut item, "alert_status", alert_status.map(s));
+    put_opt(&mut item, "alert_message_id", x.alert_message_id.map(n));
     if let Some(d) = &x.decision {
         for (k, v) in decision_attrs(d) {
             item.insert(k.to_string(), v);
@@ -653,6 +697,11 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
         message: opt_s(item, "message").unwrap_or_default().to_string(),
         trade_amount_usd: opt_decimal(item, "trade_amount_usd")?.unwrap_or_default(),
         trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(true),
+        alert_status: opt_s(item, "alert_status").map(str::to_string),
+        alert_message_id: item
+            .get("alert_message_id")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok()),
         decision,
     })
 }

@@ -33,7 +33,7 @@ async fn run() -> Result<bool, BoxError> {
     let clock = ReplayClock::default();
     let ev_cfg = EvaluatorConfig::from_source(&ProcessEnv)?;
     let timeframe = ev_cfg.timeframe;
-    let ev = evaluator::wiring::Deps::new(&aws, ev_cfg, clock.clone())?;
+    let ev = evaluator::wiring::Deps::new(&aws, ev_cfg, clock.clone()).await?;
     let orch_deps = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?).await?;
     let orch = orch_deps.orchestrator();
     let alerts = orch_deps.failure_alerts();
