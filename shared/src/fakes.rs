@@ -95,6 +95,19 @@ impl SignalStore for MemoryStore {
         Ok(v)
     }
 
+    async fn recent_sent(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        side: Option<crate::ids::Side>,
+        limit: usize,
+    ) -> Result<Vec<SignalRecord>, StoreError> {
+        let mut v = self.created_between(since, until).await?;
+        v.retain(|s| !s.blocked && side.is_none_or(|side| s.side == side));
+        v.truncate(limit);
+        Ok(v)
+    }
+
     async fn record_alert(&self, signal_id: &SignalId, sent_message_id: Option<i64>) -> Result<(), StoreError> {
         let mut t = self.lock();
         let s = t

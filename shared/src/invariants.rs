@@ -283,13 +283,7 @@ pub async fn gather(
     now: DateTime<Utc>,
 ) -> Result<Rows, StoreError> {
     let since = now - Duration::hours(i64::from(query.hours));
-    let mut sent: Vec<SignalRecord> = signals
-        .created_between(since, now)
-        .await?
-        .into_iter()
-        .filter(|s| !s.blocked && query.side.is_none_or(|side| s.side == side))
-        .collect();
-    sent.truncate(query.limit);
+    let sent = signals.recent_sent(since, now, query.side, query.limit).await?;
     let keys: Vec<IdempotencyKey> = sent.iter().map(SignalRecord::idempotency_key).collect();
     let intent_map: HashMap<IdempotencyKey, OrderIntent> = intents
         .get_many(&keys)

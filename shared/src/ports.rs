@@ -74,6 +74,14 @@ pub trait SignalStore: Send + Sync {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<SignalRecord>, StoreError>;
+    /// The newest sent signals (`blocked = false`, of `side` when given) created in `[since, until]`, at most `limit`.
+    async fn recent_sent(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        side: Option<Side>,
+        limit: usize,
+    ) -> Result<Vec<SignalRecord>, StoreError>;
     /// Writes the decision trace when the signal has none, or the same one already. Ok(false): a different one exists.
     async fn record_decision(
         &self,

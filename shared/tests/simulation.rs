@@ -116,6 +116,15 @@ impl SignalStore for SlowStore {
     async fn created_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> Result<Vec<SignalRecord>, StoreError> {
         self.inner.created_between(a, b).await
     }
+    async fn recent_sent(
+        &self,
+        a: DateTime<Utc>,
+        b: DateTime<Utc>,
+        side: Option<Side>,
+        limit: usize,
+    ) -> Result<Vec<SignalRecord>, StoreError> {
+        self.inner.recent_sent(a, b, side, limit).await
+    }
     async fn record_alert(&self, id: &SignalId, sent: Option<i64>) -> Result<(), StoreError> {
         self.inner.record_alert(id, sent).await
     }

@@ -87,11 +87,19 @@ impl DynamoStore {
         Ok(out)
     }
 
-    async fn query_day(&self, day: String, since: &str, until: &str) -> Result<Vec<Item>, StoreError> {
+    /// One day of the `by_day` index, newest first, until `cap` items; `sent` filters to sent signals (of a side).
+    async fn query_day(
+        &self,
+        day: String,
+        since: &str,
+        until: &str,
+        sent: Option<Option<Side>>,
+        cap: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let resp = self
+            let mut req = self
                 .client
                 .query()
                 .table_name(&self.tables.signals)
@@ -102,13 +110,26 @@ impl DynamoStore {
                 .expression_attribute_values(":a", s(since))
                 .expression_attribute_values(":b", s(until))
                 .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::backend("Query", e))?;
+                .set_exclusive_start_key(start.take());
+            match sent {
+                None => {}
+                Some(None) => {
+                    req = req
+                        .filter_expression("blocked = :f")
+                        .expression_attribute_values(":f", AttributeValue::Bool(false))
+                }
+                Some(Some(side)) => {
+                    req = req
+                        .filter_expression("blocked = :f AND #side = :side")
+                        .expression_attribute_names("#side", "side")
+                        .expression_attribute_values(":f", AttributeValue::Bool(false))
+                        .expression_attribute_values(":side", s(side.as_str()))
+                }
+            }
+            let resp = req.send().await.map_err(|e| StoreError::backend("Query", e))?;
             items.extend(resp.items.unwrap_or_default());
             match resp.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
+                Some(k) if !k.is_empty() && items.len() < cap => start = Some(k),
                 _ => return Ok(items),
             }
         }
@@ -149,7 +170,7 @@ impl SignalStore for DynamoStore {
     ) -> Result<Vec<SignalRecord>, StoreError> {
         let (a, b) = (rfc3339(since), rfc3339(until));
         let days = days_between(since, until);
-        let per_day = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b))).await?;
+        let per_day = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b, None, usize::MAX))).await?;
         let mut out = per_day
             .iter()
             .flatten()
@@ -160,6 +181,34 @@ impl SignalStore for DynamoStore {
                 .cmp(&x.created_at)
                 .then_with(|| y.signal_id.cmp(&x.signal_id))
         });
+        Ok(out)
+    }
+
+    /// Two waves: the newest day alone (usually enough for `limit`), then the other days concurrently, each capped
+    /// at what is still missing — so a report reads about `limit` rows, not the whole window.
+    async fn recent_sent(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        side: Option<Side>,
+        limit: usize,
+    ) -> Result<Vec<SignalRecord>, StoreError> {
+        let (a, b) = (rfc3339(since), rfc3339(until));
+        let mut days = days_between(since, until);
+        let newest = days.pop().unwrap_or_default();
+        let mut items = self.query_day(newest, &a, &b, Some(side), limit).await?;
+        if items.len() < limit && !days.is_empty() {
+            let missing = limit - items.len();
+            let older = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b, Some(side), missing))).await?;
+            items.extend(older.into_iter().flatten());
+        }
+        let mut out = items.iter().map(signal_from).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|x, y| {
+            y.created_at
+                .cmp(&x.created_at)
+                .then_with(|| y.signal_id.cmp(&x.signal_id))
+        });
+        out.truncate(limit);
         Ok(out)
     }
 
