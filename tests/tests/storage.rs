@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use futures::future::join_all;
 use shared::ids::Side;
 use shared::invariants::{self, ReportQuery};
-use shared::model::{Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode, TradingMode};
+use shared::model::{Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode};
 use shared::orchestration::decision_for;
 use shared::ports::{Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError};
 use tests::TestEnv;
@@ -16,23 +16,8 @@ use tests::TestEnv;
 fn pending(s: &shared::model::SignalRecord, attempt: u32) -> OrderIntent {
     let now = Utc::now();
     OrderIntent {
-        idempotency_key: s.idempotency_key(),
-        signal_id: s.signal_id.clone(),
-        symbol: s.symbol.clone(),
-        side: s.side,
-        status: IntentStatus::Pending,
-        mode: TradingMode::Paper,
-        client_oid: s.idempotency_key().client_oid().to_string(),
-        order_id: None,
         attempt,
-        lease_until_ms: now.timestamp_millis() + 60_000,
-        quantity: None,
-        notional: None,
-        error_code: None,
-        error_message: None,
-        failure_alert_id: None,
-        created_at: now,
-        updated_at: now,
+        ..support::intent(s, IntentStatus::Pending, now + Duration::seconds(60), now)
     }
 }
 

@@ -87,6 +87,36 @@ impl DynamoStore {
         Ok(out)
     }
 
+    /// A conditional create-if-absent PutItem. None: created; Some(item): the key existed, and this is the stored
+    /// item as the failed condition returned it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`, no extra read).
+    async fn put_if_absent(
+        &self,
+        table: &str,
+        item: Item,
+        key: &str,
+        op: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(format!("attribute_not_exists({key})"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(None),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(c) => c
+                    .item
+                    .map(Some)
+                    .ok_or_else(|| StoreError::Corrupt(format!("{op}: conflict without ALL_OLD item"))),
+                other => Err(StoreError::backend(op, other)),
+            },
+        }
+    }
+
     /// One day of the `by_day` index, newest first, until `cap` items; `sent` filters to sent signals (of a side).
     async fn query_day(
         &self,
@@ -139,27 +169,17 @@ impl DynamoStore {
 #[async_trait]
 impl SignalStore for DynamoStore {
     async fn put_new(&self, signal: &SignalRecord) -> Result<PutOutcome<SignalRecord>, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.tables.signals)
-            .set_item(Some(signal_item(signal)))
-            .condition_expression("attribute_not_exists(signal_id)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(PutOutcome::Created),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else {
-                    unreachable!()
-                };
-                let old = c
-                    .item
-                    .ok_or_else(|| StoreError::Corrupt("conflict without ALL_OLD item".into()))?;
-                Ok(PutOutcome::Exists(signal_from(&old)?))
-            }
-            Err(e) => Err(StoreError::backend("PutItem signals", e)),
+        match self
+            .put_if_absent(
+                &self.tables.signals,
+                signal_item(signal),
+                "signal_id",
+                "PutItem signals",
+            )
+            .await?
+        {
+            None => Ok(PutOutcome::Created),
+            Some(old) => Ok(PutOutcome::Exists(signal_from(&old)?)),
         }
     }
 
@@ -253,21 +273,17 @@ impl SignalStore for DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let UpdateItemError::ConditionalCheckFailedException(c) = e.into_err() else {
-                    unreachable!()
-                };
-                let Some(old) = c.item else {
-                    return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
-                };
-                // A decision is already there: fine when it is the same outcome (a redelivery), not otherwise.
-                let same = opt_s(&old, "decision_type") == Some(d.decision_type.as_str())
-                    && opt_s(&old, "reason_code") == Some(d.reason_code.as_str());
-                Ok(same)
-            }
-            Err(e) => Err(StoreError::backend("UpdateItem signals", e)),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(c) => {
+                    let Some(old) = c.item else {
+                        return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
+                    };
+                    // A decision is already there: fine when it is the same outcome (a redelivery), not otherwise.
+                    Ok(opt_s(&old, "decision_type") == Some(d.decision_type.as_str())
+                        && opt_s(&old, "reason_code") == Some(d.reason_code.as_str()))
+                }
+                other => Err(StoreError::backend("UpdateItem signals", other)),
+            },
         }
     }
 }
@@ -275,27 +291,17 @@ impl SignalStore for DynamoStore {
 #[async_trait]
 impl IntentStore for DynamoStore {
     async fn claim(&self, intent: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.tables.intents)
-            .set_item(Some(intent_item(intent)))
-            .condition_expression("attribute_not_exists(idempotency_key)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(PutOutcome::Created),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                let PutItemError::ConditionalCheckFailedException(c) = e.into_err() else {
-                    unreachable!()
-                };
-                let old = c
-                    .item
-                    .ok_or_else(|| StoreError::Corrupt("conflict without ALL_OLD item".into()))?;
-                Ok(PutOutcome::Exists(intent_from(&old)?))
-            }
-            Err(e) => Err(StoreError::backend("PutItem order_intents", e)),
+        match self
+            .put_if_absent(
+                &self.tables.intents,
+                intent_item(intent),
+                "idempotency_key",
+                "PutItem order_intents",
+            )
+            .await?
+        {
+            None => Ok(PutOutcome::Created),
+            Some(old) => Ok(PutOutcome::Exists(intent_from(&old)?)),
         }
     }
 
@@ -351,27 +357,24 @@ impl IntentStore for DynamoStore {
             .await
         {
             Ok(_) => Ok(FinalizeOutcome::Committed),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(_)) =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(c) = e.into_err() else {
-                    unreachable!()
-                };
-                let failed: Vec<bool> = c
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                    .collect();
-                match failed.as_slice() {
-                    [true, ..] => Ok(FinalizeOutcome::Fenced),
-                    [false, true, ..] => Ok(FinalizeOutcome::DecisionConflict),
-                    _ => Err(StoreError::backend(
-                        "TransactWriteItems",
-                        TransactWriteItemsError::TransactionCanceledException(c),
-                    )),
+            Err(e) => match e.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let failed: Vec<bool> = c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                        .collect();
+                    match failed.as_slice() {
+                        [true, ..] => Ok(FinalizeOutcome::Fenced),
+                        [false, true, ..] => Ok(FinalizeOutcome::DecisionConflict),
+                        _ => Err(StoreError::backend(
+                            "TransactWriteItems",
+                            TransactWriteItemsError::TransactionCanceledException(c),
+                        )),
+                    }
                 }
-            }
-            Err(e) => Err(StoreError::backend("TransactWriteItems", e)),
+                other => Err(StoreError::backend("TransactWriteItems", other)),
+            },
         }
     }
 
@@ -436,21 +439,10 @@ impl AlertStore for DynamoStore {
     }
 
     async fn put_new(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.tables.alerts)
-            .set_item(Some(alert_item(alert)))
-            .condition_expression("attribute_not_exists(alert_id)")
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::backend("PutItem alerts", e)),
-        }
+        let existing = self
+            .put_if_absent(&self.tables.alerts, alert_item(alert), "alert_id", "PutItem alerts")
+            .await?;
+        Ok(existing.is_none())
     }
 
     async fn mark_sent(&self, alert_id: &str, telegram_message_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
