@@ -56,15 +56,30 @@ pub fn prefixed_tables(prefix: &str) -> TableNames {
     }
 }
 
+/// A global secondary index: name, hash key, range key, projection (all key attributes are strings).
+struct Index(&'static str, &'static str, &'static str, ProjectionType);
+
 pub async fn tables(ddb: &aws_sdk_dynamodb::Client, t: &TableNames) -> Result<(), BoxError> {
-    create_table(ddb, &t.signals, "signal_id", true).await?;
-    create_table(ddb, &t.intents, "idempotency_key", false).await?;
-    create_table(ddb, &t.alerts, "alert_id", false).await?;
-    create_table(ddb, &t.watchlist, "symbol", false).await?;
+    create_table(
+        ddb,
+        &t.signals,
+        "signal_id",
+        Some(Index("by_day", "day", "created_at", ProjectionType::All)),
+    )
+    .await?;
+    create_table(ddb, &t.intents, "idempotency_key", None).await?;
+    create_table(ddb, &t.alerts, "alert_id", None).await?;
+    let by_list = Index("by_list", "list", "symbol", ProjectionType::KeysOnly);
+    create_table(ddb, &t.watchlist, "symbol", Some(by_list)).await?;
     Ok(())
 }
 
-async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, by_day: bool) -> Result<(), BoxError> {
+async fn create_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    key: &str,
+    index: Option<Index>,
+) -> Result<(), BoxError> {
     let exists = ddb.describe_table().table_name(name).send().await.is_ok();
     if !exists {
         let attr = |n: &str| {
@@ -73,35 +88,27 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, by_
                 .attribute_type(ScalarAttributeType::S)
                 .build()
         };
-        let hash = |n: &str| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(KeyType::Hash)
-                .build()
-        };
+        let key_el = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
         let mut req = ddb
             .create_table()
             .table_name(name)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr(key)?)
-            .key_schema(hash(key)?);
-        if by_day {
-            req = req
-                .attribute_definitions(attr("day")?)
-                .attribute_definitions(attr("created_at")?)
-                .global_secondary_indexes(
-                    GlobalSecondaryIndex::builder()
-                        .index_name("by_day")
-                        .key_schema(hash("day")?)
-                        .key_schema(
-                            KeySchemaElement::builder()
-                                .attribute_name("created_at")
-                                .key_type(KeyType::Range)
-                                .build()?,
-                        )
-                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                        .build()?,
-                );
+            .key_schema(key_el(key, KeyType::Hash)?);
+        if let Some(Index(index_name, hash, range, projection)) = index {
+            let mut defs = vec![hash, range];
+            defs.retain(|d| *d != key);
+            for d in defs {
+                req = req.attribute_definitions(attr(d)?);
+            }
+            req = req.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index_name)
+                    .key_schema(key_el(hash, KeyType::Hash)?)
+                    .key_schema(key_el(range, KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(projection).build())
+                    .build()?,
+            );
         }
         req.send().await?;
     }
@@ -187,6 +194,10 @@ pub async fn seed_watchlist(
     for e in entries {
         let mut item = HashMap::from([
             ("symbol".to_string(), A::S(e.symbol.to_string())),
+            (
+                "list".to_string(),
+                A::S(shared::adapters::dynamodb::WATCHLIST_LIST.to_string()),
+            ),
             ("alert_enabled".to_string(), A::Bool(e.alert_enabled)),
             ("trade_enabled".to_string(), A::Bool(e.trade_enabled)),
             ("trade_amount_usd".to_string(), A::N(e.trade_amount_usd.to_string())),

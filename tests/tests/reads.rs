@@ -93,4 +93,43 @@ async fn the_report_is_queries_and_batch_gets_only() {
         "{ops:?}"
     );
     assert_eq!(ops.get("Scan"), None);
+
+    // And so does the evaluator: the watchlist through its `by_list` index, never a Scan.
+    counter.reset();
+    let entry: shared::model::WatchlistEntry =
+        serde_json::from_value(serde_json::json!({ "symbol": "ETH_BTC", "preset": "swing-aggressive" })).unwrap();
+    tests::provision::seed_watchlist(
+        &aws_sdk_dynamodb::Client::new(&env.aws),
+        &env.p.tables.watchlist,
+        &[entry],
+    )
+    .await
+    .unwrap();
+    let market = shared::adapters::replay::ReplayMarketData::embedded().unwrap();
+    let times = market.close_times(shared::candles::Timeframe::H1);
+    let evaluator = evaluator::handler::Evaluator {
+        watchlist: &counted,
+        signals: &counted,
+        queue: &queue,
+        market: &market,
+        clock: &clock,
+        alerts: &counted,
+        notifier: &notifier,
+        timeframe: shared::candles::Timeframe::H1,
+        candle_count: 200,
+        concurrency: 4,
+    };
+    let mut listed = 0;
+    for t in times.into_iter().take(150) {
+        clock.set_market_ms(t);
+        listed += evaluator.run().await.unwrap().symbols;
+    }
+    assert_eq!(listed, 150, "the seeded symbol is listed on every run");
+    let ops = counter.counts();
+    assert_eq!(ops.get("Scan"), None, "{ops:?}");
+    assert_eq!(
+        ops.get("Query"),
+        Some(&150),
+        "one query per run lists the watchlist: {ops:?}"
+    );
 }

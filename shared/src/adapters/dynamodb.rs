@@ -29,6 +29,10 @@ use crate::ports::{
 
 type Item = HashMap<String, AttributeValue>;
 
+/// Value of the watchlist's `list` attribute, the partition key of its `by_list` index: every row carries it, so
+/// the evaluator lists the watchlist with a Query instead of a Scan.
+pub const WATCHLIST_LIST: &str = "default";
+
 /// BatchGetItem accepts at most 100 keys per call.
 const BATCH_GET_MAX: usize = 100;
 const BATCH_GET_ROUNDS: u32 = 8;
@@ -482,27 +486,37 @@ impl AlertStore for DynamoStore {
 #[async_trait]
 impl WatchlistStore for DynamoStore {
     /// The watchlist is a small configuration table read whole once per evaluator run.
+    /// The symbols from the `by_list` index (keys only), then the rows by BatchGetItem with consistent reads, so
+    /// the throttle state is current. No Scan.
     async fn list(&self) -> Result<Vec<WatchlistEntry>, StoreError> {
-        let mut out = Vec::new();
+        let mut symbols = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let resp = self
                 .client
-                .scan()
+                .query()
                 .table_name(&self.tables.watchlist)
-                .consistent_read(true)
+                .index_name("by_list")
+                .key_condition_expression("#l = :l")
+                .expression_attribute_names("#l", "list")
+                .expression_attribute_values(":l", s(WATCHLIST_LIST))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| StoreError::backend("Scan watchlist", e))?;
-            for item in resp.items.unwrap_or_default() {
-                out.push(watchlist_from(&item)?);
-            }
+                .map_err(|e| StoreError::backend("Query watchlist", e))?;
+            symbols.extend(
+                resp.items
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|i| opt_s(i, "symbol").map(str::to_string)),
+            );
             match resp.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
             }
         }
+        let rows = self.batch_get(&self.tables.watchlist, "symbol", &symbols).await?;
+        let mut out = rows.iter().map(watchlist_from).collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         Ok(out)
     }
