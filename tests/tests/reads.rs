@@ -60,12 +60,30 @@ async fn the_report_is_queries_and_batch_gets_only() {
         ["BatchGetItem", "Query"],
         "{ops:?}"
     );
-    assert_eq!(ops["Query"], 8, "one query per UTC day of a 168-hour window: {ops:?}");
+    assert_eq!(
+        ops["Query"], 8,
+        "fewer signals than the limit: every UTC day of the 168-hour window, once: {ops:?}"
+    );
     assert_eq!(
         ops["BatchGetItem"],
         3 + 1,
         "250 intents in 3 calls of ≤100 keys, 5 failure alerts in 1: {ops:?}"
     );
+
+    // A limit the newest days satisfy stops the reading there: at most today and yesterday for 50 signals (one
+    // every 17 minutes), not all 8 days.
+    counter.reset();
+    let few = ReportQuery {
+        hours: 168,
+        limit: 50,
+        side: None,
+    };
+    let report = invariants::collect(&counted, &counted, &counted, &few, now, Duration::seconds(120))
+        .await
+        .unwrap();
+    assert_eq!(report.total, 50);
+    let queries = counter.counts()["Query"];
+    assert!((1..=2).contains(&queries), "{queries} queries for 50 signals");
 
     // The sweeper reads the same way.
     counter.reset();

@@ -208,8 +208,9 @@ impl SignalStore for DynamoStore {
         Ok(out)
     }
 
-    /// Two waves: the newest day alone (usually enough for `limit`), then the other days concurrently, each capped
-    /// at what is still missing — so a report reads about `limit` rows, not the whole window.
+    /// Without a limit (the sweeper), every day of the window is queried concurrently. With one (the API), days are
+    /// read newest first, each capped at what is still missing, until the limit is reached — a report reads about
+    /// `limit` rows, however many the window holds.
     async fn recent_sent(
         &self,
         since: DateTime<Utc>,
@@ -218,13 +219,19 @@ impl SignalStore for DynamoStore {
         limit: usize,
     ) -> Result<Vec<SignalRecord>, StoreError> {
         let (a, b) = (rfc3339(since), rfc3339(until));
-        let mut days = days_between(since, until);
-        let newest = days.pop().unwrap_or_default();
-        let mut items = self.query_day(newest, &a, &b, Some(side), limit).await?;
-        if items.len() < limit && !days.is_empty() {
-            let missing = limit - items.len();
-            let older = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b, Some(side), missing))).await?;
-            items.extend(older.into_iter().flatten());
+        let days = days_between(since, until);
+        let mut items = Vec::new();
+        if limit == usize::MAX {
+            let all = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b, Some(side), limit))).await?;
+            items.extend(all.into_iter().flatten());
+        } else {
+            for day in days.into_iter().rev() {
+                let missing = limit.saturating_sub(items.len());
+                if missing == 0 {
+                    break;
+                }
+                items.extend(self.query_day(day, &a, &b, Some(side), missing).await?);
+            }
         }
         let mut out = items.iter().map(signal_from).collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|x, y| {
