@@ -5,6 +5,7 @@
 # Exit 0 only when the report passes and at least one order was placed.
 #   --serve   keep the local stack running afterwards and serve the diagnostics API on 127.0.0.1 (prints API_URL=
 #             and DIAGNOSTICS_KEY= lines first); stop it with ./scripts/local.sh down
+set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 SERVE=0

@@ -1,6 +1,6 @@
 # Shared by the scripts: environment of every local run, the project-local Python tools, and the emulator's
 # lifecycle. Source it; do not run it.
-set -euo pipefail
+
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.local"          # runtime state: emulator PID and log (git-ignored)

@@ -4,6 +4,7 @@
 # Telegram sink and the diagnostics API on 127.0.0.1, printing API_URL= and DIAGNOSTICS_KEY= (running it twice is
 # harmless); `reset` empties the emulator and bootstraps again; `down` stops what
 # it started (by recorded PID).
+set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 

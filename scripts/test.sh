@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check of the project: formatting, clippy (warnings are errors), all tests — unit, adapter and integration
 # against the AWS emulator, which this script starts on 127.0.0.1 and stops again — and cfn-lint on template.yaml.
+set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 export EMULATOR_PORT="${TEST_EMULATOR_PORT:-4577}"   # its own emulator, apart from a running demo

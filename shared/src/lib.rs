@@ -6,6 +6,7 @@
 
 pub mod adapters;
 pub mod alerts;
+pub mod backtest;
 pub mod candles;
 pub mod classify;
 pub mod config;

@@ -9,6 +9,7 @@
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
+use crate::candles::Candle;
 use crate::ids::Side;
 use crate::indicators::Indicators;
 use crate::model::Emission;
@@ -108,6 +109,25 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
         };
     }
     Verdict::Wait
+}
+
+/// Fewer closed candles than this and the indicators are not meaningful (RSI(14) needs 15, volume ratio 6).
+pub const MIN_HISTORY: usize = 20;
+
+/// The evaluator's decision on the newest of `candles` (closed, oldest first); None without enough history.
+/// Shared by the evaluator function and the replay command, so both decide with the same code.
+pub fn evaluate_candles(p: &Preset, candles: &[Candle]) -> Option<(Indicators, Verdict)> {
+    if candles.len() < MIN_HISTORY {
+        return None;
+    }
+    let ind = Indicators::compute(candles)?;
+    let verdict = decide(p, &ind);
+    Some((ind, verdict))
+}
+
+/// A close as a decimal price, from its shortest round-trip text (never exponent notation).
+pub fn price_decimal(close: f64) -> Option<Decimal> {
+    close.to_string().parse().ok()
 }
 
 /// The original's throttle, per symbol and side: the first signal passes; a repeat needs the cooldown elapsed in

@@ -11,7 +11,6 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::candles::Timeframe;
 use shared::ids::SignalId;
-use shared::indicators::Indicators;
 use shared::model::{
     AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
     WatchlistEntry,
@@ -20,9 +19,6 @@ use shared::ports::{
     AlertStore, Clock, MarketData, Notifier, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
 };
 use shared::strategy::{self, Verdict};
-
-/// Fewer closed candles than this and the indicators are not meaningful (RSI(14) needs 15, volume ratio 6).
-pub const MIN_HISTORY: usize = 20;
 
 pub struct Evaluator<'a> {
     pub watchlist: &'a dyn WatchlistStore,
@@ -185,20 +181,17 @@ impl Evaluator<'_> {
                 return Step::Error;
             }
         };
-        if candles.len() < MIN_HISTORY {
+        let Some((ind, verdict)) = strategy::evaluate_candles(preset, &candles) else {
             tracing::debug!(%symbol, candles = candles.len(), "not enough closed candles yet");
             return Step::NoHistory;
-        }
-        let Some(ind) = Indicators::compute(&candles) else {
-            return Step::NoHistory;
         };
-        let Verdict::Signal { side, reason } = strategy::decide(preset, &ind) else {
+        let Verdict::Signal { side, reason } = verdict else {
             return Step::Wait;
         };
         let Some(last) = candles.last() else {
             return Step::NoHistory;
         };
-        let Ok(price) = ind.price.to_string().parse::<Decimal>() else {
+        let Some(price) = strategy::price_decimal(ind.price) else {
             tracing::warn!(%symbol, reason_code = %ReasonCode::DataMissing, price = ind.price, "price is not a decimal");
             return Step::Error;
         };

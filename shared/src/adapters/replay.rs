@@ -43,6 +43,15 @@ struct Series {
 /// Resampled series by symbol and timeframe, computed on first use.
 type ResampleCache = HashMap<(Symbol, Timeframe), Arc<Vec<Candle>>>;
 
+/// The symbol a candle file holds: its name before the first `-` (`ETH_BTC-5m.json` → `ETH_BTC`).
+pub fn symbol_of_file(file_name: &str) -> Result<Symbol, crate::ids::IdError> {
+    let name = std::path::Path::new(file_name)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Symbol::parse(name.split('-').next().unwrap_or_default().trim_end_matches(".json"))
+}
+
 pub struct ReplayMarketData {
     series: HashMap<Symbol, Series>,
     resampled: Mutex<ResampleCache>,
@@ -82,8 +91,7 @@ impl ReplayMarketData {
                 file: name.clone(),
                 reason,
             };
-            let stem = name.split('-').next().unwrap_or_default().trim_end_matches(".json");
-            let symbol = Symbol::parse(stem).map_err(|e| file_err(e.to_string()))?;
+            let symbol = symbol_of_file(&name).map_err(|e| file_err(e.to_string()))?;
             let candles = parse_rows(&content).map_err(|e| file_err(e.to_string()))?;
             let interval_ms = candles
                 .windows(2)

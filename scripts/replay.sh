@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the evaluator's strategy over a candle file, without AWS, and prints one JSON document (indicators per closed
+# candle, decision before the throttle, signals with `throttled`).
+#   ./scripts/replay.sh data/candles/ETH_BTC-5m.json --preset swing-aggressive [--timeframe 1h]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --quiet -p evaluator --bin replay
+exec ./target/debug/replay "$@"
