@@ -96,6 +96,8 @@ pub enum MarketSource {
     EmbeddedReplay,
     /// Every candle file of a folder (`REPLAY_DIR`).
     ReplayDir(PathBuf),
+    /// Crypto.com `public/get-candlestick` at `EXCHANGE_BASE_URL`.
+    CryptoCom { base_url: String },
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +108,8 @@ pub struct EvaluatorConfig {
     pub timeframe: Timeframe,
     pub candle_count: usize,
     pub market: MarketSource,
+    /// Symbols evaluated at once (bounded fan-out; the exchange allows 100 public requests per second).
+    pub concurrency: usize,
 }
 
 impl EvaluatorConfig {
@@ -120,10 +124,13 @@ impl EvaluatorConfig {
                 Some(dir) => MarketSource::ReplayDir(PathBuf::from(dir)),
                 None => MarketSource::EmbeddedReplay,
             },
+            "crypto_com" => MarketSource::CryptoCom {
+                base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
+            },
             other => {
                 return Err(ConfigError {
                     var: "MARKET_DATA",
-                    reason: format!("{other:?}: only \"replay\" is available in this build (the Crypto.com candle source is not built yet)"),
+                    reason: format!("{other:?} is neither replay nor crypto_com"),
                 })
             }
         };
@@ -133,6 +140,7 @@ impl EvaluatorConfig {
             queue_url: required(src, "SIGNALS_QUEUE_URL")?,
             timeframe,
             candle_count: number(src, "CANDLE_COUNT", 200, |n: &usize| (20..=300).contains(n))?,
+            concurrency: number(src, "EVALUATOR_CONCURRENCY", 8, |n: &usize| (1..=64).contains(n))?,
             market,
         })
     }

@@ -2,21 +2,44 @@
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
+use std::time::Duration;
+
+use shared::adapters::crypto_com_candles::CryptoComCandles;
 use shared::adapters::replay::ReplayMarketData;
 use shared::adapters::sqs::SqsQueue;
 use shared::adapters::telegram::Telegram;
 use shared::config::{EvaluatorConfig, MarketSource};
-use shared::ports::{BoxError, Clock};
+use shared::ports::{BoxError, Clock, MarketData};
 
 use crate::handler::Evaluator;
 
-/// Symbols fetched at once (bounded fan-out).
-pub const CONCURRENCY: usize = 8;
+/// Where candles come from.
+pub enum Market {
+    Replay(ReplayMarketData),
+    CryptoCom(CryptoComCandles),
+}
+
+impl Market {
+    fn port(&self) -> &dyn MarketData {
+        match self {
+            Market::Replay(r) => r,
+            Market::CryptoCom(c) => c,
+        }
+    }
+
+    /// The replay source, for drivers that step a simulated clock through it.
+    pub fn replay(&self) -> Option<&ReplayMarketData> {
+        match self {
+            Market::Replay(r) => Some(r),
+            Market::CryptoCom(_) => None,
+        }
+    }
+}
 
 pub struct Deps<C: Clock> {
     pub store: DynamoStore,
     pub queue: SqsQueue,
-    pub market: ReplayMarketData,
+    pub market: Market,
     pub notifier: Telegram,
     pub clock: C,
     pub config: EvaluatorConfig,
@@ -25,8 +48,11 @@ pub struct Deps<C: Clock> {
 impl<C: Clock> Deps<C> {
     pub async fn new(aws: &aws_config::SdkConfig, config: EvaluatorConfig, clock: C) -> Result<Self, BoxError> {
         let market = match &config.market {
-            MarketSource::EmbeddedReplay => ReplayMarketData::embedded()?,
-            MarketSource::ReplayDir(dir) => ReplayMarketData::from_dir(dir)?,
+            MarketSource::EmbeddedReplay => Market::Replay(ReplayMarketData::embedded()?),
+            MarketSource::ReplayDir(dir) => Market::Replay(ReplayMarketData::from_dir(dir)?),
+            MarketSource::CryptoCom { base_url } => {
+                Market::CryptoCom(CryptoComCandles::new(base_url.clone(), Duration::from_secs(5))?)
+            }
         };
         let notifier = Telegram::from_config(&aws_sdk_secretsmanager::Client::new(aws), &config.telegram).await?;
         Ok(Self {
@@ -44,13 +70,13 @@ impl<C: Clock> Deps<C> {
             watchlist: &self.store,
             signals: &self.store,
             queue: &self.queue,
-            market: &self.market,
+            market: self.market.port(),
             clock: &self.clock,
             alerts: &self.store,
             notifier: &self.notifier,
             timeframe: self.config.timeframe,
             candle_count: self.config.candle_count,
-            concurrency: CONCURRENCY,
+            concurrency: self.config.concurrency,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod crypto_com;
+pub mod crypto_com_candles;
 pub mod dynamodb;
 pub mod paper;
 pub mod replay;

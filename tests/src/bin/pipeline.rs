@@ -40,8 +40,12 @@ async fn run() -> Result<bool, BoxError> {
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue_url = ev.config.queue_url.clone();
 
-    let steps = ev.market.close_times(timeframe);
-    let symbols: Vec<String> = ev.market.symbols().iter().map(|s| s.to_string()).collect();
+    let replay = ev
+        .market
+        .replay()
+        .ok_or("the demo replays candles: MARKET_DATA must be replay")?;
+    let steps = replay.close_times(timeframe);
+    let symbols: Vec<String> = replay.symbols().iter().map(|s| s.to_string()).collect();
     eprintln!(
         "replay: {} steps of {} over {} ({} .. {})",
         steps.len(),

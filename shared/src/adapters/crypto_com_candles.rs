@@ -1,0 +1,109 @@
+//! Crypto.com Exchange v1 `public/get-candlestick` as the evaluator's market data: GET with `instrument_name`,
+//! `timeframe` and `count` (≤ 300); o/h/l/c/v may come as strings or numbers; rows are sorted by `t` (the candle's
+//! open time) and a candle still open at `as_of` is dropped. A bad reply is a `Malformed` error for that symbol only.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::candles::{Candle, Timeframe};
+use crate::ids::Symbol;
+use crate::ports::{MarketData, MarketDataError};
+
+/// The exchange serves at most this many candles per call.
+pub const MAX_COUNT: usize = 300;
+
+pub struct CryptoComCandles {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl CryptoComCandles {
+    pub fn new(base_url: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: reqwest::Client::builder().timeout(timeout).build()?,
+            base_url,
+        })
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn candle(row: &Value) -> Option<Candle> {
+    let c = Candle {
+        open_ms: row.get("t").and_then(number)? as i64,
+        open: number(row.get("o")?)?,
+        high: number(row.get("h")?)?,
+        low: number(row.get("l")?)?,
+        close: number(row.get("c")?)?,
+        volume: number(row.get("v")?)?,
+    };
+    let finite = [c.open, c.high, c.low, c.close, c.volume]
+        .iter()
+        .all(|x| x.is_finite() && *x >= 0.0);
+    (finite && c.close > 0.0).then_some(c)
+}
+
+#[async_trait]
+impl MarketData for CryptoComCandles {
+    async fn closed_candles(
+        &self,
+        symbol: &Symbol,
+        tf: Timeframe,
+        count: usize,
+        as_of_ms: i64,
+    ) -> Result<Vec<Candle>, MarketDataError> {
+        let bad = |reason: String| MarketDataError::Malformed {
+            symbol: symbol.clone(),
+            reason,
+        };
+        // One extra: the newest row is usually the still-open candle.
+        let asked = (count + 1).min(MAX_COUNT);
+        let url = format!("{}/public/get-candlestick", self.base_url.trim_end_matches('/'));
+        let resp = self
+            .http
+            .get(url)
+            .query(&[
+                ("instrument_name", symbol.as_str()),
+                ("timeframe", tf.as_str()),
+                ("count", &asked.to_string()),
+            ])
+            .send()
+            .await
+            .map_err(|e| {
+                bad(format!(
+                    "get-candlestick: {}",
+                    if e.is_timeout() { "timeout" } else { "transport error" }
+                ))
+            })?;
+        let status = resp.status().as_u16();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|_| bad(format!("get-candlestick: HTTP {status}, body is not JSON")))?;
+        let code = body.get("code").and_then(number).unwrap_or(-1.0);
+        if status != 200 || code != 0.0 {
+            return Err(bad(format!("get-candlestick: HTTP {status} code {code}")));
+        }
+        let rows = body
+            .pointer("/result/data")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("get-candlestick: no result.data".into()))?;
+        let mut candles = Vec::with_capacity(rows.len());
+        for row in rows {
+            candles.push(candle(row).ok_or_else(|| bad(format!("unusable candle {row}")))?);
+        }
+        candles.sort_by_key(|c| c.open_ms);
+        candles.dedup_by_key(|c| c.open_ms);
+        candles.retain(|c| c.open_ms + tf.millis() <= as_of_ms);
+        let skip = candles.len().saturating_sub(count);
+        Ok(candles.split_off(skip))
+    }
+}

@@ -1,0 +1,90 @@
+//! The candle source against a local server playing `public/get-candlestick`.
+
+use std::time::Duration;
+
+use serde_json::json;
+use shared::adapters::crypto_com_candles::CryptoComCandles;
+use shared::candles::Timeframe;
+use shared::ids::Symbol;
+use shared::ports::{MarketData, MarketDataError};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const H: i64 = 3_600_000;
+
+#[tokio::test]
+async fn rows_as_strings_or_numbers_sorted_and_without_the_open_candle() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-candlestick"))
+        .and(query_param("instrument_name", "BTC_USDT"))
+        .and(query_param("timeframe", "1h"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": -1, "method": "public/get-candlestick", "code": 0,
+            "result": { "interval": "1h", "instrument_name": "BTC_USDT", "data": [
+                { "o": "50508.5", "h": "50600", "l": "50400", "c": "50550.25", "v": "12.5", "t": 3 * H },
+                { "o": 50000, "h": 50700, "l": 49900, "c": 50508.5, "v": 20.0, "t": H },
+                { "o": "50508.5", "h": "50700", "l": "50300", "c": "50500", "v": "7", "t": 2 * H },
+                { "o": "50550.25", "h": "50560", "l": "50500", "c": "50555", "v": "1", "t": 4 * H }
+            ]}
+        })))
+        .mount(&s)
+        .await;
+    let src = CryptoComCandles::new(s.uri(), Duration::from_secs(2)).unwrap();
+    let sym = Symbol::parse("BTC_USDT").unwrap();
+    // At 4h30 the 4h candle is still open: dropped. Three closed candles, oldest first.
+    let c = src.closed_candles(&sym, Timeframe::H1, 3, 4 * H + H / 2).await.unwrap();
+    assert_eq!(c.iter().map(|c| c.open_ms).collect::<Vec<_>>(), [H, 2 * H, 3 * H]);
+    assert_eq!((c[0].open, c[2].close, c[2].volume), (50000.0, 50550.25, 12.5));
+    let two = src.closed_candles(&sym, Timeframe::H1, 2, 5 * H).await.unwrap();
+    assert_eq!(two.iter().map(|c| c.open_ms).collect::<Vec<_>>(), [3 * H, 4 * H]);
+    // One more than needed is asked for (the newest is usually still open), never more than 300.
+    let asked: Vec<String> = s
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.query().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        asked[0].contains("count=4") && asked[1].contains("count=3"),
+        "{asked:?}"
+    );
+    let _ = src.closed_candles(&sym, Timeframe::H1, 300, 5 * H).await.unwrap();
+    assert!(s.received_requests().await.unwrap()[2]
+        .url
+        .query()
+        .unwrap_or_default()
+        .contains("count=300"));
+}
+
+#[tokio::test]
+async fn bad_replies_are_errors_of_that_symbol() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(query_param("instrument_name", "BAD_USDT"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "code": 0, "result": { "data": [ { "o": "1", "h": "1", "l": "1", "c": "NaN", "v": "1", "t": 0 } ] }
+        })))
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("instrument_name", "GONE_USDT"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({ "code": 40004, "message": "invalid instrument" })),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("instrument_name", "HTML_USDT"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>"))
+        .mount(&s)
+        .await;
+    let src = CryptoComCandles::new(s.uri(), Duration::from_secs(2)).unwrap();
+    for sym in ["BAD_USDT", "GONE_USDT", "HTML_USDT"] {
+        let r = src
+            .closed_candles(&Symbol::parse(sym).unwrap(), Timeframe::H1, 10, 10 * H)
+            .await;
+        assert!(matches!(r, Err(MarketDataError::Malformed { .. })), "{sym}: {r:?}");
+    }
+}
