@@ -88,3 +88,21 @@ async fn bad_replies_are_errors_of_that_symbol() {
         assert!(matches!(r, Err(MarketDataError::Malformed { .. })), "{sym}: {r:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_limiter_allows_a_burst_of_rate_then_paces() {
+    let limiter = shared::adapters::crypto_com_candles::RateLimiter::new(100.0);
+    let start = tokio::time::Instant::now();
+    for _ in 0..100 {
+        limiter.acquire().await;
+    }
+    assert!(start.elapsed() < Duration::from_millis(1), "the first 100 pass at once");
+    for _ in 0..50 {
+        limiter.acquire().await;
+    }
+    let e = start.elapsed();
+    assert!(
+        e >= Duration::from_millis(495) && e <= Duration::from_millis(520),
+        "50 more take half a second: {e:?}"
+    );
+}

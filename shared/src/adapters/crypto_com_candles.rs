@@ -14,9 +14,13 @@ use crate::ports::{MarketData, MarketDataError};
 /// The exchange serves at most this many candles per call.
 pub const MAX_COUNT: usize = 300;
 
+/// The exchange's public market-data limit: 100 requests per second per IP and method.
+pub const REQUESTS_PER_SECOND: f64 = 100.0;
+
 pub struct CryptoComCandles {
     http: reqwest::Client,
     base_url: String,
+    limiter: RateLimiter,
 }
 
 impl CryptoComCandles {
@@ -24,7 +28,40 @@ impl CryptoComCandles {
         Ok(Self {
             http: reqwest::Client::builder().timeout(timeout).build()?,
             base_url,
+            limiter: RateLimiter::new(REQUESTS_PER_SECOND),
         })
+    }
+}
+
+/// A token bucket: up to `rate` requests at once, refilled at `rate` per second; callers wait for a token.
+pub struct RateLimiter {
+    rate: f64,
+    state: tokio::sync::Mutex<(f64, tokio::time::Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            state: tokio::sync::Mutex::new((rate, tokio::time::Instant::now())),
+        }
+    }
+
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut s = self.state.lock().await;
+                let now = tokio::time::Instant::now();
+                s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.rate).min(self.rate);
+                s.1 = now;
+                if s.0 >= 1.0 {
+                    s.0 -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - s.0) / self.rate)
+            };
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
@@ -67,6 +104,7 @@ impl MarketData for CryptoComCandles {
         // One extra: the newest row is usually the still-open candle.
         let asked = (count + 1).min(MAX_COUNT);
         let url = format!("{}/public/get-candlestick", self.base_url.trim_end_matches('/'));
+        self.limiter.acquire().await;
         let resp = self
             .http
             .get(url)
