@@ -80,6 +80,8 @@ pub struct Indicators {
     pub ma50: f64,
     pub ma200: f64,
     pub ema10: f64,
+    /// MA10w's fallback without 50 daily candles: the mean of the last 70 closes (as the original).
+    pub ma10w: f64,
     pub atr: Option<f64>,
     pub volume_ratio: Option<f64>,
 }
@@ -94,6 +96,7 @@ impl Indicators {
             ma50: sma(&closes, 50)?,
             ma200: sma(&closes, 200)?,
             ema10: ema(&closes, 10)?,
+            ma10w: sma(&closes, 70)?,
             atr: atr(candles, 14),
             volume_ratio: volume_ratio(candles, 5),
         })
@@ -106,6 +109,7 @@ impl Indicators {
         m.insert("ma50".into(), self.ma50);
         m.insert("ma200".into(), self.ma200);
         m.insert("ema10".into(), self.ema10);
+        m.insert("ma10w".into(), self.ma10w);
         if let Some(a) = self.atr {
             m.insert("atr".into(), a);
         }

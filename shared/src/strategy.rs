@@ -1,10 +1,16 @@
-//! The strategy presets and the BUY/SELL rule.
+//! The strategy presets and the BUY/SELL rule, ported from the original system.
 //!
-//! The preset table is the original's (strategy × risk approach → RSI thresholds, volume minimum, MA checks). This
-//! walking-skeleton rule is the core of the original's: BUY when RSI is under the preset's `buyBelow` and the last
-//! completed candle's volume ratio reaches `volumeMinRatio`; SELL when RSI is over the preset's `sellAbove` (the
-//! original hard-coded 70 — we read the preset, deliberately) with the same volume gate; a BUY suppresses a SELL.
-//! The throttle below is the original's; the MA trend checks and per-symbol indicator overrides are not ported yet.
+//! BUY: RSI under the preset's `buyBelow`, the preset's MA checks, and the last completed candle's volume ratio at
+//! least `volumeMinRatio`. MA checks: with EMA10 and MA50 both checked, MA50 must be above EMA10 (the short average
+//! dipped under the trend), a flat market passing — with a *relative* tolerance of 0.01 % where the original used an
+//! absolute 0.0001 that let every low-priced pair through; with only MA50 (or only EMA10) checked, the price may be
+//! at most 0.5 % below it (5 % for scalp's EMA10); MA200 checked: at most 0.5 % below MA200.
+//! SELL: RSI over the preset's **`sellAbove`** (the original hard-coded 70 — we read the preset, deliberately), the
+//! volume gate, and where MA50 is checked a trend reversal: EMA10 under MA50 by 0.5 % of their mean, or the price
+//! under MA10w. A BUY suppresses a SELL.
+//! Not ported: swing-conservative's extra trend filter and RSI confirmation, which contradict its own BUY rule (the
+//! original could never buy with that preset); every preset uses the rule above. MA10w is the 70-candle fallback the
+//! original uses without 50 daily candles (hourly closes here).
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -22,6 +28,10 @@ pub struct Preset {
     pub sell_above: f64,
     pub volume_min_ratio: f64,
     pub min_price_change_pct: f64,
+    /// `maChecks`: EMA10, MA50, MA200.
+    pub check_ema10: bool,
+    pub check_ma50: bool,
+    pub check_ma200: bool,
 }
 
 pub const PRESETS: &[Preset] = &[
@@ -31,6 +41,9 @@ pub const PRESETS: &[Preset] = &[
         sell_above: 70.0,
         volume_min_ratio: 1.0,
         min_price_change_pct: 3.0,
+        check_ema10: true,
+        check_ma50: true,
+        check_ma200: true,
     },
     Preset {
         name: "swing-aggressive",
@@ -38,6 +51,9 @@ pub const PRESETS: &[Preset] = &[
         sell_above: 68.0,
         volume_min_ratio: 0.5,
         min_price_change_pct: 1.0,
+        check_ema10: true,
+        check_ma50: true,
+        check_ma200: true,
     },
     Preset {
         name: "intraday-conservative",
@@ -45,6 +61,9 @@ pub const PRESETS: &[Preset] = &[
         sell_above: 70.0,
         volume_min_ratio: 0.5,
         min_price_change_pct: 1.0,
+        check_ema10: true,
+        check_ma50: true,
+        check_ma200: false,
     },
     Preset {
         name: "intraday-aggressive",
@@ -52,6 +71,9 @@ pub const PRESETS: &[Preset] = &[
         sell_above: 65.0,
         volume_min_ratio: 0.5,
         min_price_change_pct: 1.0,
+        check_ema10: true,
+        check_ma50: true,
+        check_ma200: false,
     },
     Preset {
         name: "scalp-conservative",
@@ -59,6 +81,9 @@ pub const PRESETS: &[Preset] = &[
         sell_above: 70.0,
         volume_min_ratio: 0.5,
         min_price_change_pct: 1.0,
+        check_ema10: true,
+        check_ma50: false,
+        check_ma200: false,
     },
     Preset {
         name: "scalp-aggressive",
@@ -66,6 +91,9 @@ pub const PRESETS: &[Preset] = &[
         sell_above: 65.0,
         volume_min_ratio: 0.5,
         min_price_change_pct: 1.0,
+        check_ema10: false,
+        check_ma50: false,
+        check_ma200: false,
     },
 ];
 
@@ -87,6 +115,43 @@ pub enum Verdict {
     Wait,
 }
 
+/// Relative band within which MA50 and EMA10 count as equal (a flat market).
+const FLAT: f64 = 1e-4;
+/// How far below an average the price may be for a BUY.
+const BELOW: f64 = 0.005;
+
+/// The preset's MA checks for a BUY; Err names the failed check.
+fn buy_ma_checks(p: &Preset, ind: &Indicators) -> Result<(), String> {
+    let scalp = p.name.starts_with("scalp");
+    if p.check_ema10 && p.check_ma50 {
+        if !(ind.ma50 > ind.ema10 || (ind.ma50 - ind.ema10).abs() <= FLAT * ind.ma50.abs()) {
+            return Err("MA50<=EMA10".into());
+        }
+    } else if p.check_ma50 {
+        if ind.price < ind.ma50 * (1.0 - BELOW) {
+            return Err("price<MA50".into());
+        }
+    } else if p.check_ema10 {
+        let below = if scalp { 0.05 } else { BELOW };
+        if ind.price < ind.ema10 * (1.0 - below) {
+            return Err("price<EMA10".into());
+        }
+    }
+    if p.check_ma200 && ind.price < ind.ma200 * (1.0 - BELOW) {
+        return Err("price<MA200".into());
+    }
+    Ok(())
+}
+
+/// The trend reversal a SELL needs where MA50 is checked.
+fn sell_reversal(p: &Preset, ind: &Indicators) -> bool {
+    if !p.check_ma50 {
+        return true;
+    }
+    let gap = ind.ma50 - ind.ema10;
+    (gap > 0.0 && gap >= BELOW * (ind.ma50 + ind.ema10) / 2.0) || ind.price < ind.ma10w
+}
+
 pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
     let Some(vol) = ind.volume_ratio else {
         return Verdict::Wait; // no volume data → no signal (as the original)
@@ -96,16 +161,16 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
         "RSI={:.2}, Price={}, MA50={:.6}, EMA10={:.6}, MA200={:.6}, Vol={:.2}x (min {}x)",
         ind.rsi, ind.price, ind.ma50, ind.ema10, ind.ma200, vol, p.volume_min_ratio
     );
-    if ind.rsi < p.buy_below && volume_ok {
+    if ind.rsi < p.buy_below && volume_ok && buy_ma_checks(p, ind).is_ok() {
         return Verdict::Signal {
             side: Side::Buy,
-            reason: format!("{} | RSI<{} | {detail}", p.name, p.buy_below),
+            reason: format!("{} | RSI<{} | MA ok | {detail}", p.name, p.buy_below),
         };
     }
-    if ind.rsi > p.sell_above && volume_ok {
+    if ind.rsi > p.sell_above && volume_ok && sell_reversal(p, ind) {
         return Verdict::Signal {
             side: Side::Sell,
-            reason: format!("{} | RSI>{} | {detail}", p.name, p.sell_above),
+            reason: format!("{} | RSI>{} | reversal | {detail}", p.name, p.sell_above),
         };
     }
     Verdict::Wait
@@ -179,9 +244,98 @@ mod tests {
             ma50: 1.0,
             ma200: 1.0,
             ema10: 1.0,
+            // Price under MA10w: the SELL trend reversal holds unless a test says otherwise.
+            ma10w: 2.0,
             atr: None,
             volume_ratio: vol,
         }
+    }
+
+    #[test]
+    fn ma_checks_on_both_sides() {
+        let swing = preset("swing-aggressive").unwrap();
+        let buy = |i: &Indicators| matches!(decide(swing, i), Verdict::Signal { side: Side::Buy, .. });
+        // EMA10 and MA50 checked: MA50 must be above EMA10; equal within 0.01 % (relative) passes.
+        assert!(buy(&Indicators {
+            ma50: 1.02,
+            ..ind(40.0, Some(1.0))
+        }));
+        assert!(buy(&Indicators {
+            ema10: 1.00009,
+            ..ind(40.0, Some(1.0))
+        }));
+        assert!(!buy(&Indicators {
+            ema10: 1.0002,
+            ..ind(40.0, Some(1.0))
+        }));
+        // The tolerance is relative: a low-priced pair no longer passes a 0.0001 absolute band.
+        let tiny = Indicators {
+            price: 5e-5,
+            ma50: 5e-5,
+            ma200: 5e-5,
+            ema10: 6e-5,
+            ..ind(40.0, Some(1.0))
+        };
+        assert!(!buy(&tiny));
+        // MA200 checked: at most 0.5 % below it.
+        assert!(buy(&Indicators {
+            ma200: 1.005,
+            ..ind(40.0, Some(1.0))
+        }));
+        assert!(!buy(&Indicators {
+            ma200: 1.006,
+            ..ind(40.0, Some(1.0))
+        }));
+        // Only EMA10 checked (scalp-conservative): 5 % below EMA10 is still fine, 6 % is not.
+        let scalp = preset("scalp-conservative").unwrap();
+        assert!(matches!(
+            decide(
+                scalp,
+                &Indicators {
+                    ema10: 1.05,
+                    ..ind(40.0, Some(1.0))
+                }
+            ),
+            Verdict::Signal { .. }
+        ));
+        assert_eq!(
+            decide(
+                scalp,
+                &Indicators {
+                    ema10: 1.07,
+                    ..ind(40.0, Some(1.0))
+                }
+            ),
+            Verdict::Wait
+        );
+        // SELL where MA50 is checked needs a reversal: EMA10 under MA50 by 0.5 % of their mean, or price under MA10w.
+        let sell = |i: &Indicators| matches!(decide(swing, i), Verdict::Signal { side: Side::Sell, .. });
+        assert!(!sell(&Indicators {
+            ma10w: 1.0,
+            ..ind(80.0, Some(1.0))
+        }));
+        assert!(sell(&Indicators {
+            ma10w: 1.0,
+            ma50: 1.006,
+            ..ind(80.0, Some(1.0))
+        }));
+        assert!(!sell(&Indicators {
+            ma10w: 1.0,
+            ma50: 1.004,
+            ..ind(80.0, Some(1.0))
+        }));
+        // scalp-aggressive checks nothing: no reversal needed.
+        let free = preset("scalp-aggressive").unwrap();
+        assert!(matches!(
+            decide(
+                free,
+                &Indicators {
+                    ma10w: 1.0,
+                    ..ind(80.0, Some(1.0))
+                }
+            ),
+            Verdict::Signal { side: Side::Sell, .. }
+        ));
     }
 
     #[test]
