@@ -90,19 +90,25 @@ async fn bad_replies_are_errors_of_that_symbol() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_limiter_allows_a_burst_of_rate_then_paces() {
+async fn the_limiter_keeps_any_one_second_window_at_100_requests() {
     let limiter = shared::adapters::crypto_com_candles::RateLimiter::new(100.0);
     let start = tokio::time::Instant::now();
-    for _ in 0..100 {
+    let mut times = Vec::new();
+    for _ in 0..250 {
         limiter.acquire().await;
+        times.push(start.elapsed());
     }
-    assert!(start.elapsed() < Duration::from_millis(1), "the first 100 pass at once");
-    for _ in 0..50 {
-        limiter.acquire().await;
-    }
-    let e = start.elapsed();
+    assert!(times[99] < Duration::from_millis(1), "the first 100 go at once");
     assert!(
-        e >= Duration::from_millis(495) && e <= Duration::from_millis(520),
-        "50 more take half a second: {e:?}"
+        times[100] >= Duration::from_secs(1),
+        "the 101st waits for the window: {:?}",
+        times[100]
     );
+    for (i, t) in times.iter().enumerate().skip(100) {
+        assert!(
+            *t - times[i - 100] >= Duration::from_secs(1),
+            "requests {} and {i} are within one second",
+            i - 100
+        );
+    }
 }

@@ -33,32 +33,36 @@ impl CryptoComCandles {
     }
 }
 
-/// A token bucket: up to `rate` requests at once, refilled at `rate` per second; callers wait for a token.
+/// At most `rate` requests in any one-second window (a sliding log of the last `rate` send times); callers wait.
 pub struct RateLimiter {
-    rate: f64,
-    state: tokio::sync::Mutex<(f64, tokio::time::Instant)>,
+    rate: usize,
+    sent: tokio::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
 }
 
 impl RateLimiter {
     pub fn new(rate: f64) -> Self {
+        let rate = rate.max(1.0) as usize;
         Self {
             rate,
-            state: tokio::sync::Mutex::new((rate, tokio::time::Instant::now())),
+            sent: tokio::sync::Mutex::new(std::collections::VecDeque::with_capacity(rate)),
         }
     }
 
     pub async fn acquire(&self) {
+        let window = Duration::from_secs(1);
         loop {
             let wait = {
-                let mut s = self.state.lock().await;
+                let mut sent = self.sent.lock().await;
                 let now = tokio::time::Instant::now();
-                s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.rate).min(self.rate);
-                s.1 = now;
-                if s.0 >= 1.0 {
-                    s.0 -= 1.0;
+                while sent.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                    sent.pop_front();
+                }
+                if sent.len() < self.rate {
+                    sent.push_back(now);
                     return;
                 }
-                Duration::from_secs_f64((1.0 - s.0) / self.rate)
+                sent.front()
+                    .map_or(Duration::ZERO, |oldest| window - now.duration_since(*oldest))
             };
             tokio::time::sleep(wait).await;
         }

@@ -1,6 +1,6 @@
 //! `bench-evaluator`: (1) the CPU cost of indicators + rules for 100 symbols × 300 real candles; (2) the wall time of
 //! one evaluator run over 100 symbols against a local fake exchange that answers `public/get-candlestick` after 50 ms,
-//! at the default concurrency of 8 and within the 100 requests/s public limit. Prints numbers; asserts nothing.
+//! at concurrency 8 and 16, never more than 100 requests in any second (the public limit). Prints numbers; asserts nothing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
