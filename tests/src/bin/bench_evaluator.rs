@@ -104,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
         walls.sort();
         println!(
-            "evaluator run, {SYMBOLS} symbols, 50 ms per get-candlestick, concurrency {concurrency}: min {:.0} ms, median {:.0} ms, max {:.0} ms ({} requests per run; rate limit 100/s, burst 100)",
+            "evaluator run, {SYMBOLS} symbols, 50 ms per get-candlestick, concurrency {concurrency}: min {:.0} ms, median {:.0} ms, max {:.0} ms ({} requests per run; never more than 100 in any second)",
             ms(walls[0]),
             ms(walls[walls.len() / 2]),
             ms(walls[walls.len() - 1]),
