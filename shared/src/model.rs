@@ -266,6 +266,13 @@ pub struct WatchlistEntry {
     pub min_price_change_pct: Option<f64>,
     #[serde(default)]
     pub cooldown_minutes: Option<f64>,
+    /// Per-symbol overrides of the preset: BUY only at or under this price; another volume minimum; another timeframe.
+    #[serde(default)]
+    pub buy_target: Option<f64>,
+    #[serde(default)]
+    pub volume_min_ratio: Option<f64>,
+    #[serde(default)]
+    pub timeframe: Option<String>,
     /// Throttle state (not configuration): the last sent BUY and SELL of this symbol.
     #[serde(skip)]
     pub last_buy: Option<Emission>,

@@ -32,6 +32,19 @@ pub struct Preset {
     pub check_ema10: bool,
     pub check_ma50: bool,
     pub check_ma200: bool,
+    /// A watchlist `buy_target`: BUY only at or under this price (None in the table).
+    pub buy_target: Option<f64>,
+}
+
+impl Preset {
+    /// The preset with a symbol's watchlist overrides applied.
+    pub fn with_overrides(&self, buy_target: Option<f64>, volume_min_ratio: Option<f64>) -> Preset {
+        Preset {
+            buy_target: buy_target.or(self.buy_target),
+            volume_min_ratio: volume_min_ratio.unwrap_or(self.volume_min_ratio),
+            ..*self
+        }
+    }
 }
 
 pub const PRESETS: &[Preset] = &[
@@ -44,6 +57,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: true,
         check_ma200: true,
+        buy_target: None,
     },
     Preset {
         name: "swing-aggressive",
@@ -54,6 +68,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: true,
         check_ma200: true,
+        buy_target: None,
     },
     Preset {
         name: "intraday-conservative",
@@ -64,6 +79,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: true,
         check_ma200: false,
+        buy_target: None,
     },
     Preset {
         name: "intraday-aggressive",
@@ -74,6 +90,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: true,
         check_ma200: false,
+        buy_target: None,
     },
     Preset {
         name: "scalp-conservative",
@@ -84,6 +101,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: false,
         check_ma200: false,
+        buy_target: None,
     },
     Preset {
         name: "scalp-aggressive",
@@ -94,6 +112,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: false,
         check_ma50: false,
         check_ma200: false,
+        buy_target: None,
     },
 ];
 
@@ -161,7 +180,8 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
         "RSI={:.2}, Price={}, MA50={:.6}, EMA10={:.6}, MA200={:.6}, Vol={:.2}x (min {}x)",
         ind.rsi, ind.price, ind.ma50, ind.ema10, ind.ma200, vol, p.volume_min_ratio
     );
-    if ind.rsi < p.buy_below && volume_ok && buy_ma_checks(p, ind).is_ok() {
+    let under_target = p.buy_target.is_none_or(|target| ind.price <= target);
+    if ind.rsi < p.buy_below && volume_ok && under_target && buy_ma_checks(p, ind).is_ok() {
         return Verdict::Signal {
             side: Side::Buy,
             reason: format!("{} | RSI<{} | MA ok | {detail}", p.name, p.buy_below),
@@ -249,6 +269,26 @@ mod tests {
             atr: None,
             volume_ratio: vol,
         }
+    }
+
+    #[test]
+    fn watchlist_overrides() {
+        let p = preset("swing-aggressive").unwrap();
+        let weak_volume = ind(40.0, Some(0.3));
+        assert_eq!(decide(p, &weak_volume), Verdict::Wait);
+        assert!(matches!(
+            decide(&p.with_overrides(None, Some(0.3)), &weak_volume),
+            Verdict::Signal { .. }
+        ));
+        assert_eq!(
+            decide(&p.with_overrides(Some(0.99), None), &ind(40.0, Some(1.0))),
+            Verdict::Wait,
+            "over the buy target"
+        );
+        assert!(matches!(
+            decide(&p.with_overrides(Some(1.0), None), &ind(40.0, Some(1.0))),
+            Verdict::Signal { .. }
+        ));
     }
 
     #[test]

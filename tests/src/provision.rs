@@ -209,6 +209,15 @@ pub async fn seed_watchlist(
         if let Some(c) = e.cooldown_minutes {
             item.insert("cooldown_minutes".into(), A::N(c.to_string()));
         }
+        if let Some(t) = e.buy_target {
+            item.insert("buy_target".into(), A::N(t.to_string()));
+        }
+        if let Some(v) = e.volume_min_ratio {
+            item.insert("volume_min_ratio".into(), A::N(v.to_string()));
+        }
+        if let Some(tf) = &e.timeframe {
+            item.insert("timeframe".into(), A::S(tf.clone()));
+        }
         ddb.put_item().table_name(table).set_item(Some(item)).send().await?;
     }
     Ok(())

@@ -166,13 +166,22 @@ impl Evaluator<'_> {
 
     async fn evaluate(&self, entry: &WatchlistEntry, market_time_ms: i64) -> Step {
         let symbol = &entry.symbol;
-        let Some(preset) = strategy::preset(&entry.preset) else {
+        let Some(table_preset) = strategy::preset(&entry.preset) else {
             tracing::error!(%symbol, preset = %entry.preset, "unknown preset in watchlist");
             return Step::Error;
         };
+        let preset = &table_preset.with_overrides(entry.buy_target, entry.volume_min_ratio);
+        let timeframe = match entry.timeframe.as_deref().map(Timeframe::parse) {
+            None => self.timeframe,
+            Some(Some(tf)) => tf,
+            Some(None) => {
+                tracing::error!(%symbol, timeframe = ?entry.timeframe, "unknown timeframe in watchlist");
+                return Step::Error;
+            }
+        };
         let candles = match self
             .market
-            .closed_candles(symbol, self.timeframe, self.candle_count, market_time_ms)
+            .closed_candles(symbol, timeframe, self.candle_count, market_time_ms)
             .await
         {
             Ok(c) => c,
@@ -380,5 +389,52 @@ mod tests {
             .all(|s| s.blocked && s.blocked_reason == Some(BlockedReason::AlertsDisabled)));
         assert!(queue.sent().is_empty());
         assert!(notifier.sent().is_empty(), "no alert for a symbol with alerts disabled");
+    }
+
+    #[tokio::test]
+    async fn watchlist_overrides_reach_the_rule() {
+        let market = ReplayMarketData::embedded().unwrap();
+        let mut capped = entry("ETH_BTC");
+        capped.buy_target = Some(0.0001); // ETH/BTC never traded that low: no BUY
+        let store = MemoryStore::with_watchlist(vec![capped]);
+        let queue = MemoryQueue::default();
+        let notifier = MemoryNotifier::default();
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let ev = Evaluator {
+            watchlist: &store,
+            signals: &store,
+            queue: &queue,
+            market: &market,
+            clock: &clock,
+            alerts: &store,
+            notifier: &notifier,
+            timeframe: Timeframe::H1,
+            candle_count: 200,
+            concurrency: 1,
+        };
+        for t in market.close_times(Timeframe::H1) {
+            clock.set_market_ms(t);
+            ev.run().await.unwrap();
+        }
+        assert!(
+            store.signals().iter().all(|s| s.side == shared::ids::Side::Sell),
+            "only SELLs under a tiny buy target"
+        );
+        assert!(!store.signals().is_empty());
+
+        let mut bad = entry("ETH_BTC");
+        bad.timeframe = Some("7m".into());
+        let store = MemoryStore::with_watchlist(vec![bad]);
+        let ev = Evaluator {
+            watchlist: &store,
+            signals: &store,
+            alerts: &store,
+            ..ev
+        };
+        assert_eq!(
+            ev.run().await.unwrap().errors,
+            1,
+            "an unknown timeframe is that symbol's error"
+        );
     }
 }

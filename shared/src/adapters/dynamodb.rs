@@ -893,6 +893,9 @@ fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
         preset: opt_s(item, "preset").unwrap_or("swing-aggressive").to_string(),
         min_price_change_pct: num("min_price_change_pct"),
         cooldown_minutes: num("cooldown_minutes"),
+        buy_target: num("buy_target"),
+        volume_min_ratio: num("volume_min_ratio"),
+        timeframe: opt_s(item, "timeframe").map(str::to_string),
         last_buy: emission(item, "last_buy")?,
         last_sell: emission(item, "last_sell")?,
     })
