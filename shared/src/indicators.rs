@@ -5,6 +5,47 @@
 
 use crate::candles::Candle;
 
+/// How RSI averages gains and losses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RsiMethod {
+    /// The original system's: a simple mean of the last `period` changes. The default, because the presets'
+    /// thresholds were tuned on it.
+    #[default]
+    Simple,
+    /// Wilder's smoothing over the whole window (the textbook RSI), as an option.
+    Wilder,
+}
+
+impl RsiMethod {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "simple" => Some(Self::Simple),
+            "wilder" => Some(Self::Wilder),
+            _ => None,
+        }
+    }
+}
+
+/// RSI(period) with Wilder's smoothing: the first average is the simple mean of the first `period` changes, then
+/// `avg = (avg * (period - 1) + change) / period`. Fewer than `period + 1` closes → 50; no losses → 100.
+pub fn rsi_wilder(closes: &[f64], period: usize) -> f64 {
+    if period == 0 || closes.len() < period + 1 {
+        return 50.0;
+    }
+    let changes: Vec<f64> = closes.windows(2).map(|w| w[1] - w[0]).collect();
+    let (first, rest) = changes.split_at(period);
+    let mut gain = first.iter().filter(|d| **d > 0.0).sum::<f64>() / period as f64;
+    let mut loss = -first.iter().filter(|d| **d < 0.0).sum::<f64>() / period as f64;
+    for d in rest {
+        gain = (gain * (period as f64 - 1.0) + d.max(0.0)) / period as f64;
+        loss = (loss * (period as f64 - 1.0) + (-d).max(0.0)) / period as f64;
+    }
+    if loss == 0.0 {
+        return 100.0;
+    }
+    100.0 - 100.0 / (1.0 + gain / loss)
+}
+
 /// RSI(period) with the original's simple mean of the last `period` gains and losses (not Wilder's smoothing).
 /// Fewer than `period + 1` closes → 50 (neutral, as the original); no losses → 100.
 pub fn rsi_simple(closes: &[f64], period: usize) -> f64 {
@@ -89,10 +130,17 @@ pub struct Indicators {
 impl Indicators {
     /// None for an empty series.
     pub fn compute(candles: &[Candle]) -> Option<Self> {
+        Self::compute_with(candles, RsiMethod::Simple)
+    }
+
+    pub fn compute_with(candles: &[Candle], rsi: RsiMethod) -> Option<Self> {
         let closes: Vec<f64> = candles.iter().map(|c| c.close).collect();
         Some(Self {
             price: *closes.last()?,
-            rsi: rsi_simple(&closes, 14),
+            rsi: match rsi {
+                RsiMethod::Simple => rsi_simple(&closes, 14),
+                RsiMethod::Wilder => rsi_wilder(&closes, 14),
+            },
             ma50: sma(&closes, 50)?,
             ma200: sma(&closes, 200)?,
             ema10: ema(&closes, 10)?,
@@ -140,6 +188,18 @@ mod tests {
         assert!((rsi_simple(&c, 14) - expected).abs() < 1e-9);
         assert_eq!(rsi_simple(&close(&[1.0, 2.0]), 14), 50.0);
         assert_eq!(rsi_simple(&(0..20).map(f64::from).collect::<Vec<_>>(), 14), 100.0);
+    }
+
+    #[test]
+    fn wilder_rsi_matches_hand_computation() {
+        // period 2 over 2, 3, 2, 4: changes +1, -1, +2. First averages (1 + 0)/2, (0 + 1)/2 = 0.5, 0.5; then
+        // gain (0.5 + 2)/2 = 1.25, loss (0.5 + 0)/2 = 0.25 → RS 5 → RSI 100 - 100/6.
+        let rsi = rsi_wilder(&[2.0, 3.0, 2.0, 4.0], 2);
+        assert!((rsi - (100.0 - 100.0 / 6.0)).abs() < 1e-12, "{rsi}");
+        // The simple mean of the last two changes (-1, +2) gives RS 2 instead.
+        assert!((rsi_simple(&[2.0, 3.0, 2.0, 4.0], 2) - (100.0 - 100.0 / 3.0)).abs() < 1e-12);
+        assert_eq!(rsi_wilder(&[1.0, 2.0], 14), 50.0);
+        assert_eq!(RsiMethod::parse("Wilder"), Some(RsiMethod::Wilder));
     }
 
     #[test]

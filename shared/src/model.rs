@@ -273,6 +273,9 @@ pub struct WatchlistEntry {
     pub volume_min_ratio: Option<f64>,
     #[serde(default)]
     pub timeframe: Option<String>,
+    /// `simple` (default, the original's) or `wilder`.
+    #[serde(default)]
+    pub rsi_method: Option<String>,
     /// Throttle state (not configuration): the last sent BUY and SELL of this symbol.
     #[serde(skip)]
     pub last_buy: Option<Emission>,

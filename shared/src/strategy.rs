@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 
 use crate::candles::Candle;
 use crate::ids::Side;
-use crate::indicators::Indicators;
+use crate::indicators::{Indicators, RsiMethod};
 use crate::model::Emission;
 
 /// One row of the original's preset table.
@@ -34,14 +34,22 @@ pub struct Preset {
     pub check_ma200: bool,
     /// A watchlist `buy_target`: BUY only at or under this price (None in the table).
     pub buy_target: Option<f64>,
+    /// How RSI is computed (the original's simple mean in the table; Wilder's as a watchlist option).
+    pub rsi: RsiMethod,
 }
 
 impl Preset {
     /// The preset with a symbol's watchlist overrides applied.
-    pub fn with_overrides(&self, buy_target: Option<f64>, volume_min_ratio: Option<f64>) -> Preset {
+    pub fn with_overrides(
+        &self,
+        buy_target: Option<f64>,
+        volume_min_ratio: Option<f64>,
+        rsi: Option<RsiMethod>,
+    ) -> Preset {
         Preset {
             buy_target: buy_target.or(self.buy_target),
             volume_min_ratio: volume_min_ratio.unwrap_or(self.volume_min_ratio),
+            rsi: rsi.unwrap_or(self.rsi),
             ..*self
         }
     }
@@ -58,6 +66,7 @@ pub const PRESETS: &[Preset] = &[
         check_ma50: true,
         check_ma200: true,
         buy_target: None,
+        rsi: RsiMethod::Simple,
     },
     Preset {
         name: "swing-aggressive",
@@ -69,6 +78,7 @@ pub const PRESETS: &[Preset] = &[
         check_ma50: true,
         check_ma200: true,
         buy_target: None,
+        rsi: RsiMethod::Simple,
     },
     Preset {
         name: "intraday-conservative",
@@ -80,6 +90,7 @@ pub const PRESETS: &[Preset] = &[
         check_ma50: true,
         check_ma200: false,
         buy_target: None,
+        rsi: RsiMethod::Simple,
     },
     Preset {
         name: "intraday-aggressive",
@@ -91,6 +102,7 @@ pub const PRESETS: &[Preset] = &[
         check_ma50: true,
         check_ma200: false,
         buy_target: None,
+        rsi: RsiMethod::Simple,
     },
     Preset {
         name: "scalp-conservative",
@@ -102,6 +114,7 @@ pub const PRESETS: &[Preset] = &[
         check_ma50: false,
         check_ma200: false,
         buy_target: None,
+        rsi: RsiMethod::Simple,
     },
     Preset {
         name: "scalp-aggressive",
@@ -113,6 +126,7 @@ pub const PRESETS: &[Preset] = &[
         check_ma50: false,
         check_ma200: false,
         buy_target: None,
+        rsi: RsiMethod::Simple,
     },
 ];
 
@@ -205,7 +219,7 @@ pub fn evaluate_candles(p: &Preset, candles: &[Candle]) -> Option<(Indicators, V
     if candles.len() < MIN_HISTORY {
         return None;
     }
-    let ind = Indicators::compute(candles)?;
+    let ind = Indicators::compute_with(candles, p.rsi)?;
     let verdict = decide(p, &ind);
     Some((ind, verdict))
 }
@@ -272,21 +286,74 @@ mod tests {
     }
 
     #[test]
+    fn every_preset_on_both_sides_of_its_thresholds() {
+        for p in PRESETS {
+            // Averages that pass every MA check (MA50 just above EMA10, price on the averages), and a SELL reversal
+            // through MA10w above the price.
+            let base = Indicators {
+                ma50: 1.001,
+                ..ind(0.0, Some(p.volume_min_ratio))
+            };
+            let at = |rsi: f64, vol: f64| {
+                decide(
+                    p,
+                    &Indicators {
+                        rsi,
+                        volume_ratio: Some(vol),
+                        ..base.clone()
+                    },
+                )
+            };
+            let side = |v: Verdict| match v {
+                Verdict::Signal { side, .. } => Some(side),
+                Verdict::Wait => None,
+            };
+            let (buy, sell, vol) = (p.buy_below, p.sell_above, p.volume_min_ratio);
+            assert_eq!(
+                side(at(buy - 0.01, vol)),
+                Some(Side::Buy),
+                "{} BUY just under {buy}",
+                p.name
+            );
+            assert_eq!(side(at(buy, vol)), None, "{} no BUY at {buy}", p.name);
+            assert_eq!(
+                side(at(buy - 0.01, vol - 0.01)),
+                None,
+                "{} no BUY under the volume minimum",
+                p.name
+            );
+            assert_eq!(
+                side(at(sell + 0.01, vol)),
+                Some(Side::Sell),
+                "{} SELL just over {sell}",
+                p.name
+            );
+            assert_eq!(side(at(sell, vol)), None, "{} no SELL at {sell}", p.name);
+            assert_eq!(
+                side(at(sell + 0.01, vol - 0.01)),
+                None,
+                "{} no SELL under the volume minimum",
+                p.name
+            );
+        }
+    }
+
+    #[test]
     fn watchlist_overrides() {
         let p = preset("swing-aggressive").unwrap();
         let weak_volume = ind(40.0, Some(0.3));
         assert_eq!(decide(p, &weak_volume), Verdict::Wait);
         assert!(matches!(
-            decide(&p.with_overrides(None, Some(0.3)), &weak_volume),
+            decide(&p.with_overrides(None, Some(0.3), None), &weak_volume),
             Verdict::Signal { .. }
         ));
         assert_eq!(
-            decide(&p.with_overrides(Some(0.99), None), &ind(40.0, Some(1.0))),
+            decide(&p.with_overrides(Some(0.99), None, None), &ind(40.0, Some(1.0))),
             Verdict::Wait,
             "over the buy target"
         );
         assert!(matches!(
-            decide(&p.with_overrides(Some(1.0), None), &ind(40.0, Some(1.0))),
+            decide(&p.with_overrides(Some(1.0), None, None), &ind(40.0, Some(1.0))),
             Verdict::Signal { .. }
         ));
     }

@@ -218,6 +218,9 @@ pub async fn seed_watchlist(
         if let Some(tf) = &e.timeframe {
             item.insert("timeframe".into(), A::S(tf.clone()));
         }
+        if let Some(m) = &e.rsi_method {
+            item.insert("rsi_method".into(), A::S(m.clone()));
+        }
         ddb.put_item().table_name(table).set_item(Some(item)).send().await?;
     }
     Ok(())

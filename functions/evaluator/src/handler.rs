@@ -11,6 +11,7 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::candles::Timeframe;
 use shared::ids::SignalId;
+use shared::indicators::RsiMethod;
 use shared::model::{
     AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
     WatchlistEntry,
@@ -170,7 +171,15 @@ impl Evaluator<'_> {
             tracing::error!(%symbol, preset = %entry.preset, "unknown preset in watchlist");
             return Step::Error;
         };
-        let preset = &table_preset.with_overrides(entry.buy_target, entry.volume_min_ratio);
+        let rsi = match entry.rsi_method.as_deref().map(RsiMethod::parse) {
+            None => None,
+            Some(Some(m)) => Some(m),
+            Some(None) => {
+                tracing::error!(%symbol, rsi_method = ?entry.rsi_method, "unknown rsi_method in watchlist");
+                return Step::Error;
+            }
+        };
+        let preset = &table_preset.with_overrides(entry.buy_target, entry.volume_min_ratio, rsi);
         let timeframe = match entry.timeframe.as_deref().map(Timeframe::parse) {
             None => self.timeframe,
             Some(Some(tf)) => tf,

@@ -896,6 +896,7 @@ fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
         buy_target: num("buy_target"),
         volume_min_ratio: num("volume_min_ratio"),
         timeframe: opt_s(item, "timeframe").map(str::to_string),
+        rsi_method: opt_s(item, "rsi_method").map(str::to_string),
         last_buy: emission(item, "last_buy")?,
         last_sell: emission(item, "last_sell")?,
     })
