@@ -4,7 +4,8 @@
 //! - a sent signal without an intent, without a decision, or with an intent stuck past its lease is re-driven: its
 //!   message goes back on the signals queue, and the orchestrator's own claim/takeover logic finishes it (never a
 //!   second code path);
-//! - a failed order whose ORDER FAILED message is still PENDING is sent again from the outbox row.
+//! - a failed order whose ORDER FAILED message is still PENDING, and a sent signal whose BUY/SELL SIGNAL alert is
+//!   still PENDING, are sent again from their outbox rows.
 
 use std::collections::BTreeSet;
 
@@ -100,10 +101,43 @@ impl Sweeper<'_> {
             })
             .filter(|a| a.status != AlertStatus::Sent)
             .collect();
-        let mut alerts_resent = 0;
+        let (mut alerts_resent, mut alerts_still_pending) = (0, 0);
         for alert in &pending {
-            if deliver(self.alerts, self.notifier, self.clock, alert).await?.is_some() {
-                alerts_resent += 1;
+            match deliver(self.alerts, self.notifier, self.clock, alert).await? {
+                Some(_) => alerts_resent += 1,
+                None => alerts_still_pending += 1,
+            }
+        }
+
+        // BUY/SELL SIGNAL alerts the evaluator could not deliver: their outbox rows are still PENDING.
+        let undelivered: Vec<String> = rows
+            .signals
+            .iter()
+            .filter(|s| s.alert_status.as_deref() != Some("SENT") && now - s.created_at > self.grace)
+            .map(|s| AlertRecord::signal_id(&s.signal_id))
+            .collect();
+        if !undelivered.is_empty() {
+            for alert in self
+                .alerts
+                .get_many(&undelivered)
+                .await?
+                .iter()
+                .filter(|a| a.status == AlertStatus::Pending)
+            {
+                let Some(signal_id) = alert
+                    .alert_id
+                    .strip_prefix("signal:")
+                    .and_then(|id| SignalId::parse(id).ok())
+                else {
+                    continue;
+                };
+                match deliver(self.alerts, self.notifier, self.clock, alert).await? {
+                    Some(message_id) => {
+                        self.signals.record_alert(&signal_id, Some(message_id)).await?;
+                        alerts_resent += 1;
+                    }
+                    None => alerts_still_pending += 1,
+                }
             }
         }
 
@@ -112,7 +146,7 @@ impl Sweeper<'_> {
             redriven: messages.len() - redrive_failures,
             redrive_failures,
             alerts_resent,
-            alerts_still_pending: pending.len() - alerts_resent,
+            alerts_still_pending,
             counts: report.counts,
         };
         emf["Redriven"] = serde_json::json!(summary.redriven);
@@ -162,5 +196,66 @@ mod tests {
         assert_eq!(doc["MissingIntent"], 0);
         assert_eq!(doc["Redriven"], 0);
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "NS");
+    }
+
+    #[tokio::test]
+    async fn a_pending_signal_alert_is_sent_again() {
+        use shared::ids::{Side, SignalId, Symbol};
+        use shared::model::{AlertKind, SignalRecord};
+        use shared::ports::SignalStore;
+        let store = MemoryStore::default();
+        let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let sym = Symbol::parse("ETH_BTC").unwrap();
+        let signal = SignalRecord {
+            signal_id: SignalId::new(&sym, Side::Buy, 1),
+            symbol: sym.clone(),
+            side: Side::Buy,
+            price: rust_decimal::Decimal::ONE,
+            strategy: "swing-aggressive".into(),
+            indicators: Default::default(),
+            candle_open_ms: 1,
+            created_at: shared::ports::Clock::now(&clock) - Duration::minutes(10),
+            blocked: false,
+            blocked_reason: None,
+            message: String::new(),
+            trade_amount_usd: rust_decimal::Decimal::from(100),
+            trade_enabled: true,
+            alert_status: Some("FAILED".into()),
+            alert_message_id: None,
+            decision: None,
+        };
+        SignalStore::put_new(&store, &signal).await.unwrap();
+        store.insert_alert(AlertRecord {
+            alert_id: AlertRecord::signal_id(&signal.signal_id),
+            kind: AlertKind::Signal,
+            symbol: sym,
+            side: Side::Buy,
+            text: "🟢 <b>BUY SIGNAL DETECTED</b>".into(),
+            status: AlertStatus::Pending,
+            telegram_message_id: None,
+            attempts: 1,
+            last_error: Some("telegram unavailable".into()),
+            created_at: signal.created_at,
+            sent_at: None,
+        });
+        let s = Sweeper {
+            signals: &store,
+            intents: &store,
+            alerts: &store,
+            queue: &queue,
+            notifier: &notifier,
+            clock: &clock,
+            grace: Duration::seconds(120),
+            window_hours: 24,
+            namespace: "NS",
+        };
+        let (_, summary) = s.run().await.unwrap();
+        assert_eq!(summary.alerts_resent, 1);
+        assert_eq!(notifier.sent(), ["🟢 <b>BUY SIGNAL DETECTED</b>"]);
+        assert_eq!(store.alerts()[0].status, AlertStatus::Sent);
+        assert_eq!(store.signals()[0].alert_status.as_deref(), Some("SENT"));
+        let (_, again) = s.run().await.unwrap();
+        assert_eq!(again.alerts_resent, 0, "sent once");
     }
 }
