@@ -55,6 +55,7 @@ pub struct Backtest {
 /// Runs `candles` (any granularity at or below the timeframe; resampled) as the evaluator would, candle by candle.
 pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Backtest {
     let series = resample(candles, s.timeframe);
+    let daily = resample(candles, Timeframe::D1);
     let mut out = Backtest {
         symbol: symbol.to_string(),
         preset: s.preset.name,
@@ -65,7 +66,11 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
     let (mut last_buy, mut last_sell): (Option<Emission>, Option<Emission>) = (None, None);
     for end in 1..=series.len() {
         let window = &series[end.saturating_sub(s.candle_count)..end];
-        let Some((ind, verdict)) = strategy::evaluate_candles(s.preset, window) else {
+        let Some((ind, verdict)) = strategy::evaluate_candles(s.preset, window).map(|(ind, verdict)| {
+            let closes_at = window[window.len() - 1].open_ms + s.timeframe.millis();
+            let end = daily.partition_point(|d| d.open_ms + Timeframe::D1.millis() <= closes_at);
+            strategy::with_daily_ma10w(s.preset, ind, verdict, &daily[end.saturating_sub(75)..end])
+        }) else {
             continue;
         };
         let t = window[window.len() - 1].open_ms;

@@ -113,6 +113,20 @@ pub fn volume_ratio(candles: &[Candle], period: usize) -> Option<f64> {
     (avg > 0.0).then(|| last.volume / avg)
 }
 
+/// Fewer candles than this and the original uses its defaults instead of computed averages.
+pub const SHORT_HISTORY: usize = 50;
+
+/// MA10w needs this many daily candles; with fewer, the 70-candle fallback stays (as the original).
+pub const MA10W_MIN_DAYS: usize = 50;
+
+/// MA10w (the mean of the last 70 daily closes) when there are enough daily candles.
+pub fn ma10w_daily(daily: &[Candle]) -> Option<f64> {
+    if daily.len() < MA10W_MIN_DAYS {
+        return None;
+    }
+    sma(&daily.iter().map(|c| c.close).collect::<Vec<_>>(), 70)
+}
+
 /// The indicator set the strategy reads, computed over closed candles.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Indicators {
@@ -135,6 +149,20 @@ impl Indicators {
 
     pub fn compute_with(candles: &[Candle], rsi: RsiMethod) -> Option<Self> {
         let closes: Vec<f64> = candles.iter().map(|c| c.close).collect();
+        let price = *closes.last()?;
+        if closes.len() < SHORT_HISTORY {
+            // The original's defaults for a short history: neutral RSI, averages at the price, ATR 2 % of it.
+            return Some(Self {
+                price,
+                rsi: 50.0,
+                ma50: price,
+                ma200: price,
+                ema10: price,
+                ma10w: price,
+                atr: Some(price * 0.02),
+                volume_ratio: volume_ratio(candles, 5),
+            });
+        }
         Some(Self {
             price: *closes.last()?,
             rsi: match rsi {
@@ -200,6 +228,29 @@ mod tests {
         assert!((rsi_simple(&[2.0, 3.0, 2.0, 4.0], 2) - (100.0 - 100.0 / 3.0)).abs() < 1e-12);
         assert_eq!(rsi_wilder(&[1.0, 2.0], 14), 50.0);
         assert_eq!(RsiMethod::parse("Wilder"), Some(RsiMethod::Wilder));
+    }
+
+    #[test]
+    fn short_history_uses_the_original_defaults_and_ma10w_needs_50_days() {
+        let c = |close: f64| Candle {
+            open_ms: 0,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 1.0,
+        };
+        let short: Vec<Candle> = (0..49).map(|i| c(100.0 + f64::from(i))).collect();
+        let ind = Indicators::compute(&short).unwrap();
+        assert_eq!(
+            (ind.rsi, ind.ma50, ind.ma200, ind.ema10, ind.atr),
+            (50.0, 148.0, 148.0, 148.0, Some(148.0 * 0.02))
+        );
+        let long: Vec<Candle> = (0..50).map(|i| c(100.0 + f64::from(i))).collect();
+        let ind = Indicators::compute(&long).unwrap();
+        assert_eq!((ind.rsi, ind.ma50), (100.0, 124.5), "computed from 50 candles on");
+        assert_eq!(ma10w_daily(&short), None);
+        assert_eq!(ma10w_daily(&long), Some(124.5), "all 50 days when fewer than 70");
     }
 
     #[test]

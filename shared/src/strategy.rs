@@ -7,7 +7,8 @@
 //! at most 0.5 % below it (5 % for scalp's EMA10); MA200 checked: at most 0.5 % below MA200.
 //! SELL: RSI over the preset's **`sellAbove`** (the original hard-coded 70 — we read the preset, deliberately), the
 //! volume gate, and where MA50 is checked a trend reversal: EMA10 under MA50 by 0.5 % of their mean, or the price
-//! under MA10w. A BUY suppresses a SELL.
+//! under MA10w — from 50+ daily candles when the decision turns on it, else the original's 70-candle fallback).
+//! A BUY suppresses a SELL.
 //! Not ported: swing-conservative's extra trend filter and RSI confirmation, which contradict its own BUY rule (the
 //! original could never buy with that preset); every preset uses the rule above. MA10w is the 70-candle fallback the
 //! original uses without 50 daily candles (hourly closes here).
@@ -178,11 +179,19 @@ fn buy_ma_checks(p: &Preset, ind: &Indicators) -> Result<(), String> {
 
 /// The trend reversal a SELL needs where MA50 is checked.
 fn sell_reversal(p: &Preset, ind: &Indicators) -> bool {
-    if !p.check_ma50 {
-        return true;
-    }
+    !p.check_ma50 || ema_gap_reversal(ind) || ind.price < ind.ma10w
+}
+
+fn ema_gap_reversal(ind: &Indicators) -> bool {
     let gap = ind.ma50 - ind.ema10;
-    (gap > 0.0 && gap >= BELOW * (ind.ma50 + ind.ema10) / 2.0) || ind.price < ind.ma10w
+    gap > 0.0 && gap >= BELOW * (ind.ma50 + ind.ema10) / 2.0
+}
+
+/// Whether the decision turns on MA10w: a SELL candidate (RSI, volume) whose preset checks MA50 and whose EMA gap
+/// shows no reversal. Only then is it worth reading daily candles for the real MA10w.
+pub fn sell_hinges_on_ma10w(p: &Preset, ind: &Indicators) -> bool {
+    let volume_ok = ind.volume_ratio.is_some_and(|v| v >= p.volume_min_ratio);
+    p.check_ma50 && ind.rsi > p.sell_above && volume_ok && !ema_gap_reversal(ind)
 }
 
 pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
@@ -208,6 +217,18 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
         };
     }
     Verdict::Wait
+}
+
+/// The decision again with MA10w from daily candles, when the decision turns on it and there are 50+ of them.
+pub fn with_daily_ma10w(p: &Preset, ind: Indicators, verdict: Verdict, daily: &[Candle]) -> (Indicators, Verdict) {
+    match crate::indicators::ma10w_daily(daily) {
+        Some(ma10w) if sell_hinges_on_ma10w(p, &ind) => {
+            let ind = Indicators { ma10w, ..ind };
+            let verdict = decide(p, &ind);
+            (ind, verdict)
+        }
+        _ => (ind, verdict),
+    }
 }
 
 /// Fewer closed candles than this and the indicators are not meaningful (RSI(14) needs 15, volume ratio 6).
@@ -336,6 +357,40 @@ mod tests {
                 p.name
             );
         }
+    }
+
+    #[test]
+    fn daily_ma10w_decides_only_when_the_sell_turns_on_it() {
+        let p = preset("swing-aggressive").unwrap();
+        let day = |close: f64| Candle {
+            open_ms: 0,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 1.0,
+        };
+        let hinged = Indicators {
+            ma10w: 0.5,
+            ..ind(80.0, Some(1.0))
+        };
+        assert!(sell_hinges_on_ma10w(p, &hinged));
+        assert_eq!(
+            decide(p, &hinged),
+            Verdict::Wait,
+            "price above the 70-candle fallback: no reversal"
+        );
+        let high_days: Vec<Candle> = (0..50).map(|_| day(2.0)).collect();
+        let (ind2, v) = with_daily_ma10w(p, hinged.clone(), Verdict::Wait, &high_days);
+        assert_eq!(ind2.ma10w, 2.0);
+        assert!(
+            matches!(v, Verdict::Signal { side: Side::Sell, .. }),
+            "under the daily MA10w: reversal"
+        );
+        let (_, v) = with_daily_ma10w(p, hinged.clone(), Verdict::Wait, &high_days[..49]);
+        assert_eq!(v, Verdict::Wait, "49 days are not enough: the fallback stays");
+        let not_a_sell = ind(40.0, Some(1.0));
+        assert!(!sell_hinges_on_ma10w(p, &not_a_sell));
     }
 
     #[test]

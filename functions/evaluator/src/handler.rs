@@ -203,6 +203,22 @@ impl Evaluator<'_> {
             tracing::debug!(%symbol, candles = candles.len(), "not enough closed candles yet");
             return Step::NoHistory;
         };
+        // MA10w from daily candles only when the SELL decision turns on it (rarely: one extra request then).
+        let (ind, verdict) = if strategy::sell_hinges_on_ma10w(preset, &ind) {
+            match self
+                .market
+                .closed_candles(symbol, Timeframe::D1, 75, market_time_ms)
+                .await
+            {
+                Ok(daily) => strategy::with_daily_ma10w(preset, ind, verdict, &daily),
+                Err(e) => {
+                    tracing::warn!(%symbol, error = %e, "no daily candles; MA10w falls back to 70 candles");
+                    (ind, verdict)
+                }
+            }
+        } else {
+            (ind, verdict)
+        };
         let Verdict::Signal { side, reason } = verdict else {
             return Step::Wait;
         };

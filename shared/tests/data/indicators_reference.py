@@ -79,6 +79,11 @@ def main(path, limit=150):
         if len(window) < 20:
             continue
         closes = [c[4] for c in window]
+        if len(window) < 50:  # the original's defaults for a short history
+            price = closes[-1]
+            rows.append({"t": window[-1][0], "rsi": 50.0, "ma50": price, "ma200": price, "ema10": price,
+                         "atr": price * 0.02, "volume_ratio": volume_ratio(window)})
+            continue
         rows.append({
             "t": window[-1][0],
             "rsi": rsi(closes),
