@@ -44,12 +44,27 @@ pub fn signal_alert_text(s: &crate::model::SignalRecord, change_pct: Option<f64>
             .unwrap_or_default()
     };
     let (strategy, approach) = (title(parts.next()), title(parts.next()));
-    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     format!(
         "{headline}\n🔴 <b>LIVE ALERT</b> - Real-time signal\n\n{emoji} Symbol: <b>{}</b>\n💵 Price: ${}\n📊 Cambio desde última alerta: {change}\n✅ Reason: {}\n🎯 Strategy: <b>{strategy}</b>\n⚖️ Approach: <b>{approach}</b>\n📅 Time: {} UTC",
         s.symbol,
         s.price.normalize(),
-        escape(reason),
+        html_escape(reason),
         s.created_at.format("%Y-%m-%d %H:%M:%S"),
     )
+}
+
+/// The ORDER FAILED Telegram text (HTML), as the original's first version.
+pub fn order_failed_text(intent: &crate::model::OrderIntent, code: crate::model::ReasonCode) -> String {
+    format!(
+        "❌ <b>ORDER FAILED</b>\n\n📊 Symbol: <b>{}</b>\n🔄 Side: {}\n❌ Error: {}\n📋 Reason Code: {}\n\n<i>Signal was sent but order creation failed.</i>",
+        intent.symbol,
+        intent.side,
+        html_escape(intent.error_message.as_deref().unwrap_or("")),
+        code
+    )
+}
+
+/// Text going into an HTML-mode Telegram message.
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

@@ -368,7 +368,7 @@ impl Orchestrator<'_> {
             kind: AlertKind::OrderFailed,
             symbol: intent.symbol.clone(),
             side: intent.side,
-            text: order_failed_text(&intent, code),
+            text: crate::alerts::order_failed_text(&intent, code),
             status: AlertStatus::Pending,
             telegram_message_id: None,
             attempts: 0,
@@ -476,21 +476,6 @@ fn skipped(code: ReasonCode, reason_message: String, existing: &OrderIntent, now
     d.reason_message = reason_message;
     d.order_id = None;
     d
-}
-
-/// The ORDER FAILED Telegram text (HTML), as the original's first version.
-pub fn order_failed_text(intent: &OrderIntent, code: ReasonCode) -> String {
-    format!(
-        "❌ <b>ORDER FAILED</b>\n\n📊 Symbol: <b>{}</b>\n🔄 Side: {}\n❌ Error: {}\n📋 Reason Code: {}\n\n<i>Signal was sent but order creation failed.</i>",
-        intent.symbol,
-        intent.side,
-        html_escape(intent.error_message.as_deref().unwrap_or("")),
-        code
-    )
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 pub fn truncate(s: &str, max_chars: usize) -> String {

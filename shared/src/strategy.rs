@@ -250,6 +250,11 @@ pub fn price_decimal(close: f64) -> Option<Decimal> {
     close.to_string().parse().ok()
 }
 
+/// Price change in percent from `from` to `to`; None when `from` is zero.
+pub fn change_pct(from: Decimal, to: Decimal) -> Option<f64> {
+    (!from.is_zero()).then(|| ((to - from) / from * Decimal::from(100)).to_f64().unwrap_or(0.0))
+}
+
 /// The original's throttle, per symbol and side: the first signal passes; a repeat needs the cooldown elapsed in
 /// market time (candle to candle) AND the price moved by at least `min_price_change_pct` since the last sent one.
 /// Ok(why it passes) or Err(why it is held back), in the original's words.
@@ -268,13 +273,7 @@ pub fn throttle(
     if candle_open_ms - prev.candle_open_ms < cooldown_ms {
         return Err(format!("THROTTLED_TIME_GATE (elapsed {elapsed_s}s < {cooldown_s}s)"));
     }
-    let change = if prev.price.is_zero() {
-        f64::INFINITY
-    } else {
-        ((price - prev.price) / prev.price * Decimal::from(100))
-            .to_f64()
-            .unwrap_or(0.0)
-    };
+    let change = change_pct(prev.price, price).unwrap_or(f64::INFINITY);
     let arrow = if change >= 0.0 { "↑" } else { "↓" };
     if change.abs() < min_price_change_pct {
         return Err(format!(

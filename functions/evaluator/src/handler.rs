@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use shared::alerts::deliver;
@@ -249,12 +248,7 @@ impl Evaluator<'_> {
             alert_message_id: None,
             decision: None,
         };
-        let change_pct = entry.last(side).filter(|p| !p.price.is_zero()).map(|p| {
-            use rust_decimal::prelude::ToPrimitive;
-            ((price - p.price) / p.price * Decimal::from(100))
-                .to_f64()
-                .unwrap_or(0.0)
-        });
+        let change_pct = entry.last(side).and_then(|p| strategy::change_pct(p.price, price));
         let alert_text = shared::alerts::signal_alert_text(&record, change_pct, &reason);
         if !entry.alert_enabled {
             record.blocked = true;
