@@ -46,7 +46,8 @@ emulator_up() {
     return
   fi
   log "starting the AWS emulator (DynamoDB, SQS, Secrets Manager, CloudWatch) at $AWS_ENDPOINT_URL"
-  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$EMULATOR_PORT" >"$STATE/emulator-$EMULATOR_PORT.log" 2>&1 &
+  # moto behind one lock, so that each request is atomic as in DynamoDB (scripts/emulator.py says why)
+  nohup "$VENV/bin/python" "$ROOT/scripts/emulator.py" 127.0.0.1 "$EMULATOR_PORT" >"$STATE/emulator-$EMULATOR_PORT.log" 2>&1 &
   echo $! >"$pidfile"
   EMULATOR_STARTED=1
   for _ in $(seq 1 100); do

@@ -1,21 +1,49 @@
 #!/usr/bin/env bash
 # Every check of the project: formatting, clippy (warnings are errors), all tests — unit, adapter and integration
 # against the AWS emulator, which this script starts on 127.0.0.1 and stops again — and cfn-lint on template.yaml.
+# Every check runs even when an earlier one failed (tests with --no-fail-fast), so one run shows every failure; the
+# script exits non-zero if any failed.
+#
+#   ./scripts/test.sh                  every check
+#   ./scripts/test.sh --repeat N       only the concurrency and race tests, N times in a row (stops at the first
+#                                      failure and says which round); the emulator is started as for the full run
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 export EMULATOR_PORT="${TEST_EMULATOR_PORT:-4577}"   # its own emulator, apart from a running demo
 export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
 
+# The tests that race writers against each other on the emulator (DESIGN.md §5): 50 concurrent deliveries, killed
+# and fenced workers, overlapping evaluator runs.
+CONCURRENCY_TESTS=(--test pipeline --test takeover --test evaluator --test storage)
+
 ensure_python_tools
-log "cargo fmt --check"
-cargo fmt --all -- --check
-log "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
 emulator_up
 trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi' EXIT
-log "cargo test --workspace (unit, adapter, integration against $AWS_ENDPOINT_URL)"
-cargo test --workspace
+
+if [ "${1:-}" = "--repeat" ]; then
+  rounds="${2:?--repeat needs a count}"
+  cargo test -p tests "${CONCURRENCY_TESTS[@]}" --no-run
+  for i in $(seq 1 "$rounds"); do
+    log "concurrency tests, round $i of $rounds"
+    cargo test -q -p tests "${CONCURRENCY_TESTS[@]}" >"$STATE/repeat.log" 2>&1 \
+      || { cat "$STATE/repeat.log" >&2; log "round $i of $rounds FAILED"; exit 1; }
+  done
+  log "concurrency tests passed $rounds rounds in a row"
+  exit 0
+fi
+
+failed=()
+log "cargo fmt --check"
+cargo fmt --all -- --check || failed+=("cargo fmt")
+log "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings || failed+=("cargo clippy")
+log "cargo test --workspace --no-fail-fast (unit, adapter, integration against $AWS_ENDPOINT_URL)"
+cargo test --workspace --no-fail-fast || failed+=("cargo test")
 log "cfn-lint template.yaml"
-"$VENV/bin/cfn-lint" template.yaml
+"$VENV/bin/cfn-lint" template.yaml || failed+=("cfn-lint")
+if [ "${#failed[@]}" -gt 0 ]; then
+  log "FAILED: ${failed[*]}"
+  exit 1
+fi
 log "all checks passed"

@@ -104,6 +104,7 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
                 candle_open_ms: t,
                 price,
                 signal_id: None,
+                claimed_at_ms: None,
             });
         }
         out.signals.push(SignalRow {

@@ -110,6 +110,9 @@ pub struct EvaluatorConfig {
     pub market: MarketSource,
     /// Symbols evaluated at once (bounded fan-out; the exchange allows 100 public requests per second).
     pub concurrency: usize,
+    /// `EMISSION_LEASE_SECONDS` (default 60, the function's timeout): how long an emission claim belongs to the run
+    /// that took it.
+    pub claim_lease_ms: i64,
 }
 
 impl EvaluatorConfig {
@@ -141,6 +144,7 @@ impl EvaluatorConfig {
             timeframe,
             candle_count: number(src, "CANDLE_COUNT", 200, |n: &usize| (20..=300).contains(n))?,
             concurrency: number(src, "EVALUATOR_CONCURRENCY", 8, |n: &usize| (1..=64).contains(n))?,
+            claim_lease_ms: 1000 * number(src, "EMISSION_LEASE_SECONDS", 60, |n: &i64| (1..=900).contains(n))?,
             market,
         })
     }

@@ -293,13 +293,27 @@ impl WatchlistEntry {
 }
 
 /// The last sent signal of a symbol and side: `last_{side}_ms` (market time of its candle), `last_{side}_price`,
-/// and `last_{side}_signal_id` — so that a run that claimed the emission and died before recording the signal is
-/// finished by the next run instead of being throttled away.
+/// `last_{side}_signal_id` and `last_{side}_claimed_ms` (wall-clock time of the claim). The claim is a lease: a run
+/// that finds a claim of the very signal it is about to send leaves it alone while the claim is younger than the
+/// evaluator's timeout (the claiming run is still in flight and will finish it), and finishes it once it is older
+/// (the claiming run died between the claim and the signal row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Emission {
     pub candle_open_ms: i64,
     pub price: Decimal,
     pub signal_id: Option<String>,
+    /// None for claims written before the lease existed: treated as expired.
+    pub claimed_at_ms: Option<i64>,
+}
+
+impl Emission {
+    /// True when this is a claim of `signal_id` whose lease has not run out at `now_ms`.
+    pub fn is_live_claim_of(&self, signal_id: &str, now_ms: i64, lease_ms: i64) -> bool {
+        self.signal_id.as_deref() == Some(signal_id)
+            && self
+                .claimed_at_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) < lease_ms)
+    }
 }
 
 fn yes() -> bool {

@@ -529,6 +529,7 @@ mod tests {
             candle_open_ms: 0,
             price: Decimal::from(100),
             signal_id: None,
+            claimed_at_ms: None,
         };
         let hour = 3_600_000;
         assert!(throttle(None, 0, Decimal::ONE, 60_000, 1.0).is_ok());

@@ -36,6 +36,7 @@ fn evaluator<'a>(
         timeframe: Timeframe::H1,
         candle_count: 200,
         concurrency: 4,
+        claim_lease_ms: 60_000,
     }
 }
 
@@ -118,12 +119,14 @@ async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
         .await
         .unwrap();
     let sent = pq.sent().remove(0);
-    // A previous run recorded the emission in the watchlist, then died before writing the signal row.
+    // A previous run recorded the emission in the watchlist, then died before writing the signal row: its claim
+    // is older than the lease.
     let sym = Symbol::parse("ETH_BTC").unwrap();
     let claimed = Emission {
         candle_open_ms: sent.signal_id.candle_open_ms(),
         price: sent.price,
         signal_id: Some(sent.signal_id.to_string()),
+        claimed_at_ms: Some(Utc::now().timestamp_millis() - 61_000),
     };
     assert!(store.record_emission(&sym, sent.side, None, &claimed).await.unwrap());
 
@@ -135,4 +138,50 @@ async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
         .unwrap();
     assert_eq!(summary.signals, 1, "not throttled away by its own claim");
     assert_eq!(queue.sent()[0].signal_id, sent.signal_id);
+}
+
+#[tokio::test]
+async fn an_emission_claimed_by_a_run_in_flight_is_left_to_it() {
+    let env = TestEnv::new("inflight").await;
+    let store = env.store();
+    provision::seed_watchlist(
+        &aws_sdk_dynamodb::Client::new(&env.aws),
+        &env.p.tables.watchlist,
+        &[entry()],
+    )
+    .await
+    .unwrap();
+    let market = ReplayMarketData::embedded().unwrap();
+    let t = first_signal_time(&market).await;
+    let probe = MemoryStore::with_watchlist(vec![entry()]);
+    let pq = MemoryQueue::default();
+    let pc = ManualClock::new(Utc::now(), t);
+    evaluator(&probe, &probe, &probe, &pq, &market, &pc)
+        .run()
+        .await
+        .unwrap();
+    let sent = pq.sent().remove(0);
+    // Another run claimed the emission a second ago and is still writing the signal row.
+    let sym = Symbol::parse("ETH_BTC").unwrap();
+    let claimed = Emission {
+        candle_open_ms: sent.signal_id.candle_open_ms(),
+        price: sent.price,
+        signal_id: Some(sent.signal_id.to_string()),
+        claimed_at_ms: Some(Utc::now().timestamp_millis() - 1_000),
+    };
+    assert!(store.record_emission(&sym, sent.side, None, &claimed).await.unwrap());
+
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::new(Utc::now(), t);
+    let summary = evaluator(&store, &store, &store, &queue, &market, &clock)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.signals, 0, "the run holding the claim sends, not this one");
+    assert!(queue.sent().is_empty());
+    let rows = store
+        .created_between(Utc::now() - chrono::Duration::hours(1), Utc::now())
+        .await
+        .unwrap();
+    assert!(rows.is_empty(), "no signal row written by the second run");
 }

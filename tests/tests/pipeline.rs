@@ -55,6 +55,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         timeframe: Timeframe::H1,
         candle_count: 200,
         concurrency: 8,
+        claim_lease_ms: 60_000,
     };
     let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
     let orch = Orchestrator {

@@ -31,6 +31,8 @@ pub struct Evaluator<'a> {
     pub timeframe: Timeframe,
     pub candle_count: usize,
     pub concurrency: usize,
+    /// How long an emission claim belongs to the run that took it: the function's timeout (DESIGN.md §5).
+    pub claim_lease_ms: i64,
 }
 
 /// One run's result: the structured summary logged once and returned as the invocation's response.
@@ -255,9 +257,15 @@ impl Evaluator<'_> {
             record.blocked_reason = Some(BlockedReason::AlertsDisabled);
         } else {
             // Throttle, then claim the emission in the watchlist row with a condition on the previous one, so two
-            // overlapping runs cannot both send. A claim whose signal row is missing (the run died in between) is
-            // recognised by its signal id and finished here.
+            // overlapping runs cannot both send. A claim of this very signal is a lease: while it is live, the run
+            // that took it is still in flight and finishes it; once it has run out, that run died between the claim
+            // and the signal row, and this run finishes it.
             let prev = entry.last(side);
+            let now_ms = self.clock.now().timestamp_millis();
+            if prev.is_some_and(|p| p.is_live_claim_of(signal_id.as_str(), now_ms, self.claim_lease_ms)) {
+                tracing::info!(%symbol, %side, %signal_id, "another evaluator run holds this emission");
+                return Step::Known;
+            }
             let resumed = prev.and_then(|p| p.signal_id.as_deref()) == Some(signal_id.as_str());
             if !resumed {
                 let cooldown_ms = (entry.cooldown_minutes.unwrap_or(1.0) * 60_000.0) as i64;
@@ -273,6 +281,7 @@ impl Evaluator<'_> {
                             candle_open_ms: last.open_ms,
                             price,
                             signal_id: Some(signal_id.to_string()),
+                            claimed_at_ms: Some(now_ms),
                         };
                         match self.watchlist.record_emission(symbol, side, prev, &this).await {
                             Ok(true) => {}
@@ -333,6 +342,7 @@ mod tests {
             timeframe: Timeframe::H1,
             candle_count: 200,
             concurrency: 4,
+            claim_lease_ms: 60_000,
         };
         let mut total = RunSummary::default();
         for t in market.close_times(Timeframe::H1).into_iter().take(200) {
@@ -340,17 +350,21 @@ mod tests {
             let s = ev.run().await.unwrap();
             total.signals += s.signals;
             total.errors += s.errors;
-            // Same market time again: the conditional put finds the rows; nothing new is decided or doubled.
+            // Same market time again, while the first run's emission claims are live: nothing is sent twice.
+            let overlap = ev.run().await.unwrap();
+            assert_eq!(overlap.signals, 0, "a live claim belongs to the run that took it");
+            // Once the claims have run out, undecided signals are re-sent (the conditional put finds the rows).
+            clock.advance_ms(60_000);
             let again = ev.run().await.unwrap();
             assert_eq!(
                 again.signals, s.signals,
                 "undecided signals are re-sent, not re-created"
             );
-            total.errors += again.errors;
+            total.errors += overlap.errors + again.errors;
         }
         assert!(total.signals > 0, "the real ETH_BTC series produces signals");
         assert_eq!(
-            total.errors, 400,
+            total.errors, 600,
             "DOGE_USDT has no data: one DATA_MISSING error per run, the others go on"
         );
         let rows = store.signals();
@@ -396,6 +410,7 @@ mod tests {
             timeframe: Timeframe::H1,
             candle_count: 200,
             concurrency: 1,
+            claim_lease_ms: 60_000,
         };
         for t in market.close_times(Timeframe::H1).into_iter().take(150) {
             clock.set_market_ms(t);
@@ -430,6 +445,7 @@ mod tests {
             timeframe: Timeframe::H1,
             candle_count: 200,
             concurrency: 1,
+            claim_lease_ms: 60_000,
         };
         for t in market.close_times(Timeframe::H1) {
             clock.set_market_ms(t);

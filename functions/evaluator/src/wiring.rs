@@ -77,6 +77,7 @@ impl<C: Clock> Deps<C> {
             timeframe: self.config.timeframe,
             candle_count: self.config.candle_count,
             concurrency: self.config.concurrency,
+            claim_lease_ms: self.config.claim_lease_ms,
         }
     }
 }

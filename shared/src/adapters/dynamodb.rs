@@ -541,8 +541,11 @@ impl WatchlistStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.watchlist)
             .key("symbol", s(symbol.as_str()))
-            .update_expression(format!("SET {p}_ms = :ms, {p}_price = :price, {p}_signal_id = :sid"))
+            .update_expression(format!(
+                "SET {p}_ms = :ms, {p}_price = :price, {p}_signal_id = :sid, {p}_claimed_ms = :at"
+            ))
             .expression_attribute_values(":ms", n(new.candle_open_ms))
+            .expression_attribute_values(":at", n(new.claimed_at_ms.unwrap_or_default()))
             .expression_attribute_values(":price", s(new.price.to_string()))
             .expression_attribute_values(":sid", s(new.signal_id.clone().unwrap_or_default()));
         req = match prev {
@@ -871,6 +874,11 @@ fn emission(item: &Item, prefix: &str) -> Result<Option<Emission>, StoreError> {
         signal_id: opt_s(item, &format!("{prefix}_signal_id"))
             .filter(|s| !s.is_empty())
             .map(str::to_string),
+        claimed_at_ms: item
+            .get(&format!("{prefix}_claimed_ms"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|ms| *ms > 0),
     }))
 }
 

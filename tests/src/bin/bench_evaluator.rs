@@ -91,6 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             timeframe: Timeframe::H1,
             candle_count: 200,
             concurrency,
+            claim_lease_ms: 60_000,
         };
         let mut walls = Vec::new();
         for _ in 0..5 {
