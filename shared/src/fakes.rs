@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::{IdempotencyKey, SignalId};
 use crate::model::{AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
 use crate::ports::{
-    AlertStore, Clock, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalQueue,
+    AlertStore, Claim, Clock, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalQueue,
     SignalStore, StoreError, WatchlistStore,
 };
 
@@ -141,13 +141,17 @@ impl SignalStore for MemoryStore {
 
 #[async_trait]
 impl IntentStore for MemoryStore {
-    async fn claim(&self, intent: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError> {
+    async fn claim(&self, intent: &OrderIntent, msg: &SignalMessage) -> Result<Claim, StoreError> {
         let mut t = self.lock();
+        let row = t.signals.get(&msg.signal_id);
+        if row.is_none_or(|row| !msg.disagreements(row).is_empty()) {
+            return Ok(Claim::SignalMismatch(msg.mismatch_reason(row)));
+        }
         if let Some(old) = t.intents.get(&intent.idempotency_key) {
-            return Ok(PutOutcome::Exists(old.clone()));
+            return Ok(Claim::Exists(Box::new(old.clone())));
         }
         t.intents.insert(intent.idempotency_key.clone(), intent.clone());
-        Ok(PutOutcome::Created)
+        Ok(Claim::Created)
     }
 
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {

@@ -386,6 +386,38 @@ impl SignalMessage {
         Ok(msg)
     }
 
+    /// The fields in which this message disagrees with the signal row it names; empty when it matches. Amounts
+    /// and times compare as they are stored (decimal text, RFC 3339 with milliseconds), so the storage condition
+    /// and this function agree; a held-back (blocked) signal never matches, it is never to be traded.
+    pub fn disagreements(&self, row: &SignalRecord) -> Vec<&'static str> {
+        let checks = [
+            ("signal_id", row.signal_id == self.signal_id),
+            ("symbol", row.symbol == self.symbol),
+            ("side", row.side == self.side),
+            ("price", row.price.to_string() == self.price.to_string()),
+            (
+                "trade_amount_usd",
+                row.trade_amount_usd.to_string() == self.trade_amount_usd.to_string(),
+            ),
+            ("trade_enabled", row.trade_enabled == self.trade_enabled),
+            ("emitted_at", rfc3339(row.created_at) == rfc3339(self.emitted_at)),
+            ("blocked", !row.blocked),
+        ];
+        checks.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect()
+    }
+
+    /// Why a claim of this message was refused, from the row the signal check found (None: no row).
+    pub fn mismatch_reason(&self, row: Option<&SignalRecord>) -> String {
+        match row {
+            None => format!("signal {} does not exist", self.signal_id),
+            Some(row) => format!(
+                "signal {} disagrees with the message in: {}",
+                self.signal_id,
+                self.disagreements(row).join(", ")
+            ),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         // A struct of strings, numbers and a timestamp always serializes.
         serde_json::to_string(self).unwrap_or_default()

@@ -25,8 +25,8 @@ use crate::model::{
     AlertKind, AlertRecord, AlertStatus, Decision, IntentStatus, OrderIntent, ReasonCode, SignalMessage, TradingMode,
 };
 use crate::ports::{
-    Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
-    PutOutcome, SignalStore, StoreError,
+    Claim, Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
+    SignalStore, StoreError,
 };
 
 /// How orders are handled, fixed at init (DESIGN.md §7).
@@ -50,6 +50,8 @@ pub struct OrchestratorSettings {
     pub quantity_decimals: u32,
     /// A signal older than this when first claimed is not traded: SKIPPED / STALE_SIGNAL.
     pub max_signal_age_ms: i64,
+    /// A message emitted further than this in the future is refused (clocks of two Lambdas disagree by less).
+    pub max_clock_skew_ms: i64,
 }
 
 impl Default for OrchestratorSettings {
@@ -61,6 +63,7 @@ impl Default for OrchestratorSettings {
             settle_ms: 30_000,
             quantity_decimals: 8,
             max_signal_age_ms: 900_000,
+            max_clock_skew_ms: 60_000,
         }
     }
 }
@@ -73,6 +76,9 @@ pub enum Outcome {
     Decided(Decision, Option<Box<AlertRecord>>),
     /// Leave the message on the queue for a later delivery.
     Retry(String),
+    /// The message is not to be believed (its signal row is missing or says otherwise, or it claims to come from
+    /// the future): nothing was written; the message fails every delivery and ends in the DLQ.
+    Refused(String),
 }
 
 pub struct Orchestrator<'a> {
@@ -86,11 +92,19 @@ pub struct Orchestrator<'a> {
 impl Orchestrator<'_> {
     pub async fn process(&self, msg: &SignalMessage) -> Result<Outcome, StoreError> {
         let now = self.clock.now();
+        if (msg.emitted_at - now).num_milliseconds() > self.settings.max_clock_skew_ms {
+            return Ok(Outcome::Refused(format!(
+                "emitted_at {} is in the future (now {})",
+                crate::model::rfc3339(msg.emitted_at),
+                crate::model::rfc3339(now)
+            )));
+        }
         let fresh = self.initial_intent(msg, now);
-        match self.intents.claim(&fresh).await? {
-            PutOutcome::Created if fresh.status == IntentStatus::Pending => self.place(msg, fresh).await,
-            PutOutcome::Created => self.ensure_decision(&msg.signal_id, &fresh).await,
-            PutOutcome::Exists(existing) => self.on_existing(msg, existing, now).await,
+        match self.intents.claim(&fresh, msg).await? {
+            Claim::Created if fresh.status == IntentStatus::Pending => self.place(msg, fresh).await,
+            Claim::Created => self.ensure_decision(&msg.signal_id, &fresh).await,
+            Claim::Exists(existing) => self.on_existing(msg, *existing, now).await,
+            Claim::SignalMismatch(why) => Ok(Outcome::Refused(why)),
         }
     }
 

@@ -43,6 +43,18 @@ pub enum PutOutcome<T> {
     Exists(T),
 }
 
+/// Result of the claim (DESIGN.md §5 step 1).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This delivery created the intent.
+    Created,
+    /// The intent existed; this is the stored one as the failed condition returned it (no extra read).
+    Exists(Box<OrderIntent>),
+    /// The signal row the message names is missing, or says something else than the message (the words say
+    /// what): nothing was written. The queue is not the truth; the signal row is.
+    SignalMismatch(String),
+}
+
 /// Result of the finalize transaction (DESIGN.md §5 step 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinalizeOutcome {
@@ -95,8 +107,10 @@ pub trait SignalStore: Send + Sync {
 
 #[async_trait]
 pub trait IntentStore: Send + Sync {
-    /// Conditional put on `idempotency_key` returning the stored intent on conflict.
-    async fn claim(&self, intent: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError>;
+    /// One atomic write: a check that the signal row exists and agrees with `msg` (see
+    /// [`SignalMessage::disagreements`]), and the conditional put of the intent on `idempotency_key`, returning the
+    /// stored intent on conflict.
+    async fn claim(&self, intent: &OrderIntent, msg: &SignalMessage) -> Result<Claim, StoreError>;
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError>;
     /// One transaction: intent (condition `attempt` unchanged) + signal decision (+ failure alert outbox row).
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError>;

@@ -19,10 +19,10 @@ use rust_decimal::Decimal;
 
 use shared::fakes::MemoryStore;
 use shared::ids::{ClientOid, Side, SignalId, Symbol};
-use shared::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord};
+use shared::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalMessage, SignalRecord};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
 use shared::ports::{
-    Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
+    Claim, Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
     PutOutcome, SignalStore, StoreError,
 };
 
@@ -86,9 +86,9 @@ impl SlowStore {
 }
 #[async_trait]
 impl IntentStore for SlowStore {
-    async fn claim(&self, i: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError> {
+    async fn claim(&self, i: &OrderIntent, m: &SignalMessage) -> Result<Claim, StoreError> {
         self.stall().await;
-        let r = self.inner.claim(i).await;
+        let r = self.inner.claim(i, m).await;
         self.stall().await;
         r
     }
@@ -310,6 +310,7 @@ async fn run(seed: u64) -> usize {
             None => true,                        // killed: the message comes back
             Some(Ok(Outcome::Retry(_))) => true, // reported as a batch item failure
             Some(Ok(Outcome::Decided(..))) => false,
+            Some(Ok(Outcome::Refused(why))) => panic!("seed {seed}: a real signal was refused: {why}"),
             Some(Err(e)) => panic!("seed {seed}: store error {e}"),
         };
         if again && deliveries < 200 {
@@ -348,6 +349,7 @@ async fn run(seed: u64) -> usize {
         loop {
             match calm.process(&msg).await.unwrap() {
                 Outcome::Decided(..) => break,
+                Outcome::Refused(why) => panic!("seed {seed}: a real signal was refused: {why}"),
                 Outcome::Retry(why) => {
                     rounds += 1;
                     assert!(rounds < 10, "seed {seed}: {} never settles: {why}", s.signal_id);

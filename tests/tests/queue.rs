@@ -1,5 +1,6 @@
-//! The signals queue as Lambda uses it: a malformed message is reported as a batch item failure on every delivery
-//! and lands in the DLQ after maxReceiveCount, while the good messages of the same batch are processed.
+//! The signals queue as Lambda uses it: a malformed message — or one its signal row does not back (missing,
+//! different, from the future) — is reported as a batch item failure on every delivery and lands in the DLQ after
+//! maxReceiveCount without an order or a write, while the good messages of the same batch are processed.
 
 mod support;
 
@@ -20,11 +21,21 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
     let sqs = env.sqs();
     let s = support::signal("ETH_BTC", Side::Buy, 42, Utc::now());
     store.put_new(&s).await.unwrap();
-    for body in [
-        support::message(&s).to_json(),
+    let missing = support::signal("ETH_BTC", Side::Buy, 43, Utc::now())
+        .to_message()
+        .to_json();
+    let mut bigger = support::message(&s);
+    bigger.trade_amount_usd = Decimal::from(1_000_000);
+    let mut future = support::message(&s);
+    future.emitted_at = Utc::now() + chrono::Duration::hours(1);
+    let refused = [
         "{\"version\": 9}".to_string(),
         "garbage".to_string(),
-    ] {
+        missing,
+        bigger.to_json(),
+        future.to_json(),
+    ];
+    for body in std::iter::once(support::message(&s).to_json()).chain(refused.iter().cloned()) {
         sqs.send_message()
             .queue_url(&env.p.queue_url)
             .message_body(body)
@@ -32,7 +43,7 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
             .await
             .unwrap();
     }
-    let exchange = PaperExchange::new(Decimal::ONE);
+    let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
     let clock = ManualClock::new(Utc::now(), 0);
     let orch = Orchestrator {
         intents: &store,
@@ -74,22 +85,21 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
                 .await
                 .unwrap();
         }
-        if in_dlq.len() == 2 {
+        if in_dlq.len() == refused.len() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
     in_dlq.sort();
-    assert_eq!(
-        in_dlq,
-        ["garbage", "{\"version\": 9}"],
-        "both malformed messages were redriven to the DLQ"
-    );
+    let mut expected = refused.to_vec();
+    expected.sort();
+    assert_eq!(in_dlq, expected, "every refused message was redriven to the DLQ");
     assert_eq!(deleted, 1, "the good message was processed once and deleted");
     assert!(
-        failed >= 4,
-        "each malformed message failed on each of its 2 receives (got {failed})"
+        failed >= 2 * refused.len(),
+        "each refused message failed on each of its 2 receives (got {failed})"
     );
+    assert_eq!(exchange.creates(), 1, "one order: the good message's");
     assert_eq!(store.get_many(&[s.idempotency_key()]).await.unwrap().len(), 1);
     let decided = store
         .created_between(Utc::now() - chrono::Duration::hours(1), Utc::now())

@@ -10,7 +10,7 @@ use shared::ids::Side;
 use shared::invariants::{self, ReportQuery};
 use shared::model::{Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode};
 use shared::orchestration::decision_for;
-use shared::ports::{Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError};
+use shared::ports::{Claim, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError};
 use tests::TestEnv;
 
 fn pending(s: &shared::model::SignalRecord, attempt: u32) -> OrderIntent {
@@ -28,12 +28,13 @@ async fn fifty_concurrent_claims_of_one_key_yield_exactly_one_winner() {
     let s = support::signal("ETH_BTC", Side::Buy, 1_516_579_200_000, Utc::now());
     store.put_new(&s).await.unwrap();
     let intent = pending(&s, 1);
-    let results = join_all((0..50).map(|_| store.claim(&intent))).await;
-    let created = results.iter().filter(|r| matches!(r, Ok(PutOutcome::Created))).count();
+    let msg = s.to_message();
+    let results = join_all((0..50).map(|_| store.claim(&intent, &msg))).await;
+    let created = results.iter().filter(|r| matches!(r, Ok(Claim::Created))).count();
     let existing: Vec<&OrderIntent> = results
         .iter()
         .filter_map(|r| match r {
-            Ok(PutOutcome::Exists(old)) => Some(old),
+            Ok(Claim::Exists(old)) => Some(&**old),
             _ => None,
         })
         .collect();
@@ -51,12 +52,59 @@ async fn fifty_concurrent_claims_of_one_key_yield_exactly_one_winner() {
 }
 
 #[tokio::test]
+async fn a_claim_for_a_missing_or_different_signal_writes_nothing() {
+    let env = TestEnv::new("truth").await;
+    let store = env.store();
+    let s = support::signal("ETH_BTC", Side::Buy, 1_516_579_200_000, Utc::now());
+    let intent = pending(&s, 1);
+    // No signal row at all.
+    let r = store.claim(&intent, &s.to_message()).await.unwrap();
+    assert!(
+        matches!(&r, Claim::SignalMismatch(why) if why.contains("does not exist")),
+        "{r:?}"
+    );
+    store.put_new(&s).await.unwrap();
+    // The row exists, the message says something else: each field is checked against the row.
+    type Forge = fn(&mut shared::model::SignalMessage);
+    let forged: [(&str, Forge); 4] = [
+        ("price", |m| m.price = rust_decimal::Decimal::new(1, 2)),
+        ("trade_amount_usd", |m| m.trade_amount_usd *= rust_decimal::Decimal::TEN),
+        ("trade_enabled", |m| m.trade_enabled = !m.trade_enabled),
+        ("emitted_at", |m| m.emitted_at += Duration::seconds(30)),
+    ];
+    for (field, forge) in forged {
+        let mut msg = s.to_message();
+        forge(&mut msg);
+        let r = store.claim(&intent, &msg).await.unwrap();
+        assert!(
+            matches!(&r, Claim::SignalMismatch(why) if why.contains(field)),
+            "{field}: {r:?}"
+        );
+    }
+    assert!(
+        store.get_many(&[s.idempotency_key()]).await.unwrap().is_empty(),
+        "a refused claim writes no intent"
+    );
+    // A held-back signal is never traded, whatever the message says.
+    let mut blocked = support::signal("ETH_BTC", Side::Sell, 1_516_579_200_000, Utc::now());
+    blocked.blocked = true;
+    store.put_new(&blocked).await.unwrap();
+    let r = store.claim(&pending(&blocked, 1), &blocked.to_message()).await.unwrap();
+    assert!(
+        matches!(&r, Claim::SignalMismatch(why) if why.contains("blocked")),
+        "{r:?}"
+    );
+    // The genuine message claims.
+    assert_eq!(store.claim(&intent, &s.to_message()).await.unwrap(), Claim::Created);
+}
+
+#[tokio::test]
 async fn finalize_is_fenced_on_the_attempt_and_atomic() {
     let env = TestEnv::new("fence").await;
     let store = env.store();
     let s = support::signal("XRP_USDT", Side::Sell, 1_637_000_000_000, Utc::now());
     store.put_new(&s).await.unwrap();
-    store.claim(&pending(&s, 1)).await.unwrap();
+    store.claim(&pending(&s, 1), &s.to_message()).await.unwrap();
 
     // A newer attempt takes over (written here directly: the takeover path itself is not built yet).
     let ddb = aws_sdk_dynamodb::Client::new(&env.aws);

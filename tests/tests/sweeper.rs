@@ -42,16 +42,17 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         SignalStore::put_new(&store, x).await.unwrap();
     }
     store
-        .claim(&support::intent(&s[1], IntentStatus::BlockedLiveTrading, ago, ago))
+        .claim(
+            &support::intent(&s[1], IntentStatus::BlockedLiveTrading, ago, ago),
+            &s[1].to_message(),
+        )
         .await
         .unwrap();
     store
-        .claim(&support::intent(
-            &s[2],
-            IntentStatus::Pending,
-            ago + Duration::seconds(60),
-            ago,
-        ))
+        .claim(
+            &support::intent(&s[2], IntentStatus::Pending, ago + Duration::seconds(60), ago),
+            &s[2].to_message(),
+        )
         .await
         .unwrap();
     let past = ManualClock::new(ago, 0);

@@ -49,6 +49,11 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
             }
             true
         }
+        Ok(Outcome::Refused(why)) => {
+            tracing::error!(message_id, signal_id = %msg.signal_id, reason = %why,
+                "refusing queue message: no order, nothing written; it goes to the DLQ after maxReceiveCount");
+            false
+        }
         Ok(Outcome::Retry(why)) => {
             tracing::warn!(message_id, signal_id = %msg.signal_id, reason = %why, "signal left for a later delivery");
             false
@@ -89,10 +94,10 @@ mod tests {
         }
     }
 
-    async fn store_with_sample_signal(clock: &ManualClock) -> MemoryStore {
-        let store = MemoryStore::default();
+    /// The signal row the sample message names (emitted at 01:00:00, five seconds before the sample clock).
+    fn sample_signal(clock: &ManualClock) -> SignalRecord {
         let sym = Symbol::parse("ETH_BTC").unwrap();
-        let s = SignalRecord {
+        SignalRecord {
             signal_id: SignalId::new(&sym, Side::Buy, 1516579200000),
             symbol: sym,
             side: Side::Buy,
@@ -100,7 +105,7 @@ mod tests {
             strategy: "swing-aggressive".into(),
             indicators: Default::default(),
             candle_open_ms: 1516579200000,
-            created_at: shared::ports::Clock::now(clock),
+            created_at: shared::ports::Clock::now(clock) - chrono::Duration::seconds(5),
             blocked: false,
             blocked_reason: None,
             message: "✅ BUY SIGNAL".into(),
@@ -109,9 +114,17 @@ mod tests {
             alert_status: None,
             alert_message_id: None,
             decision: None,
-        };
-        SignalStore::put_new(&store, &s).await.unwrap();
+        }
+    }
+
+    async fn store_with(s: &SignalRecord) -> MemoryStore {
+        let store = MemoryStore::default();
+        SignalStore::put_new(&store, s).await.unwrap();
         store
+    }
+
+    async fn store_with_sample_signal(clock: &ManualClock) -> MemoryStore {
+        store_with(&sample_signal(clock)).await
     }
 
     #[tokio::test]
@@ -300,7 +313,11 @@ mod tests {
             (true, 100, stale, ReasonCode::StaleSignal),
         ] {
             let clock = sample_clock();
-            let store = store_with_sample_signal(&clock).await;
+            let mut signal = sample_signal(&clock);
+            signal.trade_enabled = enabled;
+            signal.trade_amount_usd = Decimal::from(amount);
+            signal.created_at = shared::ports::Clock::now(&clock) - age;
+            let store = store_with(&signal).await;
             let exchange = PaperExchange::new(Decimal::ONE);
             let orch = Orchestrator {
                 intents: &store,
@@ -309,11 +326,7 @@ mod tests {
                 clock: &clock,
                 settings: settings(ExecutionMode::Paper),
             };
-            let mut msg =
-                shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
-            msg.trade_enabled = enabled;
-            msg.trade_amount_usd = Decimal::from(amount);
-            msg.emitted_at = shared::ports::Clock::now(&clock) - age;
+            let msg = signal.to_message();
             assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Decided(..)));
             let d = store.signals()[0].decision.clone().unwrap();
             assert_eq!((d.decision_type, d.reason_code), (DecisionType::Skipped, code));
@@ -323,5 +336,47 @@ mod tests {
                 shared::ports::Lookup::NotFound
             );
         }
+    }
+
+    #[tokio::test]
+    async fn messages_the_signal_rows_do_not_back_are_refused_without_a_write() {
+        let clock = sample_clock();
+        let good = sample_signal(&clock);
+        let store = store_with(&good).await;
+        let exchange = PaperExchange::new(Decimal::ONE);
+        let orch = Orchestrator {
+            intents: &store,
+            signals: &store,
+            exchange: &exchange,
+            clock: &clock,
+            settings: settings(ExecutionMode::Paper),
+        };
+        let now = shared::ports::Clock::now(&clock);
+        let mut missing = good.clone();
+        missing.signal_id = SignalId::new(&good.symbol, Side::Buy, 1516582800000);
+        let mut richer = good.to_message();
+        richer.trade_amount_usd = Decimal::from(1_000_000);
+        let mut from_the_future = good.to_message();
+        from_the_future.emitted_at = now + chrono::Duration::minutes(5);
+        for (msg, why) in [
+            (missing.to_message(), "does not exist"),
+            (richer, "trade_amount_usd"),
+            (from_the_future, "in the future"),
+        ] {
+            match orch.process(&msg).await.unwrap() {
+                Outcome::Refused(reason) => assert!(reason.contains(why), "{reason}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        assert!(store.intents().is_empty(), "nothing written, no order");
+        assert_eq!(
+            exchange.find_order(&good.idempotency_key().client_oid()).await.unwrap(),
+            shared::ports::Lookup::NotFound
+        );
+        // The genuine message is decided.
+        assert!(matches!(
+            orch.process(&good.to_message()).await.unwrap(),
+            Outcome::Decided(..)
+        ));
     }
 }

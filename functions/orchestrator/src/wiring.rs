@@ -68,6 +68,7 @@ impl Deps {
                 settle_ms: self.config.settle_ms,
                 quantity_decimals: self.config.quantity_decimals,
                 max_signal_age_ms: self.config.max_signal_age_ms,
+                ..OrchestratorSettings::default()
             },
         }
     }

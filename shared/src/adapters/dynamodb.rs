@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -21,10 +22,10 @@ use crate::config::TableNames;
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
     day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
-    IntentStatus, OrderIntent, ReasonCode, SignalRecord, TradingMode, WatchlistEntry,
+    IntentStatus, OrderIntent, ReasonCode, SignalMessage, SignalRecord, TradingMode, WatchlistEntry,
 };
 use crate::ports::{
-    AlertStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError, WatchlistStore,
+    AlertStore, Claim, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError, WatchlistStore,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -301,18 +302,77 @@ impl SignalStore for DynamoStore {
 
 #[async_trait]
 impl IntentStore for DynamoStore {
-    async fn claim(&self, intent: &OrderIntent) -> Result<PutOutcome<OrderIntent>, StoreError> {
-        match self
-            .put_if_absent(
-                &self.tables.intents,
-                intent_item(intent),
-                "idempotency_key",
-                "PutItem order_intents",
+    /// One TransactWriteItems: a ConditionCheck that the signal row exists and agrees with the message, and the
+    /// conditional put of the intent. Both return the stored item on a failed condition, so the happy path is one
+    /// write request and the others need no read either.
+    async fn claim(&self, intent: &OrderIntent, msg: &SignalMessage) -> Result<Claim, StoreError> {
+        let build = |e| StoreError::backend("TransactWriteItems claim (build)", e);
+        let check = ConditionCheck::builder()
+            .table_name(&self.tables.signals)
+            .key("signal_id", s(msg.signal_id.as_str()))
+            .condition_expression(
+                "attribute_exists(signal_id) AND #symbol = :symbol AND #side = :side AND #price = :price \
+                 AND #amount = :amount AND #trade = :trade AND #created = :created AND #blocked = :blocked",
             )
-            .await?
-        {
-            None => Ok(PutOutcome::Created),
-            Some(old) => Ok(PutOutcome::Exists(intent_from(&old)?)),
+            .set_expression_attribute_names(Some(HashMap::from([
+                ("#symbol".into(), "symbol".into()),
+                ("#side".into(), "side".into()),
+                ("#price".into(), "price".into()),
+                ("#amount".into(), "trade_amount_usd".into()),
+                ("#trade".into(), "trade_enabled".into()),
+                ("#created".into(), "created_at".into()),
+                ("#blocked".into(), "blocked".into()),
+            ])))
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":symbol".into(), s(msg.symbol.as_str())),
+                (":side".into(), s(msg.side.as_str())),
+                (":price".into(), s(msg.price.to_string())),
+                (":amount".into(), s(msg.trade_amount_usd.to_string())),
+                (":trade".into(), AttributeValue::Bool(msg.trade_enabled)),
+                (":created".into(), s(rfc3339(msg.emitted_at))),
+                (":blocked".into(), AttributeValue::Bool(false)),
+            ])))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build)?;
+        let put = Put::builder()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(intent)))
+            .condition_expression("attribute_not_exists(idempotency_key)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build)?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        let cancelled = match res {
+            Ok(_) => return Ok(Claim::Created),
+            Err(e) => match e.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(c) => c,
+                other => return Err(StoreError::backend("TransactWriteItems claim", other)),
+            },
+        };
+        let failed = |i: usize| {
+            cancelled
+                .cancellation_reasons()
+                .get(i)
+                .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+        };
+        if let Some(reason) = failed(0) {
+            let row = reason.item().map(signal_from).transpose()?;
+            return Ok(Claim::SignalMismatch(msg.mismatch_reason(row.as_ref())));
+        }
+        match failed(1).and_then(|r| r.item()) {
+            Some(old) => Ok(Claim::Exists(Box::new(intent_from(old)?))),
+            // Cancelled for another reason (a conflicting concurrent transaction, throttling): try again later.
+            None => Err(StoreError::backend(
+                "TransactWriteItems claim",
+                TransactWriteItemsError::TransactionCanceledException(cancelled),
+            )),
         }
     }
 

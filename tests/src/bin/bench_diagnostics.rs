@@ -80,7 +80,7 @@ async fn main() -> Result<(), BoxError> {
                     decision: Some(decision_for(&intent, created_at)),
                 };
                 store.put_new(&signal).await?;
-                store.claim(&intent).await?;
+                store.claim(&intent, &signal.to_message()).await?;
                 Ok(())
             }
         })
