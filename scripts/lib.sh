@@ -17,6 +17,9 @@ export AWS_DEFAULT_REGION="$AWS_REGION"
 export AWS_ACCESS_KEY_ID="local" AWS_SECRET_ACCESS_KEY="local"
 export AWS_EC2_METADATA_DISABLED=true
 export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
+# The paper exchange's USD prices of the quote currencies of the shipped candles (BTC-, ETH-quoted pairs), at about
+# their level on the candles' dates (January 2018 and October 2019): paper orders are sized in the quote currency.
+export PAPER_USD_PRICES="${PAPER_USD_PRICES:-BTC=12000,ETH=180}"
 # The local Telegram sink stands in for the Bot API.
 export TELEGRAM_SINK_PORT="${TELEGRAM_SINK_PORT:-4588}"
 export TELEGRAM_API_BASE_URL="http://127.0.0.1:${TELEGRAM_SINK_PORT}"

@@ -23,13 +23,21 @@ trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi' EXIT
 
 if [ "${1:-}" = "--repeat" ]; then
   rounds="${2:?--repeat needs a count}"
-  cargo test -p tests "${CONCURRENCY_TESTS[@]}" --no-run
+  # Build once, then run the test binaries themselves: every round tests the same build.
+  mapfile -t binaries < <(cargo test --workspace "${CONCURRENCY_TESTS[@]}" --no-run --message-format=json \
+    | "$VENV/bin/python" -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["executable"])')
   for i in $(seq 1 "$rounds"); do
     log "concurrency tests, round $i of $rounds"
-    cargo test -q -p tests "${CONCURRENCY_TESTS[@]}" >"$STATE/repeat.log" 2>&1 \
-      || { cat "$STATE/repeat.log" >&2; log "round $i of $rounds FAILED"; exit 1; }
+    for bin in "${binaries[@]}"; do
+      "$bin" -q >"$STATE/repeat.log" 2>&1 \
+        || { cat "$STATE/repeat.log" >&2; log "round $i of $rounds FAILED in $(basename "$bin")"; exit 1; }
+    done
   done
-  log "concurrency tests passed $rounds rounds in a row"
+  log "concurrency tests (${#binaries[@]} binaries) passed $rounds rounds in a row"
   exit 0
 fi
 

@@ -1,12 +1,14 @@
 //! Typed configuration, read once at init from the environment (DESIGN.md §9). A bad value fails the cold start
 //! with a message naming the variable; handlers never read the environment.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use chrono::Duration;
 use rust_decimal::Decimal;
 
 use crate::candles::Timeframe;
+use crate::money::Usd;
 use crate::orchestration::ExecutionMode;
 
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +190,36 @@ pub struct OrchestratorConfig {
     pub settle_ms: i64,
     pub quantity_decimals: u32,
     pub max_signal_age_ms: i64,
-    pub paper_min_notional: Decimal,
+    pub paper_min_notional: Usd,
+    /// `PAPER_USD_PRICES`: the paper exchange's USD price per quote currency (`BTC=12000,ETH=180`); empty by
+    /// default, so a non-USD-quoted pair fails with QUOTE_CONVERSION_UNAVAILABLE until one is configured.
+    pub paper_usd_prices: HashMap<String, Decimal>,
+}
+
+/// `CCY=price,CCY=price`: positive decimal prices keyed by upper-case currency codes.
+fn usd_prices(src: &dyn Source, var: &'static str) -> Result<HashMap<String, Decimal>, ConfigError> {
+    let raw = text(src, var, "");
+    let bad = |reason: String| ConfigError { var, reason };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (ccy, price) = pair
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{pair:?} is not CCY=price")))?;
+            let ccy = ccy.trim().to_ascii_uppercase();
+            let price = price
+                .trim()
+                .parse::<Decimal>()
+                .ok()
+                .filter(|p| *p > Decimal::ZERO)
+                .ok_or_else(|| bad(format!("{pair:?}: the price must be a positive decimal")))?;
+            if ccy.is_empty() || !ccy.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(bad(format!("{pair:?}: {ccy:?} is not a currency code")));
+            }
+            Ok((ccy, price))
+        })
+        .collect()
 }
 
 impl OrchestratorConfig {
@@ -221,7 +252,10 @@ impl OrchestratorConfig {
             settle_ms,
             quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,
             max_signal_age_ms: number(src, "MAX_SIGNAL_AGE_SECONDS", 900i64, |s| (10..=86_400).contains(s))? * 1000,
-            paper_min_notional: number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| *d >= Decimal::ZERO)?,
+            paper_min_notional: Usd(number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| {
+                *d >= Decimal::ZERO
+            })?),
+            paper_usd_prices: usd_prices(src, "PAPER_USD_PRICES")?,
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod indicators;
 pub mod invariants;
 pub mod model;
+pub mod money;
 pub mod orchestration;
 pub mod ports;
 pub mod signing;

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
+use crate::money::Sizing;
 
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
@@ -55,6 +56,7 @@ wire_enum!(
         OrderBlockedLiveTrading = "ORDER_BLOCKED_LIVE_TRADING",
         TradeDisabled = "TRADE_DISABLED",
         InvalidTradeAmount = "INVALID_TRADE_AMOUNT",
+        QuoteConversionUnavailable = "QUOTE_CONVERSION_UNAVAILABLE",
         StaleSignal = "STALE_SIGNAL",
         DataMissing = "DATA_MISSING",
         GuardrailBlocked = "GUARDRAIL_BLOCKED",
@@ -216,8 +218,9 @@ pub struct OrderIntent {
     pub order_id: Option<String>,
     pub attempt: u32,
     pub lease_until_ms: i64,
-    pub quantity: Option<Decimal>,
-    pub notional: Option<Decimal>,
+    /// How the order was sized (USD amount, conversion rate and source, quote notional, quantity, USD value):
+    /// recorded before the first send, reused by every resend.
+    pub sizing: Option<Sizing>,
     pub error_code: Option<ReasonCode>,
     pub error_message: Option<String>,
     pub failure_alert_id: Option<String>,

@@ -18,12 +18,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use crate::ids::{ClientOid, Side, SignalId};
 use crate::model::{
-    AlertKind, AlertRecord, AlertStatus, Decision, IntentStatus, OrderIntent, ReasonCode, SignalMessage, TradingMode,
+    AlertKind, AlertRecord, AlertStatus, Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalMessage,
+    TradingMode,
 };
+use crate::money::{self, Sizing, SizingError, Usd, UsdPrice};
 use crate::ports::{
     Claim, Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
     SignalStore, StoreError,
@@ -127,8 +129,7 @@ impl Orchestrator<'_> {
             order_id: None,
             attempt: 1,
             lease_until_ms: now.timestamp_millis() + self.settings.lease_ms,
-            quantity: None,
-            notional: None,
+            sizing: None,
             error_code: None,
             error_message: None,
             failure_alert_id: None,
@@ -292,16 +293,30 @@ impl Orchestrator<'_> {
     }
 
     async fn place(&self, msg: &SignalMessage, mut intent: OrderIntent) -> Result<Outcome, StoreError> {
-        let req = match self.size(msg, &intent) {
-            Ok(req) => req,
-            Err(message) => {
-                return self
-                    .finish_failed(intent, ReasonCode::BelowMinOrderSize, message, None)
-                    .await
-            }
+        // A resend reuses the size recorded before the first send: the same order, not a re-priced one.
+        let sizing = match intent.sizing.clone() {
+            Some(sizing) => sizing,
+            None => match self.size(msg).await {
+                Ok(sizing) => sizing,
+                Err((code, message)) if code.decision_type() == DecisionType::Skipped => {
+                    return self.finish_skipped(intent, code, message).await
+                }
+                Err((code, message)) => return self.finish_failed(intent, code, message, None).await,
+            },
         };
-        intent.notional = req.notional;
-        intent.quantity = req.quantity;
+        let req = OrderRequest {
+            symbol: msg.symbol.clone(),
+            side: msg.side,
+            client_oid: intent.idempotency_key.client_oid(),
+            notional: (msg.side == Side::Buy).then(|| sizing.notional.clone()),
+            quantity: sizing.quantity,
+            ref_price: msg.price,
+            usd_value: sizing.usd_value,
+        };
+        tracing::info!(idempotency_key = %intent.idempotency_key, amount = %sizing.amount, notional = %sizing.notional,
+            quantity = ?sizing.quantity.map(|q| q.0), usd_per_unit = %sizing.quote_price.usd_per_unit,
+            rate_source = %sizing.quote_price.source, "order sized");
+        intent.sizing = Some(sizing);
         // Send only with a settle window of lease left: a taker-over resends no earlier than lease end, so an order
         // this worker sends now is visible to the taker-over's lookups by then (a stalled worker must not send late).
         if self.clock.now().timestamp_millis() + self.settings.settle_ms > intent.lease_until_ms {
@@ -334,31 +349,56 @@ impl Orchestrator<'_> {
         }
     }
 
-    /// Market order sizing as the seed: BUY by notional, SELL by quantity = amount / price rounded down.
-    fn size(&self, msg: &SignalMessage, intent: &OrderIntent) -> Result<OrderRequest, String> {
-        let mut req = OrderRequest {
-            symbol: msg.symbol.clone(),
-            side: msg.side,
-            client_oid: intent.idempotency_key.client_oid(),
-            notional: None,
-            quantity: None,
-            ref_price: msg.price,
+    /// The order's size: the watchlist's USD amount converted into the quote currency at its USD price now (no
+    /// price, no order: never a guess), then BUY by that notional, SELL by the quantity it buys at the signal price.
+    async fn size(&self, msg: &SignalMessage) -> Result<Sizing, (ReasonCode, String)> {
+        let currency = money::quote_currency(&msg.symbol);
+        let quote_price = match UsdPrice::pegged(currency) {
+            Some(p) => p,
+            None => self.exchange.usd_price(currency).await.map_err(|e| {
+                (
+                    ReasonCode::QuoteConversionUnavailable,
+                    format!("no USD price for {currency} to size {} USD: {e}", msg.trade_amount_usd),
+                )
+            })?,
         };
-        match msg.side {
-            Side::Buy => req.notional = Some(msg.trade_amount_usd),
-            Side::Sell => {
-                let qty = (msg.trade_amount_usd / msg.price)
-                    .round_dp_with_strategy(self.settings.quantity_decimals, RoundingStrategy::ToZero);
-                if qty <= Decimal::ZERO {
-                    return Err(format!(
-                        "SELL quantity {} / {} rounds down to 0 at {} decimals",
-                        msg.trade_amount_usd, msg.price, self.settings.quantity_decimals
-                    ));
-                }
-                req.quantity = Some(qty);
-            }
-        }
-        Ok(req)
+        money::size_order(
+            msg.side,
+            Usd(msg.trade_amount_usd),
+            msg.price,
+            quote_price,
+            self.settings.quantity_decimals,
+        )
+        .map_err(|e| {
+            let code = match e {
+                SizingError::RoundsToZero { .. } => ReasonCode::BelowMinOrderSize,
+                _ => ReasonCode::InvalidTradeAmount,
+            };
+            (code, e.to_string())
+        })
+    }
+
+    /// An owned intent that will not be traded after all (its size is impossible): SKIPPED, no order, no alert.
+    async fn finish_skipped(
+        &self,
+        mut intent: OrderIntent,
+        code: ReasonCode,
+        message: String,
+    ) -> Result<Outcome, StoreError> {
+        intent.status = IntentStatus::Skipped;
+        intent.error_code = Some(code);
+        intent.error_message = Some(truncate(&message, 500));
+        intent.updated_at = self.clock.now();
+        intent.lease_until_ms = 0;
+        let decision = decision_for(&intent, intent.updated_at);
+        let signal_id = intent.signal_id.clone();
+        self.finalize(Finalization {
+            signal_id,
+            intent,
+            decision,
+            failure_alert: None,
+        })
+        .await
     }
 
     async fn finish_failed(

@@ -10,6 +10,7 @@ use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
     AlertRecord, Decision, Emission, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
 };
+use crate::money::{Quantity, QuoteAmount, Usd, UsdPrice};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -160,16 +161,19 @@ pub trait SignalQueue: Send + Sync {
     async fn send(&self, messages: &[SignalMessage]) -> Result<Vec<EnqueueFailure>, StoreError>;
 }
 
-/// A market order as the exchange receives it: BUY by notional, SELL by quantity.
+/// A market order as the exchange receives it: BUY by notional (in the quote currency), SELL by quantity (of the
+/// base asset), sized by [`crate::money::size_order`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderRequest {
     pub symbol: Symbol,
     pub side: Side,
     pub client_oid: ClientOid,
-    pub notional: Option<Decimal>,
-    pub quantity: Option<Decimal>,
-    /// The signal's price: what paper fills at, and what sizing used.
+    pub notional: Option<QuoteAmount>,
+    pub quantity: Option<Quantity>,
+    /// The signal's price (quote currency per base unit): what paper fills at, and what sizing used.
     pub ref_price: Decimal,
+    /// The order's value in USD as sized: what minimum-notional checks compare with (like with like).
+    pub usd_value: Usd,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +215,9 @@ pub enum Lookup {
 
 #[async_trait]
 pub trait Exchange: Send + Sync {
+    /// The USD price of one unit of `currency` now (a pair's quote currency; USD-pegged ones are never asked),
+    /// with its source. `Rejected`: the exchange has no such price.
+    async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError>;
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError>;
     async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError>;
 }

@@ -14,6 +14,7 @@ use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
 use shared::adapters::secrets::SecretString;
 use shared::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use shared::model::ReasonCode;
+use shared::money::{Quantity, QuoteAmount, Usd};
 use shared::ports::{Exchange, ExchangeError, Lookup, OrderRequest};
 use shared::signing::sign;
 
@@ -104,9 +105,13 @@ fn order(side: Side, amount: i64) -> OrderRequest {
         symbol: sym,
         side,
         client_oid: key.client_oid(),
-        notional: (side == Side::Buy).then(|| Decimal::from(amount)),
-        quantity: (side == Side::Sell).then(|| Decimal::from(amount) / price),
+        notional: (side == Side::Buy).then(|| QuoteAmount {
+            amount: Decimal::from(amount),
+            currency: "USDT".into(),
+        }),
+        quantity: (side == Side::Sell).then(|| Quantity(Decimal::from(amount) / price)),
         ref_price: price,
+        usd_value: Usd(Decimal::from(amount)),
     }
 }
 

@@ -163,6 +163,14 @@ impl SimExchange {
 }
 #[async_trait]
 impl Exchange for SimExchange {
+    /// A fixed price: sizing is not what this simulation is about, and no draw from the seed is spent on it.
+    async fn usd_price(&self, currency: &str) -> Result<shared::money::UsdPrice, ExchangeError> {
+        Ok(shared::money::UsdPrice {
+            currency: currency.to_string(),
+            usd_per_unit: Decimal::from(20_000),
+            source: "simulation".to_string(),
+        })
+    }
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         let (fate, delay, visible) = {
             let mut r = self.rng.lock().unwrap();

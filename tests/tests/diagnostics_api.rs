@@ -9,9 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::Utc;
-use rust_decimal::Decimal;
 use serde_json::Value;
-use shared::adapters::paper::PaperExchange;
 use shared::fakes::ManualClock;
 use shared::ids::Side;
 use shared::orchestration::{Orchestrator, OrchestratorSettings};
@@ -90,8 +88,8 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
         store.put_new(s).await.unwrap();
     }
     let clock = ManualClock::new(ago, 0);
-    let ok = PaperExchange::new(Decimal::ONE);
-    let refusing = PaperExchange::new(Decimal::from(1_000));
+    let ok = support::paper(1);
+    let refusing = support::paper(1_000);
     let settings = OrchestratorSettings::default();
     Orchestrator {
         intents: &store,

@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use futures::future::join_all;
-use rust_decimal::Decimal;
-use shared::adapters::paper::PaperExchange;
 use shared::adapters::replay::ReplayMarketData;
 use shared::candles::Timeframe;
 use shared::fakes::ManualClock;
@@ -57,7 +55,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         concurrency: 8,
         claim_lease_ms: 60_000,
     };
-    let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
+    let exchange = support::CountingExchange::new(support::paper(1));
     let orch = Orchestrator {
         intents: &store,
         signals: &store,
@@ -153,7 +151,7 @@ async fn fifty_concurrent_deliveries_of_one_signal_place_one_order() {
     let store = env.store();
     let s = support::signal("ETH_BTC", Side::Buy, 1_516_600_000_000, Utc::now());
     store.put_new(&s).await.unwrap();
-    let exchange = Arc::new(support::CountingExchange::new(PaperExchange::new(Decimal::ONE)));
+    let exchange = Arc::new(support::CountingExchange::new(support::paper(1)));
     let clock = ManualClock::new(Utc::now(), 0);
     let msg = support::message(&s);
     let orch = Orchestrator {
@@ -193,7 +191,7 @@ async fn with_trading_off_the_claim_records_blocked_and_the_report_still_passes(
         Utc::now() - Duration::minutes(10),
     );
     store.put_new(&s).await.unwrap();
-    let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
+    let exchange = support::CountingExchange::new(support::paper(1));
     let clock = ManualClock::new(Utc::now(), 0);
     let orch = Orchestrator {
         intents: &store,

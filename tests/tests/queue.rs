@@ -6,7 +6,6 @@ mod support;
 
 use chrono::Utc;
 use rust_decimal::Decimal;
-use shared::adapters::paper::PaperExchange;
 use shared::fakes::ManualClock;
 use shared::ids::Side;
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
@@ -43,7 +42,7 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
             .await
             .unwrap();
     }
-    let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
+    let exchange = support::CountingExchange::new(support::paper(1));
     let clock = ManualClock::new(Utc::now(), 0);
     let orch = Orchestrator {
         intents: &store,

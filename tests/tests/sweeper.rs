@@ -5,8 +5,6 @@
 mod support;
 
 use chrono::{Duration, Utc};
-use rust_decimal::Decimal;
-use shared::adapters::paper::PaperExchange;
 use shared::adapters::sqs::SqsQueue;
 use shared::fakes::{ManualClock, MemoryNotifier};
 use shared::ids::Side;
@@ -62,7 +60,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         notifier: &notifier,
     };
     notifier.set_failing(true);
-    let refusing = PaperExchange::new(Decimal::from(1_000));
+    let refusing = support::paper(1_000);
     let failing = Orchestrator {
         intents: &store,
         signals: &store,
@@ -75,7 +73,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         panic!("{d:?}")
     };
     shared::alerts::deliver(&store, &notifier, &past, &alert).await.unwrap();
-    let exchange = PaperExchange::new(Decimal::ONE);
+    let exchange = support::paper(1);
     let working = Orchestrator {
         intents: &store,
         signals: &store,

@@ -6,8 +6,6 @@ mod support;
 use std::time::Duration;
 
 use chrono::Utc;
-use rust_decimal::Decimal;
-use shared::adapters::paper::PaperExchange;
 use shared::fakes::ManualClock;
 use shared::ids::Side;
 use shared::model::{DecisionType, IntentStatus};
@@ -25,7 +23,7 @@ async fn killed_between_place_and_finalize_then_redelivered_places_nothing_more(
     store.put_new(&s).await.unwrap();
     let msg = support::message(&s);
     let clock = ManualClock::new(Utc::now(), 0);
-    let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
+    let exchange = support::CountingExchange::new(support::paper(1));
     let settings = OrchestratorSettings {
         lease_ms: LEASE_MS,
         ..Default::default()
@@ -82,7 +80,7 @@ async fn a_late_worker_is_fenced_off_by_the_takeover() {
     store.put_new(&s).await.unwrap();
     let msg = support::message(&s);
     let clock = ManualClock::new(Utc::now(), 0);
-    let exchange = support::CountingExchange::new(PaperExchange::new(Decimal::ONE));
+    let exchange = support::CountingExchange::new(support::paper(1));
     let settings = OrchestratorSettings {
         lease_ms: LEASE_MS,
         ..Default::default()

@@ -87,6 +87,12 @@ mod tests {
         ManualClock::new(t, 0)
     }
 
+    /// The paper exchange with a minimum of `min_usd` and a USD price for BTC (the sample signal is ETH_BTC).
+    fn paper(min_usd: i64) -> PaperExchange {
+        let prices = [("BTC".to_string(), Decimal::from(12_000))].into_iter().collect();
+        PaperExchange::new(shared::money::Usd(Decimal::from(min_usd)), prices)
+    }
+
     fn settings(mode: ExecutionMode) -> OrchestratorSettings {
         OrchestratorSettings {
             mode,
@@ -131,7 +137,7 @@ mod tests {
     async fn sample_event_places_one_paper_order_and_redelivery_changes_nothing() {
         let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
-        let exchange = PaperExchange::new(Decimal::ONE);
+        let exchange = paper(1);
         let orch = Orchestrator {
             intents: &store,
             signals: &store,
@@ -177,7 +183,7 @@ mod tests {
     async fn neither_live_nor_paper_blocks_at_the_claim() {
         let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
-        let exchange = PaperExchange::new(Decimal::ONE);
+        let exchange = paper(1);
         let orch = Orchestrator {
             intents: &store,
             signals: &store,
@@ -209,7 +215,7 @@ mod tests {
     async fn a_live_lease_of_another_worker_is_retried_later() {
         let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
-        let exchange = PaperExchange::new(Decimal::ONE);
+        let exchange = paper(1);
         let orch = Orchestrator {
             intents: &store,
             signals: &store,
@@ -230,8 +236,7 @@ mod tests {
             order_id: None,
             attempt: 1,
             lease_until_ms: shared::ports::Clock::now(&clock).timestamp_millis() + 30_000,
-            quantity: None,
-            notional: None,
+            sizing: None,
             error_code: None,
             error_message: None,
             failure_alert_id: None,
@@ -248,7 +253,7 @@ mod tests {
         let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
         // A minimum notional above the trade amount: the paper exchange refuses with MIN_NOTIONAL_NOT_MET.
-        let exchange = PaperExchange::new(Decimal::from(1_000));
+        let exchange = paper(1_000);
         let orch = Orchestrator {
             intents: &store,
             signals: &store,
@@ -318,7 +323,7 @@ mod tests {
             signal.trade_amount_usd = Decimal::from(amount);
             signal.created_at = shared::ports::Clock::now(&clock) - age;
             let store = store_with(&signal).await;
-            let exchange = PaperExchange::new(Decimal::ONE);
+            let exchange = paper(1);
             let orch = Orchestrator {
                 intents: &store,
                 signals: &store,
@@ -343,7 +348,7 @@ mod tests {
         let clock = sample_clock();
         let good = sample_signal(&clock);
         let store = store_with(&good).await;
-        let exchange = PaperExchange::new(Decimal::ONE);
+        let exchange = paper(1);
         let orch = Orchestrator {
             intents: &store,
             signals: &store,

@@ -38,7 +38,10 @@ impl Deps {
                 };
                 Box::new(CryptoCom::new(settings, creds)?)
             }
-            ExecutionMode::Paper | ExecutionMode::Blocked => Box::new(PaperExchange::new(config.paper_min_notional)),
+            ExecutionMode::Paper | ExecutionMode::Blocked => Box::new(PaperExchange::new(
+                config.paper_min_notional,
+                config.paper_usd_prices.clone(),
+            )),
         };
         Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),

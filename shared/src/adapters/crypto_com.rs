@@ -1,6 +1,8 @@
 //! Crypto.com Exchange v1 adapter (reqwest, rustls): signed `private/create-order` (MARKET BUY by notional, MARKET
 //! SELL by quantity rounded down to the instrument's `qty_tick_size`), `private/get-order-detail` by client_oid,
-//! `public/get-instruments` and `public/get-risk-parameters` (cached per container).
+//! `public/get-instruments` and `public/get-risk-parameters` (cached per container), and `public/get-tickers` for
+//! the USD price of a quote currency (`{CCY}_USD`, else `{CCY}_USDT`; its last trade price, cached for
+//! [`TICKER_TTL`] so that one invocation's batch converts at one rate).
 //!
 //! Outcomes are sorted by what they mean for the order, reading the body before the HTTP status: code 0 → placed;
 //! a definitive refusal → `Rejected` with its class; 204 (duplicate client_oid) → the order exists, look it up;
@@ -20,6 +22,7 @@ use crate::adapters::secrets::SecretString;
 use crate::classify::{classify_text, code_class, CodeClass};
 use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
+use crate::money::{round_down_to_tick, UsdPrice};
 use crate::orchestration::truncate;
 use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest, StoreError};
 use crate::signing::sign;
@@ -66,7 +69,12 @@ pub struct CryptoComSettings {
 struct Instrument {
     qty_tick: Decimal,
     base_ccy: String,
+    /// Decimals of a quote-currency amount (a BUY's notional), when the exchange says.
+    quote_decimals: Option<u32>,
 }
+
+/// How long a USD price from `public/get-tickers` is reused.
+pub const TICKER_TTL: Duration = Duration::from_secs(5);
 
 pub struct CryptoCom {
     http: reqwest::Client,
@@ -75,6 +83,7 @@ pub struct CryptoCom {
     next_id: AtomicU64,
     instruments: tokio::sync::OnceCell<HashMap<String, Instrument>>,
     min_notional_usd: tokio::sync::OnceCell<HashMap<String, Decimal>>,
+    usd_prices: std::sync::Mutex<HashMap<String, (std::time::Instant, UsdPrice)>>,
 }
 
 /// A private call's answer, body first.
@@ -107,6 +116,7 @@ impl CryptoCom {
             next_id: AtomicU64::new(1),
             instruments: tokio::sync::OnceCell::new(),
             min_notional_usd: tokio::sync::OnceCell::new(),
+            usd_prices: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -115,9 +125,14 @@ impl CryptoCom {
     }
 
     async fn public(&self, method: &str) -> Result<Value, String> {
+        self.public_query(method, &[]).await
+    }
+
+    async fn public_query(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, String> {
         let resp = self
             .http
             .get(self.url(method))
+            .query(query)
             .send()
             .await
             .map_err(|e| format!("{method}: {e}"))?;
@@ -146,7 +161,17 @@ impl CryptoCom {
                         continue;
                     };
                     let base_ccy = text(item, "base_ccy").unwrap_or_default();
-                    map.insert(sym, Instrument { qty_tick, base_ccy });
+                    let quote_decimals = text(item, "quote_decimals")
+                        .and_then(|d| d.parse::<u32>().ok())
+                        .filter(|d| *d <= 18);
+                    map.insert(
+                        sym,
+                        Instrument {
+                            qty_tick,
+                            base_ccy,
+                            quote_decimals,
+                        },
+                    );
                 }
                 Ok::<_, String>(map)
             })
@@ -224,7 +249,11 @@ impl CryptoCom {
             if !limited || attempt == self.settings.rate_limit_retries {
                 return Ok(reply);
             }
-            let pause = self.settings.backoff * 2u32.saturating_pow(attempt);
+            let pause = self
+                .settings
+                .backoff
+                .checked_mul(2u32.saturating_pow(attempt))
+                .unwrap_or(Duration::from_secs(10));
             tracing::warn!(
                 method,
                 attempt,
@@ -243,20 +272,36 @@ impl CryptoCom {
             "type": "MARKET",
             "client_oid": req.client_oid.as_str(),
         });
+        let shape = |what: &str| ExchangeError::Rejected {
+            code: ReasonCode::InvalidTradeAmount,
+            message: format!("a MARKET {} needs its {what}", req.side),
+            snippet: format!("pre-check: no {what}"),
+        };
         match req.side {
             Side::Buy => {
-                let n = req.notional.unwrap_or_default();
-                let dp = if n >= Decimal::ONE { 2 } else { 4 };
+                let n = req.notional.as_ref().ok_or_else(|| shape("notional"))?.amount;
+                // The instrument's quote decimals when known; else the original's 2 (≥ 1) or 4 decimals.
+                let dp = inst.quote_decimals.unwrap_or(if n >= Decimal::ONE { 2 } else { 4 });
                 let truncated = n.round_dp_with_strategy(dp, RoundingStrategy::ToZero);
+                if truncated <= Decimal::ZERO {
+                    return Err(ExchangeError::Rejected {
+                        code: ReasonCode::BelowMinOrderSize,
+                        message: format!("notional {n} rounds down to 0 at {dp} decimals"),
+                        snippet: format!("pre-check: notional {n} at {dp} decimals"),
+                    });
+                }
                 params["notional"] = json!(format!("{truncated:.prec$}", prec = dp as usize));
             }
             Side::Sell => {
-                let q = req.quantity.unwrap_or_default();
-                let rounded = if inst.qty_tick > Decimal::ZERO {
-                    ((q / inst.qty_tick).floor() * inst.qty_tick).normalize()
-                } else {
-                    q
-                };
+                let q = req.quantity.ok_or_else(|| shape("quantity"))?;
+                let rounded = round_down_to_tick(q, inst.qty_tick)
+                    .map_err(|e| ExchangeError::Rejected {
+                        code: ReasonCode::InvalidTradeAmount,
+                        message: e.to_string(),
+                        snippet: format!("pre-check: qty_tick_size {}", inst.qty_tick),
+                    })?
+                    .0;
+                let q = q.0;
                 if rounded <= Decimal::ZERO {
                     return Err(ExchangeError::Rejected {
                         code: ReasonCode::BelowMinOrderSize,
@@ -273,6 +318,55 @@ impl CryptoCom {
 
 #[async_trait]
 impl Exchange for CryptoCom {
+    async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
+        let cached = self
+            .usd_prices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(currency)
+            .filter(|(at, _)| at.elapsed() < TICKER_TTL)
+            .map(|(_, p)| p.clone());
+        if let Some(p) = cached {
+            return Ok(p);
+        }
+        let mut tried = Vec::new();
+        for quote in ["USD", "USDT"] {
+            let instrument = format!("{currency}_{quote}");
+            let result = self
+                .public_query("public/get-tickers", &[("instrument_name", &instrument)])
+                .await
+                .map_err(ExchangeError::NotSent)?;
+            let last = result
+                .get("data")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|t| text(t, "i").as_deref() == Some(instrument.as_str()))
+                .and_then(|t| text(t, "a"))
+                .and_then(|a| a.parse::<Decimal>().ok())
+                .filter(|a| *a > Decimal::ZERO);
+            let Some(usd_per_unit) = last else {
+                tried.push(instrument);
+                continue;
+            };
+            let price = UsdPrice {
+                currency: currency.to_string(),
+                usd_per_unit,
+                source: format!("crypto_com:public/get-tickers {instrument}"),
+            };
+            self.usd_prices
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(currency.to_string(), (std::time::Instant::now(), price.clone()));
+            return Ok(price);
+        }
+        Err(ExchangeError::Rejected {
+            code: ReasonCode::QuoteConversionUnavailable,
+            message: format!("no last price for {}", tried.join(" or ")),
+            snippet: format!("public/get-tickers: no price for {}", tried.join(", ")),
+        })
+    }
+
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         let symbol = req.symbol.as_str();
         let inst = self
@@ -284,19 +378,17 @@ impl Exchange for CryptoCom {
                 message: format!("{symbol} is not an instrument of the exchange"),
                 snippet: format!("pre-check: {symbol} not in public/get-instruments"),
             })?;
-        let value = req
-            .notional
-            .unwrap_or_else(|| req.quantity.unwrap_or_default() * req.ref_price);
+        let value = req.usd_value;
         if let Some(min) = self
             .min_notional(&inst.base_ccy)
             .await
             .map_err(ExchangeError::NotSent)?
         {
-            if value < min {
+            if value.0 < min {
                 return Err(ExchangeError::Rejected {
                     code: ReasonCode::MinNotionalNotMet,
                     message: format!(
-                        "order value {value} USD is below the minimum {min} USD for {}",
+                        "order value {value} is below the minimum {min} USD for {}",
                         inst.base_ccy
                     ),
                     snippet: format!("pre-check: min_order_notional_usd {min}"),

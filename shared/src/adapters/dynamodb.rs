@@ -24,6 +24,7 @@ use crate::model::{
     day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
     IntentStatus, OrderIntent, ReasonCode, SignalMessage, SignalRecord, TradingMode, WatchlistEntry,
 };
+use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
 use crate::ports::{
     AlertStore, Claim, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError, WatchlistStore,
 };
@@ -846,12 +847,42 @@ fn intent_item(x: &OrderIntent) -> Item {
         ("updated_at".into(), s(rfc3339(x.updated_at))),
     ]);
     put_opt(&mut item, "order_id", x.order_id.as_ref().map(s));
-    put_opt(&mut item, "quantity", x.quantity.map(|q| s(q.to_string())));
-    put_opt(&mut item, "notional", x.notional.map(|q| s(q.to_string())));
+    if let Some(z) = &x.sizing {
+        // The size and how it was reached: USD asked, the quote currency's USD price and its source, the
+        // quote-currency notional, the SELL quantity, the USD value as sized.
+        item.insert("amount_usd".into(), s(z.amount.0.to_string()));
+        item.insert("quote_currency".into(), s(&z.quote_price.currency));
+        item.insert("quote_usd_price".into(), s(z.quote_price.usd_per_unit.to_string()));
+        item.insert("quote_usd_price_source".into(), s(&z.quote_price.source));
+        item.insert("notional".into(), s(z.notional.amount.to_string()));
+        item.insert("usd_value".into(), s(z.usd_value.0.to_string()));
+        put_opt(&mut item, "quantity", z.quantity.map(|q| s(q.0.to_string())));
+    }
     put_opt(&mut item, "error_code", x.error_code.map(|c| s(c.as_str())));
     put_opt(&mut item, "error_message", x.error_message.as_ref().map(s));
     put_opt(&mut item, "failure_alert_id", x.failure_alert_id.as_ref().map(s));
     item
+}
+
+fn sizing_from(item: &Item) -> Result<Option<Sizing>, StoreError> {
+    if !item.contains_key("quote_currency") {
+        return Ok(None);
+    }
+    let currency = req_s(item, "quote_currency")?.to_string();
+    Ok(Some(Sizing {
+        amount: Usd(req_decimal(item, "amount_usd")?),
+        notional: QuoteAmount {
+            amount: req_decimal(item, "notional")?,
+            currency: currency.clone(),
+        },
+        quote_price: UsdPrice {
+            currency,
+            usd_per_unit: req_decimal(item, "quote_usd_price")?,
+            source: req_s(item, "quote_usd_price_source")?.to_string(),
+        },
+        quantity: opt_decimal(item, "quantity")?.map(Quantity),
+        usd_value: Usd(req_decimal(item, "usd_value")?),
+    }))
 }
 
 fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
@@ -870,8 +901,7 @@ fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
         order_id: opt_s(item, "order_id").map(str::to_string),
         attempt: req_n(item, "attempt")?,
         lease_until_ms: req_n(item, "lease_until_ms")?,
-        quantity: opt_decimal(item, "quantity")?,
-        notional: opt_decimal(item, "notional")?,
+        sizing: sizing_from(item)?,
         error_code: opt_wire(item, "error_code", ReasonCode::parse)?,
         error_message: opt_s(item, "error_message").map(str::to_string),
         failure_alert_id: opt_s(item, "failure_alert_id").map(str::to_string),

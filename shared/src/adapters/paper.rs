@@ -1,5 +1,8 @@
-//! The paper exchange (DESIGN.md §7): no exchange mutation, the same minimum checks as live, fills at the signal's
-//! price, and deterministic order ids derived from the client_oid, so a resend finds the same order.
+//! The paper exchange (DESIGN.md §7): no exchange mutation, the same minimum checks as live (in USD, like with
+//! like), fills at the signal's price, and deterministic order ids derived from the client_oid, so a resend finds
+//! the same order. Its USD prices of quote currencies are configured (`PAPER_USD_PRICES`, e.g. `BTC=12000,ETH=180`)
+//! so that paper sizing runs the live code path offline; a currency without one fails the order with
+//! QUOTE_CONVERSION_UNAVAILABLE, as live does when the exchange has no price.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,18 +13,21 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::ClientOid;
 use crate::model::ReasonCode;
+use crate::money::{Usd, UsdPrice};
 use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 
 pub struct PaperExchange {
-    min_notional: Decimal,
+    min_notional: Usd,
+    usd_prices: HashMap<String, Decimal>,
     /// Orders this container has filled, by client_oid (the paper book lives as long as the process).
     book: Mutex<HashMap<ClientOid, OrderAck>>,
 }
 
 impl PaperExchange {
-    pub fn new(min_notional: Decimal) -> Self {
+    pub fn new(min_notional: Usd, usd_prices: HashMap<String, Decimal>) -> Self {
         Self {
             min_notional,
+            usd_prices,
             book: Mutex::new(HashMap::new()),
         }
     }
@@ -36,10 +42,24 @@ impl PaperExchange {
 
 #[async_trait]
 impl Exchange for PaperExchange {
+    async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
+        match self.usd_prices.get(currency) {
+            Some(p) => Ok(UsdPrice {
+                currency: currency.to_string(),
+                usd_per_unit: *p,
+                source: "config:PAPER_USD_PRICES".to_string(),
+            }),
+            None => Err(ExchangeError::Rejected {
+                code: ReasonCode::QuoteConversionUnavailable,
+                message: format!("no USD price configured for {currency} (PAPER_USD_PRICES)"),
+                snippet: format!("paper: no USD price for {currency}"),
+            }),
+        }
+    }
+
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
-        let notional = match (req.notional, req.quantity) {
-            (Some(n), None) => n,
-            (None, Some(q)) => q * req.ref_price,
+        match (&req.notional, &req.quantity) {
+            (Some(_), None) | (None, Some(_)) => {}
             _ => {
                 return Err(ExchangeError::Rejected {
                     code: ReasonCode::ExchangeRejected,
@@ -47,15 +67,16 @@ impl Exchange for PaperExchange {
                     snippet: "paper: invalid order shape".into(),
                 })
             }
-        };
-        if notional < self.min_notional {
+        }
+        let value = req.usd_value;
+        if value < self.min_notional {
             return Err(ExchangeError::Rejected {
                 code: ReasonCode::MinNotionalNotMet,
                 message: format!(
-                    "order value {notional} is below the minimum notional {}",
+                    "order value {value} is below the minimum notional {}",
                     self.min_notional
                 ),
-                snippet: format!("paper: MIN_NOTIONAL {notional} < {}", self.min_notional),
+                snippet: format!("paper: MIN_NOTIONAL {value} < {}", self.min_notional),
             });
         }
         let ack = OrderAck {
@@ -67,7 +88,8 @@ impl Exchange for PaperExchange {
             .unwrap_or_else(|e| e.into_inner())
             .insert(req.client_oid.clone(), ack.clone());
         tracing::info!(symbol = %req.symbol, side = %req.side, client_oid = %req.client_oid, order_id = %ack.order_id,
-            notional = %notional, price = %req.ref_price, "paper order filled");
+            usd_value = %value, notional = ?req.notional.as_ref().map(ToString::to_string),
+            quantity = ?req.quantity.map(|q| q.0), price = %req.ref_price, "paper order filled");
         Ok(ack)
     }
 
@@ -81,32 +103,53 @@ impl Exchange for PaperExchange {
 mod tests {
     use super::*;
     use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
+    use crate::money::{Quantity, QuoteAmount};
 
-    fn req(notional: Option<i64>, quantity: Option<Decimal>) -> OrderRequest {
+    fn req(notional: Option<i64>, quantity: Option<Decimal>, usd_value: Decimal) -> OrderRequest {
         let sym = Symbol::parse("ETH_BTC").unwrap();
         OrderRequest {
             client_oid: IdempotencyKey::for_signal(&SignalId::new(&sym, Side::Buy, 1)).client_oid(),
             symbol: sym,
             side: Side::Buy,
-            notional: notional.map(Decimal::from),
-            quantity,
+            notional: notional.map(|n| QuoteAmount {
+                amount: Decimal::from(n),
+                currency: "BTC".into(),
+            }),
+            quantity: quantity.map(Quantity),
             ref_price: Decimal::from(2),
+            usd_value: Usd(usd_value),
         }
     }
 
     #[tokio::test]
-    async fn fills_deterministically_and_checks_min_notional() {
-        let ex = PaperExchange::new(Decimal::ONE);
-        let a = ex.place_order(&req(Some(100), None)).await.unwrap();
-        assert_eq!(a, ex.place_order(&req(Some(100), None)).await.unwrap());
+    async fn fills_deterministically_and_checks_min_notional_in_usd() {
+        let prices = HashMap::from([("BTC".to_string(), Decimal::from(12_000))]);
+        let ex = PaperExchange::new(Usd(Decimal::ONE), prices);
+        let a = ex.place_order(&req(Some(100), None, Decimal::from(100))).await.unwrap();
+        assert_eq!(
+            a,
+            ex.place_order(&req(Some(100), None, Decimal::from(100))).await.unwrap()
+        );
         assert_eq!(ex.find_order(&a.client_oid).await.unwrap(), Lookup::Placed(a));
-        let small = ex.place_order(&req(None, Some(Decimal::new(4, 1)))).await.unwrap_err();
+        // 0.4 ETH worth $0.80: below the $1 minimum, whatever the quote-currency number says.
+        let small = ex
+            .place_order(&req(None, Some(Decimal::new(4, 1)), Decimal::new(8, 1)))
+            .await
+            .unwrap_err();
         assert!(matches!(
             small,
             ExchangeError::Rejected {
                 code: ReasonCode::MinNotionalNotMet,
                 ..
             }
+        ));
+        assert_eq!(ex.usd_price("BTC").await.unwrap().usd_per_unit, Decimal::from(12_000));
+        assert!(matches!(
+            ex.usd_price("ETH").await,
+            Err(ExchangeError::Rejected {
+                code: ReasonCode::QuoteConversionUnavailable,
+                ..
+            })
         ));
     }
 }

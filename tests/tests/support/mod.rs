@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use shared::ids::{ClientOid, Side, SignalId, Symbol};
 use shared::model::{SignalMessage, SignalRecord};
+use shared::money::UsdPrice;
 use shared::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 
 pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTime<Utc>) -> SignalRecord {
@@ -30,6 +31,16 @@ pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTim
         alert_message_id: None,
         decision: None,
     }
+}
+
+/// The paper exchange with a minimum of `min_usd` and USD prices for the quote currencies the tests use (at about
+/// their level on the dates of the shipped candles).
+pub fn paper(min_usd: i64) -> shared::adapters::paper::PaperExchange {
+    let prices = [("BTC", 12_000), ("ETH", 180)]
+        .into_iter()
+        .map(|(c, p)| (c.to_string(), Decimal::from(p)))
+        .collect();
+    shared::adapters::paper::PaperExchange::new(shared::money::Usd(Decimal::from(min_usd)), prices)
 }
 
 pub fn message(s: &SignalRecord) -> SignalMessage {
@@ -56,6 +67,9 @@ impl<E> CountingExchange<E> {
 
 #[async_trait]
 impl<E: Exchange> Exchange for CountingExchange<E> {
+    async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
+        self.inner.usd_price(currency).await
+    }
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         self.creates.fetch_add(1, Ordering::SeqCst);
         self.inner.place_order(req).await
@@ -85,6 +99,9 @@ impl<'a, E> GatedExchange<'a, E> {
 
 #[async_trait]
 impl<E: Exchange> Exchange for GatedExchange<'_, E> {
+    async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
+        self.inner.usd_price(currency).await
+    }
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         let ack = self.inner.place_order(req).await;
         self.placed.notify_one();
@@ -114,8 +131,7 @@ pub fn intent(
         order_id: None,
         attempt: 1,
         lease_until_ms: lease_until.timestamp_millis(),
-        quantity: None,
-        notional: None,
+        sizing: None,
         error_code: None,
         error_message: None,
         failure_alert_id: None,
