@@ -456,3 +456,222 @@ fn neither_the_key_nor_the_secret_reaches_the_logs() {
         "a secret without api_secret is refused"
     );
 }
+
+/// A sent $100 signal of `symbol`, emitted `now`.
+fn live_signal(
+    symbol: &str,
+    side: Side,
+    price: Decimal,
+    now: chrono::DateTime<chrono::Utc>,
+) -> shared::model::SignalRecord {
+    let sym = Symbol::parse(symbol).unwrap();
+    shared::model::SignalRecord {
+        signal_id: SignalId::new(&sym, side, 1_700_000_000_000),
+        symbol: sym,
+        side,
+        price,
+        strategy: "swing-aggressive".into(),
+        indicators: Default::default(),
+        candle_open_ms: 1_700_000_000_000,
+        created_at: now,
+        blocked: false,
+        blocked_reason: None,
+        message: String::new(),
+        trade_amount_usd: Decimal::from(100),
+        trade_enabled: true,
+        alert_status: None,
+        alert_message_id: None,
+        decision: None,
+    }
+}
+
+/// Live mode end to end through the orchestrator: $100 on a BTC-, an ETH- and a USDT-quoted pair becomes, at the
+/// stand-in's ticker prices, a BUY notional in the quote currency and a SELL quantity of the base asset worth $100
+/// (within one tick), every private call signed; the intents record the rate and its source.
+#[tokio::test]
+async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
+    use shared::fakes::{ManualClock, MemoryStore};
+    use shared::model::DecisionType;
+    use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+    use shared::ports::SignalStore;
+    use wiremock::matchers::query_param;
+
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-instruments"))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "data": [
+                { "symbol": "ETH_BTC", "base_ccy": "ETH", "quote_ccy": "BTC", "qty_tick_size": "0.0001", "quote_decimals": 6 },
+                { "symbol": "XRP_ETH", "base_ccy": "XRP", "quote_ccy": "ETH", "qty_tick_size": "1", "quote_decimals": 8 },
+                { "symbol": "XRP_USDT", "base_ccy": "XRP", "quote_ccy": "USDT", "qty_tick_size": "0.1", "quote_decimals": 4 }
+            ]}),
+        ))
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-risk-parameters"))
+        .respond_with(reply(200, 0, "", json!({ "base_currency_config": [] })))
+        .mount(&s)
+        .await;
+    for (instrument, last) in [("BTC_USD", "40000"), ("ETH_USD", "2000")] {
+        Mock::given(method("GET"))
+            .and(path("/public/get-tickers"))
+            .and(query_param("instrument_name", instrument))
+            .respond_with(reply(200, 0, "", json!({ "data": [ { "i": instrument, "a": last } ] })))
+            .mount(&s)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(Signed("private/create-order"))
+        .respond_with(reply(200, 0, "", json!({ "order_id": "42", "client_oid": "x" })))
+        .mount(&s)
+        .await;
+
+    let now = chrono::Utc::now();
+    let clock = ManualClock::new(now, 0);
+    let store = MemoryStore::default();
+    let signal = |symbol: &str, side: Side, price: Decimal| live_signal(symbol, side, price, now);
+    let signals = [
+        signal("ETH_BTC", Side::Buy, Decimal::new(5, 2)),   // 0.05 BTC per ETH
+        signal("ETH_BTC", Side::Sell, Decimal::new(5, 2)),  // 0.05 BTC per ETH
+        signal("XRP_ETH", Side::Sell, Decimal::new(25, 5)), // 0.00025 ETH per XRP = $0.50
+        signal("XRP_USDT", Side::Sell, Decimal::new(5, 1)), // 0.5 USDT per XRP
+        signal("XRP_USDT", Side::Buy, Decimal::new(5, 1)),  // 0.5 USDT per XRP
+    ];
+    let ex = exchange(&s, 2_000);
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &ex,
+        clock: &clock,
+        settings: OrchestratorSettings {
+            mode: ExecutionMode::Live,
+            ..Default::default()
+        },
+    };
+    for sig in &signals {
+        store.put_new(sig).await.unwrap();
+        match orch.process(&sig.to_message()).await.unwrap() {
+            Outcome::Decided(d, _) => assert_eq!(d.decision_type, DecisionType::Executed, "{}", d.reason_message),
+            other => panic!("{}: {other:?}", sig.signal_id),
+        }
+    }
+    let sent: Vec<(String, String, Option<String>, Option<String>)> = create_params(&s)
+        .await
+        .iter()
+        .map(|p| {
+            (
+                p["instrument_name"].as_str().unwrap().to_string(),
+                p["side"].as_str().unwrap().to_string(),
+                p["notional"].as_str().map(str::to_string),
+                p["quantity"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    let expect = |i: &str, side: &str, notional: Option<&str>, quantity: Option<&str>| {
+        (
+            i.to_string(),
+            side.to_string(),
+            notional.map(str::to_string),
+            quantity.map(str::to_string),
+        )
+    };
+    assert_eq!(
+        sent,
+        [
+            // $100 / $40,000 per BTC = 0.0025 BTC; 0.0025 BTC / 0.05 = 0.05 ETH.
+            expect("ETH_BTC", "BUY", Some("0.002500"), None),
+            expect("ETH_BTC", "SELL", None, Some("0.05")),
+            // $100 / $2,000 per ETH = 0.05 ETH; / 0.00025 = 200 XRP.
+            expect("XRP_ETH", "SELL", None, Some("200")),
+            // USDT at par: 100 USDT / 0.5 = 200 XRP; a BUY of 100 USDT.
+            expect("XRP_USDT", "SELL", None, Some("200")),
+            expect("XRP_USDT", "BUY", Some("100.0000"), None),
+        ]
+    );
+    let mut intents = store.intents();
+    intents.sort_by(|a, b| a.symbol.cmp(&b.symbol).then(a.side.as_str().cmp(b.side.as_str())));
+    let recorded: Vec<(String, String, String)> = intents
+        .iter()
+        .map(|i| {
+            let z = i.sizing.as_ref().unwrap();
+            (
+                i.symbol.to_string(),
+                z.quote_price.source.clone(),
+                z.usd_value.0.normalize().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            (
+                "ETH_BTC".into(),
+                "crypto_com:public/get-tickers BTC_USD".into(),
+                "100".into()
+            ),
+            (
+                "ETH_BTC".into(),
+                "crypto_com:public/get-tickers BTC_USD".into(),
+                "100".into()
+            ),
+            (
+                "XRP_ETH".into(),
+                "crypto_com:public/get-tickers ETH_USD".into(),
+                "100".into()
+            ),
+            ("XRP_USDT".into(), "peg".into(), "100".into()),
+            ("XRP_USDT".into(), "peg".into(), "100".into()),
+        ]
+    );
+    // One ticker request per currency: the price is reused within the batch.
+    let tickers = s
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().ends_with("get-tickers"))
+        .count();
+    assert_eq!(tickers, 2);
+}
+
+/// A quote currency the exchange has no USD price for: no order, FAILED with QUOTE_CONVERSION_UNAVAILABLE.
+#[tokio::test]
+async fn no_usd_price_means_no_order() {
+    use shared::fakes::{ManualClock, MemoryStore};
+    use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+    use shared::ports::SignalStore;
+
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-tickers"))
+        .respond_with(reply(200, 0, "", json!({ "data": [] })))
+        .mount(&s)
+        .await;
+    let now = chrono::Utc::now();
+    let clock = ManualClock::new(now, 0);
+    let store = MemoryStore::default();
+    let sig = live_signal("ETH_CRO", Side::Buy, Decimal::from(20_000), now);
+    store.put_new(&sig).await.unwrap();
+    let ex = exchange(&s, 2_000);
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        exchange: &ex,
+        clock: &clock,
+        settings: OrchestratorSettings {
+            mode: ExecutionMode::Live,
+            ..Default::default()
+        },
+    };
+    let Outcome::Decided(d, alert) = orch.process(&sig.to_message()).await.unwrap() else {
+        panic!("not decided");
+    };
+    assert_eq!(d.reason_code, ReasonCode::QuoteConversionUnavailable);
+    assert!(d.reason_message.contains("CRO_USD or CRO_USDT"), "{}", d.reason_message);
+    assert!(alert.is_some(), "an ORDER FAILED message goes out");
+    assert!(create_params(&s).await.is_empty(), "no order sent");
+}
