@@ -1,7 +1,12 @@
 //! Delivery of outbox rows: send the alert's text through the notifier and record the outcome on the row. A failed
 //! send leaves the row PENDING (attempts + 1, last_error) for the sweeper; it never touches an order decision.
 
-use crate::model::AlertRecord;
+use rust_decimal::Decimal;
+
+use crate::ids::{Side, Symbol};
+use crate::model::{AlertRecord, OrderIntent, ReasonCode, SignalRecord, TradingMode};
+use crate::money::{base_currency, quote_currency};
+use crate::orchestration::ExecutionMode;
 use crate::ports::{AlertStore, Clock, Notifier, StoreError};
 
 /// Sends one outbox row. Ok(Some(message_id)) when delivered, Ok(None) when the send failed and was recorded.
@@ -25,14 +30,50 @@ pub async fn deliver(
     }
 }
 
-/// The BUY/SELL SIGNAL Telegram text (HTML), after the original's (times in UTC here).
-pub fn signal_alert_text(s: &crate::model::SignalRecord, change_pct: Option<f64>, reason: &str) -> String {
+/// How orders are handled, said plainly in every message: a trader must never mistake paper for live.
+pub fn mode_line(mode: ExecutionMode) -> &'static str {
+    match mode {
+        ExecutionMode::Live => "💰 <b>LIVE</b> · real orders on Crypto.com",
+        ExecutionMode::Paper => "🧪 <b>PAPER</b> · simulated orders, no real money",
+        ExecutionMode::Blocked => "⏸ <b>ALERTS ONLY</b> · trading is off, no order is placed",
+    }
+}
+
+fn intent_mode(intent: &OrderIntent) -> ExecutionMode {
+    match intent.mode {
+        TradingMode::Live => ExecutionMode::Live,
+        TradingMode::Paper => ExecutionMode::Paper,
+    }
+}
+
+/// A price in its quote currency: `0.0921 BTC`.
+fn price_text(symbol: &Symbol, price: Decimal) -> String {
+    format!("{} {}", price.normalize(), quote_currency(symbol))
+}
+
+/// The candle's market time (its open, UTC): what the signal is about, not when a process wrote it.
+fn candle_time(candle_open_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(candle_open_ms).map_or_else(
+        || candle_open_ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+/// The BUY/SELL SIGNAL Telegram text (HTML), after the original's, in English, with the trading mode, the price in
+/// the quote currency and the candle's market time.
+pub fn signal_alert_text(
+    s: &SignalRecord,
+    change_pct: Option<f64>,
+    reason: &str,
+    mode: ExecutionMode,
+    timeframe: &str,
+) -> String {
     let (headline, emoji) = match s.side {
-        crate::ids::Side::Buy => ("🟢 <b>BUY SIGNAL DETECTED</b>", "📈"),
-        crate::ids::Side::Sell => ("🔴 <b>SELL SIGNAL DETECTED</b>", "📉"),
+        Side::Buy => ("🟢 <b>BUY SIGNAL</b>", "📈"),
+        Side::Sell => ("🔴 <b>SELL SIGNAL</b>", "📉"),
     };
     let change = match change_pct {
-        None => "Primera alerta".to_string(),
+        None => "first alert".to_string(),
         Some(c) => format!("{} {:.2}%", if c >= 0.0 { "↑" } else { "↓" }, c.abs()),
     };
     let mut parts = s.strategy.splitn(2, '-');
@@ -44,27 +85,195 @@ pub fn signal_alert_text(s: &crate::model::SignalRecord, change_pct: Option<f64>
             .unwrap_or_default()
     };
     let (strategy, approach) = (title(parts.next()), title(parts.next()));
+    let trading = if s.trade_enabled {
+        ""
+    } else {
+        "\n⏸ Trading is off for this symbol: alert only"
+    };
     format!(
-        "{headline}\n🔴 <b>LIVE ALERT</b> - Real-time signal\n\n{emoji} Symbol: <b>{}</b>\n💵 Price: ${}\n📊 Cambio desde última alerta: {change}\n✅ Reason: {}\n🎯 Strategy: <b>{strategy}</b>\n⚖️ Approach: <b>{approach}</b>\n📅 Time: {} UTC",
+        "{headline} · <b>{}</b>\n{}{trading}\n\n{emoji} Price: {}\n📊 Change since last alert: {change}\n✅ Reason: {}\n🎯 Strategy: <b>{strategy}</b> · {approach}\n🕒 Candle: {} ({timeframe})",
         s.symbol,
-        s.price.normalize(),
+        mode_line(mode),
+        price_text(&s.symbol, s.price),
         html_escape(reason),
-        s.created_at.format("%Y-%m-%d %H:%M:%S"),
+        candle_time(s.candle_open_ms),
     )
 }
 
-/// The ORDER FAILED Telegram text (HTML), as the original's first version.
-pub fn order_failed_text(intent: &crate::model::OrderIntent, code: crate::model::ReasonCode) -> String {
+/// The order's size as quantity, quote notional and USD value, with the rate it was converted at.
+fn size_lines(intent: &OrderIntent) -> String {
+    let Some(z) = &intent.sizing else {
+        return String::new();
+    };
+    let quantity = z
+        .quantity
+        .map(|q| format!("{} {} · ", q.0.normalize(), base_currency(&intent.symbol)))
+        .unwrap_or_default();
     format!(
-        "❌ <b>ORDER FAILED</b>\n\n📊 Symbol: <b>{}</b>\n🔄 Side: {}\n❌ Error: {}\n📋 Reason Code: {}\n\n<i>Signal was sent but order creation failed.</i>",
+        "\n📦 Size: {quantity}{} · ≈ {}\n💱 Rate: 1 {} = {} USD ({})",
+        z.notional,
+        z.usd_value,
+        z.quote_price.currency,
+        z.quote_price.usd_per_unit.normalize(),
+        html_escape(&z.quote_price.source),
+    )
+}
+
+/// The ORDER PLACED Telegram text (HTML): the confirmation of an order the exchange accepted.
+pub fn order_placed_text(intent: &OrderIntent, price: Decimal) -> String {
+    format!(
+        "✅ <b>ORDER PLACED</b> · <b>{}</b> {}\n{}\n\n🆔 Order: {}{}\n💵 Signal price: {}\n🕒 Candle: {}",
         intent.symbol,
         intent.side,
+        mode_line(intent_mode(intent)),
+        html_escape(intent.order_id.as_deref().unwrap_or("")),
+        size_lines(intent),
+        price_text(&intent.symbol, price),
+        candle_time(intent.signal_id.candle_open_ms()),
+    )
+}
+
+/// The ORDER FAILED Telegram text (HTML): what failed, why, and what the order would have been.
+pub fn order_failed_text(intent: &OrderIntent, code: ReasonCode) -> String {
+    format!(
+        "❌ <b>ORDER FAILED</b> · <b>{}</b> {}\n{}\n\n❌ Error: {}\n📋 Reason code: {}{}\n🕒 Candle: {}\n\n<i>The signal was sent but no order was placed.</i>",
+        intent.symbol,
+        intent.side,
+        mode_line(intent_mode(intent)),
         html_escape(intent.error_message.as_deref().unwrap_or("")),
-        code
+        code,
+        size_lines(intent),
+        candle_time(intent.signal_id.candle_open_ms()),
     )
 }
 
 /// Text going into an HTML-mode Telegram message.
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{IdempotencyKey, SignalId};
+    use crate::model::IntentStatus;
+    use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
+
+    fn signal() -> SignalRecord {
+        let sym = Symbol::parse("ETH_BTC").unwrap();
+        SignalRecord {
+            signal_id: SignalId::new(&sym, Side::Sell, 1_516_579_200_000),
+            symbol: sym,
+            side: Side::Sell,
+            price: Decimal::new(921, 4),
+            strategy: "swing-aggressive".into(),
+            indicators: Default::default(),
+            candle_open_ms: 1_516_579_200_000,
+            // Written long after the candle (a replay): the alert must show the candle's time, not this one.
+            created_at: chrono::Utc::now(),
+            blocked: false,
+            blocked_reason: None,
+            message: String::new(),
+            trade_amount_usd: Decimal::from(100),
+            trade_enabled: true,
+            notify_order_placed: true,
+            alert_status: None,
+            alert_message_id: None,
+            decision: None,
+        }
+    }
+
+    fn placed_intent(mode: TradingMode) -> OrderIntent {
+        let s = signal();
+        let now = chrono::Utc::now();
+        OrderIntent {
+            idempotency_key: IdempotencyKey::for_signal(&s.signal_id),
+            client_oid: IdempotencyKey::for_signal(&s.signal_id).client_oid().to_string(),
+            signal_id: s.signal_id,
+            symbol: s.symbol,
+            side: s.side,
+            status: IntentStatus::OrderPlaced,
+            mode,
+            order_id: Some("42".into()),
+            attempt: 1,
+            lease_until_ms: 0,
+            sizing: Some(Sizing {
+                amount: Usd(Decimal::from(100)),
+                quote_price: UsdPrice {
+                    currency: "BTC".into(),
+                    usd_per_unit: Decimal::from(12_000),
+                    source: "config:PAPER_USD_PRICES".into(),
+                },
+                notional: QuoteAmount {
+                    amount: Decimal::new(833333, 8),
+                    currency: "BTC".into(),
+                },
+                quantity: Some(Quantity(Decimal::new(9048, 5))),
+                usd_value: Usd(Decimal::new(9999, 2)),
+            }),
+            error_code: None,
+            error_message: None,
+            failure_alert_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn signal_alerts_say_the_mode_the_quote_currency_and_the_candle_time_in_english() {
+        let s = signal();
+        let paper = signal_alert_text(&s, Some(-2.5), "RSI>68 & <reversal>", ExecutionMode::Paper, "1h");
+        assert!(paper.starts_with("🔴 <b>SELL SIGNAL</b> · <b>ETH_BTC</b>"), "{paper}");
+        assert!(paper.contains("<b>PAPER</b>") && !paper.contains("LIVE"), "{paper}");
+        assert!(paper.contains("Price: 0.0921 BTC"), "{paper}");
+        assert!(paper.contains("Change since last alert: ↓ 2.50%"), "{paper}");
+        assert!(paper.contains("Candle: 2018-01-22 00:00 UTC (1h)"), "{paper}");
+        assert!(paper.contains("RSI&gt;68 &amp; &lt;reversal&gt;"), "escaped: {paper}");
+        assert!(
+            !paper.contains("Cambio") && !paper.contains("Primera"),
+            "one language: {paper}"
+        );
+        let live = signal_alert_text(&s, None, "r", ExecutionMode::Live, "1h");
+        assert!(live.contains("<b>LIVE</b>") && live.contains("first alert"), "{live}");
+        let mut off = s.clone();
+        off.trade_enabled = false;
+        let off = signal_alert_text(&off, None, "r", ExecutionMode::Live, "1h");
+        assert!(off.contains("Trading is off for this symbol"), "{off}");
+    }
+
+    #[test]
+    fn order_messages_give_the_size_as_quantity_notional_and_usd() {
+        let placed = order_placed_text(&placed_intent(TradingMode::Paper), Decimal::new(921, 4));
+        assert!(
+            placed.starts_with("✅ <b>ORDER PLACED</b> · <b>ETH_BTC</b> SELL"),
+            "{placed}"
+        );
+        assert!(placed.contains("<b>PAPER</b>") && !placed.contains("LIVE"), "{placed}");
+        assert!(
+            placed.contains("Size: 0.09048 ETH · 0.00833333 BTC · ≈ 99.99 USD"),
+            "{placed}"
+        );
+        assert!(
+            placed.contains("Rate: 1 BTC = 12000 USD (config:PAPER_USD_PRICES)"),
+            "{placed}"
+        );
+        assert!(placed.contains("Signal price: 0.0921 BTC"), "{placed}");
+        assert!(placed.contains("Candle: 2018-01-22 00:00 UTC"), "{placed}");
+        let mut failed = placed_intent(TradingMode::Live);
+        failed.status = IntentStatus::OrderFailed;
+        failed.error_message = Some("order value 0.5 USD is below the minimum 1 USD".into());
+        let text = order_failed_text(&failed, ReasonCode::MinNotionalNotMet);
+        assert!(
+            text.starts_with("❌ <b>ORDER FAILED</b> · <b>ETH_BTC</b> SELL"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<b>LIVE</b>") && text.contains("MIN_NOTIONAL_NOT_MET"),
+            "{text}"
+        );
+        assert!(
+            text.contains("below the minimum 1 USD") && text.contains("≈ 99.99 USD"),
+            "{text}"
+        );
+    }
 }

@@ -64,6 +64,17 @@ fn number<T: std::str::FromStr>(
     }
 }
 
+/// LIVE_TRADING on → live; else PAPER_TRADING (default on) → paper; else no orders at all.
+fn execution_mode(src: &dyn Source) -> ExecutionMode {
+    if flag(src, "LIVE_TRADING", false) {
+        ExecutionMode::Live
+    } else if flag(src, "PAPER_TRADING", true) {
+        ExecutionMode::Paper
+    } else {
+        ExecutionMode::Blocked
+    }
+}
+
 /// Fail-closed flag: only an explicit true value turns it on; absent or unparsable is off.
 fn flag(src: &dyn Source, var: &'static str, default: bool) -> bool {
     match src.get(var) {
@@ -112,6 +123,8 @@ pub struct EvaluatorConfig {
     pub market: MarketSource,
     /// Symbols evaluated at once (bounded fan-out; the exchange allows 100 public requests per second).
     pub concurrency: usize,
+    /// LIVE_TRADING / PAPER_TRADING, as the orchestrator reads them: the alerts say which mode orders run in.
+    pub mode: ExecutionMode,
     /// `EMISSION_LEASE_SECONDS` (default 60, the function's timeout): how long an emission claim belongs to the run
     /// that took it.
     pub claim_lease_ms: i64,
@@ -146,6 +159,7 @@ impl EvaluatorConfig {
             timeframe,
             candle_count: number(src, "CANDLE_COUNT", 200, |n: &usize| (20..=300).contains(n))?,
             concurrency: number(src, "EVALUATOR_CONCURRENCY", 8, |n: &usize| (1..=64).contains(n))?,
+            mode: execution_mode(src),
             claim_lease_ms: 1000 * number(src, "EMISSION_LEASE_SECONDS", 60, |n: &i64| (1..=900).contains(n))?,
             market,
         })
@@ -224,13 +238,7 @@ fn usd_prices(src: &dyn Source, var: &'static str) -> Result<HashMap<String, Dec
 
 impl OrchestratorConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
-        let mode = if flag(src, "LIVE_TRADING", false) {
-            ExecutionMode::Live
-        } else if flag(src, "PAPER_TRADING", true) {
-            ExecutionMode::Paper
-        } else {
-            ExecutionMode::Blocked
-        };
+        let mode = execution_mode(src);
         let lease_ms = number(src, "LEASE_SECONDS", 60i64, |s| (5..=900).contains(s))? * 1000;
         let settle_ms = number(src, "SETTLE_SECONDS", 30i64, |s| (1..=600).contains(s))? * 1000;
         if settle_ms >= lease_ms {

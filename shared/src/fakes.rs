@@ -178,7 +178,7 @@ impl IntentStore for MemoryStore {
         if let Some(s) = t.signals.get_mut(&f.signal_id) {
             s.decision.get_or_insert_with(|| f.decision.clone());
         }
-        if let Some(a) = &f.failure_alert {
+        if let Some(a) = &f.alert {
             t.alerts.entry(a.alert_id.clone()).or_insert_with(|| a.clone());
         }
         Ok(FinalizeOutcome::Committed)

@@ -440,6 +440,7 @@ mod tests {
             message: "BUY SIGNAL".into(),
             trade_amount_usd: Decimal::from(100),
             trade_enabled: true,
+            notify_order_placed: true,
             alert_status: None,
             alert_message_id: None,
             decision: decided.map(|c| Decision {

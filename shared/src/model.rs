@@ -111,7 +111,7 @@ wire_enum!(
 
 wire_enum!(
     /// `kind` of an alerts outbox row.
-    AlertKind { Signal = "SIGNAL", OrderFailed = "ORDER_FAILED" }
+    AlertKind { Signal = "SIGNAL", OrderFailed = "ORDER_FAILED", OrderPlaced = "ORDER_PLACED" }
 );
 
 wire_enum!(
@@ -161,6 +161,8 @@ pub struct SignalRecord {
     pub trade_amount_usd: Decimal,
     /// The watchlist's `trade_enabled` when the signal was emitted: off → the orchestrator records TRADE_DISABLED.
     pub trade_enabled: bool,
+    /// The watchlist's `notify_order_placed` when the signal was emitted: an ORDER PLACED confirmation on Telegram.
+    pub notify_order_placed: bool,
     /// `alert_status`: SENT or FAILED once the BUY/SELL SIGNAL alert was tried, BLOCKED for a held-back signal.
     pub alert_status: Option<String>,
     pub alert_message_id: Option<i64>,
@@ -190,6 +192,7 @@ impl SignalRecord {
             strategy: self.strategy.clone(),
             trade_amount_usd: self.trade_amount_usd,
             trade_enabled: self.trade_enabled,
+            notify_order_placed: self.notify_order_placed,
             emitted_at: self.created_at,
         }
     }
@@ -248,6 +251,9 @@ impl AlertRecord {
     pub fn failure_id(key: &IdempotencyKey) -> String {
         format!("failure:{key}")
     }
+    pub fn placed_id(key: &IdempotencyKey) -> String {
+        format!("placed:{key}")
+    }
     pub fn signal_id(signal_id: &SignalId) -> String {
         format!("signal:{signal_id}")
     }
@@ -261,6 +267,9 @@ pub struct WatchlistEntry {
     pub alert_enabled: bool,
     #[serde(default = "yes")]
     pub trade_enabled: bool,
+    /// An ORDER PLACED confirmation on Telegram for each order of this symbol (default on).
+    #[serde(default = "yes")]
+    pub notify_order_placed: bool,
     #[serde(default = "default_trade_amount", with = "rust_decimal::serde::str")]
     pub trade_amount_usd: Decimal,
     #[serde(default = "default_preset")]
@@ -346,6 +355,9 @@ pub struct SignalMessage {
     /// Added to version 1 (optional, default true): lets the orchestrator record TRADE_DISABLED without a read.
     #[serde(default = "yes")]
     pub trade_enabled: bool,
+    /// Added to version 1 (optional, default true): send an ORDER PLACED confirmation for this signal's order.
+    #[serde(default = "yes")]
+    pub notify_order_placed: bool,
     pub emitted_at: DateTime<Utc>,
 }
 

@@ -73,8 +73,8 @@ impl Default for OrchestratorSettings {
 /// What happened to one delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// The signal has its decision; acknowledge the message. With the ORDER FAILED outbox row this delivery
-    /// committed, which the caller sends now (see [`crate::alerts::deliver`]).
+    /// The signal has its decision; acknowledge the message. With the order message's outbox row (ORDER FAILED, or
+    /// ORDER PLACED) this delivery committed, which the caller sends now (see [`crate::alerts::deliver`]).
     Decided(Decision, Option<Box<AlertRecord>>),
     /// Leave the message on the queue for a later delivery.
     Retry(String),
@@ -230,7 +230,7 @@ impl Orchestrator<'_> {
         match self.lookup(&oid).await {
             Err(why) => return Ok(Outcome::Retry(why)),
             Ok(Lookup::NotFound) => {}
-            Ok(found) => return self.finish_found(intent, found).await,
+            Ok(found) => return self.finish_found(msg, intent, found).await,
         }
         let now = self.clock.now();
         let settled_at = last_send + chrono::Duration::milliseconds(self.settings.settle_ms);
@@ -242,7 +242,7 @@ impl Orchestrator<'_> {
         match self.lookup(&oid).await {
             Err(why) => return Ok(Outcome::Retry(why)),
             Ok(Lookup::NotFound) => {}
-            Ok(found) => return self.finish_found(intent, found).await,
+            Ok(found) => return self.finish_found(msg, intent, found).await,
         }
         // Nothing on the exchange after the settle window and two lookups: record the resend time, then resend.
         let mut resend = intent;
@@ -265,9 +265,14 @@ impl Orchestrator<'_> {
             .map_err(|e| format!("order lookup by client_oid {oid} failed: {e}"))
     }
 
-    async fn finish_found(&self, intent: OrderIntent, found: Lookup) -> Result<Outcome, StoreError> {
+    async fn finish_found(
+        &self,
+        msg: &SignalMessage,
+        intent: OrderIntent,
+        found: Lookup,
+    ) -> Result<Outcome, StoreError> {
         match found {
-            Lookup::Placed(ack) => self.finish_placed(intent, ack).await,
+            Lookup::Placed(ack) => self.finish_placed(msg, intent, ack).await,
             Lookup::Rejected { code, message, snippet } => {
                 self.finish_failed(intent, code, message, Some(snippet)).await
             }
@@ -275,19 +280,32 @@ impl Orchestrator<'_> {
         }
     }
 
-    async fn finish_placed(&self, mut intent: OrderIntent, ack: OrderAck) -> Result<Outcome, StoreError> {
+    async fn finish_placed(
+        &self,
+        msg: &SignalMessage,
+        mut intent: OrderIntent,
+        ack: OrderAck,
+    ) -> Result<Outcome, StoreError> {
         intent.status = IntentStatus::OrderPlaced;
         intent.order_id = Some(ack.order_id);
         intent.error_code = None;
         intent.error_message = None;
         intent.updated_at = self.clock.now();
         let decision = decision_for(&intent, intent.updated_at);
+        let alert = msg.notify_order_placed.then(|| {
+            outbox_row(
+                AlertRecord::placed_id(&intent.idempotency_key),
+                AlertKind::OrderPlaced,
+                &intent,
+                crate::alerts::order_placed_text(&intent, msg.price),
+            )
+        });
         let signal_id = intent.signal_id.clone();
         self.finalize(Finalization {
             signal_id,
             intent,
             decision,
-            failure_alert: None,
+            alert,
         })
         .await
     }
@@ -326,7 +344,7 @@ impl Orchestrator<'_> {
             )));
         }
         match self.exchange.place_order(&req).await {
-            Ok(ack) => self.finish_placed(intent, ack).await,
+            Ok(ack) => self.finish_placed(msg, intent, ack).await,
             Err(ExchangeError::Rejected { code, message, snippet }) => {
                 self.finish_failed(intent, code, message, Some(snippet)).await
             }
@@ -396,7 +414,7 @@ impl Orchestrator<'_> {
             signal_id,
             intent,
             decision,
-            failure_alert: None,
+            alert: None,
         })
         .await
     }
@@ -417,32 +435,21 @@ impl Orchestrator<'_> {
         intent.failure_alert_id = Some(alert_id.clone());
         let mut decision = decision_for(&intent, now);
         decision.exchange_error_snippet = snippet.map(|s| truncate(&s, 500));
-        let failure_alert = AlertRecord {
-            alert_id,
-            kind: AlertKind::OrderFailed,
-            symbol: intent.symbol.clone(),
-            side: intent.side,
-            text: crate::alerts::order_failed_text(&intent, code),
-            status: AlertStatus::Pending,
-            telegram_message_id: None,
-            attempts: 0,
-            last_error: None,
-            created_at: now,
-            sent_at: None,
-        };
+        let text = crate::alerts::order_failed_text(&intent, code);
+        let alert = outbox_row(alert_id, AlertKind::OrderFailed, &intent, text);
         let signal_id = intent.signal_id.clone();
         self.finalize(Finalization {
             intent,
             signal_id,
             decision,
-            failure_alert: Some(failure_alert),
+            alert: Some(alert),
         })
         .await
     }
 
     async fn finalize(&self, f: Finalization) -> Result<Outcome, StoreError> {
         match self.intents.finalize(&f).await? {
-            FinalizeOutcome::Committed => Ok(Outcome::Decided(f.decision, f.failure_alert.map(Box::new))),
+            FinalizeOutcome::Committed => Ok(Outcome::Decided(f.decision, f.alert.map(Box::new))),
             FinalizeOutcome::Fenced => Ok(Outcome::Retry(format!(
                 "attempt {} of {} was fenced off by a newer attempt",
                 f.intent.attempt, f.intent.idempotency_key
@@ -520,6 +527,23 @@ pub fn decision_for(intent: &OrderIntent, now: DateTime<Utc>) -> Decision {
         correlation_id: intent.client_oid.clone(),
         decided_at: now,
         order_id: intent.order_id.clone(),
+    }
+}
+
+/// A PENDING outbox row for an order's Telegram message, written by the finalize transaction.
+fn outbox_row(alert_id: String, kind: AlertKind, intent: &OrderIntent, text: String) -> AlertRecord {
+    AlertRecord {
+        alert_id,
+        kind,
+        symbol: intent.symbol.clone(),
+        side: intent.side,
+        text,
+        status: AlertStatus::Pending,
+        telegram_message_id: None,
+        attempts: 0,
+        last_error: None,
+        created_at: intent.updated_at,
+        sent_at: None,
     }
 }
 

@@ -73,8 +73,9 @@ pub struct Finalization {
     pub intent: OrderIntent,
     pub signal_id: SignalId,
     pub decision: Decision,
-    /// The ORDER FAILED outbox row, for failures.
-    pub failure_alert: Option<AlertRecord>,
+    /// The outbox row of the order's Telegram message: ORDER FAILED for failures, ORDER PLACED for placed orders
+    /// when the symbol asks for it.
+    pub alert: Option<AlertRecord>,
 }
 
 #[async_trait]

@@ -479,6 +479,7 @@ fn live_signal(
         message: String::new(),
         trade_amount_usd: Decimal::from(100),
         trade_enabled: true,
+        notify_order_placed: true,
         alert_status: None,
         alert_message_id: None,
         decision: None,

@@ -246,6 +246,7 @@ fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
         message: String::new(),
         trade_amount_usd: Decimal::from(100),
         trade_enabled: true,
+        notify_order_placed: true,
         alert_status: None,
         alert_message_id: None,
         decision: None,

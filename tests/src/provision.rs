@@ -200,6 +200,7 @@ pub async fn seed_watchlist(
             ),
             ("alert_enabled".to_string(), A::Bool(e.alert_enabled)),
             ("trade_enabled".to_string(), A::Bool(e.trade_enabled)),
+            ("notify_order_placed".to_string(), A::Bool(e.notify_order_placed)),
             ("trade_amount_usd".to_string(), A::N(e.trade_amount_usd.to_string())),
             ("preset".to_string(), A::S(e.preset.clone())),
         ]);

@@ -37,6 +37,7 @@ fn evaluator<'a>(
         candle_count: 200,
         concurrency: 4,
         claim_lease_ms: 60_000,
+        mode: shared::orchestration::ExecutionMode::Paper,
     }
 }
 

@@ -54,6 +54,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         candle_count: 200,
         concurrency: 8,
         claim_lease_ms: 60_000,
+        mode: shared::orchestration::ExecutionMode::Paper,
     };
     let exchange = support::CountingExchange::new(support::paper(1));
     let orch = Orchestrator {

@@ -137,6 +137,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
         candle_count: 200,
         concurrency: 4,
         claim_lease_ms: 60_000,
+        mode: shared::orchestration::ExecutionMode::Paper,
     };
     let mut listed = 0;
     for t in times.into_iter().take(150) {

@@ -127,7 +127,7 @@ async fn finalize_is_fenced_on_the_attempt_and_atomic() {
         decision: decision_for(&late, Utc::now()),
         intent: late,
         signal_id: s.signal_id.clone(),
-        failure_alert: None,
+        alert: None,
     };
     assert_eq!(store.finalize(&f).await.unwrap(), FinalizeOutcome::Fenced);
     let stored = store.get_many(&[s.idempotency_key()]).await.unwrap();

@@ -15,6 +15,7 @@ use shared::model::{
     AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
     WatchlistEntry,
 };
+use shared::orchestration::ExecutionMode;
 use shared::ports::{
     AlertStore, Clock, MarketData, Notifier, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
 };
@@ -33,6 +34,8 @@ pub struct Evaluator<'a> {
     pub concurrency: usize,
     /// How long an emission claim belongs to the run that took it: the function's timeout (DESIGN.md §5).
     pub claim_lease_ms: i64,
+    /// How the orchestrator handles orders (LIVE_TRADING / PAPER_TRADING): said plainly in every signal alert.
+    pub mode: ExecutionMode,
 }
 
 /// One run's result: the structured summary logged once and returned as the invocation's response.
@@ -246,12 +249,13 @@ impl Evaluator<'_> {
             message: format!("{emoji} {side} SIGNAL: {symbol} @ ${price} - {reason}"),
             trade_amount_usd: entry.trade_amount_usd,
             trade_enabled: entry.trade_enabled,
+            notify_order_placed: entry.notify_order_placed,
             alert_status: None,
             alert_message_id: None,
             decision: None,
         };
         let change_pct = entry.last(side).and_then(|p| strategy::change_pct(p.price, price));
-        let alert_text = shared::alerts::signal_alert_text(&record, change_pct, &reason);
+        let alert_text = shared::alerts::signal_alert_text(&record, change_pct, &reason, self.mode, timeframe.as_str());
         if !entry.alert_enabled {
             record.blocked = true;
             record.blocked_reason = Some(BlockedReason::AlertsDisabled);
@@ -343,6 +347,7 @@ mod tests {
             candle_count: 200,
             concurrency: 4,
             claim_lease_ms: 60_000,
+            mode: shared::orchestration::ExecutionMode::Paper,
         };
         let mut total = RunSummary::default();
         for t in market.close_times(Timeframe::H1).into_iter().take(200) {
@@ -411,6 +416,7 @@ mod tests {
             candle_count: 200,
             concurrency: 1,
             claim_lease_ms: 60_000,
+            mode: shared::orchestration::ExecutionMode::Paper,
         };
         for t in market.close_times(Timeframe::H1).into_iter().take(150) {
             clock.set_market_ms(t);
@@ -446,6 +452,7 @@ mod tests {
             candle_count: 200,
             concurrency: 1,
             claim_lease_ms: 60_000,
+            mode: shared::orchestration::ExecutionMode::Paper,
         };
         for t in market.close_times(Timeframe::H1) {
             clock.set_market_ms(t);

@@ -78,6 +78,7 @@ impl<C: Clock> Deps<C> {
             candle_count: self.config.candle_count,
             concurrency: self.config.concurrency,
             claim_lease_ms: self.config.claim_lease_ms,
+            mode: self.config.mode,
         }
     }
 }

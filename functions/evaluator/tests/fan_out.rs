@@ -60,6 +60,7 @@ async fn a_malformed_response_for_one_symbol_among_ten() {
         candle_count: 200,
         concurrency: 8,
         claim_lease_ms: 60_000,
+        mode: shared::orchestration::ExecutionMode::Paper,
     };
     let summary = ev.run().await.unwrap();
     assert_eq!(

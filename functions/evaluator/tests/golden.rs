@@ -81,6 +81,7 @@ async fn the_evaluator_sends_exactly_the_unthrottled_signals_of_the_golden_files
             candle_count: 200,
             concurrency: 1,
             claim_lease_ms: 60_000,
+            mode: shared::orchestration::ExecutionMode::Paper,
         };
         for t in market.close_times(Timeframe::H1) {
             clock.set_market_ms(t);

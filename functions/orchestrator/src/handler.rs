@@ -9,7 +9,7 @@ use shared::model::SignalMessage;
 use shared::orchestration::{Orchestrator, Outcome};
 use shared::ports::{AlertStore, Notifier};
 
-/// Where ORDER FAILED messages go: the alerts outbox and the notifier (Telegram).
+/// Where the order messages (ORDER FAILED, ORDER PLACED) go: the alerts outbox and the notifier (Telegram).
 pub struct FailureAlerts<'a> {
     pub store: &'a dyn AlertStore,
     pub notifier: &'a dyn Notifier,
@@ -37,14 +37,15 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
         }
     };
     match orchestrator.process(&msg).await {
-        Ok(Outcome::Decided(d, failure_alert)) => {
+        Ok(Outcome::Decided(d, order_alert)) => {
             tracing::info!(message_id, signal_id = %msg.signal_id, decision_type = %d.decision_type,
                 reason_code = %d.reason_code, order_id = d.order_id.as_deref(), "signal decided");
-            if let Some(alert) = failure_alert {
-                // The decision is durable; a failed send leaves the outbox row PENDING for the sweeper.
+            if let Some(alert) = order_alert {
+                // The decision is durable; a failed send leaves the outbox row PENDING (the sweeper re-sends
+                // ORDER FAILED rows; an undelivered ORDER PLACED confirmation stays PENDING in the outbox).
                 let clock = orchestrator.clock;
                 if let Err(e) = shared::alerts::deliver(alerts.store, alerts.notifier, clock, &alert).await {
-                    tracing::error!(alert_id = %alert.alert_id, error = %e, "recording the ORDER FAILED delivery failed");
+                    tracing::error!(alert_id = %alert.alert_id, error = %e, kind = %alert.kind, "recording the order message's delivery failed");
                 }
             }
             true
@@ -117,6 +118,7 @@ mod tests {
             message: "✅ BUY SIGNAL".into(),
             trade_amount_usd: Decimal::from(100),
             trade_enabled: true,
+            notify_order_placed: true,
             alert_status: None,
             alert_message_id: None,
             decision: None,
@@ -176,6 +178,22 @@ mod tests {
         let again = handle(&orch, &alerts, event).await;
         assert_eq!(again.batch_item_failures.len(), 2);
         assert_eq!(store.intents(), intents, "redelivery does not touch the intent");
+        let sent = notifier.sent();
+        assert_eq!(
+            sent.len(),
+            1,
+            "one ORDER PLACED confirmation, not one per delivery: {sent:?}"
+        );
+        assert!(
+            sent[0].contains("ORDER PLACED") && sent[0].contains("<b>PAPER</b>"),
+            "{}",
+            sent[0]
+        );
+        // $100 at 12,000 USD per BTC: a BUY of 0.00833… BTC, recorded with its rate and source.
+        let sizing = intents[0].sizing.clone().unwrap();
+        assert_eq!(sizing.notional.currency, "BTC");
+        assert_eq!(sizing.notional.amount.round_dp(8), Decimal::new(833333, 8));
+        assert_eq!(sizing.quote_price.source, "config:PAPER_USD_PRICES");
         assert_eq!(store.signals()[0].decision.clone().unwrap(), d, "nor the decision");
     }
 
@@ -383,5 +401,27 @@ mod tests {
             orch.process(&good.to_message()).await.unwrap(),
             Outcome::Decided(..)
         ));
+    }
+
+    #[tokio::test]
+    async fn the_order_placed_confirmation_can_be_switched_off_per_symbol() {
+        let clock = sample_clock();
+        let mut quiet = sample_signal(&clock);
+        quiet.notify_order_placed = false;
+        let store = store_with(&quiet).await;
+        let exchange = paper(1);
+        let orch = Orchestrator {
+            intents: &store,
+            signals: &store,
+            exchange: &exchange,
+            clock: &clock,
+            settings: settings(ExecutionMode::Paper),
+        };
+        let Outcome::Decided(d, alert) = orch.process(&quiet.to_message()).await.unwrap() else {
+            panic!("not decided");
+        };
+        assert_eq!(d.reason_code, ReasonCode::ExecOrderPlaced);
+        assert!(alert.is_none(), "no ORDER PLACED message for this symbol");
+        assert!(store.alerts().is_empty());
     }
 }

@@ -221,6 +221,7 @@ mod tests {
             message: String::new(),
             trade_amount_usd: rust_decimal::Decimal::from(100),
             trade_enabled: true,
+            notify_order_placed: true,
             alert_status: Some("FAILED".into()),
             alert_message_id: None,
             decision: None,

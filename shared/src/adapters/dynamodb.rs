@@ -412,7 +412,7 @@ impl IntentStore for DynamoStore {
             TransactWriteItem::builder().put(intent_put).build(),
             TransactWriteItem::builder().update(signal_update).build(),
         ];
-        if let Some(alert) = &f.failure_alert {
+        if let Some(alert) = &f.alert {
             let put = Put::builder()
                 .table_name(&self.tables.alerts)
                 .set_item(Some(alert_item(alert)))
@@ -725,6 +725,10 @@ fn signal_item(x: &SignalRecord) -> Item {
         ("message".into(), s(&x.message)),
         ("trade_amount_usd".into(), s(x.trade_amount_usd.to_string())),
         ("trade_enabled".into(), AttributeValue::Bool(x.trade_enabled)),
+        (
+            "notify_order_placed".into(),
+            AttributeValue::Bool(x.notify_order_placed),
+        ),
         ("idempotency_key".into(), s(x.idempotency_key().as_str())),
     ]);
     put_opt(&mut item, "blocked_reason", x.blocked_reason.map(|r| s(r.as_str())));
@@ -823,6 +827,7 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
         message: opt_s(item, "message").unwrap_or_default().to_string(),
         trade_amount_usd: opt_decimal(item, "trade_amount_usd")?.unwrap_or_default(),
         trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(true),
+        notify_order_placed: opt_bool(item, "notify_order_placed").unwrap_or(true),
         alert_status: opt_s(item, "alert_status").map(str::to_string),
         alert_message_id: item
             .get("alert_message_id")
@@ -982,6 +987,7 @@ fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
         symbol: symbol(item)?,
         alert_enabled: opt_bool(item, "alert_enabled").unwrap_or(true),
         trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(true),
+        notify_order_placed: opt_bool(item, "notify_order_placed").unwrap_or(true),
         trade_amount_usd: match item.get("trade_amount_usd") {
             Some(AttributeValue::N(v)) | Some(AttributeValue::S(v)) => {
                 parse("trade_amount_usd", v, |r| r.parse::<Decimal>())?

@@ -74,6 +74,7 @@ async fn main() -> Result<(), BoxError> {
                     message: "✅ BUY SIGNAL: ETH_BTC @ $0.0921 - swing-aggressive | RSI<45".into(),
                     trade_amount_usd: Decimal::from(100),
                     trade_enabled: true,
+                    notify_order_placed: true,
                     alert_status: None,
                     alert_message_id: None,
                     decision: Some(decision_for(&intent, created_at)),

@@ -92,6 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             candle_count: 200,
             concurrency,
             claim_lease_ms: 60_000,
+            mode: shared::orchestration::ExecutionMode::Paper,
         };
         let mut walls = Vec::new();
         for _ in 0..5 {

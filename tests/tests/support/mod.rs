@@ -27,6 +27,7 @@ pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTim
         message: format!("{side} SIGNAL: {symbol}"),
         trade_amount_usd: Decimal::from(100),
         trade_enabled: true,
+        notify_order_placed: true,
         alert_status: None,
         alert_message_id: None,
         decision: None,
