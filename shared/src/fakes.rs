@@ -75,6 +75,11 @@ impl SignalStore for MemoryStore {
         Ok(PutOutcome::Created)
     }
 
+    async fn get_signals(&self, ids: &[SignalId]) -> Result<Vec<SignalRecord>, StoreError> {
+        let t = self.lock();
+        Ok(ids.iter().filter_map(|id| t.signals.get(id).cloned()).collect())
+    }
+
     async fn created_between(
         &self,
         since: DateTime<Utc>,
@@ -152,6 +157,21 @@ impl IntentStore for MemoryStore {
         }
         t.intents.insert(intent.idempotency_key.clone(), intent.clone());
         Ok(Claim::Created)
+    }
+
+    async fn intents_created_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<OrderIntent>, StoreError> {
+        // Record times carry milliseconds in storage: compare as the index does.
+        let ms = |t: DateTime<Utc>| t.timestamp_millis();
+        let t = self.lock();
+        Ok(t.intents
+            .values()
+            .filter(|i| (ms(since)..=ms(until)).contains(&ms(i.created_at)))
+            .cloned()
+            .collect())
     }
 
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {

@@ -2,12 +2,12 @@
 //! decision, a failed order has its Telegram message, and no intent is stuck past its lease. Pure: it takes the rows
 //! and the time, and computes every number from them. [`collect`] gathers the rows through the ports.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::ids::{IdempotencyKey, Side};
+use crate::ids::{IdempotencyKey, Side, SignalId};
 use crate::model::{
     rfc3339, AlertRecord, AlertStatus, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord,
 };
@@ -38,6 +38,10 @@ pub enum ViolationType {
     NullDecision,
     FailedWithoutTelegram,
     NonTerminalIntent,
+    /// An order intent whose signal row is missing or was never sent (held back): an order (or an attempt) no
+    /// signal accounts for. The claim refuses such messages, so this only appears if a signal row was removed or
+    /// written around the claim; it is never repaired automatically.
+    OrphanIntent,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -94,6 +98,7 @@ pub struct Counts {
     pub duplicate_intent: usize,
     pub non_terminal_intent: usize,
     pub in_flight: usize,
+    pub orphan_intent: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -117,15 +122,9 @@ pub struct Report {
     pub summary: Summary,
 }
 
-/// Builds the report over `signals` (already the sent signals of the window, newest first, at most `limit`).
-pub fn evaluate(
-    query: &ReportQuery,
-    signals: &[SignalRecord],
-    intents: &HashMap<IdempotencyKey, OrderIntent>,
-    failure_alerts: &HashMap<String, AlertRecord>,
-    now: DateTime<Utc>,
-    grace: Duration,
-) -> Report {
+/// Builds the report over the rows of a window (see [`Rows`]).
+pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Duration) -> Report {
+    let (signals, intents, failure_alerts) = (&rows.signals, &rows.intents, &rows.failure_alerts);
     let mut counts = Counts {
         total_signals: signals.len(),
         sent_signals: signals.len(),
@@ -205,6 +204,7 @@ pub fn evaluate(
                 ViolationType::NullDecision => counts.null_decisions += 1,
                 ViolationType::FailedWithoutTelegram => counts.failed_without_telegram += 1,
                 ViolationType::NonTerminalIntent => counts.non_terminal_intent += 1,
+                ViolationType::OrphanIntent => counts.orphan_intent += 1,
             }
         }
         let timestamp = rfc3339(s.created_at);
@@ -218,6 +218,23 @@ pub fn evaluate(
             details: details.clone(),
         }));
         views.push(view(s, intent, found.iter().map(|(v, _, _)| *v).collect(), timestamp));
+    }
+    for i in &rows.orphans {
+        counts.orphan_intent += 1;
+        violations.push(Violation {
+            signal_id: i.signal_id.to_string(),
+            timestamp: rfc3339(i.created_at),
+            symbol: i.symbol.to_string(),
+            side: i.side,
+            violation: ViolationType::OrphanIntent,
+            message: "Order intent exists but its signal does not, or was never sent".into(),
+            details: serde_json::json!({
+                "idempotency_key": i.idempotency_key.as_str(),
+                "status": i.status,
+                "order_id": i.order_id,
+                "client_oid": i.client_oid,
+            }),
+        });
     }
     summary.null_decisions = counts.null_decisions;
     Report {
@@ -265,13 +282,15 @@ fn view(
     }
 }
 
-/// The rows a report is computed from: the window's sent signals (newest first, at most `limit`), their intents
-/// and the failure alerts of their failed intents.
+/// The rows a report is computed from: the window's sent signals (newest first, at most `limit`), their intents,
+/// the failure alerts of their failed intents, and the intents of the same stretch of time that no sent signal
+/// accounts for.
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
     pub signals: Vec<SignalRecord>,
     pub intents: HashMap<IdempotencyKey, OrderIntent>,
     pub failure_alerts: HashMap<String, AlertRecord>,
+    pub orphans: Vec<OrderIntent>,
 }
 
 /// Reads the rows of a window through the ports: the `by_day` index for signals, batch gets for the rest.
@@ -302,11 +321,53 @@ pub async fn gather(
         .into_iter()
         .map(|a| (a.alert_id.clone(), a))
         .collect();
+    let orphans = orphan_intents(signals, intents, query, &sent, since, now).await?;
     Ok(Rows {
         signals: sent,
         intents: intent_map,
         failure_alerts: alert_map,
+        orphans,
     })
+}
+
+/// Intents created in the stretch of time the report covers whose signal row is missing or not a sent signal.
+/// The covered stretch is the window, or — when the limit cut the signals short — from the oldest signal read, so
+/// that only intents near that edge (and real orphans) need their signal looked up.
+async fn orphan_intents(
+    signals: &dyn SignalStore,
+    intents: &dyn IntentStore,
+    query: &ReportQuery,
+    sent: &[SignalRecord],
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<OrderIntent>, StoreError> {
+    let covered_from = match sent.last() {
+        Some(oldest) if sent.len() >= query.limit => oldest.created_at,
+        _ => since,
+    };
+    let known: HashSet<&SignalId> = sent.iter().map(|s| &s.signal_id).collect();
+    let candidates: Vec<OrderIntent> = intents
+        .intents_created_between(covered_from, now)
+        .await?
+        .into_iter()
+        .filter(|i| !known.contains(&i.signal_id) && query.side.is_none_or(|side| i.side == side))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<SignalId> = candidates.iter().map(|i| i.signal_id.clone()).collect();
+    let found: HashMap<SignalId, bool> = signals
+        .get_signals(&ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.signal_id, s.blocked))
+        .collect();
+    let mut orphans: Vec<OrderIntent> = candidates
+        .into_iter()
+        .filter(|i| found.get(&i.signal_id).is_none_or(|blocked| *blocked))
+        .collect();
+    orphans.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+    Ok(orphans)
 }
 
 /// Gathers the window's rows and evaluates them.
@@ -319,14 +380,7 @@ pub async fn collect(
     grace: Duration,
 ) -> Result<Report, StoreError> {
     let rows = gather(signals, intents, alerts, query, now).await?;
-    Ok(evaluate(
-        query,
-        &rows.signals,
-        &rows.intents,
-        &rows.failure_alerts,
-        now,
-        grace,
-    ))
+    Ok(evaluate(query, &rows, now, grace))
 }
 
 /// A query parameter the diagnostics API refuses (→ 400 naming the parameter).
@@ -381,7 +435,7 @@ impl ReportQuery {
 /// The report's counts as one CloudWatch Embedded Metric Format document (one log line), published every run.
 pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serde_json::Value {
     let c = &report.counts;
-    let metrics: [(&str, usize); 9] = [
+    let metrics: [(&str, usize); 10] = [
         ("SentSignals", c.sent_signals),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
@@ -391,6 +445,7 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("NonTerminalIntent", c.non_terminal_intent),
         ("DuplicateIntent", c.duplicate_intent),
         ("InFlight", c.in_flight),
+        ("OrphanIntent", c.orphan_intent),
     ];
     let mut doc = serde_json::json!({
         "_aws": {
@@ -507,14 +562,12 @@ mod tests {
         ] {
             intents.insert(s.idempotency_key(), intent(s, st, lease));
         }
-        let r = evaluate(
-            &ReportQuery::default(),
-            &signals,
-            &intents,
-            &HashMap::new(),
-            t0(),
-            grace,
-        );
+        let mut rows = Rows {
+            signals: signals.clone(),
+            intents,
+            ..Rows::default()
+        };
+        let r = evaluate(&ReportQuery::default(), &rows, t0(), grace);
         assert_eq!(r.counts.placed, 1);
         assert_eq!(r.counts.failed, 1);
         assert_eq!(r.counts.missing_intent, 1);
@@ -541,21 +594,32 @@ mod tests {
             created_at: t0(),
             sent_at: Some(t0()),
         };
-        let alerts = HashMap::from([(alert_id, sent)]);
-        let r = evaluate(&ReportQuery::default(), &signals[..4], &intents, &alerts, t0(), grace);
+        rows.failure_alerts = HashMap::from([(alert_id, sent)]);
+        rows.signals.truncate(4);
+        let r = evaluate(&ReportQuery::default(), &rows, t0(), grace);
         assert_eq!(r.counts.failed_without_telegram, 0);
+        assert!(r.violations.iter().all(|v| v.violation != ViolationType::OrphanIntent));
+
+        // An intent no sent signal accounts for fails the report, whatever its status.
+        rows.orphans = vec![intent(&signal(9, 30, None), IntentStatus::OrderPlaced, 0)];
+        let r = evaluate(&ReportQuery::default(), &rows, t0(), grace);
+        assert_eq!(r.counts.orphan_intent, 1);
+        assert!(!r.pass);
+        let v = r
+            .violations
+            .iter()
+            .find(|v| v.violation == ViolationType::OrphanIntent)
+            .unwrap();
+        assert_eq!(v.details["status"], "ORDER_PLACED");
     }
 
     #[test]
     fn report_json_has_the_contract_shape() {
-        let r = evaluate(
-            &ReportQuery::default(),
-            &[signal(1, 5, None)],
-            &HashMap::new(),
-            &HashMap::new(),
-            t0(),
-            Duration::seconds(120),
-        );
+        let rows = Rows {
+            signals: vec![signal(1, 5, None)],
+            ..Rows::default()
+        };
+        let r = evaluate(&ReportQuery::default(), &rows, t0(), Duration::seconds(120));
         let v = serde_json::to_value(&r).unwrap();
         for k in ["signals", "total", "hours", "counts", "violations", "pass", "summary"] {
             assert!(v.get(k).is_some(), "{k}");
@@ -567,8 +631,9 @@ mod tests {
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            9
+            10
         );
+        assert_eq!(emf["OrphanIntent"], 0);
     }
 
     #[test]

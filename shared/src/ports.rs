@@ -96,6 +96,8 @@ pub trait SignalStore: Send + Sync {
         side: Option<Side>,
         limit: usize,
     ) -> Result<Vec<SignalRecord>, StoreError>;
+    /// The signals with these ids that exist (any order).
+    async fn get_signals(&self, ids: &[SignalId]) -> Result<Vec<SignalRecord>, StoreError>;
     /// Writes the decision trace when the signal has none, or the same one already. Ok(false): a different one exists.
     async fn record_decision(
         &self,
@@ -114,6 +116,12 @@ pub trait IntentStore: Send + Sync {
     /// stored intent on conflict.
     async fn claim(&self, intent: &OrderIntent, msg: &SignalMessage) -> Result<Claim, StoreError>;
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError>;
+    /// Intents created in `[since, until]`, through the `by_day` index (any order).
+    async fn intents_created_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<OrderIntent>, StoreError>;
     /// One transaction: intent (condition `attempt` unchanged) + signal decision (+ failure alert outbox row).
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError>;
     /// Takes a stale intent over: `attempt = seen.attempt` → `attempt + 1` with a new lease, in one conditional

@@ -95,6 +95,13 @@ impl IntentStore for SlowStore {
     async fn get_many(&self, k: &[shared::ids::IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
         self.inner.get_many(k).await
     }
+    async fn intents_created_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<OrderIntent>, StoreError> {
+        self.inner.intents_created_between(since, until).await
+    }
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
         self.stall().await;
         self.inner.finalize(f).await
@@ -136,6 +143,9 @@ impl SignalStore for SlowStore {
     ) -> Result<bool, StoreError> {
         self.stall().await;
         self.inner.record_decision(id, k, d).await
+    }
+    async fn get_signals(&self, ids: &[SignalId]) -> Result<Vec<SignalRecord>, StoreError> {
+        self.inner.get_signals(ids).await
     }
 }
 

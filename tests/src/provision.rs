@@ -67,7 +67,13 @@ pub async fn tables(ddb: &aws_sdk_dynamodb::Client, t: &TableNames) -> Result<()
         Some(Index("by_day", "day", "created_at", ProjectionType::All)),
     )
     .await?;
-    create_table(ddb, &t.intents, "idempotency_key", None).await?;
+    create_table(
+        ddb,
+        &t.intents,
+        "idempotency_key",
+        Some(Index("by_day", "day", "created_at", ProjectionType::All)),
+    )
+    .await?;
     create_table(ddb, &t.alerts, "alert_id", None).await?;
     let by_list = Index("by_list", "list", "symbol", ProjectionType::KeysOnly);
     create_table(ddb, &t.watchlist, "symbol", Some(by_list)).await?;

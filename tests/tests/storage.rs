@@ -290,3 +290,58 @@ async fn secrets_are_read_without_exposing_them() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn an_intent_whose_signal_is_gone_is_an_orphan_in_the_report() {
+    let env = TestEnv::new("orphan").await;
+    let store = env.store();
+    let now = Utc::now();
+    let older = support::signal("ETH_BTC", Side::Buy, 1, now - Duration::minutes(20));
+    let newer = support::signal("ETH_BTC", Side::Sell, 2, now - Duration::minutes(10));
+    let doomed = support::signal("XRP_USDT", Side::Buy, 3, now - Duration::minutes(5));
+    for s in [&older, &newer, &doomed] {
+        store.put_new(s).await.unwrap();
+        // Claimed a minute after the signal: the older signal's intent falls inside the newer one's stretch.
+        let at = s.created_at + Duration::minutes(1);
+        let intent = support::intent(s, IntentStatus::OrderPlaced, at, at);
+        assert_eq!(store.claim(&intent, &s.to_message()).await.unwrap(), Claim::Created);
+    }
+    let grace = Duration::seconds(0);
+    let q = |limit| ReportQuery {
+        hours: 1,
+        limit,
+        side: None,
+    };
+    let clean = invariants::collect(&store, &store, &store, &q(1), now, grace)
+        .await
+        .unwrap();
+    assert_eq!(
+        clean.counts.orphan_intent, 0,
+        "an intent of a sent signal cut off by the limit is no orphan"
+    );
+
+    // The signal row disappears (deleted by hand, or expired): its intent, and the order, are accounted for by none.
+    aws_sdk_dynamodb::Client::new(&env.aws)
+        .delete_item()
+        .table_name(&env.p.tables.signals)
+        .key(
+            "signal_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(doomed.signal_id.to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    for limit in [1, 500] {
+        let r = invariants::collect(&store, &store, &store, &q(limit), now, grace)
+            .await
+            .unwrap();
+        assert_eq!(r.counts.orphan_intent, 1, "limit {limit}");
+        assert!(!r.pass);
+        let v = r
+            .violations
+            .iter()
+            .find(|v| v.signal_id == doomed.signal_id.as_str())
+            .unwrap();
+        assert_eq!(v.violation, invariants::ViolationType::OrphanIntent);
+    }
+}

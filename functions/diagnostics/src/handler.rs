@@ -222,4 +222,16 @@ mod tests {
         assert_eq!(body(&refused)["detail"]["header"], "X-Diagnostics-Key");
         assert_eq!(d.handle(with(Some("s3cret-diagnostics-key"))).await.status(), 200);
     }
+
+    #[test]
+    fn the_openapi_document_lists_every_reason_code() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
+        let listed = &doc["components"]["schemas"]["Signal"]["properties"]["reason_code"]["enum"];
+        for code in shared::model::ReasonCode::ALL {
+            assert!(
+                listed.as_array().unwrap().iter().any(|c| c == code.as_str()),
+                "{code} is missing from openapi.json"
+            );
+        }
+    }
 }

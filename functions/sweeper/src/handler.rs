@@ -52,14 +52,7 @@ impl Sweeper<'_> {
             side: None,
         };
         let rows = invariants::gather(self.signals, self.intents, self.alerts, &query, now).await?;
-        let report = invariants::evaluate(
-            &query,
-            &rows.signals,
-            &rows.intents,
-            &rows.failure_alerts,
-            now,
-            self.grace,
-        );
+        let report = invariants::evaluate(&query, &rows, now, self.grace);
         let mut emf = emf_document(self.namespace, &report, now.timestamp_millis());
 
         let redrive_ids: BTreeSet<&str> = report

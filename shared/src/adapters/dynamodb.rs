@@ -123,9 +123,11 @@ impl DynamoStore {
         }
     }
 
-    /// One day of the `by_day` index, newest first, until `cap` items; `sent` filters to sent signals (of a side).
+    /// One day of a table's `by_day` index, newest first, until `cap` items; `sent` filters to sent signals (of a
+    /// side).
     async fn query_day(
         &self,
+        table: &str,
         day: String,
         since: &str,
         until: &str,
@@ -138,7 +140,7 @@ impl DynamoStore {
             let mut req = self
                 .client
                 .query()
-                .table_name(&self.tables.signals)
+                .table_name(table)
                 .index_name("by_day")
                 .key_condition_expression("#d = :day AND created_at BETWEEN :a AND :b")
                 .expression_attribute_names("#d", "day")
@@ -196,7 +198,11 @@ impl SignalStore for DynamoStore {
     ) -> Result<Vec<SignalRecord>, StoreError> {
         let (a, b) = (rfc3339(since), rfc3339(until));
         let days = days_between(since, until);
-        let per_day = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b, None, usize::MAX))).await?;
+        let per_day = try_join_all(
+            days.into_iter()
+                .map(|d| self.query_day(&self.tables.signals, d, &a, &b, None, usize::MAX)),
+        )
+        .await?;
         let mut out = per_day
             .iter()
             .flatten()
@@ -224,7 +230,11 @@ impl SignalStore for DynamoStore {
         let days = days_between(since, until);
         let mut items = Vec::new();
         if limit == usize::MAX {
-            let all = try_join_all(days.into_iter().map(|d| self.query_day(d, &a, &b, Some(side), limit))).await?;
+            let all = try_join_all(
+                days.into_iter()
+                    .map(|d| self.query_day(&self.tables.signals, d, &a, &b, Some(side), limit)),
+            )
+            .await?;
             items.extend(all.into_iter().flatten());
         } else {
             for day in days.into_iter().rev() {
@@ -232,7 +242,10 @@ impl SignalStore for DynamoStore {
                 if missing == 0 {
                     break;
                 }
-                items.extend(self.query_day(day, &a, &b, Some(side), missing).await?);
+                items.extend(
+                    self.query_day(&self.tables.signals, day, &a, &b, Some(side), missing)
+                        .await?,
+                );
             }
         }
         let mut out = items.iter().map(signal_from).collect::<Result<Vec<_>, _>>()?;
@@ -243,6 +256,15 @@ impl SignalStore for DynamoStore {
         });
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn get_signals(&self, ids: &[SignalId]) -> Result<Vec<SignalRecord>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(|k| k.to_string()).collect();
+        self.batch_get(&self.tables.signals, "signal_id", &keys)
+            .await?
+            .iter()
+            .map(signal_from)
+            .collect()
     }
 
     async fn record_alert(&self, signal_id: &SignalId, sent_message_id: Option<i64>) -> Result<(), StoreError> {
@@ -375,6 +397,22 @@ impl IntentStore for DynamoStore {
                 TransactWriteItemsError::TransactionCanceledException(cancelled),
             )),
         }
+    }
+
+    async fn intents_created_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<OrderIntent>, StoreError> {
+        let (a, b) = (rfc3339(since), rfc3339(until));
+        let days = days_between(since, until);
+        let intents = &self.tables.intents;
+        let per_day = try_join_all(
+            days.into_iter()
+                .map(|d| self.query_day(intents, d, &a, &b, None, usize::MAX)),
+        )
+        .await?;
+        per_day.iter().flatten().map(intent_from).collect()
     }
 
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
@@ -849,6 +887,7 @@ fn intent_item(x: &OrderIntent) -> Item {
         ("attempt".into(), n(x.attempt)),
         ("lease_until_ms".into(), n(x.lease_until_ms)),
         ("created_at".into(), s(rfc3339(x.created_at))),
+        ("day".into(), s(day_of(x.created_at))),
         ("updated_at".into(), s(rfc3339(x.updated_at))),
     ]);
     put_opt(&mut item, "order_id", x.order_id.as_ref().map(s));

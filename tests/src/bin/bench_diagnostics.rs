@@ -126,7 +126,7 @@ async fn main() -> Result<(), BoxError> {
         let mut bytes = 0;
         for _ in 0..30 {
             let t = Instant::now();
-            let report = invariants::evaluate(&q, &rows.signals, &rows.intents, &rows.failure_alerts, now, grace);
+            let report = invariants::evaluate(&q, &rows, now, grace);
             bytes = serde_json::to_vec(&report)?.len();
             cpu.push(t.elapsed());
         }
