@@ -11,6 +11,7 @@ use crate::ids::{IdempotencyKey, Side, SignalId};
 use crate::model::{
     rfc3339, AlertRecord, AlertStatus, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord,
 };
+use crate::money::Sizing;
 use crate::ports::{AlertStore, IntentStore, SignalStore, StoreError};
 
 /// A validated diagnostics query.
@@ -52,6 +53,34 @@ pub struct IntentView {
     pub client_oid: String,
     pub error_message: Option<String>,
     pub created_at: String,
+    /// How the order was sized (None until it was): what was, or would be, on the exchange.
+    pub sizing: Option<SizingView>,
+}
+
+/// An intent's sizing as the report shows it: decimals as text, units named.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SizingView {
+    pub amount_usd: String,
+    pub quote_currency: String,
+    pub quote_usd_price: String,
+    pub quote_usd_price_source: String,
+    pub notional: String,
+    pub quantity: Option<String>,
+    pub usd_value: String,
+}
+
+impl From<&Sizing> for SizingView {
+    fn from(z: &Sizing) -> Self {
+        Self {
+            amount_usd: z.amount.0.normalize().to_string(),
+            quote_currency: z.quote_price.currency.clone(),
+            quote_usd_price: z.quote_price.usd_per_unit.normalize().to_string(),
+            quote_usd_price_source: z.quote_price.source.clone(),
+            notional: z.notional.amount.normalize().to_string(),
+            quantity: z.quantity.map(|q| q.0.normalize().to_string()),
+            usd_value: z.usd_value.0.normalize().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -277,6 +306,7 @@ fn view(
             client_oid: i.client_oid.clone(),
             error_message: i.error_message.clone(),
             created_at: rfc3339(i.created_at),
+            sizing: i.sizing.as_ref().map(SizingView::from),
         }),
         violations,
     }
