@@ -110,9 +110,9 @@ fn size_lines(intent: &OrderIntent) -> String {
         .map(|q| format!("{} {} · ", q.0.normalize(), base_currency(&intent.symbol)))
         .unwrap_or_default();
     format!(
-        "\n📦 Size: {quantity}{} · ≈ {}\n💱 Rate: 1 {} = {} USD ({})",
+        "\n📦 Size: {quantity}{} · ≈ {} USD\n💱 Rate: 1 {} = {} USD ({})",
         z.notional,
-        z.usd_value,
+        z.usd_value.0.round_dp(2),
         z.quote_price.currency,
         z.quote_price.usd_per_unit.normalize(),
         html_escape(&z.quote_price.source),

@@ -75,11 +75,12 @@ pub enum SizingError {
     NonPositivePrice { what: &'static str, value: Decimal },
     #[error("{0} is out of range (overflow)")]
     Overflow(String),
-    #[error("SELL quantity {quantity} rounds down to 0 at {decimals} decimals")]
+    #[error("order size {quantity} rounds down to 0 at {decimals} decimals")]
     RoundsToZero { quantity: Decimal, decimals: u32 },
 }
 
-/// An order's size, with everything that went into it.
+/// An order's size, with everything that went into it. Both the notional and the quantity are rounded down to
+/// `quantity_decimals`, so the USD value never exceeds what was asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sizing {
     /// What the watchlist asked for.
@@ -121,15 +122,22 @@ pub fn size_order(
     let notional = amount
         .0
         .checked_div(quote_price.usd_per_unit)
-        .ok_or_else(|| SizingError::Overflow(format!("{amount} / {} USD per unit", quote_price.usd_per_unit)))?;
+        .ok_or_else(|| SizingError::Overflow(format!("{amount} / {} USD per unit", quote_price.usd_per_unit)))?
+        .round_dp_with_strategy(quantity_decimals, RoundingStrategy::ToZero);
     if notional <= Decimal::ZERO {
-        return Err(SizingError::Overflow(format!(
-            "{amount} at {} USD per unit rounds to no notional",
-            quote_price.usd_per_unit
-        )));
+        return Err(SizingError::RoundsToZero {
+            quantity: notional,
+            decimals: quantity_decimals,
+        });
     }
     let (quantity, usd_value) = match side {
-        Side::Buy => (None, amount),
+        Side::Buy => {
+            let value = notional
+                .checked_mul(quote_price.usd_per_unit)
+                .map(Usd)
+                .ok_or_else(|| SizingError::Overflow(format!("{notional} × {}", quote_price.usd_per_unit)))?;
+            (None, value)
+        }
         Side::Sell => {
             let q = notional
                 .checked_div(price)
@@ -217,7 +225,16 @@ mod tests {
         let price = Decimal::new(5, 2);
         let buy = size_order(Side::Buy, Usd(Decimal::from(100)), price, btc(40_000), 8).unwrap();
         assert_eq!(buy.notional.to_string(), "0.0025 BTC");
-        assert_eq!((buy.quantity, buy.usd_value), (None, Usd(Decimal::from(100))));
+        assert_eq!(buy.quantity, None);
+        assert_eq!(buy.usd_value.0.normalize(), Decimal::from(100));
+        // $100 at $12,000 per BTC: 0.00833333 BTC (8 decimals, rounded down), worth $99.99996.
+        let twelve = UsdPrice {
+            usd_per_unit: Decimal::from(12_000),
+            ..btc(1)
+        };
+        let third = size_order(Side::Buy, Usd(Decimal::from(100)), price, twelve, 8).unwrap();
+        assert_eq!(third.notional.amount, Decimal::new(833333, 8));
+        assert_eq!(third.usd_value, Usd(Decimal::new(9999996, 5)));
         let sell = size_order(Side::Sell, Usd(Decimal::from(100)), price, btc(40_000), 8).unwrap();
         assert_eq!(sell.quantity, Some(Quantity(Decimal::new(5, 2))));
         assert_eq!(sell.usd_value.0.normalize(), Decimal::from(100));
@@ -248,6 +265,10 @@ mod tests {
         assert!(matches!(
             size_order(Side::Buy, Usd(Decimal::ZERO), Decimal::ONE, btc(1), 8),
             Err(SizingError::NonPositiveAmount(_))
+        ));
+        assert!(matches!(
+            size_order(Side::Buy, Usd(Decimal::ONE), Decimal::ONE, btc(1_000_000_000), 8),
+            Err(SizingError::RoundsToZero { .. })
         ));
         assert!(matches!(
             size_order(Side::Sell, Usd(Decimal::ONE), Decimal::from(1_000_000_000), btc(1), 8),
