@@ -12,4 +12,4 @@ log "building the benchmark (release)"
 cargo build --release -p tests --bin bench-diagnostics
 emulator_up
 trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi' EXIT
-"$ROOT/target/release/bench-diagnostics" "${1:-10000}"
+"$(bin release bench-diagnostics)" "${1:-10000}"

@@ -3,5 +3,4 @@
 # symbols against a local fake exchange with 50 ms latency. Loopback only; no AWS needed. Release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p tests --bin bench-evaluator
-exec ./target/release/bench-evaluator
+exec cargo run --release -p tests --bin bench-evaluator

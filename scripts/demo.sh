@@ -24,11 +24,11 @@ if [ "$SERVE" = 0 ]; then
   trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi; if [ "$SINK_STARTED" = 1 ]; then sink_down; fi' EXIT
 fi
 emulator_reset   # a clean slate: the demo's numbers are its own
-boot=$("$ROOT/target/debug/local-stack" data/watchlist.json)
+boot=$("$(bin debug local-stack)" data/watchlist.json)
 SIGNALS_QUEUE_URL=$(echo "$boot" | sed -n 's/^SIGNALS_QUEUE_URL=//p')
 export SIGNALS_QUEUE_URL
 if [ "$SERVE" = 1 ]; then api_up "$(echo "$boot" | sed -n 's/^DIAGNOSTICS_KEY=//p')"; fi
 export LIVE_TRADING=false PAPER_TRADING=true TIMEFRAME="${TIMEFRAME:-1h}"
 export RUST_LOG="${RUST_LOG:-warn}"   # progress lines stay readable; RUST_LOG=info shows every decision as JSON
 log "replaying real candles (paper trading, LIVE_TRADING=false)"
-"$ROOT/target/debug/pipeline"
+"$(bin debug pipeline)"

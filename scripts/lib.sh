@@ -24,6 +24,14 @@ export PAPER_USD_PRICES="${PAPER_USD_PRICES:-BTC=12000,ETH=180}"
 export TELEGRAM_SINK_PORT="${TELEGRAM_SINK_PORT:-4588}"
 export TELEGRAM_API_BASE_URL="http://127.0.0.1:${TELEGRAM_SINK_PORT}"
 
+# Where cargo puts binaries: CARGO_TARGET_DIR, a config's build.target-dir, or ./target — as cargo itself resolves it.
+target_dir() {
+  (cd "$ROOT" && cargo metadata --no-deps --format-version 1 \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+}
+# The path of a built binary of the workspace: bin PROFILE NAME (PROFILE: debug or release).
+bin() { printf '%s/%s/%s' "${TARGET_DIR:=$(target_dir)}" "$1" "$2"; }
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # Installs the emulator and cfn-lint into .venv when missing or at another version.
@@ -86,7 +94,7 @@ sink_up() {
     return
   fi
   : >"$STATE/telegram-sink.jsonl"
-  nohup "$ROOT/target/debug/telegram-sink" "127.0.0.1:$TELEGRAM_SINK_PORT" "$STATE/telegram-sink.jsonl" \
+  nohup "$(bin debug telegram-sink)" "127.0.0.1:$TELEGRAM_SINK_PORT" "$STATE/telegram-sink.jsonl" \
     >"$STATE/telegram-sink.log" 2>&1 &
   echo $! >"$pidfile"
   SINK_STARTED=1
@@ -111,7 +119,7 @@ export DIAGNOSTICS_PORT="${DIAGNOSTICS_PORT:-4590}"
 api_up() {
   local pidfile="$STATE/diagnostics-$DIAGNOSTICS_PORT.pid" url="http://127.0.0.1:$DIAGNOSTICS_PORT"
   if ! curl -s -o /dev/null --max-time 2 "$url/" 2>/dev/null; then
-    nohup "$ROOT/target/debug/diagnostics-server" "127.0.0.1:$DIAGNOSTICS_PORT" >"$STATE/diagnostics.log" 2>&1 &
+    nohup "$(bin debug diagnostics-server)" "127.0.0.1:$DIAGNOSTICS_PORT" >"$STATE/diagnostics.log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 50); do curl -s -o /dev/null --max-time 1 "$url/" 2>/dev/null && break; sleep 0.1; done
   fi

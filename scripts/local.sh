@@ -13,7 +13,7 @@ bootstrap() {
   cargo build --quiet -p tests --bin local-stack --bin telegram-sink --bin diagnostics-server
   sink_up
   local boot
-  boot=$("$ROOT/target/debug/local-stack" "${WATCHLIST_FILE:-data/watchlist.json}")
+  boot=$("$(bin debug local-stack)" "${WATCHLIST_FILE:-data/watchlist.json}")
   echo "$boot" | grep '^SIGNALS_QUEUE_URL='
   api_up "$(echo "$boot" | sed -n 's/^DIAGNOSTICS_KEY=//p')"
 }

@@ -4,5 +4,4 @@
 #   ./scripts/replay.sh data/candles/ETH_BTC-5m.json --preset swing-aggressive [--timeframe 1h]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet -p evaluator --bin replay
-exec ./target/debug/replay "$@"
+exec cargo run --quiet -p evaluator --bin replay -- "$@"

@@ -339,8 +339,12 @@ fn default_preset() -> String {
 }
 
 /// The body of a signals-queue message (DESIGN.md §4).
+///
+/// Versioning rule: within a version, fields are only ever added, optional with a default, and readers ignore fields
+/// they do not know — so during a staggered deploy an older orchestrator still reads a newer evaluator's messages. A
+/// change an older reader must not ignore bumps `version`, which older readers refuse (→ DLQ, nothing written).
+/// Unknown fields cannot smuggle anything in: what an order is made of is checked against the signal row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SignalMessage {
     pub version: u32,
     pub signal_id: SignalId,
@@ -464,8 +468,21 @@ mod tests {
             Err(MessageError::Inconsistent { .. })
         ));
         assert!(SignalMessage::parse("not json").is_err());
-        let extra = SAMPLE.replacen('{', "{\"surprise\": 1,", 1);
-        assert!(SignalMessage::parse(&extra).is_err());
+    }
+
+    #[test]
+    fn a_newer_writer_within_version_1_is_read_by_an_older_reader() {
+        // A field a later build adds within version 1 is ignored, not refused: no DLQ during a staggered deploy.
+        let newer = SAMPLE.replacen('{', "{\"added_later\": {\"any\": [1, 2]},", 1);
+        assert_eq!(
+            SignalMessage::parse(&newer).unwrap(),
+            SignalMessage::parse(SAMPLE).unwrap()
+        );
+        // Fields added within version 1 are optional: a message from before them still reads, with their defaults.
+        let older = SAMPLE.replace("\"trade_enabled\": true,", "");
+        assert_ne!(older, SAMPLE);
+        let msg = SignalMessage::parse(&older).unwrap();
+        assert!(msg.trade_enabled && msg.notify_order_placed);
     }
 
     #[test]

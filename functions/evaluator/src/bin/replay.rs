@@ -13,7 +13,9 @@ use shared::strategy;
 fn main() -> ExitCode {
     match run() {
         Ok(json) => {
-            println!("{json}");
+            // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout().lock(), "{json}");
             ExitCode::SUCCESS
         }
         Err(e) => {
