@@ -13,7 +13,7 @@ cd "$ROOT"
 export EMULATOR_PORT="${TEST_EMULATOR_PORT:-4577}"   # its own emulator, apart from a running demo
 export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
 
-# The tests that race writers against each other on the emulator (DESIGN.md §5): 50 concurrent deliveries, killed
+# The tests that race writers against each other on the emulator (docs/DESIGN.md §5): 50 concurrent deliveries, killed
 # and fenced workers, overlapping evaluator runs.
 CONCURRENCY_TESTS=(--test pipeline --test takeover --test evaluator --test storage)
 

@@ -1,4 +1,4 @@
-//! Classification of exchange failures into the reason codes of DESIGN.md §6: typed first (Crypto.com's numeric
+//! Classification of exchange failures into the reason codes of docs/DESIGN.md §6: typed first (Crypto.com's numeric
 //! code → class, from the exchange's code table), then the original system's substring rules for free text, in
 //! their original order (first match wins).
 //!

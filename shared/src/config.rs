@@ -1,4 +1,4 @@
-//! Typed configuration, read once at init from the environment (DESIGN.md §9). A bad value fails the cold start
+//! Typed configuration, read once at init from the environment (docs/DESIGN.md §9). A bad value fails the cold start
 //! with a message naming the variable; handlers never read the environment.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Identifiers of DESIGN.md §2 as types that refuse bad values at construction.
+//! Identifiers of docs/DESIGN.md §2 as types that refuse bad values at construction.
 //!
 //! Everything that crosses a boundary (SQS body, query string, table item, exchange JSON) is parsed into these types
 //! once; code past the edge can rely on them being well formed. Derivations are deterministic so that replays,

@@ -1,4 +1,4 @@
-//! The invariants report (DESIGN.md §8): for every sent signal in a window — it has an order intent, it has a
+//! The invariants report (docs/DESIGN.md §8): for every sent signal in a window — it has an order intent, it has a
 //! decision, a failed order has its Telegram message, and no intent is stuck past its lease. Pure: it takes the rows
 //! and the time, and computes every number from them. [`collect`] gathers the rows through the ports.
 

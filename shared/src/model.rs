@@ -1,4 +1,4 @@
-//! Records and wire vocabulary of DESIGN.md §3, §4 and §6: the signal, its order intent, the failure alert, the
+//! Records and wire vocabulary of docs/DESIGN.md §3, §4 and §6: the signal, its order intent, the failure alert, the
 //! watchlist row, the SQS message, and the decision trace's codes. Every wire string is defined here once.
 
 use std::collections::BTreeMap;
@@ -40,7 +40,7 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// `reason_code` on a signal (DESIGN.md §6).
+    /// `reason_code` on a signal (docs/DESIGN.md §6).
     ReasonCode {
         ExecOrderPlaced = "EXEC_ORDER_PLACED",
         AuthenticationError = "AUTHENTICATION_ERROR",
@@ -123,7 +123,7 @@ wire_enum!(
     }
 );
 
-/// The decision trace written once per signal (DESIGN.md §6).
+/// The decision trace written once per signal (docs/DESIGN.md §6).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub decision_type: DecisionType,
@@ -338,7 +338,7 @@ fn default_preset() -> String {
     "swing-aggressive".to_string()
 }
 
-/// The body of a signals-queue message (DESIGN.md §4).
+/// The body of a signals-queue message (docs/DESIGN.md §4).
 ///
 /// Versioning rule: within a version, fields are only ever added, optional with a default, and readers ignore fields
 /// they do not know — so during a staggered deploy an older orchestrator still reads a newer evaluator's messages. A

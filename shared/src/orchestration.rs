@@ -1,4 +1,4 @@
-//! The orchestrator's state machine for one signal (DESIGN.md §5): claim → place → finalize.
+//! The orchestrator's state machine for one signal (docs/DESIGN.md §5): claim → place → finalize.
 //!
 //! * **Claim** is a conditional put of the order intent on `idempotency_key`. Exactly one delivery of a signal wins
 //!   it; every other delivery learns the stored intent from the failed condition itself (no extra read).
@@ -31,7 +31,7 @@ use crate::ports::{
     SignalStore, StoreError,
 };
 
-/// How orders are handled, fixed at init (DESIGN.md §7).
+/// How orders are handled, fixed at init (docs/DESIGN.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutionMode {
     /// LIVE_TRADING on: orders go to the exchange.

@@ -44,7 +44,7 @@ pub enum PutOutcome<T> {
     Exists(T),
 }
 
-/// Result of the claim (DESIGN.md §5 step 1).
+/// Result of the claim (docs/DESIGN.md §5 step 1).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// This delivery created the intent.
@@ -56,7 +56,7 @@ pub enum Claim {
     SignalMismatch(String),
 }
 
-/// Result of the finalize transaction (DESIGN.md §5 step 3).
+/// Result of the finalize transaction (docs/DESIGN.md §5 step 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinalizeOutcome {
     Committed,
@@ -261,7 +261,7 @@ pub trait MarketData: Send + Sync {
     ) -> Result<Vec<Candle>, MarketDataError>;
 }
 
-/// The two clocks of DESIGN.md §2.
+/// The two clocks of docs/DESIGN.md §2.
 pub trait Clock: Send + Sync {
     /// Record time: always the wall clock of the writing process.
     fn now(&self) -> DateTime<Utc>;

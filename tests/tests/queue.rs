@@ -27,12 +27,16 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
     bigger.trade_amount_usd = Decimal::from(1_000_000);
     let mut future = support::message(&s);
     future.emitted_at = Utc::now() + chrono::Duration::hours(1);
+    let mut overflowing = support::message(&s);
+    overflowing.trade_amount_usd = Decimal::MAX;
+    overflowing.price = Decimal::new(1, 28);
     let refused = [
         "{\"version\": 9}".to_string(),
         "garbage".to_string(),
         missing,
         bigger.to_json(),
         future.to_json(),
+        overflowing.to_json(),
     ];
     for body in std::iter::once(support::message(&s).to_json()).chain(refused.iter().cloned()) {
         sqs.send_message()

@@ -1,5 +1,5 @@
 //! Diagnostics API: `GET /api/diagnostics/recent-signals?hours=&limit=&side=` answers the invariants report of
-//! DESIGN.md §8, every number computed from the tables at request time. Bad input is a 400 JSON naming the
+//! docs/DESIGN.md §8, every number computed from the tables at request time. Bad input is a 400 JSON naming the
 //! parameter, an unknown path a 404, another method a 405 — never a panic.
 
 use chrono::Duration;

@@ -32,7 +32,7 @@ pub struct Evaluator<'a> {
     pub timeframe: Timeframe,
     pub candle_count: usize,
     pub concurrency: usize,
-    /// How long an emission claim belongs to the run that took it: the function's timeout (DESIGN.md §5).
+    /// How long an emission claim belongs to the run that took it: the function's timeout (docs/DESIGN.md §10).
     pub claim_lease_ms: i64,
     /// How the orchestrator handles orders (LIVE_TRADING / PAPER_TRADING): said plainly in every signal alert.
     pub mode: ExecutionMode,

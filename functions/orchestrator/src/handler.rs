@@ -424,4 +424,38 @@ mod tests {
         assert!(alert.is_none(), "no ORDER PLACED message for this symbol");
         assert!(store.alerts().is_empty());
     }
+
+    #[tokio::test]
+    async fn an_impossible_size_is_skipped_not_a_panic() {
+        // The signal row itself asks for a SELL of Decimal::MAX dollars at a price of 10^-28: the quantity overflows.
+        let clock = sample_clock();
+        let mut huge = sample_signal(&clock);
+        huge.side = Side::Sell;
+        huge.signal_id = SignalId::new(&huge.symbol, Side::Sell, huge.candle_open_ms);
+        huge.trade_amount_usd = Decimal::MAX;
+        huge.price = Decimal::new(1, 28);
+        let store = store_with(&huge).await;
+        let exchange = paper(1);
+        let orch = Orchestrator {
+            intents: &store,
+            signals: &store,
+            exchange: &exchange,
+            clock: &clock,
+            settings: settings(ExecutionMode::Paper),
+        };
+        let Outcome::Decided(d, alert) = orch.process(&huge.to_message()).await.unwrap() else {
+            panic!("not decided");
+        };
+        assert_eq!(
+            (d.decision_type, d.reason_code),
+            (DecisionType::Skipped, ReasonCode::InvalidTradeAmount)
+        );
+        assert!(d.reason_message.contains("out of range"), "{}", d.reason_message);
+        assert!(alert.is_none());
+        assert_eq!(store.intents()[0].status, IntentStatus::Skipped);
+        assert_eq!(
+            exchange.find_order(&huge.idempotency_key().client_oid()).await.unwrap(),
+            shared::ports::Lookup::NotFound
+        );
+    }
 }

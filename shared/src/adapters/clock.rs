@@ -1,5 +1,5 @@
 //! Clocks: the system clock for Lambda, and a replay clock whose market time is stepped through history while
-//! record time stays the wall clock (DESIGN.md §2).
+//! record time stays the wall clock (docs/DESIGN.md §2).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

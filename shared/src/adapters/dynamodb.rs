@@ -1,4 +1,4 @@
-//! DynamoDB adapter for the four tables of DESIGN.md §3. Conditional writes carry the invariants:
+//! DynamoDB adapter for the four tables of docs/DESIGN.md §3. Conditional writes carry the invariants:
 //! create-if-absent for signals and intents (with ALL_OLD on conflict, so no extra read), a fenced
 //! TransactWriteItems for finalize, and "no decision yet, or the same one" for decision traces.
 
@@ -875,7 +875,9 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
     })
 }
 
-fn intent_item(x: &OrderIntent) -> Item {
+/// The stored form of an intent. Public for bulk loading (benchmarks, tools): production writes go through
+/// [`IntentStore`], whose claim is a transaction with the signal row.
+pub fn intent_item(x: &OrderIntent) -> Item {
     let mut item: Item = HashMap::from([
         ("idempotency_key".into(), s(x.idempotency_key.as_str())),
         ("signal_id".into(), s(x.signal_id.as_str())),

@@ -1,4 +1,4 @@
-//! The paper exchange (DESIGN.md §7): no exchange mutation, the same minimum checks as live (in USD, like with
+//! The paper exchange (docs/DESIGN.md §7): no exchange mutation, the same minimum checks as live (in USD, like with
 //! like), fills at the signal's price, and deterministic order ids derived from the client_oid, so a resend finds
 //! the same order. Its USD prices of quote currencies are configured (`PAPER_USD_PRICES`, e.g. `BTC=12000,ETH=180`)
 //! so that paper sizing runs the live code path offline; a currency without one fails the order with
