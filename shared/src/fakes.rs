@@ -189,7 +189,7 @@ impl IntentStore for MemoryStore {
             return Ok(FinalizeOutcome::Fenced);
         }
         let Some(signal) = t.signals.get(&f.signal_id) else {
-            return Err(StoreError::Corrupt(format!("signal {} does not exist", f.signal_id)));
+            return Ok(FinalizeOutcome::SignalMissing);
         };
         if !decision_allowed(&signal.decision, &f.decision) {
             return Ok(FinalizeOutcome::DecisionConflict);

@@ -454,6 +454,10 @@ impl Orchestrator<'_> {
                 "attempt {} of {} was fenced off by a newer attempt",
                 f.intent.attempt, f.intent.idempotency_key
             ))),
+            FinalizeOutcome::SignalMissing => Ok(Outcome::Refused(format!(
+                "signal {} disappeared after the claim; intent {} is left for the report (ORPHAN_INTENT)",
+                f.signal_id, f.intent.idempotency_key
+            ))),
             FinalizeOutcome::DecisionConflict => Err(StoreError::Corrupt(format!(
                 "signal {} already carries a different decision than {}",
                 f.signal_id, f.decision.reason_code

@@ -64,6 +64,8 @@ pub enum FinalizeOutcome {
     Fenced,
     /// The signal already carries a different decision.
     DecisionConflict,
+    /// The signal row is gone (it existed at the claim): nothing was written; the intent shows as an orphan.
+    SignalMissing,
 }
 
 /// Everything the finalize transaction writes, atomically.
@@ -122,7 +124,8 @@ pub trait IntentStore: Send + Sync {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<OrderIntent>, StoreError>;
-    /// One transaction: intent (condition `attempt` unchanged) + signal decision (+ failure alert outbox row).
+    /// One transaction: intent (condition `attempt` unchanged) + signal decision (+ the order message's outbox row).
+    /// An outbox row that already exists is left as it is (its message is already on its way); the rest commits.
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError>;
     /// Takes a stale intent over: `attempt = seen.attempt` → `attempt + 1` with a new lease, in one conditional
     /// update. None: another worker moved first.

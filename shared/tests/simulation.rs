@@ -427,18 +427,22 @@ async fn run(seed: u64) -> usize {
     deliveries
 }
 
+/// Seeds 0..`SIM_SEEDS` (default 1000), or only `SIM_SEED=k` to rerun one failing seed alone (the failure message
+/// names it): `SIM_SEED=k cargo test -p shared --test simulation`.
 #[tokio::test(start_paused = true)]
 async fn at_most_one_order_and_exactly_one_decision_per_signal_over_many_seeds() {
-    let seeds = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000u64);
+    let number = |var: &str| std::env::var(var).ok().and_then(|s| s.parse::<u64>().ok());
+    let seeds = match number("SIM_SEED") {
+        Some(one) => one..one + 1,
+        None => 0..number("SIM_SEEDS").unwrap_or(1000),
+    };
+    let runs = seeds.end - seeds.start;
     let mut deliveries = 0;
-    for seed in 0..seeds {
+    for seed in seeds {
         deliveries += run(seed).await;
     }
     assert!(
-        deliveries > seeds as usize * 6,
+        deliveries > runs as usize * 6,
         "the runs deliver more than once per signal ({deliveries})"
     );
 }

@@ -444,6 +444,7 @@ impl IntentStore for DynamoStore {
                 "attribute_exists(signal_id) AND (attribute_not_exists(decision_type) OR (decision_type = :dt AND reason_code = :rc))",
             )
             .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build)?;
         let mut items = vec![
@@ -474,9 +475,19 @@ impl IntentStore for DynamoStore {
                         .iter()
                         .map(|r| r.code() == Some("ConditionalCheckFailed"))
                         .collect();
+                    let signal_gone = c.cancellation_reasons().get(1).is_some_and(|r| r.item().is_none());
                     match failed.as_slice() {
                         [true, ..] => Ok(FinalizeOutcome::Fenced),
+                        [false, true, ..] if signal_gone => Ok(FinalizeOutcome::SignalMissing),
                         [false, true, ..] => Ok(FinalizeOutcome::DecisionConflict),
+                        // Only the outbox row existed: keep it (its message is on its way), commit the rest.
+                        [false, false, true] => {
+                            let without = Finalization {
+                                alert: None,
+                                ..f.clone()
+                            };
+                            Box::pin(self.finalize(&without)).await
+                        }
                         _ => Err(StoreError::backend(
                             "TransactWriteItems",
                             TransactWriteItemsError::TransactionCanceledException(c),
