@@ -89,16 +89,20 @@ pub struct TableNames {
     pub intents: String,
     pub alerts: String,
     pub watchlist: String,
+    /// `RETENTION_DAYS` (default 90, at least 31 — longer than the report's 30-day window): signals, intents and
+    /// alerts carry `expires_at` = creation + this, the tables' TTL attribute.
+    pub retention_days: i64,
 }
 
 impl TableNames {
-    pub fn from_source(src: &dyn Source) -> Self {
-        Self {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        Ok(Self {
             signals: text(src, "SIGNALS_TABLE", "signals"),
             intents: text(src, "ORDER_INTENTS_TABLE", "order_intents"),
             alerts: text(src, "ALERTS_TABLE", "alerts"),
             watchlist: text(src, "WATCHLIST_TABLE", "watchlist"),
-        }
+            retention_days: number(src, "RETENTION_DAYS", 90i64, |d| (31..=3653).contains(d))?,
+        })
     }
 }
 
@@ -153,7 +157,7 @@ impl EvaluatorConfig {
             }
         };
         Ok(Self {
-            tables: TableNames::from_source(src),
+            tables: TableNames::from_source(src)?,
             telegram: TelegramConfig::from_source(src),
             queue_url: required(src, "SIGNALS_QUEUE_URL")?,
             timeframe,
@@ -248,7 +252,7 @@ impl OrchestratorConfig {
             });
         }
         Ok(Self {
-            tables: TableNames::from_source(src),
+            tables: TableNames::from_source(src)?,
             mode,
             exchange: ExchangeConfig {
                 base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
@@ -290,7 +294,7 @@ impl DiagnosticsConfig {
         };
         Ok(Self {
             auth_secret_id,
-            tables: TableNames::from_source(src),
+            tables: TableNames::from_source(src)?,
             grace: Duration::seconds(number(src, "GRACE_SECONDS", 120i64, |s| (0..=3600).contains(s))?),
         })
     }

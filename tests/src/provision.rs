@@ -53,6 +53,7 @@ pub fn prefixed_tables(prefix: &str) -> TableNames {
         intents: format!("{prefix}order_intents"),
         alerts: format!("{prefix}alerts"),
         watchlist: format!("{prefix}watchlist"),
+        retention_days: 90,
     }
 }
 

@@ -345,3 +345,35 @@ async fn an_intent_whose_signal_is_gone_is_an_orphan_in_the_report() {
         assert_eq!(v.violation, invariants::ViolationType::OrphanIntent);
     }
 }
+
+#[tokio::test]
+async fn rows_expire_after_the_retention_through_the_ttl_attribute() {
+    let env = TestEnv::new("ttl").await;
+    let store = env.store();
+    let now = Utc::now();
+    let s = support::signal("ETH_BTC", Side::Buy, 1, now);
+    store.put_new(&s).await.unwrap();
+    let intent = support::intent(&s, IntentStatus::Pending, now, now);
+    store.claim(&intent, &s.to_message()).await.unwrap();
+    let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
+    let expected = (now.timestamp() + 90 * 86_400).to_string();
+    for (table, key, value) in [
+        (&env.p.tables.signals, "signal_id", s.signal_id.to_string()),
+        (
+            &env.p.tables.intents,
+            "idempotency_key",
+            s.idempotency_key().to_string(),
+        ),
+    ] {
+        let item = ddb
+            .get_item()
+            .table_name(table)
+            .key(key, aws_sdk_dynamodb::types::AttributeValue::S(value))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert_eq!(item["expires_at"].as_n().unwrap(), &expected, "{table}");
+    }
+}

@@ -12,7 +12,16 @@ async fn main() -> Result<(), Error> {
     let aws = aws_config::load_from_env().await;
     let deps = Deps::new(&aws, config, SystemClock).await?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async {
-        Ok::<_, Error>(deps.evaluator().run().await?)
+        let summary = deps.evaluator().run().await?;
+        // A symbol without data or a signal not enqueued fails the invocation (after every other symbol was
+        // handled), so the function's Errors metric and its alarm see it; the run's summary is already logged.
+        if summary.errors > 0 {
+            return Err(Error::from(format!(
+                "{} error(s) over {} symbols in this run (DATA_MISSING or enqueue failures; see the log)",
+                summary.errors, summary.symbols
+            )));
+        }
+        Ok::<_, Error>(summary)
     }))
     .await
 }

@@ -180,7 +180,7 @@ impl SignalStore for DynamoStore {
         match self
             .put_if_absent(
                 &self.tables.signals,
-                signal_item(signal),
+                signal_item(signal, self.tables.retention_days),
                 "signal_id",
                 "PutItem signals",
             )
@@ -360,7 +360,7 @@ impl IntentStore for DynamoStore {
             .map_err(build)?;
         let put = Put::builder()
             .table_name(&self.tables.intents)
-            .set_item(Some(intent_item(intent)))
+            .set_item(Some(intent_item(intent, self.tables.retention_days)))
             .condition_expression("attribute_not_exists(idempotency_key)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
@@ -428,7 +428,7 @@ impl IntentStore for DynamoStore {
         let build = |e| StoreError::backend("TransactWriteItems (build)", e);
         let intent_put = Put::builder()
             .table_name(&self.tables.intents)
-            .set_item(Some(intent_item(&f.intent)))
+            .set_item(Some(intent_item(&f.intent, self.tables.retention_days)))
             .condition_expression("attempt = :mine")
             .expression_attribute_values(":mine", n(f.intent.attempt))
             .build()
@@ -454,7 +454,7 @@ impl IntentStore for DynamoStore {
         if let Some(alert) = &f.alert {
             let put = Put::builder()
                 .table_name(&self.tables.alerts)
-                .set_item(Some(alert_item(alert)))
+                .set_item(Some(alert_item(alert, self.tables.retention_days)))
                 .condition_expression("attribute_not_exists(alert_id)")
                 .build()
                 .map_err(build)?;
@@ -534,7 +534,7 @@ impl IntentStore for DynamoStore {
             .client
             .put_item()
             .table_name(&self.tables.intents)
-            .set_item(Some(intent_item(intent)))
+            .set_item(Some(intent_item(intent, self.tables.retention_days)))
             .condition_expression("attempt = :mine")
             .expression_attribute_values(":mine", n(intent.attempt))
             .send()
@@ -561,7 +561,12 @@ impl AlertStore for DynamoStore {
 
     async fn put_new(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
         let existing = self
-            .put_if_absent(&self.tables.alerts, alert_item(alert), "alert_id", "PutItem alerts")
+            .put_if_absent(
+                &self.tables.alerts,
+                alert_item(alert, self.tables.retention_days),
+                "alert_id",
+                "PutItem alerts",
+            )
             .await?;
         Ok(existing.is_none())
     }
@@ -676,6 +681,13 @@ impl WatchlistStore for DynamoStore {
     }
 }
 
+/// `expires_at` of a row created at `created_at`: epoch seconds, the tables' TTL attribute.
+fn expires_at(created_at: DateTime<Utc>, retention_days: i64) -> i64 {
+    created_at
+        .timestamp()
+        .saturating_add(retention_days.saturating_mul(86_400))
+}
+
 /// Every UTC day touched by `[since, until]`, as `by_day` partition keys.
 fn days_between(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
     let mut days = Vec::new();
@@ -750,7 +762,7 @@ fn put_opt(item: &mut Item, name: &str, v: Option<AttributeValue>) {
     }
 }
 
-fn signal_item(x: &SignalRecord) -> Item {
+fn signal_item(x: &SignalRecord, retention_days: i64) -> Item {
     let mut item: Item = HashMap::from([
         ("signal_id".into(), s(x.signal_id.as_str())),
         ("symbol".into(), s(x.symbol.as_str())),
@@ -770,6 +782,7 @@ fn signal_item(x: &SignalRecord) -> Item {
         ("candle_open_ms".into(), n(x.candle_open_ms)),
         ("created_at".into(), s(rfc3339(x.created_at))),
         ("day".into(), s(day_of(x.created_at))),
+        ("expires_at".into(), n(expires_at(x.created_at, retention_days))),
         ("blocked".into(), AttributeValue::Bool(x.blocked)),
         ("message".into(), s(&x.message)),
         ("trade_amount_usd".into(), s(x.trade_amount_usd.to_string())),
@@ -888,7 +901,7 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
 
 /// The stored form of an intent. Public for bulk loading (benchmarks, tools): production writes go through
 /// [`IntentStore`], whose claim is a transaction with the signal row.
-pub fn intent_item(x: &OrderIntent) -> Item {
+pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
     let mut item: Item = HashMap::from([
         ("idempotency_key".into(), s(x.idempotency_key.as_str())),
         ("signal_id".into(), s(x.signal_id.as_str())),
@@ -901,6 +914,7 @@ pub fn intent_item(x: &OrderIntent) -> Item {
         ("lease_until_ms".into(), n(x.lease_until_ms)),
         ("created_at".into(), s(rfc3339(x.created_at))),
         ("day".into(), s(day_of(x.created_at))),
+        ("expires_at".into(), n(expires_at(x.created_at, retention_days))),
         ("updated_at".into(), s(rfc3339(x.updated_at))),
     ]);
     put_opt(&mut item, "order_id", x.order_id.as_ref().map(s));
@@ -967,7 +981,7 @@ fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
     })
 }
 
-fn alert_item(x: &AlertRecord) -> Item {
+fn alert_item(x: &AlertRecord, retention_days: i64) -> Item {
     let mut item: Item = HashMap::from([
         ("alert_id".into(), s(&x.alert_id)),
         ("kind".into(), s(x.kind.as_str())),
@@ -977,6 +991,7 @@ fn alert_item(x: &AlertRecord) -> Item {
         ("status".into(), s(x.status.as_str())),
         ("attempts".into(), n(x.attempts)),
         ("created_at".into(), s(rfc3339(x.created_at))),
+        ("expires_at".into(), n(expires_at(x.created_at, retention_days))),
     ]);
     put_opt(&mut item, "telegram_message_id", x.telegram_message_id.map(n));
     put_opt(&mut item, "last_error", x.last_error.as_ref().map(s));

@@ -85,7 +85,10 @@ async fn main() -> Result<(), BoxError> {
                 // make loading quadratic; the report, not the claim, is what this measures.
                 ddb.put_item()
                     .table_name(&p.tables.intents)
-                    .set_item(Some(shared::adapters::dynamodb::intent_item(&intent)))
+                    .set_item(Some(shared::adapters::dynamodb::intent_item(
+                        &intent,
+                        p.tables.retention_days,
+                    )))
                     .send()
                     .await?;
                 Ok(())
