@@ -188,7 +188,7 @@ mod tests {
         let now = chrono::Utc::now();
         OrderIntent {
             idempotency_key: IdempotencyKey::for_signal(&s.signal_id),
-            client_oid: IdempotencyKey::for_signal(&s.signal_id).client_oid().to_string(),
+            client_oid: IdempotencyKey::for_signal(&s.signal_id).client_oid(),
             signal_id: s.signal_id,
             symbol: s.symbol,
             side: s.side,

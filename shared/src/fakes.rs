@@ -120,7 +120,7 @@ impl SignalStore for MemoryStore {
             .get_mut(signal_id)
             .ok_or_else(|| StoreError::Corrupt(format!("no signal {signal_id}")))?;
         s.alert_message_id = sent_message_id;
-        s.alert_status = Some(if sent_message_id.is_some() { "SENT" } else { "FAILED" }.to_string());
+        s.alert_status = Some(crate::model::SignalAlertStatus::of_delivery(sent_message_id));
         Ok(())
     }
 

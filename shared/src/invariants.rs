@@ -261,7 +261,7 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Dur
                 "idempotency_key": i.idempotency_key.as_str(),
                 "status": i.status,
                 "order_id": i.order_id,
-                "client_oid": i.client_oid,
+                "client_oid": i.client_oid.as_str(),
             }),
         });
     }
@@ -303,7 +303,7 @@ fn view(
             idempotency_key: i.idempotency_key.to_string(),
             status: i.status,
             order_id: i.order_id.clone(),
-            client_oid: i.client_oid.clone(),
+            client_oid: i.client_oid.to_string(),
             error_message: i.error_message.clone(),
             created_at: rfc3339(i.created_at),
             sizing: i.sizing.as_ref().map(SizingView::from),
@@ -549,7 +549,7 @@ mod tests {
             side: s.side,
             status,
             mode: TradingMode::Paper,
-            client_oid: s.idempotency_key().client_oid().to_string(),
+            client_oid: s.idempotency_key().client_oid(),
             order_id: None,
             attempt: 1,
             lease_until_ms,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
+use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::money::Sizing;
 
 macro_rules! wire_enum {
@@ -110,6 +110,22 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// `alert_status` of a signal: how its BUY/SELL SIGNAL alert went (BLOCKED: held back, never sent).
+    SignalAlertStatus { Sent = "SENT", Failed = "FAILED", Blocked = "BLOCKED" }
+);
+
+impl SignalAlertStatus {
+    /// The status a delivery attempt leaves: SENT with a Telegram message id, FAILED without one.
+    pub fn of_delivery(sent_message_id: Option<i64>) -> Self {
+        if sent_message_id.is_some() {
+            Self::Sent
+        } else {
+            Self::Failed
+        }
+    }
+}
+
+wire_enum!(
     /// `kind` of an alerts outbox row.
     AlertKind { Signal = "SIGNAL", OrderFailed = "ORDER_FAILED", OrderPlaced = "ORDER_PLACED" }
 );
@@ -164,7 +180,7 @@ pub struct SignalRecord {
     /// The watchlist's `notify_order_placed` when the signal was emitted: an ORDER PLACED confirmation on Telegram.
     pub notify_order_placed: bool,
     /// `alert_status`: SENT or FAILED once the BUY/SELL SIGNAL alert was tried, BLOCKED for a held-back signal.
-    pub alert_status: Option<String>,
+    pub alert_status: Option<SignalAlertStatus>,
     pub alert_message_id: Option<i64>,
     pub decision: Option<Decision>,
 }
@@ -217,7 +233,8 @@ pub struct OrderIntent {
     pub side: Side,
     pub status: IntentStatus,
     pub mode: TradingMode,
-    pub client_oid: String,
+    /// Derived from the key ([`IdempotencyKey::client_oid`]); stored so that the exchange's orders can be matched.
+    pub client_oid: ClientOid,
     pub order_id: Option<String>,
     pub attempt: u32,
     pub lease_until_ms: i64,

@@ -115,7 +115,7 @@ impl Orchestrator<'_> {
     fn initial_intent(&self, msg: &SignalMessage, now: DateTime<Utc>) -> OrderIntent {
         let key = msg.idempotency_key.clone();
         let mut intent = OrderIntent {
-            client_oid: key.client_oid().to_string(),
+            client_oid: key.client_oid(),
             idempotency_key: key,
             signal_id: msg.signal_id.clone(),
             symbol: msg.symbol.clone(),
@@ -528,7 +528,7 @@ pub fn decision_for(intent: &OrderIntent, now: DateTime<Utc>) -> Decision {
         reason_message,
         exchange_error_snippet: None,
         context,
-        correlation_id: intent.client_oid.clone(),
+        correlation_id: intent.client_oid.to_string(),
         decided_at: now,
         order_id: intent.order_id.clone(),
     }

@@ -250,7 +250,7 @@ mod tests {
             side: msg.side,
             status: IntentStatus::Pending,
             mode: shared::model::TradingMode::Paper,
-            client_oid: msg.idempotency_key.client_oid().to_string(),
+            client_oid: msg.idempotency_key.client_oid(),
             order_id: None,
             attempt: 1,
             lease_until_ms: shared::ports::Clock::now(&clock).timestamp_millis() + 30_000,

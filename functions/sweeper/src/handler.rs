@@ -15,7 +15,7 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::ids::SignalId;
 use shared::invariants::{self, emf_document, Counts, ReportQuery, ViolationType};
-use shared::model::{AlertRecord, AlertStatus, SignalMessage};
+use shared::model::{AlertRecord, AlertStatus, SignalAlertStatus, SignalMessage};
 use shared::ports::{AlertStore, Clock, IntentStore, Notifier, SignalQueue, SignalStore, StoreError};
 
 pub struct Sweeper<'a> {
@@ -106,7 +106,7 @@ impl Sweeper<'_> {
         let undelivered: Vec<String> = rows
             .signals
             .iter()
-            .filter(|s| s.alert_status.as_deref() != Some("SENT") && now - s.created_at > self.grace)
+            .filter(|s| s.alert_status != Some(SignalAlertStatus::Sent) && now - s.created_at > self.grace)
             .map(|s| AlertRecord::signal_id(&s.signal_id))
             .collect();
         if !undelivered.is_empty() {
@@ -215,7 +215,7 @@ mod tests {
             trade_amount_usd: rust_decimal::Decimal::from(100),
             trade_enabled: true,
             notify_order_placed: true,
-            alert_status: Some("FAILED".into()),
+            alert_status: Some(SignalAlertStatus::Failed),
             alert_message_id: None,
             decision: None,
         };
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(summary.alerts_resent, 1);
         assert_eq!(notifier.sent(), ["🟢 <b>BUY SIGNAL DETECTED</b>"]);
         assert_eq!(store.alerts()[0].status, AlertStatus::Sent);
-        assert_eq!(store.signals()[0].alert_status.as_deref(), Some("SENT"));
+        assert_eq!(store.signals()[0].alert_status, Some(SignalAlertStatus::Sent));
         let (_, again) = s.run().await.unwrap();
         assert_eq!(again.alerts_resent, 0, "sent once");
     }

@@ -19,10 +19,10 @@ use futures::future::try_join_all;
 use rust_decimal::Decimal;
 
 use crate::config::TableNames;
-use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
+use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
     day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
-    IntentStatus, OrderIntent, ReasonCode, SignalMessage, SignalRecord, TradingMode, WatchlistEntry,
+    IntentStatus, OrderIntent, ReasonCode, SignalAlertStatus, SignalMessage, SignalRecord, TradingMode, WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
 use crate::ports::{
@@ -274,7 +274,7 @@ impl SignalStore for DynamoStore {
             .table_name(&self.tables.signals)
             .key("signal_id", s(signal_id.as_str()))
             .condition_expression("attribute_exists(signal_id)")
-            .expression_attribute_values(":st", s(if sent_message_id.is_some() { "SENT" } else { "FAILED" }));
+            .expression_attribute_values(":st", s(SignalAlertStatus::of_delivery(sent_message_id).as_str()));
         req = match sent_message_id {
             Some(id) => req
                 .update_expression("SET alert_status = :st, alert_message_id = :id")
@@ -796,9 +796,8 @@ fn signal_item(x: &SignalRecord, retention_days: i64) -> Item {
     put_opt(&mut item, "blocked_reason", x.blocked_reason.map(|r| s(r.as_str())));
     let alert_status = x
         .alert_status
-        .clone()
-        .or_else(|| x.blocked.then(|| "BLOCKED".to_string()));
-    put_opt(&mut item, "alert_status", alert_status.map(s));
+        .or_else(|| x.blocked.then_some(SignalAlertStatus::Blocked));
+    put_opt(&mut item, "alert_status", alert_status.map(|a| s(a.as_str())));
     put_opt(&mut item, "alert_message_id", x.alert_message_id.map(n));
     if let Some(d) = &x.decision {
         for (k, v) in decision_attrs(d) {
@@ -890,7 +889,7 @@ fn signal_from(item: &Item) -> Result<SignalRecord, StoreError> {
         trade_amount_usd: opt_decimal(item, "trade_amount_usd")?.unwrap_or_default(),
         trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(true),
         notify_order_placed: opt_bool(item, "notify_order_placed").unwrap_or(true),
-        alert_status: opt_s(item, "alert_status").map(str::to_string),
+        alert_status: opt_wire(item, "alert_status", SignalAlertStatus::parse)?,
         alert_message_id: item
             .get("alert_message_id")
             .and_then(|v| v.as_n().ok())
@@ -909,7 +908,7 @@ pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
         ("side".into(), s(x.side.as_str())),
         ("status".into(), s(x.status.as_str())),
         ("mode".into(), s(x.mode.as_str())),
-        ("client_oid".into(), s(&x.client_oid)),
+        ("client_oid".into(), s(x.client_oid.as_str())),
         ("attempt".into(), n(x.attempt)),
         ("lease_until_ms".into(), n(x.lease_until_ms)),
         ("created_at".into(), s(rfc3339(x.created_at))),
@@ -968,7 +967,7 @@ fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
         side: side(item)?,
         status: wire(item, "status", IntentStatus::parse)?,
         mode: wire(item, "mode", TradingMode::parse)?,
-        client_oid: req_s(item, "client_oid")?.to_string(),
+        client_oid: parse("client_oid", req_s(item, "client_oid")?, ClientOid::parse)?,
         order_id: opt_s(item, "order_id").map(str::to_string),
         attempt: req_n(item, "attempt")?,
         lease_until_ms: req_n(item, "lease_until_ms")?,

@@ -42,7 +42,7 @@ async fn main() -> Result<(), BoxError> {
                 let id = SignalId::new(sym, side, 1_500_000_000_000 + i * 3_600_000);
                 let key = shared::ids::IdempotencyKey::for_signal(&id);
                 let intent = OrderIntent {
-                    client_oid: key.client_oid().to_string(),
+                    client_oid: key.client_oid(),
                     idempotency_key: key,
                     signal_id: id.clone(),
                     symbol: sym.clone(),

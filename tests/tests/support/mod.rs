@@ -128,7 +128,7 @@ pub fn intent(
         side: s.side,
         status,
         mode: shared::model::TradingMode::Paper,
-        client_oid: s.idempotency_key().client_oid().to_string(),
+        client_oid: s.idempotency_key().client_oid(),
         order_id: None,
         attempt: 1,
         lease_until_ms: lease_until.timestamp_millis(),
