@@ -251,8 +251,12 @@ pub fn price_decimal(close: f64) -> Option<Decimal> {
 }
 
 /// Price change in percent from `from` to `to`; None when `from` is zero.
+/// Checked: None for a zero `from` or a change out of Decimal's range (the throttle treats both as a large move).
 pub fn change_pct(from: Decimal, to: Decimal) -> Option<f64> {
-    (!from.is_zero()).then(|| ((to - from) / from * Decimal::from(100)).to_f64().unwrap_or(0.0))
+    to.checked_sub(from)?
+        .checked_div(from)?
+        .checked_mul(Decimal::ONE_HUNDRED)?
+        .to_f64()
 }
 
 /// The original's throttle, per symbol and side: the first signal passes; a repeat needs the cooldown elapsed in
@@ -521,6 +525,18 @@ mod tests {
         assert_eq!(preset("SWING").unwrap().buy_below, 30.0);
         assert_eq!(preset("scalp-aggressive").unwrap().sell_above, 65.0);
         assert!(preset("yolo").is_none());
+    }
+
+    #[test]
+    fn price_change_is_checked() {
+        assert_eq!(change_pct(Decimal::from(100), Decimal::from(110)), Some(10.0));
+        assert_eq!(change_pct(Decimal::ZERO, Decimal::ONE), None);
+        assert_eq!(
+            change_pct(Decimal::new(1, 28), Decimal::MAX),
+            None,
+            "overflow is not a panic"
+        );
+        assert_eq!(change_pct(Decimal::MIN, Decimal::MAX), None);
     }
 
     #[test]
