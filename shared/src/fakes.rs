@@ -105,11 +105,13 @@ impl SignalStore for MemoryStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         side: Option<crate::ids::Side>,
-        limit: usize,
+        limit: Option<usize>,
     ) -> Result<Vec<SignalRecord>, StoreError> {
         let mut v = self.created_between(since, until).await?;
         v.retain(|s| !s.blocked && side.is_none_or(|side| s.side == side));
-        v.truncate(limit);
+        if let Some(limit) = limit {
+            v.truncate(limit);
+        }
         Ok(v)
     }
 

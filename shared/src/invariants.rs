@@ -18,7 +18,8 @@ use crate::ports::{AlertStore, IntentStore, SignalStore, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReportQuery {
     pub hours: u32,
-    pub limit: usize,
+    /// At most this many signals, newest first; None = every signal of the window (the sweeper's).
+    pub limit: Option<usize>,
     pub side: Option<Side>,
 }
 
@@ -26,7 +27,7 @@ impl Default for ReportQuery {
     fn default() -> Self {
         Self {
             hours: 168,
-            limit: 500,
+            limit: Some(500),
             side: None,
         }
     }
@@ -372,7 +373,7 @@ async fn orphan_intents(
     now: DateTime<Utc>,
 ) -> Result<Vec<OrderIntent>, StoreError> {
     let covered_from = match sent.last() {
-        Some(oldest) if sent.len() >= query.limit => oldest.created_at,
+        Some(oldest) if query.limit.is_some_and(|limit| sent.len() >= limit) => oldest.created_at,
         _ => since,
     };
     let known: HashSet<&SignalId> = sent.iter().map(|s| &s.signal_id).collect();
@@ -452,6 +453,7 @@ impl ReportQuery {
                         .parse()
                         .ok()
                         .filter(|l| Self::LIMIT.contains(l))
+                        .map(Some)
                         .ok_or_else(|| err(format!("{value:?} is not an integer in 1..=1000")))?
                 }
                 "side" => q.side = Some(Side::parse(value).map_err(|_| err(format!("{value:?} is not BUY or SELL")))?),
@@ -670,7 +672,7 @@ mod tests {
     fn query_parameters() {
         assert_eq!(ReportQuery::from_params([]).unwrap(), ReportQuery::default());
         let q = ReportQuery::from_params([("hours", "12"), ("limit", "1000"), ("side", "sell")]).unwrap();
-        assert_eq!((q.hours, q.limit, q.side), (12, 1000, Some(Side::Sell)));
+        assert_eq!((q.hours, q.limit, q.side), (12, Some(1000), Some(Side::Sell)));
         for (name, value) in [
             ("hours", "0"),
             ("hours", "721"),

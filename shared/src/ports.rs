@@ -96,7 +96,7 @@ pub trait SignalStore: Send + Sync {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         side: Option<Side>,
-        limit: usize,
+        limit: Option<usize>,
     ) -> Result<Vec<SignalRecord>, StoreError>;
     /// The signals with these ids that exist (any order).
     async fn get_signals(&self, ids: &[SignalId]) -> Result<Vec<SignalRecord>, StoreError>;

@@ -128,7 +128,7 @@ impl SignalStore for SlowStore {
         a: DateTime<Utc>,
         b: DateTime<Utc>,
         side: Option<Side>,
-        limit: usize,
+        limit: Option<usize>,
     ) -> Result<Vec<SignalRecord>, StoreError> {
         self.inner.recent_sent(a, b, side, limit).await
     }

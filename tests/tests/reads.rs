@@ -45,7 +45,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
     let counted = DynamoStore::new(counter.client(&env.aws), env.p.tables.clone());
     let q = ReportQuery {
         hours: 168,
-        limit: 1000,
+        limit: Some(1000),
         side: None,
     };
     let report = invariants::collect(&counted, &counted, &counted, &q, now, Duration::seconds(120))
@@ -77,7 +77,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
     counter.reset();
     let few = ReportQuery {
         hours: 168,
-        limit: 50,
+        limit: Some(50),
         side: None,
     };
     let report = invariants::collect(&counted, &counted, &counted, &few, now, Duration::seconds(120))

@@ -243,7 +243,7 @@ async fn the_window_is_read_through_the_by_day_index() {
     let grace = Duration::seconds(120);
     let q = ReportQuery {
         hours: 48,
-        limit: 2,
+        limit: Some(2),
         side: None,
     };
     let r = invariants::collect(&store, &store, &store, &q, now, grace)
@@ -263,7 +263,7 @@ async fn the_window_is_read_through_the_by_day_index() {
         &store,
         &ReportQuery {
             hours: 48,
-            limit: 500,
+            limit: Some(500),
             side: Some(Side::Sell),
         },
         now,
@@ -312,7 +312,7 @@ async fn an_intent_whose_signal_is_gone_is_an_orphan_in_the_report() {
         limit,
         side: None,
     };
-    let clean = invariants::collect(&store, &store, &store, &q(1), now, grace)
+    let clean = invariants::collect(&store, &store, &store, &q(Some(1)), now, grace)
         .await
         .unwrap();
     assert_eq!(
@@ -331,11 +331,11 @@ async fn an_intent_whose_signal_is_gone_is_an_orphan_in_the_report() {
         .send()
         .await
         .unwrap();
-    for limit in [1, 500] {
+    for limit in [Some(1), Some(500), None] {
         let r = invariants::collect(&store, &store, &store, &q(limit), now, grace)
             .await
             .unwrap();
-        assert_eq!(r.counts.orphan_intent, 1, "limit {limit}");
+        assert_eq!(r.counts.orphan_intent, 1, "limit {limit:?}");
         assert!(!r.pass);
         let v = r
             .violations

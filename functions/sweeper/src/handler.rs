@@ -48,7 +48,7 @@ impl Sweeper<'_> {
         let now = self.clock.now();
         let query = ReportQuery {
             hours: self.window_hours,
-            limit: usize::MAX,
+            limit: None,
             side: None,
         };
         let rows = invariants::gather(self.signals, self.intents, self.alerts, &query, now).await?;

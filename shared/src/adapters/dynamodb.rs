@@ -224,19 +224,12 @@ impl SignalStore for DynamoStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         side: Option<Side>,
-        limit: usize,
+        limit: Option<usize>,
     ) -> Result<Vec<SignalRecord>, StoreError> {
         let (a, b) = (rfc3339(since), rfc3339(until));
         let days = days_between(since, until);
         let mut items = Vec::new();
-        if limit == usize::MAX {
-            let all = try_join_all(
-                days.into_iter()
-                    .map(|d| self.query_day(&self.tables.signals, d, &a, &b, Some(side), limit)),
-            )
-            .await?;
-            items.extend(all.into_iter().flatten());
-        } else {
+        if let Some(limit) = limit {
             for day in days.into_iter().rev() {
                 let missing = limit.saturating_sub(items.len());
                 if missing == 0 {
@@ -247,6 +240,13 @@ impl SignalStore for DynamoStore {
                         .await?,
                 );
             }
+        } else {
+            let all = try_join_all(
+                days.into_iter()
+                    .map(|d| self.query_day(&self.tables.signals, d, &a, &b, Some(side), usize::MAX)),
+            )
+            .await?;
+            items.extend(all.into_iter().flatten());
         }
         let mut out = items.iter().map(signal_from).collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|x, y| {
@@ -254,7 +254,9 @@ impl SignalStore for DynamoStore {
                 .cmp(&x.created_at)
                 .then_with(|| y.signal_id.cmp(&x.signal_id))
         });
-        out.truncate(limit);
+        if let Some(limit) = limit {
+            out.truncate(limit);
+        }
         Ok(out)
     }
 

@@ -113,7 +113,7 @@ async fn main() -> Result<(), BoxError> {
             "hours=168 limit=1000 (API maximum)",
             ReportQuery {
                 hours: 168,
-                limit: 1000,
+                limit: Some(1000),
                 side: None,
             },
         ),
@@ -122,7 +122,7 @@ async fn main() -> Result<(), BoxError> {
             "hours=24 (sweeper window, no limit)",
             ReportQuery {
                 hours: 24,
-                limit: usize::MAX,
+                limit: None,
                 side: None,
             },
         ),
