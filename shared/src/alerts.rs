@@ -155,32 +155,15 @@ fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{IdempotencyKey, SignalId};
+    use crate::ids::IdempotencyKey;
     use crate::model::IntentStatus;
     use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
 
     fn signal() -> SignalRecord {
         let sym = Symbol::parse("ETH_BTC").unwrap();
-        SignalRecord {
-            signal_id: SignalId::new(&sym, Side::Sell, 1_516_579_200_000),
-            symbol: sym,
-            side: Side::Sell,
-            price: Decimal::new(921, 4),
-            strategy: "swing-aggressive".into(),
-            indicators: Default::default(),
-            candle_open_ms: 1_516_579_200_000,
-            // Written long after the candle (a replay): the alert must show the candle's time, not this one.
-            created_at: chrono::Utc::now(),
-            blocked: false,
-            blocked_reason: None,
-            message: String::new(),
-            trade_amount_usd: Decimal::from(100),
-            trade_enabled: true,
-            notify_order_placed: true,
-            alert_status: None,
-            alert_message_id: None,
-            decision: None,
-        }
+        // Written long after the candle (a replay): the alert must show the candle's time, not this one.
+        let now = chrono::Utc::now();
+        crate::fakes::sent_signal(&sym, Side::Sell, 1_516_579_200_000, Decimal::new(921, 4), now)
     }
 
     fn placed_intent(mode: TradingMode) -> OrderIntent {

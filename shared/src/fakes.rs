@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{IdempotencyKey, SignalId};
+use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
 use crate::ports::{
     AlertStore, Claim, Clock, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalQueue,
@@ -379,5 +379,35 @@ impl crate::ports::Notifier for MemoryNotifier {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         sent.push(text.to_string());
         Ok(sent.len() as i64)
+    }
+}
+
+/// A test builder: a sent, undecided $100 swing-aggressive signal of `symbol` at `price` for the candle opening at
+/// `candle_open_ms`, emitted at `created_at`. Tests change the fields they are about.
+pub fn sent_signal(
+    symbol: &Symbol,
+    side: Side,
+    candle_open_ms: i64,
+    price: rust_decimal::Decimal,
+    created_at: DateTime<Utc>,
+) -> SignalRecord {
+    SignalRecord {
+        signal_id: SignalId::new(symbol, side, candle_open_ms),
+        symbol: symbol.clone(),
+        side,
+        price,
+        strategy: "swing-aggressive".into(),
+        indicators: Default::default(),
+        candle_open_ms,
+        created_at,
+        blocked: false,
+        blocked_reason: None,
+        message: format!("{side} SIGNAL: {symbol}"),
+        trade_amount_usd: rust_decimal::Decimal::from(100),
+        trade_enabled: true,
+        notify_order_placed: true,
+        alert_status: None,
+        alert_message_id: None,
+        decision: None,
     }
 }

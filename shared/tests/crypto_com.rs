@@ -464,26 +464,7 @@ fn live_signal(
     price: Decimal,
     now: chrono::DateTime<chrono::Utc>,
 ) -> shared::model::SignalRecord {
-    let sym = Symbol::parse(symbol).unwrap();
-    shared::model::SignalRecord {
-        signal_id: SignalId::new(&sym, side, 1_700_000_000_000),
-        symbol: sym,
-        side,
-        price,
-        strategy: "swing-aggressive".into(),
-        indicators: Default::default(),
-        candle_open_ms: 1_700_000_000_000,
-        created_at: now,
-        blocked: false,
-        blocked_reason: None,
-        message: String::new(),
-        trade_amount_usd: Decimal::from(100),
-        trade_enabled: true,
-        notify_order_placed: true,
-        alert_status: None,
-        alert_message_id: None,
-        decision: None,
-    }
+    shared::fakes::sent_signal(&Symbol::parse(symbol).unwrap(), side, 1_700_000_000_000, price, now)
 }
 
 /// Live mode end to end through the orchestrator: $100 on a BTC-, an ETH- and a USDT-quoted pair becomes, at the

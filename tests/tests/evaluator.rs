@@ -2,11 +2,12 @@
 //! run that claimed an emission but died before recording the signal is finished by the next run.
 
 use chrono::Utc;
+use evaluator::handler::RunSummary;
 use shared::adapters::replay::ReplayMarketData;
 use shared::candles::Timeframe;
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::ids::Symbol;
-use shared::model::{Emission, WatchlistEntry};
+use shared::model::{Emission, SignalMessage, WatchlistEntry};
 use shared::ports::{AlertStore, SignalStore, WatchlistStore};
 
 /// Alerts are not what these tests are about: a notifier that accepts everything.
@@ -98,9 +99,9 @@ async fn two_overlapping_runs_over_one_candle_send_one_signal() {
     assert_eq!(last.signal_id.as_deref(), Some(rows[0].signal_id.as_str()));
 }
 
-#[tokio::test]
-async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
-    let env = TestEnv::new("resume").await;
+/// Another run's claim of the emission the evaluator is about to send at the first signal's time, taken
+/// `claim_age_ms` ago (it never wrote the signal row); then one evaluator run. Returns the run's queue and summary.
+async fn run_after_a_claim(env: &TestEnv, claim_age_ms: i64) -> (MemoryQueue, SignalMessage, RunSummary) {
     let store = env.store();
     provision::seed_watchlist(
         &aws_sdk_dynamodb::Client::new(&env.aws),
@@ -120,14 +121,12 @@ async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
         .await
         .unwrap();
     let sent = pq.sent().remove(0);
-    // A previous run recorded the emission in the watchlist, then died before writing the signal row: its claim
-    // is older than the lease.
     let sym = Symbol::parse("ETH_BTC").unwrap();
     let claimed = Emission {
         candle_open_ms: sent.signal_id.candle_open_ms(),
         price: sent.price,
         signal_id: Some(sent.signal_id.to_string()),
-        claimed_at_ms: Some(Utc::now().timestamp_millis() - 61_000),
+        claimed_at_ms: Some(Utc::now().timestamp_millis() - claim_age_ms),
     };
     assert!(store.record_emission(&sym, sent.side, None, &claimed).await.unwrap());
 
@@ -137,6 +136,14 @@ async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
         .run()
         .await
         .unwrap();
+    (queue, sent, summary)
+}
+
+#[tokio::test]
+async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
+    let env = TestEnv::new("resume").await;
+    // The claim is older than the 60 s lease: its run died between the claim and the signal row.
+    let (queue, sent, summary) = run_after_a_claim(&env, 61_000).await;
     assert_eq!(summary.signals, 1, "not throttled away by its own claim");
     assert_eq!(queue.sent()[0].signal_id, sent.signal_id);
 }
@@ -144,42 +151,11 @@ async fn an_emission_claimed_by_a_run_that_died_is_finished_by_the_next_run() {
 #[tokio::test]
 async fn an_emission_claimed_by_a_run_in_flight_is_left_to_it() {
     let env = TestEnv::new("inflight").await;
-    let store = env.store();
-    provision::seed_watchlist(
-        &aws_sdk_dynamodb::Client::new(&env.aws),
-        &env.p.tables.watchlist,
-        &[entry()],
-    )
-    .await
-    .unwrap();
-    let market = ReplayMarketData::embedded().unwrap();
-    let t = first_signal_time(&market).await;
-    let probe = MemoryStore::with_watchlist(vec![entry()]);
-    let pq = MemoryQueue::default();
-    let pc = ManualClock::new(Utc::now(), t);
-    evaluator(&probe, &probe, &probe, &pq, &market, &pc)
-        .run()
-        .await
-        .unwrap();
-    let sent = pq.sent().remove(0);
     // Another run claimed the emission a second ago and is still writing the signal row.
-    let sym = Symbol::parse("ETH_BTC").unwrap();
-    let claimed = Emission {
-        candle_open_ms: sent.signal_id.candle_open_ms(),
-        price: sent.price,
-        signal_id: Some(sent.signal_id.to_string()),
-        claimed_at_ms: Some(Utc::now().timestamp_millis() - 1_000),
-    };
-    assert!(store.record_emission(&sym, sent.side, None, &claimed).await.unwrap());
-
-    let queue = MemoryQueue::default();
-    let clock = ManualClock::new(Utc::now(), t);
-    let summary = evaluator(&store, &store, &store, &queue, &market, &clock)
-        .run()
-        .await
-        .unwrap();
+    let (queue, _, summary) = run_after_a_claim(&env, 1_000).await;
     assert_eq!(summary.signals, 0, "the run holding the claim sends, not this one");
     assert!(queue.sent().is_empty());
+    let store = env.store();
     let rows = store
         .created_between(Utc::now() - chrono::Duration::hours(1), Utc::now())
         .await

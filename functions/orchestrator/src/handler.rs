@@ -94,35 +94,29 @@ mod tests {
         PaperExchange::new(shared::money::Usd(Decimal::from(min_usd)), prices)
     }
 
-    fn settings(mode: ExecutionMode) -> OrchestratorSettings {
-        OrchestratorSettings {
-            mode,
-            ..Default::default()
+    fn orchestrator<'a>(
+        store: &'a MemoryStore,
+        exchange: &'a PaperExchange,
+        clock: &'a ManualClock,
+        mode: ExecutionMode,
+    ) -> Orchestrator<'a> {
+        Orchestrator {
+            intents: store,
+            signals: store,
+            exchange,
+            clock,
+            settings: OrchestratorSettings {
+                mode,
+                ..Default::default()
+            },
         }
     }
 
     /// The signal row the sample message names (emitted at 01:00:00, five seconds before the sample clock).
     fn sample_signal(clock: &ManualClock) -> SignalRecord {
         let sym = Symbol::parse("ETH_BTC").unwrap();
-        SignalRecord {
-            signal_id: SignalId::new(&sym, Side::Buy, 1516579200000),
-            symbol: sym,
-            side: Side::Buy,
-            price: Decimal::new(921, 4),
-            strategy: "swing-aggressive".into(),
-            indicators: Default::default(),
-            candle_open_ms: 1516579200000,
-            created_at: shared::ports::Clock::now(clock) - chrono::Duration::seconds(5),
-            blocked: false,
-            blocked_reason: None,
-            message: "✅ BUY SIGNAL".into(),
-            trade_amount_usd: Decimal::from(100),
-            trade_enabled: true,
-            notify_order_placed: true,
-            alert_status: None,
-            alert_message_id: None,
-            decision: None,
-        }
+        let emitted = shared::ports::Clock::now(clock) - chrono::Duration::seconds(5);
+        shared::fakes::sent_signal(&sym, Side::Buy, 1516579200000, Decimal::new(921, 4), emitted)
     }
 
     async fn store_with(s: &SignalRecord) -> MemoryStore {
@@ -140,13 +134,7 @@ mod tests {
         let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
         let exchange = paper(1);
-        let orch = Orchestrator {
-            intents: &store,
-            signals: &store,
-            exchange: &exchange,
-            clock: &clock,
-            settings: settings(ExecutionMode::Paper),
-        };
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
 
         let notifier = MemoryNotifier::default();
@@ -202,13 +190,7 @@ mod tests {
         let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
         let exchange = paper(1);
-        let orch = Orchestrator {
-            intents: &store,
-            signals: &store,
-            exchange: &exchange,
-            clock: &clock,
-            settings: settings(ExecutionMode::Blocked),
-        };
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Blocked);
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
         let notifier = MemoryNotifier::default();
         handle(
@@ -234,13 +216,7 @@ mod tests {
         let clock = sample_clock();
         let store = store_with_sample_signal(&clock).await;
         let exchange = paper(1);
-        let orch = Orchestrator {
-            intents: &store,
-            signals: &store,
-            exchange: &exchange,
-            clock: &clock,
-            settings: settings(ExecutionMode::Paper),
-        };
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let msg = shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
         // Another worker claimed and is still inside its lease.
         let intent = shared::model::OrderIntent {
@@ -272,13 +248,7 @@ mod tests {
         let store = store_with_sample_signal(&clock).await;
         // A minimum notional above the trade amount: the paper exchange refuses with MIN_NOTIONAL_NOT_MET.
         let exchange = paper(1_000);
-        let orch = Orchestrator {
-            intents: &store,
-            signals: &store,
-            exchange: &exchange,
-            clock: &clock,
-            settings: settings(ExecutionMode::Paper),
-        };
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let notifier = MemoryNotifier::default();
         notifier.set_failing(true);
         let alerts = FailureAlerts {
@@ -342,13 +312,7 @@ mod tests {
             signal.created_at = shared::ports::Clock::now(&clock) - age;
             let store = store_with(&signal).await;
             let exchange = paper(1);
-            let orch = Orchestrator {
-                intents: &store,
-                signals: &store,
-                exchange: &exchange,
-                clock: &clock,
-                settings: settings(ExecutionMode::Paper),
-            };
+            let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
             let msg = signal.to_message();
             assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Decided(..)));
             let d = store.signals()[0].decision.clone().unwrap();
@@ -367,13 +331,7 @@ mod tests {
         let good = sample_signal(&clock);
         let store = store_with(&good).await;
         let exchange = paper(1);
-        let orch = Orchestrator {
-            intents: &store,
-            signals: &store,
-            exchange: &exchange,
-            clock: &clock,
-            settings: settings(ExecutionMode::Paper),
-        };
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let now = shared::ports::Clock::now(&clock);
         let mut missing = good.clone();
         missing.signal_id = SignalId::new(&good.symbol, Side::Buy, 1516582800000);
@@ -410,13 +368,7 @@ mod tests {
         quiet.notify_order_placed = false;
         let store = store_with(&quiet).await;
         let exchange = paper(1);
-        let orch = Orchestrator {
-            intents: &store,
-            signals: &store,
-            exchange: &exchange,
-            clock: &clock,
-            settings: settings(ExecutionMode::Paper),
-        };
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let Outcome::Decided(d, alert) = orch.process(&quiet.to_message()).await.unwrap() else {
             panic!("not decided");
         };
@@ -436,13 +388,7 @@ mod tests {
         huge.price = Decimal::new(1, 28);
         let store = store_with(&huge).await;
         let exchange = paper(1);
-        let orch = Orchestrator {
-            intents: &store,
-            signals: &store,
-            exchange: &exchange,
-            clock: &clock,
-            settings: settings(ExecutionMode::Paper),
-        };
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let Outcome::Decided(d, alert) = orch.process(&huge.to_message()).await.unwrap() else {
             panic!("not decided");
         };

@@ -6,32 +6,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use shared::ids::{ClientOid, Side, SignalId, Symbol};
+use shared::ids::{ClientOid, Side, Symbol};
 use shared::model::{SignalMessage, SignalRecord};
 use shared::money::UsdPrice;
 use shared::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 
 pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTime<Utc>) -> SignalRecord {
     let sym = Symbol::parse(symbol).unwrap();
-    SignalRecord {
-        signal_id: SignalId::new(&sym, side, candle_open_ms),
-        symbol: sym,
-        side,
-        price: Decimal::new(921, 4),
-        strategy: "swing-aggressive".into(),
-        indicators: [("rsi".to_string(), 31.5)].into_iter().collect(),
-        candle_open_ms,
-        created_at,
-        blocked: false,
-        blocked_reason: None,
-        message: format!("{side} SIGNAL: {symbol}"),
-        trade_amount_usd: Decimal::from(100),
-        trade_enabled: true,
-        notify_order_placed: true,
-        alert_status: None,
-        alert_message_id: None,
-        decision: None,
-    }
+    let mut s = shared::fakes::sent_signal(&sym, side, candle_open_ms, Decimal::new(921, 4), created_at);
+    s.indicators = [("rsi".to_string(), 31.5)].into_iter().collect();
+    s
 }
 
 /// The paper exchange with a minimum of `min_usd` and USD prices for the quote currencies the tests use (at about
