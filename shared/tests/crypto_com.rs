@@ -54,28 +54,27 @@ fn reply(http: u16, code: i64, message: &str, result: Value) -> ResponseTemplate
 }
 
 async fn server() -> MockServer {
+    server_with(
+        json!([
+            { "symbol": "ETH_USDT", "base_ccy": "ETH", "quote_ccy": "USDT", "qty_tick_size": "0.0001", "quantity_decimals": 4 },
+            { "symbol": "BTC_USDT", "base_ccy": "BTC", "quote_ccy": "USDT", "qty_tick_size": "0.00001", "quantity_decimals": 5 }
+        ]),
+        json!([ { "instrument_name": "ETH", "min_order_notional_usd": "10" } ]),
+    )
+    .await
+}
+
+/// A stand-in serving these instruments and risk parameters (base currency minimums).
+async fn server_with(instruments: Value, minimums: Value) -> MockServer {
     let s = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/public/get-instruments"))
-        .respond_with(reply(
-            200,
-            0,
-            "",
-            json!({ "data": [
-                { "symbol": "ETH_USDT", "base_ccy": "ETH", "quote_ccy": "USDT", "qty_tick_size": "0.0001", "quantity_decimals": 4 },
-                { "symbol": "BTC_USDT", "base_ccy": "BTC", "quote_ccy": "USDT", "qty_tick_size": "0.00001", "quantity_decimals": 5 }
-            ]}),
-        ))
+        .respond_with(reply(200, 0, "", json!({ "data": instruments })))
         .mount(&s)
         .await;
     Mock::given(method("GET"))
         .and(path("/public/get-risk-parameters"))
-        .respond_with(reply(
-            200,
-            0,
-            "",
-            json!({ "base_currency_config": [ { "instrument_name": "ETH", "min_order_notional_usd": "10" } ] }),
-        ))
+        .respond_with(reply(200, 0, "", json!({ "base_currency_config": minimums })))
         .mount(&s)
         .await;
     s
@@ -478,26 +477,15 @@ async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
     use shared::ports::SignalStore;
     use wiremock::matchers::query_param;
 
-    let s = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/public/get-instruments"))
-        .respond_with(reply(
-            200,
-            0,
-            "",
-            json!({ "data": [
-                { "symbol": "ETH_BTC", "base_ccy": "ETH", "quote_ccy": "BTC", "qty_tick_size": "0.0001", "quote_decimals": 6 },
-                { "symbol": "XRP_ETH", "base_ccy": "XRP", "quote_ccy": "ETH", "qty_tick_size": "1", "quote_decimals": 8 },
-                { "symbol": "XRP_USDT", "base_ccy": "XRP", "quote_ccy": "USDT", "qty_tick_size": "0.1", "quote_decimals": 4 }
-            ]}),
-        ))
-        .mount(&s)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/public/get-risk-parameters"))
-        .respond_with(reply(200, 0, "", json!({ "base_currency_config": [] })))
-        .mount(&s)
-        .await;
+    let s = server_with(
+        json!([
+            { "symbol": "ETH_BTC", "base_ccy": "ETH", "quote_ccy": "BTC", "qty_tick_size": "0.0001", "quote_decimals": 6 },
+            { "symbol": "XRP_ETH", "base_ccy": "XRP", "quote_ccy": "ETH", "qty_tick_size": "1", "quote_decimals": 8 },
+            { "symbol": "XRP_USDT", "base_ccy": "XRP", "quote_ccy": "USDT", "qty_tick_size": "0.1", "quote_decimals": 4 }
+        ]),
+        json!([]),
+    )
+    .await;
     for (instrument, last) in [("BTC_USD", "40000"), ("ETH_USD", "2000")] {
         Mock::given(method("GET"))
             .and(path("/public/get-tickers"))
