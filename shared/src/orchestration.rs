@@ -311,16 +311,29 @@ impl Orchestrator<'_> {
     }
 
     async fn place(&self, msg: &SignalMessage, mut intent: OrderIntent) -> Result<Outcome, StoreError> {
-        // A resend reuses the size recorded before the first send: the same order, not a re-priced one.
+        // The size is recorded on the intent before the first send (a fenced write: this worker must still own the
+        // intent), so whatever happens next the intent says what was sent, and a resend reuses it: the same order,
+        // not a re-priced one.
         let sizing = match intent.sizing.clone() {
             Some(sizing) => sizing,
-            None => match self.size(msg).await {
-                Ok(sizing) => sizing,
-                Err((code, message)) if code.decision_type() == DecisionType::Skipped => {
-                    return self.finish_skipped(intent, code, message).await
+            None => {
+                let sizing = match self.size(msg).await {
+                    Ok(sizing) => sizing,
+                    Err((code, message)) if code.decision_type() == DecisionType::Skipped => {
+                        return self.finish_skipped(intent, code, message).await
+                    }
+                    Err((code, message)) => return self.finish_failed(intent, code, message, None).await,
+                };
+                intent.sizing = Some(sizing.clone());
+                intent.updated_at = self.clock.now();
+                if !self.intents.save_owned(&intent).await? {
+                    return Ok(Outcome::Retry(format!(
+                        "attempt {} of {} was fenced off before the send",
+                        intent.attempt, intent.idempotency_key
+                    )));
                 }
-                Err((code, message)) => return self.finish_failed(intent, code, message, None).await,
-            },
+                sizing
+            }
         };
         let req = OrderRequest {
             symbol: msg.symbol.clone(),
@@ -334,7 +347,6 @@ impl Orchestrator<'_> {
         tracing::info!(idempotency_key = %intent.idempotency_key, amount = %sizing.amount, notional = %sizing.notional,
             quantity = ?sizing.quantity.map(|q| q.0), usd_per_unit = %sizing.quote_price.usd_per_unit,
             rate_source = %sizing.quote_price.source, "order sized");
-        intent.sizing = Some(sizing);
         // Send only with a settle window of lease left: a taker-over resends no earlier than lease end, so an order
         // this worker sends now is visible to the taker-over's lookups by then (a stalled worker must not send late).
         if self.clock.now().timestamp_millis() + self.settings.settle_ms > intent.lease_until_ms {

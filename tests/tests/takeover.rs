@@ -45,10 +45,12 @@ async fn killed_between_place_and_finalize_then_redelivered_places_nothing_more(
         "killed"
     );
     assert_eq!(exchange.creates(), 1);
-    assert_eq!(
-        store.get_many(&[s.idempotency_key()]).await.unwrap()[0].status,
-        IntentStatus::Pending
-    );
+    let dead = store.get_many(&[s.idempotency_key()]).await.unwrap().remove(0);
+    assert_eq!(dead.status, IntentStatus::Pending);
+    let sized = dead
+        .sizing
+        .expect("the size is recorded before the send, so a dead worker's intent shows it");
+    assert_eq!(sized.notional.currency, "BTC");
 
     // Redelivery inside the lease: someone owns it, retry later.
     let second = Orchestrator {
@@ -70,6 +72,7 @@ async fn killed_between_place_and_finalize_then_redelivered_places_nothing_more(
     assert_eq!(exchange.creates(), 1, "no second create-order");
     let intent = store.get_many(&[s.idempotency_key()]).await.unwrap().remove(0);
     assert_eq!((intent.status, intent.attempt), (IntentStatus::OrderPlaced, 2));
+    assert_eq!(intent.sizing, Some(sized), "the taker-over keeps the recorded size");
 }
 
 #[tokio::test]
