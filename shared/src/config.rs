@@ -209,9 +209,16 @@ pub struct OrchestratorConfig {
     pub quantity_decimals: u32,
     pub max_signal_age_ms: i64,
     pub paper_min_notional: Usd,
-    /// `PAPER_USD_PRICES`: the paper exchange's USD price per quote currency (`BTC=12000,ETH=180`); empty by
-    /// default, so a non-USD-quoted pair fails with QUOTE_CONVERSION_UNAVAILABLE until one is configured.
-    pub paper_usd_prices: HashMap<String, Decimal>,
+    /// `PAPER_USD_PRICES`: the paper exchange's USD prices of quote currencies — `live` (Crypto.com's public
+    /// tickers at `EXCHANGE_BASE_URL`, as live trading sizes; the template's default) or fixed prices
+    /// (`BTC=12000,ETH=180`; empty by default, so a non-USD-quoted pair fails with QUOTE_CONVERSION_UNAVAILABLE).
+    pub paper_usd_prices: PaperUsdPrices,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaperUsdPrices {
+    Live,
+    Fixed(HashMap<String, Decimal>),
 }
 
 /// `CCY=price,CCY=price`: positive decimal prices keyed by upper-case currency codes.
@@ -267,7 +274,10 @@ impl OrchestratorConfig {
             paper_min_notional: Usd(number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| {
                 *d >= Decimal::ZERO
             })?),
-            paper_usd_prices: usd_prices(src, "PAPER_USD_PRICES")?,
+            paper_usd_prices: match text(src, "PAPER_USD_PRICES", "").trim() {
+                "live" => PaperUsdPrices::Live,
+                _ => PaperUsdPrices::Fixed(usd_prices(src, "PAPER_USD_PRICES")?),
+            },
         })
     }
 }
@@ -349,6 +359,34 @@ mod tests {
         let err =
             OrchestratorConfig::from_source(&src(&[("LEASE_SECONDS", "20"), ("SETTLE_SECONDS", "20")])).unwrap_err();
         assert_eq!(err.var, "SETTLE_SECONDS");
+    }
+
+    #[test]
+    fn paper_prices_are_live_or_fixed_and_retention_is_bounded() {
+        let prices = |raw: &str| OrchestratorConfig::from_source(&src(&[("PAPER_USD_PRICES", raw)]));
+        assert_eq!(prices("live").unwrap().paper_usd_prices, PaperUsdPrices::Live);
+        let fixed = HashMap::from([
+            ("BTC".to_string(), Decimal::from(12_000)),
+            ("ETH".to_string(), Decimal::new(1805, 1)),
+        ]);
+        assert_eq!(
+            prices("btc=12000, ETH=180.5").unwrap().paper_usd_prices,
+            PaperUsdPrices::Fixed(fixed)
+        );
+        assert_eq!(
+            prices("").unwrap().paper_usd_prices,
+            PaperUsdPrices::Fixed(HashMap::new())
+        );
+        for bad in ["BTC", "BTC=0", "BTC=-1", "B-C=1", "BTC=x"] {
+            assert_eq!(prices(bad).unwrap_err().var, "PAPER_USD_PRICES", "{bad}");
+        }
+        let retention = |raw: &str| OrchestratorConfig::from_source(&src(&[("RETENTION_DAYS", raw)]));
+        assert_eq!(retention("90").unwrap().tables.retention_days, 90);
+        assert_eq!(
+            retention("30").unwrap_err().var,
+            "RETENTION_DAYS",
+            "not shorter than the report's window"
+        );
     }
 
     #[test]

@@ -645,3 +645,30 @@ async fn no_usd_price_means_no_order() {
     assert!(alert.is_some(), "an ORDER FAILED message goes out");
     assert!(create_params(&s).await.is_empty(), "no order sent");
 }
+
+/// Paper trading can size at the same public tickers as live (`PAPER_USD_PRICES=live`): no credentials, no order.
+#[tokio::test]
+async fn paper_sizes_at_the_live_tickers_when_asked() {
+    use shared::adapters::crypto_com::UsdTickers;
+    use shared::adapters::paper::{PaperExchange, PaperPrices};
+    use wiremock::matchers::query_param;
+
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-tickers"))
+        .and(query_param("instrument_name", "BTC_USD"))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "data": [ { "i": "BTC_USD", "a": "95000.5" } ] }),
+        ))
+        .mount(&s)
+        .await;
+    let tickers = UsdTickers::new(&s.uri(), Duration::from_secs(2)).unwrap();
+    let paper = PaperExchange::with_prices(Usd(Decimal::ONE), PaperPrices::Live(tickers));
+    let btc = paper.usd_price("BTC").await.unwrap();
+    assert_eq!(btc.usd_per_unit, Decimal::new(950005, 1));
+    assert_eq!(btc.source, "crypto_com:public/get-tickers BTC_USD");
+    assert!(create_params(&s).await.is_empty(), "paper never sends an order");
+}

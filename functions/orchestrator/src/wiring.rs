@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use shared::adapters::clock::SystemClock;
-use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
+use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings, UsdTickers};
 use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::paper::PaperExchange;
+use shared::adapters::paper::{PaperExchange, PaperPrices};
 use shared::adapters::secrets::json_secret;
 use shared::adapters::telegram::Telegram;
-use shared::config::OrchestratorConfig;
+use shared::config::{OrchestratorConfig, PaperUsdPrices};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
 use shared::ports::{BoxError, Exchange};
 
@@ -38,10 +38,16 @@ impl Deps {
                 };
                 Box::new(CryptoCom::new(settings, creds)?)
             }
-            ExecutionMode::Paper | ExecutionMode::Blocked => Box::new(PaperExchange::new(
-                config.paper_min_notional,
-                config.paper_usd_prices.clone(),
-            )),
+            ExecutionMode::Paper | ExecutionMode::Blocked => {
+                let prices = match &config.paper_usd_prices {
+                    PaperUsdPrices::Fixed(prices) => PaperPrices::Fixed(prices.clone()),
+                    PaperUsdPrices::Live => PaperPrices::Live(UsdTickers::new(
+                        &config.exchange.base_url,
+                        Duration::from_millis(config.exchange.timeout_ms),
+                    )?),
+                };
+                Box::new(PaperExchange::with_prices(config.paper_min_notional, prices))
+            }
         };
         Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),

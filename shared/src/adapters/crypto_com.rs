@@ -83,7 +83,104 @@ pub struct CryptoCom {
     next_id: AtomicU64,
     instruments: tokio::sync::OnceCell<HashMap<String, Instrument>>,
     min_notional_usd: tokio::sync::OnceCell<HashMap<String, Decimal>>,
+    tickers: UsdTickers,
+}
+
+/// USD prices of currencies from Crypto.com's public `get-tickers` (no credentials): `{CCY}_USD`, else
+/// `{CCY}_USDT`, last trade price, each reused for [`TICKER_TTL`]. The live adapter sizes with it, and so can the
+/// paper exchange (`PAPER_USD_PRICES=live`).
+pub struct UsdTickers {
+    http: reqwest::Client,
+    base_url: String,
     usd_prices: std::sync::Mutex<HashMap<String, (std::time::Instant, UsdPrice)>>,
+}
+
+impl UsdTickers {
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: reqwest::Client::builder().timeout(timeout).build()?,
+            base_url: base_url.to_string(),
+            usd_prices: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
+        let cached = self
+            .usd_prices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(currency)
+            .filter(|(at, _)| at.elapsed() < TICKER_TTL)
+            .map(|(_, p)| p.clone());
+        if let Some(p) = cached {
+            return Ok(p);
+        }
+        let mut tried = Vec::new();
+        for quote in ["USD", "USDT"] {
+            let instrument = format!("{currency}_{quote}");
+            let result = public_get(
+                &self.http,
+                &self.base_url,
+                "public/get-tickers",
+                &[("instrument_name", &instrument)],
+            )
+            .await
+            .map_err(ExchangeError::NotSent)?;
+            let last = result
+                .get("data")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|t| text(t, "i").as_deref() == Some(instrument.as_str()))
+                .and_then(|t| text(t, "a"))
+                .and_then(|a| a.parse::<Decimal>().ok())
+                .filter(|a| *a > Decimal::ZERO);
+            let Some(usd_per_unit) = last else {
+                tried.push(instrument);
+                continue;
+            };
+            let price = UsdPrice {
+                currency: currency.to_string(),
+                usd_per_unit,
+                source: format!("crypto_com:public/get-tickers {instrument}"),
+            };
+            self.usd_prices
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(currency.to_string(), (std::time::Instant::now(), price.clone()));
+            return Ok(price);
+        }
+        Err(ExchangeError::Rejected {
+            code: ReasonCode::QuoteConversionUnavailable,
+            message: format!("no last price for {}", tried.join(" or ")),
+            snippet: format!("public/get-tickers: no price for {}", tried.join(", ")),
+        })
+    }
+}
+
+/// A public GET: the `result` of a `code: 0` answer, else why not.
+async fn public_get(
+    http: &reqwest::Client,
+    base_url: &str,
+    method: &str,
+    query: &[(&str, &str)],
+) -> Result<Value, String> {
+    let url = format!("{}/{method}", base_url.trim_end_matches('/'));
+    let resp = http
+        .get(url)
+        .query(query)
+        .send()
+        .await
+        .map_err(|e| format!("{method}: {e}"))?;
+    let status = resp.status().as_u16();
+    let body: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("{method}: HTTP {status}, unreadable body: {e}"))?;
+    match parse_code(&body) {
+        Some(0) => Ok(body.get("result").cloned().unwrap_or(Value::Null)),
+        code => Err(format!("{method}: HTTP {status} code {code:?}")),
+    }
 }
 
 /// A private call's answer, body first.
@@ -109,6 +206,7 @@ enum CallError {
 impl CryptoCom {
     pub fn new(settings: CryptoComSettings, creds: Credentials) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
+        let tickers = UsdTickers::new(&settings.base_url, settings.timeout)?;
         Ok(Self {
             http,
             settings,
@@ -116,7 +214,7 @@ impl CryptoCom {
             next_id: AtomicU64::new(1),
             instruments: tokio::sync::OnceCell::new(),
             min_notional_usd: tokio::sync::OnceCell::new(),
-            usd_prices: std::sync::Mutex::new(HashMap::new()),
+            tickers,
         })
     }
 
@@ -129,22 +227,7 @@ impl CryptoCom {
     }
 
     async fn public_query(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, String> {
-        let resp = self
-            .http
-            .get(self.url(method))
-            .query(query)
-            .send()
-            .await
-            .map_err(|e| format!("{method}: {e}"))?;
-        let status = resp.status().as_u16();
-        let body: Value = resp
-            .json()
-            .await
-            .map_err(|e| format!("{method}: HTTP {status}, unreadable body: {e}"))?;
-        match parse_code(&body) {
-            Some(0) => Ok(body.get("result").cloned().unwrap_or(Value::Null)),
-            code => Err(format!("{method}: HTTP {status} code {code:?}")),
-        }
+        public_get(&self.http, &self.settings.base_url, method, query).await
     }
 
     async fn instrument(&self, symbol: &str) -> Result<Option<Instrument>, String> {
@@ -319,52 +402,7 @@ impl CryptoCom {
 #[async_trait]
 impl Exchange for CryptoCom {
     async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
-        let cached = self
-            .usd_prices
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(currency)
-            .filter(|(at, _)| at.elapsed() < TICKER_TTL)
-            .map(|(_, p)| p.clone());
-        if let Some(p) = cached {
-            return Ok(p);
-        }
-        let mut tried = Vec::new();
-        for quote in ["USD", "USDT"] {
-            let instrument = format!("{currency}_{quote}");
-            let result = self
-                .public_query("public/get-tickers", &[("instrument_name", &instrument)])
-                .await
-                .map_err(ExchangeError::NotSent)?;
-            let last = result
-                .get("data")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|t| text(t, "i").as_deref() == Some(instrument.as_str()))
-                .and_then(|t| text(t, "a"))
-                .and_then(|a| a.parse::<Decimal>().ok())
-                .filter(|a| *a > Decimal::ZERO);
-            let Some(usd_per_unit) = last else {
-                tried.push(instrument);
-                continue;
-            };
-            let price = UsdPrice {
-                currency: currency.to_string(),
-                usd_per_unit,
-                source: format!("crypto_com:public/get-tickers {instrument}"),
-            };
-            self.usd_prices
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(currency.to_string(), (std::time::Instant::now(), price.clone()));
-            return Ok(price);
-        }
-        Err(ExchangeError::Rejected {
-            code: ReasonCode::QuoteConversionUnavailable,
-            message: format!("no last price for {}", tried.join(" or ")),
-            snippet: format!("public/get-tickers: no price for {}", tried.join(", ")),
-        })
+        self.tickers.usd_price(currency).await
     }
 
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {

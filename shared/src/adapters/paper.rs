@@ -1,8 +1,9 @@
 //! The paper exchange (docs/DESIGN.md §7): no exchange mutation, the same minimum checks as live (in USD, like with
 //! like), fills at the signal's price, and deterministic order ids derived from the client_oid, so a resend finds
-//! the same order. Its USD prices of quote currencies are configured (`PAPER_USD_PRICES`, e.g. `BTC=12000,ETH=180`)
-//! so that paper sizing runs the live code path offline; a currency without one fails the order with
-//! QUOTE_CONVERSION_UNAVAILABLE, as live does when the exchange has no price.
+//! the same order. Its USD prices of quote currencies are either configured (`PAPER_USD_PRICES=BTC=12000,ETH=180`,
+//! so that paper sizing runs the live code path offline) or Crypto.com's public tickers (`PAPER_USD_PRICES=live`,
+//! as live trading sizes); a currency without a price fails the order with QUOTE_CONVERSION_UNAVAILABLE, as live
+//! does.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,20 +12,33 @@ use async_trait::async_trait;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use crate::adapters::crypto_com::UsdTickers;
 use crate::ids::ClientOid;
 use crate::model::ReasonCode;
 use crate::money::{Usd, UsdPrice};
 use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 
+/// Where the paper exchange's USD prices come from.
+pub enum PaperPrices {
+    /// Configured prices (offline).
+    Fixed(HashMap<String, Decimal>),
+    /// Crypto.com's public tickers, as live trading uses.
+    Live(UsdTickers),
+}
+
 pub struct PaperExchange {
     min_notional: Usd,
-    usd_prices: HashMap<String, Decimal>,
+    usd_prices: PaperPrices,
     /// Orders this container has filled, by client_oid (the paper book lives as long as the process).
     book: Mutex<HashMap<ClientOid, OrderAck>>,
 }
 
 impl PaperExchange {
     pub fn new(min_notional: Usd, usd_prices: HashMap<String, Decimal>) -> Self {
+        Self::with_prices(min_notional, PaperPrices::Fixed(usd_prices))
+    }
+
+    pub fn with_prices(min_notional: Usd, usd_prices: PaperPrices) -> Self {
         Self {
             min_notional,
             usd_prices,
@@ -43,7 +57,11 @@ impl PaperExchange {
 #[async_trait]
 impl Exchange for PaperExchange {
     async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
-        match self.usd_prices.get(currency) {
+        let prices = match &self.usd_prices {
+            PaperPrices::Live(tickers) => return tickers.usd_price(currency).await,
+            PaperPrices::Fixed(prices) => prices,
+        };
+        match prices.get(currency) {
             Some(p) => Ok(UsdPrice {
                 currency: currency.to_string(),
                 usd_per_unit: *p,
