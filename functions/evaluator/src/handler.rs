@@ -246,7 +246,10 @@ impl Evaluator<'_> {
             created_at: self.clock.now(),
             blocked: false,
             blocked_reason: None,
-            message: format!("{emoji} {side} SIGNAL: {symbol} @ ${price} - {reason}"),
+            message: format!(
+                "{emoji} {side} SIGNAL: {symbol} @ {price} {} - {reason}",
+                shared::money::quote_currency(symbol)
+            ),
             trade_amount_usd: entry.trade_amount_usd,
             trade_enabled: entry.trade_enabled,
             notify_order_placed: entry.notify_order_placed,

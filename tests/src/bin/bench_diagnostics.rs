@@ -72,7 +72,7 @@ async fn main() -> Result<(), BoxError> {
                     created_at,
                     blocked: false,
                     blocked_reason: None,
-                    message: "✅ BUY SIGNAL: ETH_BTC @ $0.0921 - swing-aggressive | RSI<45".into(),
+                    message: "✅ BUY SIGNAL: ETH_BTC @ 0.0921 BTC - swing-aggressive | RSI<45".into(),
                     trade_amount_usd: Decimal::from(100),
                     trade_enabled: true,
                     notify_order_placed: true,
