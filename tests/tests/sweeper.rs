@@ -1,6 +1,6 @@
 //! Each violation of the invariants report, produced deliberately in the emulator, then repaired by the sweeper
-//! (re-driven through the queue to the orchestrator, or the ORDER FAILED message re-sent); the EMF line carries the
-//! report's counts.
+//! (re-driven through the queue to the orchestrator, or the ORDER FAILED / ORDER PLACED message re-sent); the EMF
+//! line carries the report's counts.
 
 mod support;
 
@@ -81,6 +81,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         clock: &past,
         settings: OrchestratorSettings::default(),
     };
+    // Placed; its ORDER PLACED confirmation is written to the outbox but never delivered (the worker died first).
     working.process(&support::message(&s[5])).await.unwrap();
 
     let q = ReportQuery::default();
@@ -142,7 +143,11 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
             "{metric} is declared as a metric"
         );
     }
-    assert_eq!((summary.redriven, summary.alerts_resent), (3, 1));
+    assert_eq!(
+        (summary.redriven, summary.alerts_resent),
+        (3, 2),
+        "three signals re-driven; the ORDER FAILED and the ORDER PLACED messages re-sent"
+    );
 
     // The queue's consumer (the orchestrator, through the event source mapping) finishes the re-driven signals.
     let orch = Orchestrator {
@@ -194,6 +199,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         .remove(0);
     assert_eq!(alert.status, AlertStatus::Sent);
     assert!(notifier.sent()[0].contains("ORDER FAILED"));
+    assert!(notifier.sent()[1].contains("ORDER PLACED"), "{:?}", notifier.sent());
 
     let (_, quiet) = sweeper.run().await.unwrap();
     assert_eq!((quiet.redriven, quiet.alerts_resent, quiet.pass), (0, 0, true));

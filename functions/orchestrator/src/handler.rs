@@ -41,8 +41,7 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
             tracing::info!(message_id, signal_id = %msg.signal_id, decision_type = %d.decision_type,
                 reason_code = %d.reason_code, order_id = d.order_id.as_deref(), "signal decided");
             if let Some(alert) = order_alert {
-                // The decision is durable; a failed send leaves the outbox row PENDING (the sweeper re-sends
-                // ORDER FAILED rows; an undelivered ORDER PLACED confirmation stays PENDING in the outbox).
+                // The decision is durable; a failed send leaves the outbox row PENDING for the sweeper.
                 let clock = orchestrator.clock;
                 if let Err(e) = shared::alerts::deliver(alerts.store, alerts.notifier, clock, &alert).await {
                     tracing::error!(alert_id = %alert.alert_id, error = %e, kind = %alert.kind, "recording the order message's delivery failed");

@@ -15,7 +15,7 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::ids::SignalId;
 use shared::invariants::{self, emf_document, Counts, ReportQuery, ViolationType};
-use shared::model::{AlertRecord, AlertStatus, SignalAlertStatus, SignalMessage};
+use shared::model::{AlertRecord, AlertStatus, IntentStatus, SignalAlertStatus, SignalMessage};
 use shared::ports::{AlertStore, Clock, IntentStore, Notifier, SignalQueue, SignalStore, StoreError};
 
 pub struct Sweeper<'a> {
@@ -134,6 +134,10 @@ impl Sweeper<'_> {
             }
         }
 
+        let (resent, pending) = self.resend_order_placed(&rows, now).await?;
+        alerts_resent += resent;
+        alerts_still_pending += pending;
+
         let summary = SweepSummary {
             pass: report.pass,
             redriven: messages.len() - redrive_failures,
@@ -159,6 +163,38 @@ impl Sweeper<'_> {
             "sweep"
         );
         Ok((emf, summary))
+    }
+
+    /// ORDER PLACED confirmations that did not go out (Telegram down when the order was placed): their outbox rows
+    /// are still PENDING. Returns (re-sent, still pending).
+    async fn resend_order_placed(
+        &self,
+        rows: &invariants::Rows,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(usize, usize), StoreError> {
+        let ids: Vec<String> = rows
+            .intents
+            .values()
+            .filter(|i| i.status == IntentStatus::OrderPlaced && now - i.updated_at > self.grace)
+            .map(|i| AlertRecord::placed_id(&i.idempotency_key))
+            .collect();
+        let (mut resent, mut pending) = (0, 0);
+        if ids.is_empty() {
+            return Ok((resent, pending));
+        }
+        for alert in self
+            .alerts
+            .get_many(&ids)
+            .await?
+            .iter()
+            .filter(|a| a.status == AlertStatus::Pending)
+        {
+            match deliver(self.alerts, self.notifier, self.clock, alert).await? {
+                Some(_) => resent += 1,
+                None => pending += 1,
+            }
+        }
+        Ok((resent, pending))
     }
 }
 
