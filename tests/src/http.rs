@@ -1,5 +1,9 @@
 //! A minimal HTTP/1.1 server side for the local stand-ins (Telegram sink, diagnostics API): one request per
-//! connection, `Content-Length` bodies, `connection: close`. Enough for loopback tools; not a general server.
+//! connection, `Content-Length` bodies, `connection: close`. Enough for loopback tools; not a general server. A
+//! request must arrive whole within [`READ_TIMEOUT`] and its body must be as long as its `Content-Length` says: a
+//! client that stops sending never holds a connection forever.
+
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -54,8 +58,34 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Reads one request; None when the peer closed without sending one.
+/// How long a whole request may take to arrive.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads one request within [`READ_TIMEOUT`]; None when the peer closed without sending one. A request that does
+/// not arrive in time is a `TimedOut` error; a body shorter than its `Content-Length`, an `UnexpectedEof` one.
 pub async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<HttpRequest>> {
+    read_request_within(stream, READ_TIMEOUT).await
+}
+
+pub async fn read_request_within(stream: &mut TcpStream, limit: Duration) -> std::io::Result<Option<HttpRequest>> {
+    tokio::time::timeout(limit, read_whole(stream)).await.map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("request not complete within {} ms", limit.as_millis()),
+        )
+    })?
+}
+
+/// The status a server answers a request it could not read with.
+pub fn unreadable_status(e: &std::io::Error) -> u16 {
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        408
+    } else {
+        400
+    }
+}
+
+async fn read_whole(stream: &mut TcpStream) -> std::io::Result<Option<HttpRequest>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let header_end = loop {
@@ -93,7 +123,10 @@ pub async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Http
     while buf.len() < header_end + length {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            break;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "body shorter than its Content-Length",
+            ));
         }
         buf.extend_from_slice(&chunk[..n]);
     }
@@ -113,6 +146,7 @@ pub async fn write_response(stream: &mut TcpStream, status: u16, body: &[u8]) ->
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         500 => "Internal Server Error",
         _ => "Status",
     };
@@ -143,5 +177,38 @@ mod tests {
         assert_eq!(q[2].1, "a b");
         assert_eq!(q.iter().filter(|(k, _)| k == "limit").count(), 2);
         assert_eq!(q[5].1, "%zz");
+    }
+
+    async fn send_and_read(head_and_body: &'static [u8], close: bool) -> std::io::Result<Option<HttpRequest>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            c.write_all(head_and_body).await.unwrap();
+            if close {
+                c.shutdown().await.unwrap();
+            }
+            // Keep the connection open (without sending more) until the server gives up.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        });
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let r = read_request_within(&mut stream, Duration::from_millis(200)).await;
+        client.abort();
+        r
+    }
+
+    #[tokio::test]
+    async fn a_request_shorter_than_its_content_length_does_not_hold_the_connection() {
+        let stalled = send_and_read(b"POST /x HTTP/1.1\r\ncontent-length: 100\r\n\r\nshort", false).await;
+        let e = stalled.err().expect("a stalled body is an error");
+        assert_eq!((e.kind(), unreadable_status(&e)), (std::io::ErrorKind::TimedOut, 408));
+        let cut = send_and_read(b"POST /x HTTP/1.1\r\ncontent-length: 100\r\n\r\nshort", true).await;
+        let e = cut.err().expect("a cut body is an error");
+        assert_eq!(
+            (e.kind(), unreadable_status(&e)),
+            (std::io::ErrorKind::UnexpectedEof, 400)
+        );
+        let whole = send_and_read(b"POST /x HTTP/1.1\r\ncontent-length: 5\r\n\r\nwhole", false).await;
+        assert_eq!(whole.unwrap().unwrap().body, b"whole");
     }
 }

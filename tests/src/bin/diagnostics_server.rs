@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use lambda_http::{Body, RequestExt};
 use shared::config::{DiagnosticsConfig, ProcessEnv};
-use tests::http::{read_request, write_response};
+use tests::http::{read_request, unreadable_status, write_response};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -25,8 +25,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let (mut stream, _) = listener.accept().await?;
         let deps = deps.clone();
         tokio::spawn(async move {
-            let Ok(Some(req)) = read_request(&mut stream).await else {
-                return;
+            let req = match read_request(&mut stream).await {
+                Ok(Some(req)) => req,
+                Ok(None) => return,
+                Err(e) => {
+                    let body = serde_json::json!({ "error": format!("unreadable request: {e}") }).to_string();
+                    let _ = write_response(&mut stream, unreadable_status(&e), body.as_bytes()).await;
+                    return;
+                }
             };
             let mut params: HashMap<String, Vec<String>> = HashMap::new();
             for (k, v) in req.query() {
