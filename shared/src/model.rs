@@ -319,6 +319,55 @@ impl WatchlistEntry {
             Side::Sell => self.last_sell.as_ref(),
         }
     }
+
+    /// Everything wrong with this row's configuration, each in words an operator can act on (empty: valid).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let s = &self.symbol;
+        if crate::strategy::preset(&self.preset).is_none() {
+            let names: Vec<&str> = crate::strategy::PRESETS.iter().map(|p| p.name).collect();
+            out.push(format!(
+                "{s}: preset {:?} is not one of {}",
+                self.preset,
+                names.join(", ")
+            ));
+        }
+        if self.trade_amount_usd <= Decimal::ZERO {
+            out.push(format!(
+                "{s}: trade_amount_usd {} must be more than 0",
+                self.trade_amount_usd
+            ));
+        }
+        if let Some(tf) = self
+            .timeframe
+            .as_deref()
+            .filter(|tf| crate::candles::Timeframe::parse(tf).is_none())
+        {
+            out.push(format!(
+                "{s}: timeframe {tf:?} is not one of 1m 5m 15m 30m 1h 2h 4h 12h 1D"
+            ));
+        }
+        if let Some(m) = self
+            .rsi_method
+            .as_deref()
+            .filter(|m| crate::indicators::RsiMethod::parse(m).is_none())
+        {
+            out.push(format!("{s}: rsi_method {m:?} is neither simple nor wilder"));
+        }
+        let numbers = [
+            ("min_price_change_pct", self.min_price_change_pct, false),
+            ("cooldown_minutes", self.cooldown_minutes, false),
+            ("buy_target", self.buy_target, true),
+            ("volume_min_ratio", self.volume_min_ratio, false),
+        ];
+        for (name, value, positive) in numbers {
+            if let Some(v) = value.filter(|v| !v.is_finite() || *v < 0.0 || (positive && *v == 0.0)) {
+                let bound = if positive { "more than 0" } else { "0 or more" };
+                out.push(format!("{s}: {name} {v} must be a number, {bound}"));
+            }
+        }
+        out
+    }
 }
 
 /// The last sent signal of a symbol and side: `last_{side}_ms` (market time of its candle), `last_{side}_price`,

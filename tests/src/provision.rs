@@ -191,45 +191,24 @@ pub async fn secrets(sm: &aws_sdk_secretsmanager::Client) -> Result<(), BoxError
     Ok(())
 }
 
-/// Writes the watchlist rows (overwriting configuration, keeping nothing else: the local stack starts clean).
+/// Writes the watchlist rows through the adapter the watchlist tool uses (validated; configuration written, throttle
+/// state kept).
 pub async fn seed_watchlist(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     entries: &[shared::model::WatchlistEntry],
 ) -> Result<(), BoxError> {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let problems: Vec<String> = entries.iter().flat_map(|e| e.problems()).collect();
+    if !problems.is_empty() {
+        return Err(problems.join("; ").into());
+    }
+    let tables = TableNames {
+        watchlist: table.to_string(),
+        ..prefixed_tables("")
+    };
+    let store = shared::adapters::dynamodb::DynamoStore::new(ddb.clone(), tables);
     for e in entries {
-        let mut item = HashMap::from([
-            ("symbol".to_string(), A::S(e.symbol.to_string())),
-            (
-                "list".to_string(),
-                A::S(shared::adapters::dynamodb::WATCHLIST_LIST.to_string()),
-            ),
-            ("alert_enabled".to_string(), A::Bool(e.alert_enabled)),
-            ("trade_enabled".to_string(), A::Bool(e.trade_enabled)),
-            ("notify_order_placed".to_string(), A::Bool(e.notify_order_placed)),
-            ("trade_amount_usd".to_string(), A::N(e.trade_amount_usd.to_string())),
-            ("preset".to_string(), A::S(e.preset.clone())),
-        ]);
-        if let Some(p) = e.min_price_change_pct {
-            item.insert("min_price_change_pct".into(), A::N(p.to_string()));
-        }
-        if let Some(c) = e.cooldown_minutes {
-            item.insert("cooldown_minutes".into(), A::N(c.to_string()));
-        }
-        if let Some(t) = e.buy_target {
-            item.insert("buy_target".into(), A::N(t.to_string()));
-        }
-        if let Some(v) = e.volume_min_ratio {
-            item.insert("volume_min_ratio".into(), A::N(v.to_string()));
-        }
-        if let Some(tf) = &e.timeframe {
-            item.insert("timeframe".into(), A::S(tf.clone()));
-        }
-        if let Some(m) = &e.rsi_method {
-            item.insert("rsi_method".into(), A::S(m.clone()));
-        }
-        ddb.put_item().table_name(table).set_item(Some(item)).send().await?;
+        store.put_watchlist_entry(e).await?;
     }
     Ok(())
 }

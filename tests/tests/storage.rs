@@ -377,3 +377,58 @@ async fn rows_expire_after_the_retention_through_the_ttl_attribute() {
         assert_eq!(item["expires_at"].as_n().unwrap(), &expected, "{table}");
     }
 }
+
+#[tokio::test]
+async fn the_watchlist_tool_validates_and_keeps_the_throttle_state() {
+    use shared::model::{Emission, WatchlistEntry};
+    use shared::ports::WatchlistStore;
+    let env = TestEnv::new("wltool").await;
+    let store = env.store();
+    let row = |json: serde_json::Value| serde_json::from_value::<WatchlistEntry>(json).unwrap();
+    let mut e = row(serde_json::json!({ "symbol": "ETH_BTC", "preset": "scalp-aggressive", "buy_target": 0.09 }));
+    store.put_watchlist_entry(&e).await.unwrap();
+    let sym = e.symbol.clone();
+    let last = Emission {
+        candle_open_ms: 1,
+        price: rust_decimal::Decimal::ONE,
+        signal_id: Some("ETH_BTC:BUY:1".into()),
+        claimed_at_ms: Some(1),
+    };
+    assert!(store.record_emission(&sym, Side::Buy, None, &last).await.unwrap());
+
+    // Editing the configuration keeps the throttle state and removes an override that is gone.
+    e.trade_amount_usd = rust_decimal::Decimal::from(250);
+    e.buy_target = None;
+    store.put_watchlist_entry(&e).await.unwrap();
+    let listed = store.list().await.unwrap();
+    assert_eq!(
+        listed.len(),
+        1,
+        "listed through the by_list index: the `list` attribute is set"
+    );
+    assert_eq!(listed[0].trade_amount_usd, rust_decimal::Decimal::from(250));
+    assert_eq!(listed[0].buy_target, None);
+    assert_eq!(listed[0].last(Side::Buy), Some(&last));
+
+    // Bad rows are refused with words an operator can act on.
+    let bad = row(serde_json::json!({
+        "symbol": "XRP_USDT", "preset": "yolo", "trade_amount_usd": "0", "timeframe": "7m", "volume_min_ratio": -1.0
+    }));
+    let problems = bad.problems();
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert!(
+        problems[0].contains("preset \"yolo\" is not one of swing-conservative"),
+        "{problems:?}"
+    );
+    assert!(tests::provision::seed_watchlist(
+        &aws_sdk_dynamodb::Client::new(&env.aws),
+        &env.p.tables.watchlist,
+        &[bad]
+    )
+    .await
+    .is_err());
+
+    assert!(store.remove_watchlist_entry(&sym).await.unwrap());
+    assert!(!store.remove_watchlist_entry(&sym).await.unwrap());
+    assert!(store.list().await.unwrap().is_empty());
+}

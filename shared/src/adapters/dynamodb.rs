@@ -93,6 +93,83 @@ impl DynamoStore {
         Ok(out)
     }
 
+    /// Writes a watchlist row's configuration (and `list`, for the `by_list` index), keeping its throttle state: an
+    /// update, not a put, so editing a symbol never resets its last signals. Overrides that are None are removed.
+    pub async fn put_watchlist_entry(&self, e: &WatchlistEntry) -> Result<(), StoreError> {
+        let mut set: Vec<(&str, AttributeValue)> = vec![
+            ("list", s(WATCHLIST_LIST)),
+            ("alert_enabled", AttributeValue::Bool(e.alert_enabled)),
+            ("trade_enabled", AttributeValue::Bool(e.trade_enabled)),
+            ("notify_order_placed", AttributeValue::Bool(e.notify_order_placed)),
+            ("trade_amount_usd", AttributeValue::N(e.trade_amount_usd.to_string())),
+            ("preset", s(&e.preset)),
+        ];
+        let mut remove = Vec::new();
+        let numbers = [
+            ("min_price_change_pct", e.min_price_change_pct),
+            ("cooldown_minutes", e.cooldown_minutes),
+            ("buy_target", e.buy_target),
+            ("volume_min_ratio", e.volume_min_ratio),
+        ];
+        for (name, value) in numbers {
+            match value {
+                Some(v) => set.push((name, n(v))),
+                None => remove.push(name),
+            }
+        }
+        for (name, value) in [("timeframe", &e.timeframe), ("rsi_method", &e.rsi_method)] {
+            match value {
+                Some(v) => set.push((name, s(v))),
+                None => remove.push(name),
+            }
+        }
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut assignments = Vec::new();
+        for (i, (name, value)) in set.into_iter().enumerate() {
+            names.insert(format!("#s{i}"), name.to_string());
+            values.insert(format!(":s{i}"), value);
+            assignments.push(format!("#s{i} = :s{i}"));
+        }
+        let mut expr = format!("SET {}", assignments.join(", "));
+        if !remove.is_empty() {
+            let removed: Vec<String> = remove
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    names.insert(format!("#r{i}"), name.to_string());
+                    format!("#r{i}")
+                })
+                .collect();
+            expr.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        }
+        self.client
+            .update_item()
+            .table_name(&self.tables.watchlist)
+            .key("symbol", s(e.symbol.as_str()))
+            .update_expression(expr)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|err| StoreError::backend("UpdateItem watchlist (configuration)", err))?;
+        Ok(())
+    }
+
+    /// Removes a symbol from the watchlist. Ok(false): it was not there.
+    pub async fn remove_watchlist_entry(&self, symbol: &Symbol) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.watchlist)
+            .key("symbol", s(symbol.as_str()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|err| StoreError::backend("DeleteItem watchlist", err))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
     /// A conditional create-if-absent PutItem. None: created; Some(item): the key existed, and this is the stored
     /// item as the failed condition returned it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`, no extra read).
     async fn put_if_absent(

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Lists, adds, removes and imports watchlist rows, with validation (see tests/src/bin/watchlist.rs).
+#   WATCHLIST_TABLE=<stack output WatchlistTableName> ./scripts/watchlist.sh list          # a deployment (AWS env)
+#   ./scripts/watchlist.sh --local add '{"symbol":"BTC_USDT","preset":"swing-aggressive","trade_amount_usd":"100"}'
+#   ./scripts/watchlist.sh --local --dry-run import data/watchlist.json                    # the local stack
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--local" ]; then
+  shift
+  source scripts/lib.sh    # the local emulator on 127.0.0.1
+fi
+exec cargo run --quiet -p tests --bin watchlist -- "$@"
