@@ -53,6 +53,34 @@ pub struct RunSummary {
     pub duration_ms: u128,
 }
 
+impl RunSummary {
+    /// The run as one CloudWatch Embedded Metric Format document (namespace `namespace`, no dimensions): signals
+    /// sent and held back, BUY/SELL SIGNAL alerts that could not be delivered, and the run's errors — every run,
+    /// zeros included, so the alarms on them see data.
+    pub fn emf(&self, namespace: &str, timestamp_ms: i64) -> serde_json::Value {
+        let metrics = [
+            ("EvaluatorSignals", self.signals),
+            ("EvaluatorBlocked", self.blocked),
+            ("SignalAlertFailures", self.alerts_failed),
+            ("EvaluatorErrors", self.errors),
+        ];
+        let mut doc = serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": namespace,
+                    "Dimensions": [[]],
+                    "Metrics": metrics.iter().map(|(n, _)| serde_json::json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+                }],
+            },
+        });
+        for (name, value) in metrics {
+            doc[name] = serde_json::json!(value);
+        }
+        doc
+    }
+}
+
 enum Step {
     /// Not enough history yet (replay before the series starts, or a young listing).
     NoHistory,
@@ -329,6 +357,24 @@ mod tests {
 
     fn entry(sym: &str) -> WatchlistEntry {
         serde_json::from_value(serde_json::json!({"symbol": sym, "preset": "swing-aggressive"})).unwrap()
+    }
+
+    #[test]
+    fn a_run_is_published_as_metrics_zeros_included() {
+        let run = RunSummary {
+            signals: 2,
+            alerts_failed: 1,
+            ..RunSummary::default()
+        };
+        let emf = run.emf("NS", 1_000);
+        assert_eq!(
+            (emf["EvaluatorSignals"].as_u64(), emf["SignalAlertFailures"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(emf["EvaluatorErrors"].as_u64(), Some(0));
+        let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
+        assert_eq!(declared.len(), 4);
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "NS");
     }
 
     #[tokio::test]

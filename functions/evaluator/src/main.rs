@@ -13,6 +13,11 @@ async fn main() -> Result<(), Error> {
     let deps = Deps::new(&aws, config, SystemClock).await?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async {
         let summary = deps.evaluator().run().await?;
+        // EMF: one JSON document per line on stdout; CloudWatch extracts the metrics from the log line.
+        println!(
+            "{}",
+            summary.emf("SignalOrchestrator", chrono::Utc::now().timestamp_millis())
+        );
         // A symbol without data or a signal not enqueued fails the invocation (after every other symbol was
         // handled), so the function's Errors metric and its alarm see it; the run's summary is already logged.
         if summary.errors > 0 {
