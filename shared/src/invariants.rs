@@ -479,21 +479,9 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("InFlight", c.in_flight),
         ("OrphanIntent", c.orphan_intent),
     ];
-    let mut doc = serde_json::json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [[]],
-                "Metrics": metrics.iter().map(|(n, _)| serde_json::json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
-            }],
-        },
-        "WindowHours": report.hours,
-        "Pass": report.pass,
-    });
-    for (name, value) in metrics {
-        doc[name] = serde_json::json!(value);
-    }
+    let mut doc = crate::metrics::emf(namespace, timestamp_ms, &metrics);
+    doc["WindowHours"] = serde_json::json!(report.hours);
+    doc["Pass"] = serde_json::json!(report.pass);
     doc
 }
 

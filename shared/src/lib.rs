@@ -14,6 +14,7 @@ pub mod fakes;
 pub mod ids;
 pub mod indicators;
 pub mod invariants;
+pub mod metrics;
 pub mod model;
 pub mod money;
 pub mod orchestration;

@@ -466,6 +466,24 @@ fn live_signal(
     shared::fakes::sent_signal(&Symbol::parse(symbol).unwrap(), side, 1_700_000_000_000, price, now)
 }
 
+/// The orchestrator in live mode over the in-memory store and the adapter under test.
+fn live_orchestrator<'a>(
+    store: &'a shared::fakes::MemoryStore,
+    exchange: &'a CryptoCom,
+    clock: &'a shared::fakes::ManualClock,
+) -> shared::orchestration::Orchestrator<'a> {
+    shared::orchestration::Orchestrator {
+        intents: store,
+        signals: store,
+        exchange,
+        clock,
+        settings: shared::orchestration::OrchestratorSettings {
+            mode: shared::orchestration::ExecutionMode::Live,
+            ..Default::default()
+        },
+    }
+}
+
 /// Live mode end to end through the orchestrator: $100 on a BTC-, an ETH- and a USDT-quoted pair becomes, at the
 /// stand-in's ticker prices, a BUY notional in the quote currency and a SELL quantity of the base asset worth $100
 /// (within one tick), every private call signed; the intents record the rate and its source.
@@ -473,7 +491,7 @@ fn live_signal(
 async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
     use shared::fakes::{ManualClock, MemoryStore};
     use shared::model::DecisionType;
-    use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+    use shared::orchestration::Outcome;
     use shared::ports::SignalStore;
     use wiremock::matchers::query_param;
 
@@ -512,16 +530,7 @@ async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
         signal("XRP_USDT", Side::Buy, Decimal::new(5, 1)),  // 0.5 USDT per XRP
     ];
     let ex = exchange(&s, 2_000);
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        exchange: &ex,
-        clock: &clock,
-        settings: OrchestratorSettings {
-            mode: ExecutionMode::Live,
-            ..Default::default()
-        },
-    };
+    let orch = live_orchestrator(&store, &ex, &clock);
     for sig in &signals {
         store.put_new(sig).await.unwrap();
         match orch.process(&sig.to_message()).await.unwrap() {
@@ -612,7 +621,7 @@ async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
 #[tokio::test]
 async fn no_usd_price_means_no_order() {
     use shared::fakes::{ManualClock, MemoryStore};
-    use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+    use shared::orchestration::Outcome;
     use shared::ports::SignalStore;
 
     let s = server().await;
@@ -627,16 +636,7 @@ async fn no_usd_price_means_no_order() {
     let sig = live_signal("ETH_CRO", Side::Buy, Decimal::from(20_000), now);
     store.put_new(&sig).await.unwrap();
     let ex = exchange(&s, 2_000);
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        exchange: &ex,
-        clock: &clock,
-        settings: OrchestratorSettings {
-            mode: ExecutionMode::Live,
-            ..Default::default()
-        },
-    };
+    let orch = live_orchestrator(&store, &ex, &clock);
     let Outcome::Decided(d, alert) = orch.process(&sig.to_message()).await.unwrap() else {
         panic!("not decided");
     };

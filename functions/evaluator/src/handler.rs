@@ -58,26 +58,16 @@ impl RunSummary {
     /// sent and held back, BUY/SELL SIGNAL alerts that could not be delivered, and the run's errors — every run,
     /// zeros included, so the alarms on them see data.
     pub fn emf(&self, namespace: &str, timestamp_ms: i64) -> serde_json::Value {
-        let metrics = [
-            ("EvaluatorSignals", self.signals),
-            ("EvaluatorBlocked", self.blocked),
-            ("SignalAlertFailures", self.alerts_failed),
-            ("EvaluatorErrors", self.errors),
-        ];
-        let mut doc = serde_json::json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": namespace,
-                    "Dimensions": [[]],
-                    "Metrics": metrics.iter().map(|(n, _)| serde_json::json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
-                }],
-            },
-        });
-        for (name, value) in metrics {
-            doc[name] = serde_json::json!(value);
-        }
-        doc
+        shared::metrics::emf(
+            namespace,
+            timestamp_ms,
+            &[
+                ("EvaluatorSignals", self.signals),
+                ("EvaluatorBlocked", self.blocked),
+                ("SignalAlertFailures", self.alerts_failed),
+                ("EvaluatorErrors", self.errors),
+            ],
+        )
     }
 }
 

@@ -109,28 +109,14 @@ impl Sweeper<'_> {
             .filter(|s| s.alert_status != Some(SignalAlertStatus::Sent) && now - s.created_at > self.grace)
             .map(|s| AlertRecord::signal_id(&s.signal_id))
             .collect();
-        if !undelivered.is_empty() {
-            for alert in self
-                .alerts
-                .get_many(&undelivered)
-                .await?
-                .iter()
-                .filter(|a| a.status == AlertStatus::Pending)
-            {
-                let Some(signal_id) = alert
-                    .alert_id
-                    .strip_prefix("signal:")
-                    .and_then(|id| SignalId::parse(id).ok())
-                else {
-                    continue;
-                };
-                match deliver(self.alerts, self.notifier, self.clock, alert).await? {
-                    Some(message_id) => {
-                        self.signals.record_alert(&signal_id, Some(message_id)).await?;
-                        alerts_resent += 1;
-                    }
-                    None => alerts_still_pending += 1,
-                }
+        for (alert_id, delivered) in self.resend_pending(&undelivered).await? {
+            let Some(message_id) = delivered else {
+                alerts_still_pending += 1;
+                continue;
+            };
+            alerts_resent += 1;
+            if let Some(signal_id) = alert_id.strip_prefix("signal:").and_then(|id| SignalId::parse(id).ok()) {
+                self.signals.record_alert(&signal_id, Some(message_id)).await?;
             }
         }
 
@@ -146,15 +132,8 @@ impl Sweeper<'_> {
             alerts_still_pending,
             counts: report.counts,
         };
-        emf["Redriven"] = serde_json::json!(summary.redriven);
-        emf["AlertsResent"] = serde_json::json!(summary.alerts_resent);
-        if let Some(list) = emf
-            .pointer_mut("/_aws/CloudWatchMetrics/0/Metrics")
-            .and_then(|m| m.as_array_mut())
-        {
-            list.push(serde_json::json!({ "Name": "Redriven", "Unit": "Count" }));
-            list.push(serde_json::json!({ "Name": "AlertsResent", "Unit": "Count" }));
-        }
+        shared::metrics::add_count(&mut emf, "Redriven", summary.redriven);
+        shared::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);
         tracing::info!(
             pass = summary.pass,
             redriven = summary.redriven,
@@ -178,23 +157,29 @@ impl Sweeper<'_> {
             .filter(|i| i.status == IntentStatus::OrderPlaced && now - i.updated_at > self.grace)
             .map(|i| AlertRecord::placed_id(&i.idempotency_key))
             .collect();
-        let (mut resent, mut pending) = (0, 0);
+        let results = self.resend_pending(&ids).await?;
+        let resent = results.iter().filter(|(_, delivered)| delivered.is_some()).count();
+        Ok((resent, results.len() - resent))
+    }
+
+    /// Sends again the outbox rows among `ids` that are still PENDING: (alert id, Telegram message id when
+    /// delivered) for each.
+    async fn resend_pending(&self, ids: &[String]) -> Result<Vec<(String, Option<i64>)>, StoreError> {
         if ids.is_empty() {
-            return Ok((resent, pending));
+            return Ok(Vec::new());
         }
+        let mut out = Vec::new();
         for alert in self
             .alerts
-            .get_many(&ids)
+            .get_many(ids)
             .await?
             .iter()
             .filter(|a| a.status == AlertStatus::Pending)
         {
-            match deliver(self.alerts, self.notifier, self.clock, alert).await? {
-                Some(_) => resent += 1,
-                None => pending += 1,
-            }
+            let delivered = deliver(self.alerts, self.notifier, self.clock, alert).await?;
+            out.push((alert.alert_id.clone(), delivered));
         }
-        Ok((resent, pending))
+        Ok(out)
     }
 }
 
