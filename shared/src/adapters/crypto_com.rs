@@ -223,11 +223,7 @@ impl CryptoCom {
     }
 
     async fn public(&self, method: &str) -> Result<Value, String> {
-        self.public_query(method, &[]).await
-    }
-
-    async fn public_query(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, String> {
-        public_get(&self.http, &self.settings.base_url, method, query).await
+        public_get(&self.http, &self.settings.base_url, method, &[]).await
     }
 
     async fn instrument(&self, symbol: &str) -> Result<Option<Instrument>, String> {
