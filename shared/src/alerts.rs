@@ -133,6 +133,30 @@ pub fn order_placed_text(intent: &OrderIntent, price: Decimal) -> String {
     )
 }
 
+/// The ORDER SKIPPED Telegram text (HTML) for an order a risk limit held back: which limit, and what was left.
+pub fn order_skipped_text(intent: &OrderIntent, amount_usd: Decimal) -> String {
+    format!(
+        "🛑 <b>ORDER SKIPPED</b> · <b>{}</b> {}\n{}\n\n🛑 Risk limit: {}\n📋 Reason code: {}\n💵 Order: {} USD\n🕒 Candle: {}\n\n<i>The signal was sent but no order was placed.</i>",
+        intent.symbol,
+        intent.side,
+        mode_line(intent_mode(intent)),
+        html_escape(intent.error_message.as_deref().unwrap_or("")),
+        ReasonCode::RiskLimitExceeded,
+        amount_usd.normalize(),
+        candle_time(intent.signal_id.candle_open_ms()),
+    )
+}
+
+/// The TRADING HALTED Telegram text (HTML): who stopped trading, why, and how to resume.
+pub fn trading_halted_text(halt: &crate::risk::Halt) -> String {
+    format!(
+        "⛔ <b>TRADING HALTED</b>\n\nBy: {}\nReason: {}\nSince: {}\n\n<i>No order is placed until someone resumes trading (/resume, or ./scripts/trading.sh resume).</i>",
+        html_escape(&halt.by),
+        html_escape(&halt.reason),
+        halt.at.format("%Y-%m-%d %H:%M:%S UTC"),
+    )
+}
+
 /// The ORDER FAILED Telegram text (HTML): what failed, why, and what the order would have been.
 pub fn order_failed_text(intent: &OrderIntent, code: ReasonCode) -> String {
     format!(
@@ -197,6 +221,7 @@ mod tests {
             error_code: None,
             error_message: None,
             failure_alert_id: None,
+            reserved: Vec::new(),
             created_at: now,
             updated_at: now,
         }

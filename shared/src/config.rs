@@ -89,6 +89,8 @@ pub struct TableNames {
     pub intents: String,
     pub alerts: String,
     pub watchlist: String,
+    /// The control row, the risk counters and handled Telegram updates (docs/DESIGN.md §10).
+    pub risk: String,
     /// `RETENTION_DAYS` (default 90, at least 31 — longer than the report's 30-day window): signals, intents and
     /// alerts carry `expires_at` = creation + this, the tables' TTL attribute.
     pub retention_days: i64,
@@ -101,6 +103,7 @@ impl TableNames {
             intents: text(src, "ORDER_INTENTS_TABLE", "order_intents"),
             alerts: text(src, "ALERTS_TABLE", "alerts"),
             watchlist: text(src, "WATCHLIST_TABLE", "watchlist"),
+            risk: text(src, "RISK_TABLE", "risk"),
             retention_days: number(src, "RETENTION_DAYS", 90i64, |d| (31..=3653).contains(d))?,
         })
     }

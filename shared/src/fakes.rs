@@ -1,7 +1,7 @@
 //! In-memory fakes of the storage, queue and clock ports for unit tests and simulation. They implement the same
 //! conditional semantics as the DynamoDB adapter: create-if-absent, fenced finalize, "no decision or the same one".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -11,9 +11,10 @@ use chrono::{DateTime, Utc};
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
 use crate::ports::{
-    AlertStore, Claim, Clock, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalQueue,
-    SignalStore, StoreError, WatchlistStore,
+    AlertStore, Claim, ClaimRequest, Clock, ControlStore, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore,
+    PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
 };
+use crate::risk::{Control, CounterDelta, RiskLimits, Usage};
 
 #[derive(Default)]
 struct Tables {
@@ -21,6 +22,18 @@ struct Tables {
     intents: HashMap<IdempotencyKey, OrderIntent>,
     alerts: HashMap<String, AlertRecord>,
     watchlist: Vec<WatchlistEntry>,
+    control: Option<Control>,
+    counters: HashMap<String, Usage>,
+    streak: u32,
+    updates: HashSet<i64>,
+}
+
+impl Tables {
+    fn add(&mut self, d: &CounterDelta) {
+        let c = self.counters.entry(d.key.clone()).or_default();
+        c.usd = c.usd.checked_add(d.usd).unwrap_or(c.usd);
+        c.orders = c.orders.saturating_add(d.orders);
+    }
 }
 
 /// All four tables in memory, behind one lock (so a "transaction" is atomic).
@@ -147,8 +160,51 @@ impl SignalStore for MemoryStore {
 }
 
 #[async_trait]
+impl ControlStore for MemoryStore {
+    async fn control(&self) -> Result<Control, StoreError> {
+        Ok(self.lock().control.clone().unwrap_or_default())
+    }
+
+    async fn replace_control(&self, seen: u64, next: &Control) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        if t.control.as_ref().map_or(0, |c| c.version) != seen {
+            return Ok(false);
+        }
+        t.control = Some(Control {
+            version: seen.saturating_add(1),
+            ..next.clone()
+        });
+        Ok(true)
+    }
+
+    async fn usage(&self, key: &str) -> Result<Usage, StoreError> {
+        Ok(self.lock().counters.get(key).copied().unwrap_or_default())
+    }
+
+    async fn symbol_limits(&self, symbol: &Symbol) -> Result<RiskLimits, StoreError> {
+        let t = self.lock();
+        Ok(t.watchlist
+            .iter()
+            .find(|e| &e.symbol == symbol)
+            .map(|e| e.limits.clone())
+            .unwrap_or_default())
+    }
+
+    async fn record_streak(&self, failed: bool) -> Result<u32, StoreError> {
+        let mut t = self.lock();
+        t.streak = if failed { t.streak.saturating_add(1) } else { 0 };
+        Ok(t.streak)
+    }
+
+    async fn first_update(&self, update_id: i64, _at: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.lock().updates.insert(update_id))
+    }
+}
+
+#[async_trait]
 impl IntentStore for MemoryStore {
-    async fn claim(&self, intent: &OrderIntent, msg: &SignalMessage) -> Result<Claim, StoreError> {
+    async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
+        let (intent, msg) = (req.intent, req.msg);
         let mut t = self.lock();
         let row = t.signals.get(&msg.signal_id);
         if row.is_none_or(|row| !msg.disagreements(row).is_empty()) {
@@ -156,6 +212,22 @@ impl IntentStore for MemoryStore {
         }
         if let Some(old) = t.intents.get(&intent.idempotency_key) {
             return Ok(Claim::Exists(Box::new(old.clone())));
+        }
+        let control = t.control.clone().unwrap_or_default();
+        if req.control_version.is_some_and(|v| v != control.version) {
+            return Ok(Claim::ControlChanged(Box::new(control)));
+        }
+        for (index, r) in req.reservations.iter().enumerate() {
+            let used = t.counters.get(&r.delta.key).copied().unwrap_or_default();
+            if !r.admits(used) {
+                return Ok(Claim::LimitExceeded { index, used });
+            }
+        }
+        for r in req.reservations {
+            t.add(&r.delta);
+        }
+        if let Some(a) = req.alert {
+            t.alerts.entry(a.alert_id.clone()).or_insert_with(|| a.clone());
         }
         t.intents.insert(intent.idempotency_key.clone(), intent.clone());
         Ok(Claim::Created)
@@ -202,6 +274,9 @@ impl IntentStore for MemoryStore {
         }
         if let Some(a) = &f.alert {
             t.alerts.entry(a.alert_id.clone()).or_insert_with(|| a.clone());
+        }
+        for d in &f.counters {
+            t.add(d);
         }
         Ok(FinalizeOutcome::Committed)
     }

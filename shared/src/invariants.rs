@@ -547,6 +547,7 @@ mod tests {
             error_code: None,
             error_message: None,
             failure_alert_id: None,
+            reserved: Vec::new(),
             created_at: s.created_at,
             updated_at: s.created_at,
         }

@@ -19,6 +19,7 @@ pub mod model;
 pub mod money;
 pub mod orchestration;
 pub mod ports;
+pub mod risk;
 pub mod signing;
 pub mod strategy;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::money::Sizing;
+use crate::risk::{CounterDelta, RiskLimits};
 
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
@@ -60,6 +61,8 @@ wire_enum!(
         StaleSignal = "STALE_SIGNAL",
         DataMissing = "DATA_MISSING",
         GuardrailBlocked = "GUARDRAIL_BLOCKED",
+        RiskLimitExceeded = "RISK_LIMIT_EXCEEDED",
+        TradingHalted = "TRADING_HALTED",
     }
 );
 
@@ -75,7 +78,9 @@ impl ReasonCode {
             | InvalidTradeAmount
             | StaleSignal
             | DataMissing
-            | GuardrailBlocked => DecisionType::Skipped,
+            | GuardrailBlocked
+            | RiskLimitExceeded
+            | TradingHalted => DecisionType::Skipped,
             _ => DecisionType::Failed,
         }
     }
@@ -127,7 +132,13 @@ impl SignalAlertStatus {
 
 wire_enum!(
     /// `kind` of an alerts outbox row.
-    AlertKind { Signal = "SIGNAL", OrderFailed = "ORDER_FAILED", OrderPlaced = "ORDER_PLACED" }
+    AlertKind {
+        Signal = "SIGNAL",
+        OrderFailed = "ORDER_FAILED",
+        OrderPlaced = "ORDER_PLACED",
+        OrderSkipped = "ORDER_SKIPPED",
+        TradingHalted = "TRADING_HALTED",
+    }
 );
 
 wire_enum!(
@@ -244,6 +255,8 @@ pub struct OrderIntent {
     pub error_code: Option<ReasonCode>,
     pub error_message: Option<String>,
     pub failure_alert_id: Option<String>,
+    /// What the claim added to the risk counters (docs/DESIGN.md §10): released when the order ends without one.
+    pub reserved: Vec<CounterDelta>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -270,6 +283,13 @@ impl AlertRecord {
     }
     pub fn placed_id(key: &IdempotencyKey) -> String {
         format!("placed:{key}")
+    }
+    pub fn skipped_id(key: &IdempotencyKey) -> String {
+        format!("skipped:{key}")
+    }
+    /// The message of the control row's halt at `version`.
+    pub fn halt_id(version: u64) -> String {
+        format!("halt:{version}")
     }
     pub fn signal_id(signal_id: &SignalId) -> String {
         format!("signal:{signal_id}")
@@ -305,6 +325,9 @@ pub struct WatchlistEntry {
     /// `simple` (default, the original's) or `wilder`.
     #[serde(default)]
     pub rsi_method: Option<String>,
+    /// Per-symbol risk limits (docs/DESIGN.md §10), read by the orchestrator at each claim.
+    #[serde(flatten)]
+    pub limits: RiskLimits,
     /// Throttle state (not configuration): the last sent BUY and SELL of this symbol.
     #[serde(skip)]
     pub last_buy: Option<Emission>,
@@ -366,6 +389,7 @@ impl WatchlistEntry {
                 out.push(format!("{s}: {name} {v} must be a number, {bound}"));
             }
         }
+        out.extend(self.limits.problems(s.as_str()));
         out
     }
 }

@@ -27,9 +27,10 @@ use crate::model::{
 };
 use crate::money::{self, Sizing, SizingError, Usd, UsdPrice};
 use crate::ports::{
-    Claim, Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
-    SignalStore, StoreError,
+    Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore,
+    Lookup, OrderAck, OrderRequest, SignalStore, StoreError,
 };
+use crate::risk::{self, ControlCache, CounterDelta};
 
 /// How orders are handled, fixed at init (docs/DESIGN.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +89,10 @@ pub struct Orchestrator<'a> {
     pub signals: &'a dyn SignalStore,
     pub exchange: &'a dyn Exchange,
     pub clock: &'a dyn Clock,
+    /// The control row and risk counters (docs/DESIGN.md §10).
+    pub control: &'a dyn ControlStore,
+    /// The control row as this container last saw it; the claim checks it is still current.
+    pub guard: &'a ControlCache,
     pub settings: OrchestratorSettings,
 }
 
@@ -102,12 +107,111 @@ impl Orchestrator<'_> {
             )));
         }
         let fresh = self.initial_intent(msg, now);
-        match self.intents.claim(&fresh, msg).await? {
-            Claim::Created if fresh.status == IntentStatus::Pending => self.place(msg, fresh).await,
-            Claim::Created => self.ensure_decision(&msg.signal_id, &fresh).await,
+        let (intent, claim, alert) = if fresh.status == IntentStatus::Pending {
+            match self.guarded_claim(msg, &fresh).await? {
+                Some(claimed) => claimed,
+                None => return Ok(Outcome::Retry("the control row kept changing during the claim".into())),
+            }
+        } else {
+            let claim = self.intents.claim(ClaimRequest::plain(&fresh, msg)).await?;
+            (fresh.clone(), claim, None)
+        };
+        match claim {
+            Claim::Created if intent.status == IntentStatus::Pending => self.place(msg, intent).await,
+            Claim::Created => match self.ensure_decision(&msg.signal_id, &intent).await? {
+                Outcome::Decided(d, _) => Ok(Outcome::Decided(d, alert.map(Box::new))),
+                other => Ok(other),
+            },
             Claim::Exists(existing) => self.on_existing(msg, *existing, now).await,
             Claim::SignalMismatch(why) => Ok(Outcome::Refused(why)),
+            Claim::ControlChanged(_) | Claim::LimitExceeded { .. } => Ok(Outcome::Retry(
+                "the claim was refused by the risk guard without a decision; trying again".into(),
+            )),
         }
+    }
+
+    /// The claim of an order to be tried: the control row's version checked, the day's counters reserved within
+    /// their limits, all in the one transaction. A halt or a limit already passed makes the claim's intent SKIPPED
+    /// (TRADING_HALTED, RISK_LIMIT_EXCEEDED with its ORDER SKIPPED message, written with it). A changed control row
+    /// or a counter at its limit is learnt from the refused transaction itself and the claim built again. None: the
+    /// control row kept changing.
+    async fn guarded_claim(
+        &self,
+        msg: &SignalMessage,
+        fresh: &OrderIntent,
+    ) -> Result<Option<(OrderIntent, Claim, Option<AlertRecord>)>, StoreError> {
+        let symbol_limits = self.control.symbol_limits(&msg.symbol).await?;
+        let amount = msg.trade_amount_usd;
+        let mut forced = None;
+        for _ in 0..4 {
+            let control = match self.guard.get() {
+                Some(c) => c,
+                None => {
+                    let c = self.control.control().await?;
+                    self.guard.set(c.clone());
+                    c
+                }
+            };
+            let mut intent = fresh.clone();
+            let planned = match forced
+                .take()
+                .or_else(|| risk::refusal(&control, &symbol_limits, amount))
+            {
+                Some(refused) => Err(refused),
+                None => risk::reservations(
+                    &control,
+                    &symbol_limits,
+                    &msg.symbol,
+                    msg.side,
+                    amount,
+                    intent.created_at,
+                ),
+            };
+            let (reservations, alert) = match planned {
+                Ok(reservations) => (reservations, None),
+                Err((code, why)) => {
+                    tracing::warn!(signal_id = %msg.signal_id, reason_code = %code, reason = %why, "order held back by the risk guard");
+                    make_terminal(&mut intent, IntentStatus::Skipped, code, why);
+                    let alert = (code == ReasonCode::RiskLimitExceeded).then(|| {
+                        let text = crate::alerts::order_skipped_text(&intent, amount);
+                        outbox_row(
+                            AlertRecord::skipped_id(&intent.idempotency_key),
+                            AlertKind::OrderSkipped,
+                            &intent,
+                            text,
+                        )
+                    });
+                    (Vec::new(), alert)
+                }
+            };
+            intent.reserved = reservations.iter().map(|r| r.delta.clone()).collect();
+            let req = ClaimRequest {
+                intent: &intent,
+                msg,
+                control_version: Some(control.version),
+                reservations: &reservations,
+                alert: alert.as_ref(),
+            };
+            match self.intents.claim(req).await? {
+                Claim::ControlChanged(now) => {
+                    tracing::info!(
+                        seen = control.version,
+                        now = now.version,
+                        "control row changed; claiming again"
+                    );
+                    self.guard.set(*now);
+                }
+                Claim::LimitExceeded { index, used } => {
+                    let why = reservations.get(index).map_or_else(
+                        || "a risk limit was reached".to_string(),
+                        |r| risk::exceeded(r, used, &msg.symbol),
+                    );
+                    forced = Some((ReasonCode::RiskLimitExceeded, why));
+                }
+                claim => return Ok(Some((intent, claim, alert))),
+            }
+        }
+        Ok(None)
     }
 
     /// The intent this delivery tries to create: PENDING with a lease, or directly terminal when no order will be
@@ -133,15 +237,11 @@ impl Orchestrator<'_> {
             error_code: None,
             error_message: None,
             failure_alert_id: None,
+            reserved: Vec::new(),
             created_at: now,
             updated_at: now,
         };
-        let mut terminal = |status, code, message: String| {
-            intent.status = status;
-            intent.error_code = Some(code);
-            intent.error_message = Some(message);
-            intent.lease_until_ms = 0;
-        };
+        let mut terminal = |status, code, message: String| make_terminal(&mut intent, status, code, message);
         if self.settings.mode == ExecutionMode::Blocked {
             terminal(
                 IntentStatus::BlockedLiveTrading,
@@ -300,12 +400,22 @@ impl Orchestrator<'_> {
                 crate::alerts::order_placed_text(&intent, msg.price),
             )
         });
+        // A placed SELL takes its USD value off the symbol's open exposure (a placed BUY keeps its reservation).
+        let counters = match (&intent.sizing, intent.side) {
+            (Some(z), Side::Sell) => vec![CounterDelta {
+                key: risk::exposure_key(&intent.symbol),
+                usd: Decimal::ZERO.checked_sub(z.usd_value.0).unwrap_or_default(),
+                orders: 0,
+            }],
+            _ => Vec::new(),
+        };
         let signal_id = intent.signal_id.clone();
         self.finalize(Finalization {
             signal_id,
             intent,
             decision,
             alert,
+            counters,
         })
         .await
     }
@@ -424,6 +534,7 @@ impl Orchestrator<'_> {
         let signal_id = intent.signal_id.clone();
         self.finalize(Finalization {
             signal_id,
+            counters: released(&intent),
             intent,
             decision,
             alert: None,
@@ -451,6 +562,7 @@ impl Orchestrator<'_> {
         let alert = outbox_row(alert_id, AlertKind::OrderFailed, &intent, text);
         let signal_id = intent.signal_id.clone();
         self.finalize(Finalization {
+            counters: released(&intent),
             intent,
             signal_id,
             decision,
@@ -544,6 +656,19 @@ pub fn decision_for(intent: &OrderIntent, now: DateTime<Utc>) -> Decision {
         decided_at: now,
         order_id: intent.order_id.clone(),
     }
+}
+
+/// An intent decided at its claim: no order will be tried.
+fn make_terminal(intent: &mut OrderIntent, status: IntentStatus, code: ReasonCode, message: String) {
+    intent.status = status;
+    intent.error_code = Some(code);
+    intent.error_message = Some(message);
+    intent.lease_until_ms = 0;
+}
+
+/// The claim's reservation undone: the order ended without reaching the exchange, or the exchange refused it.
+fn released(intent: &OrderIntent) -> Vec<CounterDelta> {
+    intent.reserved.iter().map(CounterDelta::released).collect()
 }
 
 /// A PENDING outbox row for an order's Telegram message, written by the finalize transaction.

@@ -11,6 +11,7 @@ use crate::model::{
     AlertRecord, Decision, Emission, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Usd, UsdPrice};
+use crate::risk::{Control, CounterDelta, Reservation, RiskLimits, Usage};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -54,6 +55,37 @@ pub enum Claim {
     /// The signal row the message names is missing, or says something else than the message (the words say
     /// what): nothing was written. The queue is not the truth; the signal row is.
     SignalMismatch(String),
+    /// The control row is not at the version the claim was built from (a halt, a resume, new limits): nothing was
+    /// written; this is the row now, to build the claim again from.
+    ControlChanged(Box<Control>),
+    /// Reservation `index` would pass its limit: nothing was written; `used` is what its counter holds.
+    LimitExceeded { index: usize, used: Usage },
+}
+
+/// Everything one claim writes or checks, in one transaction (docs/DESIGN.md §5 step 1, §10).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    pub intent: &'a OrderIntent,
+    pub msg: &'a SignalMessage,
+    /// The control row must still be at this version (0: absent). None: not checked (no order will be tried).
+    pub control_version: Option<u64>,
+    /// Counters added to, each within its limit.
+    pub reservations: &'a [Reservation],
+    /// An outbox row written with the intent (a message for an order skipped by a risk limit).
+    pub alert: Option<&'a AlertRecord>,
+}
+
+impl<'a> ClaimRequest<'a> {
+    /// A claim without the risk guard's items: for an intent decided at its claim (no order will be tried).
+    pub fn plain(intent: &'a OrderIntent, msg: &'a SignalMessage) -> Self {
+        Self {
+            intent,
+            msg,
+            control_version: None,
+            reservations: &[],
+            alert: None,
+        }
+    }
 }
 
 /// Result of the finalize transaction (docs/DESIGN.md §5 step 4).
@@ -78,6 +110,8 @@ pub struct Finalization {
     /// The outbox row of the order's Telegram message: ORDER FAILED for failures, ORDER PLACED for placed orders
     /// when the symbol asks for it.
     pub alert: Option<AlertRecord>,
+    /// Added to the risk counters: the claim's reservation released, or a placed SELL taken off the exposure.
+    pub counters: Vec<CounterDelta>,
 }
 
 #[async_trait]
@@ -113,10 +147,10 @@ pub trait SignalStore: Send + Sync {
 
 #[async_trait]
 pub trait IntentStore: Send + Sync {
-    /// One atomic write: a check that the signal row exists and agrees with `msg` (see
-    /// [`SignalMessage::disagreements`]), and the conditional put of the intent on `idempotency_key`, returning the
-    /// stored intent on conflict.
-    async fn claim(&self, intent: &OrderIntent, msg: &SignalMessage) -> Result<Claim, StoreError>;
+    /// One atomic write: a check that the signal row exists and agrees with the message (see
+    /// [`SignalMessage::disagreements`]), the conditional put of the intent on `idempotency_key` (returning the
+    /// stored intent on conflict), the control row's version check and the counters' reservations.
+    async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError>;
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError>;
     /// Intents created in `[since, until]`, through the `by_day` index (any order).
     async fn intents_created_between(
@@ -133,6 +167,23 @@ pub trait IntentStore: Send + Sync {
     /// Rewrites a non-terminal intent this worker owns (UNKNOWN after an ambiguous send; the time of a resend),
     /// conditioned on `attempt` being unchanged. false: fenced off.
     async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError>;
+}
+
+/// The control row, the risk counters and the per-symbol limits (docs/DESIGN.md §10).
+#[async_trait]
+pub trait ControlStore: Send + Sync {
+    /// The control row; [`Control::default`] (version 0) when there is none.
+    async fn control(&self) -> Result<Control, StoreError>;
+    /// Writes `next` as version `seen + 1` if the row is still at version `seen`. Ok(false): it moved on.
+    async fn replace_control(&self, seen: u64, next: &Control) -> Result<bool, StoreError>;
+    /// What a counter holds (zero when it does not exist).
+    async fn usage(&self, key: &str) -> Result<Usage, StoreError>;
+    /// The symbol's limits from its watchlist row (none when the row is gone).
+    async fn symbol_limits(&self, symbol: &Symbol) -> Result<RiskLimits, StoreError>;
+    /// The run of consecutive account failures after one more order outcome: +1 for a failure, 0 for a success.
+    async fn record_streak(&self, failed: bool) -> Result<u32, StoreError>;
+    /// Marks a Telegram update as handled. Ok(false): it was handled before (Telegram retries webhooks).
+    async fn first_update(&self, update_id: i64, at: DateTime<Utc>) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

@@ -475,6 +475,8 @@ fn live_orchestrator<'a>(
     shared::orchestration::Orchestrator {
         intents: store,
         signals: store,
+        control: store,
+        guard: Box::leak(Box::default()),
         exchange,
         clock,
         settings: shared::orchestration::OrchestratorSettings {

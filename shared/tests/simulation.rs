@@ -19,11 +19,11 @@ use rust_decimal::Decimal;
 
 use shared::fakes::MemoryStore;
 use shared::ids::{ClientOid, Side, SignalId, Symbol};
-use shared::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalMessage, SignalRecord};
+use shared::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
 use shared::ports::{
-    Claim, Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck, OrderRequest,
-    PutOutcome, SignalStore, StoreError,
+    Claim, ClaimRequest, Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck,
+    OrderRequest, PutOutcome, SignalStore, StoreError,
 };
 
 /// xorshift64*: small, seeded, good enough to explore interleavings.
@@ -86,9 +86,9 @@ impl SlowStore {
 }
 #[async_trait]
 impl IntentStore for SlowStore {
-    async fn claim(&self, i: &OrderIntent, m: &SignalMessage) -> Result<Claim, StoreError> {
+    async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
         self.stall().await;
-        let r = self.inner.claim(i, m).await;
+        let r = self.inner.claim(req).await;
         self.stall().await;
         r
     }
@@ -294,6 +294,8 @@ async fn run(seed: u64) -> usize {
     let storm = Orchestrator {
         intents: &stormy_store,
         signals: &stormy_store,
+        control: &stormy_store.inner,
+        guard: &shared::risk::ControlCache::default(),
         exchange: stormy_exchange.as_ref(),
         clock: &clock,
         settings,
@@ -358,6 +360,8 @@ async fn run(seed: u64) -> usize {
     let calm = Orchestrator {
         intents: &calm_store,
         signals: &calm_store,
+        control: &calm_store.inner,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &calm_exchange,
         clock: &clock,
         settings,

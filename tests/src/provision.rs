@@ -53,6 +53,7 @@ pub fn prefixed_tables(prefix: &str) -> TableNames {
         intents: format!("{prefix}order_intents"),
         alerts: format!("{prefix}alerts"),
         watchlist: format!("{prefix}watchlist"),
+        risk: format!("{prefix}risk"),
         retention_days: 90,
     }
 }
@@ -78,6 +79,7 @@ pub async fn tables(ddb: &aws_sdk_dynamodb::Client, t: &TableNames) -> Result<()
     create_table(ddb, &t.alerts, "alert_id", None).await?;
     let by_list = Index("by_list", "list", "symbol", ProjectionType::KeysOnly);
     create_table(ddb, &t.watchlist, "symbol", Some(by_list)).await?;
+    create_table(ddb, &t.risk, "pk", None).await?;
     Ok(())
 }
 

@@ -15,15 +15,20 @@ use shared::model::{
 };
 use shared::orchestration::decision_for;
 use shared::ports::{
-    AlertStore, Claim, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, WatchlistStore,
+    AlertStore, Claim, ClaimRequest, ControlStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore,
+    WatchlistStore,
 };
+use shared::risk::{Control, CounterDelta, Halt, Reservation, RiskLimits, Usage};
 use tests::{provision, TestEnv};
 
-trait Store: SignalStore + IntentStore + AlertStore + WatchlistStore {}
-impl<S: SignalStore + IntentStore + AlertStore + WatchlistStore> Store for S {}
+trait Store: SignalStore + IntentStore + AlertStore + WatchlistStore + ControlStore {}
+impl<S: SignalStore + IntentStore + AlertStore + WatchlistStore + ControlStore> Store for S {}
 
 fn entry() -> WatchlistEntry {
-    serde_json::from_value(serde_json::json!({ "symbol": "ETH_BTC", "preset": "swing-aggressive" })).unwrap()
+    serde_json::from_value(serde_json::json!({
+        "symbol": "ETH_BTC", "preset": "swing-aggressive", "max_exposure_usd": "250", "max_orders_per_day": 4
+    }))
+    .unwrap()
 }
 
 fn outbox_row(alert_id: &str) -> AlertRecord {
@@ -72,10 +77,10 @@ async fn contract(store: &dyn Store) {
     let pending = support::intent(&s, IntentStatus::Pending, now + Duration::seconds(60), now);
     assert!(matches!(
         store
-            .claim(
+            .claim(ClaimRequest::plain(
                 &support::intent(&ghost, IntentStatus::Pending, now, now),
                 &ghost.to_message()
-            )
+            ))
             .await
             .unwrap(),
         Claim::SignalMismatch(_)
@@ -83,14 +88,17 @@ async fn contract(store: &dyn Store) {
     let mut richer = msg.clone();
     richer.trade_amount_usd = Decimal::from(1_000);
     assert!(
-        matches!(store.claim(&pending, &richer).await.unwrap(), Claim::SignalMismatch(why) if why.contains("trade_amount_usd"))
+        matches!(store.claim(ClaimRequest::plain(&pending, &richer)).await.unwrap(), Claim::SignalMismatch(why) if why.contains("trade_amount_usd"))
     );
     assert!(
         intents(store, &s.idempotency_key()).await.is_empty(),
         "a refused claim writes nothing"
     );
-    assert_eq!(store.claim(&pending, &msg).await.unwrap(), Claim::Created);
-    match store.claim(&pending, &msg).await.unwrap() {
+    assert_eq!(
+        store.claim(ClaimRequest::plain(&pending, &msg)).await.unwrap(),
+        Claim::Created
+    );
+    match store.claim(ClaimRequest::plain(&pending, &msg)).await.unwrap() {
         Claim::Exists(old) => assert_eq!((old.attempt, old.status), (1, IntentStatus::Pending)),
         other => panic!("{other:?}"),
     }
@@ -126,6 +134,7 @@ async fn contract(store: &dyn Store) {
         signal_id: s.signal_id.clone(),
         intent,
         alert: Some(alert.clone()),
+        counters: Vec::new(),
     };
     let stale = fin(pending.clone());
     assert_eq!(store.finalize(&stale).await.unwrap(), FinalizeOutcome::Fenced);
@@ -168,7 +177,10 @@ async fn contract(store: &dyn Store) {
     let s2 = support::signal("XRP_USDT", Side::Sell, 1_637_000_000_000, now);
     SignalStore::put_new(store, &s2).await.unwrap();
     let p2 = support::intent(&s2, IntentStatus::Pending, now + Duration::seconds(60), now);
-    assert_eq!(store.claim(&p2, &s2.to_message()).await.unwrap(), Claim::Created);
+    assert_eq!(
+        store.claim(ClaimRequest::plain(&p2, &s2.to_message())).await.unwrap(),
+        Claim::Created
+    );
     let mut early = outbox_row(&AlertRecord::failure_id(&s2.idempotency_key()));
     early.text = "already queued".into();
     assert!(AlertStore::put_new(store, &early).await.unwrap());
@@ -180,6 +192,7 @@ async fn contract(store: &dyn Store) {
         signal_id: s2.signal_id.clone(),
         intent: f2,
         alert: Some(outbox_row(&early.alert_id)),
+        counters: Vec::new(),
     };
     assert_eq!(store.finalize(&with_row).await.unwrap(), FinalizeOutcome::Committed);
     assert_eq!(
@@ -267,6 +280,117 @@ async fn contract(store: &dyn Store) {
     let listed = store.list().await.unwrap();
     assert_eq!(listed[0].last(Side::Buy), Some(&second));
     assert_eq!(listed[0].last(Side::Sell), None);
+
+    risk_contract(store).await;
+}
+
+/// The risk guard's part (docs/DESIGN.md §10): the control row's versions, the counters' conditions, the per-symbol
+/// limits, the breaker's run and the Telegram update log.
+async fn risk_contract(store: &dyn Store) {
+    let now = Utc::now();
+    // Control row: defaults while absent; replaced only from the version seen.
+    let c0 = store.control().await.unwrap();
+    assert_eq!(c0, Control::default());
+    let mut halted = c0.clone();
+    halted.halt = Some(Halt {
+        reason: "contract".into(),
+        by: "test".into(),
+        at: now,
+    });
+    halted.limits.max_orders_per_day = Some(2);
+    assert!(store.replace_control(0, &halted).await.unwrap());
+    assert!(!store.replace_control(0, &c0).await.unwrap(), "version 0 is gone");
+    let c1 = store.control().await.unwrap();
+    assert_eq!((c1.version, c1.limits.max_orders_per_day), (1, Some(2)));
+    assert_eq!(c1.halt.as_ref().map(|h| h.reason.as_str()), Some("contract"));
+
+    // A claim built from an older control row writes nothing and returns the row as it is now.
+    let s = support::signal("ETH_BTC", Side::Sell, 1_600_000_000_000, now);
+    SignalStore::put_new(store, &s).await.unwrap();
+    let msg = s.to_message();
+    let intent = support::intent(&s, IntentStatus::Pending, now + Duration::seconds(60), now);
+    let key = "day#contract".to_string();
+    let reserve = |orders_under: Option<u32>, usd_at_most: Option<Decimal>| Reservation {
+        delta: CounterDelta {
+            key: key.clone(),
+            usd: Decimal::from(100),
+            orders: 1,
+        },
+        name: "global daily",
+        usd_at_most,
+        orders_under,
+        max_usd: usd_at_most.map(|m| m + Decimal::from(100)),
+    };
+    let within = [reserve(Some(1), Some(Decimal::from(50)))];
+    let guarded = |version: u64, reservations: &'static [Reservation]| ClaimRequest {
+        intent: &intent,
+        msg: &msg,
+        control_version: Some(version),
+        reservations,
+        alert: None,
+    };
+    let within: &'static [Reservation] = Box::leak(Box::new(within));
+    match store.claim(guarded(0, within)).await.unwrap() {
+        Claim::ControlChanged(now) => assert_eq!(now.version, 1),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.usage(&key).await.unwrap(), Usage::default(), "nothing reserved");
+
+    // Within the limits: the intent and the reservation, together.
+    assert_eq!(store.claim(guarded(1, within)).await.unwrap(), Claim::Created);
+    let used = Usage {
+        usd: Decimal::from(100),
+        orders: 1,
+    };
+    assert_eq!(store.usage(&key).await.unwrap(), used);
+
+    // At the limit: nothing written, and the counter as it is comes back.
+    let s2 = support::signal("ETH_BTC", Side::Sell, 1_600_000_060_000, now);
+    SignalStore::put_new(store, &s2).await.unwrap();
+    let (msg2, intent2) = (
+        s2.to_message(),
+        support::intent(&s2, IntentStatus::Pending, now + Duration::seconds(60), now),
+    );
+    for (orders_under, usd_at_most) in [(Some(1), None), (None, Some(Decimal::from(99)))] {
+        let req = ClaimRequest {
+            intent: &intent2,
+            msg: &msg2,
+            control_version: Some(1),
+            reservations: &[reserve(orders_under, usd_at_most)],
+            alert: None,
+        };
+        assert_eq!(store.claim(req).await.unwrap(), Claim::LimitExceeded { index: 0, used });
+    }
+    assert!(intents(store, &s2.idempotency_key()).await.is_empty());
+
+    // A finalize releases what it is given.
+    let mut done = intent.clone();
+    done.status = IntentStatus::OrderFailed;
+    done.error_code = Some(ReasonCode::Timeout);
+    let release = Finalization {
+        decision: decision_for(&done, now),
+        signal_id: s.signal_id.clone(),
+        intent: done,
+        alert: None,
+        counters: vec![reserve(None, None).delta.released()],
+    };
+    assert_eq!(store.finalize(&release).await.unwrap(), FinalizeOutcome::Committed);
+    assert_eq!(store.usage(&key).await.unwrap(), Usage::default(), "released to zero");
+
+    // Per-symbol limits come from the watchlist row; a symbol without a row has none.
+    let sym = Symbol::parse("ETH_BTC").unwrap();
+    assert_eq!(store.symbol_limits(&sym).await.unwrap(), entry().limits);
+    let none = Symbol::parse("DOGE_USDT").unwrap();
+    assert_eq!(store.symbol_limits(&none).await.unwrap(), RiskLimits::default());
+
+    // The breaker's run and the Telegram update log.
+    assert_eq!(store.record_streak(false).await.unwrap(), 0);
+    assert_eq!(store.record_streak(true).await.unwrap(), 1);
+    assert_eq!(store.record_streak(true).await.unwrap(), 2);
+    assert_eq!(store.record_streak(false).await.unwrap(), 0);
+    assert_eq!(store.record_streak(true).await.unwrap(), 1);
+    assert!(store.first_update(7, now).await.unwrap());
+    assert!(!store.first_update(7, now).await.unwrap(), "handled once");
 }
 
 #[tokio::test]

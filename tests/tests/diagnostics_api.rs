@@ -94,6 +94,8 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
     Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: Box::leak(Box::default()),
         exchange: &ok,
         clock: &clock,
         settings,
@@ -104,6 +106,8 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
     let d = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &refusing,
         clock: &clock,
         settings,

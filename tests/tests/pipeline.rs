@@ -60,6 +60,8 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     let orch = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &exchange,
         clock: &clock,
         settings: settings(ExecutionMode::Paper),
@@ -158,6 +160,8 @@ async fn fifty_concurrent_deliveries_of_one_signal_place_one_order() {
     let orch = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: exchange.as_ref(),
         clock: &clock,
         settings: settings(ExecutionMode::Paper),
@@ -197,6 +201,8 @@ async fn with_trading_off_the_claim_records_blocked_and_the_report_still_passes(
     let orch = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &exchange,
         clock: &clock,
         settings: settings(ExecutionMode::Blocked),

@@ -51,6 +51,8 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
     let orch = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &exchange,
         clock: &clock,
         settings: OrchestratorSettings {

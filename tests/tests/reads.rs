@@ -32,7 +32,10 @@ async fn the_report_is_queries_and_batch_gets_only() {
             IntentStatus::OrderPlaced
         };
         store
-            .claim(&support::intent(&s, status, now, s.created_at), &s.to_message())
+            .claim(shared::ports::ClaimRequest::plain(
+                &support::intent(&s, status, now, s.created_at),
+                &s.to_message(),
+            ))
             .await
             .unwrap();
     }

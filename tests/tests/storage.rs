@@ -10,7 +10,9 @@ use shared::ids::Side;
 use shared::invariants::{self, ReportQuery};
 use shared::model::{Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode};
 use shared::orchestration::decision_for;
-use shared::ports::{Claim, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError};
+use shared::ports::{
+    Claim, ClaimRequest, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
+};
 use tests::TestEnv;
 
 fn pending(s: &shared::model::SignalRecord, attempt: u32) -> OrderIntent {
@@ -29,7 +31,7 @@ async fn fifty_concurrent_claims_of_one_key_yield_exactly_one_winner() {
     store.put_new(&s).await.unwrap();
     let intent = pending(&s, 1);
     let msg = s.to_message();
-    let results = join_all((0..50).map(|_| store.claim(&intent, &msg))).await;
+    let results = join_all((0..50).map(|_| store.claim(ClaimRequest::plain(&intent, &msg)))).await;
     let created = results.iter().filter(|r| matches!(r, Ok(Claim::Created))).count();
     let existing: Vec<&OrderIntent> = results
         .iter()
@@ -58,7 +60,10 @@ async fn a_claim_for_a_missing_or_different_signal_writes_nothing() {
     let s = support::signal("ETH_BTC", Side::Buy, 1_516_579_200_000, Utc::now());
     let intent = pending(&s, 1);
     // No signal row at all.
-    let r = store.claim(&intent, &s.to_message()).await.unwrap();
+    let r = store
+        .claim(ClaimRequest::plain(&intent, &s.to_message()))
+        .await
+        .unwrap();
     assert!(
         matches!(&r, Claim::SignalMismatch(why) if why.contains("does not exist")),
         "{r:?}"
@@ -75,7 +80,7 @@ async fn a_claim_for_a_missing_or_different_signal_writes_nothing() {
     for (field, forge) in forged {
         let mut msg = s.to_message();
         forge(&mut msg);
-        let r = store.claim(&intent, &msg).await.unwrap();
+        let r = store.claim(ClaimRequest::plain(&intent, &msg)).await.unwrap();
         assert!(
             matches!(&r, Claim::SignalMismatch(why) if why.contains(field)),
             "{field}: {r:?}"
@@ -89,13 +94,22 @@ async fn a_claim_for_a_missing_or_different_signal_writes_nothing() {
     let mut blocked = support::signal("ETH_BTC", Side::Sell, 1_516_579_200_000, Utc::now());
     blocked.blocked = true;
     store.put_new(&blocked).await.unwrap();
-    let r = store.claim(&pending(&blocked, 1), &blocked.to_message()).await.unwrap();
+    let r = store
+        .claim(ClaimRequest::plain(&pending(&blocked, 1), &blocked.to_message()))
+        .await
+        .unwrap();
     assert!(
         matches!(&r, Claim::SignalMismatch(why) if why.contains("blocked")),
         "{r:?}"
     );
     // The genuine message claims.
-    assert_eq!(store.claim(&intent, &s.to_message()).await.unwrap(), Claim::Created);
+    assert_eq!(
+        store
+            .claim(ClaimRequest::plain(&intent, &s.to_message()))
+            .await
+            .unwrap(),
+        Claim::Created
+    );
 }
 
 #[tokio::test]
@@ -104,7 +118,10 @@ async fn finalize_is_fenced_on_the_attempt_and_atomic() {
     let store = env.store();
     let s = support::signal("XRP_USDT", Side::Sell, 1_637_000_000_000, Utc::now());
     store.put_new(&s).await.unwrap();
-    store.claim(&pending(&s, 1), &s.to_message()).await.unwrap();
+    store
+        .claim(ClaimRequest::plain(&pending(&s, 1), &s.to_message()))
+        .await
+        .unwrap();
 
     // A newer attempt takes over (written here directly: the takeover path itself is not built yet).
     let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
@@ -128,6 +145,7 @@ async fn finalize_is_fenced_on_the_attempt_and_atomic() {
         intent: late,
         signal_id: s.signal_id.clone(),
         alert: None,
+        counters: Vec::new(),
     };
     assert_eq!(store.finalize(&f).await.unwrap(), FinalizeOutcome::Fenced);
     let stored = store.get_many(&[s.idempotency_key()]).await.unwrap();
@@ -304,7 +322,13 @@ async fn an_intent_whose_signal_is_gone_is_an_orphan_in_the_report() {
         // Claimed a minute after the signal: the older signal's intent falls inside the newer one's stretch.
         let at = s.created_at + Duration::minutes(1);
         let intent = support::intent(s, IntentStatus::OrderPlaced, at, at);
-        assert_eq!(store.claim(&intent, &s.to_message()).await.unwrap(), Claim::Created);
+        assert_eq!(
+            store
+                .claim(ClaimRequest::plain(&intent, &s.to_message()))
+                .await
+                .unwrap(),
+            Claim::Created
+        );
     }
     let grace = Duration::seconds(0);
     let q = |limit| ReportQuery {
@@ -354,7 +378,10 @@ async fn rows_expire_after_the_retention_through_the_ttl_attribute() {
     let s = support::signal("ETH_BTC", Side::Buy, 1, now);
     store.put_new(&s).await.unwrap();
     let intent = support::intent(&s, IntentStatus::Pending, now, now);
-    store.claim(&intent, &s.to_message()).await.unwrap();
+    store
+        .claim(ClaimRequest::plain(&intent, &s.to_message()))
+        .await
+        .unwrap();
     let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
     let expected = (now.timestamp() + 90 * 86_400).to_string();
     for (table, key, value) in [

@@ -40,17 +40,17 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         SignalStore::put_new(&store, x).await.unwrap();
     }
     store
-        .claim(
+        .claim(shared::ports::ClaimRequest::plain(
             &support::intent(&s[1], IntentStatus::BlockedLiveTrading, ago, ago),
             &s[1].to_message(),
-        )
+        ))
         .await
         .unwrap();
     store
-        .claim(
+        .claim(shared::ports::ClaimRequest::plain(
             &support::intent(&s[2], IntentStatus::Pending, ago + Duration::seconds(60), ago),
             &s[2].to_message(),
-        )
+        ))
         .await
         .unwrap();
     let past = ManualClock::new(ago, 0);
@@ -64,6 +64,8 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     let failing = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &refusing,
         clock: &past,
         settings: OrchestratorSettings::default(),
@@ -77,6 +79,8 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     let working = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &exchange,
         clock: &past,
         settings: OrchestratorSettings::default(),
@@ -153,6 +157,8 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     let orch = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &exchange,
         clock: &clock,
         settings: OrchestratorSettings {

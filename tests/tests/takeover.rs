@@ -34,6 +34,8 @@ async fn killed_between_place_and_finalize_then_redelivered_places_nothing_more(
     let first = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &gated,
         clock: &clock,
         settings,
@@ -56,6 +58,8 @@ async fn killed_between_place_and_finalize_then_redelivered_places_nothing_more(
     let second = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &exchange,
         clock: &clock,
         settings,
@@ -92,6 +96,8 @@ async fn a_late_worker_is_fenced_off_by_the_takeover() {
     let slow = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &gated,
         clock: &clock,
         settings,
@@ -99,6 +105,8 @@ async fn a_late_worker_is_fenced_off_by_the_takeover() {
     let fast = Orchestrator {
         intents: &store,
         signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
         exchange: &exchange,
         clock: &clock,
         settings,

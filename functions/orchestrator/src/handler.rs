@@ -102,6 +102,8 @@ mod tests {
         Orchestrator {
             intents: store,
             signals: store,
+            control: store,
+            guard: Box::leak(Box::default()),
             exchange,
             clock,
             settings: OrchestratorSettings {
@@ -233,6 +235,7 @@ mod tests {
             error_code: None,
             error_message: None,
             failure_alert_id: None,
+            reserved: Vec::new(),
             created_at: shared::ports::Clock::now(&clock),
             updated_at: shared::ports::Clock::now(&clock),
         };
@@ -386,6 +389,14 @@ mod tests {
         huge.trade_amount_usd = Decimal::MAX;
         huge.price = Decimal::new(1, 28);
         let store = store_with(&huge).await;
+        // With no daily cap (which would hold this order back first), sizing itself must refuse it.
+        let uncapped = shared::risk::Control {
+            limits: shared::risk::RiskLimits::default(),
+            ..Default::default()
+        };
+        assert!(shared::ports::ControlStore::replace_control(&store, 0, &uncapped)
+            .await
+            .unwrap());
         let exchange = paper(1);
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let Outcome::Decided(d, alert) = orch.process(&huge.to_message()).await.unwrap() else {

@@ -12,6 +12,7 @@ use shared::adapters::telegram::Telegram;
 use shared::config::{OrchestratorConfig, PaperUsdPrices};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
 use shared::ports::{BoxError, Exchange};
+use shared::risk::ControlCache;
 
 use crate::handler::FailureAlerts;
 
@@ -20,6 +21,7 @@ pub struct Deps {
     pub exchange: Box<dyn Exchange>,
     pub notifier: Telegram,
     pub clock: SystemClock,
+    pub guard: ControlCache,
     pub config: OrchestratorConfig,
 }
 
@@ -54,6 +56,7 @@ impl Deps {
             exchange,
             notifier,
             clock: SystemClock,
+            guard: ControlCache::default(),
             config,
         })
     }
@@ -71,6 +74,8 @@ impl Deps {
             signals: &self.store,
             exchange: self.exchange.as_ref(),
             clock: &self.clock,
+            control: &self.store,
+            guard: &self.guard,
             settings: OrchestratorSettings {
                 mode: self.config.mode,
                 lease_ms: self.config.lease_ms,

@@ -22,12 +22,15 @@ use crate::config::TableNames;
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
     day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
-    IntentStatus, OrderIntent, ReasonCode, SignalAlertStatus, SignalMessage, SignalRecord, TradingMode, WatchlistEntry,
+    IntentStatus, OrderIntent, ReasonCode, SignalAlertStatus, SignalRecord, TradingMode, WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
 use crate::ports::{
-    AlertStore, Claim, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError, WatchlistStore,
+    AlertStore, Claim, ClaimRequest, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
+    WatchlistStore,
 };
+
+mod risk;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -120,6 +123,12 @@ impl DynamoStore {
         for (name, value) in [("timeframe", &e.timeframe), ("rsi_method", &e.rsi_method)] {
             match value {
                 Some(v) => set.push((name, s(v))),
+                None => remove.push(name),
+            }
+        }
+        for (name, value) in risk::symbol_limit_attrs(&e.limits) {
+            match value {
+                Some(v) => set.push((name, v)),
                 None => remove.push(name),
             }
         }
@@ -407,7 +416,8 @@ impl IntentStore for DynamoStore {
     /// One TransactWriteItems: a ConditionCheck that the signal row exists and agrees with the message, and the
     /// conditional put of the intent. Both return the stored item on a failed condition, so the happy path is one
     /// write request and the others need no read either.
-    async fn claim(&self, intent: &OrderIntent, msg: &SignalMessage) -> Result<Claim, StoreError> {
+    async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
+        let (intent, msg) = (req.intent, req.msg);
         let build = |e| StoreError::backend("TransactWriteItems claim (build)", e);
         let check = ConditionCheck::builder()
             .table_name(&self.tables.signals)
@@ -444,11 +454,33 @@ impl IntentStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build)?;
+        let mut items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        // The risk guard's items (docs/DESIGN.md §10): the control row's version, then one add per counter.
+        let control_at = items.len();
+        if let Some(version) = req.control_version {
+            items.push(risk::control_check(&self.tables.risk, version)?);
+        }
+        let counters_at = items.len();
+        let expires = expires_at(intent.created_at, self.tables.retention_days);
+        for r in req.reservations {
+            items.push(risk::reserve(&self.tables.risk, r, expires)?);
+        }
+        if let Some(alert) = req.alert {
+            let put = Put::builder()
+                .table_name(&self.tables.alerts)
+                .set_item(Some(alert_item(alert, self.tables.retention_days)))
+                .condition_expression("attribute_not_exists(alert_id)")
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
         let res = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         let cancelled = match res {
@@ -468,14 +500,21 @@ impl IntentStore for DynamoStore {
             let row = reason.item().map(signal_from).transpose()?;
             return Ok(Claim::SignalMismatch(msg.mismatch_reason(row.as_ref())));
         }
-        match failed(1).and_then(|r| r.item()) {
-            Some(old) => Ok(Claim::Exists(Box::new(intent_from(old)?))),
-            // Cancelled for another reason (a conflicting concurrent transaction, throttling): try again later.
-            None => Err(StoreError::backend(
-                "TransactWriteItems claim",
-                TransactWriteItemsError::TransactionCanceledException(cancelled),
-            )),
+        if let Some(old) = failed(1).and_then(|r| r.item()) {
+            return Ok(Claim::Exists(Box::new(intent_from(old)?)));
         }
+        if let Some(reason) = failed(control_at).filter(|_| req.control_version.is_some()) {
+            return Ok(Claim::ControlChanged(Box::new(risk::control_from(reason.item())?)));
+        }
+        if let Some(index) = (0..req.reservations.len()).find(|i| failed(counters_at + i).is_some()) {
+            let used = risk::usage_from(failed(counters_at + index).and_then(|r| r.item()))?;
+            return Ok(Claim::LimitExceeded { index, used });
+        }
+        // Cancelled for another reason (a conflicting concurrent transaction, throttling): try again later.
+        Err(StoreError::backend(
+            "TransactWriteItems claim",
+            TransactWriteItemsError::TransactionCanceledException(cancelled),
+        ))
     }
 
     async fn intents_created_between(
@@ -539,6 +578,10 @@ impl IntentStore for DynamoStore {
                 .map_err(build)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
+        let expires = expires_at(f.intent.created_at, self.tables.retention_days);
+        for d in &f.counters {
+            items.push(risk::apply(&self.tables.risk, d, expires)?);
+        }
         match self
             .client
             .transact_write_items()
@@ -560,7 +603,7 @@ impl IntentStore for DynamoStore {
                         [false, true, ..] if signal_gone => Ok(FinalizeOutcome::SignalMissing),
                         [false, true, ..] => Ok(FinalizeOutcome::DecisionConflict),
                         // Only the outbox row existed: keep it (its message is on its way), commit the rest.
-                        [false, false, true] => {
+                        [false, false, true, ..] if f.alert.is_some() => {
                             let without = Finalization {
                                 alert: None,
                                 ..f.clone()
@@ -1010,6 +1053,11 @@ pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
     put_opt(&mut item, "error_code", x.error_code.map(|c| s(c.as_str())));
     put_opt(&mut item, "error_message", x.error_message.as_ref().map(s));
     put_opt(&mut item, "failure_alert_id", x.failure_alert_id.as_ref().map(s));
+    if !x.reserved.is_empty() {
+        // What the claim reserved, so that a definitive failure releases exactly that (docs/DESIGN.md §10).
+        let json = serde_json::to_string(&x.reserved).unwrap_or_default();
+        item.insert("reserved".into(), s(json));
+    }
     item
 }
 
@@ -1054,6 +1102,14 @@ fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
         error_code: opt_wire(item, "error_code", ReasonCode::parse)?,
         error_message: opt_s(item, "error_message").map(str::to_string),
         failure_alert_id: opt_s(item, "failure_alert_id").map(str::to_string),
+        reserved: opt_s(item, "reserved")
+            .map(|r| {
+                parse("reserved", r, |r| {
+                    serde_json::from_str::<Vec<crate::risk::CounterDelta>>(r)
+                })
+            })
+            .transpose()?
+            .unwrap_or_default(),
         created_at: req_time(item, "created_at")?,
         updated_at: req_time(item, "updated_at")?,
     })
@@ -1146,6 +1202,7 @@ fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> {
         volume_min_ratio: num("volume_min_ratio"),
         timeframe: opt_s(item, "timeframe").map(str::to_string),
         rsi_method: opt_s(item, "rsi_method").map(str::to_string),
+        limits: risk::symbol_limits_from(item)?,
         last_buy: emission(item, "last_buy")?,
         last_sell: emission(item, "last_sell")?,
     })

@@ -56,6 +56,7 @@ async fn main() -> Result<(), BoxError> {
                     error_code: None,
                     error_message: None,
                     failure_alert_id: None,
+                    reserved: Vec::new(),
                     created_at,
                     updated_at: created_at,
                 };

@@ -120,6 +120,7 @@ pub fn intent(
         error_code: None,
         error_message: None,
         failure_alert_id: None,
+        reserved: Vec::new(),
         created_at: at,
         updated_at: at,
     }
