@@ -15,7 +15,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
 
 # The tests that race writers against each other on the emulator (docs/DESIGN.md §5): 50 concurrent deliveries, killed
 # and fenced workers, overlapping evaluator runs.
-CONCURRENCY_TESTS=(--test pipeline --test takeover --test evaluator --test storage)
+CONCURRENCY_TESTS=(--test pipeline --test takeover --test evaluator --test storage --test risk)
 
 ensure_python_tools
 emulator_up

@@ -23,3 +23,4 @@ pub mod risk;
 pub mod signing;
 pub mod strategy;
 pub mod telemetry;
+pub mod trading;

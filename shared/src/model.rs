@@ -137,7 +137,6 @@ wire_enum!(
         OrderFailed = "ORDER_FAILED",
         OrderPlaced = "ORDER_PLACED",
         OrderSkipped = "ORDER_SKIPPED",
-        TradingHalted = "TRADING_HALTED",
     }
 );
 
@@ -287,10 +286,7 @@ impl AlertRecord {
     pub fn skipped_id(key: &IdempotencyKey) -> String {
         format!("skipped:{key}")
     }
-    /// The message of the control row's halt at `version`.
-    pub fn halt_id(version: u64) -> String {
-        format!("halt:{version}")
-    }
+
     pub fn signal_id(signal_id: &SignalId) -> String {
         format!("signal:{signal_id}")
     }

@@ -307,10 +307,11 @@ pub fn exceeded(r: &Reservation, used: Usage, symbol: &Symbol) -> String {
     let max = r.max_usd.unwrap_or_default();
     let left = max.checked_sub(used.usd).unwrap_or_default().max(Decimal::ZERO);
     format!(
-        "{} {max} USD: {} USD used, {left} USD left, this order needs {} USD",
+        "{} {} USD: {} USD used, {left} USD left, this order needs {} USD",
         r.limit_words(symbol),
-        used.usd,
-        r.delta.usd
+        max.normalize(),
+        used.usd.normalize(),
+        r.delta.usd.normalize()
     )
 }
 

@@ -5,7 +5,7 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
-use shared::model::SignalMessage;
+use shared::model::{Decision, DecisionType, SignalMessage};
 use shared::orchestration::{Orchestrator, Outcome};
 use shared::ports::{AlertStore, Notifier};
 
@@ -40,6 +40,9 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
         Ok(Outcome::Decided(d, order_alert)) => {
             tracing::info!(message_id, signal_id = %msg.signal_id, decision_type = %d.decision_type,
                 reason_code = %d.reason_code, order_id = d.order_id.as_deref(), "signal decided");
+            if order_alert.is_some() || d.decision_type == DecisionType::Executed {
+                circuit_breaker(orchestrator, alerts, &d).await;
+            }
             if let Some(alert) = order_alert {
                 // The decision is durable; a failed send leaves the outbox row PENDING for the sweeper.
                 let clock = orchestrator.clock;
@@ -63,6 +66,29 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
                 source = ?std::error::Error::source(&e), "storage failed; the delivery will be retried");
             false
         }
+    }
+}
+
+/// Tells the circuit breaker of an order decided now (docs/DESIGN.md §10); a halt it trips is announced once. A
+/// failure here never changes the decision (it is durable already): it is logged, and the breaker misses one count.
+async fn circuit_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, d: &Decision) {
+    let now = orchestrator.clock.now();
+    let tripped = async {
+        let control = match orchestrator.guard.get() {
+            Some(c) => c,
+            None => orchestrator.control.control().await?,
+        };
+        shared::trading::record_outcome(orchestrator.control, &control, d, now).await
+    };
+    match tripped.await {
+        Ok(None) => {}
+        Ok(Some(halt)) => {
+            tracing::error!(reason = %halt.reason, "circuit breaker tripped: trading halted until resumed");
+            if let Err(e) = alerts.notifier.send(&shared::alerts::trading_halted_text(&halt)).await {
+                tracing::error!(error = %e, "the TRADING HALTED message was not delivered; the halt stands (see status)");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "circuit breaker not updated for this decision"),
     }
 }
 

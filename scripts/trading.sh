@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The kill switch and the global risk limits (see tests/src/bin/trading.rs and the README, "Risk limits and the kill
+# switch").
+#   RISK_TABLE=<stack output RiskTableName> ./scripts/trading.sh status                   # a deployment (AWS env)
+#   ./scripts/trading.sh --local halt --reason "exchange maintenance"                     # the local stack
+#   ./scripts/trading.sh --local resume
+#   ./scripts/trading.sh --local limits '{"max_notional_usd_per_day":"1000","max_orders_per_day":20}'
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--local" ]; then
+  shift
+  source scripts/lib.sh    # the local emulator on 127.0.0.1
+fi
+exec cargo run --quiet -p tests --bin trading -- "$@"

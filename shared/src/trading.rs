@@ -1,0 +1,199 @@
+//! Operating the kill switch and the limits (docs/DESIGN.md §10): halt, resume, set limits, status, and the
+//! circuit breaker. Every change is a conditional replace of the control row from the version read, retried on a
+//! race, so two operators (or an operator and the breaker) never overwrite each other; each change bumps the
+//! version, which the very next claim checks.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Decision, DecisionType};
+use crate::ports::{ControlStore, StoreError};
+use crate::risk::{self, Control, Halt, RiskLimits, Usage};
+
+/// Attempts at a conditional replace before giving up (each loses only to another change).
+const ATTEMPTS: usize = 5;
+
+/// What a change did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Written: the control row as it is now.
+    Done(Control),
+    /// Nothing to do (already halted, already running): the row as it is.
+    Unchanged(Control),
+}
+
+impl Change {
+    pub fn control(&self) -> &Control {
+        match self {
+            Change::Done(c) | Change::Unchanged(c) => c,
+        }
+    }
+}
+
+async fn change(store: &dyn ControlStore, edit: impl Fn(&Control) -> Option<Control>) -> Result<Change, StoreError> {
+    for _ in 0..ATTEMPTS {
+        let current = store.control().await?;
+        let Some(next) = edit(&current) else {
+            return Ok(Change::Unchanged(current));
+        };
+        if store.replace_control(current.version, &next).await? {
+            return Ok(Change::Done(Control {
+                version: current.version.saturating_add(1),
+                ..next
+            }));
+        }
+    }
+    Err(StoreError::Corrupt(format!(
+        "the control row changed {ATTEMPTS} times while being edited; try again"
+    )))
+}
+
+/// Stops trading: the next claim anywhere is SKIPPED with TRADING_HALTED. Halting a halted system changes nothing
+/// (the first reason stays).
+pub async fn halt(store: &dyn ControlStore, reason: &str, by: &str, at: DateTime<Utc>) -> Result<Change, StoreError> {
+    change(store, |c| {
+        c.halt.is_none().then(|| Control {
+            halt: Some(Halt {
+                reason: reason.to_string(),
+                by: by.to_string(),
+                at,
+            }),
+            ..c.clone()
+        })
+    })
+    .await
+}
+
+/// Resumes trading (and, with it, re-arms the circuit breaker: its run starts again from zero).
+pub async fn resume(store: &dyn ControlStore) -> Result<Change, StoreError> {
+    let done = change(store, |c| {
+        c.halt.is_some().then(|| Control {
+            halt: None,
+            ..c.clone()
+        })
+    })
+    .await?;
+    store.record_streak(false).await?;
+    Ok(done)
+}
+
+/// Replaces the global limits and the breaker's threshold.
+pub async fn set_limits(
+    store: &dyn ControlStore,
+    limits: &RiskLimits,
+    breaker_failures: Option<u32>,
+) -> Result<Change, StoreError> {
+    let problems = limits.problems("global");
+    if !problems.is_empty() || breaker_failures == Some(0) || limits.max_exposure_usd.is_some() {
+        return Err(StoreError::Corrupt(format!(
+            "refusing limits: {}{}{}",
+            problems.join("; "),
+            if breaker_failures == Some(0) {
+                " breaker_failures must be at least 1;"
+            } else {
+                ""
+            },
+            if limits.max_exposure_usd.is_some() {
+                " max_exposure_usd is per symbol (watchlist)"
+            } else {
+                ""
+            },
+        )));
+    }
+    change(store, |c| {
+        let next = Control {
+            limits: limits.clone(),
+            breaker_failures,
+            ..c.clone()
+        };
+        (next != *c).then_some(next)
+    })
+    .await
+}
+
+/// The control row and today's global usage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub control: Control,
+    pub day: String,
+    pub today: Usage,
+}
+
+pub async fn status(store: &dyn ControlStore, now: DateTime<Utc>) -> Result<Status, StoreError> {
+    let day = risk::day_of(now);
+    Ok(Status {
+        control: store.control().await?,
+        today: store.usage(&risk::global_day_key(&day)).await?,
+        day,
+    })
+}
+
+impl Status {
+    /// Plain text for a terminal or a Telegram message.
+    pub fn text(&self) -> String {
+        let c = &self.control;
+        let state = match &c.halt {
+            Some(h) => format!("HALTED since {} by {}: {}", crate::model::rfc3339(h.at), h.by, h.reason),
+            None => "trading".to_string(),
+        };
+        let of = |v: Option<String>| v.unwrap_or_else(|| "no limit".into());
+        format!(
+            "State: {state}\nToday ({} UTC): {} orders, {} USD reserved\nLimits: {}\nCircuit breaker: {} (control row version {})",
+            self.day,
+            self.today.orders,
+            self.today.usd.normalize(),
+            limits_text(&c.limits),
+            of(c.breaker_failures.map(|n| format!("halt after {n} consecutive account failures"))),
+            c.version,
+        )
+    }
+}
+
+pub fn limits_text(l: &RiskLimits) -> String {
+    let of = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    format!(
+        "order ≤ {}, orders/day ≤ {}, notional/day ≤ {}",
+        of(l.max_order_usd.map(|v| format!("{} USD", v.normalize()))),
+        of(l.max_orders_per_day.map(|v| v.to_string())),
+        of(l.max_notional_usd_per_day.map(|v| format!("{} USD", v.normalize()))),
+    )
+}
+
+/// The circuit breaker, told of one order decided this delivery: an account failure (authentication, signature,
+/// insufficient funds) adds to the run, a placed order ends it. When the run reaches the threshold, trading is
+/// halted, and the halt is returned (only by the change that halted) for its one TRADING HALTED message.
+pub async fn record_outcome(
+    store: &dyn ControlStore,
+    control: &Control,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> Result<Option<Halt>, StoreError> {
+    let Some(threshold) = control.breaker_failures else {
+        return Ok(None);
+    };
+    if decision.decision_type == DecisionType::Executed {
+        store.record_streak(false).await?;
+        return Ok(None);
+    }
+    if !risk::is_account_failure(decision.reason_code) {
+        return Ok(None);
+    }
+    let run = store.record_streak(true).await?;
+    if run < threshold {
+        return Ok(None);
+    }
+    let reason = format!(
+        "circuit breaker: {run} consecutive account failures, the last {} ({})",
+        decision.reason_code, decision.reason_message
+    );
+    match halt(
+        store,
+        &crate::orchestration::truncate(&reason, 300),
+        "circuit-breaker",
+        now,
+    )
+    .await?
+    {
+        Change::Done(c) => Ok(c.halt),
+        Change::Unchanged(_) => Ok(None),
+    }
+}

@@ -1,0 +1,105 @@
+//! `trading status | halt --reason TEXT [--by WHO] | resume | limits [JSON]`: the kill switch and the global risk
+//! limits of a deployment (or of the local stack), in its control row (docs/DESIGN.md §10). The table is
+//! `RISK_TABLE` (a deployment's stack output `RiskTableName`), AWS credentials and region from the environment.
+//!
+//! - `status` prints the state (trading or halted: why, by whom, since when), today's orders and reserved notional,
+//!   the limits and the circuit breaker;
+//! - `halt --reason TEXT` stops trading at the next claim, with no redeploy; `resume` starts it again (and re-arms
+//!   the circuit breaker);
+//! - `limits` prints the global limits as JSON; `limits JSON` replaces them, e.g.
+//!   `{"max_notional_usd_per_day": "1000", "max_orders_per_day": 20, "max_order_usd": "250", "breaker_failures": 3}`
+//!   (a limit left out is off). Per-symbol limits are on the watchlist rows (`./scripts/watchlist.sh`).
+
+use std::process::ExitCode;
+
+use shared::adapters::dynamodb::DynamoStore;
+use shared::config::{ProcessEnv, TableNames};
+use shared::risk::RiskLimits;
+use shared::trading::{self, Change};
+
+const USAGE: &str = "usage: trading status | halt --reason TEXT [--by WHO] | resume | limits [JSON]";
+const LIMIT_KEYS: [&str; 4] = [
+    "max_order_usd",
+    "max_orders_per_day",
+    "max_notional_usd_per_day",
+    "breaker_failures",
+];
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trading: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result<(), String> {
+    let tables = TableNames::from_source(&ProcessEnv).map_err(|e| e.to_string())?;
+    let aws = tests::aws().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), tables.clone());
+    let failed = |e: shared::ports::StoreError| format!("{e}: {:?}", std::error::Error::source(&e));
+    let now = chrono::Utc::now();
+    let (command, rest) = args.split_first().ok_or(USAGE)?;
+    let change = match (command.as_str(), rest) {
+        ("status", []) => {
+            println!("{}", trading::status(&store, now).await.map_err(failed)?.text());
+            return Ok(());
+        }
+        ("halt", rest) => {
+            let reason = flag(rest, "--reason").ok_or("halt needs --reason TEXT (what an operator reads later)")?;
+            let by = flag(rest, "--by")
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "operator".into());
+            trading::halt(&store, &reason, &by, now).await.map_err(failed)?
+        }
+        ("resume", []) => trading::resume(&store).await.map_err(failed)?,
+        ("limits", []) => {
+            let c = trading::status(&store, now).await.map_err(failed)?.control;
+            let mut json = serde_json::to_value(&c.limits).map_err(|e| e.to_string())?;
+            json["breaker_failures"] = serde_json::json!(c.breaker_failures);
+            println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
+            return Ok(());
+        }
+        ("limits", [json]) => {
+            let (limits, breaker) = parse_limits(json)?;
+            trading::set_limits(&store, &limits, breaker).await.map_err(failed)?
+        }
+        _ => return Err(USAGE.to_string()),
+    };
+    let status = trading::status(&store, now).await.map_err(failed)?;
+    match change {
+        Change::Done(_) => eprintln!("done ({})", tables.risk),
+        Change::Unchanged(_) => eprintln!("nothing to change ({})", tables.risk),
+    }
+    println!("{}", status.text());
+    Ok(())
+}
+
+/// The value after `name` (`--reason "exchange maintenance"`).
+fn flag(args: &[String], name: &str) -> Option<String> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).filter(|v| !v.trim().is_empty()).cloned()
+}
+
+fn parse_limits(json: &str) -> Result<(RiskLimits, Option<u32>), String> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("the limits are not JSON: {e}"))?;
+    let object = value.as_object().ok_or("the limits are a JSON object")?;
+    if let Some(unknown) = object.keys().find(|k| !LIMIT_KEYS.contains(&k.as_str())) {
+        return Err(format!("unknown limit {unknown:?}: one of {}", LIMIT_KEYS.join(", ")));
+    }
+    let limits: RiskLimits =
+        serde_json::from_value(value.clone()).map_err(|e| format!("the limits are not valid: {e}"))?;
+    let breaker = match object.get("breaker_failures") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or("breaker_failures is a whole number")?,
+        ),
+    };
+    Ok((limits, breaker))
+}

@@ -1,0 +1,266 @@
+//! The risk guard and the kill switch against the emulator (docs/DESIGN.md §10): a global daily cap holding exactly
+//! under fifty concurrent deliveries of distinct signals, a halt taking effect at the next claim of a container that
+//! cached the control row before it, and the circuit breaker tripping on account failures and resuming.
+
+mod support;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chrono::Utc;
+use futures::future::join_all;
+use shared::adapters::clock::SystemClock;
+use shared::fakes::MemoryNotifier;
+use shared::ids::{ClientOid, Side};
+use shared::model::{AlertKind, DecisionType, ReasonCode, SignalRecord};
+use shared::money::UsdPrice;
+use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use shared::ports::{
+    AlertStore, ControlStore, Exchange, ExchangeError, IntentStore, Lookup, OrderAck, OrderRequest, SignalStore,
+};
+use shared::risk::{self, ControlCache, RiskLimits};
+use shared::trading;
+use tests::TestEnv;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn settings() -> OrchestratorSettings {
+    OrchestratorSettings {
+        mode: ExecutionMode::Paper,
+        ..Default::default()
+    }
+}
+
+/// `n` distinct BUY signals of BTC_USDT (one per minute of candles), stored as the evaluator would.
+async fn signals(store: &dyn SignalStore, n: i64, from: i64) -> Vec<SignalRecord> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let s = support::signal("BTC_USDT", Side::Buy, T0 + (from + i) * 60_000, Utc::now());
+        store.put_new(&s).await.unwrap();
+        out.push(s);
+    }
+    out
+}
+
+fn decided(outcome: &Outcome) -> (DecisionType, ReasonCode) {
+    match outcome {
+        Outcome::Decided(d, _) => (d.decision_type, d.reason_code),
+        other => panic!("not decided: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_global_cap_of_seven_orders_holds_exactly_under_fifty_concurrent_deliveries() {
+    let env = TestEnv::new("riskcap").await;
+    let store = env.store();
+    let cap = RiskLimits {
+        max_orders_per_day: Some(7),
+        ..Default::default()
+    };
+    trading::set_limits(&store, &cap, None).await.unwrap();
+    let signals = signals(&store, 50, 0).await;
+    let exchange = support::CountingExchange::new(support::paper(1));
+    // Five containers, each with its own cached control row, as five concurrent Lambdas would be.
+    let guards: Vec<ControlCache> = (0..5).map(|_| ControlCache::default()).collect();
+    let orchestrators: Vec<Orchestrator> = guards
+        .iter()
+        .map(|guard| Orchestrator {
+            intents: &store,
+            signals: &store,
+            control: &store,
+            guard,
+            exchange: &exchange,
+            clock: &SystemClock,
+            settings: settings(),
+        })
+        .collect();
+    let messages: Vec<_> = signals.iter().map(SignalRecord::to_message).collect();
+    let outcomes = join_all(
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| orchestrators[i % orchestrators.len()].process(m)),
+    )
+    .await;
+    let decisions: Vec<_> = outcomes.iter().map(|o| decided(o.as_ref().unwrap())).collect();
+    let placed = decisions
+        .iter()
+        .filter(|d| **d == (DecisionType::Executed, ReasonCode::ExecOrderPlaced))
+        .count();
+    let held = decisions
+        .iter()
+        .filter(|d| **d == (DecisionType::Skipped, ReasonCode::RiskLimitExceeded))
+        .count();
+    assert_eq!(
+        (placed, held),
+        (7, 43),
+        "exactly the cap, every other signal decided: {decisions:?}"
+    );
+    assert_eq!(exchange.creates(), 7, "orders that reached the exchange");
+    let day = risk::global_day_key(&risk::day_of(Utc::now()));
+    assert_eq!(store.usage(&day).await.unwrap().orders, 7);
+
+    // Every held-back signal has its decision on the row and its ORDER SKIPPED message in the outbox.
+    let ids: Vec<_> = signals.iter().map(|s| s.signal_id.clone()).collect();
+    let rows = store.get_signals(&ids).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.decision.is_some()),
+        "no signal without a decision"
+    );
+    let skipped_ids: Vec<String> = signals
+        .iter()
+        .map(|s| shared::model::AlertRecord::skipped_id(&s.idempotency_key()))
+        .collect();
+    let rows = AlertStore::get_many(&store, &skipped_ids).await.unwrap();
+    assert_eq!(rows.len(), 43);
+    assert!(rows
+        .iter()
+        .all(|a| a.kind == AlertKind::OrderSkipped && a.text.contains("global daily order limit 7 reached")));
+
+    // A redelivery of any of them changes nothing.
+    let again = join_all(messages.iter().map(|m| orchestrators[0].process(m))).await;
+    assert_eq!(
+        again.iter().map(|o| decided(o.as_ref().unwrap())).collect::<Vec<_>>(),
+        decisions
+    );
+    assert_eq!(exchange.creates(), 7);
+}
+
+#[tokio::test]
+async fn a_halt_takes_effect_at_the_next_claim_of_a_container_that_cached_the_control_row() {
+    let env = TestEnv::new("riskhalt").await;
+    let store = env.store();
+    let s = signals(&store, 3, 100).await;
+    let exchange = support::paper(1);
+    let guard = ControlCache::default();
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        control: &store,
+        guard: &guard,
+        exchange: &exchange,
+        clock: &SystemClock,
+        settings: settings(),
+    };
+    let first = orch.process(&s[0].to_message()).await.unwrap();
+    assert_eq!(decided(&first).1, ReasonCode::ExecOrderPlaced);
+    assert_eq!(guard.get().unwrap().version, 0, "the container cached the control row");
+
+    trading::halt(&store, "exchange maintenance", "ops", Utc::now())
+        .await
+        .unwrap();
+    let second = orch.process(&s[1].to_message()).await.unwrap();
+    assert_eq!(decided(&second), (DecisionType::Skipped, ReasonCode::TradingHalted));
+    let intent = IntentStore::get_many(&store, &[s[1].idempotency_key()])
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(intent.error_message.unwrap().contains("exchange maintenance"));
+    assert!(intent.reserved.is_empty(), "a halted signal reserves nothing");
+
+    trading::resume(&store).await.unwrap();
+    let third = orch.process(&s[2].to_message()).await.unwrap();
+    assert_eq!(decided(&third).1, ReasonCode::ExecOrderPlaced);
+}
+
+/// An exchange whose account cannot trade: every order is refused with an authentication error.
+struct LockedAccount;
+
+#[async_trait]
+impl Exchange for LockedAccount {
+    async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
+        support::paper(1).usd_price(currency).await
+    }
+    async fn place_order(&self, _req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        Err(ExchangeError::Rejected {
+            code: ReasonCode::AuthenticationError,
+            message: "API key revoked".into(),
+            snippet: r#"{"code":40101,"message":"Authentication failure"}"#.into(),
+        })
+    }
+    async fn find_order(&self, _oid: &ClientOid) -> Result<Lookup, ExchangeError> {
+        Ok(Lookup::NotFound)
+    }
+}
+
+fn event(s: &SignalRecord) -> SqsEvent {
+    let mut record = SqsMessage::default();
+    record.message_id = Some(s.signal_id.to_string());
+    record.body = Some(serde_json::to_string(&s.to_message()).unwrap());
+    let mut event = SqsEvent::default();
+    event.records = vec![record];
+    event
+}
+
+#[tokio::test]
+async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resumes() {
+    let env = TestEnv::new("riskbreaker").await;
+    let store = env.store();
+    trading::set_limits(&store, &RiskLimits::default(), Some(2))
+        .await
+        .unwrap();
+    let s = signals(&store, 4, 200).await;
+    let notifier = MemoryNotifier::default();
+    let alerts = orchestrator::handler::FailureAlerts {
+        store: &store,
+        notifier: &notifier,
+    };
+    let guard = ControlCache::default();
+    let locked = LockedAccount;
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        control: &store,
+        guard: &guard,
+        exchange: &locked,
+        clock: &SystemClock,
+        settings: settings(),
+    };
+    for signal in &s[..2] {
+        let response = orchestrator::handler::handle(&orch, &alerts, event(signal)).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "a definitive failure is a decision"
+        );
+    }
+    let control = store.control().await.unwrap();
+    let halt = control.halt.expect("tripped after two account failures");
+    assert_eq!(halt.by, "circuit-breaker");
+    assert!(
+        halt.reason.contains("2 consecutive account failures"),
+        "{}",
+        halt.reason
+    );
+    let sent = notifier.sent();
+    assert_eq!(sent.iter().filter(|m| m.contains("ORDER FAILED")).count(), 2);
+    assert_eq!(
+        sent.iter().filter(|m| m.contains("TRADING HALTED")).count(),
+        1,
+        "announced once"
+    );
+    // The failed orders released what they reserved.
+    let day = risk::global_day_key(&risk::day_of(Utc::now()));
+    assert_eq!(store.usage(&day).await.unwrap().orders, 0);
+
+    // Halted: the next signal is not sent to the exchange at all.
+    orchestrator::handler::handle(&orch, &alerts, event(&s[2])).await;
+    let third = store.get_signals(&[s[2].signal_id.clone()]).await.unwrap().remove(0);
+    assert_eq!(third.decision.unwrap().reason_code, ReasonCode::TradingHalted);
+
+    // Resumed, with a working account: orders flow again and the breaker's run starts from zero.
+    trading::resume(&store).await.unwrap();
+    assert_eq!(
+        store.record_streak(true).await.unwrap(),
+        1,
+        "the run was reset by the resume"
+    );
+    store.record_streak(false).await.unwrap();
+    let paper = support::paper(1);
+    let working = Orchestrator {
+        exchange: &paper,
+        ..orch
+    };
+    orchestrator::handler::handle(&working, &alerts, event(&s[3])).await;
+    let fourth = store.get_signals(&[s[3].signal_id.clone()]).await.unwrap().remove(0);
+    assert_eq!(fourth.decision.unwrap().reason_code, ReasonCode::ExecOrderPlaced);
+    assert_eq!(store.usage(&day).await.unwrap().orders, 1);
+}
