@@ -129,6 +129,8 @@ pub struct Counts {
     pub non_terminal_intent: usize,
     pub in_flight: usize,
     pub orphan_intent: usize,
+    /// Signals the risk guard held back (RISK_LIMIT_EXCEEDED, TRADING_HALTED): decided, not violations.
+    pub risk_skipped: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -150,6 +152,35 @@ pub struct Report {
     pub violations: Vec<Violation>,
     pub pass: bool,
     pub summary: Summary,
+    /// The kill switch and the global limits as the control row has them now (docs/DESIGN.md §10); None when the
+    /// control row could not be read (the rest of the report stands).
+    pub trading: Option<TradingView>,
+}
+
+/// The control row, for the report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TradingView {
+    pub halted: bool,
+    pub halt_reason: Option<String>,
+    pub halted_by: Option<String>,
+    pub halted_at: Option<String>,
+    pub control_version: u64,
+    pub limits: crate::risk::RiskLimits,
+    pub breaker_failures: Option<u32>,
+}
+
+impl From<&crate::risk::Control> for TradingView {
+    fn from(c: &crate::risk::Control) -> Self {
+        Self {
+            halted: c.halt.is_some(),
+            halt_reason: c.halt.as_ref().map(|h| h.reason.clone()),
+            halted_by: c.halt.as_ref().map(|h| h.by.clone()),
+            halted_at: c.halt.as_ref().map(|h| rfc3339(h.at)),
+            control_version: c.version,
+            limits: c.limits.clone(),
+            breaker_failures: c.breaker_failures,
+        }
+    }
 }
 
 /// Builds the report over the rows of a window (see [`Rows`]).
@@ -214,6 +245,9 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Dur
                 if d.reason_code == ReasonCode::IdempotencyBlocked {
                     counts.dedup += 1;
                 }
+                if matches!(d.reason_code, ReasonCode::RiskLimitExceeded | ReasonCode::TradingHalted) {
+                    counts.risk_skipped += 1;
+                }
             }
             None if past_grace => found.push((
                 ViolationType::NullDecision,
@@ -275,6 +309,7 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Dur
         pass: violations.is_empty(),
         violations,
         summary,
+        trading: None,
     }
 }
 
@@ -467,7 +502,7 @@ impl ReportQuery {
 /// The report's counts as one CloudWatch Embedded Metric Format document (one log line), published every run.
 pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serde_json::Value {
     let c = &report.counts;
-    let metrics: [(&str, usize); 10] = [
+    let metrics: [(&str, usize); 12] = [
         ("SentSignals", c.sent_signals),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
@@ -478,6 +513,11 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("DuplicateIntent", c.duplicate_intent),
         ("InFlight", c.in_flight),
         ("OrphanIntent", c.orphan_intent),
+        ("RiskSkipped", c.risk_skipped),
+        (
+            "TradingHalted",
+            usize::from(report.trading.as_ref().is_some_and(|t| t.halted)),
+        ),
     ];
     let mut doc = crate::metrics::emf(namespace, timestamp_ms, &metrics);
     doc["WindowHours"] = serde_json::json!(report.hours);
@@ -652,9 +692,13 @@ mod tests {
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            10
+            12
         );
         assert_eq!(emf["OrphanIntent"], 0);
+        assert_eq!(
+            (emf["RiskSkipped"].clone(), emf["TradingHalted"].clone()),
+            (0.into(), 0.into())
+        );
     }
 
     #[test]

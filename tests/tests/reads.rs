@@ -104,6 +104,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
         signals: &counted,
         intents: &counted,
         alerts: &counted,
+        control: &counted,
         queue: &queue,
         notifier: &notifier,
         clock: &clock,
@@ -115,7 +116,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
     let ops = counter.counts();
     assert!(
         ops.keys()
-            .all(|k| k == "Query" || k == "BatchGetItem" || k == "UpdateItem"),
+            .all(|k| k == "Query" || k == "BatchGetItem" || k == "UpdateItem" || k == "GetItem"),
         "{ops:?}"
     );
     assert_eq!(ops.get("Scan"), None);

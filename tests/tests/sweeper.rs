@@ -119,6 +119,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         signals: &store,
         intents: &store,
         alerts: &store,
+        control: &store,
         queue: &queue,
         notifier: &notifier,
         clock: &clock,

@@ -10,7 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use shared::adapters::secrets::SecretString;
 use shared::invariants::{self, ReportQuery};
-use shared::ports::{AlertStore, Clock, IntentStore, SignalStore};
+use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, SignalStore};
 
 pub const ROUTE: &str = "/api/diagnostics/recent-signals";
 pub const KEY_HEADER: &str = "x-diagnostics-key";
@@ -19,6 +19,8 @@ pub struct Diagnostics<'a> {
     pub signals: &'a dyn SignalStore,
     pub intents: &'a dyn IntentStore,
     pub alerts: &'a dyn AlertStore,
+    /// The control row: the halt and the global limits, shown with the report.
+    pub control: &'a dyn ControlStore,
     pub clock: &'a dyn Clock,
     pub grace: Duration,
     /// The key callers must send in `X-Diagnostics-Key`; None when auth is explicitly off (local runs).
@@ -75,7 +77,14 @@ impl Diagnostics<'_> {
         };
         let now = self.clock.now();
         match invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace).await {
-            Ok(report) => {
+            Ok(mut report) => {
+                report.trading = match self.control.control().await {
+                    Ok(c) => Some((&c).into()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "control row unreadable; the report says trading: null");
+                        None
+                    }
+                };
                 tracing::info!(
                     hours = query.hours,
                     limit = query.limit,
@@ -144,6 +153,7 @@ mod tests {
             signals: &store,
             intents: &store,
             alerts: &store,
+            control: &store,
             clock: &clock,
             grace: Duration::seconds(120),
             api_key: None,
@@ -181,6 +191,7 @@ mod tests {
             signals: &store,
             intents: &store,
             alerts: &store,
+            control: &store,
             clock: &clock,
             grace: Duration::seconds(120),
             api_key: None,
@@ -204,6 +215,7 @@ mod tests {
             signals: &store,
             intents: &store,
             alerts: &store,
+            control: &store,
             clock: &clock,
             grace: Duration::seconds(120),
             api_key: Some(&key),

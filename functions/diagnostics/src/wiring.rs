@@ -49,6 +49,7 @@ impl Deps {
             signals: &self.store,
             intents: &self.store,
             alerts: &self.store,
+            control: &self.store,
             clock: &self.clock,
             grace: self.config.grace,
             api_key: self.api_key.as_ref(),

@@ -16,12 +16,14 @@ use shared::alerts::deliver;
 use shared::ids::SignalId;
 use shared::invariants::{self, emf_document, Counts, ReportQuery, ViolationType};
 use shared::model::{AlertRecord, AlertStatus, IntentStatus, SignalAlertStatus, SignalMessage};
-use shared::ports::{AlertStore, Clock, IntentStore, Notifier, SignalQueue, SignalStore, StoreError};
+use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, SignalQueue, SignalStore, StoreError};
 
 pub struct Sweeper<'a> {
     pub signals: &'a dyn SignalStore,
     pub intents: &'a dyn IntentStore,
     pub alerts: &'a dyn AlertStore,
+    /// The control row: published as the TradingHalted metric.
+    pub control: &'a dyn ControlStore,
     pub queue: &'a dyn SignalQueue,
     pub notifier: &'a dyn Notifier,
     pub clock: &'a dyn Clock,
@@ -52,7 +54,8 @@ impl Sweeper<'_> {
             side: None,
         };
         let rows = invariants::gather(self.signals, self.intents, self.alerts, &query, now).await?;
-        let report = invariants::evaluate(&query, &rows, now, self.grace);
+        let mut report = invariants::evaluate(&query, &rows, now, self.grace);
+        report.trading = Some((&self.control.control().await?).into());
         let mut emf = emf_document(self.namespace, &report, now.timestamp_millis());
 
         let redrive_ids: BTreeSet<&str> = report
@@ -197,6 +200,7 @@ mod tests {
             signals: &store,
             intents: &store,
             alerts: &store,
+            control: &store,
             queue: &queue,
             notifier: &notifier,
             clock: &clock,
@@ -258,6 +262,7 @@ mod tests {
             signals: &store,
             intents: &store,
             alerts: &store,
+            control: &store,
             queue: &queue,
             notifier: &notifier,
             clock: &clock,

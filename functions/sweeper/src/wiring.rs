@@ -34,6 +34,7 @@ impl Deps {
             signals: &self.store,
             intents: &self.store,
             alerts: &self.store,
+            control: &self.store,
             queue: &self.queue,
             notifier: &self.notifier,
             clock: &self.clock,
