@@ -313,6 +313,25 @@ impl DiagnosticsConfig {
     }
 }
 
+/// The Telegram webhook (docs/DESIGN.md §10): the bot's token, its chat and the webhook's secret token all come
+/// from the Telegram secret, `{"bot_token", "chat_id", "webhook_secret"}`.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub tables: TableNames,
+    pub telegram: TelegramConfig,
+    pub grace: Duration,
+}
+
+impl WebhookConfig {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: TableNames::from_source(src)?,
+            telegram: TelegramConfig::from_source(src),
+            grace: Duration::seconds(number(src, "GRACE_SECONDS", 120i64, |s| (0..=3600).contains(s))?),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SweeperConfig {
     pub diagnostics: DiagnosticsConfig,

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod backtest;
 pub mod candles;
 pub mod classify;
+pub mod commands;
 pub mod config;
 pub mod fakes;
 pub mod ids;

@@ -25,7 +25,7 @@ pub const SECRETS: &[(&str, &str)] = &[
     ),
     (
         "signal-orchestrator/telegram",
-        r#"{"bot_token":"000000:local-token","chat_id":"-1000000000000"}"#,
+        r#"{"bot_token":"000000:local-token","chat_id":"-1000000000000","webhook_secret":"local-webhook-secret-0123456789"}"#,
     ),
     (
         "signal-orchestrator/diagnostics",

@@ -264,3 +264,89 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
     assert_eq!(fourth.decision.unwrap().reason_code, ReasonCode::ExecOrderPlaced);
     assert_eq!(store.usage(&day).await.unwrap().orders, 1);
 }
+
+#[tokio::test]
+async fn a_halt_sent_as_a_telegram_command_stops_the_next_claim_and_other_chats_are_refused() {
+    let env = TestEnv::new("riskbot").await;
+    let store = env.store();
+    let sink = support::Sink::start().await;
+    let config = shared::config::WebhookConfig {
+        tables: env.p.tables.clone(),
+        telegram: shared::config::TelegramConfig {
+            base_url: sink.base.clone(),
+            secret_id: "signal-orchestrator/telegram".into(),
+        },
+        grace: chrono::Duration::seconds(120),
+    };
+    // Built as the Lambda builds it: bot token, chat and webhook secret from Secrets Manager.
+    let deps = telegram_webhook::wiring::Deps::new(&env.aws, config).await.unwrap();
+    let webhook = deps.webhook();
+    let post = |chat: i64, update_id: i64, text: &str| {
+        let body = serde_json::json!({ "update_id": update_id, "message": { "message_id": 1, "date": 0,
+            "chat": { "id": chat, "type": "group" }, "from": { "id": 7, "is_bot": false, "first_name": "O", "username": "ops" },
+            "text": text } });
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(telegram_webhook::handler::ROUTE)
+            .header(
+                telegram_webhook::handler::SECRET_HEADER,
+                "local-webhook-secret-0123456789",
+            )
+            .body(lambda_http::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let s = signals(&store, 3, 300).await;
+    let exchange = support::paper(1);
+    let guard = ControlCache::default();
+    let orch = Orchestrator {
+        intents: &store,
+        signals: &store,
+        control: &store,
+        guard: &guard,
+        exchange: &exchange,
+        clock: &SystemClock,
+        settings: settings(),
+    };
+
+    // From another chat: refused, trading goes on.
+    assert_eq!(webhook.handle(post(12345, 1, "/halt not yours")).await.status(), 200);
+    assert!(store.control().await.unwrap().halt.is_none());
+    assert_eq!(
+        decided(&orch.process(&s[0].to_message()).await.unwrap()).1,
+        ReasonCode::ExecOrderPlaced
+    );
+
+    // From the configured chat: the next claim is held back; the answer reaches the chat.
+    assert_eq!(
+        webhook
+            .handle(post(-1_000_000_000_000, 2, "/halt@SignalBot rug pull"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        decided(&orch.process(&s[1].to_message()).await.unwrap()),
+        (DecisionType::Skipped, ReasonCode::TradingHalted)
+    );
+    // Telegram's retry of the same update does nothing; /resume lets the next one through.
+    assert_eq!(
+        webhook
+            .handle(post(-1_000_000_000_000, 2, "/halt@SignalBot rug pull"))
+            .await
+            .status(),
+        200
+    );
+    webhook.handle(post(-1_000_000_000_000, 3, "/resume")).await;
+    assert_eq!(
+        decided(&orch.process(&s[2].to_message()).await.unwrap()).1,
+        ReasonCode::ExecOrderPlaced
+    );
+    let texts = sink.texts().await;
+    assert_eq!(
+        texts.len(),
+        2,
+        "one answer per handled update, none for the other chat or the retry: {texts:?}"
+    );
+    assert!(texts[0].contains("Trading HALTED by @ops: rug pull"), "{texts:?}");
+    assert!(texts[1].contains("RESUMED"), "{texts:?}");
+}

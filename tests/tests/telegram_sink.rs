@@ -1,44 +1,17 @@
 //! The local Telegram sink answers like the Bot API and records what the Telegram adapter sends it.
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::Duration;
 
 use shared::adapters::secrets::SecretString;
 use shared::adapters::telegram::{Telegram, TelegramSettings};
 use shared::ports::Notifier;
 
-struct Sink(Child);
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_sink_records_messages_and_returns_message_ids() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _sink = Sink(
-        Command::new(env!("CARGO_BIN_EXE_telegram-sink"))
-            .arg(format!("127.0.0.1:{port}"))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut up = false;
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/messages")).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "sink did not start");
+    let sink = support::Sink::start().await;
+    let base = sink.base.clone();
     let telegram = Telegram::new(
         TelegramSettings {
             base_url: base.clone(),

@@ -7,7 +7,6 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
-use sha2::{Digest, Sha256};
 use shared::adapters::secrets::SecretString;
 use shared::invariants::{self, ReportQuery};
 use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, SignalStore};
@@ -25,13 +24,6 @@ pub struct Diagnostics<'a> {
     pub grace: Duration,
     /// The key callers must send in `X-Diagnostics-Key`; None when auth is explicitly off (local runs).
     pub api_key: Option<&'a SecretString>,
-}
-
-/// Compares SHA-256 digests of both keys in constant time: neither the content nor the length of the expected key
-/// shows in the timing.
-fn key_matches(given: &[u8], expected: &SecretString) -> bool {
-    let (a, b) = (Sha256::digest(given), Sha256::digest(expected.expose().as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl Diagnostics<'_> {
@@ -52,7 +44,7 @@ impl Diagnostics<'_> {
         }
         if let Some(expected) = self.api_key {
             let given = req.headers().get(KEY_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
-            if given.is_empty() || !key_matches(given, expected) {
+            if given.is_empty() || !expected.matches(given) {
                 tracing::warn!(
                     present = !given.is_empty(),
                     "diagnostics request refused: missing or wrong key"

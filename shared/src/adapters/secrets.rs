@@ -19,6 +19,14 @@ impl SecretString {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// True when `given` is this secret. Compares SHA-256 digests of both in constant time: neither the content nor
+    /// the length of the secret shows in the timing.
+    pub fn matches(&self, given: &[u8]) -> bool {
+        use sha2::{Digest, Sha256};
+        let (a, b) = (Sha256::digest(given), Sha256::digest(self.0.as_bytes()));
+        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
 }
 
 impl fmt::Debug for SecretString {
@@ -65,5 +73,13 @@ mod tests {
         let s = SecretString::new("hunter2-token".into());
         assert!(!format!("{s:?} {s} {:?}", Some(&s)).contains("hunter2"));
         assert_eq!(s.expose(), "hunter2-token");
+    }
+
+    #[test]
+    fn a_secret_matches_itself_only() {
+        let s = SecretString::new("hunter2-token".into());
+        assert!(s.matches(b"hunter2-token"));
+        assert!(!s.matches(b"hunter2-toke"));
+        assert!(!s.matches(b""));
     }
 }

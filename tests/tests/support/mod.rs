@@ -28,6 +28,57 @@ pub fn paper(min_usd: i64) -> shared::adapters::paper::PaperExchange {
     shared::adapters::paper::PaperExchange::new(shared::money::Usd(Decimal::from(min_usd)), prices)
 }
 
+/// The local Telegram sink, started on a free loopback port; killed when dropped.
+pub struct Sink {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sink {
+    pub async fn start() -> Sink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_telegram-sink"))
+            .arg(format!("127.0.0.1:{port}"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let sink = Sink { child, base };
+        for _ in 0..100 {
+            if reqwest::get(format!("{}/messages", sink.base)).await.is_ok() {
+                return sink;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the Telegram sink did not start");
+    }
+
+    /// The texts the sink received, in order.
+    pub async fn texts(&self) -> Vec<String> {
+        let messages: Vec<serde_json::Value> = reqwest::get(format!("{}/messages", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        messages
+            .iter()
+            .filter_map(|m| m["text"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
 pub fn message(s: &SignalRecord) -> SignalMessage {
     s.to_message()
 }

@@ -1,0 +1,265 @@
+//! `POST /telegram/webhook`: the bot's commands (`/status`, `/halt REASON`, `/resume`, `/limits`, `/help`), answered
+//! in the configured chat. In order: the route and the method; Telegram's `X-Telegram-Bot-Api-Secret-Token` header,
+//! compared in constant time (401 otherwise); the update (400 JSON when it is not one); the chat (a command from
+//! any other chat is refused and logged, answered 200 so that Telegram does not retry it); then the update is marked
+//! handled with a conditional put on `update_id` — Telegram retries webhooks, and a retried `/halt` or `/resume` must
+//! act once — and the command runs. Marking comes first: a crash between the two loses the command (at most once),
+//! and the operator, seeing no answer, sends it again.
+
+use chrono::Duration;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use shared::adapters::secrets::SecretString;
+use shared::commands::{self, Command};
+use shared::invariants::{self, ReportQuery};
+use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, SignalStore};
+
+pub const ROUTE: &str = "/telegram/webhook";
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+pub struct Webhook<'a> {
+    pub control: &'a dyn ControlStore,
+    pub signals: &'a dyn SignalStore,
+    pub intents: &'a dyn IntentStore,
+    pub alerts: &'a dyn AlertStore,
+    pub notifier: &'a dyn Notifier,
+    pub clock: &'a dyn Clock,
+    pub grace: Duration,
+    /// The `secret_token` given to `setWebhook`; Telegram sends it in every call.
+    pub secret: &'a SecretString,
+    /// The only chat whose commands are obeyed (the one the alerts go to).
+    pub chat_id: i64,
+}
+
+impl Webhook<'_> {
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        if req.uri().path().trim_end_matches('/') != ROUTE {
+            return respond(
+                StatusCode::NOT_FOUND,
+                json!({ "error": "not found", "routes": [ROUTE] }),
+            );
+        }
+        if req.method() != Method::POST {
+            return respond(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({ "error": "method not allowed", "allowed": ["POST"] }),
+            );
+        }
+        let token = req
+            .headers()
+            .get(SECRET_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if token.is_empty() || !self.secret.matches(token) {
+            tracing::warn!(
+                present = !token.is_empty(),
+                "telegram webhook call refused: missing or wrong secret token"
+            );
+            return respond(StatusCode::UNAUTHORIZED, json!({ "error": "unauthorized" }));
+        }
+        let update = match commands::parse_update(req.body().as_ref()) {
+            Ok(u) => u,
+            Err(e) => return respond(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() })),
+        };
+        let (Some(chat_id), Some(text)) = (update.chat_id, update.text.as_deref()) else {
+            return respond(
+                StatusCode::OK,
+                json!({ "ok": true, "handled": false, "why": "not a text message" }),
+            );
+        };
+        if chat_id != self.chat_id {
+            tracing::warn!(update_id = update.update_id, chat_id, from = %update.from,
+                "telegram command from another chat refused");
+            return respond(
+                StatusCode::OK,
+                json!({ "ok": true, "handled": false, "why": "chat not allowed" }),
+            );
+        }
+        let now = self.clock.now();
+        match self.control.first_update(update.update_id, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    update_id = update.update_id,
+                    "telegram update already handled (a webhook retry)"
+                );
+                return respond(
+                    StatusCode::OK,
+                    json!({ "ok": true, "handled": false, "why": "duplicate" }),
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the telegram update; Telegram will retry it");
+                return respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "error": "storage unavailable" }),
+                );
+            }
+        }
+        let command = commands::parse_command(text);
+        tracing::info!(update_id = update.update_id, from = %update.from, command = ?command, "telegram command");
+        let answer = self.answer(&command, &update.from).await;
+        if let Err(e) = self.notifier.send(&escape(&answer)).await {
+            tracing::error!(error = %e, "the answer to a telegram command was not delivered");
+        }
+        respond(StatusCode::OK, json!({ "ok": true, "handled": true }))
+    }
+
+    async fn answer(&self, command: &Command, from: &str) -> String {
+        let now = self.clock.now();
+        let report = match command {
+            Command::Status => {
+                let query = ReportQuery {
+                    hours: 24,
+                    limit: None,
+                    side: None,
+                };
+                invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace)
+                    .await
+                    .map_err(|e| tracing::error!(error = %e, "invariants report for /status failed"))
+                    .ok()
+            }
+            _ => None,
+        };
+        commands::run(command, self.control, report.as_ref(), from, now)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, command = ?command, "telegram command failed");
+                format!("The command failed: {e}. Nothing may have changed; check /status.")
+            })
+    }
+}
+
+/// The answers are plain text; the notifier sends HTML.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn respond(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        "content-type",
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::fakes::{ManualClock, MemoryNotifier, MemoryStore};
+
+    const SECRET: &str = "webhook-secret-0123456789";
+    const CHAT: i64 = -1001;
+
+    fn update(id: i64, chat: i64, text: &str) -> String {
+        json!({ "update_id": id, "message": { "message_id": 1, "date": 0, "chat": { "id": chat, "type": "group" },
+            "from": { "id": 42, "is_bot": false, "first_name": "Ops", "username": "ops" }, "text": text } })
+        .to_string()
+    }
+
+    fn request(method: &str, token: Option<&str>, body: String) -> Request {
+        let mut b = lambda_http::http::Request::builder().method(method).uri(ROUTE);
+        if let Some(t) = token {
+            b = b.header(SECRET_HEADER, t);
+        }
+        b.body(Body::from(body)).unwrap()
+    }
+
+    async fn call(store: &MemoryStore, notifier: &MemoryNotifier, req: Request) -> (StatusCode, serde_json::Value) {
+        let secret = SecretString::new(SECRET.into());
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let w = Webhook {
+            control: store,
+            signals: store,
+            intents: store,
+            alerts: store,
+            notifier,
+            clock: &clock,
+            grace: Duration::seconds(120),
+            secret: &secret,
+            chat_id: CHAT,
+        };
+        let resp = w.handle(req).await;
+        let body = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        (resp.status(), body)
+    }
+
+    #[tokio::test]
+    async fn the_sample_event_halts_trading() {
+        let (store, notifier) = (MemoryStore::default(), MemoryNotifier::default());
+        let event = include_str!("../../../events/telegram-webhook-halt.json");
+        let secret = SecretString::new("local-webhook-secret-0123456789".into());
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let w = Webhook {
+            control: &store,
+            signals: &store,
+            intents: &store,
+            alerts: &store,
+            notifier: &notifier,
+            clock: &clock,
+            grace: Duration::seconds(120),
+            secret: &secret,
+            chat_id: -1_000_000_000_000,
+        };
+        let resp = w.handle(lambda_http::request::from_str(event).unwrap()).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            store.control().await.unwrap().halt.unwrap().reason,
+            "exchange maintenance"
+        );
+    }
+
+    #[tokio::test]
+    async fn halt_from_the_chat_acts_once_and_anything_else_is_refused() {
+        let (store, notifier) = (MemoryStore::default(), MemoryNotifier::default());
+        let halt = update(1, CHAT, "/halt exchange maintenance");
+        // Wrong or missing secret token: 401, nothing done.
+        for token in [None, Some("wrong")] {
+            let (status, _) = call(&store, &notifier, request("POST", token, halt.clone())).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        // Another chat: refused, nothing done.
+        let (status, body) = call(
+            &store,
+            &notifier,
+            request("POST", Some(SECRET), update(2, 999, "/halt x")),
+        )
+        .await;
+        assert_eq!(
+            (status, body["why"].as_str()),
+            (StatusCode::OK, Some("chat not allowed"))
+        );
+        assert!(store.control().await.unwrap().halt.is_none());
+        assert!(notifier.sent().is_empty());
+        // The configured chat: halted, answered; the retried update changes nothing and is not answered twice.
+        for _ in 0..2 {
+            let (status, _) = call(&store, &notifier, request("POST", Some(SECRET), halt.clone())).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let h = store.control().await.unwrap().halt.unwrap();
+        assert_eq!((h.reason.as_str(), h.by.as_str()), ("exchange maintenance", "@ops"));
+        assert_eq!(notifier.sent().len(), 1, "{:?}", notifier.sent());
+        assert!(notifier.sent()[0].contains("HALTED by @ops"));
+        // /status shows it, with the invariants report.
+        call(
+            &store,
+            &notifier,
+            request("POST", Some(SECRET), update(3, CHAT, "/status")),
+        )
+        .await;
+        let status = notifier.sent().pop().unwrap();
+        assert!(
+            status.contains("HALTED") && status.contains("Invariants (24 h): PASS"),
+            "{status}"
+        );
+        // Bad requests: a JSON error each.
+        let (status, _) = call(&store, &notifier, request("POST", Some(SECRET), "not json".into())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = call(&store, &notifier, request("GET", Some(SECRET), String::new())).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    }
+}

@@ -1,0 +1,4 @@
+//! The Telegram webhook function: `handler` answers the bot's commands, `wiring` builds its adapters.
+
+pub mod handler;
+pub mod wiring;

@@ -1,0 +1,18 @@
+use lambda_http::{service_fn, Error, Request};
+
+use shared::config::{ProcessEnv, WebhookConfig};
+use telegram_webhook::wiring::Deps;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = WebhookConfig::from_source(&ProcessEnv)?;
+    let aws = aws_config::load_from_env().await;
+    let deps = Deps::new(&aws, config).await?;
+    let webhook = deps.webhook();
+    lambda_http::run(service_fn(|req: Request| {
+        let webhook = &webhook;
+        async move { Ok::<_, Error>(webhook.handle(req).await) }
+    }))
+    .await
+}

@@ -1,0 +1,70 @@
+//! Builds the webhook's adapters once per container: the bot token, the chat and the webhook secret are read from
+//! the Telegram secret at init.
+
+use std::time::Duration;
+
+use shared::adapters::clock::SystemClock;
+use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::secrets::{json_secret, SecretString};
+use shared::adapters::telegram::{Telegram, TelegramSettings};
+use shared::config::WebhookConfig;
+use shared::ports::{BoxError, StoreError};
+
+use crate::handler::Webhook;
+
+pub struct Deps {
+    pub store: DynamoStore,
+    pub notifier: Telegram,
+    pub clock: SystemClock,
+    pub secret: SecretString,
+    pub chat_id: i64,
+    pub config: WebhookConfig,
+}
+
+impl Deps {
+    pub async fn new(aws: &aws_config::SdkConfig, config: WebhookConfig) -> Result<Self, BoxError> {
+        let id = &config.telegram.secret_id;
+        let mut fields = json_secret(&aws_sdk_secretsmanager::Client::new(aws), id).await?;
+        let mut take = |k: &str| {
+            fields
+                .remove(k)
+                .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks {k}")))
+        };
+        let (token, chat, secret) = (take("bot_token")?, take("chat_id")?, take("webhook_secret")?);
+        if secret.expose().len() < 16 {
+            return Err(format!("secret {id}: webhook_secret is shorter than 16 characters").into());
+        }
+        let chat_id: i64 = chat
+            .expose()
+            .trim()
+            .parse()
+            .map_err(|_| format!("secret {id}: chat_id is not a numeric Telegram chat id"))?;
+        let settings = TelegramSettings {
+            base_url: config.telegram.base_url.clone(),
+            timeout: Duration::from_secs(5),
+            max_wait: Duration::from_secs(3),
+        };
+        Ok(Self {
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
+            notifier: Telegram::new(settings, token, chat_id.to_string())?,
+            clock: SystemClock,
+            secret,
+            chat_id,
+            config,
+        })
+    }
+
+    pub fn webhook(&self) -> Webhook<'_> {
+        Webhook {
+            control: &self.store,
+            signals: &self.store,
+            intents: &self.store,
+            alerts: &self.store,
+            notifier: &self.notifier,
+            clock: &self.clock,
+            grace: self.config.grace,
+            secret: &self.secret,
+            chat_id: self.chat_id,
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Operating from Telegram (docs/DESIGN.md §10): the webhook's updates, the commands, and their answers. A command
+//! acts through [`crate::trading`], exactly as `./scripts/trading.sh` does.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::invariants::Report;
+use crate::ports::{ControlStore, StoreError};
+use crate::trading::{self, Change};
+
+/// The largest update body read (Telegram's updates are a few KB; anything bigger is not one).
+pub const MAX_UPDATE_BYTES: usize = 64 * 1024;
+
+/// The parts of a Telegram update the bot uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub update_id: i64,
+    /// The chat the message came from (None: not a message, e.g. an edited one or a callback).
+    pub chat_id: Option<i64>,
+    pub text: Option<String>,
+    /// Who sent it: `@username`, or the numeric user id.
+    pub from: String,
+}
+
+#[derive(Deserialize)]
+struct RawUpdate {
+    update_id: i64,
+    message: Option<RawMessage>,
+}
+#[derive(Deserialize)]
+struct RawMessage {
+    chat: RawChat,
+    text: Option<String>,
+    from: Option<RawUser>,
+}
+#[derive(Deserialize)]
+struct RawChat {
+    id: i64,
+}
+#[derive(Deserialize)]
+struct RawUser {
+    id: i64,
+    username: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("update is larger than {MAX_UPDATE_BYTES} bytes")]
+    TooLarge,
+    #[error("update is not a Telegram update: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub fn parse_update(body: &[u8]) -> Result<Update, UpdateError> {
+    if body.len() > MAX_UPDATE_BYTES {
+        return Err(UpdateError::TooLarge);
+    }
+    let raw: RawUpdate = serde_json::from_slice(body)?;
+    let (chat_id, text, from) = match raw.message {
+        Some(m) => {
+            let from = m.from.map_or_else(
+                || "unknown".to_string(),
+                |u| u.username.map_or_else(|| u.id.to_string(), |n| format!("@{n}")),
+            );
+            (Some(m.chat.id), m.text, from)
+        }
+        None => (None, None, "unknown".to_string()),
+    };
+    Ok(Update {
+        update_id: raw.update_id,
+        chat_id,
+        text,
+        from,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Status,
+    Halt(String),
+    Resume,
+    Limits,
+    Help,
+    /// Not a command this bot knows (the words as sent).
+    Unknown(String),
+}
+
+/// `/halt@MyBot exchange maintenance` → `Halt("exchange maintenance")`. Text that is not a command is Unknown.
+pub fn parse_command(text: &str) -> Command {
+    let text = text.trim();
+    let (head, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let name = head.split('@').next().unwrap_or_default().to_ascii_lowercase();
+    match name.as_str() {
+        "/status" => Command::Status,
+        "/halt" | "/stop" => Command::Halt(rest.trim().to_string()),
+        "/resume" | "/start_trading" => Command::Resume,
+        "/limits" => Command::Limits,
+        "/help" | "/start" => Command::Help,
+        _ => Command::Unknown(crate::orchestration::truncate(text, 60)),
+    }
+}
+
+pub const HELP: &str = "Commands:\n/status: halt state, today's orders and notional against the limits, the last 24 h invariants report\n/halt REASON: stop trading at the next signal (no redeploy)\n/resume: trade again (re-arms the circuit breaker)\n/limits: the global risk limits\n/help: this list";
+
+/// Runs a command from an allowed chat and returns the answer. `report` is the last 24 h invariants report (asked
+/// only for /status; None when it could not be computed).
+pub async fn run(
+    command: &Command,
+    control: &dyn ControlStore,
+    report: Option<&Report>,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    Ok(match command {
+        Command::Status => {
+            let status = trading::status(control, now).await?;
+            let invariants = report.map_or_else(
+                || "Invariants: report unavailable (see the logs)".to_string(),
+                |r| {
+                    format!(
+                        "Invariants (24 h): {} · {} sent, {} placed, {} failed, {} held back by the risk guard, {} violations",
+                        if r.pass { "PASS" } else { "FAIL" },
+                        r.counts.sent_signals,
+                        r.counts.placed,
+                        r.counts.failed,
+                        r.counts.risk_skipped,
+                        r.violations.len()
+                    )
+                },
+            );
+            format!("{}\n{invariants}", status.text())
+        }
+        Command::Halt(reason) if reason.is_empty() => {
+            "Say why: /halt REASON (the reason is what the next person reads).".to_string()
+        }
+        Command::Halt(reason) => match trading::halt(control, reason, by, now).await? {
+            Change::Done(_) => format!("⛔ Trading HALTED by {by}: {reason}\nNo order is placed until /resume."),
+            Change::Unchanged(c) => format!(
+                "Already halted{}.",
+                c.halt
+                    .map(|h| format!(" by {} since {}: {}", h.by, crate::model::rfc3339(h.at), h.reason))
+                    .unwrap_or_default()
+            ),
+        },
+        Command::Resume => match trading::resume(control).await? {
+            Change::Done(_) => format!("▶️ Trading RESUMED by {by}."),
+            Change::Unchanged(_) => "Trading was not halted.".to_string(),
+        },
+        Command::Limits => {
+            let c = trading::status(control, now).await?.control;
+            format!(
+                "Global limits: {}\nCircuit breaker: {}\nPer-symbol limits are on the watchlist rows.",
+                trading::limits_text(&c.limits),
+                c.breaker_failures.map_or_else(
+                    || "off".to_string(),
+                    |n| format!("halt after {n} consecutive account failures")
+                ),
+            )
+        }
+        Command::Help => HELP.to_string(),
+        Command::Unknown(text) => format!("Unknown command {text:?}.\n{HELP}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_with_or_without_the_bot_name() {
+        assert_eq!(parse_command("/status"), Command::Status);
+        assert_eq!(parse_command("/STATUS@SignalBot"), Command::Status);
+        assert_eq!(
+            parse_command("/halt@SignalBot  exchange maintenance "),
+            Command::Halt("exchange maintenance".into())
+        );
+        assert_eq!(parse_command("/halt"), Command::Halt(String::new()));
+        assert_eq!(parse_command("/resume"), Command::Resume);
+        assert_eq!(parse_command("/limits"), Command::Limits);
+        assert_eq!(parse_command("/help"), Command::Help);
+        assert_eq!(
+            parse_command("buy everything"),
+            Command::Unknown("buy everything".into())
+        );
+    }
+
+    #[test]
+    fn updates_parse_the_chat_the_text_and_the_sender() {
+        let body = br#"{"update_id": 7, "message": {"message_id": 1, "date": 0, "chat": {"id": -100, "type": "group"},
+            "from": {"id": 42, "is_bot": false, "first_name": "A", "username": "ops"}, "text": "/status"}}"#;
+        let u = parse_update(body).unwrap();
+        assert_eq!(
+            (u.update_id, u.chat_id, u.text.as_deref(), u.from.as_str()),
+            (7, Some(-100), Some("/status"), "@ops")
+        );
+        let edited = parse_update(br#"{"update_id": 8, "edited_message": {}}"#).unwrap();
+        assert_eq!(edited.chat_id, None);
+        assert!(parse_update(b"{}").is_err());
+        assert!(parse_update(&vec![b' '; MAX_UPDATE_BYTES + 1]).is_err());
+    }
+
+    #[tokio::test]
+    async fn halt_needs_a_reason_and_is_idempotent() {
+        let store = crate::fakes::MemoryStore::default();
+        let now = Utc::now();
+        let empty = run(&Command::Halt(String::new()), &store, None, "@ops", now)
+            .await
+            .unwrap();
+        assert!(empty.starts_with("Say why"));
+        assert!(store.control().await.unwrap().halt.is_none());
+        let halted = run(&Command::Halt("maintenance".into()), &store, None, "@ops", now)
+            .await
+            .unwrap();
+        assert!(halted.contains("HALTED by @ops: maintenance"), "{halted}");
+        let again = run(&Command::Halt("other".into()), &store, None, "@x", now)
+            .await
+            .unwrap();
+        assert!(again.starts_with("Already halted by @ops"), "{again}");
+        let status = run(&Command::Status, &store, None, "@ops", now).await.unwrap();
+        assert!(
+            status.contains("HALTED") && status.contains("report unavailable"),
+            "{status}"
+        );
+        assert_eq!(
+            run(&Command::Resume, &store, None, "@ops", now).await.unwrap(),
+            "▶️ Trading RESUMED by @ops."
+        );
+        assert!(store.control().await.unwrap().halt.is_none());
+    }
+}
