@@ -22,8 +22,8 @@ use shared::ids::{ClientOid, Side, SignalId, Symbol};
 use shared::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
 use shared::ports::{
-    Claim, ClaimRequest, Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore, Lookup, OrderAck,
-    OrderRequest, PutOutcome, SignalStore, StoreError,
+    Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore,
+    Lookup, OrderAck, OrderRequest, PutOutcome, SignalStore, StoreError,
 };
 
 /// xorshift64*: small, seeded, good enough to explore interleavings.
@@ -263,14 +263,25 @@ fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
     }
 }
 
-/// One seeded run. Returns how many deliveries were made (to show the runs are not trivial).
-async fn run(seed: u64) -> usize {
+/// One seeded run. Returns how many deliveries were made and how many signals the cap held back (to show the runs
+/// are not trivial).
+async fn run(seed: u64) -> (usize, usize) {
     let rng: SharedRng = Arc::new(Mutex::new(Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)));
     let clock = SimClock {
         base: Utc::now(),
         start: tokio::time::Instant::now(),
     };
     let memory = MemoryStore::default();
+    // A daily cap of 1 to 6 orders (seeded) for the six signals: a limit may bind, and must hold through every fault.
+    let cap = u32::try_from(1 + seed % 6).unwrap();
+    let capped = shared::risk::Control {
+        limits: shared::risk::RiskLimits {
+            max_orders_per_day: Some(cap),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(memory.replace_control(0, &capped).await.unwrap());
     let signals: Vec<SignalRecord> = (0..6).map(|i| signal(i, clock.now())).collect();
     for s in &signals {
         memory.put_new(s).await.unwrap();
@@ -425,10 +436,40 @@ async fn run(seed: u64) -> usize {
                     "failure alert outbox row"
                 );
             }
-            DecisionType::Skipped => panic!("seed {seed}: paper mode never skips here"),
+            DecisionType::Skipped => {
+                assert_eq!(
+                    decision.reason_code,
+                    ReasonCode::RiskLimitExceeded,
+                    "seed {seed}: only the cap skips here"
+                );
+                assert_eq!(orders.len(), 0, "seed {seed}: SKIPPED but an order exists");
+                assert!(
+                    intent.reserved.is_empty(),
+                    "seed {seed}: a held-back signal reserves nothing"
+                );
+            }
         }
     }
-    deliveries
+    // Per day of claim: no more placed orders than the cap, and the day's counter holds exactly the placed ones
+    // (every failed order released its reservation, once).
+    let mut placed_per_day: HashMap<String, i64> = HashMap::new();
+    for i in intents.values() {
+        let day = shared::risk::day_of(i.created_at);
+        *placed_per_day.entry(day).or_default() += i64::from(i.status == IntentStatus::OrderPlaced);
+    }
+    for (day, placed) in placed_per_day {
+        assert!(
+            placed <= i64::from(cap),
+            "seed {seed}: {placed} orders on {day}, cap {cap}"
+        );
+        let counted = memory.usage(&shared::risk::global_day_key(&day)).await.unwrap().orders;
+        assert_eq!(
+            counted, placed,
+            "seed {seed}: the counter of {day} disagrees with the placed orders"
+        );
+    }
+    let held = intents.values().filter(|i| i.status == IntentStatus::Skipped).count();
+    (deliveries, held)
 }
 
 /// Seeds 0..`SIM_SEEDS` (default 1000), or only `SIM_SEED=k` to rerun one failing seed alone (the failure message
@@ -441,12 +482,16 @@ async fn at_most_one_order_and_exactly_one_decision_per_signal_over_many_seeds()
         None => 0..number("SIM_SEEDS").unwrap_or(1000),
     };
     let runs = seeds.end - seeds.start;
-    let mut deliveries = 0;
+    let (mut deliveries, mut held) = (0, 0);
     for seed in seeds {
-        deliveries += run(seed).await;
+        let (d, h) = run(seed).await;
+        deliveries += d;
+        held += h;
     }
     assert!(
         deliveries > runs as usize * 6,
         "the runs deliver more than once per signal ({deliveries})"
     );
+    assert!(runs < 6 || held > 0, "the daily cap never bound in {runs} runs");
+    eprintln!("{runs} seeds: {deliveries} deliveries, {held} signals held back by the daily cap");
 }
