@@ -1,4 +1,4 @@
-//! Operating from Telegram (docs/DESIGN.md §10): the webhook's updates, the commands, and their answers. A command
+//! Operating from Telegram (docs/DESIGN.md §11): the webhook's updates, the commands, and their answers. A command
 //! acts through [`crate::trading`], exactly as `./scripts/trading.sh` does.
 
 use chrono::{DateTime, Utc};

@@ -89,7 +89,7 @@ pub struct TableNames {
     pub intents: String,
     pub alerts: String,
     pub watchlist: String,
-    /// The control row, the risk counters and handled Telegram updates (docs/DESIGN.md §10).
+    /// The control row, the risk counters and handled Telegram updates (docs/DESIGN.md §11).
     pub risk: String,
     /// `RETENTION_DAYS` (default 90, at least 31 — longer than the report's 30-day window): signals, intents and
     /// alerts carry `expires_at` = creation + this, the tables' TTL attribute.
@@ -313,7 +313,7 @@ impl DiagnosticsConfig {
     }
 }
 
-/// The Telegram webhook (docs/DESIGN.md §10): the bot's token, its chat and the webhook's secret token all come
+/// The Telegram webhook (docs/DESIGN.md §11): the bot's token, its chat and the webhook's secret token all come
 /// from the Telegram secret, `{"bot_token", "chat_id", "webhook_secret"}`.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {

@@ -152,7 +152,7 @@ pub struct Report {
     pub violations: Vec<Violation>,
     pub pass: bool,
     pub summary: Summary,
-    /// The kill switch and the global limits as the control row has them now (docs/DESIGN.md §10); None when the
+    /// The kill switch and the global limits as the control row has them now (docs/DESIGN.md §11); None when the
     /// control row could not be read (the rest of the report stands).
     pub trading: Option<TradingView>,
 }

@@ -254,7 +254,7 @@ pub struct OrderIntent {
     pub error_code: Option<ReasonCode>,
     pub error_message: Option<String>,
     pub failure_alert_id: Option<String>,
-    /// What the claim added to the risk counters (docs/DESIGN.md §10): released when the order ends without one.
+    /// What the claim added to the risk counters (docs/DESIGN.md §11): released when the order ends without one.
     pub reserved: Vec<CounterDelta>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -321,7 +321,7 @@ pub struct WatchlistEntry {
     /// `simple` (default, the original's) or `wilder`.
     #[serde(default)]
     pub rsi_method: Option<String>,
-    /// Per-symbol risk limits (docs/DESIGN.md §10), read by the orchestrator at each claim.
+    /// Per-symbol risk limits (docs/DESIGN.md §11), read by the orchestrator at each claim.
     #[serde(flatten)]
     pub limits: RiskLimits,
     /// Throttle state (not configuration): the last sent BUY and SELL of this symbol.

@@ -89,7 +89,7 @@ pub struct Orchestrator<'a> {
     pub signals: &'a dyn SignalStore,
     pub exchange: &'a dyn Exchange,
     pub clock: &'a dyn Clock,
-    /// The control row and risk counters (docs/DESIGN.md §10).
+    /// The control row and risk counters (docs/DESIGN.md §11).
     pub control: &'a dyn ControlStore,
     /// The control row as this container last saw it; the claim checks it is still current.
     pub guard: &'a ControlCache,

@@ -169,7 +169,7 @@ pub trait IntentStore: Send + Sync {
     async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError>;
 }
 
-/// The control row, the risk counters and the per-symbol limits (docs/DESIGN.md §10).
+/// The control row, the risk counters and the per-symbol limits (docs/DESIGN.md §11).
 #[async_trait]
 pub trait ControlStore: Send + Sync {
     /// The control row; [`Control::default`] (version 0) when there is none.

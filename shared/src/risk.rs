@@ -1,4 +1,4 @@
-//! Risk limits and the kill switch (docs/DESIGN.md §10).
+//! Risk limits and the kill switch (docs/DESIGN.md §11).
 //!
 //! Limits are in USD (the watchlist's unit). The global ones and the halt live in one control row; per-symbol ones
 //! on the symbol's watchlist row. The claim that creates an order intent also reserves the order's USD amount against

@@ -1,4 +1,4 @@
-//! Operating the kill switch and the limits (docs/DESIGN.md §10): halt, resume, set limits, status, and the
+//! Operating the kill switch and the limits (docs/DESIGN.md §11): halt, resume, set limits, status, and the
 //! circuit breaker. Every change is a conditional replace of the control row from the version read, retried on a
 //! race, so two operators (or an operator and the breaker) never overwrite each other; each change bumps the
 //! version, which the very next claim checks.

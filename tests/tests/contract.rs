@@ -284,7 +284,7 @@ async fn contract(store: &dyn Store) {
     risk_contract(store).await;
 }
 
-/// The risk guard's part (docs/DESIGN.md §10): the control row's versions, the counters' conditions, the per-symbol
+/// The risk guard's part (docs/DESIGN.md §11): the control row's versions, the counters' conditions, the per-symbol
 /// limits, the breaker's run and the Telegram update log.
 async fn risk_contract(store: &dyn Store) {
     let now = Utc::now();

@@ -1,4 +1,4 @@
-//! The risk guard and the kill switch against the emulator (docs/DESIGN.md §10): a global daily cap holding exactly
+//! The risk guard and the kill switch against the emulator (docs/DESIGN.md §11): a global daily cap holding exactly
 //! under fifty concurrent deliveries of distinct signals, a halt taking effect at the next claim of a container that
 //! cached the control row before it, and the circuit breaker tripping on account failures and resuming.
 

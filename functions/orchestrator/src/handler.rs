@@ -69,7 +69,7 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
     }
 }
 
-/// Tells the circuit breaker of an order decided now (docs/DESIGN.md §10); a halt it trips is announced once. A
+/// Tells the circuit breaker of an order decided now (docs/DESIGN.md §11); a halt it trips is announced once. A
 /// failure here never changes the decision (it is durable already): it is logged, and the breaker misses one count.
 async fn circuit_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, d: &Decision) {
     let now = orchestrator.clock.now();

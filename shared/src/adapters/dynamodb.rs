@@ -458,7 +458,7 @@ impl IntentStore for DynamoStore {
             TransactWriteItem::builder().condition_check(check).build(),
             TransactWriteItem::builder().put(put).build(),
         ];
-        // The risk guard's items (docs/DESIGN.md §10): the control row's version, then one add per counter.
+        // The risk guard's items (docs/DESIGN.md §11): the control row's version, then one add per counter.
         let control_at = items.len();
         if let Some(version) = req.control_version {
             items.push(risk::control_check(&self.tables.risk, version)?);
@@ -1054,7 +1054,7 @@ pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
     put_opt(&mut item, "error_message", x.error_message.as_ref().map(s));
     put_opt(&mut item, "failure_alert_id", x.failure_alert_id.as_ref().map(s));
     if !x.reserved.is_empty() {
-        // What the claim reserved, so that a definitive failure releases exactly that (docs/DESIGN.md §10).
+        // What the claim reserved, so that a definitive failure releases exactly that (docs/DESIGN.md §11).
         let json = serde_json::to_string(&x.reserved).unwrap_or_default();
         item.insert("reserved".into(), s(json));
     }

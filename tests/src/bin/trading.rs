@@ -1,5 +1,5 @@
 //! `trading status | halt --reason TEXT [--by WHO] | resume | limits [JSON]`: the kill switch and the global risk
-//! limits of a deployment (or of the local stack), in its control row (docs/DESIGN.md §10). The table is
+//! limits of a deployment (or of the local stack), in its control row (docs/DESIGN.md §11). The table is
 //! `RISK_TABLE` (a deployment's stack output `RiskTableName`), AWS credentials and region from the environment.
 //!
 //! - `status` prints the state (trading or halted: why, by whom, since when), today's orders and reserved notional,

@@ -1,4 +1,4 @@
-//! The risk table (docs/DESIGN.md §10): the control row (`pk = control`), the day's counters (`day#{date}`,
+//! The risk table (docs/DESIGN.md §11): the control row (`pk = control`), the day's counters (`day#{date}`,
 //! `day#{date}#{symbol}`), open exposure (`exposure#{symbol}`), the circuit breaker's run (`breaker`) and handled
 //! Telegram updates (`update#{id}`); plus the items the claim and the finalize transactions add to it.
 
