@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::invariants::Report;
-use crate::ports::{ControlStore, StoreError};
-use crate::trading::{self, Change};
+use crate::ports::ControlStore;
+use crate::trading::{self, Change, TradingError};
 
 /// The largest update body read (Telegram's updates are a few KB; anything bigger is not one).
 pub const MAX_UPDATE_BYTES: usize = 64 * 1024;
@@ -110,7 +110,7 @@ pub async fn run(
     report: Option<&Report>,
     by: &str,
     now: DateTime<Utc>,
-) -> Result<String, StoreError> {
+) -> Result<String, TradingError> {
     Ok(match command {
         Command::Status => {
             let status = trading::status(control, now).await?;

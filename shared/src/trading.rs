@@ -12,6 +12,16 @@ use crate::risk::{self, Control, Halt, RiskLimits, Usage};
 /// Attempts at a conditional replace before giving up (each loses only to another change).
 const ATTEMPTS: usize = 5;
 
+#[derive(Debug, thiserror::Error)]
+pub enum TradingError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("refusing limits: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("the control row changed {ATTEMPTS} times while being edited; try again")]
+    Contended,
+}
+
 /// What a change did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -29,7 +39,7 @@ impl Change {
     }
 }
 
-async fn change(store: &dyn ControlStore, edit: impl Fn(&Control) -> Option<Control>) -> Result<Change, StoreError> {
+async fn change(store: &dyn ControlStore, edit: impl Fn(&Control) -> Option<Control>) -> Result<Change, TradingError> {
     for _ in 0..ATTEMPTS {
         let current = store.control().await?;
         let Some(next) = edit(&current) else {
@@ -42,14 +52,12 @@ async fn change(store: &dyn ControlStore, edit: impl Fn(&Control) -> Option<Cont
             }));
         }
     }
-    Err(StoreError::Corrupt(format!(
-        "the control row changed {ATTEMPTS} times while being edited; try again"
-    )))
+    Err(TradingError::Contended)
 }
 
 /// Stops trading: the next claim anywhere is SKIPPED with TRADING_HALTED. Halting a halted system changes nothing
 /// (the first reason stays).
-pub async fn halt(store: &dyn ControlStore, reason: &str, by: &str, at: DateTime<Utc>) -> Result<Change, StoreError> {
+pub async fn halt(store: &dyn ControlStore, reason: &str, by: &str, at: DateTime<Utc>) -> Result<Change, TradingError> {
     change(store, |c| {
         c.halt.is_none().then(|| Control {
             halt: Some(Halt {
@@ -64,7 +72,7 @@ pub async fn halt(store: &dyn ControlStore, reason: &str, by: &str, at: DateTime
 }
 
 /// Resumes trading (and, with it, re-arms the circuit breaker: its run starts again from zero).
-pub async fn resume(store: &dyn ControlStore) -> Result<Change, StoreError> {
+pub async fn resume(store: &dyn ControlStore) -> Result<Change, TradingError> {
     let done = change(store, |c| {
         c.halt.is_some().then(|| Control {
             halt: None,
@@ -81,23 +89,16 @@ pub async fn set_limits(
     store: &dyn ControlStore,
     limits: &RiskLimits,
     breaker_failures: Option<u32>,
-) -> Result<Change, StoreError> {
-    let problems = limits.problems("global");
-    if !problems.is_empty() || breaker_failures == Some(0) || limits.max_exposure_usd.is_some() {
-        return Err(StoreError::Corrupt(format!(
-            "refusing limits: {}{}{}",
-            problems.join("; "),
-            if breaker_failures == Some(0) {
-                " breaker_failures must be at least 1;"
-            } else {
-                ""
-            },
-            if limits.max_exposure_usd.is_some() {
-                " max_exposure_usd is per symbol (watchlist)"
-            } else {
-                ""
-            },
-        )));
+) -> Result<Change, TradingError> {
+    let mut problems = limits.problems("global");
+    if breaker_failures == Some(0) {
+        problems.push("breaker_failures must be at least 1 (leave it out to switch the breaker off)".into());
+    }
+    if limits.max_exposure_usd.is_some() {
+        problems.push("max_exposure_usd is a per-symbol limit (set it on the watchlist row)".into());
+    }
+    if !problems.is_empty() {
+        return Err(TradingError::Invalid(problems));
     }
     change(store, |c| {
         let next = Control {
@@ -118,7 +119,7 @@ pub struct Status {
     pub today: Usage,
 }
 
-pub async fn status(store: &dyn ControlStore, now: DateTime<Utc>) -> Result<Status, StoreError> {
+pub async fn status(store: &dyn ControlStore, now: DateTime<Utc>) -> Result<Status, TradingError> {
     let day = risk::day_of(now);
     Ok(Status {
         control: store.control().await?,
@@ -166,7 +167,7 @@ pub async fn record_outcome(
     control: &Control,
     decision: &Decision,
     now: DateTime<Utc>,
-) -> Result<Option<Halt>, StoreError> {
+) -> Result<Option<Halt>, TradingError> {
     let Some(threshold) = control.breaker_failures else {
         return Ok(None);
     };

@@ -41,7 +41,10 @@ async fn run(args: &[String]) -> Result<(), String> {
     let tables = TableNames::from_source(&ProcessEnv).map_err(|e| e.to_string())?;
     let aws = tests::aws().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), tables.clone());
-    let failed = |e: shared::ports::StoreError| format!("{e}: {:?}", std::error::Error::source(&e));
+    let failed = |e: trading::TradingError| match std::error::Error::source(&e) {
+        Some(source) => format!("{e}: {source:?}"),
+        None => e.to_string(),
+    };
     let now = chrono::Utc::now();
     let (command, rest) = args.split_first().ok_or(USAGE)?;
     let change = match (command.as_str(), rest) {
