@@ -179,6 +179,44 @@ impl DynamoStore {
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
+    /// Sends the claim's transaction. None: committed; Some: cancelled by a condition (the reasons say which).
+    /// Every claim of an order adds to the day's global counter, so concurrent claims can conflict on it
+    /// (`TransactionConflict`, which the SDK does not retry): those are retried here a few times with a short
+    /// jittered pause — no condition failed, nothing was written — before the delivery is left for later.
+    async fn claim_transaction(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<aws_sdk_dynamodb::types::error::TransactionCanceledException>, StoreError> {
+        const ATTEMPTS: u32 = 4;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let res = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let cancelled = match res {
+                Ok(_) => return Ok(None),
+                Err(e) => match e.into_service_error() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => c,
+                    other => return Err(StoreError::backend("TransactWriteItems claim", other)),
+                },
+            };
+            let reasons = cancelled.cancellation_reasons();
+            let conflict_only = reasons.iter().any(|r| r.code() == Some("TransactionConflict"))
+                && !reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
+            if !conflict_only || attempt == ATTEMPTS {
+                return Ok(Some(cancelled));
+            }
+            let jitter = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::from(d.subsec_nanos()) % 40);
+            tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt) + jitter)).await;
+        }
+    }
+
     /// A conditional create-if-absent PutItem. None: created; Some(item): the key existed, and this is the stored
     /// item as the failed condition returned it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`, no extra read).
     async fn put_if_absent(
@@ -477,18 +515,9 @@ impl IntentStore for DynamoStore {
                 .map_err(build)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let cancelled = match res {
-            Ok(_) => return Ok(Claim::Created),
-            Err(e) => match e.into_service_error() {
-                TransactWriteItemsError::TransactionCanceledException(c) => c,
-                other => return Err(StoreError::backend("TransactWriteItems claim", other)),
-            },
+        let cancelled = match self.claim_transaction(items).await? {
+            None => return Ok(Claim::Created),
+            Some(cancelled) => cancelled,
         };
         let failed = |i: usize| {
             cancelled
