@@ -7,6 +7,7 @@ STATE="$ROOT/.local"          # runtime state: emulator PID and log (git-ignored
 VENV="$ROOT/.venv"            # project-local Python tools: the AWS emulator and cfn-lint (git-ignored)
 MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
+CHECK_JSONSCHEMA_VERSION="0.38.1"
 mkdir -p "$STATE"
 
 # Every local run talks to the emulator on loopback only, through the SDK's standard endpoint variable.
@@ -34,15 +35,32 @@ bin() { printf '%s/%s/%s' "${TARGET_DIR:=$(target_dir)}" "$1" "$2"; }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# Installs the emulator and cfn-lint into .venv when missing or at another version.
+# Installs the emulator, cfn-lint and check-jsonschema (the GitHub workflows' schema) into .venv when missing or at
+# another version.
 ensure_python_tools() {
   if [ -x "$VENV/bin/moto_server" ] && [ -x "$VENV/bin/cfn-lint" ] \
-     && "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(not (m.version('moto') == '$MOTO_VERSION' and m.version('cfn-lint') == '$CFN_LINT_VERSION'))" 2>/dev/null; then
+     && "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(not (m.version('moto') == '$MOTO_VERSION' and m.version('cfn-lint') == '$CFN_LINT_VERSION' and m.version('check-jsonschema') == '$CHECK_JSONSCHEMA_VERSION'))" 2>/dev/null; then
     return
   fi
-  log "installing the AWS emulator (moto $MOTO_VERSION) and cfn-lint $CFN_LINT_VERSION into .venv (once, ~30 s)"
+  log "installing the AWS emulator (moto $MOTO_VERSION), cfn-lint and check-jsonschema into .venv (once, ~30 s)"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+    "cfn-lint==$CFN_LINT_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" >&2
+}
+
+# The deployment tools, in their own venv (SAM pins another boto3 than the emulator): SAM CLI, cargo-lambda with zig
+# (the cross-linker it uses) and cfn-lint's serverless rules.
+TOOLS_VENV="$ROOT/.venv-tools"
+DEPLOY_TOOLS=(aws-sam-cli==1.170.0 cargo-lambda==1.9.2 ziglang==0.17.1 cfn-lint==1.58.0 cfn-lint-serverless==0.3.6)
+ensure_deploy_tools() {
+  local stamp="$TOOLS_VENV/.installed"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${DEPLOY_TOOLS[*]}" ]; then
+    return
+  fi
+  log "installing SAM CLI, cargo-lambda, zig and cfn-lint-serverless into .venv-tools (once, ~40 s)"
+  [ -x "$TOOLS_VENV/bin/python" ] || python3 -m venv "$TOOLS_VENV"
+  "$TOOLS_VENV/bin/pip" install --quiet --disable-pip-version-check "${DEPLOY_TOOLS[@]}" >&2
+  printf '%s' "${DEPLOY_TOOLS[*]}" >"$stamp"
 }
 
 emulator_answers() { curl -fsS -o /dev/null --max-time 2 "$AWS_ENDPOINT_URL/moto-api/" 2>/dev/null; }

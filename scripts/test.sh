@@ -46,10 +46,20 @@ log "cargo fmt --check"
 cargo fmt --all -- --check || failed+=("cargo fmt")
 log "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings || failed+=("cargo clippy")
-log "cargo test --workspace --no-fail-fast (unit, adapter, integration against $AWS_ENDPOINT_URL)"
+log "cargo build --workspace --bins (the runtime tier starts the functions' binaries as Lambda does)"
+cargo build --workspace --bins || failed+=("cargo build")
+log "cargo test --workspace --no-fail-fast (unit, adapter, integration against $AWS_ENDPOINT_URL, runtime tier)"
 cargo test --workspace --no-fail-fast || failed+=("cargo test")
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml || failed+=("cfn-lint")
+if ensure_deploy_tools; then
+  log "cfn-lint with the serverless rules; sam validate --lint"
+  "$TOOLS_VENV/bin/cfn-lint" --append-rules cfn_lint_serverless.rules -- template.yaml || failed+=("cfn-lint serverless rules")
+  SAM_CLI_TELEMETRY=0 "$TOOLS_VENV/bin/sam" validate --lint -t template.yaml >/dev/null || failed+=("sam validate --lint")
+else
+  failed+=("installing the deployment tools")
+fi
+"$VENV/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml || failed+=("workflow schema")
 if [ "${#failed[@]}" -gt 0 ]; then
   log "FAILED: ${failed[*]}"
   exit 1

@@ -13,3 +13,18 @@ pub fn init() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// Logs a failed cold start with the whole error chain in words (`secret x: ResourceNotFoundException: …`) and passes
+/// the error on: Lambda sees the bootstrap exit and reports the init failure; nothing was handled yet.
+pub fn init_failed(e: impl Into<crate::ports::BoxError>) -> crate::ports::BoxError {
+    let e = e.into();
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!(error = %chain, "cold start failed; no event was handled");
+    e
+}

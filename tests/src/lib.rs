@@ -7,6 +7,7 @@ pub mod http;
 pub mod opcount;
 pub mod openapi;
 pub mod provision;
+pub mod runtime_api;
 
 /// Loads the AWS SDK config from the environment; endpoints come from the standard `AWS_ENDPOINT_URL*` variables.
 pub async fn aws() -> aws_config::SdkConfig {

@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = DiagnosticsConfig::from_source(&ProcessEnv)?;
     let aws = aws_config::load_from_env().await;
-    let deps = Deps::new(&aws, config).await?;
+    let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let diagnostics = deps.diagnostics();
     lambda_http::run(service_fn(|req: Request| {
         let diagnostics = &diagnostics;

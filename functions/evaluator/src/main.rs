@@ -10,7 +10,9 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = EvaluatorConfig::from_source(&ProcessEnv)?;
     let aws = aws_config::load_from_env().await;
-    let deps = Deps::new(&aws, config, SystemClock).await?;
+    let deps = Deps::new(&aws, config, SystemClock)
+        .await
+        .map_err(shared::telemetry::init_failed)?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async {
         let summary = deps.evaluator().run().await?;
         // EMF: one JSON document per line on stdout; CloudWatch extracts the metrics from the log line.

@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = SweeperConfig::from_source(&ProcessEnv)?;
     let aws = aws_config::load_from_env().await;
-    let deps = Deps::new(&aws, config).await?;
+    let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let sweeper = deps.sweeper();
     lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| {
         let sweeper = &sweeper;

@@ -48,7 +48,10 @@ pub async fn json_secret(client: &Client, secret_id: &str) -> Result<BTreeMap<St
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| StoreError::backend("GetSecretValue", e))?;
+        .map_err(|e| {
+            let why = aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string();
+            StoreError::backend("GetSecretValue", format!("secret {secret_id}: {why}"))
+        })?;
     let raw = resp
         .secret_string()
         .ok_or_else(|| StoreError::Corrupt(format!("secret {secret_id} has no string value")))?;

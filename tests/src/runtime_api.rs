@@ -1,0 +1,208 @@
+//! A local Lambda Runtime API (the `2018-06-01` interface a `provided.al2023` bootstrap talks to): a function's built
+//! binary is started with `AWS_LAMBDA_RUNTIME_API` pointing here and runs exactly as in Lambda — it polls
+//! `GET /runtime/invocation/next`, answers with `POST …/{id}/response` or `…/{id}/error`, or reports a failed start
+//! with `POST /runtime/init/error`. Accepted connections set TCP_NODELAY: without it every small response of the
+//! runtime waits ≈40 ms on Nagle's algorithm and delayed ACKs.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::http::read_request_within;
+
+const PREFIX: &str = "/2018-06-01/runtime";
+
+/// How an invocation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    Response(serde_json::Value),
+    /// `errorType`, `errorMessage` as the runtime reported them.
+    Error(serde_json::Value),
+    /// The function reported a failed start (its init error) instead of polling.
+    InitError(serde_json::Value),
+}
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Invocation>>>>;
+/// Queued events: (request id, body).
+type Events = Arc<Mutex<mpsc::UnboundedReceiver<(String, Vec<u8>)>>>;
+
+pub struct RuntimeApi {
+    pub addr: String,
+    events: mpsc::UnboundedSender<(String, Vec<u8>)>,
+    waiters: Waiters,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> std::io::Result<RuntimeApi> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let (tx, rx) = mpsc::unbounded_channel::<(String, Vec<u8>)>();
+        let rx = Arc::new(Mutex::new(rx));
+        let waiters: Waiters = Arc::default();
+        let w = waiters.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(stream, rx.clone(), w.clone()));
+            }
+        });
+        Ok(RuntimeApi {
+            addr,
+            events: tx,
+            waiters,
+            next_id: std::sync::atomic::AtomicU64::new(1),
+        })
+    }
+
+    /// Queues one event and waits for the function's answer (or its init error).
+    pub async fn invoke(&self, event: &[u8], timeout: Duration) -> Result<Invocation, String> {
+        let id = format!(
+            "req-{:04}",
+            self.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().await.insert(id.clone(), tx);
+        self.events
+            .send((id.clone(), event.to_vec()))
+            .map_err(|_| "the runtime API stopped".to_string())?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(_)) => Err(format!("invocation {id} was dropped")),
+            Err(_) => Err(format!("no answer to {id} within {timeout:?}")),
+        }
+    }
+}
+
+async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters) {
+    // A poll for the next event may wait as long as the test does; everything else is immediate.
+    let Ok(Some(req)) = read_request_within(&mut stream, Duration::from_secs(10)).await else {
+        return;
+    };
+    let path = req.path().strip_prefix(PREFIX).unwrap_or_default().to_string();
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or(serde_json::Value::Null);
+    match (req.method.as_str(), path.as_str()) {
+        ("GET", "/invocation/next") => {
+            let next = events.lock().await.recv().await;
+            let Some((id, event)) = next else { return };
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+                + 30_000;
+            let headers = [
+                ("Lambda-Runtime-Aws-Request-Id", id.clone()),
+                ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
+                (
+                    "Lambda-Runtime-Invoked-Function-Arn",
+                    "arn:aws:lambda:eu-west-1:123456789012:function:local".to_string(),
+                ),
+                ("Lambda-Runtime-Trace-Id", format!("Root=1-00000000-{id};Sampled=0")),
+            ];
+            let _ = respond(&mut stream, 200, &headers, &event).await;
+        }
+        ("POST", "/init/error") => {
+            for (_, w) in waiters.lock().await.drain() {
+                let _ = w.send(Invocation::InitError(body.clone()));
+            }
+            let _ = respond(&mut stream, 202, &[], b"{}").await;
+        }
+        ("POST", p) => {
+            let mut parts = p.trim_start_matches("/invocation/").splitn(2, '/');
+            let (id, kind) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            let outcome = match kind {
+                "response" => Invocation::Response(body),
+                _ => Invocation::Error(body),
+            };
+            if let Some(w) = waiters.lock().await.remove(id) {
+                let _ = w.send(outcome);
+            }
+            let _ = respond(&mut stream, 202, &[], b"{}").await;
+        }
+        _ => {
+            let _ = respond(&mut stream, 404, &[], b"{}").await;
+        }
+    }
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.flush().await
+}
+
+/// A function binary started against a [`RuntimeApi`]; killed when dropped.
+pub struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Function {
+    /// The exit status once the process has ended by itself within `limit` (a bootstrap that fails its cold start
+    /// exits; Lambda reports that as the init error).
+    pub async fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let end = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < end {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Function {
+    /// Starts `binary` as Lambda would: the runtime API's address and the standard Lambda variables, plus `env`
+    /// (the function's own configuration). Its stderr (JSON logs) goes to `log`.
+    pub fn start(
+        binary: &std::path::Path,
+        api: &RuntimeApi,
+        name: &str,
+        env: &[(&str, String)],
+        log: &std::path::Path,
+    ) -> std::io::Result<Function> {
+        let log = std::fs::File::create(log)?;
+        let child = Command::new(binary)
+            .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .env("_HANDLER", "bootstrap")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        Ok(Function(child))
+    }
+}
+
+/// Where cargo put this workspace's binaries for the running test's profile: the test binary runs from
+/// `<target>/<profile>/deps/`, so `CARGO_TARGET_DIR` is honoured as cargo resolved it.
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    profile_dir.join(name)
+}
