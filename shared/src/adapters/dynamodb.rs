@@ -179,6 +179,17 @@ impl DynamoStore {
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
+    /// A transaction's put of an outbox row, unless one with its id exists.
+    fn outbox_put(&self, alert: &AlertRecord) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.tables.alerts)
+            .set_item(Some(alert_item(alert, self.tables.retention_days)))
+            .condition_expression("attribute_not_exists(alert_id)")
+            .build()
+            .map_err(|e| StoreError::backend("TransactWriteItems outbox row (build)", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Sends the claim's transaction. None: committed; Some: cancelled by a condition (the reasons say which).
     /// Every claim of an order adds to the day's global counter, so concurrent claims can conflict on it
     /// (`TransactionConflict`, which the SDK does not retry): those are retried here a few times with a short
@@ -507,13 +518,7 @@ impl IntentStore for DynamoStore {
             items.push(risk::reserve(&self.tables.risk, r, expires)?);
         }
         if let Some(alert) = req.alert {
-            let put = Put::builder()
-                .table_name(&self.tables.alerts)
-                .set_item(Some(alert_item(alert, self.tables.retention_days)))
-                .condition_expression("attribute_not_exists(alert_id)")
-                .build()
-                .map_err(build)?;
-            items.push(TransactWriteItem::builder().put(put).build());
+            items.push(self.outbox_put(alert)?);
         }
         let cancelled = match self.claim_transaction(items).await? {
             None => return Ok(Claim::Created),
@@ -599,13 +604,7 @@ impl IntentStore for DynamoStore {
             TransactWriteItem::builder().update(signal_update).build(),
         ];
         if let Some(alert) = &f.alert {
-            let put = Put::builder()
-                .table_name(&self.tables.alerts)
-                .set_item(Some(alert_item(alert, self.tables.retention_days)))
-                .condition_expression("attribute_not_exists(alert_id)")
-                .build()
-                .map_err(build)?;
-            items.push(TransactWriteItem::builder().put(put).build());
+            items.push(self.outbox_put(alert)?);
         }
         let expires = expires_at(f.intent.created_at, self.tables.retention_days);
         for d in &f.counters {

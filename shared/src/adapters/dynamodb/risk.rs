@@ -209,19 +209,26 @@ pub(super) fn symbol_limit_attrs(l: &RiskLimits) -> [(&'static str, Option<Attri
     ]
 }
 
-#[async_trait]
-impl ControlStore for DynamoStore {
-    async fn control(&self) -> Result<Control, StoreError> {
+impl DynamoStore {
+    /// A row of the risk table, read consistently (None: absent).
+    async fn risk_item(&self, key: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.tables.risk)
-            .key("pk", s(CONTROL))
+            .key("pk", s(key))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::backend("GetItem risk (control)", e))?;
-        control_from(out.item.as_ref())
+            .map_err(|e| StoreError::backend("GetItem risk", e))?;
+        Ok(out.item)
+    }
+}
+
+#[async_trait]
+impl ControlStore for DynamoStore {
+    async fn control(&self) -> Result<Control, StoreError> {
+        control_from(self.risk_item(CONTROL).await?.as_ref())
     }
 
     async fn replace_control(&self, seen: u64, next: &Control) -> Result<bool, StoreError> {
@@ -246,16 +253,7 @@ impl ControlStore for DynamoStore {
     }
 
     async fn usage(&self, key: &str) -> Result<Usage, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.risk)
-            .key("pk", s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("GetItem risk (counter)", e))?;
-        usage_from(out.item.as_ref())
+        usage_from(self.risk_item(key).await?.as_ref())
     }
 
     async fn symbol_limits(&self, symbol: &Symbol) -> Result<RiskLimits, StoreError> {
