@@ -185,3 +185,15 @@ async fn a_function_whose_secret_cannot_be_read_fails_its_cold_start_with_a_clea
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn the_authorizer_binary_admits_the_right_key_only() {
+    let env = TestEnv::new("rtauth").await;
+    let (api, _f) = start("authorizer", &env, &[]).await;
+    let good = response(api.invoke(&event("authorizer-request.json"), WAIT).await.unwrap());
+    assert_eq!(good, serde_json::json!({ "isAuthorized": true }));
+    let mut wrong: serde_json::Value = serde_json::from_slice(&event("authorizer-request.json")).unwrap();
+    wrong["headers"]["x-diagnostics-key"] = "guess-guess-guess-guess".into();
+    let refused = response(api.invoke(wrong.to_string().as_bytes(), WAIT).await.unwrap());
+    assert_eq!(refused, serde_json::json!({ "isAuthorized": false }));
+}

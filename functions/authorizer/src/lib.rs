@@ -1,0 +1,3 @@
+//! The HTTP API's Lambda authorizer: `handler` decides, `main.rs` wires it.
+
+pub mod handler;

@@ -1,0 +1,40 @@
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+use authorizer::handler::Authorizer;
+use shared::adapters::secrets::{json_secret, SecretString};
+use shared::config::{AuthorizerConfig, ProcessEnv};
+use shared::ports::{BoxError, StoreError};
+
+/// One field of a JSON secret, read at init.
+async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) -> Result<SecretString, BoxError> {
+    let mut fields = json_secret(client, id).await?;
+    let value = fields
+        .remove(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks {name}")))?;
+    if value.expose().len() < 16 {
+        return Err(format!("secret {id}: {name} is shorter than 16 characters").into());
+    }
+    Ok(value)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = AuthorizerConfig::from_source(&ProcessEnv)?;
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_secretsmanager::Client::new(&aws);
+    let authorizer = Authorizer {
+        diagnostics_key: field(&client, &config.diagnostics_secret_id, "api_key")
+            .await
+            .map_err(shared::telemetry::init_failed)?,
+        webhook_secret: field(&client, &config.telegram_secret_id, "webhook_secret")
+            .await
+            .map_err(shared::telemetry::init_failed)?,
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let authorizer = &authorizer;
+        async move { Ok::<_, Error>(authorizer.handle(&event.payload)) }
+    }))
+    .await
+}
