@@ -502,7 +502,7 @@ impl ReportQuery {
 /// The report's counts as one CloudWatch Embedded Metric Format document (one log line), published every run.
 pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serde_json::Value {
     let c = &report.counts;
-    let metrics: [(&str, usize); 12] = [
+    let metrics: [(&str, usize); 11] = [
         ("SentSignals", c.sent_signals),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
@@ -514,12 +514,12 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("InFlight", c.in_flight),
         ("OrphanIntent", c.orphan_intent),
         ("RiskSkipped", c.risk_skipped),
-        (
-            "TradingHalted",
-            usize::from(report.trading.as_ref().is_some_and(|t| t.halted)),
-        ),
     ];
     let mut doc = crate::metrics::emf(namespace, timestamp_ms, &metrics);
+    // Only when the control row was read: a missing datapoint is not "not halted".
+    if let Some(t) = &report.trading {
+        crate::metrics::add_count(&mut doc, "TradingHalted", usize::from(t.halted));
+    }
     doc["WindowHours"] = serde_json::json!(report.hours);
     doc["Pass"] = serde_json::json!(report.pass);
     doc
@@ -692,13 +692,25 @@ mod tests {
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            12
+            11
         );
         assert_eq!(emf["OrphanIntent"], 0);
-        assert_eq!(
-            (emf["RiskSkipped"].clone(), emf["TradingHalted"].clone()),
-            (0.into(), 0.into())
+        assert_eq!(emf["RiskSkipped"], 0);
+        assert!(
+            emf.get("TradingHalted").is_none(),
+            "unknown, not 0, without the control row"
         );
+        let mut halted = r.clone();
+        let control = crate::risk::Control {
+            halt: Some(crate::risk::Halt {
+                reason: "r".into(),
+                by: "b".into(),
+                at: t0(),
+            }),
+            ..Default::default()
+        };
+        halted.trading = Some((&control).into());
+        assert_eq!(emf_document("NS", &halted, 1)["TradingHalted"], 1);
     }
 
     #[test]
