@@ -8,6 +8,7 @@ VENV="$ROOT/.venv"            # project-local Python tools: the AWS emulator and
 MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
 CHECK_JSONSCHEMA_VERSION="0.38.1"
+SCHEMATHESIS_VERSION="4.32.5"
 mkdir -p "$STATE"
 
 # Every local run talks to the emulator on loopback only, through the SDK's standard endpoint variable.
@@ -35,17 +36,17 @@ bin() { printf '%s/%s/%s' "${TARGET_DIR:=$(target_dir)}" "$1" "$2"; }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# Installs the emulator, cfn-lint and check-jsonschema (the GitHub workflows' schema) into .venv when missing or at
-# another version.
+# Installs the emulator, cfn-lint, check-jsonschema (the GitHub workflows' schema) and schemathesis (the API fuzzed
+# from its OpenAPI document) into .venv when missing or at another version.
 ensure_python_tools() {
   if [ -x "$VENV/bin/moto_server" ] && [ -x "$VENV/bin/cfn-lint" ] \
-     && "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(not (m.version('moto') == '$MOTO_VERSION' and m.version('cfn-lint') == '$CFN_LINT_VERSION' and m.version('check-jsonschema') == '$CHECK_JSONSCHEMA_VERSION'))" 2>/dev/null; then
+     && "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(not (m.version('moto') == '$MOTO_VERSION' and m.version('cfn-lint') == '$CFN_LINT_VERSION' and m.version('check-jsonschema') == '$CHECK_JSONSCHEMA_VERSION' and m.version('schemathesis') == '$SCHEMATHESIS_VERSION'))" 2>/dev/null; then
     return
   fi
-  log "installing the AWS emulator (moto $MOTO_VERSION), cfn-lint and check-jsonschema into .venv (once, ~30 s)"
+  log "installing the AWS emulator (moto $MOTO_VERSION), cfn-lint, check-jsonschema and schemathesis into .venv (once, ~30 s)"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
-    "cfn-lint==$CFN_LINT_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" >&2
+    "cfn-lint==$CFN_LINT_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >&2
 }
 
 # The deployment tools, in their own venv (SAM pins another boto3 than the emulator): SAM CLI, cargo-lambda with zig

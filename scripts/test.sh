@@ -50,6 +50,24 @@ log "cargo build --workspace --bins (the runtime tier starts the functions' bina
 cargo build --workspace --bins || failed+=("cargo build")
 log "cargo test --workspace --no-fail-fast (unit, adapter, integration against $AWS_ENDPOINT_URL, runtime tier)"
 cargo test --workspace --no-fail-fast || failed+=("cargo test")
+# The diagnostics API fuzzed from its OpenAPI document: every response must conform (status, headers, body schema)
+# and none may be a 5xx — with the key, and without it (then every answer is the documented 401).
+schemathesis() {
+  local port=4593 pid ok=0
+  "$(bin debug local-stack)" data/watchlist.json >/dev/null || return 1
+  DIAGNOSTICS_AUTH=on RUST_LOG=warn "$(bin debug diagnostics-server)" "127.0.0.1:$port" 2>"$STATE/schemathesis-server.log" &
+  pid=$!
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; [ $? -ne 7 ] && break; sleep 0.1; done
+  for key in local-diagnostics-key-0123456789 ""; do
+    (cd "$STATE" && "$VENV/bin/st" run "$ROOT/functions/diagnostics/openapi.json" --url "http://127.0.0.1:$port" \
+      ${key:+-H "X-Diagnostics-Key: $key"} --checks all --max-examples 100 --seed 20261202 \
+      --generation-database none --no-color) || ok=1
+  done
+  kill "$pid" 2>/dev/null || true
+  return $ok
+}
+log "schemathesis against functions/diagnostics/openapi.json (local diagnostics server, with and without the key)"
+schemathesis || failed+=("schemathesis")
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml || failed+=("cfn-lint")
 if ensure_deploy_tools; then

@@ -140,6 +140,16 @@ async fn read_whole(stream: &mut TcpStream) -> std::io::Result<Option<HttpReques
 }
 
 pub async fn write_response(stream: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<()> {
+    write_response_with(stream, status, &[], body).await
+}
+
+/// [`write_response`] with extra headers (`allow` on a 405, as RFC 9110 asks).
+pub async fn write_response_with(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -150,10 +160,14 @@ pub async fn write_response(stream: &mut TcpStream, status: u16, body: &[u8]) ->
         500 => "Internal Server Error",
         _ => "Status",
     };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
         body.len()
     );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body).await?;
     stream.shutdown().await

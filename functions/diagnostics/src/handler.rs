@@ -36,11 +36,14 @@ impl Diagnostics<'_> {
             );
         }
         if req.method() != Method::GET {
-            return error(
+            let mut resp = error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed",
                 json!({ "allowed": ["GET"] }),
             );
+            resp.headers_mut()
+                .insert("allow", lambda_http::http::HeaderValue::from_static("GET"));
+            return resp;
         }
         if let Some(expected) = self.api_key {
             let given = req.headers().get(KEY_HEADER).map(|v| v.as_bytes()).unwrap_or_default();

@@ -42,10 +42,13 @@ impl Webhook<'_> {
             );
         }
         if req.method() != Method::POST {
-            return respond(
+            let mut resp = respond(
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({ "error": "method not allowed", "allowed": ["POST"] }),
             );
+            resp.headers_mut()
+                .insert("allow", lambda_http::http::HeaderValue::from_static("POST"));
+            return resp;
         }
         let token = req
             .headers()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use lambda_http::{Body, RequestExt};
 use shared::config::{DiagnosticsConfig, ProcessEnv};
-use tests::http::{read_request, unreadable_status, write_response};
+use tests::http::{read_request, unreadable_status, write_response, write_response_with};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -56,7 +56,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                     return;
                 }
             };
-            let _ = write_response(&mut stream, response.status().as_u16(), response.body().as_ref()).await;
+            let allow: Vec<(String, String)> = response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| vec![("allow".to_string(), v.to_string())])
+                .unwrap_or_default();
+            let status = response.status().as_u16();
+            let _ = write_response_with(&mut stream, status, &allow, response.body().as_ref()).await;
         });
     }
 }
