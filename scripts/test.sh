@@ -68,6 +68,26 @@ schemathesis() {
 }
 log "schemathesis against functions/diagnostics/openapi.json (local diagnostics server, with and without the key)"
 schemathesis || failed+=("schemathesis")
+# Supply chain: licences, duplicate versions (listed), sources; advisories when the RustSec database can be updated
+# (it lives on GitHub) or a copy exists — said either way.
+CARGO_DENY_VERSION=0.20.2
+supply_chain() {
+  if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+    log "installing cargo-deny $CARGO_DENY_VERSION (once, ~3 min)"
+    cargo install --quiet --locked cargo-deny --version "$CARGO_DENY_VERSION" || return 1
+  fi
+  cargo deny --log-level error check licenses bans sources || return 1
+  if timeout 60 cargo deny fetch db >/dev/null 2>&1; then
+    cargo deny --log-level error check advisories
+  elif find "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -q .; then
+    log "the advisory database could not be updated: checking advisories against the local copy"
+    cargo deny --log-level error --offline check advisories
+  else
+    log "the advisory database could not be fetched (no network to GitHub) and there is no copy: advisories NOT checked"
+  fi
+}
+log "cargo deny (supply chain)"
+supply_chain || failed+=("cargo deny")
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml || failed+=("cfn-lint")
 if ensure_deploy_tools; then
