@@ -86,6 +86,8 @@ supply_chain() {
     log "the advisory database could not be fetched (no network to GitHub) and there is no copy: advisories NOT checked"
   fi
 }
+log "fuzzing: every parser of outside input, 10 s per target (./scripts/fuzz.sh N for longer runs)"
+./scripts/fuzz.sh 10 || failed+=("fuzzing")
 log "cargo deny (supply chain)"
 supply_chain || failed+=("cargo deny")
 log "cfn-lint template.yaml"

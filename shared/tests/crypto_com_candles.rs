@@ -112,3 +112,23 @@ async fn the_limiter_keeps_any_one_second_window_at_100_requests() {
         );
     }
 }
+
+/// Regression: a candle time at the edge of i64 (a float like 1e300 saturates to i64::MAX) once overflowed the
+/// "closed by now" check (`open + timeframe`) — a panic in a debug or fuzz build. Now it is simply not closed.
+#[test]
+fn a_candle_time_at_the_edge_of_the_clock_is_not_a_panic() {
+    let body = json!({ "code": 0, "result": { "data": [
+        { "t": 1e300, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1 },
+        { "t": 3_600_000, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1 }
+    ] } });
+    let candles = shared::adapters::crypto_com_candles::parse_candlestick(
+        200,
+        body.to_string().as_bytes(),
+        Timeframe::H1,
+        10,
+        10 * 3_600_000,
+    )
+    .unwrap();
+    assert_eq!(candles.len(), 1, "only the candle that has closed");
+    assert!(shared::adapters::crypto_com_candles::parse_candlestick(200, b"{", Timeframe::H1, 10, 0).is_err());
+}

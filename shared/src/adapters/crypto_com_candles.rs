@@ -126,26 +126,40 @@ impl MarketData for CryptoComCandles {
                 ))
             })?;
         let status = resp.status().as_u16();
-        let body: Value = resp
-            .json()
+        let body = resp
+            .bytes()
             .await
-            .map_err(|_| bad(format!("get-candlestick: HTTP {status}, body is not JSON")))?;
-        let code = body.get("code").and_then(number).unwrap_or(-1.0);
-        if status != 200 || code != 0.0 {
-            return Err(bad(format!("get-candlestick: HTTP {status} code {code}")));
-        }
-        let rows = body
-            .pointer("/result/data")
-            .and_then(Value::as_array)
-            .ok_or_else(|| bad("get-candlestick: no result.data".into()))?;
-        let mut candles = Vec::with_capacity(rows.len());
-        for row in rows {
-            candles.push(candle(row).ok_or_else(|| bad(format!("unusable candle {row}")))?);
-        }
-        candles.sort_by_key(|c| c.open_ms);
-        candles.dedup_by_key(|c| c.open_ms);
-        candles.retain(|c| c.open_ms + tf.millis() <= as_of_ms);
-        let skip = candles.len().saturating_sub(count);
-        Ok(candles.split_off(skip))
+            .map_err(|_| bad(format!("get-candlestick: HTTP {status}, body unreadable")))?;
+        parse_candlestick(status, &body, tf, count, as_of_ms).map_err(bad)
     }
+}
+
+/// A get-candlestick answer: up to `count` candles of `tf` closed at or before `as_of_ms`, oldest first. Any
+/// malformed part is an error in words, never a panic (fuzzed: `fuzz/fuzz_targets/candlestick.rs`).
+pub fn parse_candlestick(
+    status: u16,
+    body: &[u8],
+    tf: Timeframe,
+    count: usize,
+    as_of_ms: i64,
+) -> Result<Vec<Candle>, String> {
+    let body: Value =
+        serde_json::from_slice(body).map_err(|_| format!("get-candlestick: HTTP {status}, body is not JSON"))?;
+    let code = body.get("code").and_then(number).unwrap_or(-1.0);
+    if status != 200 || code != 0.0 {
+        return Err(format!("get-candlestick: HTTP {status} code {code}"));
+    }
+    let rows = body
+        .pointer("/result/data")
+        .and_then(Value::as_array)
+        .ok_or_else(|| "get-candlestick: no result.data".to_string())?;
+    let mut candles = Vec::with_capacity(rows.len());
+    for row in rows {
+        candles.push(candle(row).ok_or_else(|| format!("unusable candle {row}"))?);
+    }
+    candles.sort_by_key(|c| c.open_ms);
+    candles.dedup_by_key(|c| c.open_ms);
+    candles.retain(|c| c.open_ms.saturating_add(tf.millis()) <= as_of_ms);
+    let skip = candles.len().saturating_sub(count);
+    Ok(candles.split_off(skip))
 }

@@ -1,0 +1,9 @@
+//! A Telegram webhook update and the command in it.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(update) = shared::commands::parse_update(data) {
+        if let Some(text) = update.text {
+            let _ = shared::commands::parse_command(&text);
+        }
+    }
+});
