@@ -13,7 +13,7 @@ cd "$ROOT"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(sqs_message api_query telegram_update candlestick candle_file exchange_error)
+[ "${#targets[@]}" -gt 0 ] || targets=(sqs_message api_query telegram_update candlestick candle_file exchange_error exchange_replies)
 
 CARGO_FUZZ_VERSION=0.13.2
 if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
@@ -46,6 +46,12 @@ if rows:
         {"t": 1637481600000, "o": "1.0", "h": "1.1", "l": "0.9", "c": "1.05", "v": "100"},
         {"t": 1637485200000, "o": 1.0, "h": 1.2, "l": 0.8, "c": 1.1, "v": 50}]}}).encode())
 put("exchange_error", "insufficient", b"\x00\x00\x00\x00\x00\x00\x01\x36Insufficient balance")
+put("exchange_replies", "order-detail", b"\x00" + json.dumps({"code": 0, "result": {"order_id": "1", "status": "REJECTED",
+    "reason": "306", "cumulative_quantity": "0"}}).encode())
+put("exchange_replies", "tickers", b"\x00" + json.dumps({"code": 0, "result": {"data": [{"i": "BTC_USD", "a": "95000.5"}],
+    "base_currency_config": [{"base_ccy": "BTC", "min_order_notional_usd": "1"}]}}).encode())
+put("exchange_replies", "instruments", b"\x00" + json.dumps({"code": 0, "result": {"data": [{"symbol": "BTC_USDT",
+    "qty_tick_size": "0.00001", "base_ccy": "BTC", "quote_decimals": 2}]}}).encode())
 PY
 
 failed=()

@@ -66,11 +66,11 @@ pub struct CryptoComSettings {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct Instrument {
-    qty_tick: Decimal,
-    base_ccy: String,
+pub struct Instrument {
+    pub qty_tick: Decimal,
+    pub base_ccy: String,
     /// Decimals of a quote-currency amount (a BUY's notional), when the exchange says.
-    quote_decimals: Option<u32>,
+    pub quote_decimals: Option<u32>,
 }
 
 /// How long a USD price from `public/get-tickers` is reused.
@@ -126,16 +126,7 @@ impl UsdTickers {
             )
             .await
             .map_err(ExchangeError::NotSent)?;
-            let last = result
-                .get("data")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|t| text(t, "i").as_deref() == Some(instrument.as_str()))
-                .and_then(|t| text(t, "a"))
-                .and_then(|a| a.parse::<Decimal>().ok())
-                .filter(|a| *a > Decimal::ZERO);
-            let Some(usd_per_unit) = last else {
+            let Some(usd_per_unit) = ticker_last_price(&result, &instrument) else {
                 tried.push(instrument);
                 continue;
             };
@@ -184,14 +175,28 @@ async fn public_get(
 }
 
 /// A private call's answer, body first.
-struct Reply {
-    http: u16,
-    code: Option<i64>,
-    message: String,
-    result: Value,
+pub struct Reply {
+    pub http: u16,
+    pub code: Option<i64>,
+    pub message: String,
+    pub result: Value,
 }
 
 impl Reply {
+    /// Any body: JSON or not, with or without `code`, `message`, `result` (fuzzed: `fuzz_targets/exchange_replies.rs`).
+    pub fn parse(http: u16, text: &str) -> Reply {
+        let parsed: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        Reply {
+            http,
+            code: parse_code(&parsed),
+            message: parsed
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| truncate(text, 200), str::to_string),
+            result: parsed.get("result").cloned().unwrap_or(Value::Null),
+        }
+    }
+
     fn snippet(&self) -> String {
         let code = self.code.map_or("none".to_string(), |c| c.to_string());
         truncate(&format!("HTTP {} code={code} message={}", self.http, self.message), 500)
@@ -231,28 +236,7 @@ impl CryptoCom {
             .instruments
             .get_or_try_init(|| async {
                 let result = self.public("public/get-instruments").await?;
-                let mut map = HashMap::new();
-                for item in result.get("data").and_then(Value::as_array).into_iter().flatten() {
-                    let (Some(sym), Some(tick)) = (text(item, "symbol"), text(item, "qty_tick_size")) else {
-                        continue;
-                    };
-                    let Ok(qty_tick) = tick.parse::<Decimal>() else {
-                        continue;
-                    };
-                    let base_ccy = text(item, "base_ccy").unwrap_or_default();
-                    let quote_decimals = text(item, "quote_decimals")
-                        .and_then(|d| d.parse::<u32>().ok())
-                        .filter(|d| *d <= 18);
-                    map.insert(
-                        sym,
-                        Instrument {
-                            qty_tick,
-                            base_ccy,
-                            quote_decimals,
-                        },
-                    );
-                }
-                Ok::<_, String>(map)
+                Ok::<_, String>(parse_instruments(&result))
             })
             .await?;
         Ok(all.get(symbol).cloned())
@@ -263,22 +247,7 @@ impl CryptoCom {
             .min_notional_usd
             .get_or_try_init(|| async {
                 let result = self.public("public/get-risk-parameters").await?;
-                let mut map = HashMap::new();
-                for item in result
-                    .get("base_currency_config")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let ccy = ["instrument_name", "base_ccy", "currency"]
-                        .iter()
-                        .find_map(|k| text(item, k));
-                    let min = text(item, "min_order_notional_usd").and_then(|m| m.parse::<Decimal>().ok());
-                    if let (Some(ccy), Some(min)) = (ccy, min) {
-                        map.insert(ccy, min);
-                    }
-                }
-                Ok::<_, String>(map)
+                Ok::<_, String>(parse_min_notionals(&result))
             })
             .await?;
         Ok(all.get(base_ccy).copied())
@@ -306,16 +275,7 @@ impl CryptoCom {
             .text()
             .await
             .map_err(|e| CallError::Ambiguous(format!("{method}: HTTP {http}, body lost: {}", redact(&e))))?;
-        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(Reply {
-            http,
-            code: parse_code(&parsed),
-            message: parsed
-                .get("message")
-                .and_then(Value::as_str)
-                .map_or_else(|| truncate(&text, 200), str::to_string),
-            result: parsed.get("result").cloned().unwrap_or(Value::Null),
-        })
+        Ok(Reply::parse(http, &text))
     }
 
     /// Runs a private call, retrying while it is rate limited (the request was dropped, so a retry is safe).
@@ -469,37 +429,102 @@ impl Exchange for CryptoCom {
             Ok(r) => r,
             Err(CallError::NotSent(why) | CallError::Ambiguous(why)) => return Err(ExchangeError::Unknown(why)),
         };
-        match reply.code {
-            Some(0) => {
-                let r = &reply.result;
-                let status = text(r, "status").unwrap_or_default();
-                let filled = text(r, "cumulative_quantity")
-                    .and_then(|q| q.parse::<Decimal>().ok())
-                    .unwrap_or_default();
-                let ack = OrderAck {
-                    order_id: text(r, "order_id").unwrap_or_default(),
-                    client_oid: client_oid.clone(),
+        order_detail(&reply, client_oid)
+    }
+}
+
+/// A get-order-detail answer as a lookup: placed (open, filled, or canceled after a fill), rejected (or ended
+/// unfilled), not found; anything else is an unknown outcome (fuzzed).
+pub fn order_detail(reply: &Reply, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
+    match reply.code {
+        Some(0) => {
+            let r = &reply.result;
+            let status = text(r, "status").unwrap_or_default();
+            let filled = text(r, "cumulative_quantity")
+                .and_then(|q| q.parse::<Decimal>().ok())
+                .unwrap_or_default();
+            let ack = OrderAck {
+                order_id: text(r, "order_id").unwrap_or_default(),
+                client_oid: client_oid.clone(),
+            };
+            let unfilled_end = matches!(status.as_str(), "CANCELED" | "EXPIRED") && filled.is_zero();
+            if status == "REJECTED" || unfilled_end {
+                let reason = text(r, "reason").and_then(|x| x.parse::<i64>().ok());
+                let code = match reason.map(code_class) {
+                    Some(CodeClass::Refused(c)) if c != ReasonCode::ExchangeErrorUnknown => c,
+                    _ => ReasonCode::ExchangeRejected,
                 };
-                let unfilled_end = matches!(status.as_str(), "CANCELED" | "EXPIRED") && filled.is_zero();
-                if status == "REJECTED" || unfilled_end {
-                    let reason = text(r, "reason").and_then(|x| x.parse::<i64>().ok());
-                    let code = match reason.map(code_class) {
-                        Some(CodeClass::Refused(c)) if c != ReasonCode::ExchangeErrorUnknown => c,
-                        _ => ReasonCode::ExchangeRejected,
-                    };
-                    let reason_text = reason.map_or("none".to_string(), |x| x.to_string());
-                    return Ok(Lookup::Rejected {
-                        code,
-                        message: format!("order {} ended {status} unfilled (reason {reason_text})", ack.order_id),
-                        snippet: truncate(&format!("status={status} reason={reason_text}"), 500),
-                    });
-                }
-                Ok(Lookup::Placed(ack))
+                let reason_text = reason.map_or("none".to_string(), |x| x.to_string());
+                return Ok(Lookup::Rejected {
+                    code,
+                    message: format!("order {} ended {status} unfilled (reason {reason_text})", ack.order_id),
+                    snippet: truncate(&format!("status={status} reason={reason_text}"), 500),
+                });
             }
-            Some(40401) | Some(212) | Some(316) => Ok(Lookup::NotFound),
-            _ => Err(ExchangeError::Unknown(format!("get-order-detail: {}", reply.snippet()))),
+            Ok(Lookup::Placed(ack))
+        }
+        Some(40401) | Some(212) | Some(316) => Ok(Lookup::NotFound),
+        _ => Err(ExchangeError::Unknown(format!("get-order-detail: {}", reply.snippet()))),
+    }
+}
+
+/// The last price of `instrument` in a get-tickers answer, when positive (fuzzed).
+pub fn ticker_last_price(result: &Value, instrument: &str) -> Option<Decimal> {
+    result
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|t| text(t, "i").as_deref() == Some(instrument))
+        .and_then(|t| text(t, "a"))
+        .and_then(|a| a.parse::<Decimal>().ok())
+        .filter(|a| *a > Decimal::ZERO)
+}
+
+/// The instruments of a get-instruments answer, by symbol; unusable entries are skipped (fuzzed).
+pub fn parse_instruments(result: &Value) -> HashMap<String, Instrument> {
+    let mut map = HashMap::new();
+    for item in result.get("data").and_then(Value::as_array).into_iter().flatten() {
+        let (Some(sym), Some(tick)) = (text(item, "symbol"), text(item, "qty_tick_size")) else {
+            continue;
+        };
+        let Ok(qty_tick) = tick.parse::<Decimal>() else {
+            continue;
+        };
+        let base_ccy = text(item, "base_ccy").unwrap_or_default();
+        let quote_decimals = text(item, "quote_decimals")
+            .and_then(|d| d.parse::<u32>().ok())
+            .filter(|d| *d <= 18);
+        map.insert(
+            sym,
+            Instrument {
+                qty_tick,
+                base_ccy,
+                quote_decimals,
+            },
+        );
+    }
+    map
+}
+
+/// The USD minimum order value per base currency of a get-risk-parameters answer (fuzzed).
+pub fn parse_min_notionals(result: &Value) -> HashMap<String, Decimal> {
+    let mut map = HashMap::new();
+    for item in result
+        .get("base_currency_config")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let ccy = ["instrument_name", "base_ccy", "currency"]
+            .iter()
+            .find_map(|k| text(item, k));
+        let min = text(item, "min_order_notional_usd").and_then(|m| m.parse::<Decimal>().ok());
+        if let (Some(ccy), Some(min)) = (ccy, min) {
+            map.insert(ccy, min);
         }
     }
+    map
 }
 
 fn rejected(code: ReasonCode, reply: &Reply) -> ExchangeError {
