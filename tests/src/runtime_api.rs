@@ -9,11 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::http::read_request_within;
+use crate::http::{read_request_within, write_response_with};
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
@@ -102,14 +101,15 @@ async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters) {
                     "arn:aws:lambda:eu-west-1:123456789012:function:local".to_string(),
                 ),
                 ("Lambda-Runtime-Trace-Id", format!("Root=1-00000000-{id};Sampled=0")),
-            ];
-            let _ = respond(&mut stream, 200, &headers, &event).await;
+            ]
+            .map(|(k, v)| (k.to_string(), v));
+            let _ = write_response_with(&mut stream, 200, &headers, &event).await;
         }
         ("POST", "/init/error") => {
             for (_, w) in waiters.lock().await.drain() {
                 let _ = w.send(Invocation::InitError(body.clone()));
             }
-            let _ = respond(&mut stream, 202, &[], b"{}").await;
+            let _ = write_response_with(&mut stream, 202, &[], b"{}").await;
         }
         ("POST", p) => {
             let mut parts = p.trim_start_matches("/invocation/").splitn(2, '/');
@@ -121,26 +121,12 @@ async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters) {
             if let Some(w) = waiters.lock().await.remove(id) {
                 let _ = w.send(outcome);
             }
-            let _ = respond(&mut stream, 202, &[], b"{}").await;
+            let _ = write_response_with(&mut stream, 202, &[], b"{}").await;
         }
         _ => {
-            let _ = respond(&mut stream, 404, &[], b"{}").await;
+            let _ = write_response_with(&mut stream, 404, &[], b"{}").await;
         }
     }
-}
-
-async fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    stream.flush().await
 }
 
 /// A function binary started against a [`RuntimeApi`]; killed when dropped.

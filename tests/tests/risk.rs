@@ -41,6 +41,23 @@ async fn signals(store: &dyn SignalStore, n: i64, from: i64) -> Vec<SignalRecord
     out
 }
 
+/// An orchestrator over the emulator's tables, as one container with its own cached control row.
+fn orchestrator<'a>(
+    store: &'a shared::adapters::dynamodb::DynamoStore,
+    guard: &'a ControlCache,
+    exchange: &'a dyn Exchange,
+) -> Orchestrator<'a> {
+    Orchestrator {
+        intents: store,
+        signals: store,
+        control: store,
+        guard,
+        exchange,
+        clock: &SystemClock,
+        settings: settings(),
+    }
+}
+
 fn decided(outcome: &Outcome) -> (DecisionType, ReasonCode) {
     match outcome {
         Outcome::Decided(d, _) => (d.decision_type, d.reason_code),
@@ -63,15 +80,7 @@ async fn a_global_cap_of_seven_orders_holds_exactly_under_fifty_concurrent_deliv
     let guards: Vec<ControlCache> = (0..5).map(|_| ControlCache::default()).collect();
     let orchestrators: Vec<Orchestrator> = guards
         .iter()
-        .map(|guard| Orchestrator {
-            intents: &store,
-            signals: &store,
-            control: &store,
-            guard,
-            exchange: &exchange,
-            clock: &SystemClock,
-            settings: settings(),
-        })
+        .map(|guard| orchestrator(&store, guard, &exchange))
         .collect();
     let messages: Vec<_> = signals.iter().map(SignalRecord::to_message).collect();
     let outcomes = join_all(
@@ -132,15 +141,7 @@ async fn a_halt_takes_effect_at_the_next_claim_of_a_container_that_cached_the_co
     let s = signals(&store, 3, 100).await;
     let exchange = support::paper(1);
     let guard = ControlCache::default();
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &guard,
-        exchange: &exchange,
-        clock: &SystemClock,
-        settings: settings(),
-    };
+    let orch = orchestrator(&store, &guard, &exchange);
     let first = orch.process(&s[0].to_message()).await.unwrap();
     assert_eq!(decided(&first).1, ReasonCode::ExecOrderPlaced);
     assert_eq!(guard.get().unwrap().version, 0, "the container cached the control row");
@@ -206,15 +207,7 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
     };
     let guard = ControlCache::default();
     let locked = LockedAccount;
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &guard,
-        exchange: &locked,
-        clock: &SystemClock,
-        settings: settings(),
-    };
+    let orch = orchestrator(&store, &guard, &locked);
     for signal in &s[..2] {
         let response = orchestrator::handler::handle(&orch, &alerts, event(signal)).await;
         assert!(
@@ -298,15 +291,7 @@ async fn a_halt_sent_as_a_telegram_command_stops_the_next_claim_and_other_chats_
     let s = signals(&store, 3, 300).await;
     let exchange = support::paper(1);
     let guard = ControlCache::default();
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &guard,
-        exchange: &exchange,
-        clock: &SystemClock,
-        settings: settings(),
-    };
+    let orch = orchestrator(&store, &guard, &exchange);
 
     // From another chat: refused, trading goes on.
     assert_eq!(webhook.handle(post(12345, 1, "/halt not yours")).await.status(), 200);
