@@ -172,7 +172,7 @@ pub fn order_failed_text(intent: &OrderIntent, code: ReasonCode) -> String {
 }
 
 /// Text going into an HTML-mode Telegram message.
-fn html_escape(s: &str) -> String {
+pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 

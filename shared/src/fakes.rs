@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
-use crate::model::{AlertRecord, Decision, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
+use crate::model::{AlertRecord, Decision, IntentStatus, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
 use crate::ports::{
     AlertStore, Claim, ClaimRequest, Clock, ControlStore, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore,
     PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
@@ -454,6 +454,30 @@ impl crate::ports::Notifier for MemoryNotifier {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         sent.push(text.to_string());
         Ok(sent.len() as i64)
+    }
+}
+
+/// A test builder: an intent for `s` in the given state (attempt 1, not sized), as a crashed or stalled worker would
+/// have left it.
+pub fn intent(s: &SignalRecord, status: IntentStatus, lease_until: DateTime<Utc>, at: DateTime<Utc>) -> OrderIntent {
+    OrderIntent {
+        idempotency_key: s.idempotency_key(),
+        signal_id: s.signal_id.clone(),
+        symbol: s.symbol.clone(),
+        side: s.side,
+        status,
+        mode: crate::model::TradingMode::Paper,
+        client_oid: s.idempotency_key().client_oid(),
+        order_id: None,
+        attempt: 1,
+        lease_until_ms: lease_until.timestamp_millis(),
+        sizing: None,
+        error_code: None,
+        error_message: None,
+        failure_alert_id: None,
+        reserved: Vec::new(),
+        created_at: at,
+        updated_at: at,
     }
 }
 

@@ -145,12 +145,22 @@ impl CounterDelta {
     }
 }
 
+/// Which limits a counter carries: the words of a refusal follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    /// The whole account's day (`day#{day}`).
+    GlobalDay,
+    /// One symbol's day (`day#{day}#{symbol}`).
+    SymbolDay,
+    /// One symbol's open exposure (`exposure#{symbol}`).
+    Exposure,
+}
+
 /// One counter the claim adds to, with the condition that keeps it within a limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
     pub delta: CounterDelta,
-    /// Words for the limit ("global daily notional"); None: counted, not limited.
-    pub name: &'static str,
+    pub scope: LimitScope,
     /// The counter's `usd` must be at most this before the add (the limit minus this order).
     pub usd_at_most: Option<Decimal>,
     /// The counter's `orders` must be under this before the add.
@@ -230,14 +240,14 @@ pub fn reservations(
     let mut out = vec![
         Reservation {
             delta: counter(global_day_key(&day), 1),
-            name: "global daily",
+            scope: LimitScope::GlobalDay,
             usd_at_most: None,
             orders_under: control.limits.max_orders_per_day,
             max_usd: control.limits.max_notional_usd_per_day,
         },
         Reservation {
             delta: counter(symbol_day_key(&day, symbol), 1),
-            name: "daily",
+            scope: LimitScope::SymbolDay,
             usd_at_most: None,
             orders_under: symbol_limits.max_orders_per_day,
             max_usd: symbol_limits.max_notional_usd_per_day,
@@ -246,7 +256,7 @@ pub fn reservations(
     if side == Side::Buy {
         out.push(Reservation {
             delta: counter(exposure_key(symbol), 0),
-            name: "open exposure",
+            scope: LimitScope::Exposure,
             usd_at_most: None,
             orders_under: None,
             max_usd: symbol_limits.max_exposure_usd,
@@ -273,24 +283,17 @@ pub fn reservations(
 impl Reservation {
     /// "global daily notional limit", "BTC_USDT daily notional limit", "BTC_USDT open exposure limit".
     fn limit_words(&self, symbol: &Symbol) -> String {
-        let whose = if self.name == "global daily" {
-            self.name.to_string()
-        } else {
-            format!("{symbol} {}", self.name)
-        };
-        let what = if self.delta.orders == 0 {
-            "limit"
-        } else {
-            "notional limit"
-        };
-        format!("{whose} {what}")
+        match self.scope {
+            LimitScope::GlobalDay => "global daily notional limit".to_string(),
+            LimitScope::SymbolDay => format!("{symbol} daily notional limit"),
+            LimitScope::Exposure => format!("{symbol} open exposure limit"),
+        }
     }
 
     fn order_words(&self, symbol: &Symbol) -> String {
-        if self.name == "global daily" {
-            "global daily order limit".to_string()
-        } else {
-            format!("{symbol} daily order limit")
+        match self.scope {
+            LimitScope::GlobalDay => "global daily order limit".to_string(),
+            _ => format!("{symbol} daily order limit"),
         }
     }
 }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::config::TableNames;
 use shared::ids::{Side, Symbol};
-use shared::model::{IntentStatus, OrderIntent, TradingMode};
+use shared::model::{IntentStatus, OrderIntent};
 use shared::ports::{Claim, ClaimRequest, IntentStore};
 use shared::risk::{CounterDelta, Reservation};
 use wiremock::matchers::{header, method};
@@ -51,37 +51,34 @@ fn claim_parts() -> (OrderIntent, shared::model::SignalMessage, Vec<Reservation>
         Decimal::ONE,
         now,
     );
-    let intent = OrderIntent {
-        idempotency_key: s.idempotency_key(),
-        client_oid: s.idempotency_key().client_oid(),
-        signal_id: s.signal_id.clone(),
-        symbol: s.symbol.clone(),
-        side: s.side,
-        status: IntentStatus::Pending,
-        mode: TradingMode::Paper,
-        order_id: None,
-        attempt: 1,
-        lease_until_ms: now.timestamp_millis() + 60_000,
-        sizing: None,
-        error_code: None,
-        error_message: None,
-        failure_alert_id: None,
-        reserved: Vec::new(),
-        created_at: now,
-        updated_at: now,
-    };
+    let intent = shared::fakes::intent(&s, IntentStatus::Pending, now + chrono::Duration::seconds(60), now);
     let reservation = Reservation {
         delta: CounterDelta {
             key: "day#2026-12-02".into(),
             usd: Decimal::from(100),
             orders: 1,
         },
-        name: "global daily",
+        scope: shared::risk::LimitScope::GlobalDay,
         usd_at_most: Some(Decimal::from(900)),
         orders_under: None,
         max_usd: Some(Decimal::from(1000)),
     };
     (intent, s.to_message(), vec![reservation])
+}
+
+/// A claim with the risk guard's items: the control row at version 0, one counter.
+fn guarded<'a>(
+    intent: &'a OrderIntent,
+    msg: &'a shared::model::SignalMessage,
+    reservations: &'a [Reservation],
+) -> ClaimRequest<'a> {
+    ClaimRequest {
+        intent,
+        msg,
+        control_version: Some(0),
+        reservations,
+        alert: None,
+    }
 }
 
 #[tokio::test]
@@ -106,13 +103,7 @@ async fn a_transaction_conflict_is_retried_and_then_commits() {
         .mount(&server)
         .await;
     let (intent, msg, reservations) = claim_parts();
-    let req = ClaimRequest {
-        intent: &intent,
-        msg: &msg,
-        control_version: Some(0),
-        reservations: &reservations,
-        alert: None,
-    };
+    let req = guarded(&intent, &msg, &reservations);
     assert_eq!(store(&server.uri()).claim(req).await.unwrap(), Claim::Created);
     assert_eq!(
         server.received_requests().await.unwrap().len(),
@@ -129,13 +120,7 @@ async fn a_conflict_that_persists_is_an_error_for_a_later_delivery() {
         .mount(&server)
         .await;
     let (intent, msg, reservations) = claim_parts();
-    let req = ClaimRequest {
-        intent: &intent,
-        msg: &msg,
-        control_version: Some(0),
-        reservations: &reservations,
-        alert: None,
-    };
+    let req = guarded(&intent, &msg, &reservations);
     let err = store(&server.uri()).claim(req).await.unwrap_err();
     assert!(err.to_string().contains("TransactWriteItems claim"), "{err}");
     assert_eq!(

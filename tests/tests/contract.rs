@@ -316,7 +316,7 @@ async fn risk_contract(store: &dyn Store) {
             usd: Decimal::from(100),
             orders: 1,
         },
-        name: "global daily",
+        scope: shared::risk::LimitScope::GlobalDay,
         usd_at_most,
         orders_under,
         max_usd: usd_at_most.map(|m| m + Decimal::from(100)),

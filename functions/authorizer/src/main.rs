@@ -2,20 +2,13 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 use authorizer::handler::Authorizer;
-use shared::adapters::secrets::{json_secret, SecretString};
+use shared::adapters::secrets::{json_secret, key_field, SecretString};
 use shared::config::{AuthorizerConfig, ProcessEnv};
-use shared::ports::{BoxError, StoreError};
+use shared::ports::StoreError;
 
-/// One field of a JSON secret, read at init.
-async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) -> Result<SecretString, BoxError> {
-    let mut fields = json_secret(client, id).await?;
-    let value = fields
-        .remove(name)
-        .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks {name}")))?;
-    if value.expose().len() < 16 {
-        return Err(format!("secret {id}: {name} is shorter than 16 characters").into());
-    }
-    Ok(value)
+/// One key field of a JSON secret, read at init.
+async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) -> Result<SecretString, StoreError> {
+    key_field(&mut json_secret(client, id).await?, id, name)
 }
 
 #[tokio::main]

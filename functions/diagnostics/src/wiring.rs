@@ -3,7 +3,7 @@
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::secrets::{json_secret, SecretString};
+use shared::adapters::secrets::{json_secret, key_field, SecretString};
 use shared::config::DiagnosticsConfig;
 use shared::ports::StoreError;
 
@@ -21,15 +21,7 @@ impl Deps {
         let api_key = match &config.auth_secret_id {
             Some(id) => {
                 let mut secret = json_secret(&aws_sdk_secretsmanager::Client::new(aws), id).await?;
-                let key = secret
-                    .remove("api_key")
-                    .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks api_key")))?;
-                if key.expose().len() < 16 {
-                    return Err(StoreError::Corrupt(format!(
-                        "secret {id}: api_key is shorter than 16 characters"
-                    )));
-                }
-                Some(key)
+                Some(key_field(&mut secret, id, "api_key")?)
             }
             None => {
                 tracing::warn!("diagnostics auth is off (DIAGNOSTICS_AUTH=off): for local runs only");

@@ -104,7 +104,8 @@ impl Webhook<'_> {
         let command = commands::parse_command(text);
         tracing::info!(update_id = update.update_id, from = %update.from, command = ?command, "telegram command");
         let answer = self.answer(&command, &update.from).await;
-        if let Err(e) = self.notifier.send(&escape(&answer)).await {
+        // The answers are plain text; the notifier sends HTML.
+        if let Err(e) = self.notifier.send(&shared::alerts::html_escape(&answer)).await {
             tracing::error!(error = %e, "the answer to a telegram command was not delivered");
         }
         respond(StatusCode::OK, json!({ "ok": true, "handled": true }))
@@ -133,11 +134,6 @@ impl Webhook<'_> {
                 format!("The command failed: {e}. Nothing may have changed; check /status.")
             })
     }
-}
-
-/// The answers are plain text; the notifier sends HTML.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn respond(status: StatusCode, body: serde_json::Value) -> Response<Body> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::secrets::{json_secret, SecretString};
+use shared::adapters::secrets::{json_secret, key_field, SecretString};
 use shared::adapters::telegram::{Telegram, TelegramSettings};
 use shared::config::WebhookConfig;
 use shared::ports::{BoxError, StoreError};
@@ -30,10 +30,8 @@ impl Deps {
                 .remove(k)
                 .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks {k}")))
         };
-        let (token, chat, secret) = (take("bot_token")?, take("chat_id")?, take("webhook_secret")?);
-        if secret.expose().len() < 16 {
-            return Err(format!("secret {id}: webhook_secret is shorter than 16 characters").into());
-        }
+        let (token, chat) = (take("bot_token")?, take("chat_id")?);
+        let secret = key_field(&mut fields, id, "webhook_secret")?;
         let chat_id: i64 = chat
             .expose()
             .trim()

@@ -67,6 +67,24 @@ pub async fn json_secret(client: &Client, secret_id: &str) -> Result<BTreeMap<St
         .collect()
 }
 
+/// Takes field `name` of secret `id` (read with [`json_secret`]): a key callers must present, so at least 16
+/// characters.
+pub fn key_field(
+    fields: &mut BTreeMap<String, SecretString>,
+    id: &str,
+    name: &str,
+) -> Result<SecretString, StoreError> {
+    let value = fields
+        .remove(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks {name}")))?;
+    if value.expose().len() < 16 {
+        return Err(StoreError::Corrupt(format!(
+            "secret {id}: {name} is shorter than 16 characters"
+        )));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

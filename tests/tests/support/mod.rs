@@ -156,23 +156,5 @@ pub fn intent(
     lease_until: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> shared::model::OrderIntent {
-    shared::model::OrderIntent {
-        idempotency_key: s.idempotency_key(),
-        signal_id: s.signal_id.clone(),
-        symbol: s.symbol.clone(),
-        side: s.side,
-        status,
-        mode: shared::model::TradingMode::Paper,
-        client_oid: s.idempotency_key().client_oid(),
-        order_id: None,
-        attempt: 1,
-        lease_until_ms: lease_until.timestamp_millis(),
-        sizing: None,
-        error_code: None,
-        error_message: None,
-        failure_alert_id: None,
-        reserved: Vec::new(),
-        created_at: at,
-        updated_at: at,
-    }
+    shared::fakes::intent(s, status, lease_until, at)
 }
