@@ -105,6 +105,7 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
                 price,
                 signal_id: None,
                 claimed_at_ms: None,
+                claim_token: None,
             });
         }
         out.signals.push(SignalRow {

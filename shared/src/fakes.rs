@@ -367,12 +367,18 @@ impl WatchlistStore for MemoryStore {
             crate::ids::Side::Buy => &mut entry.last_buy,
             crate::ids::Side::Sell => &mut entry.last_sell,
         };
-        if slot.as_ref().map(|e| e.candle_open_ms) != prev.map(|e| e.candle_open_ms) {
+        let again = slot.as_ref().is_some_and(|e| same_claim(e, new));
+        if !again && slot.as_ref().map(|e| e.candle_open_ms) != prev.map(|e| e.candle_open_ms) {
             return Ok(false);
         }
         *slot = Some(new.clone());
         Ok(true)
     }
+}
+
+/// The same emission claim written again (a retried write whose first answer was lost).
+fn same_claim(stored: &crate::model::Emission, new: &crate::model::Emission) -> bool {
+    stored.claim_token.is_some() && stored.claim_token == new.claim_token
 }
 
 /// A queue that records what was sent.

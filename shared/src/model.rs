@@ -402,6 +402,9 @@ pub struct Emission {
     pub signal_id: Option<String>,
     /// None for claims written before the lease existed: treated as expired.
     pub claimed_at_ms: Option<i64>,
+    /// Unique per claim write: the same write retried by the SDK after its answer was lost finds its own token and
+    /// succeeds, where another run's claim (same signal, same millisecond even) does not.
+    pub claim_token: Option<String>,
 }
 
 impl Emission {

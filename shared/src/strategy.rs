@@ -546,6 +546,7 @@ mod tests {
             price: Decimal::from(100),
             signal_id: None,
             claimed_at_ms: None,
+            claim_token: None,
         };
         let hour = 3_600_000;
         assert!(throttle(None, 0, Decimal::ONE, 60_000, 1.0).is_ok());

@@ -3,15 +3,17 @@
 //! integration tests in `tests/` are built on it.
 
 pub mod esm;
+pub mod faults;
 pub mod http;
 pub mod opcount;
 pub mod openapi;
 pub mod provision;
 pub mod runtime_api;
 
-/// Loads the AWS SDK config from the environment; endpoints come from the standard `AWS_ENDPOINT_URL*` variables.
+/// Loads the AWS SDK config the functions load (their retries and timeouts); endpoints come from the standard
+/// `AWS_ENDPOINT_URL*` variables.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::load_from_env().await
+    shared::adapters::aws::load().await
 }
 
 /// An isolated namespace in the local emulator for one integration test: its own tables and queues.

@@ -263,15 +263,21 @@ async fn contract(store: &dyn Store) {
         price: Decimal::ONE,
         signal_id: Some("ETH_BTC:BUY:1".into()),
         claimed_at_ms: Some(now.timestamp_millis()),
+        claim_token: Some("run-a".into()),
     };
     let second = Emission {
         candle_open_ms: 2,
+        claim_token: Some("run-b".into()),
         ..first.clone()
     };
     assert!(store.record_emission(&sym, Side::Buy, None, &first).await.unwrap());
     assert!(
         !store.record_emission(&sym, Side::Buy, None, &second).await.unwrap(),
         "not None any more"
+    );
+    assert!(
+        store.record_emission(&sym, Side::Buy, None, &first).await.unwrap(),
+        "the same claim written again (a retry after a lost answer) is not another run's"
     );
     assert!(store
         .record_emission(&sym, Side::Buy, Some(&first), &second)

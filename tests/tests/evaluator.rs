@@ -127,6 +127,7 @@ async fn run_after_a_claim(env: &TestEnv, claim_age_ms: i64) -> (MemoryQueue, Si
         price: sent.price,
         signal_id: Some(sent.signal_id.to_string()),
         claimed_at_ms: Some(Utc::now().timestamp_millis() - claim_age_ms),
+        claim_token: Some("dead-run".into()),
     };
     assert!(store.record_emission(&sym, sent.side, None, &claimed).await.unwrap());
 

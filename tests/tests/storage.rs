@@ -420,6 +420,7 @@ async fn the_watchlist_tool_validates_and_keeps_the_throttle_state() {
         price: rust_decimal::Decimal::ONE,
         signal_id: Some("ETH_BTC:BUY:1".into()),
         claimed_at_ms: Some(1),
+        claim_token: Some("t1".into()),
     };
     assert!(store.record_emission(&sym, Side::Buy, None, &last).await.unwrap());
 

@@ -15,7 +15,7 @@ async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) ->
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = AuthorizerConfig::from_source(&ProcessEnv)?;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::adapters::aws::load().await;
     let client = aws_sdk_secretsmanager::Client::new(&aws);
     let authorizer = Authorizer {
         diagnostics_key: field(&client, &config.diagnostics_secret_id, "api_key")

@@ -7,7 +7,7 @@ use shared::config::{DiagnosticsConfig, ProcessEnv};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = DiagnosticsConfig::from_source(&ProcessEnv)?;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::adapters::aws::load().await;
     let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let diagnostics = deps.diagnostics();
     lambda_http::run(service_fn(|req: Request| {

@@ -307,6 +307,7 @@ impl Evaluator<'_> {
                             price,
                             signal_id: Some(signal_id.to_string()),
                             claimed_at_ms: Some(now_ms),
+                            claim_token: Some(uuid::Uuid::new_v4().to_string()),
                         };
                         match self.watchlist.record_emission(symbol, side, prev, &this).await {
                             Ok(true) => {}
@@ -326,9 +327,13 @@ impl Evaluator<'_> {
         match self.signals.put_new(&record).await {
             Ok(PutOutcome::Created) if record.blocked => Step::Blocked,
             Ok(PutOutcome::Created) => Step::Sent(Box::new(record), Some(alert_text)),
-            // Recorded by an earlier run that may have died before enqueueing: send again (the orchestrator's
-            // claim makes a duplicate message harmless). Decided or blocked rows need nothing.
-            Ok(PutOutcome::Exists(old)) if !old.blocked && old.decision.is_none() => Step::Sent(Box::new(old), None),
+            // Recorded by an earlier run that may have died before enqueueing, or by this very put when its answer
+            // was lost and the SDK retried it: send again (the orchestrator's claim makes a duplicate message
+            // harmless), and alert (the alert row's conditional put makes a second alert impossible, while a run
+            // that died before alerting no longer loses the alert). Decided or blocked rows need nothing.
+            Ok(PutOutcome::Exists(old)) if !old.blocked && old.decision.is_none() => {
+                Step::Sent(Box::new(old), Some(alert_text))
+            }
             Ok(PutOutcome::Exists(_)) => Step::Known,
             Err(e) => {
                 tracing::error!(%symbol, error = %e, source = ?std::error::Error::source(&e), "recording the signal failed");

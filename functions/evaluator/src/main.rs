@@ -9,7 +9,7 @@ use shared::config::{EvaluatorConfig, ProcessEnv};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = EvaluatorConfig::from_source(&ProcessEnv)?;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::adapters::aws::load().await;
     let deps = Deps::new(&aws, config, SystemClock)
         .await
         .map_err(shared::telemetry::init_failed)?;

@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = OrchestratorConfig::from_source(&ProcessEnv)?;
     tracing::info!(mode = ?config.mode, lease_ms = config.lease_ms, "orchestrator starting");
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::adapters::aws::load().await;
     let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let (orchestrator, alerts) = (deps.orchestrator(), deps.failure_alerts());
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {

@@ -8,7 +8,7 @@ use sweeper::wiring::Deps;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = SweeperConfig::from_source(&ProcessEnv)?;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::adapters::aws::load().await;
     let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let sweeper = deps.sweeper();
     lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| {

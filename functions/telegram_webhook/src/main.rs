@@ -7,7 +7,7 @@ use telegram_webhook::wiring::Deps;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = WebhookConfig::from_source(&ProcessEnv)?;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::adapters::aws::load().await;
     let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let webhook = deps.webhook();
     lambda_http::run(service_fn(|req: Request| {

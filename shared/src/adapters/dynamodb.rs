@@ -801,22 +801,33 @@ impl WatchlistStore for DynamoStore {
         new: &Emission,
     ) -> Result<bool, StoreError> {
         let p = if side == Side::Buy { "last_buy" } else { "last_sell" };
+        // The same claim already stored also passes: an SDK retry of this very write, whose first answer was lost
+        // after it was applied, is then a success and not "another run was first".
+        let (set_token, again) = match new.claim_token {
+            Some(_) => (format!(", {p}_claim = :tok"), format!(" OR {p}_claim = :tok")),
+            None => (String::new(), String::new()),
+        };
         let mut req = self
             .client
             .update_item()
             .table_name(&self.tables.watchlist)
             .key("symbol", s(symbol.as_str()))
             .update_expression(format!(
-                "SET {p}_ms = :ms, {p}_price = :price, {p}_signal_id = :sid, {p}_claimed_ms = :at"
+                "SET {p}_ms = :ms, {p}_price = :price, {p}_signal_id = :sid, {p}_claimed_ms = :at{set_token}"
             ))
             .expression_attribute_values(":ms", n(new.candle_open_ms))
             .expression_attribute_values(":at", n(new.claimed_at_ms.unwrap_or_default()))
             .expression_attribute_values(":price", s(new.price.to_string()))
             .expression_attribute_values(":sid", s(new.signal_id.clone().unwrap_or_default()));
+        if let Some(token) = &new.claim_token {
+            req = req.expression_attribute_values(":tok", s(token.clone()));
+        }
         req = match prev {
-            None => req.condition_expression(format!("attribute_exists(symbol) AND attribute_not_exists({p}_ms)")),
+            None => req.condition_expression(format!(
+                "attribute_exists(symbol) AND (attribute_not_exists({p}_ms){again})"
+            )),
             Some(prev) => req
-                .condition_expression(format!("attribute_exists(symbol) AND {p}_ms = :prev"))
+                .condition_expression(format!("attribute_exists(symbol) AND ({p}_ms = :prev{again})"))
                 .expression_attribute_values(":prev", n(prev.candle_open_ms)),
         };
         match req.send().await {
@@ -1203,6 +1214,9 @@ fn emission(item: &Item, prefix: &str) -> Result<Option<Emission>, StoreError> {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<i64>().ok())
             .filter(|ms| *ms > 0),
+        claim_token: opt_s(item, &format!("{prefix}_claim"))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
     }))
 }
 

@@ -1,5 +1,6 @@
 //! Implementations of the ports against real backends.
 
+pub mod aws;
 pub mod clock;
 pub mod crypto_com;
 pub mod crypto_com_candles;

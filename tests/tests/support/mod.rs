@@ -83,10 +83,11 @@ pub fn message(s: &SignalRecord) -> SignalMessage {
     s.to_message()
 }
 
-/// Wraps an exchange and counts create-order calls that reach it.
+/// Wraps an exchange and counts create-order calls that reach it, in all and per client_oid.
 pub struct CountingExchange<E> {
     pub inner: E,
     pub creates: AtomicUsize,
+    per_oid: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl<E> CountingExchange<E> {
@@ -94,10 +95,19 @@ impl<E> CountingExchange<E> {
         Self {
             inner,
             creates: AtomicUsize::new(0),
+            per_oid: Default::default(),
         }
     }
     pub fn creates(&self) -> usize {
         self.creates.load(Ordering::SeqCst)
+    }
+    /// The client_oids sent more than once, with their counts.
+    pub fn resent(&self) -> Vec<(String, usize)> {
+        let map = self.per_oid.lock().unwrap();
+        map.iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
     }
 }
 
@@ -108,6 +118,12 @@ impl<E: Exchange> Exchange for CountingExchange<E> {
     }
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         self.creates.fetch_add(1, Ordering::SeqCst);
+        *self
+            .per_oid
+            .lock()
+            .unwrap()
+            .entry(req.client_oid.as_str().to_string())
+            .or_default() += 1;
         self.inner.place_order(req).await
     }
     async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
