@@ -13,7 +13,7 @@ cd "$ROOT"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(sqs_message api_query telegram_update candlestick candle_file exchange_error exchange_replies)
+[ "${#targets[@]}" -gt 0 ] || targets=(sqs_message api_query telegram_update candlestick candle_file exchange_error exchange_replies telegram_reply)
 
 CARGO_FUZZ_VERSION=0.13.2
 if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
@@ -52,6 +52,11 @@ put("exchange_replies", "tickers", b"\x00" + json.dumps({"code": 0, "result": {"
     "base_currency_config": [{"base_ccy": "BTC", "min_order_notional_usd": "1"}]}}).encode())
 put("exchange_replies", "instruments", b"\x00" + json.dumps({"code": 0, "result": {"data": [{"symbol": "BTC_USDT",
     "qty_tick_size": "0.00001", "base_ccy": "BTC", "quote_decimals": 2}]}}).encode())
+put("exchange_replies", "create-order-duplicate", b"\x01" + json.dumps({"code": 204, "message": "DUPLICATE_CLORDID"}).encode())
+put("exchange_replies", "create-order-5xx", b"\x07" + b"<html>bad gateway</html>")
+put("telegram_reply", "sent", b"\x00" + json.dumps({"ok": True, "result": {"message_id": 7}}).encode())
+put("telegram_reply", "html-refused", b"\xc8" + json.dumps({"ok": False, "description": "Bad Request: can't parse entities"}).encode())
+put("telegram_reply", "rate-limited", b"\xe5" + json.dumps({"ok": False, "parameters": {"retry_after": 3}}).encode())
 PY
 
 failed=()

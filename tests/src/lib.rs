@@ -3,6 +3,7 @@
 //! integration tests in `tests/` are built on it.
 
 pub mod esm;
+pub mod exchange;
 pub mod faults;
 pub mod http;
 pub mod opcount;

@@ -395,13 +395,12 @@ impl Exchange for CryptoCom {
             Err(CallError::NotSent(why)) => return Err(ExchangeError::NotSent(why)),
             Err(CallError::Ambiguous(why)) => return Err(ExchangeError::Unknown(why)),
         };
-        let class = reply.code.map(code_class);
-        match class {
-            Some(CodeClass::Success) => Ok(OrderAck {
-                order_id: text(&reply.result, "order_id").unwrap_or_default(),
+        match create_order_outcome(&reply) {
+            CreateOutcome::Accepted { order_id } => Ok(OrderAck {
+                order_id,
                 client_oid: req.client_oid.clone(),
             }),
-            Some(CodeClass::DuplicateClientOid) => match self.find_order(&req.client_oid).await? {
+            CreateOutcome::Duplicate => match self.find_order(&req.client_oid).await? {
                 Lookup::Placed(ack) => Ok(ack),
                 Lookup::Rejected { code, message, snippet } => Err(ExchangeError::Rejected { code, message, snippet }),
                 Lookup::NotFound => Err(ExchangeError::Unknown(format!(
@@ -409,17 +408,7 @@ impl Exchange for CryptoCom {
                     reply.snippet()
                 ))),
             },
-            Some(CodeClass::RateLimited) => Err(rejected(ReasonCode::RateLimit, &reply)),
-            Some(CodeClass::Ambiguous) => Err(ExchangeError::Unknown(reply.snippet())),
-            Some(CodeClass::Refused(ReasonCode::ExchangeErrorUnknown)) | Some(CodeClass::NotFound) => {
-                Err(rejected(classify_text(&reply.message), &reply))
-            }
-            Some(CodeClass::Refused(code)) => Err(rejected(code, &reply)),
-            None if reply.http == 429 => Err(rejected(ReasonCode::RateLimit, &reply)),
-            None if reply.http >= 500 || reply.http == 408 || reply.http < 300 => {
-                Err(ExchangeError::Unknown(reply.snippet()))
-            }
-            None => Err(rejected(classify_text(&reply.message), &reply)),
+            CreateOutcome::Failed(e) => Err(e),
         }
     }
 
@@ -430,6 +419,42 @@ impl Exchange for CryptoCom {
             Err(CallError::NotSent(why) | CallError::Ambiguous(why)) => return Err(ExchangeError::Unknown(why)),
         };
         order_detail(&reply, client_oid)
+    }
+}
+
+/// What a create-order answer means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Accepted {
+        order_id: String,
+    },
+    /// An order with this client_oid exists already: look it up.
+    Duplicate,
+    /// Refused (definitive), or an outcome that is not known (the order may exist).
+    Failed(ExchangeError),
+}
+
+/// A create-order answer (any HTTP status, any body) classified: accepted, duplicate, refused with a reason code,
+/// rate limited, or unknown — a 5xx, a timeout status, or a 2xx that is not a success is never taken for a refusal
+/// (fuzzed).
+pub fn create_order_outcome(reply: &Reply) -> CreateOutcome {
+    let failed = CreateOutcome::Failed;
+    match reply.code.map(code_class) {
+        Some(CodeClass::Success) => CreateOutcome::Accepted {
+            order_id: text(&reply.result, "order_id").unwrap_or_default(),
+        },
+        Some(CodeClass::DuplicateClientOid) => CreateOutcome::Duplicate,
+        Some(CodeClass::RateLimited) => failed(rejected(ReasonCode::RateLimit, reply)),
+        Some(CodeClass::Ambiguous) => failed(ExchangeError::Unknown(reply.snippet())),
+        Some(CodeClass::Refused(ReasonCode::ExchangeErrorUnknown)) | Some(CodeClass::NotFound) => {
+            failed(rejected(classify_text(&reply.message), reply))
+        }
+        Some(CodeClass::Refused(code)) => failed(rejected(code, reply)),
+        None if reply.http == 429 => failed(rejected(ReasonCode::RateLimit, reply)),
+        None if reply.http >= 500 || reply.http == 408 || reply.http < 300 => {
+            failed(ExchangeError::Unknown(reply.snippet()))
+        }
+        None => failed(rejected(classify_text(&reply.message), reply)),
     }
 }
 

@@ -88,43 +88,73 @@ impl Notifier for Telegram {
         let mut waited = false;
         loop {
             let (status, reply) = self.post(&body).await?;
-            let description = reply
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if status == 200 && reply.get("ok") == Some(&Value::Bool(true)) {
-                return reply
-                    .pointer("/result/message_id")
-                    .and_then(Value::as_i64)
-                    .ok_or_else(|| NotifyError("sendMessage: ok without result.message_id".into()));
-            }
-            if status == 400 && description.to_ascii_lowercase().contains("parse entities") && !plain_retry_done {
-                tracing::warn!(description, "telegram refused the HTML; sending once as plain text");
-                if let Some(obj) = body.as_object_mut() {
-                    obj.remove("parse_mode");
+            match send_outcome(status, &reply) {
+                SendOutcome::Sent(message_id) => return Ok(message_id),
+                SendOutcome::HtmlRefused(description) if !plain_retry_done => {
+                    tracing::warn!(description, "telegram refused the HTML; sending once as plain text");
+                    if let Some(obj) = body.as_object_mut() {
+                        obj.remove("parse_mode");
+                    }
+                    plain_retry_done = true;
                 }
-                plain_retry_done = true;
-                continue;
-            }
-            if status == 429 && !waited {
-                let after = reply
-                    .pointer("/parameters/retry_after")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(60);
-                let wait = Duration::from_secs(after);
-                if wait <= self.settings.max_wait {
-                    tracing::warn!(retry_after = after, "telegram rate limit; waiting once");
+                SendOutcome::RateLimited { retry_after_s } if !waited => {
+                    let wait = Duration::from_secs(retry_after_s);
+                    if wait > self.settings.max_wait {
+                        return Err(NotifyError(format!(
+                            "sendMessage: HTTP 429, retry_after {retry_after_s} s"
+                        )));
+                    }
+                    tracing::warn!(retry_after = retry_after_s, "telegram rate limit; waiting once");
                     tokio::time::sleep(wait).await;
                     waited = true;
-                    continue;
                 }
-                return Err(NotifyError(format!("sendMessage: HTTP 429, retry_after {after} s")));
+                SendOutcome::HtmlRefused(why) => return Err(NotifyError(format!("sendMessage: HTTP 400: {why}"))),
+                SendOutcome::Failed(why) => return Err(NotifyError(why)),
+                SendOutcome::RateLimited { retry_after_s } => {
+                    return Err(NotifyError(format!(
+                        "sendMessage: HTTP 429, retry_after {retry_after_s} s"
+                    )))
+                }
             }
-            return Err(NotifyError(format!(
-                "sendMessage: HTTP {status}: {}",
-                description.chars().take(200).collect::<String>()
-            )));
         }
     }
+}
+
+/// What a `sendMessage` answer means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    Sent(i64),
+    /// 400 "can't parse entities": the HTML was refused (the description).
+    HtmlRefused(String),
+    /// 429 with the seconds Telegram asks to wait (60 when it does not say).
+    RateLimited {
+        retry_after_s: u64,
+    },
+    Failed(String),
+}
+
+/// A `sendMessage` answer (any status, any JSON) classified; an `ok` without a message id is a failure, not a
+/// delivery (fuzzed).
+pub fn send_outcome(status: u16, reply: &Value) -> SendOutcome {
+    let description = reply.get("description").and_then(Value::as_str).unwrap_or_default();
+    if status == 200 && reply.get("ok") == Some(&Value::Bool(true)) {
+        return match reply.pointer("/result/message_id").and_then(Value::as_i64) {
+            Some(id) => SendOutcome::Sent(id),
+            None => SendOutcome::Failed("sendMessage: ok without result.message_id".into()),
+        };
+    }
+    if status == 400 && description.to_ascii_lowercase().contains("parse entities") {
+        return SendOutcome::HtmlRefused(description.chars().take(200).collect());
+    }
+    if status == 429 {
+        let retry_after_s = reply
+            .pointer("/parameters/retry_after")
+            .and_then(Value::as_u64)
+            .unwrap_or(60);
+        return SendOutcome::RateLimited { retry_after_s };
+    }
+    SendOutcome::Failed(format!(
+        "sendMessage: HTTP {status}: {}",
+        description.chars().take(200).collect::<String>()
+    ))
 }

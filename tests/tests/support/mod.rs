@@ -48,6 +48,11 @@ impl Sink {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port).await
+    }
+
+    /// A sink on this port (a restart after an outage: the adapters keep their base URL).
+    pub async fn start_on(port: u16) -> Sink {
         let base = format!("http://127.0.0.1:{port}");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_telegram-sink"))
             .arg(format!("127.0.0.1:{port}"))
