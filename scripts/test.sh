@@ -5,7 +5,7 @@
 # script exits non-zero if any failed.
 #
 #   ./scripts/test.sh                  every check
-#   ./scripts/test.sh --repeat N       only the concurrency and race tests, N times in a row (stops at the first
+#   ./scripts/test.sh --repeat N       only the concurrency, race and fault tests, N times in a row (stops at the first
 #                                      failure and says which round); the emulator is started as for the full run
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -14,8 +14,8 @@ export EMULATOR_PORT="${TEST_EMULATOR_PORT:-4577}"   # its own emulator, apart f
 export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
 
 # The tests that race writers against each other on the emulator (docs/DESIGN.md §5): 50 concurrent deliveries, killed
-# and fenced workers, overlapping evaluator runs.
-CONCURRENCY_TESTS=(--test pipeline --test takeover --test evaluator --test storage --test risk)
+# and fenced workers, overlapping evaluator runs; and the runs under injected faults and outages (§12).
+CONCURRENCY_TESTS=(--test pipeline --test takeover --test evaluator --test storage --test risk --test faults --test outages)
 
 ensure_python_tools
 emulator_up
