@@ -206,7 +206,8 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
         let swept = sweeper.run().await.is_ok();
         tokio::time::sleep(StdDuration::from_millis(1_100)).await;
         let r = report(&truth, &clock).await;
-        if (r.pass && swept && d.received == 0) || rounds == 40 {
+        let decided = r.signals.iter().all(|s| s.blocked || s.decision_type.is_some());
+        if (r.pass && decided && swept && d.received == 0) || rounds == 40 {
             break r;
         }
     };
