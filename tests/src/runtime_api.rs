@@ -35,7 +35,11 @@ pub struct RuntimeApi {
     events: mpsc::UnboundedSender<(String, Vec<u8>)>,
     waiters: Waiters,
     next_id: std::sync::atomic::AtomicU64,
+    first_poll: FirstPoll,
 }
+
+/// When the function first asked for an event: the end of its init.
+type FirstPoll = Arc<std::sync::Mutex<Option<std::time::Instant>>>;
 
 impl RuntimeApi {
     pub async fn start() -> std::io::Result<RuntimeApi> {
@@ -44,11 +48,12 @@ impl RuntimeApi {
         let (tx, rx) = mpsc::unbounded_channel::<(String, Vec<u8>)>();
         let rx = Arc::new(Mutex::new(rx));
         let waiters: Waiters = Arc::default();
-        let w = waiters.clone();
+        let first_poll: FirstPoll = Arc::default();
+        let (w, f) = (waiters.clone(), first_poll.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, rx.clone(), w.clone()));
+                tokio::spawn(serve(stream, rx.clone(), w.clone(), f.clone()));
             }
         });
         Ok(RuntimeApi {
@@ -56,7 +61,13 @@ impl RuntimeApi {
             events: tx,
             waiters,
             next_id: std::sync::atomic::AtomicU64::new(1),
+            first_poll,
         })
+    }
+
+    /// When the function's first `GET /next` arrived (None before it did).
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        self.first_poll.lock().ok().and_then(|f| *f)
     }
 
     /// Queues one event and waits for the function's answer (or its init error).
@@ -78,7 +89,7 @@ impl RuntimeApi {
     }
 }
 
-async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters) {
+async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters, first_poll: FirstPoll) {
     // A poll for the next event may wait as long as the test does; everything else is immediate.
     let Ok(Some(req)) = read_request_within(&mut stream, Duration::from_secs(10)).await else {
         return;
@@ -87,6 +98,9 @@ async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters) {
     let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or(serde_json::Value::Null);
     match (req.method.as_str(), path.as_str()) {
         ("GET", "/invocation/next") => {
+            if let Ok(mut f) = first_poll.lock() {
+                f.get_or_insert_with(std::time::Instant::now);
+            }
             let next = events.lock().await.recv().await;
             let Some((id, event)) = next else { return };
             let deadline = std::time::SystemTime::now()
@@ -129,6 +143,21 @@ async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters) {
     }
 }
 
+/// A function's configuration for a provisioned namespace: its tables and queue, everything else as the template
+/// sets it (secrets under their default names).
+pub fn function_env(p: &crate::provision::Provisioned) -> Vec<(&'static str, String)> {
+    let t = &p.tables;
+    vec![
+        ("SIGNALS_TABLE", t.signals.clone()),
+        ("ORDER_INTENTS_TABLE", t.intents.clone()),
+        ("ALERTS_TABLE", t.alerts.clone()),
+        ("WATCHLIST_TABLE", t.watchlist.clone()),
+        ("RISK_TABLE", t.risk.clone()),
+        ("SIGNALS_QUEUE_URL", p.queue_url.clone()),
+        ("RUST_LOG", "info".into()),
+    ]
+}
+
 /// A function binary started against a [`RuntimeApi`]; killed when dropped.
 pub struct Function(Child);
 
@@ -140,6 +169,10 @@ impl Drop for Function {
 }
 
 impl Function {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// The exit status once the process has ended by itself within `limit` (a bootstrap that fails its cold start
     /// exits; Lambda reports that as the init error).
     pub async fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -164,8 +197,19 @@ impl Function {
         env: &[(&str, String)],
         log: &std::path::Path,
     ) -> std::io::Result<Function> {
+        Self::spawn(Command::new(binary), api, name, env, log)
+    }
+
+    /// [`Function::start`] for any command (a bootstrap of another language, e.g. a Python runtime client).
+    pub fn spawn(
+        mut command: Command,
+        api: &RuntimeApi,
+        name: &str,
+        env: &[(&str, String)],
+        log: &std::path::Path,
+    ) -> std::io::Result<Function> {
         let log = std::fs::File::create(log)?;
-        let child = Command::new(binary)
+        let child = command
             .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
             .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")

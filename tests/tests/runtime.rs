@@ -12,7 +12,7 @@ use chrono::DateTime;
 use rust_decimal::Decimal;
 use shared::ids::{Side, Symbol};
 use shared::ports::{ControlStore, SignalStore};
-use tests::runtime_api::{workspace_binary, Function, Invocation, RuntimeApi};
+use tests::runtime_api::{function_env, workspace_binary, Function, Invocation, RuntimeApi};
 use tests::TestEnv;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -20,20 +20,6 @@ const WAIT: Duration = Duration::from_secs(30);
 fn event(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The function's configuration: the test's tables and queue, everything else as the template sets it.
-fn config(env: &TestEnv) -> Vec<(&'static str, String)> {
-    let t = &env.p.tables;
-    vec![
-        ("SIGNALS_TABLE", t.signals.clone()),
-        ("ORDER_INTENTS_TABLE", t.intents.clone()),
-        ("ALERTS_TABLE", t.alerts.clone()),
-        ("WATCHLIST_TABLE", t.watchlist.clone()),
-        ("RISK_TABLE", t.risk.clone()),
-        ("SIGNALS_QUEUE_URL", env.p.queue_url.clone()),
-        ("RUST_LOG", "info".into()),
-    ]
 }
 
 /// Starts `name`'s binary against a fresh Runtime API.
@@ -45,7 +31,7 @@ async fn start(name: &str, env: &TestEnv, extra: &[(&'static str, String)]) -> (
         binary.display()
     );
     let api = RuntimeApi::start().await.unwrap();
-    let mut vars = config(env);
+    let mut vars = function_env(&env.p);
     vars.extend(extra.iter().cloned());
     let f = Function::start(&binary, &api, name, &vars, &log_path(name)).unwrap();
     (api, f)

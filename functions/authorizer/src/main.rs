@@ -17,13 +17,14 @@ async fn main() -> Result<(), Error> {
     let config = AuthorizerConfig::from_source(&ProcessEnv)?;
     let aws = shared::adapters::aws::load().await;
     let client = aws_sdk_secretsmanager::Client::new(&aws);
+    // Both secrets at once: the cold start waits for one round trip, not two.
+    let (diagnostics_key, webhook_secret) = tokio::join!(
+        field(&client, &config.diagnostics_secret_id, "api_key"),
+        field(&client, &config.telegram_secret_id, "webhook_secret"),
+    );
     let authorizer = Authorizer {
-        diagnostics_key: field(&client, &config.diagnostics_secret_id, "api_key")
-            .await
-            .map_err(shared::telemetry::init_failed)?,
-        webhook_secret: field(&client, &config.telegram_secret_id, "webhook_secret")
-            .await
-            .map_err(shared::telemetry::init_failed)?,
+        diagnostics_key: diagnostics_key.map_err(shared::telemetry::init_failed)?,
+        webhook_secret: webhook_secret.map_err(shared::telemetry::init_failed)?,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let authorizer = &authorizer;

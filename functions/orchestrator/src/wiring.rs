@@ -28,10 +28,20 @@ pub struct Deps {
 impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: OrchestratorConfig) -> Result<Self, BoxError> {
         let secrets = aws_sdk_secretsmanager::Client::new(aws);
-        let notifier = Telegram::from_config(&secrets, &config.telegram).await?;
+        // Both secrets at once in live mode: the cold start waits for one round trip, not two.
+        let exchange_secret = async {
+            match config.mode {
+                ExecutionMode::Live => json_secret(&secrets, &config.exchange.secret_id).await.map(Some),
+                ExecutionMode::Paper | ExecutionMode::Blocked => Ok(None),
+            }
+        };
+        let (notifier, exchange_secret) =
+            tokio::join!(Telegram::from_config(&secrets, &config.telegram), exchange_secret);
+        let (notifier, exchange_secret) = (notifier?, exchange_secret?);
         let exchange: Box<dyn Exchange> = match config.mode {
             ExecutionMode::Live => {
-                let creds = Credentials::from_secret(json_secret(&secrets, &config.exchange.secret_id).await?)?;
+                let fields = exchange_secret.ok_or("live mode without the exchange secret")?;
+                let creds = Credentials::from_secret(fields)?;
                 let settings = CryptoComSettings {
                     base_url: config.exchange.base_url.clone(),
                     timeout: Duration::from_millis(config.exchange.timeout_ms),

@@ -12,6 +12,9 @@
 //! * **Timeouts**: connect 3 s, one attempt 5 s, the whole operation with its retries 15 s — under half the
 //!   orchestrator's and sweeper's Lambda timeouts, so a hung call ends as an error the handler can report per
 //!   record (a partial batch failure) instead of a timed-out invocation that returns the whole batch.
+//! * **TLS roots compiled in**: the Mozilla root certificates (`webpki-root-certs`) instead of the platform store,
+//!   which the SDK's default client reads from disk at every cold start (a directory of files on some systems).
+//!   The Telegram and Crypto.com clients (reqwest) use the same compiled-in list.
 //! * **Not retried by the SDK, on purpose**: conditional-check failures (answers, not faults) and
 //!   `TransactionCanceledException` with `TransactionConflict`, which the claim retries itself, a few times with
 //!   jitter (`dynamodb::claim_transaction`). A retried write whose first attempt was applied but whose answer was
@@ -23,6 +26,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use base64::Engine;
 
 pub const MAX_ATTEMPTS: u32 = 5;
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
@@ -48,12 +53,43 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// A loader with this project's retries and timeouts; region, credentials and endpoints still come from the
-/// environment (`AWS_REGION`, the Lambda role, `AWS_ENDPOINT_URL*` locally). Tests add an endpoint override.
+/// The compiled-in Mozilla roots as the PEM certificates the SDK's trust store takes.
+fn trust_store() -> TrustStore {
+    let mut store = TrustStore::empty().with_native_roots(false);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let body = b64.encode(der.as_ref());
+        let mut pem = String::with_capacity(body.len() + body.len() / 64 + 64);
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        store.add_pem_certificate(pem);
+    }
+    store
+}
+
+/// A loader with this project's retries, timeouts and HTTPS client; region, credentials and endpoints still come
+/// from the environment (`AWS_REGION`, the Lambda role, `AWS_ENDPOINT_URL*` locally). Tests add an endpoint override.
 pub fn loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry_config())
-        .timeout_config(timeout_config())
+        .timeout_config(timeout_config());
+    match TlsContext::builder().with_trust_store(trust_store()).build() {
+        Ok(context) => loader.http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(context)
+                .build_https(),
+        ),
+        // Not expected (the list is fixed at build time); the SDK's default client still works.
+        Err(e) => {
+            tracing::warn!(error = %e, "compiled-in TLS roots refused; using the SDK's default HTTPS client");
+            loader
+        }
+    }
 }
 
 /// The SDK configuration, loaded once at init.
