@@ -6,8 +6,10 @@
 # drift with machine load. Prints tables; asserts nothing; not part of the tests.
 #
 #   ./scripts/bench.sh [RUNS]      cold starts per subject (default 20), subjects interleaved run by run
-#   ./scripts/bench.sh --profiles  the orchestrator built with each candidate profile of Cargo.toml (opt-level 3/s/z,
-#                                  panic unwind/abort): size, zipped size, instructions per signal
+#   ./scripts/bench.sh --profiles  the orchestrator built with each candidate profile of Cargo.toml (opt-level s (the
+#                                  release profile)/3/z, panic unwind/abort): size, zipped size, instructions per signal
+#   ORCHESTRATOR_VARIANT=path ./scripts/bench.sh   adds that orchestrator binary (e.g. one --profiles built and
+#                                  stripped under .local/) to the interleaved cold-start runs
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -51,9 +53,9 @@ instructions() {
 if [ "${1:-}" = "--profiles" ]; then
   echo "| profile of the orchestrator | bootstrap, stripped (MB) | zipped (MB) | instructions per signal |"
   echo "|---|---|---|---|"
-  for profile in release-symbols release-s release-z release-abort; do
+  for profile in release-symbols release-o3 release-z release-abort; do
     log "building the orchestrator and the instruction driver with profile $profile"
-    cargo build -q --profile "$profile" -p orchestrator -p tests --bin bench-instructions
+    cargo build -q --profile "$profile" -p orchestrator -p tests --bin orchestrator --bin bench-instructions
     cp "$(bin "$profile" orchestrator)" "$STATE/orchestrator-$profile" && strip "$STATE/orchestrator-$profile"
     row=$(size_row "$STATE/orchestrator-$profile" "$profile")
     echo "${row% |} | $(instructions orchestrator 200 signal "$profile" | cut -d' ' -f1) |"
@@ -62,7 +64,7 @@ if [ "${1:-}" = "--profiles" ]; then
 fi
 
 log "building release binaries (the functions as deployed, and the benchmark drivers)"
-cargo build --release $(printf -- '-p %s ' "${FUNCTIONS[@]}") -p tests --bin bench-coldstart
+cargo build --release $(printf -- '-p %s ' "${FUNCTIONS[@]}") -p tests $(printf -- '--bin %s ' "${FUNCTIONS[@]}") --bin bench-coldstart
 cargo build --profile release-symbols -p tests --bin bench-instructions
 release="$(dirname "$(bin release orchestrator)")"
 
@@ -81,4 +83,4 @@ echo "  diagnostics: $(instructions diagnostics 3 "report over 10,000 signals (e
 
 emulator_up
 trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi' EXIT
-"$release/bench-coldstart" "$runs" "$release" "$PEER_VENV/bin/python" "$ROOT/bench/peer"
+"$release/bench-coldstart" "$runs" "$release" "$PEER_VENV/bin/python" "$ROOT/bench/peer" ${ORCHESTRATOR_VARIANT:-}

@@ -1,8 +1,9 @@
-//! `bench-coldstart RUNS BIN_DIR PEER_PYTHON PEER_DIR`: cold starts, memory and latency of each function's release
+//! `bench-coldstart RUNS BIN_DIR PEER_PYTHON PEER_DIR [VARIANT]`: cold starts, memory and latency of each function's release
 //! binary, started the way Lambda starts it (a local Runtime API, the emulator as AWS), beside a Python peer of the
 //! orchestrator (Powertools idempotency + boto3 under awslambdaric) doing the same claim — subjects interleaved run
 //! by run, so machine load hits all alike. Then DynamoDB requests per signal, counted on the wire, and throughput.
-//! Run by ./scripts/bench.sh, which builds and provisions; prints one table. Not a test.
+//! VARIANT, an orchestrator binary built otherwise (another profile), joins the interleaved runs as a subject of
+//! its own. Run by ./scripts/bench.sh, which builds and provisions; prints one table. Not a test.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -40,6 +41,7 @@ struct Args {
     bin_dir: PathBuf,
     python: PathBuf,
     peer_dir: PathBuf,
+    variant: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -71,12 +73,13 @@ async fn run() -> Result<(), BoxError> {
         bin_dir: argv.next().ok_or("BIN_DIR missing")?.into(),
         python: argv.next().ok_or("PEER_PYTHON missing")?.into(),
         peer_dir: argv.next().ok_or("PEER_DIR missing")?.into(),
+        variant: argv.next().map(PathBuf::from),
     };
     let env = tests::TestEnv::new("bench").await;
     let peer_table = format!("{}idempotency", env.p.tables.signals.trim_end_matches("signals"));
     create_peer_table(&env.aws, &peer_table).await?;
     let no_telegram = ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".to_string());
-    let subjects = [
+    let mut subjects = vec![
         Subject {
             name: "orchestrator",
             command: |a| binary(a, "orchestrator"),
@@ -119,23 +122,40 @@ async fn run() -> Result<(), BoxError> {
             event: Event::File("authorizer-request.json"),
         },
     ];
+    if args.variant.is_some() {
+        subjects.insert(
+            1,
+            Subject {
+                name: "orchestrator (variant)",
+                command: |a| Command::new(a.variant.clone().unwrap_or_default()),
+                extra_env: vec![("PAPER_USD_PRICES", "BTC=12000".into()), no_telegram.clone()],
+                event: Event::Signal,
+            },
+        );
+    }
+    // Each subject its own tables: rows one subject writes never slow another's reads (the emulator is no DynamoDB).
+    let mut spaces = Vec::new();
+    for i in 0..subjects.len() {
+        spaces.push(tests::TestEnv::new(&format!("bench{i}")).await);
+    }
     let store = env.store();
     let mut samples: Vec<Samples> = subjects.iter().map(|_| Samples::default()).collect();
     let mut candle = 1_600_000_000_000_i64;
     for run in 0..args.runs {
         eprintln!("cold starts: run {} of {}", run + 1, args.runs);
-        for (s, out) in subjects.iter().zip(samples.iter_mut()) {
+        for ((s, out), space) in subjects.iter().zip(samples.iter_mut()).zip(&spaces) {
+            let own = space.store();
             let mut events = Vec::new();
             for _ in 0..=WARM_INVOCATIONS {
                 events.push(match s.event {
                     Event::Signal => {
                         candle += 3_600_000;
-                        signal_event(&store, candle, s.name == "orchestrator").await?
+                        signal_event(&own, candle, s.name.starts_with("orchestrator")).await?
                     }
                     Event::File(f) => std::fs::read(events_dir().join(f))?,
                 });
             }
-            measure(&args, &env, s, &events, out).await?;
+            measure(&args, space, s, &events, out).await?;
         }
     }
 
@@ -160,7 +180,8 @@ async fn run() -> Result<(), BoxError> {
             stats(&x.warm_ms, 2)
         );
     }
-    let (rust, peer) = (&samples[0], &samples[1]);
+    let peer = subjects.iter().position(|s| s.name == "python peer").ok_or("no peer")?;
+    let (rust, peer) = (&samples[0], &samples[peer]);
     println!();
     println!(
         "Orchestrator vs Python peer (medians): cold start {:.1}× faster, cold-start CPU {:.1}× less, init {:.1}× faster, peak RSS after 20 {:.1}× smaller, warm {:.1}× faster",
