@@ -84,20 +84,7 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
     let market = ReplayMarketData::embedded().unwrap();
     let clock = ManualClock::new(Utc::now(), 0);
     let signal_alerts = MemoryNotifier::default();
-    let ev = evaluator::handler::Evaluator {
-        watchlist: &store,
-        signals: &store,
-        queue: &queue,
-        market: &market,
-        clock: &clock,
-        alerts: &store,
-        notifier: &signal_alerts,
-        timeframe: Timeframe::H1,
-        candle_count: 200,
-        concurrency: 4,
-        claim_lease_ms: 60_000,
-        mode: ExecutionMode::Paper,
-    };
+    let ev = support::evaluator(&store, &queue, &market, &clock, &signal_alerts);
     let exchange = support::CountingExchange::new(support::paper(1));
     let settings = OrchestratorSettings {
         mode: ExecutionMode::Paper,
@@ -184,18 +171,7 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
 
     // Then what production does: the queue redelivers, the sweeper runs on its schedule (itself under faults).
     let sweeper_notifier = MemoryNotifier::default();
-    let sweeper = sweeper::handler::Sweeper {
-        signals: &store,
-        intents: &store,
-        alerts: &store,
-        control: &store,
-        queue: &queue,
-        notifier: &sweeper_notifier,
-        clock: &clock,
-        grace: Duration::seconds(120),
-        window_hours: 168,
-        namespace: "Test",
-    };
+    let sweeper = support::sweeper(&store, &queue, &sweeper_notifier, &clock);
     let mut rounds = 0;
     let final_report = loop {
         rounds += 1;

@@ -227,20 +227,7 @@ async fn telegram_down_for_an_hour_delays_alerts_not_orders() {
     let queue = SqsQueue::new(sqs.clone(), env.p.queue_url.clone());
     let market = ReplayMarketData::embedded().unwrap();
     let clock = ManualClock::new(Utc::now(), 0);
-    let ev = evaluator::handler::Evaluator {
-        watchlist: &store,
-        signals: &store,
-        queue: &queue,
-        market: &market,
-        clock: &clock,
-        alerts: &store,
-        notifier: &telegram,
-        timeframe: Timeframe::H1,
-        candle_count: 200,
-        concurrency: 4,
-        claim_lease_ms: 60_000,
-        mode: ExecutionMode::Paper,
-    };
+    let ev = support::evaluator(&store, &queue, &market, &clock, &telegram);
     let paper = support::CountingExchange::new(support::paper(1));
     let orch = Orchestrator {
         intents: &store,
@@ -255,18 +242,7 @@ async fn telegram_down_for_an_hour_delays_alerts_not_orders() {
         store: &store,
         notifier: &telegram,
     };
-    let sweeper = sweeper::handler::Sweeper {
-        signals: &store,
-        intents: &store,
-        alerts: &store,
-        control: &store,
-        queue: &queue,
-        notifier: &telegram,
-        clock: &clock,
-        grace: Duration::seconds(120),
-        window_hours: 168,
-        namespace: "Test",
-    };
+    let sweeper = support::sweeper(&store, &queue, &telegram, &clock);
 
     // The replay runs through the outage: an hour of the test clock, the sweeper every quarter of it.
     let steps = market.close_times(Timeframe::H1);

@@ -179,3 +179,49 @@ pub fn intent(
 ) -> shared::model::OrderIntent {
     shared::fakes::intent(s, status, lease_until, at)
 }
+
+/// The evaluator over one store and the replayed candles, as the integration tests run it: hourly, 200 candles,
+/// 4 symbols at once, a 60 s emission lease, paper mode.
+pub fn evaluator<'a>(
+    store: &'a shared::adapters::dynamodb::DynamoStore,
+    queue: &'a dyn shared::ports::SignalQueue,
+    market: &'a shared::adapters::replay::ReplayMarketData,
+    clock: &'a shared::fakes::ManualClock,
+    notifier: &'a dyn shared::ports::Notifier,
+) -> evaluator::handler::Evaluator<'a> {
+    evaluator::handler::Evaluator {
+        watchlist: store,
+        signals: store,
+        queue,
+        market,
+        clock,
+        alerts: store,
+        notifier,
+        timeframe: shared::candles::Timeframe::H1,
+        candle_count: 200,
+        concurrency: 4,
+        claim_lease_ms: 60_000,
+        mode: shared::orchestration::ExecutionMode::Paper,
+    }
+}
+
+/// The sweeper over one store, with a 120 s grace over a week's window.
+pub fn sweeper<'a>(
+    store: &'a shared::adapters::dynamodb::DynamoStore,
+    queue: &'a dyn shared::ports::SignalQueue,
+    notifier: &'a dyn shared::ports::Notifier,
+    clock: &'a shared::fakes::ManualClock,
+) -> sweeper::handler::Sweeper<'a> {
+    sweeper::handler::Sweeper {
+        signals: store,
+        intents: store,
+        alerts: store,
+        control: store,
+        queue,
+        notifier,
+        clock,
+        grace: chrono::Duration::seconds(120),
+        window_hours: 168,
+        namespace: "Test",
+    }
+}
