@@ -83,7 +83,7 @@ async fn run() -> Result<(), BoxError> {
         Subject {
             name: "orchestrator",
             command: |a| binary(a, "orchestrator"),
-            extra_env: vec![("PAPER_USD_PRICES", "BTC=12000".into()), no_telegram.clone()],
+            extra_env: orchestrator_env(),
             event: Event::Signal,
         },
         Subject {
@@ -128,7 +128,7 @@ async fn run() -> Result<(), BoxError> {
             Subject {
                 name: "orchestrator (variant)",
                 command: |a| Command::new(a.variant.clone().unwrap_or_default()),
-                extra_env: vec![("PAPER_USD_PRICES", "BTC=12000".into()), no_telegram.clone()],
+                extra_env: orchestrator_env(),
                 event: Event::Signal,
             },
         );
@@ -291,13 +291,7 @@ async fn requests_per_signal(
         seed: 0,
     };
     let proxy = FaultProxy::start(&upstream, plan).await?;
-    let api = RuntimeApi::start().await?;
-    let mut vars = function_env(&env.p);
-    vars.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
-    vars.push(("PAPER_USD_PRICES", "BTC=12000".into()));
-    vars.push(("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".into()));
-    let log = std::env::temp_dir().join("bench-requests.log");
-    let _f = Function::spawn(binary(args, "orchestrator"), &api, "orchestrator", &vars, &log)?;
+    let (api, _f) = orchestrator(args, env, Some(&proxy.url), "requests").await?;
     let sym = Symbol::parse("ETH_BTC")?;
     let mut fresh = |at: chrono::DateTime<Utc>, amount: i64| {
         *candle += 3_600_000;
@@ -362,6 +356,33 @@ async fn requests_per_signal(
     Ok(())
 }
 
+/// The orchestrator's settings beside the namespace's: paper prices, and a Telegram that is nowhere (no alert leaves
+/// the machine; the bench's signals ask for none).
+fn orchestrator_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("PAPER_USD_PRICES", "BTC=12000".into()),
+        ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".into()),
+    ]
+}
+
+/// An orchestrator container of its own (AWS through `endpoint` when given), waiting for events.
+async fn orchestrator(
+    args: &Args,
+    env: &tests::TestEnv,
+    endpoint: Option<&str>,
+    label: &str,
+) -> Result<(RuntimeApi, Function), BoxError> {
+    let api = RuntimeApi::start().await?;
+    let mut vars = function_env(&env.p);
+    vars.extend(orchestrator_env());
+    if let Some(url) = endpoint {
+        vars.push(("AWS_ENDPOINT_URL", url.to_string()));
+    }
+    let log = std::env::temp_dir().join(format!("bench-{label}.log"));
+    let f = Function::spawn(binary(args, "orchestrator"), &api, "orchestrator", &vars, &log)?;
+    Ok((api, f))
+}
+
 /// Signals per second through one warm orchestrator container taking batches of 10, beside the emulator's own
 /// ceiling for raw conditional puts from one sequential client.
 async fn throughput(
@@ -371,12 +392,7 @@ async fn throughput(
     candle: &mut i64,
 ) -> Result<(), BoxError> {
     const BATCHES: usize = 30;
-    let api = RuntimeApi::start().await?;
-    let mut vars = function_env(&env.p);
-    vars.push(("PAPER_USD_PRICES", "BTC=12000".into()));
-    vars.push(("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".into()));
-    let log = std::env::temp_dir().join("bench-throughput.log");
-    let _f = Function::spawn(binary(args, "orchestrator"), &api, "orchestrator", &vars, &log)?;
+    let (api, _f) = orchestrator(args, env, None, "throughput").await?;
     let sym = Symbol::parse("ETH_BTC")?;
     let mut batches = Vec::new();
     for _ in 0..=BATCHES {
