@@ -529,7 +529,7 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
 mod tests {
     use super::*;
     use crate::ids::{SignalId, Symbol};
-    use crate::model::{Decision, TradingMode};
+    use crate::model::Decision;
     use rust_decimal::Decimal;
     use std::collections::BTreeMap;
 
@@ -572,25 +572,9 @@ mod tests {
     }
 
     fn intent(s: &SignalRecord, status: IntentStatus, lease_until_ms: i64) -> OrderIntent {
-        OrderIntent {
-            idempotency_key: s.idempotency_key(),
-            signal_id: s.signal_id.clone(),
-            symbol: s.symbol.clone(),
-            side: s.side,
-            status,
-            mode: TradingMode::Paper,
-            client_oid: s.idempotency_key().client_oid(),
-            order_id: None,
-            attempt: 1,
-            lease_until_ms,
-            sizing: None,
-            error_code: None,
-            error_message: None,
-            failure_alert_id: None,
-            reserved: Vec::new(),
-            created_at: s.created_at,
-            updated_at: s.created_at,
-        }
+        let mut i = crate::fakes::intent(s, status, s.created_at, s.created_at);
+        i.lease_until_ms = lease_until_ms;
+        i
     }
 
     #[test]

@@ -17,12 +17,11 @@ use shared::adapters::sqs::SqsQueue;
 use shared::candles::Timeframe;
 use shared::fakes::{ManualClock, MemoryNotifier};
 use shared::invariants::{self, Report, ReportQuery};
-use shared::model::WatchlistEntry;
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
 use shared::ports::{Clock, IntentStore, SignalQueue, SignalStore};
 use shared::risk::ControlCache;
 use tests::faults::{FaultPlan, FaultProxy};
-use tests::{esm, provision, TestEnv};
+use tests::{esm, TestEnv};
 
 const LEASE_MS: i64 = 20_000;
 /// Wall time the test clock moves per replay step: leases of lost claims run out within a few steps.
@@ -68,19 +67,11 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
     let sqs = env.sqs();
 
     // The shipped watchlist without the repeat throttle: every signal the strategy gives is sent (more load).
-    let mut entries: Vec<WatchlistEntry> =
-        serde_json::from_str(include_str!("../../data/watchlist.json")).expect("the shipped watchlist");
-    for e in &mut entries {
+    support::seed_shipped_watchlist(&env, |e| {
         e.cooldown_minutes = Some(0.0);
         e.min_price_change_pct = Some(0.0);
-    }
-    provision::seed_watchlist(
-        &aws_sdk_dynamodb::Client::new(&env.aws),
-        &env.p.tables.watchlist,
-        &entries,
-    )
-    .await
-    .unwrap();
+    })
+    .await;
     let market = ReplayMarketData::embedded().unwrap();
     let clock = ManualClock::new(Utc::now(), 0);
     let signal_alerts = MemoryNotifier::default();

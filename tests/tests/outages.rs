@@ -22,12 +22,12 @@ use shared::candles::Timeframe;
 use shared::fakes::ManualClock;
 use shared::ids::Side;
 use shared::invariants::{self, Report, ReportQuery};
-use shared::model::{IntentStatus, SignalMessage, WatchlistEntry};
+use shared::model::{IntentStatus, SignalMessage};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
 use shared::ports::{Clock, IntentStore, SignalStore};
 use shared::risk::ControlCache;
 use tests::exchange::{ExchangeStandIn, Mode, API_KEY, API_SECRET};
-use tests::{esm, provision, TestEnv};
+use tests::{esm, TestEnv};
 
 async fn report(store: &DynamoStore, now: chrono::DateTime<Utc>) -> Report {
     invariants::collect(
@@ -201,15 +201,7 @@ async fn telegram_down_for_an_hour_delays_alerts_not_orders() {
     let env = TestEnv::new("telegram-outage").await;
     let store = env.store();
     let sqs = env.sqs();
-    let entries: Vec<WatchlistEntry> =
-        serde_json::from_str(include_str!("../../data/watchlist.json")).expect("the shipped watchlist");
-    provision::seed_watchlist(
-        &aws_sdk_dynamodb::Client::new(&env.aws),
-        &env.p.tables.watchlist,
-        &entries,
-    )
-    .await
-    .unwrap();
+    support::seed_shipped_watchlist(&env, |_| {}).await;
     let sink = support::Sink::start().await;
     let port: u16 = sink.base.rsplit(':').next().unwrap().parse().unwrap();
     let telegram = Telegram::new(

@@ -180,6 +180,20 @@ pub fn intent(
     shared::fakes::intent(s, status, lease_until, at)
 }
 
+/// The shipped watchlist (`data/watchlist.json`), `adjust`ed, seeded into the test's watchlist table.
+pub async fn seed_shipped_watchlist(env: &tests::TestEnv, adjust: impl Fn(&mut shared::model::WatchlistEntry)) {
+    let mut entries: Vec<shared::model::WatchlistEntry> =
+        serde_json::from_str(include_str!("../../../data/watchlist.json")).expect("the shipped watchlist");
+    entries.iter_mut().for_each(adjust);
+    tests::provision::seed_watchlist(
+        &aws_sdk_dynamodb::Client::new(&env.aws),
+        &env.p.tables.watchlist,
+        &entries,
+    )
+    .await
+    .unwrap();
+}
+
 /// The evaluator over one store and the replayed candles, as the integration tests run it: hourly, 200 candles,
 /// 4 symbols at once, a 60 s emission lease, paper mode.
 pub fn evaluator<'a>(
