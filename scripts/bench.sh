@@ -64,7 +64,10 @@ if [ "${1:-}" = "--profiles" ]; then
 fi
 
 log "building release binaries (the functions as deployed, and the benchmark drivers)"
-cargo build --release $(printf -- '-p %s ' "${FUNCTIONS[@]}") -p tests $(printf -- '--bin %s ' "${FUNCTIONS[@]}") --bin bench-coldstart
+# The functions on their own, as `cargo lambda build` builds them: built beside the test crate, cargo would unify
+# its features into them (the shipped candles compiled into the evaluator).
+cargo build --release $(printf -- '-p %s ' "${FUNCTIONS[@]}") $(printf -- '--bin %s ' "${FUNCTIONS[@]}")
+cargo build --release -p tests --bin bench-coldstart
 cargo build --profile release-symbols -p tests --bin bench-instructions
 release="$(dirname "$(bin release orchestrator)")"
 

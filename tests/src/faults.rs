@@ -83,7 +83,9 @@ impl FaultProxy {
             ..State::default()
         });
         let upstream = upstream.trim_end_matches('/').to_string();
-        let http = reqwest::Client::builder().build().map_err(std::io::Error::other)?;
+        let http = shared::adapters::http::builder()
+            .and_then(|b| Ok(b.build()?))
+            .map_err(std::io::Error::other)?;
         let shared = state.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {

@@ -227,6 +227,13 @@ impl Function {
 
 /// Where cargo put this workspace's binaries for the running test's profile: the test binary runs from
 /// `<target>/<profile>/deps/`, so `CARGO_TARGET_DIR` is honoured as cargo resolved it.
+/// `REPLAY_DIR` set to the shipped candle files: what a function binary built as Lambda builds it (without the
+/// `embedded-candles` feature) needs to replay them.
+pub fn shipped_candles() -> (&'static str, String) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/candles");
+    ("REPLAY_DIR", dir.display().to_string())
+}
+
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let profile_dir = exe

@@ -125,7 +125,7 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
 
     let (_server, base) = serve(&env).await;
     let api = OpenApi::new(serde_json::from_str(include_str!("../../functions/diagnostics/openapi.json")).unwrap());
-    let http = reqwest::Client::new();
+    let http = shared::adapters::http::client(Duration::from_secs(10)).unwrap();
     let cases: &[(&str, &str, Option<&str>, u16)] = &[
         ("GET", "?hours=1&side=buy", Some(KEY), 200),
         ("GET", "", Some(KEY), 200),

@@ -12,7 +12,7 @@ use chrono::DateTime;
 use rust_decimal::Decimal;
 use shared::ids::{Side, Symbol};
 use shared::ports::{ControlStore, SignalStore};
-use tests::runtime_api::{function_env, workspace_binary, Function, Invocation, RuntimeApi};
+use tests::runtime_api::{function_env, shipped_candles, workspace_binary, Function, Invocation, RuntimeApi};
 use tests::TestEnv;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -117,7 +117,12 @@ async fn the_diagnostics_binary_answers_each_sample_request() {
 #[tokio::test]
 async fn the_scheduled_binaries_run_their_schedule_events() {
     let env = TestEnv::new("rtsched").await;
-    let (evaluator, _e) = start("evaluator", &env, &[("MARKET_DATA", "replay".into())]).await;
+    let (evaluator, _e) = start(
+        "evaluator",
+        &env,
+        &[("MARKET_DATA", "replay".into()), shipped_candles()],
+    )
+    .await;
     let run = response(evaluator.invoke(&event("evaluator-schedule.json"), WAIT).await.unwrap());
     assert_eq!(run["symbols"], 0, "an empty watchlist is an empty run: {run}");
     let (sweeper, _s) = start("sweeper", &env, &[]).await;

@@ -34,7 +34,8 @@ async fn the_sink_records_messages_and_returns_message_ids() {
     assert_eq!(messages[0]["text"], "❌ <b>ORDER FAILED</b> one");
     assert_eq!(messages[0]["parse_mode"], "HTML");
     assert_eq!(messages[1]["chat_id"], "-1000000000000");
-    let other = reqwest::Client::new()
+    let other = shared::adapters::http::client(Duration::from_secs(10))
+        .unwrap()
         .post(format!("{base}/bot1/getUpdates"))
         .send()
         .await

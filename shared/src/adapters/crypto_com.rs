@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::http::{self, ClientError};
+
 use async_trait::async_trait;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
@@ -96,9 +98,9 @@ pub struct UsdTickers {
 }
 
 impl UsdTickers {
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, ClientError> {
         Ok(Self {
-            http: reqwest::Client::builder().timeout(timeout).build()?,
+            http: http::client(timeout)?,
             base_url: base_url.to_string(),
             usd_prices: std::sync::Mutex::new(HashMap::new()),
         })
@@ -209,8 +211,8 @@ enum CallError {
 }
 
 impl CryptoCom {
-    pub fn new(settings: CryptoComSettings, creds: Credentials) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
+    pub fn new(settings: CryptoComSettings, creds: Credentials) -> Result<Self, ClientError> {
+        let http = http::client(settings.timeout)?;
         let tickers = UsdTickers::new(&settings.base_url, settings.timeout)?;
         Ok(Self {
             http,

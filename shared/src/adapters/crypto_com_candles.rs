@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::http::{self, ClientError};
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -24,9 +26,9 @@ pub struct CryptoComCandles {
 }
 
 impl CryptoComCandles {
-    pub fn new(base_url: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: String, timeout: Duration) -> Result<Self, ClientError> {
         Ok(Self {
-            http: reqwest::Client::builder().timeout(timeout).build()?,
+            http: http::client(timeout)?,
             base_url,
             limiter: RateLimiter::new(REQUESTS_PER_SECOND),
         })

@@ -2,7 +2,9 @@
 //! to the requested timeframe, served "as of" a market time so a simulated clock can step through history.
 //!
 //! The symbol comes from the file name: everything before the first `-` (`ETH_BTC-5m.json` → `ETH_BTC`). The
-//! project ships a few real series (see `data/candles/README.md`) compiled into the binary as the default source.
+//! project ships a few real series (see `data/candles/README.md`); with the `embedded-candles` cargo feature they are
+//! compiled in as the default source (the local stack, the demo and the tests). The Lambda build leaves them out: a
+//! deployed evaluator reads Crypto.com, or a folder (`REPLAY_DIR`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -14,7 +16,8 @@ use crate::candles::{parse_rows, resample, Candle, Timeframe};
 use crate::ids::Symbol;
 use crate::ports::{MarketData, MarketDataError};
 
-/// The shipped series, embedded so that a function needs no files at run time.
+/// The shipped series, embedded so that a local run needs no files at run time.
+#[cfg(feature = "embedded-candles")]
 const EMBEDDED: &[(&str, &str)] = &[
     ("ETH_BTC-5m.json", include_str!("../../../data/candles/ETH_BTC-5m.json")),
     ("XRP_ETH-1m.json", include_str!("../../../data/candles/XRP_ETH-1m.json")),
@@ -32,6 +35,11 @@ pub enum ReplayError {
     File { file: String, reason: String },
     #[error("replay source has no candle files")]
     Empty,
+    #[error(
+        "this build leaves the shipped candles out (cargo feature `embedded-candles`): set REPLAY_DIR to a folder \
+         of candle files, or MARKET_DATA=crypto_com"
+    )]
+    NotEmbedded,
 }
 
 struct Series {
@@ -58,8 +66,12 @@ pub struct ReplayMarketData {
 }
 
 impl ReplayMarketData {
+    /// The shipped series, when this build has them (the `embedded-candles` feature).
     pub fn embedded() -> Result<Self, ReplayError> {
-        Self::from_files(EMBEDDED.iter().map(|(n, c)| (n.to_string(), c.to_string())))
+        #[cfg(feature = "embedded-candles")]
+        return Self::from_files(EMBEDDED.iter().map(|(n, c)| (n.to_string(), c.to_string())));
+        #[cfg(not(feature = "embedded-candles"))]
+        Err(ReplayError::NotEmbedded)
     }
 
     /// Every `*.json` file of `dir` (other files, such as the origin note, are ignored).
@@ -172,6 +184,7 @@ impl MarketData for ReplayMarketData {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "embedded-candles")]
     #[tokio::test]
     async fn embedded_series_serve_only_closed_candles() {
         let r = ReplayMarketData::embedded().unwrap();
@@ -193,6 +206,13 @@ mod tests {
             r.closed_candles(&unknown, Timeframe::H1, 1, t).await,
             Err(MarketDataError::UnknownSymbol(_))
         ));
+    }
+
+    #[cfg(not(feature = "embedded-candles"))]
+    #[test]
+    fn a_build_without_the_candles_says_how_to_replay() {
+        let err = ReplayMarketData::embedded().err().unwrap().to_string();
+        assert!(err.contains("REPLAY_DIR") && err.contains("embedded-candles"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::http::{self, ClientError};
+
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
@@ -28,8 +30,8 @@ pub struct Telegram {
 }
 
 impl Telegram {
-    pub fn new(settings: TelegramSettings, token: SecretString, chat_id: String) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
+    pub fn new(settings: TelegramSettings, token: SecretString, chat_id: String) -> Result<Self, ClientError> {
+        let http = http::client(settings.timeout)?;
         Ok(Self {
             http,
             settings,

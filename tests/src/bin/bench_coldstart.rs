@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use shared::ids::{Side, Symbol};
 use shared::ports::SignalStore;
 use tests::faults::{FaultPlan, FaultProxy};
-use tests::runtime_api::{function_env, Function, Invocation, RuntimeApi};
+use tests::runtime_api::{function_env, shipped_candles, Function, Invocation, RuntimeApi};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -112,7 +112,9 @@ async fn run() -> Result<(), BoxError> {
         Subject {
             name: "evaluator",
             command: |a| binary(a, "evaluator"),
-            extra_env: vec![("MARKET_DATA", "replay".into()), no_telegram.clone()],
+            // The Lambda build carries no candles: the bench's evaluator reads the shipped files, as a deployed one
+            // reading a folder would (an empty watchlist reads none of them).
+            extra_env: vec![("MARKET_DATA", "replay".into()), shipped_candles(), no_telegram.clone()],
             event: Event::File("evaluator-schedule.json"),
         },
         Subject {
