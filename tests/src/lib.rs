@@ -11,10 +11,16 @@ pub mod openapi;
 pub mod provision;
 pub mod runtime_api;
 
-/// Loads the AWS SDK config the functions load (their retries and timeouts); endpoints come from the standard
-/// `AWS_ENDPOINT_URL*` variables.
+/// Loads the AWS SDK config with the functions' retries and timeouts and the SDK's default chains (the local tools
+/// also run against a deployment); endpoints come from the standard `AWS_ENDPOINT_URL*` variables.
 pub async fn aws() -> aws_config::SdkConfig {
     shared::adapters::aws::load().await
+}
+
+/// `GET url` through the adapters' HTTP client (reqwest is built without a default TLS provider).
+pub async fn http_get(url: &str) -> Result<reqwest::Response, shared::ports::BoxError> {
+    let client = shared::adapters::http::client(std::time::Duration::from_secs(10))?;
+    Ok(client.get(url).send().await?)
 }
 
 /// An isolated namespace in the local emulator for one integration test: its own tables and queues.

@@ -50,7 +50,7 @@ async fn serve(env: &TestEnv) -> (Server, String) {
     );
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
-        if reqwest::get(&base).await.is_ok() {
+        if tests::http_get(&base).await.is_ok() {
             return (server, base);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

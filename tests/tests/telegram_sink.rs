@@ -24,7 +24,7 @@ async fn the_sink_records_messages_and_returns_message_ids() {
     .unwrap();
     assert_eq!(telegram.send("❌ <b>ORDER FAILED</b> one").await.unwrap(), 1);
     assert_eq!(telegram.send("two").await.unwrap(), 2);
-    let messages: Vec<serde_json::Value> = reqwest::get(format!("{base}/messages"))
+    let messages: Vec<serde_json::Value> = tests::http_get(&format!("{base}/messages"))
         .await
         .unwrap()
         .json()

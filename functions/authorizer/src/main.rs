@@ -11,11 +11,13 @@ async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) ->
     key_field(&mut json_secret(client, id).await?, id, name)
 }
 
-#[tokio::main]
+// One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to
+// start at init (measured by ./scripts/bench.sh, README "Performance").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = AuthorizerConfig::from_source(&ProcessEnv)?;
-    let aws = shared::adapters::aws::load().await;
+    let aws = shared::adapters::aws::lambda();
     let client = aws_sdk_secretsmanager::Client::new(&aws);
     // Both secrets at once: the cold start waits for one round trip, not two.
     let (diagnostics_key, webhook_secret) = tokio::join!(

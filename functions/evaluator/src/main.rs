@@ -5,11 +5,13 @@ use evaluator::wiring::Deps;
 use shared::adapters::clock::SystemClock;
 use shared::config::{EvaluatorConfig, ProcessEnv};
 
-#[tokio::main]
+// One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to
+// start at init (measured by ./scripts/bench.sh, README "Performance").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = EvaluatorConfig::from_source(&ProcessEnv)?;
-    let aws = shared::adapters::aws::load().await;
+    let aws = shared::adapters::aws::lambda();
     let deps = Deps::new(&aws, config, SystemClock)
         .await
         .map_err(shared::telemetry::init_failed)?;

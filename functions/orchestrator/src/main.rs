@@ -4,12 +4,14 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orchestrator::wiring::Deps;
 use shared::config::{OrchestratorConfig, ProcessEnv};
 
-#[tokio::main]
+// One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to
+// start at init (measured by ./scripts/bench.sh, README "Performance").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = OrchestratorConfig::from_source(&ProcessEnv)?;
     tracing::info!(mode = ?config.mode, lease_ms = config.lease_ms, "orchestrator starting");
-    let aws = shared::adapters::aws::load().await;
+    let aws = shared::adapters::aws::lambda();
     let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let (orchestrator, alerts) = (deps.orchestrator(), deps.failure_alerts());
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {

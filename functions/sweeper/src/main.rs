@@ -4,11 +4,13 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use shared::config::{ProcessEnv, SweeperConfig};
 use sweeper::wiring::Deps;
 
-#[tokio::main]
+// One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to
+// start at init (measured by ./scripts/bench.sh, README "Performance").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = SweeperConfig::from_source(&ProcessEnv)?;
-    let aws = shared::adapters::aws::load().await;
+    let aws = shared::adapters::aws::lambda();
     let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let sweeper = deps.sweeper();
     lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| {

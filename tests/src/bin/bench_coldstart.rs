@@ -123,6 +123,12 @@ async fn run() -> Result<(), BoxError> {
             extra_env: vec![],
             event: Event::File("authorizer-request.json"),
         },
+        Subject {
+            name: "telegram-webhook (halt command)",
+            command: |a| binary(a, "telegram-webhook"),
+            extra_env: vec![no_telegram.clone()],
+            event: Event::File("telegram-webhook-halt.json"),
+        },
     ];
     if args.variant.is_some() {
         subjects.insert(

@@ -147,7 +147,7 @@ async fn telegram_messages() -> Result<Vec<serde_json::Value>, BoxError> {
     if !base.starts_with("http://127.0.0.1:") {
         return Err("TELEGRAM_API_BASE_URL is not the local sink".into());
     }
-    Ok(reqwest::get(format!("{base}/messages")).await?.json().await?)
+    Ok(tests::http_get(&format!("{base}/messages")).await?.json().await?)
 }
 
 fn fmt_ms(ms: i64) -> String {

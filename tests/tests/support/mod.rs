@@ -61,7 +61,7 @@ impl Sink {
             .unwrap();
         let sink = Sink { child, base };
         for _ in 0..100 {
-            if reqwest::get(format!("{}/messages", sink.base)).await.is_ok() {
+            if tests::http_get(&format!("{}/messages", sink.base)).await.is_ok() {
                 return sink;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -71,7 +71,7 @@ impl Sink {
 
     /// The texts the sink received, in order.
     pub async fn texts(&self) -> Vec<String> {
-        let messages: Vec<serde_json::Value> = reqwest::get(format!("{}/messages", self.base))
+        let messages: Vec<serde_json::Value> = tests::http_get(&format!("{}/messages", self.base))
             .await
             .unwrap()
             .json()
