@@ -133,6 +133,19 @@ pub struct Counts {
     pub risk_skipped: usize,
 }
 
+impl Counts {
+    fn add_violation(&mut self, v: ViolationType) {
+        let count = match v {
+            ViolationType::MissingIntent => &mut self.missing_intent,
+            ViolationType::NullDecision => &mut self.null_decisions,
+            ViolationType::FailedWithoutTelegram => &mut self.failed_without_telegram,
+            ViolationType::NonTerminalIntent => &mut self.non_terminal_intent,
+            ViolationType::OrphanIntent => &mut self.orphan_intent,
+        };
+        *count += 1;
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Summary {
     pub buy_signals: usize,
@@ -183,9 +196,12 @@ impl From<&crate::risk::Control> for TradingView {
     }
 }
 
+/// One violation found on a signal: its type, message and details.
+type Finding = (ViolationType, String, serde_json::Value);
+
 /// Builds the report over the rows of a window (see [`Rows`]).
 pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Duration) -> Report {
-    let (signals, intents, failure_alerts) = (&rows.signals, &rows.intents, &rows.failure_alerts);
+    let signals = &rows.signals;
     let mut counts = Counts {
         total_signals: signals.len(),
         sent_signals: signals.len(),
@@ -194,111 +210,34 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Dur
     let mut summary = Summary::default();
     let mut violations = Vec::new();
     let mut views = Vec::with_capacity(signals.len());
-    let now_ms = now.timestamp_millis();
 
     for s in signals {
         let past_grace = now - s.created_at > grace;
-        let intent = intents.get(&s.idempotency_key());
-        let mut found: Vec<(ViolationType, String, serde_json::Value)> = Vec::new();
-
-        match intent {
-            None if past_grace => found.push((
-                ViolationType::MissingIntent,
-                "Signal was sent but no order_intent exists".into(),
-                serde_json::json!({ "idempotency_key": s.idempotency_key().as_str() }),
-            )),
-            None => counts.in_flight += 1,
-            Some(i) => {
-                match i.status {
-                    IntentStatus::OrderPlaced => counts.placed += 1,
-                    IntentStatus::OrderFailed => counts.failed += 1,
-                    _ => {}
-                }
-                if !i.status.is_terminal() && i.lease_until_ms + grace.num_milliseconds() < now_ms {
-                    found.push((
-                        ViolationType::NonTerminalIntent,
-                        "Order intent status is not terminal".into(),
-                        serde_json::json!({ "idempotency_key": i.idempotency_key.as_str(), "status": i.status, "lease_until_ms": i.lease_until_ms }),
-                    ));
-                }
-                if i.status == IntentStatus::OrderFailed && now - i.updated_at > grace {
-                    let alert_id = AlertRecord::failure_id(&i.idempotency_key);
-                    let alert = failure_alerts.get(&alert_id);
-                    if alert.is_none_or(|a| a.status != AlertStatus::Sent) {
-                        found.push((
-                            ViolationType::FailedWithoutTelegram,
-                            "ORDER_FAILED but no Telegram failure message was sent".into(),
-                            serde_json::json!({ "alert_id": alert_id, "alert_status": alert.map(|a| a.status) }),
-                        ));
-                    }
-                }
-            }
-        }
-
-        match &s.decision {
-            Some(d) => {
-                match d.decision_type {
-                    DecisionType::Executed => summary.executed += 1,
-                    DecisionType::Failed => summary.failed += 1,
-                    DecisionType::Skipped => summary.skipped += 1,
-                }
-                if d.reason_code == ReasonCode::IdempotencyBlocked {
-                    counts.dedup += 1;
-                }
-                if matches!(d.reason_code, ReasonCode::RiskLimitExceeded | ReasonCode::TradingHalted) {
-                    counts.risk_skipped += 1;
-                }
-            }
-            None if past_grace => found.push((
-                ViolationType::NullDecision,
-                "Signal has null decision fields".into(),
-                serde_json::json!({ "decision_type": null, "reason_code": null, "reason_message": null }),
-            )),
-            None if intent.is_some() => counts.in_flight += 1,
-            None => {}
-        }
-
+        let intent = rows.intents.get(&s.idempotency_key());
+        let mut found = intent_findings(s, intent, rows, now, grace, &mut counts);
+        found.extend(decision_finding(s, intent, past_grace, &mut counts, &mut summary));
         match s.side {
             Side::Buy => summary.buy_signals += 1,
             Side::Sell => summary.sell_signals += 1,
         }
-        for (v, _, _) in &found {
-            match v {
-                ViolationType::MissingIntent => counts.missing_intent += 1,
-                ViolationType::NullDecision => counts.null_decisions += 1,
-                ViolationType::FailedWithoutTelegram => counts.failed_without_telegram += 1,
-                ViolationType::NonTerminalIntent => counts.non_terminal_intent += 1,
-                ViolationType::OrphanIntent => counts.orphan_intent += 1,
-            }
-        }
         let timestamp = rfc3339(s.created_at);
-        violations.extend(found.iter().map(|(v, message, details)| Violation {
-            signal_id: s.signal_id.to_string(),
-            timestamp: timestamp.clone(),
-            symbol: s.symbol.to_string(),
-            side: s.side,
-            violation: *v,
-            message: message.clone(),
-            details: details.clone(),
-        }));
+        for (v, message, details) in &found {
+            counts.add_violation(*v);
+            violations.push(Violation {
+                signal_id: s.signal_id.to_string(),
+                timestamp: timestamp.clone(),
+                symbol: s.symbol.to_string(),
+                side: s.side,
+                violation: *v,
+                message: message.clone(),
+                details: details.clone(),
+            });
+        }
         views.push(view(s, intent, found.iter().map(|(v, _, _)| *v).collect(), timestamp));
     }
     for i in &rows.orphans {
-        counts.orphan_intent += 1;
-        violations.push(Violation {
-            signal_id: i.signal_id.to_string(),
-            timestamp: rfc3339(i.created_at),
-            symbol: i.symbol.to_string(),
-            side: i.side,
-            violation: ViolationType::OrphanIntent,
-            message: "Order intent exists but its signal does not, or was never sent".into(),
-            details: serde_json::json!({
-                "idempotency_key": i.idempotency_key.as_str(),
-                "status": i.status,
-                "order_id": i.order_id,
-                "client_oid": i.client_oid.as_str(),
-            }),
-        });
+        counts.add_violation(ViolationType::OrphanIntent);
+        violations.push(orphan_violation(i));
     }
     summary.null_decisions = counts.null_decisions;
     Report {
@@ -310,6 +249,108 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Dur
         violations,
         summary,
         trading: None,
+    }
+}
+
+/// What the signal's intent says: no intent past the grace (MISSING_INTENT), a lapsed lease on a non-terminal
+/// intent, a failure whose ORDER FAILED message did not go out; counts placed, failed and in-flight signals.
+fn intent_findings(
+    s: &SignalRecord,
+    intent: Option<&OrderIntent>,
+    rows: &Rows,
+    now: DateTime<Utc>,
+    grace: Duration,
+    counts: &mut Counts,
+) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let Some(i) = intent else {
+        if now - s.created_at > grace {
+            found.push((
+                ViolationType::MissingIntent,
+                "Signal was sent but no order_intent exists".into(),
+                serde_json::json!({ "idempotency_key": s.idempotency_key().as_str() }),
+            ));
+        } else {
+            counts.in_flight += 1;
+        }
+        return found;
+    };
+    match i.status {
+        IntentStatus::OrderPlaced => counts.placed += 1,
+        IntentStatus::OrderFailed => counts.failed += 1,
+        _ => {}
+    }
+    if !i.status.is_terminal() && i.lease_until_ms + grace.num_milliseconds() < now.timestamp_millis() {
+        found.push((
+            ViolationType::NonTerminalIntent,
+            "Order intent status is not terminal".into(),
+            serde_json::json!({ "idempotency_key": i.idempotency_key.as_str(), "status": i.status, "lease_until_ms": i.lease_until_ms }),
+        ));
+    }
+    if i.status == IntentStatus::OrderFailed && now - i.updated_at > grace {
+        let alert_id = AlertRecord::failure_id(&i.idempotency_key);
+        let alert = rows.failure_alerts.get(&alert_id);
+        if alert.is_none_or(|a| a.status != AlertStatus::Sent) {
+            found.push((
+                ViolationType::FailedWithoutTelegram,
+                "ORDER_FAILED but no Telegram failure message was sent".into(),
+                serde_json::json!({ "alert_id": alert_id, "alert_status": alert.map(|a| a.status) }),
+            ));
+        }
+    }
+    found
+}
+
+/// What the signal's decision says: none past the grace (NULL_DECISION); counts the decision types, dedups and
+/// risk skips.
+fn decision_finding(
+    s: &SignalRecord,
+    intent: Option<&OrderIntent>,
+    past_grace: bool,
+    counts: &mut Counts,
+    summary: &mut Summary,
+) -> Option<Finding> {
+    let Some(d) = &s.decision else {
+        if past_grace {
+            return Some((
+                ViolationType::NullDecision,
+                "Signal has null decision fields".into(),
+                serde_json::json!({ "decision_type": null, "reason_code": null, "reason_message": null }),
+            ));
+        }
+        if intent.is_some() {
+            counts.in_flight += 1;
+        }
+        return None;
+    };
+    match d.decision_type {
+        DecisionType::Executed => summary.executed += 1,
+        DecisionType::Failed => summary.failed += 1,
+        DecisionType::Skipped => summary.skipped += 1,
+    }
+    if d.reason_code == ReasonCode::IdempotencyBlocked {
+        counts.dedup += 1;
+    }
+    if matches!(d.reason_code, ReasonCode::RiskLimitExceeded | ReasonCode::TradingHalted) {
+        counts.risk_skipped += 1;
+    }
+    None
+}
+
+fn orphan_violation(i: &OrderIntent) -> Violation {
+    Violation {
+        signal_id: i.signal_id.to_string(),
+        timestamp: rfc3339(i.created_at),
+        symbol: i.symbol.to_string(),
+        side: i.side,
+        violation: ViolationType::OrphanIntent,
+        message: "Order intent exists but its signal does not, or was never sent".into(),
+        details: serde_json::json!({
+            "idempotency_key": i.idempotency_key.as_str(),
+            "status": i.status,
+            "order_id": i.order_id,
+            "client_oid": i.client_oid.as_str(),
+        }),
     }
 }
 

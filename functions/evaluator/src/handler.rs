@@ -8,9 +8,9 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use shared::alerts::deliver;
-use shared::candles::Timeframe;
+use shared::candles::{Candle, Timeframe};
 use shared::ids::SignalId;
-use shared::indicators::RsiMethod;
+use shared::indicators::{Indicators, RsiMethod};
 use shared::model::{
     AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
     WatchlistEntry,
@@ -19,7 +19,7 @@ use shared::orchestration::ExecutionMode;
 use shared::ports::{
     AlertStore, Clock, MarketData, Notifier, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
 };
-use shared::strategy::{self, Verdict};
+use shared::strategy::{self, Preset, Verdict};
 
 pub struct Evaluator<'a> {
     pub watchlist: &'a dyn WatchlistStore,
@@ -188,58 +188,13 @@ impl Evaluator<'_> {
     }
 
     async fn evaluate(&self, entry: &WatchlistEntry, market_time_ms: i64) -> Step {
-        let symbol = &entry.symbol;
-        let Some(table_preset) = strategy::preset(&entry.preset) else {
-            tracing::error!(%symbol, preset = %entry.preset, "unknown preset in watchlist");
-            return Step::Error;
+        let (preset, timeframe) = match self.settings(entry) {
+            Ok(settings) => settings,
+            Err(step) => return step,
         };
-        let rsi = match entry.rsi_method.as_deref().map(RsiMethod::parse) {
-            None => None,
-            Some(Some(m)) => Some(m),
-            Some(None) => {
-                tracing::error!(%symbol, rsi_method = ?entry.rsi_method, "unknown rsi_method in watchlist");
-                return Step::Error;
-            }
-        };
-        let preset = &table_preset.with_overrides(entry.buy_target, entry.volume_min_ratio, rsi);
-        let timeframe = match entry.timeframe.as_deref().map(Timeframe::parse) {
-            None => self.timeframe,
-            Some(Some(tf)) => tf,
-            Some(None) => {
-                tracing::error!(%symbol, timeframe = ?entry.timeframe, "unknown timeframe in watchlist");
-                return Step::Error;
-            }
-        };
-        let candles = match self
-            .market
-            .closed_candles(symbol, timeframe, self.candle_count, market_time_ms)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(%symbol, reason_code = %ReasonCode::DataMissing, error = %e, "no usable market data");
-                return Step::Error;
-            }
-        };
-        let Some((ind, verdict)) = strategy::evaluate_candles(preset, &candles) else {
-            tracing::debug!(%symbol, candles = candles.len(), "not enough closed candles yet");
-            return Step::NoHistory;
-        };
-        // MA10w from daily candles only when the SELL decision turns on it (rarely: one extra request then).
-        let (ind, verdict) = if strategy::sell_hinges_on_ma10w(preset, &ind) {
-            match self
-                .market
-                .closed_candles(symbol, Timeframe::D1, 75, market_time_ms)
-                .await
-            {
-                Ok(daily) => strategy::with_daily_ma10w(preset, ind, verdict, &daily),
-                Err(e) => {
-                    tracing::warn!(%symbol, error = %e, "no daily candles; MA10w falls back to 70 candles");
-                    (ind, verdict)
-                }
-            }
-        } else {
-            (ind, verdict)
+        let (candles, ind, verdict) = match self.decide(entry, &preset, timeframe, market_time_ms).await {
+            Ok(decided) => decided,
+            Err(step) => return step,
         };
         let Verdict::Signal { side, reason } = verdict else {
             return Step::Wait;
@@ -247,14 +202,14 @@ impl Evaluator<'_> {
         let Some(last) = candles.last() else {
             return Step::NoHistory;
         };
+        let symbol = &entry.symbol;
         let Some(price) = strategy::price_decimal(ind.price) else {
             tracing::warn!(%symbol, reason_code = %ReasonCode::DataMissing, price = ind.price, "price is not a decimal");
             return Step::Error;
         };
-        let signal_id = SignalId::new(symbol, side, last.open_ms);
         let emoji = if side == shared::ids::Side::Buy { "✅" } else { "🔴" };
         let mut record = SignalRecord {
-            signal_id: signal_id.clone(),
+            signal_id: SignalId::new(symbol, side, last.open_ms),
             symbol: symbol.clone(),
             side,
             price,
@@ -280,50 +235,136 @@ impl Evaluator<'_> {
         if !entry.alert_enabled {
             record.blocked = true;
             record.blocked_reason = Some(BlockedReason::AlertsDisabled);
-        } else {
-            // Throttle, then claim the emission in the watchlist row with a condition on the previous one, so two
-            // overlapping runs cannot both send. A claim of this very signal is a lease: while it is live, the run
-            // that took it is still in flight and finishes it; once it has run out, that run died between the claim
-            // and the signal row, and this run finishes it.
-            let prev = entry.last(side);
-            let now_ms = self.clock.now().timestamp_millis();
-            if prev.is_some_and(|p| p.is_live_claim_of(signal_id.as_str(), now_ms, self.claim_lease_ms)) {
-                tracing::info!(%symbol, %side, %signal_id, "another evaluator run holds this emission");
-                return Step::Known;
+        } else if let Some(step) = self.throttle_and_claim(entry, &preset, &mut record).await {
+            return step;
+        }
+        self.record(record, alert_text).await
+    }
+
+    /// The entry's preset (with its overrides) and timeframe; an unknown name is an error of this symbol only.
+    fn settings(&self, entry: &WatchlistEntry) -> Result<(Preset, Timeframe), Step> {
+        let symbol = &entry.symbol;
+        let Some(table_preset) = strategy::preset(&entry.preset) else {
+            tracing::error!(%symbol, preset = %entry.preset, "unknown preset in watchlist");
+            return Err(Step::Error);
+        };
+        let rsi = match entry.rsi_method.as_deref().map(RsiMethod::parse) {
+            None => None,
+            Some(Some(m)) => Some(m),
+            Some(None) => {
+                tracing::error!(%symbol, rsi_method = ?entry.rsi_method, "unknown rsi_method in watchlist");
+                return Err(Step::Error);
             }
-            let resumed = prev.and_then(|p| p.signal_id.as_deref()) == Some(signal_id.as_str());
-            if !resumed {
-                let cooldown_ms = (entry.cooldown_minutes.unwrap_or(1.0) * 60_000.0) as i64;
-                let min_pct = entry.min_price_change_pct.unwrap_or(preset.min_price_change_pct);
-                match strategy::throttle(prev, last.open_ms, price, cooldown_ms, min_pct) {
-                    Err(why) => {
-                        record.blocked = true;
-                        record.blocked_reason = Some(BlockedReason::ThrottledDuplicateAlert);
-                        record.message = format!("{} [{why}]", record.message);
-                    }
-                    Ok(_) => {
-                        let this = Emission {
-                            candle_open_ms: last.open_ms,
-                            price,
-                            signal_id: Some(signal_id.to_string()),
-                            claimed_at_ms: Some(now_ms),
-                            claim_token: Some(uuid::Uuid::new_v4().to_string()),
-                        };
-                        match self.watchlist.record_emission(symbol, side, prev, &this).await {
-                            Ok(true) => {}
-                            Ok(false) => {
-                                tracing::info!(%symbol, %side, "another evaluator run sent this side first");
-                                return Step::Known;
-                            }
-                            Err(e) => {
-                                tracing::error!(%symbol, error = %e, "recording the throttle state failed");
-                                return Step::Error;
-                            }
-                        }
-                    }
-                }
+        };
+        let timeframe = match entry.timeframe.as_deref().map(Timeframe::parse) {
+            None => self.timeframe,
+            Some(Some(tf)) => tf,
+            Some(None) => {
+                tracing::error!(%symbol, timeframe = ?entry.timeframe, "unknown timeframe in watchlist");
+                return Err(Step::Error);
+            }
+        };
+        Ok((
+            table_preset.with_overrides(entry.buy_target, entry.volume_min_ratio, rsi),
+            timeframe,
+        ))
+    }
+
+    /// The closed candles as of `market_time_ms`, their indicators and the preset's verdict (MA10w from daily candles
+    /// only when the SELL decision turns on it: rarely, one extra request then).
+    async fn decide(
+        &self,
+        entry: &WatchlistEntry,
+        preset: &Preset,
+        timeframe: Timeframe,
+        market_time_ms: i64,
+    ) -> Result<(Vec<Candle>, Indicators, Verdict), Step> {
+        let symbol = &entry.symbol;
+        let candles = match self
+            .market
+            .closed_candles(symbol, timeframe, self.candle_count, market_time_ms)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(%symbol, reason_code = %ReasonCode::DataMissing, error = %e, "no usable market data");
+                return Err(Step::Error);
+            }
+        };
+        let Some((ind, verdict)) = strategy::evaluate_candles(preset, &candles) else {
+            tracing::debug!(%symbol, candles = candles.len(), "not enough closed candles yet");
+            return Err(Step::NoHistory);
+        };
+        if !strategy::sell_hinges_on_ma10w(preset, &ind) {
+            return Ok((candles, ind, verdict));
+        }
+        match self
+            .market
+            .closed_candles(symbol, Timeframe::D1, 75, market_time_ms)
+            .await
+        {
+            Ok(daily) => {
+                let (ind, verdict) = strategy::with_daily_ma10w(preset, ind, verdict, &daily);
+                Ok((candles, ind, verdict))
+            }
+            Err(e) => {
+                tracing::warn!(%symbol, error = %e, "no daily candles; MA10w falls back to 70 candles");
+                Ok((candles, ind, verdict))
             }
         }
+    }
+
+    /// Throttle, then claim the emission in the watchlist row with a condition on the previous one, so two
+    /// overlapping runs cannot both send. A claim of this very signal is a lease: while it is live, the run that
+    /// took it is still in flight and finishes it; once it has run out, that run died between the claim and the
+    /// signal row, and this run finishes it. `Some(step)`: this run stops here; a throttled signal is marked
+    /// blocked in `record` and goes on to be recorded.
+    async fn throttle_and_claim(
+        &self,
+        entry: &WatchlistEntry,
+        preset: &Preset,
+        record: &mut SignalRecord,
+    ) -> Option<Step> {
+        let (symbol, side, signal_id) = (&entry.symbol, record.side, &record.signal_id);
+        let prev = entry.last(side);
+        let now_ms = self.clock.now().timestamp_millis();
+        if prev.is_some_and(|p| p.is_live_claim_of(signal_id.as_str(), now_ms, self.claim_lease_ms)) {
+            tracing::info!(%symbol, %side, %signal_id, "another evaluator run holds this emission");
+            return Some(Step::Known);
+        }
+        if prev.and_then(|p| p.signal_id.as_deref()) == Some(signal_id.as_str()) {
+            return None; // resumed: this run finishes what a dead run claimed
+        }
+        let cooldown_ms = (entry.cooldown_minutes.unwrap_or(1.0) * 60_000.0) as i64;
+        let min_pct = entry.min_price_change_pct.unwrap_or(preset.min_price_change_pct);
+        if let Err(why) = strategy::throttle(prev, record.candle_open_ms, record.price, cooldown_ms, min_pct) {
+            record.blocked = true;
+            record.blocked_reason = Some(BlockedReason::ThrottledDuplicateAlert);
+            record.message = format!("{} [{why}]", record.message);
+            return None;
+        }
+        let this = Emission {
+            candle_open_ms: record.candle_open_ms,
+            price: record.price,
+            signal_id: Some(signal_id.to_string()),
+            claimed_at_ms: Some(now_ms),
+            claim_token: Some(uuid::Uuid::new_v4().to_string()),
+        };
+        match self.watchlist.record_emission(symbol, side, prev, &this).await {
+            Ok(true) => None,
+            Ok(false) => {
+                tracing::info!(%symbol, %side, "another evaluator run sent this side first");
+                Some(Step::Known)
+            }
+            Err(e) => {
+                tracing::error!(%symbol, error = %e, "recording the throttle state failed");
+                Some(Step::Error)
+            }
+        }
+    }
+
+    /// The signal row's conditional put, and what the run does next.
+    async fn record(&self, record: SignalRecord, alert_text: String) -> Step {
         match self.signals.put_new(&record).await {
             Ok(PutOutcome::Created) if record.blocked => Step::Blocked,
             Ok(PutOutcome::Created) => Step::Sent(Box::new(record), Some(alert_text)),
@@ -336,7 +377,7 @@ impl Evaluator<'_> {
             }
             Ok(PutOutcome::Exists(_)) => Step::Known,
             Err(e) => {
-                tracing::error!(%symbol, error = %e, source = ?std::error::Error::source(&e), "recording the signal failed");
+                tracing::error!(symbol = %record.symbol, error = %e, source = ?std::error::Error::source(&e), "recording the signal failed");
                 Step::Error
             }
         }

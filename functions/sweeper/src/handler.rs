@@ -9,12 +9,12 @@
 
 use std::collections::BTreeSet;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use shared::alerts::deliver;
 use shared::ids::SignalId;
-use shared::invariants::{self, emf_document, Counts, ReportQuery, ViolationType};
+use shared::invariants::{self, emf_document, Counts, Report, ReportQuery, Rows, ViolationType};
 use shared::model::{AlertRecord, AlertStatus, IntentStatus, SignalAlertStatus, SignalMessage};
 use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, SignalQueue, SignalStore, StoreError};
 
@@ -65,6 +65,39 @@ impl Sweeper<'_> {
         };
         let mut emf = emf_document(self.namespace, &report, now.timestamp_millis());
 
+        let (redriven, redrive_failures) = self.redrive(&report, &rows).await?;
+        let (mut alerts_resent, mut alerts_still_pending) = self.resend_failure_alerts(&report, &rows).await?;
+        for (resent, pending) in [
+            self.resend_signal_alerts(&rows, now).await?,
+            self.resend_order_placed(&rows, now).await?,
+        ] {
+            alerts_resent += resent;
+            alerts_still_pending += pending;
+        }
+
+        let summary = SweepSummary {
+            pass: report.pass,
+            redriven,
+            redrive_failures,
+            alerts_resent,
+            alerts_still_pending,
+            counts: report.counts,
+        };
+        shared::metrics::add_count(&mut emf, "Redriven", summary.redriven);
+        shared::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);
+        tracing::info!(
+            pass = summary.pass,
+            redriven = summary.redriven,
+            alerts_resent = summary.alerts_resent,
+            violations = report.violations.len(),
+            "sweep"
+        );
+        Ok((emf, summary))
+    }
+
+    /// Signals without an intent, a decision or a terminal intent, sent again to the signals queue (the
+    /// orchestrator's claim finishes them or finds them done). Returns (re-driven, refused by the queue).
+    async fn redrive(&self, report: &Report, rows: &Rows) -> Result<(usize, usize), StoreError> {
         let redrive_ids: BTreeSet<&str> = report
             .violations
             .iter()
@@ -82,17 +115,22 @@ impl Sweeper<'_> {
             .filter(|s| redrive_ids.contains(s.signal_id.as_str()))
             .map(|s| s.to_message())
             .collect();
-        let mut redrive_failures = 0;
-        if !messages.is_empty() {
-            for f in self.queue.send(&messages).await? {
-                tracing::error!(signal_id = %f.signal_id, reason = %f.reason, "re-drive refused by the queue");
-                redrive_failures += 1;
-            }
-            for m in &messages {
-                tracing::warn!(signal_id = %m.signal_id, "re-driven to the signals queue");
-            }
+        if messages.is_empty() {
+            return Ok((0, 0));
         }
+        let mut refused = 0;
+        for f in self.queue.send(&messages).await? {
+            tracing::error!(signal_id = %f.signal_id, reason = %f.reason, "re-drive refused by the queue");
+            refused += 1;
+        }
+        for m in &messages {
+            tracing::warn!(signal_id = %m.signal_id, "re-driven to the signals queue");
+        }
+        Ok((messages.len() - refused, refused))
+    }
 
+    /// ORDER FAILED messages not delivered yet (FAILED_WITHOUT_TELEGRAM). Returns (re-sent, still pending).
+    async fn resend_failure_alerts(&self, report: &Report, rows: &Rows) -> Result<(usize, usize), StoreError> {
         let pending: Vec<&AlertRecord> = report
             .violations
             .iter()
@@ -104,54 +142,37 @@ impl Sweeper<'_> {
             })
             .filter(|a| a.status != AlertStatus::Sent)
             .collect();
-        let (mut alerts_resent, mut alerts_still_pending) = (0, 0);
+        let (mut resent, mut still_pending) = (0, 0);
         for alert in &pending {
             match deliver(self.alerts, self.notifier, self.clock, alert).await? {
-                Some(_) => alerts_resent += 1,
-                None => alerts_still_pending += 1,
+                Some(_) => resent += 1,
+                None => still_pending += 1,
             }
         }
+        Ok((resent, still_pending))
+    }
 
-        // BUY/SELL SIGNAL alerts the evaluator could not deliver: their outbox rows are still PENDING.
+    /// BUY/SELL SIGNAL alerts the evaluator could not deliver: their outbox rows are still PENDING. Returns
+    /// (re-sent, still pending).
+    async fn resend_signal_alerts(&self, rows: &Rows, now: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
         let undelivered: Vec<String> = rows
             .signals
             .iter()
             .filter(|s| s.alert_status != Some(SignalAlertStatus::Sent) && now - s.created_at > self.grace)
             .map(|s| AlertRecord::signal_id(&s.signal_id))
             .collect();
+        let (mut resent, mut still_pending) = (0, 0);
         for (alert_id, delivered) in self.resend_pending(&undelivered).await? {
             let Some(message_id) = delivered else {
-                alerts_still_pending += 1;
+                still_pending += 1;
                 continue;
             };
-            alerts_resent += 1;
+            resent += 1;
             if let Some(signal_id) = alert_id.strip_prefix("signal:").and_then(|id| SignalId::parse(id).ok()) {
                 self.signals.record_alert(&signal_id, Some(message_id)).await?;
             }
         }
-
-        let (resent, pending) = self.resend_order_placed(&rows, now).await?;
-        alerts_resent += resent;
-        alerts_still_pending += pending;
-
-        let summary = SweepSummary {
-            pass: report.pass,
-            redriven: messages.len() - redrive_failures,
-            redrive_failures,
-            alerts_resent,
-            alerts_still_pending,
-            counts: report.counts,
-        };
-        shared::metrics::add_count(&mut emf, "Redriven", summary.redriven);
-        shared::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);
-        tracing::info!(
-            pass = summary.pass,
-            redriven = summary.redriven,
-            alerts_resent = summary.alerts_resent,
-            violations = report.violations.len(),
-            "sweep"
-        );
-        Ok((emf, summary))
+        Ok((resent, still_pending))
     }
 
     /// ORDER PLACED confirmations that did not go out (Telegram down when the order was placed): their outbox rows

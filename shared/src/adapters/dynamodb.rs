@@ -22,7 +22,7 @@ use crate::config::TableNames;
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
     day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
-    IntentStatus, OrderIntent, ReasonCode, SignalAlertStatus, SignalRecord, TradingMode, WatchlistEntry,
+    IntentStatus, OrderIntent, ReasonCode, SignalAlertStatus, SignalMessage, SignalRecord, TradingMode, WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
 use crate::ports::{
@@ -191,6 +191,39 @@ impl DynamoStore {
     }
 
     /// Sends the claim's transaction. None: committed; Some: cancelled by a condition (the reasons say which).
+    /// The claim's check of the signal row: it exists, is not blocked, and says what the message says (the queue is
+    /// not the truth, docs/DESIGN.md §4). On a failed condition the row comes back (`ALL_OLD`).
+    fn signal_check(&self, msg: &SignalMessage) -> Result<ConditionCheck, StoreError> {
+        ConditionCheck::builder()
+            .table_name(&self.tables.signals)
+            .key("signal_id", s(msg.signal_id.as_str()))
+            .condition_expression(
+                "attribute_exists(signal_id) AND #symbol = :symbol AND #side = :side AND #price = :price \
+                 AND #amount = :amount AND #trade = :trade AND #created = :created AND #blocked = :blocked",
+            )
+            .set_expression_attribute_names(Some(HashMap::from([
+                ("#symbol".into(), "symbol".into()),
+                ("#side".into(), "side".into()),
+                ("#price".into(), "price".into()),
+                ("#amount".into(), "trade_amount_usd".into()),
+                ("#trade".into(), "trade_enabled".into()),
+                ("#created".into(), "created_at".into()),
+                ("#blocked".into(), "blocked".into()),
+            ])))
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":symbol".into(), s(msg.symbol.as_str())),
+                (":side".into(), s(msg.side.as_str())),
+                (":price".into(), s(msg.price.to_string())),
+                (":amount".into(), s(msg.trade_amount_usd.to_string())),
+                (":trade".into(), AttributeValue::Bool(msg.trade_enabled)),
+                (":created".into(), s(rfc3339(msg.emitted_at))),
+                (":blocked".into(), AttributeValue::Bool(false)),
+            ])))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::backend("TransactWriteItems claim (build)", e))
+    }
+
     /// Every claim of an order adds to the day's global counter, so concurrent claims can conflict on it
     /// (`TransactionConflict`, which the SDK does not retry): those are retried here a few times with a short
     /// jittered pause — no condition failed, nothing was written — before the delivery is left for later.
@@ -468,34 +501,7 @@ impl IntentStore for DynamoStore {
     async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
         let (intent, msg) = (req.intent, req.msg);
         let build = |e| StoreError::backend("TransactWriteItems claim (build)", e);
-        let check = ConditionCheck::builder()
-            .table_name(&self.tables.signals)
-            .key("signal_id", s(msg.signal_id.as_str()))
-            .condition_expression(
-                "attribute_exists(signal_id) AND #symbol = :symbol AND #side = :side AND #price = :price \
-                 AND #amount = :amount AND #trade = :trade AND #created = :created AND #blocked = :blocked",
-            )
-            .set_expression_attribute_names(Some(HashMap::from([
-                ("#symbol".into(), "symbol".into()),
-                ("#side".into(), "side".into()),
-                ("#price".into(), "price".into()),
-                ("#amount".into(), "trade_amount_usd".into()),
-                ("#trade".into(), "trade_enabled".into()),
-                ("#created".into(), "created_at".into()),
-                ("#blocked".into(), "blocked".into()),
-            ])))
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":symbol".into(), s(msg.symbol.as_str())),
-                (":side".into(), s(msg.side.as_str())),
-                (":price".into(), s(msg.price.to_string())),
-                (":amount".into(), s(msg.trade_amount_usd.to_string())),
-                (":trade".into(), AttributeValue::Bool(msg.trade_enabled)),
-                (":created".into(), s(rfc3339(msg.emitted_at))),
-                (":blocked".into(), AttributeValue::Bool(false)),
-            ])))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build)?;
+        let check = self.signal_check(msg)?;
         let put = Put::builder()
             .table_name(&self.tables.intents)
             .set_item(Some(intent_item(intent, self.tables.retention_days)))
