@@ -1,27 +1,19 @@
-//! Domain, ports and adapters shared by the four functions.
-//!
-//! Pure domain modules (`ids`, `model`, `candles`, `indicators`, `strategy`, `orchestration`, `invariants`) depend on
-//! no AWS or Lambda crate; `adapters` implements the `ports` against DynamoDB, SQS, Secrets Manager, the paper
-//! exchange and replayed candles; `fakes` holds in-memory implementations for tests and simulation.
+//! The adapters and the per-function configuration over the pure domain (the `domain` crate, re-exported here so
+//! that `shared::ids`, `shared::model`, … name the same modules): `adapters` implements the domain's `ports` against
+//! DynamoDB, SQS, Secrets Manager, Crypto.com (with its request signing, `signing`, and error classification,
+//! `classify`), Telegram, the paper exchange and replayed candles; `config` reads each function's settings at init;
+//! `telemetry` sets up the JSON logs.
+
+pub use domain::{
+    alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, ports,
+    risk, strategy, trading,
+};
+
+#[cfg(feature = "fakes")]
+pub use domain::fakes;
 
 pub mod adapters;
-pub mod alerts;
-pub mod backtest;
-pub mod candles;
 pub mod classify;
-pub mod commands;
 pub mod config;
-pub mod fakes;
-pub mod ids;
-pub mod indicators;
-pub mod invariants;
-pub mod metrics;
-pub mod model;
-pub mod money;
-pub mod orchestration;
-pub mod ports;
-pub mod risk;
 pub mod signing;
-pub mod strategy;
 pub mod telemetry;
-pub mod trading;

@@ -463,14 +463,14 @@ fn live_signal(
     price: Decimal,
     now: chrono::DateTime<chrono::Utc>,
 ) -> shared::model::SignalRecord {
-    shared::fakes::sent_signal(&Symbol::parse(symbol).unwrap(), side, 1_700_000_000_000, price, now)
+    domain::fakes::sent_signal(&Symbol::parse(symbol).unwrap(), side, 1_700_000_000_000, price, now)
 }
 
 /// The orchestrator in live mode over the in-memory store and the adapter under test.
 fn live_orchestrator<'a>(
-    store: &'a shared::fakes::MemoryStore,
+    store: &'a domain::fakes::MemoryStore,
     exchange: &'a CryptoCom,
-    clock: &'a shared::fakes::ManualClock,
+    clock: &'a domain::fakes::ManualClock,
 ) -> shared::orchestration::Orchestrator<'a> {
     shared::orchestration::Orchestrator {
         intents: store,
@@ -491,7 +491,7 @@ fn live_orchestrator<'a>(
 /// (within one tick), every private call signed; the intents record the rate and its source.
 #[tokio::test]
 async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
-    use shared::fakes::{ManualClock, MemoryStore};
+    use domain::fakes::{ManualClock, MemoryStore};
     use shared::model::DecisionType;
     use shared::orchestration::Outcome;
     use shared::ports::SignalStore;
@@ -622,7 +622,7 @@ async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
 /// A quote currency the exchange has no USD price for: no order, FAILED with QUOTE_CONVERSION_UNAVAILABLE.
 #[tokio::test]
 async fn no_usd_price_means_no_order() {
-    use shared::fakes::{ManualClock, MemoryStore};
+    use domain::fakes::{ManualClock, MemoryStore};
     use shared::orchestration::Outcome;
     use shared::ports::SignalStore;
 

@@ -44,14 +44,14 @@ fn conflict() -> ResponseTemplate {
 
 fn claim_parts() -> (OrderIntent, shared::model::SignalMessage, Vec<Reservation>) {
     let now = Utc::now();
-    let s = shared::fakes::sent_signal(
+    let s = domain::fakes::sent_signal(
         &Symbol::parse("BTC_USDT").unwrap(),
         Side::Sell,
         1_700_000_000_000,
         Decimal::ONE,
         now,
     );
-    let intent = shared::fakes::intent(&s, IntentStatus::Pending, now + chrono::Duration::seconds(60), now);
+    let intent = domain::fakes::intent(&s, IntentStatus::Pending, now + chrono::Duration::seconds(60), now);
     let reservation = Reservation {
         delta: CounterDelta {
             key: "day#2026-12-02".into(),

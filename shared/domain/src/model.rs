@@ -536,7 +536,7 @@ impl SignalMessage {
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = include_str!("../../events/signal-message.json");
+    const SAMPLE: &str = include_str!("../../../events/signal-message.json");
 
     #[test]
     fn sample_message_parses_and_round_trips() {

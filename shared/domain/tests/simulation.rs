@@ -17,11 +17,11 @@ use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use rust_decimal::Decimal;
 
-use shared::fakes::MemoryStore;
-use shared::ids::{ClientOid, Side, SignalId, Symbol};
-use shared::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord};
-use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
-use shared::ports::{
+use domain::fakes::MemoryStore;
+use domain::ids::{ClientOid, Side, SignalId, Symbol};
+use domain::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord};
+use domain::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use domain::ports::{
     Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore,
     Lookup, OrderAck, OrderRequest, PutOutcome, SignalStore, StoreError,
 };
@@ -92,7 +92,7 @@ impl IntentStore for SlowStore {
         self.stall().await;
         r
     }
-    async fn get_many(&self, k: &[shared::ids::IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
+    async fn get_many(&self, k: &[domain::ids::IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
         self.inner.get_many(k).await
     }
     async fn intents_created_between(
@@ -138,8 +138,8 @@ impl SignalStore for SlowStore {
     async fn record_decision(
         &self,
         id: &SignalId,
-        k: &shared::ids::IdempotencyKey,
-        d: &shared::model::Decision,
+        k: &domain::ids::IdempotencyKey,
+        d: &domain::model::Decision,
     ) -> Result<bool, StoreError> {
         self.stall().await;
         self.inner.record_decision(id, k, d).await
@@ -174,8 +174,8 @@ impl SimExchange {
 #[async_trait]
 impl Exchange for SimExchange {
     /// A fixed price: sizing is not what this simulation is about, and no draw from the seed is spent on it.
-    async fn usd_price(&self, currency: &str) -> Result<shared::money::UsdPrice, ExchangeError> {
-        Ok(shared::money::UsdPrice {
+    async fn usd_price(&self, currency: &str) -> Result<domain::money::UsdPrice, ExchangeError> {
+        Ok(domain::money::UsdPrice {
             currency: currency.to_string(),
             usd_per_unit: Decimal::from(20_000),
             source: "simulation".to_string(),
@@ -274,8 +274,8 @@ async fn run(seed: u64) -> (usize, usize) {
     let memory = MemoryStore::default();
     // A daily cap of 1 to 6 orders (seeded) for the six signals: a limit may bind, and must hold through every fault.
     let cap = u32::try_from(1 + seed % 6).unwrap();
-    let capped = shared::risk::Control {
-        limits: shared::risk::RiskLimits {
+    let capped = domain::risk::Control {
+        limits: domain::risk::RiskLimits {
             max_orders_per_day: Some(cap),
             ..Default::default()
         },
@@ -306,7 +306,7 @@ async fn run(seed: u64) -> (usize, usize) {
         intents: &stormy_store,
         signals: &stormy_store,
         control: &stormy_store.inner,
-        guard: &shared::risk::ControlCache::default(),
+        guard: &domain::risk::ControlCache::default(),
         exchange: stormy_exchange.as_ref(),
         clock: &clock,
         settings,
@@ -372,7 +372,7 @@ async fn run(seed: u64) -> (usize, usize) {
         intents: &calm_store,
         signals: &calm_store,
         control: &calm_store.inner,
-        guard: &shared::risk::ControlCache::default(),
+        guard: &domain::risk::ControlCache::default(),
         exchange: &calm_exchange,
         clock: &clock,
         settings,
@@ -454,7 +454,7 @@ async fn run(seed: u64) -> (usize, usize) {
     // (every failed order released its reservation, once).
     let mut placed_per_day: HashMap<String, i64> = HashMap::new();
     for i in intents.values() {
-        let day = shared::risk::day_of(i.created_at);
+        let day = domain::risk::day_of(i.created_at);
         *placed_per_day.entry(day).or_default() += i64::from(i.status == IntentStatus::OrderPlaced);
     }
     for (day, placed) in placed_per_day {
@@ -462,7 +462,7 @@ async fn run(seed: u64) -> (usize, usize) {
             placed <= i64::from(cap),
             "seed {seed}: {placed} orders on {day}, cap {cap}"
         );
-        let counted = memory.usage(&shared::risk::global_day_key(&day)).await.unwrap().orders;
+        let counted = memory.usage(&domain::risk::global_day_key(&day)).await.unwrap().orders;
         assert_eq!(
             counted, placed,
             "seed {seed}: the counter of {day} disagrees with the placed orders"
@@ -473,7 +473,7 @@ async fn run(seed: u64) -> (usize, usize) {
 }
 
 /// Seeds 0..`SIM_SEEDS` (default 1000), or only `SIM_SEED=k` to rerun one failing seed alone (the failure message
-/// names it): `SIM_SEED=k cargo test -p shared --test simulation`.
+/// names it): `SIM_SEED=k cargo test -p domain --test simulation`.
 #[tokio::test(start_paused = true)]
 async fn at_most_one_order_and_exactly_one_decision_per_signal_over_many_seeds() {
     let number = |var: &str| std::env::var(var).ok().and_then(|s| s.parse::<u64>().ok());
