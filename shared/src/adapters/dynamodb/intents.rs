@@ -1,0 +1,310 @@
+//! The order_intents table: the claim transaction, finalize, the lease takeover, the reads; its item mapping.
+
+use super::*;
+
+#[async_trait]
+impl IntentStore for DynamoStore {
+    /// One TransactWriteItems: a ConditionCheck that the signal row exists and agrees with the message, and the
+    /// conditional put of the intent. Both return the stored item on a failed condition, so the happy path is one
+    /// write request and the others need no read either.
+    async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
+        let (intent, msg) = (req.intent, req.msg);
+        let build = |e| StoreError::backend("TransactWriteItems claim (build)", e);
+        let check = self.signal_check(msg)?;
+        let put = Put::builder()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(intent, self.tables.retention_days)))
+            .condition_expression("attribute_not_exists(idempotency_key)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build)?;
+        let mut items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        // The risk guard's items (docs/DESIGN.md §11): the control row's version, then one add per counter.
+        let control_at = items.len();
+        if let Some(version) = req.control_version {
+            items.push(risk::control_check(&self.tables.risk, version)?);
+        }
+        let counters_at = items.len();
+        let expires = expires_at(intent.created_at, self.tables.retention_days);
+        for r in req.reservations {
+            items.push(risk::reserve(&self.tables.risk, r, expires)?);
+        }
+        if let Some(alert) = req.alert {
+            items.push(self.outbox_put(alert)?);
+        }
+        let cancelled = match self.claim_transaction(items).await? {
+            None => return Ok(Claim::Created),
+            Some(cancelled) => cancelled,
+        };
+        let failed = |i: usize| {
+            cancelled
+                .cancellation_reasons()
+                .get(i)
+                .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+        };
+        if let Some(reason) = failed(0) {
+            let row = reason.item().map(signal_from).transpose()?;
+            return Ok(Claim::SignalMismatch(msg.mismatch_reason(row.as_ref())));
+        }
+        if let Some(old) = failed(1).and_then(|r| r.item()) {
+            return Ok(Claim::Exists(Box::new(intent_from(old)?)));
+        }
+        if let Some(reason) = failed(control_at).filter(|_| req.control_version.is_some()) {
+            return Ok(Claim::ControlChanged(Box::new(risk::control_from(reason.item())?)));
+        }
+        if let Some(index) = (0..req.reservations.len()).find(|i| failed(counters_at + i).is_some()) {
+            let used = risk::usage_from(failed(counters_at + index).and_then(|r| r.item()))?;
+            return Ok(Claim::LimitExceeded { index, used });
+        }
+        // Cancelled for another reason (a conflicting concurrent transaction, throttling): try again later.
+        Err(StoreError::backend(
+            "TransactWriteItems claim",
+            TransactWriteItemsError::TransactionCanceledException(cancelled),
+        ))
+    }
+
+    async fn intents_created_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<OrderIntent>, StoreError> {
+        let (a, b) = (rfc3339(since), rfc3339(until));
+        let days = days_between(since, until);
+        let intents = &self.tables.intents;
+        let per_day = try_join_all(
+            days.into_iter()
+                .map(|d| self.query_day(intents, d, &a, &b, None, usize::MAX)),
+        )
+        .await?;
+        per_day.iter().flatten().map(intent_from).collect()
+    }
+
+    async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        self.batch_get(&self.tables.intents, "idempotency_key", &keys)
+            .await?
+            .iter()
+            .map(intent_from)
+            .collect()
+    }
+
+    async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
+        let build = |e| StoreError::backend("TransactWriteItems (build)", e);
+        let intent_put = Put::builder()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(&f.intent, self.tables.retention_days)))
+            .condition_expression("attempt = :mine")
+            .expression_attribute_values(":mine", n(f.intent.attempt))
+            .build()
+            .map_err(build)?;
+        let (expr, mut values) = decision_update(&f.decision, &f.intent.idempotency_key);
+        values.insert(":dt".into(), s(f.decision.decision_type.as_str()));
+        values.insert(":rc".into(), s(f.decision.reason_code.as_str()));
+        let signal_update = Update::builder()
+            .table_name(&self.tables.signals)
+            .key("signal_id", s(f.signal_id.as_str()))
+            .update_expression(expr)
+            .condition_expression(
+                "attribute_exists(signal_id) AND (attribute_not_exists(decision_type) OR (decision_type = :dt AND reason_code = :rc))",
+            )
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(intent_put).build(),
+            TransactWriteItem::builder().update(signal_update).build(),
+        ];
+        if let Some(alert) = &f.alert {
+            items.push(self.outbox_put(alert)?);
+        }
+        let expires = expires_at(f.intent.created_at, self.tables.retention_days);
+        for d in &f.counters {
+            items.push(risk::apply(&self.tables.risk, d, expires)?);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(FinalizeOutcome::Committed),
+            Err(e) => match e.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let failed: Vec<bool> = c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                        .collect();
+                    let signal_gone = c.cancellation_reasons().get(1).is_some_and(|r| r.item().is_none());
+                    match failed.as_slice() {
+                        [true, ..] => Ok(FinalizeOutcome::Fenced),
+                        [false, true, ..] if signal_gone => Ok(FinalizeOutcome::SignalMissing),
+                        [false, true, ..] => Ok(FinalizeOutcome::DecisionConflict),
+                        // Only the outbox row existed: keep it (its message is on its way), commit the rest.
+                        [false, false, true, ..] if f.alert.is_some() => {
+                            let without = Finalization {
+                                alert: None,
+                                ..f.clone()
+                            };
+                            Box::pin(self.finalize(&without)).await
+                        }
+                        _ => Err(StoreError::backend(
+                            "TransactWriteItems",
+                            TransactWriteItemsError::TransactionCanceledException(c),
+                        )),
+                    }
+                }
+                other => Err(StoreError::backend("TransactWriteItems", other)),
+            },
+        }
+    }
+
+    async fn take_over(&self, seen: &OrderIntent, lease_until_ms: i64) -> Result<Option<OrderIntent>, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.tables.intents)
+            .key("idempotency_key", s(seen.idempotency_key.as_str()))
+            .update_expression("SET attempt = :next, lease_until_ms = :lease")
+            .condition_expression("attempt = :seen")
+            .expression_attribute_values(":seen", n(seen.attempt))
+            .expression_attribute_values(":next", n(seen.attempt + 1))
+            .expression_attribute_values(":lease", n(lease_until_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let item = out
+                    .attributes
+                    .ok_or_else(|| StoreError::Corrupt("takeover returned no item".into()))?;
+                Ok(Some(intent_from(&item)?))
+            }
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::backend("UpdateItem order_intents (takeover)", e)),
+        }
+    }
+
+    async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(intent, self.tables.retention_days)))
+            .condition_expression("attempt = :mine")
+            .expression_attribute_values(":mine", n(intent.attempt))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::backend("PutItem order_intents (owned)", e)),
+        }
+    }
+}
+
+/// The stored form of an intent. Public for bulk loading (benchmarks, tools): production writes go through
+/// [`IntentStore`], whose claim is a transaction with the signal row.
+pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
+    let mut item: Item = HashMap::from([
+        ("idempotency_key".into(), s(x.idempotency_key.as_str())),
+        ("signal_id".into(), s(x.signal_id.as_str())),
+        ("symbol".into(), s(x.symbol.as_str())),
+        ("side".into(), s(x.side.as_str())),
+        ("status".into(), s(x.status.as_str())),
+        ("mode".into(), s(x.mode.as_str())),
+        ("client_oid".into(), s(x.client_oid.as_str())),
+        ("attempt".into(), n(x.attempt)),
+        ("lease_until_ms".into(), n(x.lease_until_ms)),
+        ("created_at".into(), s(rfc3339(x.created_at))),
+        ("day".into(), s(day_of(x.created_at))),
+        ("expires_at".into(), n(expires_at(x.created_at, retention_days))),
+        ("updated_at".into(), s(rfc3339(x.updated_at))),
+    ]);
+    put_opt(&mut item, "order_id", x.order_id.as_ref().map(s));
+    if let Some(z) = &x.sizing {
+        // The size and how it was reached: USD asked, the quote currency's USD price and its source, the
+        // quote-currency notional, the SELL quantity, the USD value as sized.
+        item.insert("amount_usd".into(), s(z.amount.0.to_string()));
+        item.insert("quote_currency".into(), s(&z.quote_price.currency));
+        item.insert("quote_usd_price".into(), s(z.quote_price.usd_per_unit.to_string()));
+        item.insert("quote_usd_price_source".into(), s(&z.quote_price.source));
+        item.insert("notional".into(), s(z.notional.amount.to_string()));
+        item.insert("usd_value".into(), s(z.usd_value.0.to_string()));
+        put_opt(&mut item, "quantity", z.quantity.map(|q| s(q.0.to_string())));
+    }
+    put_opt(&mut item, "error_code", x.error_code.map(|c| s(c.as_str())));
+    put_opt(&mut item, "error_message", x.error_message.as_ref().map(s));
+    put_opt(&mut item, "failure_alert_id", x.failure_alert_id.as_ref().map(s));
+    if !x.reserved.is_empty() {
+        // What the claim reserved, so that a definitive failure releases exactly that (docs/DESIGN.md §11).
+        let json = serde_json::to_string(&x.reserved).unwrap_or_default();
+        item.insert("reserved".into(), s(json));
+    }
+    item
+}
+
+pub(super) fn sizing_from(item: &Item) -> Result<Option<Sizing>, StoreError> {
+    if !item.contains_key("quote_currency") {
+        return Ok(None);
+    }
+    let currency = req_s(item, "quote_currency")?.to_string();
+    Ok(Some(Sizing {
+        amount: Usd(req_decimal(item, "amount_usd")?),
+        notional: QuoteAmount {
+            amount: req_decimal(item, "notional")?,
+            currency: currency.clone(),
+        },
+        quote_price: UsdPrice {
+            currency,
+            usd_per_unit: req_decimal(item, "quote_usd_price")?,
+            source: req_s(item, "quote_usd_price_source")?.to_string(),
+        },
+        quantity: opt_decimal(item, "quantity")?.map(Quantity),
+        usd_value: Usd(req_decimal(item, "usd_value")?),
+    }))
+}
+
+pub(super) fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
+    Ok(OrderIntent {
+        idempotency_key: parse(
+            "idempotency_key",
+            req_s(item, "idempotency_key")?,
+            IdempotencyKey::parse,
+        )?,
+        signal_id: parse("signal_id", req_s(item, "signal_id")?, SignalId::parse)?,
+        symbol: symbol(item)?,
+        side: side(item)?,
+        status: wire(item, "status", IntentStatus::parse)?,
+        mode: wire(item, "mode", TradingMode::parse)?,
+        client_oid: parse("client_oid", req_s(item, "client_oid")?, ClientOid::parse)?,
+        order_id: opt_s(item, "order_id").map(str::to_string),
+        attempt: req_n(item, "attempt")?,
+        lease_until_ms: req_n(item, "lease_until_ms")?,
+        sizing: sizing_from(item)?,
+        error_code: opt_wire(item, "error_code", ReasonCode::parse)?,
+        error_message: opt_s(item, "error_message").map(str::to_string),
+        failure_alert_id: opt_s(item, "failure_alert_id").map(str::to_string),
+        reserved: opt_s(item, "reserved")
+            .map(|r| {
+                parse("reserved", r, |r| {
+                    serde_json::from_str::<Vec<crate::risk::CounterDelta>>(r)
+                })
+            })
+            .transpose()?
+            .unwrap_or_default(),
+        created_at: req_time(item, "created_at")?,
+        updated_at: req_time(item, "updated_at")?,
+    })
+}
