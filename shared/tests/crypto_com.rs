@@ -451,7 +451,7 @@ fn neither_the_key_nor_the_secret_reaches_the_logs() {
         .into_iter()
         .collect();
     assert!(
-        Credentials::from_secret(fields).is_err(),
+        Credentials::from_secret(fields, "exchange").is_err(),
         "a secret without api_secret is refused"
     );
 }

@@ -225,7 +225,7 @@ async fn decisions_are_written_once_and_only_the_same_one_is_accepted_again() {
         )
         .await;
     assert!(
-        matches!(missing, Err(StoreError::Corrupt(_))),
+        matches!(missing, Err(StoreError::NotFound(_))),
         "a decision never creates a signal row"
     );
 }

@@ -2,12 +2,11 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 use authorizer::handler::Authorizer;
-use shared::adapters::secrets::{json_secret, key_field, SecretString};
+use shared::adapters::secrets::{json_secret, key_field, SecretError, SecretString};
 use shared::config::{AuthorizerConfig, ProcessEnv};
-use shared::ports::StoreError;
 
 /// One key field of a JSON secret, read at init.
-async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) -> Result<SecretString, StoreError> {
+async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) -> Result<SecretString, SecretError> {
     key_field(&mut json_secret(client, id).await?, id, name)
 }
 

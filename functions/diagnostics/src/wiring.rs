@@ -5,7 +5,7 @@ use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::secrets::{json_secret, key_field, SecretString};
 use shared::config::DiagnosticsConfig;
-use shared::ports::StoreError;
+use shared::ports::BoxError;
 
 use crate::handler::Diagnostics;
 
@@ -17,7 +17,7 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub async fn new(aws: &aws_config::SdkConfig, config: DiagnosticsConfig) -> Result<Self, StoreError> {
+    pub async fn new(aws: &aws_config::SdkConfig, config: DiagnosticsConfig) -> Result<Self, BoxError> {
         let api_key = match &config.auth_secret_id {
             Some(id) => {
                 let mut secret = json_secret(&aws_sdk_secretsmanager::Client::new(aws), id).await?;

@@ -41,7 +41,7 @@ impl Deps {
         let exchange: Box<dyn Exchange> = match config.mode {
             ExecutionMode::Live => {
                 let fields = exchange_secret.ok_or("live mode without the exchange secret")?;
-                let creds = Credentials::from_secret(fields)?;
+                let creds = Credentials::from_secret(fields, &config.exchange.secret_id)?;
                 let settings = CryptoComSettings {
                     base_url: config.exchange.base_url.clone(),
                     timeout: Duration::from_millis(config.exchange.timeout_ms),

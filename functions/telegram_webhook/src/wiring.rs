@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::secrets::{json_secret, key_field, SecretString};
+use shared::adapters::secrets::{json_secret, key_field, take_field, SecretString};
 use shared::adapters::telegram::{Telegram, TelegramSettings};
 use shared::config::WebhookConfig;
-use shared::ports::{BoxError, StoreError};
+use shared::ports::BoxError;
 
 use crate::handler::Webhook;
 
@@ -25,12 +25,10 @@ impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: WebhookConfig) -> Result<Self, BoxError> {
         let id = &config.telegram.secret_id;
         let mut fields = json_secret(&aws_sdk_secretsmanager::Client::new(aws), id).await?;
-        let mut take = |k: &str| {
-            fields
-                .remove(k)
-                .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks {k}")))
-        };
-        let (token, chat) = (take("bot_token")?, take("chat_id")?);
+        let (token, chat) = (
+            take_field(&mut fields, id, "bot_token")?,
+            take_field(&mut fields, id, "chat_id")?,
+        );
         let secret = key_field(&mut fields, id, "webhook_secret")?;
         let chat_id: i64 = chat
             .expose()

@@ -133,7 +133,7 @@ impl SignalStore for MemoryStore {
         let s = t
             .signals
             .get_mut(signal_id)
-            .ok_or_else(|| StoreError::Corrupt(format!("no signal {signal_id}")))?;
+            .ok_or_else(|| StoreError::NotFound(format!("signal {signal_id}")))?;
         s.alert_message_id = sent_message_id;
         s.alert_status = Some(crate::model::SignalAlertStatus::of_delivery(sent_message_id));
         Ok(())
@@ -147,7 +147,7 @@ impl SignalStore for MemoryStore {
     ) -> Result<bool, StoreError> {
         let mut t = self.lock();
         let Some(s) = t.signals.get_mut(signal_id) else {
-            return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
+            return Err(StoreError::NotFound(format!("signal {signal_id}")));
         };
         if !decision_allowed(&s.decision, d) {
             return Ok(false);
@@ -326,7 +326,7 @@ impl AlertStore for MemoryStore {
         let a = t
             .alerts
             .get_mut(alert_id)
-            .ok_or_else(|| StoreError::Corrupt(format!("no alert {alert_id}")))?;
+            .ok_or_else(|| StoreError::NotFound(format!("alert {alert_id}")))?;
         a.status = crate::model::AlertStatus::Sent;
         a.telegram_message_id = Some(telegram_message_id);
         a.sent_at = Some(at);
@@ -339,7 +339,7 @@ impl AlertStore for MemoryStore {
         let a = t
             .alerts
             .get_mut(alert_id)
-            .ok_or_else(|| StoreError::Corrupt(format!("no alert {alert_id}")))?;
+            .ok_or_else(|| StoreError::NotFound(format!("alert {alert_id}")))?;
         a.attempts += 1;
         a.last_error = Some(error.to_string());
         Ok(())
@@ -361,7 +361,7 @@ impl WatchlistStore for MemoryStore {
     ) -> Result<bool, StoreError> {
         let mut t = self.lock();
         let Some(entry) = t.watchlist.iter_mut().find(|e| &e.symbol == symbol) else {
-            return Err(StoreError::Corrupt(format!("{symbol} is not on the watchlist")));
+            return Err(StoreError::NotFound(format!("{symbol} on the watchlist")));
         };
         let slot = match side {
             crate::ids::Side::Buy => &mut entry.last_buy,
@@ -455,7 +455,7 @@ impl MemoryNotifier {
 impl crate::ports::Notifier for MemoryNotifier {
     async fn send(&self, text: &str) -> Result<i64, crate::ports::NotifyError> {
         if self.failing.load(Ordering::SeqCst) {
-            return Err(crate::ports::NotifyError("telegram unavailable".into()));
+            return Err(crate::ports::NotifyError::Unavailable);
         }
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         sent.push(text.to_string());

@@ -582,7 +582,7 @@ impl Orchestrator<'_> {
                 "signal {} disappeared after the claim; intent {} is left for the report (ORPHAN_INTENT)",
                 f.signal_id, f.intent.idempotency_key
             ))),
-            FinalizeOutcome::DecisionConflict => Err(StoreError::Corrupt(format!(
+            FinalizeOutcome::DecisionConflict => Err(StoreError::DecisionConflict(format!(
                 "signal {} already carries a different decision than {}",
                 f.signal_id, f.decision.reason_code
             ))),
@@ -607,7 +607,7 @@ impl Orchestrator<'_> {
         {
             Ok(Outcome::Decided(d, None))
         } else {
-            Err(StoreError::Corrupt(format!(
+            Err(StoreError::DecisionConflict(format!(
                 "signal {signal_id} already carries a different decision than {}",
                 d.reason_code
             )))

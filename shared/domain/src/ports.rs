@@ -24,8 +24,19 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// A stored item cannot be read as its record: an attribute missing, of the wrong type, or an unknown value.
     #[error("stored item is malformed: {0}")]
     Corrupt(String),
+    /// The row an update needs does not exist (a signal, an alert, a watchlist symbol): nothing was written.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The signal already carries a different decision than the one being written: the one-decision rule
+    /// (docs/DESIGN.md §5) caught a bug or a forged message; nothing was overwritten.
+    #[error("decision conflict: {0}")]
+    DecisionConflict(String),
+    /// The store answered outside its contract (a failed condition without the stored item it must return).
+    #[error("unexpected answer from the store: {0}")]
+    Unexpected(String),
 }
 
 impl StoreError {
@@ -285,9 +296,27 @@ pub trait Exchange: Send + Sync {
     async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError>;
 }
 
+/// Why a message was not delivered. Every variant is "not delivered": the outbox row stays PENDING for the sweeper.
 #[derive(Debug, thiserror::Error)]
-#[error("telegram: {0}")]
-pub struct NotifyError(pub String);
+pub enum NotifyError {
+    /// The request did not complete; `kind` says how (timeout, connection failed, transport error). The source
+    /// never holds the request URL (the bot token is part of it).
+    #[error("telegram: sendMessage: {kind}")]
+    Transport {
+        kind: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// Telegram answered without delivering: its HTTP status and words.
+    #[error("telegram: {0}")]
+    Refused(String),
+    /// Rate limited for longer than the adapter waits.
+    #[error("telegram: sendMessage: HTTP 429, retry_after {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    /// The notifier is not reachable at all (the in-memory notifier's outage).
+    #[error("telegram unavailable")]
+    Unavailable,
+}
 
 #[async_trait]
 pub trait Notifier: Send + Sync {

@@ -20,13 +20,13 @@ use async_trait::async_trait;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 
-use crate::adapters::secrets::SecretString;
+use crate::adapters::secrets::{take_field, SecretError, SecretString};
 use crate::classify::{classify_text, code_class, CodeClass};
 use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
 use crate::money::{round_down_to_tick, UsdPrice};
 use crate::orchestration::truncate;
-use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest, StoreError};
+use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 use crate::signing::sign;
 
 /// API key and secret. `Debug` shows neither.
@@ -44,15 +44,13 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// From the `{"api_key", "api_secret"}` secret.
-    pub fn from_secret(mut fields: std::collections::BTreeMap<String, SecretString>) -> Result<Self, StoreError> {
-        let mut take = |k: &str| {
-            fields
-                .remove(k)
-                .ok_or_else(|| StoreError::Corrupt(format!("exchange secret lacks {k}")))
-        };
+    pub fn from_secret(
+        mut fields: std::collections::BTreeMap<String, SecretString>,
+        secret_id: &str,
+    ) -> Result<Self, SecretError> {
         Ok(Self {
-            api_key: take("api_key")?,
-            api_secret: take("api_secret")?,
+            api_key: take_field(&mut fields, secret_id, "api_key")?,
+            api_secret: take_field(&mut fields, secret_id, "api_secret")?,
         })
     }
 }

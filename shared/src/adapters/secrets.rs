@@ -5,7 +5,7 @@ use std::fmt;
 
 use aws_sdk_secretsmanager::Client;
 
-use crate::ports::StoreError;
+use crate::ports::BoxError;
 
 /// A secret value: `Debug` and `Display` print a placeholder, so it cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -41,46 +41,81 @@ impl fmt::Display for SecretString {
     }
 }
 
+/// Why a secret could not be used. The secret's id and the field are named; a value never is.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("secret {secret_id}: GetSecretValue failed")]
+    Read {
+        secret_id: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("secret {secret_id} has no string value")]
+    NoString { secret_id: String },
+    #[error("secret {secret_id} is not a JSON object of strings")]
+    NotJsonObject { secret_id: String },
+    #[error("secret {secret_id} field {field} is not a string")]
+    FieldNotString { secret_id: String, field: String },
+    #[error("secret {secret_id} lacks {field}")]
+    MissingField { secret_id: String, field: String },
+    #[error("secret {secret_id}: {field} is shorter than 16 characters")]
+    KeyTooShort { secret_id: String, field: String },
+}
+
 /// Reads a JSON-object secret (`{"api_key": "...", ...}`) into named secret fields.
-pub async fn json_secret(client: &Client, secret_id: &str) -> Result<BTreeMap<String, SecretString>, StoreError> {
+pub async fn json_secret(client: &Client, secret_id: &str) -> Result<BTreeMap<String, SecretString>, SecretError> {
     let resp = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| {
-            let why = aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string();
-            StoreError::backend("GetSecretValue", format!("secret {secret_id}: {why}"))
+        .map_err(|e| SecretError::Read {
+            secret_id: secret_id.to_string(),
+            // The SDK's words with their causes (`ResourceNotFoundException: …`), as one message.
+            source: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string().into(),
         })?;
-    let raw = resp
-        .secret_string()
-        .ok_or_else(|| StoreError::Corrupt(format!("secret {secret_id} has no string value")))?;
-    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(raw)
-        .map_err(|_| StoreError::Corrupt(format!("secret {secret_id} is not a JSON object of strings")))?;
+    let raw = resp.secret_string().ok_or_else(|| SecretError::NoString {
+        secret_id: secret_id.to_string(),
+    })?;
+    let map: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(raw).map_err(|_| SecretError::NotJsonObject {
+            secret_id: secret_id.to_string(),
+        })?;
     map.into_iter()
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => Ok((k, SecretString::new(s))),
-            _ => Err(StoreError::Corrupt(format!(
-                "secret {secret_id} field {k} is not a string"
-            ))),
+            _ => Err(SecretError::FieldNotString {
+                secret_id: secret_id.to_string(),
+                field: k,
+            }),
         })
         .collect()
 }
 
-/// Takes field `name` of secret `id` (read with [`json_secret`]): a key callers must present, so at least 16
-/// characters.
+/// Takes field `name` of secret `id` (read with [`json_secret`]).
+pub fn take_field(
+    fields: &mut BTreeMap<String, SecretString>,
+    id: &str,
+    name: &str,
+) -> Result<SecretString, SecretError> {
+    fields.remove(name).ok_or_else(|| SecretError::MissingField {
+        secret_id: id.to_string(),
+        field: name.to_string(),
+    })
+}
+
+/// [`take_field`] for a key callers must present: at least 16 characters.
 pub fn key_field(
     fields: &mut BTreeMap<String, SecretString>,
     id: &str,
     name: &str,
-) -> Result<SecretString, StoreError> {
-    let value = fields
-        .remove(name)
-        .ok_or_else(|| StoreError::Corrupt(format!("secret {id} lacks {name}")))?;
+) -> Result<SecretString, SecretError> {
+    let value = take_field(fields, id, name)?;
     if value.expose().len() < 16 {
-        return Err(StoreError::Corrupt(format!(
-            "secret {id}: {name} is shorter than 16 characters"
-        )));
+        return Err(SecretError::KeyTooShort {
+            secret_id: id.to_string(),
+            field: name.to_string(),
+        });
     }
     Ok(value)
 }
@@ -102,5 +137,16 @@ mod tests {
         assert!(s.matches(b"hunter2-token"));
         assert!(!s.matches(b"hunter2-toke"));
         assert!(!s.matches(b""));
+    }
+
+    #[test]
+    fn a_missing_or_short_field_is_named_and_its_value_never_shown() {
+        let mut fields = BTreeMap::from([("api_key".to_string(), SecretString::new("short-value".into()))]);
+        let e = key_field(&mut fields.clone(), "s/id", "api_key")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "secret s/id: api_key is shorter than 16 characters");
+        let e = take_field(&mut fields, "s/id", "chat_id").unwrap_err().to_string();
+        assert_eq!(e, "secret s/id lacks chat_id");
     }
 }

@@ -9,9 +9,9 @@ use super::http::{self, ClientError};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::adapters::secrets::{json_secret, SecretString};
+use crate::adapters::secrets::{json_secret, take_field, SecretString};
 use crate::config::TelegramConfig;
-use crate::ports::{BoxError, Notifier, NotifyError, StoreError};
+use crate::ports::{BoxError, Notifier, NotifyError};
 
 #[derive(Debug, Clone)]
 pub struct TelegramSettings {
@@ -46,12 +46,8 @@ impl Telegram {
         config: &TelegramConfig,
     ) -> Result<Self, BoxError> {
         let mut fields = json_secret(secrets, &config.secret_id).await?;
-        let mut take = |k: &str| {
-            fields
-                .remove(k)
-                .ok_or_else(|| StoreError::Corrupt(format!("secret {} lacks {k}", config.secret_id)))
-        };
-        let (token, chat_id) = (take("bot_token")?, take("chat_id")?);
+        let token = take_field(&mut fields, &config.secret_id, "bot_token")?;
+        let chat_id = take_field(&mut fields, &config.secret_id, "chat_id")?;
         let settings = TelegramSettings {
             base_url: config.base_url.clone(),
             timeout: Duration::from_secs(5),
@@ -74,7 +70,10 @@ impl Telegram {
             } else {
                 "transport error"
             };
-            NotifyError(format!("sendMessage: {kind}"))
+            NotifyError::Transport {
+                kind,
+                source: Box::new(e.without_url()),
+            }
         })?;
         let status = resp.status().as_u16();
         let json: Value = resp.json().await.unwrap_or(Value::Null);
@@ -102,21 +101,17 @@ impl Notifier for Telegram {
                 SendOutcome::RateLimited { retry_after_s } if !waited => {
                     let wait = Duration::from_secs(retry_after_s);
                     if wait > self.settings.max_wait {
-                        return Err(NotifyError(format!(
-                            "sendMessage: HTTP 429, retry_after {retry_after_s} s"
-                        )));
+                        return Err(NotifyError::RateLimited { retry_after_s });
                     }
                     tracing::warn!(retry_after = retry_after_s, "telegram rate limit; waiting once");
                     tokio::time::sleep(wait).await;
                     waited = true;
                 }
-                SendOutcome::HtmlRefused(why) => return Err(NotifyError(format!("sendMessage: HTTP 400: {why}"))),
-                SendOutcome::Failed(why) => return Err(NotifyError(why)),
-                SendOutcome::RateLimited { retry_after_s } => {
-                    return Err(NotifyError(format!(
-                        "sendMessage: HTTP 429, retry_after {retry_after_s} s"
-                    )))
+                SendOutcome::HtmlRefused(why) => {
+                    return Err(NotifyError::Refused(format!("sendMessage: HTTP 400: {why}")))
                 }
+                SendOutcome::Failed(why) => return Err(NotifyError::Refused(why)),
+                SendOutcome::RateLimited { retry_after_s } => return Err(NotifyError::RateLimited { retry_after_s }),
             }
         }
     }

@@ -182,7 +182,7 @@ impl IntentStore for DynamoStore {
             Ok(out) => {
                 let item = out
                     .attributes
-                    .ok_or_else(|| StoreError::Corrupt("takeover returned no item".into()))?;
+                    .ok_or_else(|| StoreError::Unexpected("takeover returned no item".into()))?;
                 Ok(Some(intent_from(&item)?))
             }
             Err(SdkError::ServiceError(e))

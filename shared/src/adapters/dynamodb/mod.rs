@@ -78,10 +78,10 @@ impl DynamoStore {
             let mut round = 0;
             while !pending.is_empty() {
                 if round == BATCH_GET_ROUNDS {
-                    return Err(StoreError::Corrupt(format!(
-                        "{} keys of {table} stayed unprocessed",
-                        pending.len()
-                    )));
+                    return Err(StoreError::backend(
+                        "BatchGetItem",
+                        format!("{} keys of {table} stayed unprocessed", pending.len()),
+                    ));
                 }
                 if round > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(25 << round)).await;
@@ -299,7 +299,7 @@ impl DynamoStore {
                 PutItemError::ConditionalCheckFailedException(c) => c
                     .item
                     .map(Some)
-                    .ok_or_else(|| StoreError::Corrupt(format!("{op}: conflict without ALL_OLD item"))),
+                    .ok_or_else(|| StoreError::Unexpected(format!("{op}: conflict without ALL_OLD item"))),
                 other => Err(StoreError::backend(op, other)),
             },
         }

@@ -141,7 +141,7 @@ impl SignalStore for DynamoStore {
             Err(e) => match e.into_service_error() {
                 UpdateItemError::ConditionalCheckFailedException(c) => {
                     let Some(old) = c.item else {
-                        return Err(StoreError::Corrupt(format!("signal {signal_id} does not exist")));
+                        return Err(StoreError::NotFound(format!("signal {signal_id}")));
                     };
                     // A decision is already there: fine when it is the same outcome (a redelivery), not otherwise.
                     Ok(opt_s(&old, "decision_type") == Some(d.decision_type.as_str())
