@@ -263,7 +263,7 @@ async fn a_halt_sent_as_a_telegram_command_stops_the_next_claim_and_other_chats_
     let env = TestEnv::new("riskbot").await;
     let store = env.store();
     let sink = support::Sink::start().await;
-    let config = shared::config::WebhookConfig {
+    let config = telegram_webhook::config::WebhookConfig {
         tables: env.p.tables.clone(),
         telegram: shared::config::TelegramConfig {
             base_url: sink.base.clone(),

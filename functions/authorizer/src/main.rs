@@ -1,9 +1,10 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
+use authorizer::config::AuthorizerConfig;
 use authorizer::handler::Authorizer;
 use shared::adapters::secrets::{json_secret, key_field, SecretError, SecretString};
-use shared::config::{AuthorizerConfig, ProcessEnv};
+use shared::config::ProcessEnv;
 
 /// One key field of a JSON secret, read at init.
 async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) -> Result<SecretString, SecretError> {

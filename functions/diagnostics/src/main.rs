@@ -1,7 +1,8 @@
 use lambda_http::{service_fn, Error, Request};
 
+use diagnostics::config::DiagnosticsConfig;
 use diagnostics::wiring::Deps;
-use shared::config::{DiagnosticsConfig, ProcessEnv};
+use shared::config::ProcessEnv;
 
 // One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to
 // start at init (measured by ./scripts/bench.sh, README "Performance").

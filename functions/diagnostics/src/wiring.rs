@@ -1,10 +1,10 @@
 //! Builds the diagnostics adapters once per container from the typed config, with the API key read from Secrets
 //! Manager at init (unless auth is explicitly off).
 
+use crate::config::DiagnosticsConfig;
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::secrets::{json_secret, key_field, SecretString};
-use shared::config::DiagnosticsConfig;
 use shared::ports::BoxError;
 
 use crate::handler::Diagnostics;

@@ -1,9 +1,10 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
+use evaluator::config::EvaluatorConfig;
 use evaluator::wiring::Deps;
 use shared::adapters::clock::SystemClock;
-use shared::config::{EvaluatorConfig, ProcessEnv};
+use shared::config::ProcessEnv;
 
 // One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to
 // start at init (measured by ./scripts/bench.sh, README "Performance").

@@ -4,11 +4,11 @@ use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
 use std::time::Duration;
 
+use crate::config::{EvaluatorConfig, MarketSource};
 use shared::adapters::crypto_com_candles::CryptoComCandles;
 use shared::adapters::replay::ReplayMarketData;
 use shared::adapters::sqs::SqsQueue;
 use shared::adapters::telegram::Telegram;
-use shared::config::{EvaluatorConfig, MarketSource};
 use shared::ports::{BoxError, Clock, MarketData};
 
 use crate::handler::Evaluator;

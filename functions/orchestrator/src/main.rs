@@ -1,8 +1,9 @@
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
+use orchestrator::config::OrchestratorConfig;
 use orchestrator::wiring::Deps;
-use shared::config::{OrchestratorConfig, ProcessEnv};
+use shared::config::ProcessEnv;
 
 // One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to
 // start at init (measured by ./scripts/bench.sh, README "Performance").

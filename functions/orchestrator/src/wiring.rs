@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use crate::config::{OrchestratorConfig, PaperUsdPrices};
 use shared::adapters::clock::SystemClock;
 use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings, UsdTickers};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::paper::{PaperExchange, PaperPrices};
 use shared::adapters::secrets::json_secret;
 use shared::adapters::telegram::Telegram;
-use shared::config::{OrchestratorConfig, PaperUsdPrices};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
 use shared::ports::{BoxError, Exchange};
 use shared::risk::ControlCache;

@@ -1,7 +1,8 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-use shared::config::{ProcessEnv, SweeperConfig};
+use shared::config::ProcessEnv;
+use sweeper::config::SweeperConfig;
 use sweeper::wiring::Deps;
 
 // One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to

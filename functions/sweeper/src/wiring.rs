@@ -1,10 +1,10 @@
 //! Builds the sweeper's adapters once per container from the typed config.
 
+use crate::config::SweeperConfig;
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::sqs::SqsQueue;
 use shared::adapters::telegram::Telegram;
-use shared::config::SweeperConfig;
 use shared::ports::BoxError;
 
 use crate::handler::Sweeper;
@@ -21,7 +21,7 @@ impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: SweeperConfig) -> Result<Self, BoxError> {
         let notifier = Telegram::from_config(&aws_sdk_secretsmanager::Client::new(aws), &config.telegram).await?;
         Ok(Self {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.diagnostics.tables.clone()),
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
             queue: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.queue_url.clone()),
             notifier,
             clock: SystemClock,
@@ -38,7 +38,7 @@ impl Deps {
             queue: &self.queue,
             notifier: &self.notifier,
             clock: &self.clock,
-            grace: self.config.diagnostics.grace,
+            grace: self.config.grace,
             window_hours: self.config.window_hours,
             namespace: &self.config.metrics_namespace,
         }

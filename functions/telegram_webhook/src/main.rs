@@ -1,6 +1,7 @@
 use lambda_http::{service_fn, Error, Request};
 
-use shared::config::{ProcessEnv, WebhookConfig};
+use shared::config::ProcessEnv;
+use telegram_webhook::config::WebhookConfig;
 use telegram_webhook::wiring::Deps;
 
 // One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to

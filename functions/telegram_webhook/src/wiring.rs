@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use crate::config::WebhookConfig;
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::secrets::{json_secret, key_field, take_field, SecretString};
 use shared::adapters::telegram::{Telegram, TelegramSettings};
-use shared::config::WebhookConfig;
 use shared::ports::BoxError;
 
 use crate::handler::Webhook;

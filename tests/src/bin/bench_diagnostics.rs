@@ -154,7 +154,7 @@ async fn main() -> Result<(), BoxError> {
     }
 
     let deps = diagnostics::wiring::Deps::new(&aws, {
-        let mut c = shared::config::DiagnosticsConfig::from_source(&shared::config::ProcessEnv)?;
+        let mut c = diagnostics::config::DiagnosticsConfig::from_source(&shared::config::ProcessEnv)?;
         c.tables = p.tables.clone();
         c.auth_secret_id = None;
         c

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use diagnostics::config::DiagnosticsConfig;
 use lambda_http::{Body, RequestExt};
-use shared::config::{DiagnosticsConfig, ProcessEnv};
+use shared::config::ProcessEnv;
 use tests::http::{read_request, unreadable_status, write_response, write_response_with};
 use tokio::net::TcpListener;
 

@@ -7,9 +7,13 @@
 
 use std::time::Instant;
 
+use diagnostics::config::DiagnosticsConfig;
+use evaluator::config::EvaluatorConfig;
 use lambda_http::{Body, RequestExt};
+use orchestrator::config::OrchestratorConfig;
 use shared::adapters::clock::ReplayClock;
-use shared::config::{DiagnosticsConfig, EvaluatorConfig, OrchestratorConfig, ProcessEnv, SweeperConfig};
+use shared::config::ProcessEnv;
+use sweeper::config::SweeperConfig;
 use tests::esm;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

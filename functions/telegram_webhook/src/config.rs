@@ -1,0 +1,23 @@
+//! The Telegram webhook's configuration (docs/DESIGN.md §9), read once at init.
+
+use chrono::Duration;
+use shared::config::{grace, ConfigError, Source, TableNames, TelegramConfig};
+
+/// The Telegram webhook (docs/DESIGN.md §11): the bot's token, its chat and the webhook's secret token all come
+/// from the Telegram secret, `{"bot_token", "chat_id", "webhook_secret"}`.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub tables: TableNames,
+    pub telegram: TelegramConfig,
+    pub grace: Duration,
+}
+
+impl WebhookConfig {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: TableNames::from_source(src)?,
+            telegram: TelegramConfig::from_source(src),
+            grace: grace(src)?,
+        })
+    }
+}
