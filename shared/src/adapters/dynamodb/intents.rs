@@ -74,11 +74,7 @@ impl IntentStore for DynamoStore {
         let (a, b) = (rfc3339(since), rfc3339(until));
         let days = days_between(since, until);
         let intents = &self.tables.intents;
-        let per_day = try_join_all(
-            days.into_iter()
-                .map(|d| self.query_day(intents, d, &a, &b, None, usize::MAX)),
-        )
-        .await?;
+        let per_day = try_join_all(days.into_iter().map(|d| self.query_day(intents, d, &a, &b, None, None))).await?;
         per_day.iter().flatten().map(intent_from).collect()
     }
 

@@ -305,7 +305,7 @@ impl DynamoStore {
         }
     }
 
-    /// One day of a table's `by_day` index, newest first, until `cap` items; `sent` filters to sent signals (of a
+    /// One day of a table's `by_day` index, newest first, until `cap` items (all when `None`); `sent` filters to sent signals (of a
     /// side).
     async fn query_day(
         &self,
@@ -314,7 +314,7 @@ impl DynamoStore {
         since: &str,
         until: &str,
         sent: Option<Option<Side>>,
-        cap: usize,
+        cap: Option<usize>,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
@@ -349,7 +349,7 @@ impl DynamoStore {
             let resp = req.send().await.map_err(|e| StoreError::backend("Query", e))?;
             items.extend(resp.items.unwrap_or_default());
             match resp.last_evaluated_key {
-                Some(k) if !k.is_empty() && items.len() < cap => start = Some(k),
+                Some(k) if !k.is_empty() && cap.is_none_or(|cap| items.len() < cap) => start = Some(k),
                 _ => return Ok(items),
             }
         }

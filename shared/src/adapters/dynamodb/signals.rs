@@ -28,7 +28,7 @@ impl SignalStore for DynamoStore {
         let days = days_between(since, until);
         let per_day = try_join_all(
             days.into_iter()
-                .map(|d| self.query_day(&self.tables.signals, d, &a, &b, None, usize::MAX)),
+                .map(|d| self.query_day(&self.tables.signals, d, &a, &b, None, None)),
         )
         .await?;
         let mut out = per_day
@@ -64,14 +64,14 @@ impl SignalStore for DynamoStore {
                     break;
                 }
                 items.extend(
-                    self.query_day(&self.tables.signals, day, &a, &b, Some(side), missing)
+                    self.query_day(&self.tables.signals, day, &a, &b, Some(side), Some(missing))
                         .await?,
                 );
             }
         } else {
             let all = try_join_all(
                 days.into_iter()
-                    .map(|d| self.query_day(&self.tables.signals, d, &a, &b, Some(side), usize::MAX)),
+                    .map(|d| self.query_day(&self.tables.signals, d, &a, &b, Some(side), None)),
             )
             .await?;
             items.extend(all.into_iter().flatten());
