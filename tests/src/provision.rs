@@ -10,6 +10,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use shared::config::TableNames;
+use shared::ids::Symbol;
+use shared::model::WatchlistEntry;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -198,7 +200,7 @@ pub async fn secrets(sm: &aws_sdk_secretsmanager::Client) -> Result<(), BoxError
 pub async fn seed_watchlist(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
-    entries: &[shared::model::WatchlistEntry],
+    entries: &[WatchlistEntry],
 ) -> Result<(), BoxError> {
     let problems: Vec<String> = entries.iter().flat_map(|e| e.problems()).collect();
     if !problems.is_empty() {
@@ -238,4 +240,71 @@ pub async fn all(
         queue_url,
         dlq_url,
     })
+}
+
+/// The watchlist `local-stack` seeds and where it came from: the file (default `data/watchlist.json`); with a candle
+/// folder and no file, one entry per symbol of its files (the watchlist's defaults, 100 USD per order); with both,
+/// the file's entries that have candles (the others are named on stderr, one line each).
+pub fn watchlist_to_seed(
+    file: Option<String>,
+    candles: Option<&std::path::Path>,
+) -> Result<(Vec<WatchlistEntry>, String), BoxError> {
+    let Some(dir) = candles else {
+        let path = file.unwrap_or_else(|| "data/watchlist.json".into());
+        return Ok((read_watchlist(&path)?, path));
+    };
+    let symbols: Vec<Symbol> = shared::adapters::replay::ReplayMarketData::from_dir(dir)?.symbols();
+    let Some(path) = file else {
+        let entries = symbols
+            .iter()
+            .map(|s| serde_json::from_value(serde_json::json!({ "symbol": s.as_str(), "trade_amount_usd": "100" })))
+            .collect::<Result<Vec<WatchlistEntry>, _>>()?;
+        return Ok((entries, format!("the candle files of {}", dir.display())));
+    };
+    let (with_data, without): (Vec<_>, Vec<_>) = read_watchlist(&path)?
+        .into_iter()
+        .partition(|e| symbols.contains(&e.symbol));
+    for e in without {
+        eprintln!(
+            "[BOOT] watchlist symbol {} has no candle file in {}: left out",
+            e.symbol,
+            dir.display()
+        );
+    }
+    Ok((with_data, path))
+}
+
+fn read_watchlist(path: &str) -> Result<Vec<WatchlistEntry>, BoxError> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("watchlist file {path}: {e}"))?;
+    Ok(serde_json::from_str(&text).map_err(|e| format!("watchlist file {path}: {e}"))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seeded_watchlist_follows_the_candle_folder() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let shipped = root.join("data/candles");
+        let (entries, _) = watchlist_to_seed(None, Some(&shipped)).unwrap();
+        let symbols: Vec<&str> = entries.iter().map(|e| e.symbol.as_str()).collect();
+        assert_eq!(symbols, ["ETH_BTC", "XRP_ETH", "XRP_USDT"]);
+        assert!(entries
+            .iter()
+            .all(|e| e.preset == "swing-aggressive" && e.trade_amount_usd == rust_decimal::Decimal::from(100)));
+
+        let one = std::env::temp_dir().join(format!("candles-{}", std::process::id()));
+        std::fs::create_dir_all(&one).unwrap();
+        std::fs::copy(shipped.join("ETH_BTC-5m.json"), one.join("ETH_BTC-elsewhere.json")).unwrap();
+        let file = root.join("data/watchlist.json").display().to_string();
+        let (entries, _) = watchlist_to_seed(Some(file), Some(&one)).unwrap();
+        std::fs::remove_dir_all(&one).unwrap();
+        assert_eq!(entries.len(), 1, "the file's entries without candles are left out");
+        assert_eq!(entries[0].symbol.as_str(), "ETH_BTC");
+        assert_eq!(
+            entries[0].preset, "swing-aggressive",
+            "the file's own settings are kept"
+        );
+    }
 }

@@ -1,15 +1,27 @@
-//! `local-stack [WATCHLIST_FILE]`: creates (idempotently) the tables, index, queue + DLQ and secrets in the emulator
-//! the `AWS_ENDPOINT_URL` points at, and seeds the watchlist from the file (default `data/watchlist.json`).
+//! `local-stack [WATCHLIST_FILE] [--candles DIR]`: creates (idempotently) the tables, index, queue + DLQ and
+//! secrets in the emulator the `AWS_ENDPOINT_URL` points at, and seeds the watchlist: from the file (default
+//! `data/watchlist.json`), or, with `--candles DIR` and no file, one entry per symbol of the folder's candle files
+//! with the watchlist's defaults and 100 USD per order. With `--candles`, a file entry whose symbol has no candles
+//! in the folder is left out with one line saying so (the evaluator would otherwise warn at every step).
 
-use shared::model::WatchlistEntry;
+use std::path::PathBuf;
+
 use tests::provision;
 
 #[tokio::main]
 async fn main() -> Result<(), provision::BoxError> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "data/watchlist.json".into());
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("watchlist file {path}: {e}"))?;
-    let entries: Vec<WatchlistEntry> =
-        serde_json::from_str(&text).map_err(|e| format!("watchlist file {path}: {e}"))?;
+    let (mut file, mut candles) = (None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--candles" => candles = Some(PathBuf::from(args.next().ok_or("--candles needs a folder")?)),
+            _ => file = Some(arg),
+        }
+    }
+    let (entries, path) = provision::watchlist_to_seed(file, candles.as_deref())?;
+    if entries.is_empty() {
+        return Err("the watchlist to seed is empty".into());
+    }
     let aws = tests::aws().await;
     let p = provision::all(&aws, "", None).await?;
     provision::seed_watchlist(&aws_sdk_dynamodb::Client::new(&aws), &p.tables.watchlist, &entries).await?;

@@ -122,6 +122,7 @@ async fn run() -> Result<bool, BoxError> {
     println!(
         "Signals: {signals} sent, {blocked} held back; orchestrator decided {decided} deliveries ({retried} retried); evaluator errors {errors}."
     );
+    print_per_symbol(&report);
     println!(
         "Invariants (sweeper, {}h): missing_intent {}, null_decisions {}, failed_without_telegram {}, non_terminal_intent {}.",
         sweep_deps.config.window_hours, counts.missing_intent, counts.null_decisions, counts.failed_without_telegram, counts.non_terminal_intent
@@ -143,6 +144,26 @@ async fn run() -> Result<bool, BoxError> {
     );
     println!("{body}");
     Ok(response.status() == 200 && pass && placed > 0)
+}
+
+/// Signals and decisions per symbol, from the report's signal rows.
+fn print_per_symbol(report: &serde_json::Value) {
+    let mut per: std::collections::BTreeMap<&str, [usize; 5]> = std::collections::BTreeMap::new();
+    for s in report["signals"].as_array().into_iter().flatten() {
+        let row = per.entry(s["symbol"].as_str().unwrap_or("?")).or_default();
+        row[0] += 1;
+        match s["decision_type"].as_str() {
+            Some("EXECUTED") => row[1] += 1,
+            Some("FAILED") => row[2] += 1,
+            Some("SKIPPED") => row[3] += 1,
+            _ => row[4] += 1,
+        }
+    }
+    for (symbol, [sent, executed, failed, skipped, undecided]) in per {
+        println!(
+            "  {symbol:<12} {sent:>3} sent: {executed} executed, {failed} failed, {skipped} skipped, {undecided} undecided"
+        );
+    }
 }
 
 /// What the local Telegram sink received (it answers `GET /messages` at the configured Bot API base URL).
