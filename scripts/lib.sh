@@ -49,6 +49,16 @@ ensure_python_tools() {
     "cfn-lint==$CFN_LINT_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >&2
 }
 
+# Debian's chromium, headless, for the operator page's browser test (tests/tests/diagnostics_api.rs).
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return
+  log "installing Debian's chromium (once, ~1 min; the operator page's browser test renders with it)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  { $sudo apt-get install -y --no-install-recommends chromium \
+      || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends chromium; }; } >&2
+}
+
 # The deployment tools, in their own venv (SAM pins another boto3 than the emulator): SAM CLI, cargo-lambda with zig
 # (the cross-linker it uses) and cfn-lint's serverless rules.
 TOOLS_VENV="$ROOT/.venv-tools"

@@ -18,6 +18,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
 CONCURRENCY_TESTS=(--test pipeline --test takeover --test evaluator --test storage --test risk --test faults --test outages)
 
 ensure_python_tools
+ensure_chromium
 emulator_up
 trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi' EXIT
 

@@ -42,6 +42,7 @@ async fn serve(env: &TestEnv) -> (Server, String) {
             .env("ORDER_INTENTS_TABLE", &t.intents)
             .env("ALERTS_TABLE", &t.alerts)
             .env("WATCHLIST_TABLE", &t.watchlist)
+            .env("RISK_TABLE", &t.risk)
             .env("DIAGNOSTICS_AUTH", "on")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -182,4 +183,92 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
         .unwrap();
     assert_eq!(verify(&base, KEY), 1, "violation");
     assert_eq!(verify("http://127.0.0.1:9", KEY), 2, "unreachable");
+}
+
+/// Debian's chromium, headless: what a person's browser makes of `html` (the DOM after parsing and layout).
+fn chromium_dom(html: &str, screenshot: Option<&str>) -> String {
+    let page = std::env::temp_dir().join(format!("operator-page-{}.html", std::process::id()));
+    std::fs::write(&page, html).unwrap();
+    let url = format!("file://{}", page.display());
+    let run = |extra: &[String]| {
+        Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap_or_else(|e| panic!("chromium: {e} (Debian's chromium package; ./scripts/test.sh installs it)"))
+    };
+    if let Some(path) = screenshot {
+        run(&[format!("--screenshot={path}"), "--window-size=1280,1100".into()]);
+    }
+    let out = run(&["--dump-dom".into()]);
+    std::fs::remove_file(&page).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The operator page through the real server, rendered by headless Chromium: the FAIL banner, the violation row and
+/// the signal rows. `OPERATOR_PAGE_SCREENSHOT=path` also saves a screenshot (the README's).
+#[tokio::test]
+async fn the_operator_page_shows_the_banner_a_violation_and_the_signals_in_a_browser() {
+    let env = TestEnv::new("page").await;
+    let store = env.store();
+    let ago = Utc::now() - chrono::Duration::minutes(10);
+    let placed = support::signal("ETH_BTC", Side::Buy, 1, ago);
+    let lost = support::signal("XRP_USDT", Side::Sell, 2, Utc::now() - chrono::Duration::hours(1));
+    for s in [&placed, &lost] {
+        store.put_new(s).await.unwrap();
+    }
+    let clock = ManualClock::new(ago, 0);
+    Orchestrator {
+        intents: &store,
+        signals: &store,
+        control: &store,
+        guard: &shared::risk::ControlCache::default(),
+        exchange: &support::paper(1),
+        clock: &clock,
+        settings: OrchestratorSettings::default(),
+    }
+    .process(&support::message(&placed))
+    .await
+    .unwrap();
+
+    let (_server, base) = serve(&env).await;
+    let http = shared::adapters::http::client(Duration::from_secs(10)).unwrap();
+    let get = |accept: &'static str, key: &'static str| {
+        http.get(format!("{base}{ROUTE}?hours=2"))
+            .header("accept", accept)
+            .header("x-diagnostics-key", key)
+            .send()
+    };
+    assert_eq!(
+        get("text/html", "nope").await.unwrap().status(),
+        401,
+        "the page is behind the key"
+    );
+    let json = get("application/json, text/html", KEY).await.unwrap();
+    assert!(json.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let resp = get("text/html,application/xhtml+xml,*/*;q=0.8", KEY).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    let html = resp.text().await.unwrap();
+
+    let screenshot = std::env::var("OPERATOR_PAGE_SCREENSHOT").ok();
+    let dom = chromium_dom(&html, screenshot.as_deref());
+    // The lost signal has no intent and no decision: MISSING_INTENT and NULL_DECISION.
+    assert!(dom.contains("FAIL: 2 violation(s) over 2 signal(s), last 2 h"), "{dom}");
+    assert!(dom.contains("Trading: running"), "{dom}");
+    let violations = &dom[dom.find("id=\"violations\"").unwrap()..dom.find("id=\"signals\"").unwrap()];
+    assert!(
+        violations.contains("MISSING_INTENT") && violations.contains(lost.signal_id.as_str()),
+        "{violations}"
+    );
+    let signals = &dom[dom.find("id=\"signals\"").unwrap()..];
+    assert!(
+        signals.contains(placed.signal_id.as_str()) && signals.contains("EXECUTED"),
+        "{signals}"
+    );
+    assert!(signals.contains("paper-"), "the placed signal's order id: {signals}");
 }

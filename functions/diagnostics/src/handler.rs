@@ -1,6 +1,7 @@
 //! Diagnostics API: `GET /api/diagnostics/recent-signals?hours=&limit=&side=` answers the invariants report of
 //! docs/DESIGN.md §8, every number computed from the tables at request time. Bad input is a 400 JSON naming the
-//! parameter, an unknown path a 404, another method a 405 — never a panic.
+//! parameter, an unknown path a 404, another method a 405 — never a panic. A browser (`Accept: text/html`) gets the
+//! same report as the operator page (`page.rs`), behind the same key.
 
 use chrono::Duration;
 use lambda_http::http::{Method, StatusCode};
@@ -88,6 +89,9 @@ impl Diagnostics<'_> {
                     violations = report.violations.len(),
                     "diagnostics report"
                 );
+                if wants_html(&req) {
+                    return page(&report);
+                }
                 respond(StatusCode::OK, &report)
             }
             Err(e) => {
@@ -100,6 +104,30 @@ impl Diagnostics<'_> {
             }
         }
     }
+}
+
+/// A browser's `Accept` (text/html before any JSON): the operator page instead of the JSON.
+fn wants_html(req: &Request) -> bool {
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match (accept.find("text/html"), accept.find("application/json")) {
+        (Some(html), Some(json)) => html < json,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+fn page(report: &invariants::Report) -> Response<Body> {
+    let value = serde_json::to_value(report).unwrap_or_default();
+    let mut resp = Response::new(Body::from(crate::page::render(&value)));
+    resp.headers_mut().insert(
+        "content-type",
+        lambda_http::http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
 }
 
 fn error(status: StatusCode, message: &str, detail: serde_json::Value) -> Response<Body> {

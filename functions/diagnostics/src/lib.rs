@@ -2,4 +2,5 @@
 
 pub mod config;
 pub mod handler;
+pub mod page;
 pub mod wiring;

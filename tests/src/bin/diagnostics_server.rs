@@ -57,14 +57,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                     return;
                 }
             };
-            let allow: Vec<(String, String)> = response
-                .headers()
-                .get("allow")
-                .and_then(|v| v.to_str().ok())
-                .map(|v| vec![("allow".to_string(), v.to_string())])
-                .unwrap_or_default();
+            let passed: Vec<(String, String)> = ["allow", "content-type"]
+                .iter()
+                .filter_map(|name| {
+                    let value = response.headers().get(*name)?.to_str().ok()?;
+                    Some((name.to_string(), value.to_string()))
+                })
+                .collect();
             let status = response.status().as_u16();
-            let _ = write_response_with(&mut stream, status, &allow, response.body().as_ref()).await;
+            let _ = write_response_with(&mut stream, status, &passed, response.body().as_ref()).await;
         });
     }
 }

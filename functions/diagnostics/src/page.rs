@@ -1,0 +1,141 @@
+//! The operator page: the same report as HTML, for a person (`Accept: text/html` on the API route, behind the same
+//! key). A pass/fail banner, the trading state, the counts, the violations first, then every signal with its
+//! decision trace and order id. Every value from the tables is HTML-escaped; the page loads nothing else (inline
+//! style, no script).
+
+use serde_json::Value;
+
+/// `text` with the five HTML-significant characters escaped.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JSON value as table-cell text: strings as they are, null as empty, anything else in its JSON form.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => esc(s),
+        other => esc(&other.to_string()),
+    }
+}
+
+fn table(out: &mut String, id: &str, rows: &[Value], columns: &[(&str, &str)]) {
+    out.push_str(&format!("<table id=\"{id}\"><thead><tr>"));
+    for (_, title) in columns {
+        out.push_str(&format!("<th>{}</th>", esc(title)));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for (key, _) in columns {
+            out.push_str(&format!("<td>{}</td>", cell(&row[*key])));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
+/// The page for `report` (the API's JSON body, as a value).
+pub fn render(report: &Value) -> String {
+    let pass = report["pass"].as_bool() == Some(true);
+    let violations = report["violations"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let signals = report["signals"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut out = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signal orchestrator · invariants</title>\
+         <style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}\
+         td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}#banner{padding:.6em 1em;font-size:1.4em;\
+         color:#fff}.pass{background:#1a7f37}.fail{background:#cf222e}</style></head><body>",
+    );
+    let (class, word) = if pass { ("pass", "PASS") } else { ("fail", "FAIL") };
+    out.push_str(&format!(
+        "<div id=\"banner\" class=\"{class}\">{word}: {} violation(s) over {} signal(s), last {} h</div>",
+        violations.len(),
+        cell(&report["total"]),
+        cell(&report["hours"])
+    ));
+    let trading = &report["trading"];
+    out.push_str(&format!(
+        "<p id=\"trading\">Trading: {}</p>",
+        match trading["halted"].as_bool() {
+            Some(true) => format!(
+                "HALTED by {} — {}",
+                cell(&trading["halted_by"]),
+                cell(&trading["halt_reason"])
+            ),
+            Some(false) => "running".to_string(),
+            None => "unknown (control row unreadable)".to_string(),
+        }
+    ));
+    out.push_str("<h2>Counts</h2><table id=\"counts\"><tbody>");
+    for (name, value) in report["counts"].as_object().into_iter().flatten() {
+        out.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", esc(name), cell(value)));
+    }
+    out.push_str("</tbody></table><h2>Violations</h2>");
+    table(
+        &mut out,
+        "violations",
+        violations,
+        &[
+            ("violation", "violation"),
+            ("signal_id", "signal"),
+            ("timestamp", "emitted"),
+            ("message", "message"),
+            ("details", "details"),
+        ],
+    );
+    out.push_str("<h2>Signals</h2>");
+    table(
+        &mut out,
+        "signals",
+        signals,
+        &[
+            ("timestamp", "emitted"),
+            ("signal_id", "signal"),
+            ("price", "price"),
+            ("decision_type", "decision"),
+            ("reason_code", "reason code"),
+            ("reason_message", "reason"),
+            ("order_id", "order id"),
+            ("exchange_error_snippet", "exchange said"),
+            ("violations", "violations"),
+        ],
+    );
+    out.push_str("</body></html>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_page_escapes_what_the_tables_hold_and_says_fail_first() {
+        let report = json!({
+            "pass": false, "total": 1, "hours": 24,
+            "counts": { "missing_intent": 1 },
+            "trading": { "halted": true, "halted_by": "@ops", "halt_reason": "<b>maintenance</b>" },
+            "violations": [{ "violation": "MISSING_INTENT", "signal_id": "ETH_BTC:BUY:1", "timestamp": "t",
+                             "message": "Signal was sent but no order_intent exists", "details": {} }],
+            "signals": [{ "signal_id": "ETH_BTC:BUY:1", "reason_message": "<script>alert(1)</script>",
+                          "order_id": null, "violations": ["MISSING_INTENT"] }]
+        });
+        let page = render(&report);
+        assert!(page.contains("<div id=\"banner\" class=\"fail\">FAIL: 1 violation(s) over 1 signal(s), last 24 h"));
+        assert!(!page.contains("<script>") && page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("HALTED by @ops — &lt;b&gt;maintenance&lt;/b&gt;"));
+        assert!(page.find("id=\"violations\"") < page.find("id=\"signals\""));
+        assert_eq!(esc("a&b\"'"), "a&amp;b&quot;&#39;");
+    }
+}
