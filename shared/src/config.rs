@@ -14,7 +14,7 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-/// Where variables come from: the process environment in functions, a map in tests.
+/// Where variables come from: the process environment in functions, [`Pairs`] in tests.
 pub trait Source {
     fn get(&self, var: &str) -> Option<String>;
 }
@@ -28,9 +28,18 @@ impl Source for ProcessEnv {
     }
 }
 
-impl<F: Fn(&str) -> Option<String>> Source for F {
+/// Variables from name/value pairs instead of the process environment (tests, tools).
+pub struct Pairs(std::collections::HashMap<String, String>);
+
+impl Pairs {
+    pub fn new(pairs: &[(&str, &str)]) -> Self {
+        Self(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+}
+
+impl Source for Pairs {
     fn get(&self, var: &str) -> Option<String> {
-        self(var)
+        self.0.get(var).cloned()
     }
 }
 
@@ -136,24 +145,24 @@ mod tests {
 
     #[test]
     fn retention_is_bounded_and_grace_named() {
-        let src = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-        };
         assert_eq!(
-            TableNames::from_source(&src(&[("RETENTION_DAYS", "90")]))
+            TableNames::from_source(&Pairs::new(&[("RETENTION_DAYS", "90")]))
                 .unwrap()
                 .retention_days,
             90
         );
         assert_eq!(
-            TableNames::from_source(&src(&[("RETENTION_DAYS", "30")]))
+            TableNames::from_source(&Pairs::new(&[("RETENTION_DAYS", "30")]))
                 .unwrap_err()
                 .var,
             "RETENTION_DAYS",
             "not shorter than the report's window"
         );
-        assert_eq!(grace(&src(&[("GRACE_SECONDS", "x")])).unwrap_err().var, "GRACE_SECONDS");
-        assert_eq!(grace(&src(&[])).unwrap(), Duration::seconds(120));
-        assert!(flag(&src(&[("F", "on")]), "F", false) && !flag(&src(&[("F", "maybe")]), "F", true));
+        assert_eq!(
+            grace(&Pairs::new(&[("GRACE_SECONDS", "x")])).unwrap_err().var,
+            "GRACE_SECONDS"
+        );
+        assert_eq!(grace(&Pairs::new(&[])).unwrap(), Duration::seconds(120));
+        assert!(flag(&Pairs::new(&[("F", "on")]), "F", false) && !flag(&Pairs::new(&[("F", "maybe")]), "F", true));
     }
 }

@@ -72,24 +72,19 @@ impl EvaluatorConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k: &str| m.get(k).cloned()
-    }
+    use shared::config::Pairs;
 
     #[test]
     fn bad_values_name_their_variable() {
-        let e = EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q"), ("TIMEFRAME", "7m")])).unwrap_err();
+        let e =
+            EvaluatorConfig::from_source(&Pairs::new(&[("SIGNALS_QUEUE_URL", "q"), ("TIMEFRAME", "7m")])).unwrap_err();
         assert_eq!(e.var, "TIMEFRAME");
         assert_eq!(
-            EvaluatorConfig::from_source(&src(&[])).unwrap_err().var,
+            EvaluatorConfig::from_source(&Pairs::new(&[])).unwrap_err().var,
             "SIGNALS_QUEUE_URL"
         );
-        let ok = EvaluatorConfig::from_source(&src(&[("SIGNALS_QUEUE_URL", "q")])).unwrap();
+        let ok = EvaluatorConfig::from_source(&Pairs::new(&[("SIGNALS_QUEUE_URL", "q")])).unwrap();
         assert_eq!(
             (ok.timeframe, ok.candle_count, ok.market),
             (Timeframe::H1, 200, MarketSource::EmbeddedReplay)

@@ -104,34 +104,30 @@ impl OrchestratorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k: &str| m.get(k).cloned()
-    }
+    use shared::config::Pairs;
 
     #[test]
     fn live_trading_fails_closed() {
         assert_eq!(
-            OrchestratorConfig::from_source(&src(&[])).unwrap().mode,
+            OrchestratorConfig::from_source(&Pairs::new(&[])).unwrap().mode,
             ExecutionMode::Paper
         );
-        let off = src(&[("LIVE_TRADING", "maybe"), ("PAPER_TRADING", "false")]);
+        let off = Pairs::new(&[("LIVE_TRADING", "maybe"), ("PAPER_TRADING", "false")]);
         assert_eq!(
             OrchestratorConfig::from_source(&off).unwrap().mode,
             ExecutionMode::Blocked
         );
-        let live = OrchestratorConfig::from_source(&src(&[("LIVE_TRADING", "TRUE")])).unwrap();
+        let live = OrchestratorConfig::from_source(&Pairs::new(&[("LIVE_TRADING", "TRUE")])).unwrap();
         assert_eq!(live.mode, ExecutionMode::Live);
         assert_eq!(live.exchange.base_url, "https://api.crypto.com/exchange/v1");
-        let err =
-            OrchestratorConfig::from_source(&src(&[("LEASE_SECONDS", "20"), ("SETTLE_SECONDS", "20")])).unwrap_err();
+        let err = OrchestratorConfig::from_source(&Pairs::new(&[("LEASE_SECONDS", "20"), ("SETTLE_SECONDS", "20")]))
+            .unwrap_err();
         assert_eq!(err.var, "SETTLE_SECONDS");
     }
 
     #[test]
     fn paper_prices_are_live_or_fixed() {
-        let prices = |raw: &str| OrchestratorConfig::from_source(&src(&[("PAPER_USD_PRICES", raw)]));
+        let prices = |raw: &str| OrchestratorConfig::from_source(&Pairs::new(&[("PAPER_USD_PRICES", raw)]));
         assert_eq!(prices("live").unwrap().paper_usd_prices, PaperUsdPrices::Live);
         let fixed = HashMap::from([
             ("BTC".to_string(), Decimal::from(12_000)),
