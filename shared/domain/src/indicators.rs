@@ -1,7 +1,7 @@
 //! Technical indicators as the original system computes them (simple-mean RSI, SMA, EMA seeded with the first
 //! close, ATR as a mean of true ranges, volume ratio of the last completed candle against an EMA of the ones
-//! before it). Inputs are closed candles, oldest first. Values are unrounded; the original's display rounding is
-//! not applied to decisions here.
+//! before it). Inputs are closed candles, oldest first. Values are unrounded: the original rounds before deciding, the
+//! port decides on full precision (README "Strategy"; `rounded_like_original` and `rounding-effect` measure the gap).
 
 use crate::candles::Candle;
 
@@ -178,6 +178,35 @@ impl Indicators {
         })
     }
 
+    /// These values rounded as the original system rounds them before deciding: RSI to 2 decimals, the moving
+    /// averages and ATR by magnitude (2 decimals above 1, 6 from 0.01 to 1, 10 below 0.01); price and volume ratio
+    /// as they are. The port decides on the unrounded values (see the README, "Strategy"); this is for measuring
+    /// what that changes (`rounding-effect`).
+    pub fn rounded_like_original(&self) -> Self {
+        fn round_to(v: f64, decimals: i32) -> f64 {
+            let f = 10f64.powi(decimals);
+            (v * f).round() / f
+        }
+        fn by_magnitude(v: f64) -> f64 {
+            let decimals = match v.abs() {
+                a if a > 1.0 => 2,
+                a if a >= 0.01 => 6,
+                _ => 10,
+            };
+            round_to(v, decimals)
+        }
+        Self {
+            price: self.price,
+            rsi: round_to(self.rsi, 2),
+            ma50: by_magnitude(self.ma50),
+            ma200: by_magnitude(self.ma200),
+            ema10: by_magnitude(self.ema10),
+            ma10w: by_magnitude(self.ma10w),
+            atr: self.atr.map(by_magnitude),
+            volume_ratio: self.volume_ratio,
+        }
+    }
+
     pub fn as_map(&self) -> std::collections::BTreeMap<String, f64> {
         let mut m = std::collections::BTreeMap::new();
         m.insert("price".into(), self.price);
@@ -202,6 +231,24 @@ mod tests {
 
     fn close(v: &[f64]) -> Vec<f64> {
         v.to_vec()
+    }
+
+    #[test]
+    fn rounding_like_the_original_goes_by_magnitude() {
+        let ind = Indicators {
+            price: 1.23456,
+            rsi: 29.996,
+            ma50: 1.23456,
+            ma200: 0.0123456789,
+            ema10: 0.000012345678912,
+            ma10w: 50_000.456,
+            atr: Some(0.5),
+            volume_ratio: Some(1.23456),
+        };
+        let r = ind.rounded_like_original();
+        assert_eq!((r.rsi, r.ma50, r.ma200, r.ma10w), (30.0, 1.23, 0.012346, 50_000.46));
+        assert!((r.ema10 - 0.0000123457).abs() < 1e-15, "{}", r.ema10);
+        assert_eq!((r.price, r.volume_ratio, r.atr), (1.23456, Some(1.23456), Some(0.5)));
     }
 
     #[test]
