@@ -200,13 +200,7 @@ impl IntentStore for DynamoStore {
             .expression_attribute_values(":mine", n(intent.attempt))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::backend("PutItem order_intents (owned)", e)),
-        }
+        put_applied(res, "PutItem order_intents (owned)")
     }
 }
 

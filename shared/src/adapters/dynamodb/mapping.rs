@@ -1,6 +1,8 @@
 //! Attribute helpers shared by the tables' item mappings: typed reads that fail as `StoreError` with the attribute's
 //! name, and the TTL and day-partition arithmetic.
 
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+
 use super::*;
 
 /// `expires_at` of a row created at `created_at`: epoch seconds, the tables' TTL attribute.
@@ -81,5 +83,19 @@ pub(super) fn side(item: &Item) -> Result<Side, StoreError> {
 pub(super) fn put_opt(item: &mut Item, name: &str, v: Option<AttributeValue>) {
     if let Some(v) = v {
         item.insert(name.to_string(), v);
+    }
+}
+
+/// A conditional PutItem's answer: `Ok(true)` written, `Ok(false)` its condition failed (an answer, not a fault).
+pub(super) fn put_applied(
+    res: Result<PutItemOutput, SdkError<PutItemError>>,
+    op: &'static str,
+) -> Result<bool, StoreError> {
+    match res {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::backend(op, e)),
     }
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -14,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::{n, opt_bool, opt_s, parse, rfc3339, s, DynamoStore, Item};
+use super::{n, opt_bool, opt_s, parse, put_applied, rfc3339, s, DynamoStore, Item};
 use crate::ids::Symbol;
 use crate::ports::{ControlStore, StoreError};
 use crate::risk::{Control, CounterDelta, Halt, Reservation, RiskLimits, Usage};
@@ -243,13 +242,7 @@ impl ControlStore for DynamoStore {
             put.condition_expression("version = :seen")
                 .expression_attribute_values(":seen", n(seen))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::backend("PutItem risk (control)", e)),
-        }
+        put_applied(put.send().await, "PutItem risk (control)")
     }
 
     async fn usage(&self, key: &str) -> Result<Usage, StoreError> {
@@ -317,12 +310,6 @@ impl ControlStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::backend("PutItem risk (telegram update)", e)),
-        }
+        put_applied(res, "PutItem risk (telegram update)")
     }
 }
