@@ -97,11 +97,16 @@ pub struct UsdTickers {
 
 impl UsdTickers {
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, ClientError> {
-        Ok(Self {
-            http: http::client(timeout)?,
+        Ok(Self::with_client(http::client(timeout)?, base_url))
+    }
+
+    /// Over a client the caller already has (the live adapter shares its own: one TLS setup per container).
+    fn with_client(http: reqwest::Client, base_url: &str) -> Self {
+        Self {
+            http,
             base_url: base_url.to_string(),
             usd_prices: std::sync::Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     pub async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
@@ -211,7 +216,7 @@ enum CallError {
 impl CryptoCom {
     pub fn new(settings: CryptoComSettings, creds: Credentials) -> Result<Self, ClientError> {
         let http = http::client(settings.timeout)?;
-        let tickers = UsdTickers::new(&settings.base_url, settings.timeout)?;
+        let tickers = UsdTickers::with_client(http.clone(), &settings.base_url);
         Ok(Self {
             http,
             settings,
