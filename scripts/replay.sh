@@ -2,6 +2,7 @@
 # Runs the evaluator's strategy over a candle file, without AWS, and prints one JSON document (indicators per closed
 # candle, decision before the throttle, signals with `throttled`).
 #   ./scripts/replay.sh data/candles/ETH_BTC-5m.json --preset swing-aggressive [--timeframe 1h]
+#   ./scripts/replay.sh data/candles/ETH_BTC-5m.json --preset all --report backtest.html   (or --chart out.svg)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec cargo run --quiet -p evaluator --bin replay -- "$@"

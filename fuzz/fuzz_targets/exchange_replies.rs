@@ -18,7 +18,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let reply = Reply::parse(http, &text);
     let outcome = create_order_outcome(&reply);
     if http >= 500 && reply.code.is_none() {
-        assert!(matches!(outcome, CreateOutcome::Failed(ExchangeError::Unknown(_))), "{outcome:?}");
+        assert!(matches!(outcome, CreateOutcome::Failed(ExchangeError::Unknown { .. })), "{outcome:?}");
     }
     let signal = SignalId::parse("ETH_BTC:BUY:1516579200000").expect("a valid signal id");
     let _ = order_detail(&reply, &IdempotencyKey::for_signal(&signal).client_oid());

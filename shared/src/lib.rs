@@ -5,8 +5,8 @@
 //! `telemetry` sets up the JSON logs.
 
 pub use domain::{
-    alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, ports,
-    risk, strategy, trading,
+    alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, paper_book,
+    ports, risk, strategy, trading,
 };
 
 #[cfg(feature = "fakes")]
@@ -15,5 +15,6 @@ pub use domain::fakes;
 pub mod adapters;
 pub mod classify;
 pub mod config;
+pub mod html;
 pub mod signing;
 pub mod telemetry;

@@ -252,7 +252,7 @@ async fn server_errors_are_unknown_outcomes() {
             .mount(&s)
             .await;
         let r = exchange(&s, 2_000).place_order(&order(Side::Buy, 100)).await;
-        assert!(matches!(r, Err(ExchangeError::Unknown(_))), "HTTP {http}: {r:?}");
+        assert!(matches!(r, Err(ExchangeError::Unknown { .. })), "HTTP {http}: {r:?}");
     }
 }
 
@@ -279,7 +279,17 @@ async fn a_timeout_after_acceptance_is_unknown_and_the_lookup_finds_the_order() 
         .await;
     let ex = exchange(&s, 200);
     let req = order(Side::Buy, 100);
-    assert!(matches!(ex.place_order(&req).await, Err(ExchangeError::Unknown(_))));
+    let timed_out = ex.place_order(&req).await.unwrap_err();
+    let ExchangeError::Unknown {
+        reason,
+        cause: Some(cause),
+    } = &timed_out
+    else {
+        panic!("a timeout after sending is an unknown outcome with its transport error kept: {timed_out:?}");
+    };
+    assert!(reason.contains("timeout"), "{reason}");
+    let source = std::error::Error::source(&timed_out).map(|s| s.to_string());
+    assert_eq!(source, Some(cause.to_string()), "the transport error is the source");
     let found = ex.find_order(&req.client_oid).await.unwrap();
     assert!(
         matches!(found, Lookup::Placed(ref a) if a.order_id == "77"),
@@ -392,10 +402,11 @@ async fn an_unreachable_exchange_means_nothing_was_sent() {
         },
     )
     .unwrap();
-    assert!(matches!(
-        unreachable.place_order(&order(Side::Buy, 100)).await,
-        Err(ExchangeError::NotSent(_))
-    ));
+    let refused = unreachable.place_order(&order(Side::Buy, 100)).await.unwrap_err();
+    assert!(
+        matches!(&refused, ExchangeError::NotSent { cause: Some(c), .. } if !c.chain().is_empty()),
+        "{refused:?}"
+    );
 }
 
 /// Collects every log line written while the adapter works, through success, refusals and failures.

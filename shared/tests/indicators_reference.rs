@@ -1,7 +1,8 @@
 //! The Rust indicators against values computed independently (`tests/data/indicators_reference.py`) over a real
-//! candle file: RSI, MA50, MA200, EMA10, ATR and the volume ratio of 150 hourly candles.
+//! candle file: RSI, MA50, MA200, EMA10, ATR and the volume gate of 150 hourly candles; the volume gate on every
+//! hour of the three shipped files.
 
-use shared::backtest::{self, BacktestSettings};
+use shared::backtest::{self, BacktestSettings, History};
 use shared::candles::{parse_rows, Timeframe};
 use shared::ids::Symbol;
 use shared::strategy;
@@ -42,6 +43,42 @@ fn indicators_match_the_independent_reference() {
                 (Some(v), Some(w)) => assert!(close(v, w), "{name} at {t}: {v} vs reference {w}"),
                 (None, None) => {}
                 (v, w) => panic!("{name} at {t}: {v:?} vs reference {w:?}"),
+            }
+        }
+    }
+}
+
+/// The volume gate at every hourly close of the three shipped files (two 5-minute, one 1-minute), against the
+/// independent implementation of the original's `calculate_volume_index` (`data/volume-gate-1h.json`).
+#[test]
+fn volume_gate_matches_the_independent_reference_on_every_hour_of_the_shipped_files() {
+    let reference: std::collections::BTreeMap<String, Vec<(i64, Option<f64>)>> =
+        serde_json::from_str(include_str!("data/volume-gate-1h.json")).unwrap();
+    let files = [
+        ("ETH_BTC-5m.json", include_str!("../../data/candles/ETH_BTC-5m.json")),
+        ("XRP_ETH-1m.json", include_str!("../../data/candles/XRP_ETH-1m.json")),
+        ("XRP_USDT-5m.json", include_str!("../../data/candles/XRP_USDT-5m.json")),
+    ];
+    for (name, text) in files {
+        let want = &reference[name];
+        let history = History::new(&parse_rows(text).unwrap(), Timeframe::H1, 200);
+        let got: Vec<(i64, Option<f64>)> = history
+            .moments()
+            .map(|m| (m.open_ms(), shared::indicators::volume_index(m.five_min)))
+            .collect();
+        assert_eq!(got.len(), want.len(), "{name}: hourly closes");
+        let with_data = want.iter().filter(|(_, r)| r.is_some()).count();
+        assert!(
+            with_data * 10 > want.len() * 9,
+            "{name}: {with_data} of {} hours with a ratio",
+            want.len()
+        );
+        for ((t, g), (wt, w)) in got.iter().zip(want) {
+            assert_eq!(t, wt, "{name}");
+            match (g, w) {
+                (Some(g), Some(w)) => assert!(close(*g, *w), "{name} at {t}: {g} vs reference {w}"),
+                (None, None) => {}
+                _ => panic!("{name} at {t}: {g:?} vs reference {w:?}"),
             }
         }
     }

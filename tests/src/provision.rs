@@ -10,7 +10,6 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use shared::config::TableNames;
-use shared::ids::Symbol;
 use shared::model::WatchlistEntry;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -253,7 +252,14 @@ pub fn watchlist_to_seed(
         let path = file.unwrap_or_else(|| "data/watchlist.json".into());
         return Ok((read_watchlist(&path)?, path));
     };
-    let symbols: Vec<Symbol> = shared::adapters::replay::ReplayMarketData::from_dir(dir)?.symbols();
+    let replay = shared::adapters::replay::ReplayMarketData::from_dir(dir)?;
+    for (symbol, step_ms) in replay.coarser_than(shared::candles::Timeframe::M5) {
+        eprintln!(
+            "[BOOT] {symbol}: candles every {} min, coarser than the volume gate's 5 minutes: no volume data, no signals",
+            step_ms / 60_000
+        );
+    }
+    let symbols = replay.symbols();
     let Some(path) = file else {
         let entries = symbols
             .iter()

@@ -4,22 +4,7 @@
 //! style, no script).
 
 use serde_json::Value;
-
-/// `text` with the five HTML-significant characters escaped.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use shared::html::esc;
 
 /// A JSON value as table-cell text: strings as they are, null as empty, anything else in its JSON form.
 fn cell(v: &Value) -> String {

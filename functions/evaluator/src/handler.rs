@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use shared::alerts::deliver;
 use shared::candles::{Candle, Timeframe};
-use shared::ids::SignalId;
-use shared::indicators::{Indicators, RsiMethod};
+use shared::ids::{SignalId, Symbol};
+use shared::indicators::{Indicators, RsiMethod, VOLUME_CANDLES};
 use shared::model::{
     AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
     WatchlistEntry,
@@ -270,8 +270,9 @@ impl Evaluator<'_> {
         ))
     }
 
-    /// The closed candles as of `market_time_ms`, their indicators and the preset's verdict (MA10w from daily candles
-    /// only when the SELL decision turns on it: rarely, one extra request then).
+    /// The closed candles as of `market_time_ms`, their indicators and the preset's verdict (the volume gate's
+    /// 5-minute candles only when RSI is outside the preset's band, MA10w's daily candles only when the SELL decision
+    /// turns on it: one extra request each, then).
     async fn decide(
         &self,
         entry: &WatchlistEntry,
@@ -291,10 +292,15 @@ impl Evaluator<'_> {
                 return Err(Step::Error);
             }
         };
-        let Some((ind, verdict)) = strategy::evaluate_candles(preset, &candles) else {
+        let Some((ind, verdict)) = strategy::evaluate_candles(preset, &candles, &[]) else {
             tracing::debug!(%symbol, candles = candles.len(), "not enough closed candles yet");
             return Err(Step::NoHistory);
         };
+        if !strategy::volume_can_decide(preset, &ind) {
+            return Ok((candles, ind, verdict)); // RSI inside the band: no signal whatever the volume
+        }
+        let five_min = self.volume_candles(symbol, market_time_ms).await;
+        let (ind, verdict) = strategy::with_volume(preset, ind, &five_min);
         if !strategy::sell_hinges_on_ma10w(preset, &ind) {
             return Ok((candles, ind, verdict));
         }
@@ -310,6 +316,22 @@ impl Evaluator<'_> {
             Err(e) => {
                 tracing::warn!(%symbol, error = %e, "no daily candles; MA10w falls back to 70 candles");
                 Ok((candles, ind, verdict))
+            }
+        }
+    }
+
+    /// The completed 5-minute candles the volume gate reads (one request). None to be had is no volume data, so no
+    /// signal this run — never the original's fallback of a gate that always passes.
+    async fn volume_candles(&self, symbol: &Symbol, market_time_ms: i64) -> Vec<Candle> {
+        match self
+            .market
+            .closed_candles(symbol, Timeframe::M5, VOLUME_CANDLES, market_time_ms)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(%symbol, reason_code = %ReasonCode::DataMissing, error = %e, "no 5-minute candles: no volume data, no signal");
+                Vec::new()
             }
         }
     }

@@ -97,3 +97,152 @@ async fn the_evaluator_sends_exactly_the_unthrottled_signals_of_the_golden_files
         assert_eq!(sent, want, "{symbol}: the evaluator and the replay command disagree");
     }
 }
+
+/// The markers of an SVG chart of colour `fill`, as the centre of each triangle's points, in document order.
+fn markers(svg: &str, fill: &str) -> Vec<(f64, f64)> {
+    let tag = format!("fill=\"{fill}\" points=\"");
+    svg.match_indices(&tag)
+        .map(|(at, _)| {
+            let points = &svg[at + tag.len()..];
+            let points = &points[..points.find('"').unwrap()];
+            let xy: Vec<(f64, f64)> = points
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect();
+            assert_eq!(xy.len(), 3, "a triangle: {points}");
+            let n = xy.len() as f64;
+            (
+                xy.iter().map(|p| p.0).sum::<f64>() / n,
+                xy.iter().map(|p| p.1).sum::<f64>() / n,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_report_chart_puts_every_golden_signal_where_it_belongs() {
+    let dir = std::env::temp_dir().join(format!("replay-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, preset, expected) in CASES {
+        let (svg, html) = (dir.join("chart.svg"), dir.join("report.html"));
+        let out = Command::new(env!("CARGO_BIN_EXE_replay"))
+            .current_dir(root())
+            .args([file, "--preset", preset, "--chart"])
+            .arg(&svg)
+            .arg("--report")
+            .arg(&html)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (svg, html) = (
+            std::fs::read_to_string(svg).unwrap(),
+            std::fs::read_to_string(html).unwrap(),
+        );
+        let doc: serde_json::Value = serde_json::from_str(&golden(expected)).unwrap();
+        let signals = doc["signals"].as_array().unwrap();
+        // Per kind (side, sent or throttled): as many markers as signals, each at its candle's time and price — the
+        // chart's x is affine in time and y in price, so every marker must sit on the line through the first and
+        // the last marker of all kinds (within a pixel of rounding).
+        let mut all = Vec::new();
+        for (side, throttled, colour) in [
+            ("BUY", false, "#0B8A3C"),
+            ("BUY", true, "#6FC28A"),
+            ("SELL", false, "#C62828"),
+            ("SELL", true, "#E88A8A"),
+        ] {
+            let want: Vec<&serde_json::Value> = signals
+                .iter()
+                .filter(|s| s["side"] == side && s["throttled"] == throttled)
+                .collect();
+            let got = markers(&svg, colour);
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{expected}: {side} throttled={throttled} markers"
+            );
+            for (s, (x, y)) in want.iter().zip(got) {
+                let price: f64 = s["price"].as_str().unwrap().parse().unwrap();
+                // A SELL triangle points down: its centre sits as far below the price as a BUY's above it.
+                all.push((s["t"].as_i64().unwrap() as f64, price, x, y, side));
+            }
+        }
+        assert!(all.len() >= 10, "{expected}: enough signals to check positions");
+        let by_t = |a: &&(f64, f64, f64, f64, &str)| a.0;
+        let first = all.iter().min_by(|a, b| by_t(a).total_cmp(&by_t(b))).unwrap();
+        let last = all.iter().max_by(|a, b| by_t(a).total_cmp(&by_t(b))).unwrap();
+        for (t, _, x, _, _) in &all {
+            let expect = first.2 + (t - first.0) / (last.0 - first.0) * (last.2 - first.2);
+            assert!(
+                (x - expect).abs() <= 1.5,
+                "{expected}: marker at t={t} drawn at x={x}, expected {expect:.1}"
+            );
+        }
+        let buys: Vec<_> = all.iter().filter(|m| m.4 == "BUY").collect();
+        let (lo, hi) = (
+            buys.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap(),
+            buys.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap(),
+        );
+        for (_, price, _, y, _) in &buys {
+            let expect = lo.3 + (price - lo.1) / (hi.1 - lo.1) * (hi.3 - lo.3);
+            assert!(
+                (y - expect).abs() <= 1.5,
+                "{expected}: BUY at {price} drawn at y={y}, expected {expect:.1}"
+            );
+        }
+        // The report: one summary row, the chart inline, one table row per signal.
+        assert_eq!(
+            html.matches("<tr><td class=\"l\"><a href=").count(),
+            1,
+            "{expected}: summary rows"
+        );
+        assert!(html.contains("<svg"), "{expected}: the chart is inline");
+        assert_eq!(
+            html.matches("<tr><td class=\"l\">").count() - 1,
+            signals.len(),
+            "{expected}: signal rows"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_report_covers_every_preset_and_refuses_a_chart_of_all() {
+    let dir = std::env::temp_dir().join(format!("replay-all-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("all.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_replay"))
+        .current_dir(root())
+        .args([
+            "data/candles/XRP_ETH-1m.json",
+            "--preset",
+            "all",
+            "--fee-pct",
+            "0.1",
+            "--notional",
+            "1",
+            "--report",
+        ])
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8(out.stdout).unwrap();
+    let page = std::fs::read_to_string(&html).unwrap();
+    for p in shared::strategy::PRESETS {
+        assert!(summary.contains(p.name), "summary names {}", p.name);
+        assert!(page.contains(&format!("<h2 id=\"{0}\">{0}</h2>", p.name)));
+    }
+    assert!(summary.contains("(amounts in ETH)"));
+    assert!(page.contains("Fee 0.1 % per order"));
+    let chart = Command::new(env!("CARGO_BIN_EXE_replay"))
+        .current_dir(root())
+        .args(["data/candles/XRP_ETH-1m.json", "--preset", "all", "--chart", "x.svg"])
+        .output()
+        .unwrap();
+    assert_eq!(chart.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&chart.stderr).contains("--chart draws one preset"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

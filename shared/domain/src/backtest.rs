@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::candles::{resample, Candle, Timeframe};
 use crate::ids::{Side, Symbol};
+use crate::indicators::Indicators;
+use crate::indicators::VOLUME_CANDLES;
 use crate::model::Emission;
 use crate::strategy::{self, Preset, Verdict};
 
@@ -52,10 +54,68 @@ pub struct Backtest {
     pub signals: Vec<SignalRow>,
 }
 
+/// A candle history as the evaluator sees it at each close of a timeframe: the last `candle_count` closed candles,
+/// the volume gate's 5-minute candles and the daily candles for MA10w, each closed at that instant. The evaluator
+/// function reads the same three from its market data; the replay command and the measurements read them here.
+pub struct History {
+    series: Vec<Candle>,
+    five_min: Vec<Candle>,
+    daily: Vec<Candle>,
+    timeframe: Timeframe,
+    candle_count: usize,
+}
+
+/// One close of the history's timeframe.
+#[derive(Debug, Clone, Copy)]
+pub struct Moment<'a> {
+    /// Up to `candle_count` closed candles, the newest last.
+    pub window: &'a [Candle],
+    pub five_min: &'a [Candle],
+    pub daily: &'a [Candle],
+}
+
+impl History {
+    /// `candles` of any granularity at or below `timeframe` (resampled).
+    pub fn new(candles: &[Candle], timeframe: Timeframe, candle_count: usize) -> Self {
+        Self {
+            series: resample(candles, timeframe),
+            five_min: five_minute_series(candles),
+            daily: resample(candles, Timeframe::D1),
+            timeframe,
+            candle_count,
+        }
+    }
+
+    pub fn moments(&self) -> impl Iterator<Item = Moment<'_>> {
+        (1..=self.series.len()).map(|end| {
+            let window = &self.series[end.saturating_sub(self.candle_count)..end];
+            let closes_at = window[window.len() - 1].open_ms + self.timeframe.millis();
+            Moment {
+                window,
+                five_min: closed_as_of(&self.five_min, Timeframe::M5, closes_at, VOLUME_CANDLES),
+                daily: closed_as_of(&self.daily, Timeframe::D1, closes_at, 75),
+            }
+        })
+    }
+}
+
+impl Moment<'_> {
+    /// Open time of the newest candle.
+    pub fn open_ms(&self) -> i64 {
+        self.window[self.window.len() - 1].open_ms
+    }
+
+    /// The evaluator's indicators and verdict here (MA10w from the daily candles when the SELL turns on it); None
+    /// without enough history.
+    pub fn evaluate(&self, p: &Preset) -> Option<(Indicators, Verdict)> {
+        let (ind, verdict) = strategy::evaluate_candles(p, self.window, self.five_min)?;
+        Some(strategy::with_daily_ma10w(p, ind, verdict, self.daily))
+    }
+}
+
 /// Runs `candles` (any granularity at or below the timeframe; resampled) as the evaluator would, candle by candle.
 pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Backtest {
-    let series = resample(candles, s.timeframe);
-    let daily = resample(candles, Timeframe::D1);
+    let history = History::new(candles, s.timeframe, s.candle_count);
     let mut out = Backtest {
         symbol: symbol.to_string(),
         preset: s.preset.name,
@@ -64,16 +124,11 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
         signals: Vec::new(),
     };
     let (mut last_buy, mut last_sell): (Option<Emission>, Option<Emission>) = (None, None);
-    for end in 1..=series.len() {
-        let window = &series[end.saturating_sub(s.candle_count)..end];
-        let Some((ind, verdict)) = strategy::evaluate_candles(s.preset, window).map(|(ind, verdict)| {
-            let closes_at = window[window.len() - 1].open_ms + s.timeframe.millis();
-            let end = daily.partition_point(|d| d.open_ms + Timeframe::D1.millis() <= closes_at);
-            strategy::with_daily_ma10w(s.preset, ind, verdict, &daily[end.saturating_sub(75)..end])
-        }) else {
+    for moment in history.moments() {
+        let Some((ind, verdict)) = moment.evaluate(s.preset) else {
             continue;
         };
-        let t = window[window.len() - 1].open_ms;
+        let t = moment.open_ms();
         out.indicators.push(IndicatorRow {
             t,
             close: ind.price,
@@ -117,4 +172,20 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
         });
     }
     out
+}
+
+/// The volume gate's 5-minute series: a file of 5-minute (or finer, resampled) candles; none from a coarser file,
+/// which leaves the gate without data (no signal) rather than passing hourly candles off as 5-minute ones.
+fn five_minute_series(candles: &[Candle]) -> Vec<Candle> {
+    let finest = candles.windows(2).map(|w| w[1].open_ms - w[0].open_ms).min();
+    match finest {
+        Some(step) if step <= Timeframe::M5.millis() => resample(candles, Timeframe::M5),
+        _ => Vec::new(),
+    }
+}
+
+/// The last `count` of `series` (ascending `tf` candles) that closed at or before `as_of_ms`.
+fn closed_as_of(series: &[Candle], tf: Timeframe, as_of_ms: i64, count: usize) -> &[Candle] {
+    let end = series.partition_point(|c| c.open_ms + tf.millis() <= as_of_ms);
+    &series[end.saturating_sub(count)..end]
 }

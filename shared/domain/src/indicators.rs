@@ -1,7 +1,6 @@
 //! Technical indicators as the original system computes them (simple-mean RSI, SMA, EMA seeded with the first
-//! close, ATR as a mean of true ranges, volume ratio of the last completed candle against an EMA of the ones
-//! before it). Inputs are closed candles, oldest first. Values are unrounded: the original rounds before deciding, the
-//! port decides on full precision (README "Strategy"; `rounded_like_original` and `rounding-effect` measure the gap).
+//! close, ATR as a mean of true ranges, and the volume gate on 5-minute candles). Inputs are closed candles, oldest
+//! first. Values are unrounded: the original rounds before deciding, the port decides on full precision (README "Strategy"; `rounded_like_original` and `rounding-effect` measure the gap).
 
 use crate::candles::Candle;
 
@@ -101,16 +100,41 @@ pub fn atr(candles: &[Candle], period: usize) -> Option<f64> {
     Some(w.iter().sum::<f64>() / w.len() as f64)
 }
 
-/// Volume of the last completed candle over an EMA of the `period` completed candles before it.
-/// None when there is not enough history or the average is zero (illiquid market): "no volume data".
-pub fn volume_ratio(candles: &[Candle], period: usize) -> Option<f64> {
-    let (last, before) = candles.split_last()?;
-    if before.len() < period {
+/// Completed 5-minute candles the volume gate reads: the current one, the five before it for the average, and the
+/// eleven that end with it for the baseline. (The original fetches 288 and reads no further back than this.)
+pub const VOLUME_CANDLES: usize = 11;
+
+/// The original's volume gate (`calculate_volume_index`, period 5) over completed 5-minute candles, oldest first:
+/// the current volume is the newest; the average is an EMA (k = 2/6, seeded with its first value) of the six volumes
+/// that end with it; when at least 3 of the last 4 volumes exceed 1.5 × the mean of the last 11 (a sustained surge),
+/// the average becomes at least 0.8 × that mean; both are rounded to 2 decimals before the ratio is taken.
+/// None ("no volume data", so no signal) with fewer than six candles or an average that rounds to zero; the
+/// original's fallback of a 24-hour volume for both (ratio 1, a gate that always passes) is deliberately not taken.
+/// The baseline needs all 11 volumes; with 6 to 10 it is left out.
+pub fn volume_index(five_min: &[Candle]) -> Option<f64> {
+    const PERIOD: usize = 5;
+    let vols: Vec<f64> = five_min.iter().map(|c| c.volume).collect();
+    let n = vols.len();
+    if n < PERIOD + 1 {
         return None;
     }
-    let vols: Vec<f64> = before[before.len() - period..].iter().map(|c| c.volume).collect();
-    let avg = ema(&vols, period)?;
-    (avg > 0.0).then(|| last.volume / avg)
+    let current = vols[n - 1];
+    let mut average = ema(&vols[n - PERIOD - 1..], PERIOD)?;
+    if n >= VOLUME_CANDLES {
+        let mean = vols[n - VOLUME_CANDLES..].iter().sum::<f64>() / VOLUME_CANDLES as f64;
+        let surging = vols[n - 4..].iter().filter(|v| **v > 1.5 * mean).count();
+        if surging >= 3 {
+            average = average.max(0.8 * mean);
+        }
+    }
+    let (current, average) = (round_to(current, 2), round_to(average, 2));
+    (average > 0.0).then(|| current / average)
+}
+
+/// `v` rounded to `decimals` as Python's `round` does (the original's): on the exact binary value, ties to even —
+/// which is how Rust formats with a precision. `(v * 10^d).round()` would differ where `v * 10^d` rounds.
+fn round_to(v: f64, decimals: usize) -> f64 {
+    format!("{v:.decimals$}").parse().unwrap_or(v)
 }
 
 /// Fewer candles than this and the original uses its defaults instead of computed averages.
@@ -142,12 +166,12 @@ pub struct Indicators {
 }
 
 impl Indicators {
-    /// None for an empty series.
-    pub fn compute(candles: &[Candle]) -> Option<Self> {
-        Self::compute_with(candles, RsiMethod::Simple)
+    /// None for an empty series. `volume_ratio` is the volume gate's, from its own candles (`volume_index`).
+    pub fn compute(candles: &[Candle], volume_ratio: Option<f64>) -> Option<Self> {
+        Self::compute_with(candles, RsiMethod::Simple, volume_ratio)
     }
 
-    pub fn compute_with(candles: &[Candle], rsi: RsiMethod) -> Option<Self> {
+    pub fn compute_with(candles: &[Candle], rsi: RsiMethod, volume_ratio: Option<f64>) -> Option<Self> {
         let closes: Vec<f64> = candles.iter().map(|c| c.close).collect();
         let price = *closes.last()?;
         if closes.len() < SHORT_HISTORY {
@@ -160,7 +184,7 @@ impl Indicators {
                 ema10: price,
                 ma10w: price,
                 atr: Some(price * 0.02),
-                volume_ratio: volume_ratio(candles, 5),
+                volume_ratio,
             });
         }
         Some(Self {
@@ -174,7 +198,7 @@ impl Indicators {
             ema10: ema(&closes, 10)?,
             ma10w: sma(&closes, 70)?,
             atr: atr(candles, 14),
-            volume_ratio: volume_ratio(candles, 5),
+            volume_ratio,
         })
     }
 
@@ -183,10 +207,6 @@ impl Indicators {
     /// as they are. The port decides on the unrounded values (see the README, "Strategy"); this is for measuring
     /// what that changes (`rounding-effect`).
     pub fn rounded_like_original(&self) -> Self {
-        fn round_to(v: f64, decimals: i32) -> f64 {
-            let f = 10f64.powi(decimals);
-            (v * f).round() / f
-        }
         fn by_magnitude(v: f64) -> f64 {
             let decimals = match v.abs() {
                 a if a > 1.0 => 2,
@@ -288,13 +308,13 @@ mod tests {
             volume: 1.0,
         };
         let short: Vec<Candle> = (0..49).map(|i| c(100.0 + f64::from(i))).collect();
-        let ind = Indicators::compute(&short).unwrap();
+        let ind = Indicators::compute(&short, None).unwrap();
         assert_eq!(
             (ind.rsi, ind.ma50, ind.ma200, ind.ema10, ind.atr),
             (50.0, 148.0, 148.0, 148.0, Some(148.0 * 0.02))
         );
         let long: Vec<Candle> = (0..50).map(|i| c(100.0 + f64::from(i))).collect();
-        let ind = Indicators::compute(&long).unwrap();
+        let ind = Indicators::compute(&long, None).unwrap();
         assert_eq!((ind.rsi, ind.ma50), (100.0, 124.5), "computed from 50 candles on");
         assert_eq!(ma10w_daily(&short), None);
         assert_eq!(ma10w_daily(&long), Some(124.5), "all 50 days when fewer than 70");
@@ -309,20 +329,67 @@ mod tests {
         assert_eq!(ema(&[], 3), None);
     }
 
+    fn five_min(vols: &[f64]) -> Vec<Candle> {
+        vols.iter()
+            .enumerate()
+            .map(|(i, v)| Candle {
+                open_ms: i as i64 * 300_000,
+                open: 1.0,
+                high: 1.0,
+                low: 1.0,
+                close: 1.0,
+                volume: *v,
+            })
+            .collect()
+    }
+
     #[test]
-    fn volume_ratio_is_none_for_flat_zero_volume_history() {
-        let c = |v: f64| Candle {
-            open_ms: 0,
-            open: 1.0,
-            high: 1.0,
-            low: 1.0,
-            close: 1.0,
-            volume: v,
-        };
-        let zero: Vec<Candle> = (0..6).map(|_| c(0.0)).collect();
-        assert_eq!(volume_ratio(&zero, 5), None);
-        let mut some: Vec<Candle> = (0..5).map(|_| c(2.0)).collect();
-        some.push(c(3.0));
-        assert_eq!(volume_ratio(&some, 5), Some(1.5));
+    fn volume_gate_is_the_current_volume_over_an_ema_of_six_rounded_to_cents() {
+        // EMA(5) over 2, 2, 2, 2, 2, 3: k = 1/3 → 2 + (3 - 2)/3 = 2.333… → 2.33; current 3.00.
+        assert_eq!(
+            volume_index(&five_min(&[2.0, 2.0, 2.0, 2.0, 2.0, 3.0])),
+            Some(3.0 / 2.33)
+        );
+        // Older candles do not move it without a surge.
+        let longer = five_min(&[50.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0]);
+        assert_eq!(volume_index(&longer), Some(3.0 / 2.33));
+        assert_eq!(volume_index(&five_min(&[2.0; 5])), None, "six candles needed");
+        assert_eq!(volume_index(&five_min(&[0.0; 12])), None, "no volume at all: no data");
+        assert_eq!(
+            volume_index(&five_min(&[0.004; 6])),
+            None,
+            "an average that rounds to zero: no data"
+        );
+    }
+
+    #[test]
+    fn rounds_as_python_does() {
+        // Python: round(2.675, 2) == 2.67 (the double is 2.67499…), round(0.125, 2) == 0.12 (a tie, to even),
+        // round(0.375, 2) == 0.38, round(2.5, 0) == 2.0.
+        assert_eq!(round_to(2.675, 2), 2.67);
+        assert_eq!(round_to(0.125, 2), 0.12);
+        assert_eq!(round_to(0.375, 2), 0.38);
+        assert_eq!(round_to(2.5, 0), 2.0);
+        assert_eq!(round_to(1234.5678, 2), 1234.57);
+    }
+
+    #[test]
+    fn volume_gate_raises_the_average_to_the_baseline_in_a_sustained_surge() {
+        // Mean of the 11: 113.5 / 11 = 10.318…; 15.5 > 1.5 × mean three times in the last four → average at least
+        // 0.8 × mean = 8.2545 → 8.25, above the EMA 7.938 → 7.94. Current 2.00.
+        let vols = [13.0, 13.0, 13.0, 13.0, 13.0, 0.0, 0.0, 15.5, 15.5, 15.5, 2.0];
+        assert_eq!(volume_index(&five_min(&vols)), Some(2.0 / 8.25));
+        // The same six without the older five: no baseline, the EMA alone.
+        assert_eq!(volume_index(&five_min(&vols[5..])), Some(2.0 / 7.94));
+        // Volumes at 1.45 × the mean (10.0) are not a surge: the EMA 7.469 → 7.47 stays.
+        let high = [12.9, 12.9, 12.9, 12.9, 12.9, 0.0, 0.0, 14.5, 14.5, 14.5, 2.0];
+        assert_eq!(volume_index(&five_min(&high)), Some(2.0 / 7.47));
+        // Two surging volumes of four are not a sustained surge.
+        let two = [13.0, 13.0, 13.0, 13.0, 13.0, 0.0, 0.0, 15.5, 15.5, 2.0, 2.0];
+        let ema = [0.0, 0.0, 15.5, 15.5, 2.0, 2.0]
+            .iter()
+            .skip(1)
+            .fold(0.0, |acc, v| v / 3.0 + acc * 2.0 / 3.0);
+        assert_eq!(volume_index(&five_min(&two)), Some(2.0 / round_to(ema, 2)));
     }
 }

@@ -470,13 +470,16 @@ impl Orchestrator<'_> {
             Err(ExchangeError::Rejected { code, message, snippet }) => {
                 self.finish_failed(intent, code, message, Some(snippet)).await
             }
-            Err(ExchangeError::NotSent(why)) => {
+            Err(ExchangeError::NotSent { reason: why, cause }) => {
                 // Nothing left this process: the lease runs out and the next delivery takes over and reconciles.
+                let cause = cause.as_ref().map(|c| tracing::field::display(c.chain()));
+                tracing::warn!(idempotency_key = %intent.idempotency_key, reason = %why, cause, "order not sent");
                 Ok(Outcome::Retry(format!("order not sent: {why}")))
             }
-            Err(ExchangeError::Unknown(why)) => {
+            Err(ExchangeError::Unknown { reason: why, cause }) => {
                 // Maybe accepted: record UNKNOWN (never a failure) and let the next delivery reconcile by client_oid.
-                tracing::warn!(idempotency_key = %intent.idempotency_key, reason = %why, "exchange outcome unknown");
+                let cause = cause.as_ref().map(|c| tracing::field::display(c.chain()));
+                tracing::warn!(idempotency_key = %intent.idempotency_key, reason = %why, cause, "exchange outcome unknown");
                 intent.status = IntentStatus::Unknown;
                 intent.error_message = Some(truncate(&why, 500));
                 intent.updated_at = self.clock.now();

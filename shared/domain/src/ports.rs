@@ -266,11 +266,76 @@ pub enum ExchangeError {
         snippet: String,
     },
     /// The request may or may not have been accepted (timeout after sending, 5xx, reset): reconcile by client_oid.
-    #[error("outcome unknown: {0}")]
-    Unknown(String),
+    #[error("outcome unknown: {reason}")]
+    Unknown {
+        reason: String,
+        #[source]
+        cause: Option<Cause>,
+    },
     /// Nothing reached the exchange (connection refused, reference data unavailable): try again later.
-    #[error("not sent: {0}")]
-    NotSent(String),
+    #[error("not sent: {reason}")]
+    NotSent {
+        reason: String,
+        #[source]
+        cause: Option<Cause>,
+    },
+}
+
+impl ExchangeError {
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        Self::Unknown {
+            reason: reason.into(),
+            cause: None,
+        }
+    }
+
+    pub fn not_sent(reason: impl Into<String>) -> Self {
+        Self::NotSent {
+            reason: reason.into(),
+            cause: None,
+        }
+    }
+}
+
+/// The error under an exchange failure (a transport error, say), kept as its source for the error chain. Compared
+/// by its text, so that `ExchangeError` stays `Clone + PartialEq` (scripted faults in tests and the simulation).
+#[derive(Debug, Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+
+    /// The error and each of its sources, `: `-separated (for the log).
+    pub fn chain(&self) -> String {
+        let mut text = self.0.to_string();
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            next = e.source();
+        }
+        text
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
 }
 
 /// What the exchange knows about an order looked up by client_oid.

@@ -1,7 +1,7 @@
 //! The strategy presets and the BUY/SELL rule, ported from the original system.
 //!
-//! BUY: RSI under the preset's `buyBelow`, the preset's MA checks, and the last completed candle's volume ratio at
-//! least `volumeMinRatio`. MA checks: with EMA10 and MA50 both checked, MA50 must be above EMA10 (the short average
+//! BUY: RSI under the preset's `buyBelow`, the preset's MA checks, and the volume gate (the last completed 5-minute
+//! candle's volume over the original's average, `indicators::volume_index`) at least `volumeMinRatio`. MA checks: with EMA10 and MA50 both checked, MA50 must be above EMA10 (the short average
 //! dipped under the trend), a flat market passing — with a *relative* tolerance of 0.01 % where the original used an
 //! absolute 0.0001 that let every low-priced pair through; with only MA50 (or only EMA10) checked, the price may be
 //! at most 0.5 % below it (5 % for scalp's EMA10); MA200 checked: at most 0.5 % below MA200.
@@ -154,11 +154,27 @@ const FLAT: f64 = 1e-4;
 /// How far below an average the price may be for a BUY.
 const BELOW: f64 = 0.005;
 
+/// How MA50 and EMA10 count as equal: the port's relative band, or the original's absolute 0.0001.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flat {
+    Relative,
+    OriginalAbsolute,
+}
+
+impl Flat {
+    fn equal(self, a: f64, b: f64) -> bool {
+        match self {
+            Self::Relative => (a - b).abs() <= FLAT * a.abs(),
+            Self::OriginalAbsolute => (a - b).abs() <= 1e-4,
+        }
+    }
+}
+
 /// The preset's MA checks for a BUY; Err names the failed check.
-fn buy_ma_checks(p: &Preset, ind: &Indicators) -> Result<(), String> {
+fn buy_ma_checks(p: &Preset, ind: &Indicators, flat: Flat) -> Result<(), String> {
     let scalp = p.name.starts_with("scalp");
     if p.check_ema10 && p.check_ma50 {
-        if !(ind.ma50 > ind.ema10 || (ind.ma50 - ind.ema10).abs() <= FLAT * ind.ma50.abs()) {
+        if !(ind.ma50 > ind.ema10 || flat.equal(ind.ma50, ind.ema10)) {
             return Err("MA50<=EMA10".into());
         }
     } else if p.check_ma50 {
@@ -194,6 +210,13 @@ pub fn sell_hinges_on_ma10w(p: &Preset, ind: &Indicators) -> bool {
     p.check_ma50 && ind.rsi > p.sell_above && volume_ok && !ema_gap_reversal(ind)
 }
 
+/// The BUY rule: RSI, volume gate, buy target and MA checks (with `flat` for MA50 ≈ EMA10).
+pub fn buys(p: &Preset, ind: &Indicators, flat: Flat) -> bool {
+    let volume_ok = ind.volume_ratio.is_some_and(|v| v >= p.volume_min_ratio);
+    let under_target = p.buy_target.is_none_or(|target| ind.price <= target);
+    ind.rsi < p.buy_below && volume_ok && under_target && buy_ma_checks(p, ind, flat).is_ok()
+}
+
 pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
     let Some(vol) = ind.volume_ratio else {
         return Verdict::Wait; // no volume data → no signal (as the original)
@@ -203,8 +226,7 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
         "RSI={:.2}, Price={}, MA50={:.6}, EMA10={:.6}, MA200={:.6}, Vol={:.2}x (min {}x)",
         ind.rsi, ind.price, ind.ma50, ind.ema10, ind.ma200, vol, p.volume_min_ratio
     );
-    let under_target = p.buy_target.is_none_or(|target| ind.price <= target);
-    if ind.rsi < p.buy_below && volume_ok && under_target && buy_ma_checks(p, ind).is_ok() {
+    if buys(p, ind, Flat::Relative) {
         return Verdict::Signal {
             side: Side::Buy,
             reason: format!("{} | RSI<{} | MA ok | {detail}", p.name, p.buy_below),
@@ -231,18 +253,35 @@ pub fn with_daily_ma10w(p: &Preset, ind: Indicators, verdict: Verdict, daily: &[
     }
 }
 
-/// Fewer closed candles than this and the indicators are not meaningful (RSI(14) needs 15, volume ratio 6).
+/// Fewer closed candles than this and the indicators are not meaningful (RSI(14) needs 15).
 pub const MIN_HISTORY: usize = 20;
 
-/// The evaluator's decision on the newest of `candles` (closed, oldest first); None without enough history.
-/// Shared by the evaluator function and the replay command, so both decide with the same code.
-pub fn evaluate_candles(p: &Preset, candles: &[Candle]) -> Option<(Indicators, Verdict)> {
+/// The evaluator's decision on the newest of `candles` (closed, oldest first), with the volume gate over
+/// `five_min` (the completed 5-minute candles at the same instant, `indicators::volume_index`); None without enough
+/// history. Shared by the evaluator function and the replay command, so both decide with the same code.
+pub fn evaluate_candles(p: &Preset, candles: &[Candle], five_min: &[Candle]) -> Option<(Indicators, Verdict)> {
     if candles.len() < MIN_HISTORY {
         return None;
     }
-    let ind = Indicators::compute_with(candles, p.rsi)?;
+    let ind = Indicators::compute_with(candles, p.rsi, crate::indicators::volume_index(five_min))?;
     let verdict = decide(p, &ind);
     Some((ind, verdict))
+}
+
+/// Whether the volume gate can change this verdict: only when RSI is outside the preset's band (under `buyBelow` or
+/// over `sellAbove`), since every signal needs one of those. Otherwise the evaluator need not fetch 5-minute candles.
+pub fn volume_can_decide(p: &Preset, ind: &Indicators) -> bool {
+    ind.rsi < p.buy_below || ind.rsi > p.sell_above
+}
+
+/// The decision again with the volume gate over `five_min` (`indicators::volume_index`).
+pub fn with_volume(p: &Preset, ind: Indicators, five_min: &[Candle]) -> (Indicators, Verdict) {
+    let ind = Indicators {
+        volume_ratio: crate::indicators::volume_index(five_min),
+        ..ind
+    };
+    let verdict = decide(p, &ind);
+    (ind, verdict)
 }
 
 /// A close as a decimal price, from its shortest round-trip text (never exponent notation).
@@ -394,6 +433,28 @@ mod tests {
         assert_eq!(v, Verdict::Wait, "49 days are not enough: the fallback stays");
         let not_a_sell = ind(40.0, Some(1.0));
         assert!(!sell_hinges_on_ma10w(p, &not_a_sell));
+    }
+
+    #[test]
+    fn the_volume_gate_is_only_read_when_it_can_decide() {
+        // The evaluator skips the 5-minute request when RSI is inside the band: no volume may signal there.
+        for p in PRESETS {
+            for step in 0..=200 {
+                let rsi = f64::from(step) / 2.0;
+                for vol in [None, Some(0.0), Some(1.0), Some(1e9)] {
+                    for (ma50, ema10) in [(1.0, 1.0), (2.0, 0.5), (0.5, 2.0)] {
+                        let i = Indicators {
+                            ma50,
+                            ema10,
+                            ..ind(rsi, vol)
+                        };
+                        if !volume_can_decide(p, &i) {
+                            assert_eq!(decide(p, &i), Verdict::Wait, "{} at RSI {rsi}", p.name);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

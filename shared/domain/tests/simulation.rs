@@ -215,17 +215,15 @@ impl Exchange for SimExchange {
                 accept();
                 let late = roll(&self.rng, |r| r.below(5_000));
                 tokio::time::sleep(Duration::from_millis(late)).await;
-                Err(ExchangeError::Unknown("timeout after the request left".into()))
+                Err(ExchangeError::unknown("timeout after the request left"))
             }
-            _ => Err(ExchangeError::Unknown(
-                "connection reset before the request arrived".into(),
-            )),
+            _ => Err(ExchangeError::unknown("connection reset before the request arrived")),
         }
     }
 
     async fn find_order(&self, oid: &ClientOid) -> Result<Lookup, ExchangeError> {
         if self.faults && roll(&self.rng, |r| r.below(100)) < 10 {
-            return Err(ExchangeError::Unknown("lookup timed out".into()));
+            return Err(ExchangeError::unknown("lookup timed out"));
         }
         let now = tokio::time::Instant::now();
         let orders = self.orders.lock().unwrap();

@@ -26,7 +26,7 @@ use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
 use crate::money::{round_down_to_tick, UsdPrice};
 use crate::orchestration::truncate;
-use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
+use crate::ports::{Cause, Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 use crate::signing::sign;
 
 /// API key and secret. `Debug` shows neither.
@@ -129,8 +129,7 @@ impl UsdTickers {
                 "public/get-tickers",
                 &[("instrument_name", &instrument)],
             )
-            .await
-            .map_err(ExchangeError::NotSent)?;
+            .await?;
             let Some(usd_per_unit) = ticker_last_price(&result, &instrument) else {
                 tried.push(instrument);
                 continue;
@@ -160,22 +159,24 @@ async fn public_get(
     base_url: &str,
     method: &str,
     query: &[(&str, &str)],
-) -> Result<Value, String> {
+) -> Result<Value, ExchangeError> {
     let url = format!("{}/{method}", base_url.trim_end_matches('/'));
     let resp = http
         .get(url)
         .query(query)
         .send()
         .await
-        .map_err(|e| format!("{method}: {e}"))?;
+        .map_err(|e| not_sent(format!("{method}: {}", redact(&e)), e))?;
     let status = resp.status().as_u16();
     let body: Value = resp
         .json()
         .await
-        .map_err(|e| format!("{method}: HTTP {status}, unreadable body: {e}"))?;
+        .map_err(|e| not_sent(format!("{method}: HTTP {status}, unreadable body: {}", redact(&e)), e))?;
     match parse_code(&body) {
         Some(0) => Ok(body.get("result").cloned().unwrap_or(Value::Null)),
-        code => Err(format!("{method}: HTTP {status} code {code:?}")),
+        code => Err(ExchangeError::not_sent(format!(
+            "{method}: HTTP {status} code {code:?}"
+        ))),
     }
 }
 
@@ -208,9 +209,18 @@ impl Reply {
     }
 }
 
-enum CallError {
-    NotSent(String),
-    Ambiguous(String),
+fn not_sent(reason: String, e: reqwest::Error) -> ExchangeError {
+    ExchangeError::NotSent {
+        reason,
+        cause: Some(Cause::new(e)),
+    }
+}
+
+fn unknown(reason: String, e: reqwest::Error) -> ExchangeError {
+    ExchangeError::Unknown {
+        reason,
+        cause: Some(Cause::new(e)),
+    }
 }
 
 impl CryptoCom {
@@ -232,33 +242,35 @@ impl CryptoCom {
         format!("{}/{method}", self.settings.base_url.trim_end_matches('/'))
     }
 
-    async fn public(&self, method: &str) -> Result<Value, String> {
+    async fn public(&self, method: &str) -> Result<Value, ExchangeError> {
         public_get(&self.http, &self.settings.base_url, method, &[]).await
     }
 
-    async fn instrument(&self, symbol: &str) -> Result<Option<Instrument>, String> {
+    async fn instrument(&self, symbol: &str) -> Result<Option<Instrument>, ExchangeError> {
         let all = self
             .instruments
             .get_or_try_init(|| async {
                 let result = self.public("public/get-instruments").await?;
-                Ok::<_, String>(parse_instruments(&result))
+                Ok::<_, ExchangeError>(parse_instruments(&result))
             })
             .await?;
         Ok(all.get(symbol).cloned())
     }
 
-    async fn min_notional(&self, base_ccy: &str) -> Result<Option<Decimal>, String> {
+    async fn min_notional(&self, base_ccy: &str) -> Result<Option<Decimal>, ExchangeError> {
         let all = self
             .min_notional_usd
             .get_or_try_init(|| async {
                 let result = self.public("public/get-risk-parameters").await?;
-                Ok::<_, String>(parse_min_notionals(&result))
+                Ok::<_, ExchangeError>(parse_min_notionals(&result))
             })
             .await?;
         Ok(all.get(base_ccy).copied())
     }
 
-    async fn private(&self, method: &str, params: Value) -> Result<Reply, CallError> {
+    /// A private call; a call that did not come back is `NotSent` (nothing reached the exchange) or `Unknown` (it
+    /// may have).
+    async fn private(&self, method: &str, params: Value) -> Result<Reply, ExchangeError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let nonce = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
         let api_key = self.creds.api_key.expose();
@@ -268,23 +280,21 @@ impl CryptoCom {
         let resp = match self.http.post(self.url(method)).json(&body).send().await {
             Ok(r) => r,
             Err(e) if e.is_connect() => {
-                return Err(CallError::NotSent(format!(
-                    "{method}: connection failed: {}",
-                    redact(&e)
-                )))
+                let reason = format!("{method}: connection failed: {}", redact(&e));
+                return Err(not_sent(reason, e));
             }
-            Err(e) => return Err(CallError::Ambiguous(format!("{method}: {}", redact(&e)))),
+            Err(e) => return Err(unknown(format!("{method}: {}", redact(&e)), e)),
         };
         let http = resp.status().as_u16();
         let text = resp
             .text()
             .await
-            .map_err(|e| CallError::Ambiguous(format!("{method}: HTTP {http}, body lost: {}", redact(&e))))?;
+            .map_err(|e| unknown(format!("{method}: HTTP {http}, body lost: {}", redact(&e)), e))?;
         Ok(Reply::parse(http, &text))
     }
 
     /// Runs a private call, retrying while it is rate limited (the request was dropped, so a retry is safe).
-    async fn private_with_backoff(&self, method: &str, params: &Value) -> Result<Reply, CallError> {
+    async fn private_with_backoff(&self, method: &str, params: &Value) -> Result<Reply, ExchangeError> {
         let mut attempt = 0;
         loop {
             let reply = self.private(method, params.clone()).await?;
@@ -368,21 +378,13 @@ impl Exchange for CryptoCom {
 
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         let symbol = req.symbol.as_str();
-        let inst = self
-            .instrument(symbol)
-            .await
-            .map_err(ExchangeError::NotSent)?
-            .ok_or_else(|| ExchangeError::Rejected {
-                code: ReasonCode::ExchangeRejected,
-                message: format!("{symbol} is not an instrument of the exchange"),
-                snippet: format!("pre-check: {symbol} not in public/get-instruments"),
-            })?;
+        let inst = self.instrument(symbol).await?.ok_or_else(|| ExchangeError::Rejected {
+            code: ReasonCode::ExchangeRejected,
+            message: format!("{symbol} is not an instrument of the exchange"),
+            snippet: format!("pre-check: {symbol} not in public/get-instruments"),
+        })?;
         let value = req.usd_value;
-        if let Some(min) = self
-            .min_notional(&inst.base_ccy)
-            .await
-            .map_err(ExchangeError::NotSent)?
-        {
+        if let Some(min) = self.min_notional(&inst.base_ccy).await? {
             if value.0 < min {
                 return Err(ExchangeError::Rejected {
                     code: ReasonCode::MinNotionalNotMet,
@@ -395,11 +397,7 @@ impl Exchange for CryptoCom {
             }
         }
         let params = self.params(req, &inst)?;
-        let reply = match self.private_with_backoff("private/create-order", &params).await {
-            Ok(r) => r,
-            Err(CallError::NotSent(why)) => return Err(ExchangeError::NotSent(why)),
-            Err(CallError::Ambiguous(why)) => return Err(ExchangeError::Unknown(why)),
-        };
+        let reply = self.private_with_backoff("private/create-order", &params).await?;
         match create_order_outcome(&reply) {
             CreateOutcome::Accepted { order_id } => Ok(OrderAck {
                 order_id,
@@ -408,7 +406,7 @@ impl Exchange for CryptoCom {
             CreateOutcome::Duplicate => match self.find_order(&req.client_oid).await? {
                 Lookup::Placed(ack) => Ok(ack),
                 Lookup::Rejected { code, message, snippet } => Err(ExchangeError::Rejected { code, message, snippet }),
-                Lookup::NotFound => Err(ExchangeError::Unknown(format!(
+                Lookup::NotFound => Err(ExchangeError::unknown(format!(
                     "duplicate client_oid but no order: {}",
                     reply.snippet()
                 ))),
@@ -421,7 +419,9 @@ impl Exchange for CryptoCom {
         let params = json!({ "client_oid": client_oid.as_str() });
         let reply = match self.private_with_backoff("private/get-order-detail", &params).await {
             Ok(r) => r,
-            Err(CallError::NotSent(why) | CallError::Ambiguous(why)) => return Err(ExchangeError::Unknown(why)),
+            // A lookup that did not come back leaves the order's fate unknown, whichever way it failed.
+            Err(ExchangeError::NotSent { reason, cause }) => return Err(ExchangeError::Unknown { reason, cause }),
+            Err(e) => return Err(e),
         };
         order_detail(&reply, client_oid)
     }
@@ -450,14 +450,14 @@ pub fn create_order_outcome(reply: &Reply) -> CreateOutcome {
         },
         Some(CodeClass::DuplicateClientOid) => CreateOutcome::Duplicate,
         Some(CodeClass::RateLimited) => failed(rejected(ReasonCode::RateLimit, reply)),
-        Some(CodeClass::Ambiguous) => failed(ExchangeError::Unknown(reply.snippet())),
+        Some(CodeClass::Ambiguous) => failed(ExchangeError::unknown(reply.snippet())),
         Some(CodeClass::Refused(ReasonCode::ExchangeErrorUnknown)) | Some(CodeClass::NotFound) => {
             failed(rejected(classify_text(&reply.message), reply))
         }
         Some(CodeClass::Refused(code)) => failed(rejected(code, reply)),
         None if reply.http == 429 => failed(rejected(ReasonCode::RateLimit, reply)),
         None if reply.http >= 500 || reply.http == 408 || reply.http < 300 => {
-            failed(ExchangeError::Unknown(reply.snippet()))
+            failed(ExchangeError::unknown(reply.snippet()))
         }
         None => failed(rejected(classify_text(&reply.message), reply)),
     }
@@ -494,7 +494,7 @@ pub fn order_detail(reply: &Reply, client_oid: &ClientOid) -> Result<Lookup, Exc
             Ok(Lookup::Placed(ack))
         }
         Some(40401) | Some(212) | Some(316) => Ok(Lookup::NotFound),
-        _ => Err(ExchangeError::Unknown(format!("get-order-detail: {}", reply.snippet()))),
+        _ => Err(ExchangeError::unknown(format!("get-order-detail: {}", reply.snippet()))),
     }
 }
 

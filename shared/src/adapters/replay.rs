@@ -131,6 +131,18 @@ impl ReplayMarketData {
         v
     }
 
+    /// The symbols whose files are coarser than `tf` (they cannot serve it), with their step in ms.
+    pub fn coarser_than(&self, tf: Timeframe) -> Vec<(Symbol, i64)> {
+        let mut v: Vec<(Symbol, i64)> = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.interval_ms > tf.millis())
+            .map(|(sym, s)| (sym.clone(), s.interval_ms))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Every instant at which some series closes a `tf` candle, ascending: the steps of a replay.
     pub fn close_times(&self, tf: Timeframe) -> Vec<i64> {
         let mut set = BTreeSet::new();
@@ -213,6 +225,25 @@ mod tests {
     fn a_build_without_the_candles_says_how_to_replay() {
         let err = ReplayMarketData::embedded().err().unwrap().to_string();
         assert!(err.contains("REPLAY_DIR") && err.contains("embedded-candles"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_hourly_file_cannot_serve_the_volume_gate_and_says_so() {
+        let row = |h: i64| format!("[{}, 1, 1, 1, 1, 5]", h * 3_600_000);
+        let hourly = format!("[{}]", (0..30).map(row).collect::<Vec<_>>().join(","));
+        let five = "[[0, 1, 1, 1, 1, 5], [300000, 1, 1, 1, 1, 5]]".to_string();
+        let r = ReplayMarketData::from_files([
+            ("ADA_USDT-1h.json".to_string(), hourly),
+            ("ETH_USDT-5m.json".to_string(), five),
+        ])
+        .unwrap();
+        let ada = Symbol::parse("ADA_USDT").unwrap();
+        assert_eq!(r.coarser_than(Timeframe::M5), [(ada.clone(), 3_600_000)]);
+        assert!(r.closed_candles(&ada, Timeframe::M5, 11, 7_200_000).await.is_err());
+        assert_eq!(
+            r.closed_candles(&ada, Timeframe::H1, 5, 7_200_000).await.unwrap().len(),
+            2
+        );
     }
 
     #[test]

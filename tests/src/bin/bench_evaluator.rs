@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let five_min = parse_rows(include_str!("../../../data/candles/ETH_BTC-5m.json"))?;
     let preset = strategy::preset("swing-aggressive").ok_or("preset")?;
 
-    // (1) CPU: 100 different 300-candle windows of real 5-minute candles.
+    // (1) CPU: 100 different 300-candle windows of real 5-minute candles (the volume gate on their last 11).
     let windows: Vec<&[shared::candles::Candle]> = (0..SYMBOLS).map(|i| &five_min[i * 50..i * 50 + 300]).collect();
     let mut runs = Vec::new();
     let mut signals = 0;
@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let t = Instant::now();
         signals = windows
             .iter()
-            .filter_map(|w| strategy::evaluate_candles(preset, w))
+            .filter_map(|w| strategy::evaluate_candles(preset, w, &w[w.len() - shared::indicators::VOLUME_CANDLES..]))
             .filter(|(_, v)| matches!(v, strategy::Verdict::Signal { .. }))
             .count();
         runs.push(t.elapsed());

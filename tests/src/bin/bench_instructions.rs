@@ -4,7 +4,8 @@
 //!
 //! * `orchestrator N`: N signals through the orchestrator's state machine with in-memory ports (claim, paper order,
 //!   finalize), each a fresh signal.
-//! * `evaluator N`: N evaluations of 100 symbols × 300 real 5-minute candles (indicators + the preset's rules).
+//! * `evaluator N`: N evaluations of 100 symbols × 300 real 5-minute candles (indicators, the volume gate on the
+//!   last 11, the preset's rules).
 //! * `diagnostics N`: N reports over 10,000 decided signals (evaluate + JSON), the rows already gathered.
 
 use chrono::{Duration, Utc};
@@ -93,7 +94,10 @@ fn evaluator(n: usize) -> Result<usize, BoxError> {
         for _ in 0..n {
             evaluated += windows
                 .iter()
-                .filter(|w| shared::strategy::evaluate_candles(preset, w).is_some())
+                .filter(|w| {
+                    shared::strategy::evaluate_candles(preset, w, &w[w.len() - shared::indicators::VOLUME_CANDLES..])
+                        .is_some()
+                })
                 .count();
         }
         evaluated
