@@ -261,10 +261,7 @@ pub fn watchlist_to_seed(
     }
     let symbols = replay.symbols();
     let Some(path) = file else {
-        let entries = symbols
-            .iter()
-            .map(|s| serde_json::from_value(serde_json::json!({ "symbol": s.as_str(), "trade_amount_usd": "100" })))
-            .collect::<Result<Vec<WatchlistEntry>, _>>()?;
+        let entries = symbols.into_iter().map(WatchlistEntry::new).collect();
         return Ok((entries, format!("the candle files of {}", dir.display())));
     };
     let (with_data, without): (Vec<_>, Vec<_>) = read_watchlist(&path)?
@@ -298,7 +295,7 @@ mod tests {
         assert_eq!(symbols, ["ETH_BTC", "XRP_ETH", "XRP_USDT"]);
         assert!(entries
             .iter()
-            .all(|e| e.preset == "swing-aggressive" && e.trade_amount_usd == rust_decimal::Decimal::from(100)));
+            .all(|e| e.preset.name() == "swing-aggressive" && e.trade_amount_usd == rust_decimal::Decimal::from(100)));
 
         let one = std::env::temp_dir().join(format!("candles-{}", std::process::id()));
         std::fs::create_dir_all(&one).unwrap();
@@ -309,7 +306,8 @@ mod tests {
         assert_eq!(entries.len(), 1, "the file's entries without candles are left out");
         assert_eq!(entries[0].symbol.as_str(), "ETH_BTC");
         assert_eq!(
-            entries[0].preset, "swing-aggressive",
+            entries[0].preset.name(),
+            "swing-aggressive",
             "the file's own settings are kept"
         );
     }

@@ -15,7 +15,7 @@ static NOTIFIER: std::sync::LazyLock<MemoryNotifier> = std::sync::LazyLock::new(
 use tests::{provision, TestEnv};
 
 fn entry() -> WatchlistEntry {
-    serde_json::from_value(serde_json::json!({ "symbol": "ETH_BTC", "preset": "swing-aggressive" })).unwrap()
+    WatchlistEntry::new(Symbol::parse("ETH_BTC").unwrap())
 }
 
 fn evaluator<'a>(

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use shared::adapters::replay::ReplayMarketData;
 use shared::candles::Timeframe;
 use shared::fakes::ManualClock;
-use shared::ids::Side;
+use shared::ids::{Side, Symbol};
 use shared::invariants::{self, ReportQuery};
 use shared::model::{DecisionType, IntentStatus, WatchlistEntry};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
@@ -29,8 +29,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     let env = TestEnv::new("pipeline").await;
     let store = env.store();
     let sqs = env.sqs();
-    let entry: WatchlistEntry =
-        serde_json::from_value(serde_json::json!({"symbol": "ETH_BTC", "preset": "swing-aggressive"})).unwrap();
+    let entry = WatchlistEntry::new(Symbol::parse("ETH_BTC").unwrap());
     provision::seed_watchlist(
         &aws_sdk_dynamodb::Client::new(&env.aws),
         &env.p.tables.watchlist,

@@ -123,8 +123,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
 
     // And so does the evaluator: the watchlist through its `by_list` index, never a Scan.
     counter.reset();
-    let entry: shared::model::WatchlistEntry =
-        serde_json::from_value(serde_json::json!({ "symbol": "ETH_BTC", "preset": "swing-aggressive" })).unwrap();
+    let entry = shared::model::WatchlistEntry::new(shared::ids::Symbol::parse("ETH_BTC").unwrap());
     tests::provision::seed_watchlist(
         &aws_sdk_dynamodb::Client::new(&env.aws),
         &env.p.tables.watchlist,

@@ -10,9 +10,9 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::candles::{Candle, Timeframe};
 use shared::ids::{SignalId, Symbol};
-use shared::indicators::{Indicators, RsiMethod, VOLUME_CANDLES};
+use shared::indicators::{Indicators, VOLUME_CANDLES};
 use shared::model::{
-    AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
+    AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, Setting, SignalMessage, SignalRecord,
     WatchlistEntry,
 };
 use shared::orchestration::ExecutionMode;
@@ -244,23 +244,26 @@ impl Evaluator<'_> {
     /// The entry's preset (with its overrides) and timeframe; an unknown name is an error of this symbol only.
     fn settings(&self, entry: &WatchlistEntry) -> Result<(Preset, Timeframe), Step> {
         let symbol = &entry.symbol;
-        let Some(table_preset) = strategy::preset(&entry.preset) else {
-            tracing::error!(%symbol, preset = %entry.preset, "unknown preset in watchlist");
-            return Err(Step::Error);
-        };
-        let rsi = match entry.rsi_method.as_deref().map(RsiMethod::parse) {
-            None => None,
-            Some(Some(m)) => Some(m),
-            Some(None) => {
-                tracing::error!(%symbol, rsi_method = ?entry.rsi_method, "unknown rsi_method in watchlist");
+        let table_preset = match &entry.preset {
+            Setting::Valid(p) => *p,
+            Setting::Invalid(preset) => {
+                tracing::error!(%symbol, %preset, "unknown preset in watchlist");
                 return Err(Step::Error);
             }
         };
-        let timeframe = match entry.timeframe.as_deref().map(Timeframe::parse) {
+        let rsi = match &entry.rsi_method {
+            None => None,
+            Some(Setting::Valid(m)) => Some(*m),
+            Some(Setting::Invalid(rsi_method)) => {
+                tracing::error!(%symbol, %rsi_method, "unknown rsi_method in watchlist");
+                return Err(Step::Error);
+            }
+        };
+        let timeframe = match &entry.timeframe {
             None => self.timeframe,
-            Some(Some(tf)) => tf,
-            Some(None) => {
-                tracing::error!(%symbol, timeframe = ?entry.timeframe, "unknown timeframe in watchlist");
+            Some(Setting::Valid(tf)) => *tf,
+            Some(Setting::Invalid(timeframe)) => {
+                tracing::error!(%symbol, %timeframe, "unknown timeframe in watchlist");
                 return Err(Step::Error);
             }
         };
@@ -414,7 +417,7 @@ mod tests {
     use shared::ids::Symbol;
 
     fn entry(sym: &str) -> WatchlistEntry {
-        serde_json::from_value(serde_json::json!({"symbol": sym, "preset": "swing-aggressive"})).unwrap()
+        WatchlistEntry::new(Symbol::parse(sym).unwrap())
     }
 
     #[test]
@@ -572,7 +575,7 @@ mod tests {
         assert!(!store.signals().is_empty());
 
         let mut bad = entry("ETH_BTC");
-        bad.timeframe = Some("7m".into());
+        bad.timeframe = Some(Setting::Invalid("7m".into()));
         let store = MemoryStore::with_watchlist(vec![bad]);
         let ev = Evaluator {
             watchlist: &store,

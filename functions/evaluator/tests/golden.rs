@@ -8,7 +8,8 @@ use chrono::Utc;
 use shared::adapters::replay::ReplayMarketData;
 use shared::candles::Timeframe;
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
-use shared::model::WatchlistEntry;
+use shared::ids::Symbol;
+use shared::model::{Setting, WatchlistEntry};
 
 const CASES: &[(&str, &str, &str)] = &[
     (
@@ -64,8 +65,10 @@ async fn the_evaluator_sends_exactly_the_unthrottled_signals_of_the_golden_files
             .collect();
         want.sort();
 
-        let entry: WatchlistEntry =
-            serde_json::from_value(serde_json::json!({ "symbol": symbol, "preset": preset })).unwrap();
+        let entry = WatchlistEntry {
+            preset: Setting::read(preset),
+            ..WatchlistEntry::new(Symbol::parse(symbol).unwrap())
+        };
         let store = MemoryStore::with_watchlist(vec![entry]);
         let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
         let clock = ManualClock::new(Utc::now(), 0);

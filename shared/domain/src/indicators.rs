@@ -23,6 +23,13 @@ impl RsiMethod {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Simple => "simple",
+            Self::Wilder => "wilder",
+        }
+    }
 }
 
 /// RSI(period) with Wilder's smoothing: the first average is the simple mean of the first `period` changes, then

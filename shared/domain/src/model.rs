@@ -7,9 +7,12 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::candles::Timeframe;
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
+use crate::indicators::RsiMethod;
 use crate::money::Sizing;
 use crate::risk::{CounterDelta, RiskLimits};
+use crate::strategy::Preset;
 
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
@@ -306,7 +309,7 @@ pub struct WatchlistEntry {
     #[serde(default = "default_trade_amount", with = "rust_decimal::serde::str")]
     pub trade_amount_usd: Decimal,
     #[serde(default = "default_preset")]
-    pub preset: String,
+    pub preset: Setting<&'static Preset>,
     #[serde(default)]
     pub min_price_change_pct: Option<f64>,
     #[serde(default)]
@@ -317,10 +320,10 @@ pub struct WatchlistEntry {
     #[serde(default)]
     pub volume_min_ratio: Option<f64>,
     #[serde(default)]
-    pub timeframe: Option<String>,
+    pub timeframe: Option<Setting<Timeframe>>,
     /// `simple` (default, the original's) or `wilder`.
     #[serde(default)]
-    pub rsi_method: Option<String>,
+    pub rsi_method: Option<Setting<RsiMethod>>,
     /// Per-symbol risk limits (docs/DESIGN.md §11), read by the orchestrator at each claim.
     #[serde(flatten)]
     pub limits: RiskLimits,
@@ -332,6 +335,27 @@ pub struct WatchlistEntry {
 }
 
 impl WatchlistEntry {
+    /// A row for `symbol` with every setting at its default (the same defaults a stored row without them reads as).
+    pub fn new(symbol: Symbol) -> Self {
+        Self {
+            symbol,
+            alert_enabled: yes(),
+            trade_enabled: yes(),
+            notify_order_placed: yes(),
+            trade_amount_usd: default_trade_amount(),
+            preset: default_preset(),
+            min_price_change_pct: None,
+            cooldown_minutes: None,
+            buy_target: None,
+            volume_min_ratio: None,
+            timeframe: None,
+            rsi_method: None,
+            limits: RiskLimits::default(),
+            last_buy: None,
+            last_sell: None,
+        }
+    }
+
     pub fn last(&self, side: Side) -> Option<&Emission> {
         match side {
             Side::Buy => self.last_buy.as_ref(),
@@ -343,13 +367,9 @@ impl WatchlistEntry {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         let s = &self.symbol;
-        if crate::strategy::preset(&self.preset).is_none() {
+        if let Setting::Invalid(raw) = &self.preset {
             let names: Vec<&str> = crate::strategy::PRESETS.iter().map(|p| p.name).collect();
-            out.push(format!(
-                "{s}: preset {:?} is not one of {}",
-                self.preset,
-                names.join(", ")
-            ));
+            out.push(format!("{s}: preset {raw:?} is not one of {}", names.join(", ")));
         }
         if self.trade_amount_usd <= Decimal::ZERO {
             out.push(format!(
@@ -357,20 +377,12 @@ impl WatchlistEntry {
                 self.trade_amount_usd
             ));
         }
-        if let Some(tf) = self
-            .timeframe
-            .as_deref()
-            .filter(|tf| crate::candles::Timeframe::parse(tf).is_none())
-        {
+        if let Some(Setting::Invalid(tf)) = &self.timeframe {
             out.push(format!(
                 "{s}: timeframe {tf:?} is not one of 1m 5m 15m 30m 1h 2h 4h 12h 1D"
             ));
         }
-        if let Some(m) = self
-            .rsi_method
-            .as_deref()
-            .filter(|m| crate::indicators::RsiMethod::parse(m).is_none())
-        {
+        if let Some(Setting::Invalid(m)) = &self.rsi_method {
             out.push(format!("{s}: rsi_method {m:?} is neither simple nor wilder"));
         }
         let numbers = [
@@ -423,8 +435,76 @@ fn yes() -> bool {
 fn default_trade_amount() -> Decimal {
     Decimal::from(100)
 }
-fn default_preset() -> String {
-    "swing-aggressive".to_string()
+fn default_preset() -> Setting<&'static Preset> {
+    Setting::Valid(crate::strategy::DEFAULT_PRESET)
+}
+
+/// A watchlist setting stored as text: the value it names, read once when the row is read, or the text when it names
+/// none — kept, so that the row still lists, the evaluator skips that one symbol with the reason, and
+/// `WatchlistEntry::problems` tells the operator what to fix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Setting<T> {
+    Valid(T),
+    Invalid(String),
+}
+
+/// A value the watchlist stores by name.
+pub trait Named: Sized {
+    fn from_name(raw: &str) -> Option<Self>;
+    fn name(&self) -> &str;
+}
+
+impl<T: Named> Setting<T> {
+    pub fn read(raw: &str) -> Self {
+        T::from_name(raw).map_or_else(|| Self::Invalid(raw.to_string()), Self::Valid)
+    }
+
+    /// The name as stored: the value's, or the text that named none.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Valid(v) => v.name(),
+            Self::Invalid(raw) => raw,
+        }
+    }
+}
+
+impl<T: Named> Serialize for Setting<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de, T: Named> Deserialize<'de> for Setting<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::read(&String::deserialize(deserializer)?))
+    }
+}
+
+impl Named for &'static Preset {
+    fn from_name(raw: &str) -> Option<Self> {
+        crate::strategy::preset(raw)
+    }
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+impl Named for Timeframe {
+    fn from_name(raw: &str) -> Option<Self> {
+        Self::parse(raw)
+    }
+    fn name(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Named for RsiMethod {
+    fn from_name(raw: &str) -> Option<Self> {
+        Self::parse(raw)
+    }
+    fn name(&self) -> &str {
+        self.as_str()
+    }
 }
 
 /// The body of a signals-queue message (docs/DESIGN.md §4).
@@ -537,6 +617,43 @@ mod tests {
     use super::*;
 
     const SAMPLE: &str = include_str!("../../../events/signal-message.json");
+
+    #[test]
+    fn watchlist_settings_are_typed_when_read_and_a_bad_name_is_kept_for_the_operator() {
+        let e: WatchlistEntry = serde_json::from_value(serde_json::json!({
+            "symbol": "ETH_BTC", "preset": "Scalp-Aggressive", "timeframe": "4h", "rsi_method": "Wilder"
+        }))
+        .unwrap();
+        assert!(matches!(e.preset, Setting::Valid(p) if p.name == "scalp-aggressive"));
+        assert_eq!(e.timeframe, Some(Setting::Valid(Timeframe::H4)));
+        assert_eq!(e.rsi_method, Some(Setting::Valid(RsiMethod::Wilder)));
+        assert!(e.problems().is_empty());
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            (&back["preset"], &back["rsi_method"]),
+            (&"scalp-aggressive".into(), &"wilder".into())
+        );
+
+        let bad: WatchlistEntry =
+            serde_json::from_value(serde_json::json!({ "symbol": "ETH_BTC", "preset": "yolo", "timeframe": "7m" }))
+                .unwrap();
+        assert_eq!(bad.preset, Setting::Invalid("yolo".into()));
+        assert_eq!(bad.timeframe, Some(Setting::Invalid("7m".into())));
+        assert_eq!(bad.problems().len(), 2, "{:?}", bad.problems());
+        assert_eq!(
+            serde_json::to_value(&bad).unwrap()["preset"],
+            "yolo",
+            "written back as it was"
+        );
+
+        let default: WatchlistEntry = serde_json::from_value(serde_json::json!({ "symbol": "ETH_BTC" })).unwrap();
+        assert_eq!(default.preset.name(), "swing-aggressive");
+        assert_eq!(
+            default,
+            WatchlistEntry::new(default.symbol.clone()),
+            "one set of defaults"
+        );
+    }
 
     #[test]
     fn sample_message_parses_and_round_trips() {

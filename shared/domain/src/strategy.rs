@@ -132,6 +132,9 @@ pub const PRESETS: &[Preset] = &[
 ];
 
 /// Looks a preset up by name (`swing-aggressive`, any case; a bare `swing` means its conservative row, as the original).
+/// A watchlist row's preset when it names none: swing-aggressive.
+pub const DEFAULT_PRESET: &Preset = &PRESETS[1];
+
 pub fn preset(name: &str) -> Option<&'static Preset> {
     let lower = name.trim().to_ascii_lowercase();
     let full = if lower.contains('-') {

@@ -10,6 +10,7 @@ use chrono::Utc;
 use shared::adapters::crypto_com_candles::CryptoComCandles;
 use shared::candles::{parse_rows, resample, Timeframe};
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
+use shared::ids::Symbol;
 use shared::model::WatchlistEntry;
 use shared::strategy;
 use tests::http::{read_request, write_response};
@@ -69,11 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     });
     let entries: Vec<WatchlistEntry> = (0..SYMBOLS)
-        .map(|i| {
-            serde_json::from_value(
-                serde_json::json!({ "symbol": format!("S{i:03}_USDT"), "preset": "swing-aggressive" }),
-            )
-        })
+        .map(|i| Symbol::parse(&format!("S{i:03}_USDT")).map(WatchlistEntry::new))
         .collect::<Result<_, _>>()?;
     let store = MemoryStore::with_watchlist(entries);
     let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());

@@ -26,13 +26,15 @@ use crate::config::TableNames;
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
     day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
-    IntentStatus, OrderIntent, ReasonCode, SignalAlertStatus, SignalMessage, SignalRecord, TradingMode, WatchlistEntry,
+    IntentStatus, OrderIntent, ReasonCode, Setting, SignalAlertStatus, SignalMessage, SignalRecord, TradingMode,
+    WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
 use crate::ports::{
     AlertStore, Claim, ClaimRequest, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
     WatchlistStore,
 };
+use crate::strategy::DEFAULT_PRESET;
 
 mod alerts;
 mod intents;
@@ -119,7 +121,7 @@ impl DynamoStore {
             ("trade_enabled", AttributeValue::Bool(e.trade_enabled)),
             ("notify_order_placed", AttributeValue::Bool(e.notify_order_placed)),
             ("trade_amount_usd", AttributeValue::N(e.trade_amount_usd.to_string())),
-            ("preset", s(&e.preset)),
+            ("preset", s(e.preset.name())),
         ];
         let mut remove = Vec::new();
         let numbers = [
@@ -134,7 +136,11 @@ impl DynamoStore {
                 None => remove.push(name),
             }
         }
-        for (name, value) in [("timeframe", &e.timeframe), ("rsi_method", &e.rsi_method)] {
+        let texts = [
+            ("timeframe", e.timeframe.as_ref().map(Setting::name)),
+            ("rsi_method", e.rsi_method.as_ref().map(Setting::name)),
+        ];
+        for (name, value) in texts {
             match value {
                 Some(v) => set.push((name, s(v))),
                 None => remove.push(name),
