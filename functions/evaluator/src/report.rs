@@ -239,7 +239,9 @@ pub fn html(source: &str, runs: &[PresetRun<'_>], charts: &[String], s: &BookSet
         esc(source),
         s.notional,
         esc(currency),
-        (s.fee_rate * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
+        s.fee_rate
+            .checked_mul(rust_decimal::Decimal::ONE_HUNDRED)
+            .map_or_else(|| "?".to_string(), |pct| pct.normalize().to_string()),
         esc(currency),
     ));
     out.push_str(&summary_table(runs));
@@ -276,13 +278,17 @@ pub fn summary_text(runs: &[PresetRun<'_>]) -> String {
             b.open_lots,
             b.fees.round_dp(6).normalize(),
             b.net.round_dp(6).normalize(),
-            b.return_pct.map_or_else(|| "—".to_string(), |r| format!("{r:.2} %")),
+            return_text(b),
         ));
     }
     if let Some(b) = runs.first().map(|r| &r.book) {
         out.push_str(&format!("\n(amounts in {})", b.currency));
     }
     out
+}
+
+fn return_text(b: &PaperBook) -> String {
+    b.return_pct.map_or_else(|| "—".to_string(), |r| format!("{r:.2} %"))
 }
 
 fn money(v: rust_decimal::Decimal) -> String {
@@ -316,7 +322,7 @@ fn summary_table(runs: &[PresetRun<'_>]) -> String {
             money(b.realized),
             money(b.unrealized),
             money(b.net),
-            b.return_pct.map_or_else(|| "—".to_string(), |r| format!("{r:.2} %")),
+            return_text(b),
         ));
     }
     t.push_str("</table>\n");

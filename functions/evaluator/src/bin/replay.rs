@@ -98,7 +98,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         chart,
         book: BookSettings {
             notional,
-            fee_rate: fee_pct / Decimal::ONE_HUNDRED,
+            fee_rate: fee_pct
+                .checked_div(Decimal::ONE_HUNDRED)
+                .ok_or("--fee-pct out of range")?,
         },
     })
 }
