@@ -7,8 +7,7 @@ use serde::Serialize;
 
 use crate::candles::{resample, Candle, Timeframe};
 use crate::ids::{Side, Symbol};
-use crate::indicators::Indicators;
-use crate::indicators::VOLUME_CANDLES;
+use crate::indicators::{Indicators, VOLUME_CANDLES};
 use crate::model::Emission;
 use crate::strategy::{self, Preset, Verdict};
 
