@@ -34,7 +34,6 @@ use crate::ports::{
     AlertStore, Claim, ClaimRequest, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
     WatchlistStore,
 };
-use crate::strategy::DEFAULT_PRESET;
 
 mod alerts;
 mod intents;

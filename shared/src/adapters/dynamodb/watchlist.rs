@@ -117,18 +117,19 @@ pub(super) fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> 
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<f64>().ok())
     };
+    // An attribute that is absent reads as the model's default (`WatchlistEntry::new`), the same as serde's.
+    let default = WatchlistEntry::new(symbol(item)?);
     Ok(WatchlistEntry {
-        symbol: symbol(item)?,
-        alert_enabled: opt_bool(item, "alert_enabled").unwrap_or(true),
-        trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(true),
-        notify_order_placed: opt_bool(item, "notify_order_placed").unwrap_or(true),
+        alert_enabled: opt_bool(item, "alert_enabled").unwrap_or(default.alert_enabled),
+        trade_enabled: opt_bool(item, "trade_enabled").unwrap_or(default.trade_enabled),
+        notify_order_placed: opt_bool(item, "notify_order_placed").unwrap_or(default.notify_order_placed),
         trade_amount_usd: match item.get("trade_amount_usd") {
             Some(AttributeValue::N(v)) | Some(AttributeValue::S(v)) => {
                 parse("trade_amount_usd", v, |r| r.parse::<Decimal>())?
             }
-            _ => Decimal::from(100),
+            _ => default.trade_amount_usd,
         },
-        preset: opt_s(item, "preset").map_or(Setting::Valid(DEFAULT_PRESET), Setting::read),
+        preset: opt_s(item, "preset").map_or(default.preset, Setting::read),
         min_price_change_pct: num("min_price_change_pct"),
         cooldown_minutes: num("cooldown_minutes"),
         buy_target: num("buy_target"),
@@ -138,5 +139,6 @@ pub(super) fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> 
         limits: risk::symbol_limits_from(item)?,
         last_buy: emission(item, "last_buy")?,
         last_sell: emission(item, "last_sell")?,
+        symbol: default.symbol,
     })
 }
