@@ -49,7 +49,7 @@ ensure_python_tools() {
     "cfn-lint==$CFN_LINT_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >&2
 }
 
-# Debian's chromium, headless, for the operator page's browser test (tests/tests/diagnostics_api.rs).
+# Debian's chromium, headless, for the operator page's browser test (tests/tests/integration/diagnostics_api.rs).
 ensure_chromium() {
   command -v chromium >/dev/null 2>&1 && return
   log "installing Debian's chromium (once, ~1 min; the operator page's browser test renders with it)"

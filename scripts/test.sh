@@ -5,17 +5,20 @@
 # script exits non-zero if any failed.
 #
 #   ./scripts/test.sh                  every check
-#   ./scripts/test.sh --repeat N       only the concurrency, race and fault tests, N times in a row (stops at the first
-#                                      failure and says which round); the emulator is started as for the full run
+#   ./scripts/test.sh --repeat N       only the integration tests against the emulator (one binary: the concurrency,
+#                                      race and fault tests side by side with the others), N times in a row (stops at
+#                                      the first failure and says which round); the emulator is started as for the
+#                                      full run
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 export EMULATOR_PORT="${TEST_EMULATOR_PORT:-4577}"   # its own emulator, apart from a running demo
 export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
 
-# The tests that race writers against each other on the emulator (docs/DESIGN.md §5): 50 concurrent deliveries, killed
-# and fenced workers, overlapping evaluator runs; and the runs under injected faults and outages (§12).
-CONCURRENCY_TESTS=(--test pipeline --test takeover --test evaluator --test storage --test risk --test faults --test outages)
+# The integration tests, one binary: among them the ones that race writers against each other on the emulator
+# (docs/DESIGN.md §5: 50 concurrent deliveries, killed and fenced workers, overlapping evaluator runs) and the runs
+# under injected faults and outages (§12), side by side with the rest.
+INTEGRATION_TESTS=(-p tests --test integration)
 
 ensure_python_tools
 ensure_chromium
@@ -24,21 +27,23 @@ trap 'if [ "$EMULATOR_STARTED" = 1 ]; then emulator_down; fi' EXIT
 
 if [ "${1:-}" = "--repeat" ]; then
   rounds="${2:?--repeat needs a count}"
-  # Build once, then run the test binaries themselves: every round tests the same build.
-  mapfile -t binaries < <(cargo test --workspace "${CONCURRENCY_TESTS[@]}" --no-run --message-format=json \
+  # Build once (the runtime tests start the functions' binaries), then run the test binary itself: every round tests
+  # the same build.
+  cargo build --workspace --bins
+  mapfile -t binaries < <(cargo test "${INTEGRATION_TESTS[@]}" --no-run --message-format=json \
     | "$VENV/bin/python" -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         print(m["executable"])')
   for i in $(seq 1 "$rounds"); do
-    log "concurrency tests, round $i of $rounds"
+    log "integration tests, round $i of $rounds"
     for bin in "${binaries[@]}"; do
       "$bin" -q >"$STATE/repeat.log" 2>&1 \
         || { cat "$STATE/repeat.log" >&2; log "round $i of $rounds FAILED in $(basename "$bin")"; exit 1; }
     done
   done
-  log "concurrency tests (${#binaries[@]} binaries) passed $rounds rounds in a row"
+  log "integration tests passed $rounds rounds in a row"
   exit 0
 fi
 

@@ -84,6 +84,35 @@ enum Step {
     Error,
 }
 
+impl<'a> Evaluator<'a> {
+    /// The evaluator over one store (watchlist, signals and alerts) with the settings the tests and the tools start
+    /// from — hourly candles, 200 of them, one symbol at a time, a 60 s emission lease, paper mode — changing what
+    /// they vary with struct update syntax (`Evaluator { concurrency: 4, ..Evaluator::over(…) }`).
+    /// The functions build theirs from the configuration (`wiring.rs`).
+    pub fn over<S: WatchlistStore + SignalStore + AlertStore>(
+        store: &'a S,
+        queue: &'a dyn SignalQueue,
+        market: &'a dyn MarketData,
+        clock: &'a dyn Clock,
+        notifier: &'a dyn Notifier,
+    ) -> Self {
+        Evaluator {
+            watchlist: store,
+            signals: store,
+            queue,
+            market,
+            clock,
+            alerts: store,
+            notifier,
+            timeframe: Timeframe::H1,
+            candle_count: 200,
+            concurrency: 1,
+            claim_lease_ms: 60_000,
+            mode: ExecutionMode::Paper,
+        }
+    }
+}
+
 impl Evaluator<'_> {
     pub async fn run(&self) -> Result<RunSummary, StoreError> {
         let started = Instant::now();
@@ -360,7 +389,7 @@ impl Evaluator<'_> {
         if prev.and_then(|p| p.signal_id.as_deref()) == Some(signal_id.as_str()) {
             return None; // resumed: this run finishes what a dead run claimed
         }
-        let cooldown_ms = (entry.cooldown_minutes.unwrap_or(1.0) * 60_000.0) as i64;
+        let cooldown_ms = strategy::cooldown_ms(entry.cooldown_minutes.unwrap_or(strategy::DEFAULT_COOLDOWN_MINUTES));
         let min_pct = entry.min_price_change_pct.unwrap_or(preset.min_price_change_pct);
         if let Err(why) = strategy::throttle(prev, record.candle_open_ms, record.price, cooldown_ms, min_pct) {
             record.blocked = true;
@@ -446,18 +475,8 @@ mod tests {
         let notifier = MemoryNotifier::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let ev = Evaluator {
-            watchlist: &store,
-            signals: &store,
-            queue: &queue,
-            market: &market,
-            clock: &clock,
-            alerts: &store,
-            notifier: &notifier,
-            timeframe: Timeframe::H1,
-            candle_count: 200,
             concurrency: 4,
-            claim_lease_ms: 60_000,
-            mode: shared::orchestration::ExecutionMode::Paper,
+            ..Evaluator::over(&store, &queue, &market, &clock, &notifier)
         };
         let mut total = RunSummary::default();
         for t in market.close_times(Timeframe::H1).into_iter().take(200) {
@@ -514,20 +533,7 @@ mod tests {
         let queue = MemoryQueue::default();
         let notifier = MemoryNotifier::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
-        let ev = Evaluator {
-            watchlist: &store,
-            signals: &store,
-            queue: &queue,
-            market: &market,
-            clock: &clock,
-            alerts: &store,
-            notifier: &notifier,
-            timeframe: Timeframe::H1,
-            candle_count: 200,
-            concurrency: 1,
-            claim_lease_ms: 60_000,
-            mode: shared::orchestration::ExecutionMode::Paper,
-        };
+        let ev = Evaluator::over(&store, &queue, &market, &clock, &notifier);
         for t in market.close_times(Timeframe::H1).into_iter().take(150) {
             clock.set_market_ms(t);
             ev.run().await.unwrap();
@@ -550,20 +556,7 @@ mod tests {
         let queue = MemoryQueue::default();
         let notifier = MemoryNotifier::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
-        let ev = Evaluator {
-            watchlist: &store,
-            signals: &store,
-            queue: &queue,
-            market: &market,
-            clock: &clock,
-            alerts: &store,
-            notifier: &notifier,
-            timeframe: Timeframe::H1,
-            candle_count: 200,
-            concurrency: 1,
-            claim_lease_ms: 60_000,
-            mode: shared::orchestration::ExecutionMode::Paper,
-        };
+        let ev = Evaluator::over(&store, &queue, &market, &clock, &notifier);
         for t in market.close_times(Timeframe::H1) {
             clock.set_market_ms(t);
             ev.run().await.unwrap();

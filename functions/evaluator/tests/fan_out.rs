@@ -49,18 +49,8 @@ async fn a_malformed_response_for_one_symbol_among_ten() {
     let clock = ManualClock::new(Utc::now(), hourly[249].open_ms + Timeframe::H1.millis());
     let market = CryptoComCandles::new(s.uri(), Duration::from_secs(2)).unwrap();
     let ev = evaluator::handler::Evaluator {
-        watchlist: &store,
-        signals: &store,
-        queue: &queue,
-        market: &market,
-        clock: &clock,
-        alerts: &store,
-        notifier: &notifier,
-        timeframe: Timeframe::H1,
-        candle_count: 200,
         concurrency: 8,
-        claim_lease_ms: 60_000,
-        mode: shared::orchestration::ExecutionMode::Paper,
+        ..evaluator::handler::Evaluator::over(&store, &queue, &market, &clock, &notifier)
     };
     let summary = ev.run().await.unwrap();
     assert_eq!(

@@ -72,20 +72,7 @@ async fn the_evaluator_sends_exactly_the_unthrottled_signals_of_the_golden_files
         let store = MemoryStore::with_watchlist(vec![entry]);
         let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
         let clock = ManualClock::new(Utc::now(), 0);
-        let ev = evaluator::handler::Evaluator {
-            watchlist: &store,
-            signals: &store,
-            queue: &queue,
-            market: &market,
-            clock: &clock,
-            alerts: &store,
-            notifier: &notifier,
-            timeframe: Timeframe::H1,
-            candle_count: 200,
-            concurrency: 1,
-            claim_lease_ms: 60_000,
-            mode: shared::orchestration::ExecutionMode::Paper,
-        };
+        let ev = evaluator::handler::Evaluator::over(&store, &queue, &market, &clock, &notifier);
         for t in market.close_times(Timeframe::H1) {
             clock.set_market_ms(t);
             ev.run().await.unwrap();

@@ -176,8 +176,7 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
 /// The volume gate's 5-minute series: a file of 5-minute (or finer, resampled) candles; none from a coarser file,
 /// which leaves the gate without data (no signal) rather than passing hourly candles off as 5-minute ones.
 fn five_minute_series(candles: &[Candle]) -> Vec<Candle> {
-    let finest = candles.windows(2).map(|w| w[1].open_ms - w[0].open_ms).min();
-    match finest {
+    match crate::candles::finest_step_ms(candles) {
         Some(step) if step <= Timeframe::M5.millis() => resample(candles, Timeframe::M5),
         _ => Vec::new(),
     }

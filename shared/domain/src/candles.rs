@@ -127,6 +127,12 @@ pub fn parse_rows(json: &str) -> Result<Vec<Candle>, CandleFileError> {
     Ok(out)
 }
 
+/// The smallest step between consecutive candles of an ascending series: the finest timeframe it can serve. None
+/// for fewer than two candles.
+pub fn finest_step_ms(candles: &[Candle]) -> Option<i64> {
+    candles.windows(2).map(|w| w[1].open_ms - w[0].open_ms).min()
+}
+
 /// Aggregates ascending candles into `tf` buckets (open of the first, max high, min low, close of the last, summed
 /// volume). Buckets with no source candle are absent: a gap stays a gap.
 pub fn resample(candles: &[Candle], tf: Timeframe) -> Vec<Candle> {
@@ -185,5 +191,11 @@ mod tests {
         );
         assert_eq!(h[2].open_ms, 120 * m);
         assert_eq!(h[2].volume, 0.0);
+        assert_eq!(
+            finest_step_ms(&src),
+            Some(5 * m),
+            "the smallest step, whatever the gaps"
+        );
+        assert_eq!(finest_step_ms(&src[..1]), None);
     }
 }

@@ -301,6 +301,15 @@ pub fn change_pct(from: Decimal, to: Decimal) -> Option<f64> {
         .to_f64()
 }
 
+/// The throttle's cooldown when the watchlist row sets none (the original's default).
+pub const DEFAULT_COOLDOWN_MINUTES: f64 = 1.0;
+
+/// A cooldown in minutes (a watchlist override or the replay's option) in milliseconds of market time; whole
+/// milliseconds, rounded toward zero (a NaN or negative cooldown holds nothing back; a huge one saturates).
+pub fn cooldown_ms(minutes: f64) -> i64 {
+    (minutes * 60_000.0) as i64
+}
+
 /// The original's throttle, per symbol and side: the first signal passes; a repeat needs the cooldown elapsed in
 /// market time (candle to candle) AND the price moved by at least `min_price_change_pct` since the last sent one.
 /// Ok(why it passes) or Err(why it is held back), in the original's words.
@@ -627,5 +636,14 @@ mod tests {
             .unwrap()
             .contains("↓ 1.00%"));
         assert!(throttle(Some(&prev), hour, Decimal::new(9901, 2), 60_000, 1.0).is_err());
+    }
+
+    #[test]
+    fn cooldown_minutes_are_whole_milliseconds() {
+        assert_eq!(cooldown_ms(DEFAULT_COOLDOWN_MINUTES), 60_000);
+        assert_eq!(cooldown_ms(0.5), 30_000);
+        assert_eq!(cooldown_ms(1.0 / 7.0), 8_571, "rounded toward zero");
+        assert_eq!(cooldown_ms(f64::NAN), 0);
+        assert_eq!(cooldown_ms(f64::INFINITY), i64::MAX, "saturates");
     }
 }

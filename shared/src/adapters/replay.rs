@@ -105,11 +105,7 @@ impl ReplayMarketData {
             };
             let symbol = symbol_of_file(&name).map_err(|e| file_err(e.to_string()))?;
             let candles = parse_rows(&content).map_err(|e| file_err(e.to_string()))?;
-            let interval_ms = candles
-                .windows(2)
-                .map(|w| w[1].open_ms - w[0].open_ms)
-                .min()
-                .unwrap_or(60_000);
+            let interval_ms = crate::candles::finest_step_ms(&candles).unwrap_or(60_000);
             if series.contains_key(&symbol) {
                 tracing::warn!(file = %name, %symbol, "another file already provides this symbol; ignored");
                 continue;

@@ -78,18 +78,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for concurrency in [8, 16] {
         let market = CryptoComCandles::new(base.clone(), Duration::from_secs(5))?;
         let ev = evaluator::handler::Evaluator {
-            watchlist: &store,
-            signals: &store,
-            queue: &queue,
-            market: &market,
-            clock: &clock,
-            alerts: &store,
-            notifier: &notifier,
-            timeframe: Timeframe::H1,
-            candle_count: 200,
             concurrency,
-            claim_lease_ms: 60_000,
-            mode: shared::orchestration::ExecutionMode::Paper,
+            ..evaluator::handler::Evaluator::over(&store, &queue, &market, &clock, &notifier)
         };
         let mut walls = Vec::new();
         for _ in 0..5 {

@@ -38,95 +38,150 @@ async fn run() -> Result<bool, BoxError> {
     let ev_cfg = EvaluatorConfig::from_source(&ProcessEnv)?;
     let timeframe = ev_cfg.timeframe;
     let ev = evaluator::wiring::Deps::new(&aws, ev_cfg, clock.clone()).await?;
-    let orch_deps = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?).await?;
-    let orch = orch_deps.orchestrator();
-    let alerts = orch_deps.failure_alerts();
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let queue_url = ev.config.queue_url.clone();
+    let orch = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?).await?;
 
     let replay = ev
         .market
         .replay()
         .ok_or("the demo replays candles: MARKET_DATA must be replay")?;
     let steps = replay.close_times(timeframe);
-    let symbols: Vec<String> = replay.symbols().iter().map(|s| s.to_string()).collect();
+    let symbols = replay
+        .symbols()
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     eprintln!(
-        "replay: {} steps of {} over {} ({} .. {})",
+        "replay: {} steps of {} over {symbols} ({} .. {})",
         steps.len(),
         timeframe.as_str(),
-        symbols.join(", "),
         fmt_ms(*steps.first().unwrap_or(&0)),
         fmt_ms(*steps.last().unwrap_or(&0))
     );
-    let (mut signals, mut blocked, mut errors, mut decided, mut retried) = (0, 0, 0, 0, 0);
-    let every = (steps.len() / 20).max(1);
-    for (i, t) in steps.iter().enumerate() {
-        clock.set_market_ms(*t);
-        let s = ev.evaluator().run().await?;
-        signals += s.signals;
-        blocked += s.blocked;
-        errors += s.errors;
-        if s.signals > 0 {
-            let d = esm::drain(&sqs, &queue_url, &orch, &alerts).await?;
-            decided += d.deleted;
-            retried += d.failed;
-        }
-        if (i + 1) % every == 0 || i + 1 == steps.len() {
-            eprintln!(
-                "replay: {:>4}/{} market {}  signals {signals}  blocked {blocked}  decided {decided}  retried {retried}  errors {errors}  ({:.1}s)",
-                i + 1,
-                steps.len(),
-                fmt_ms(*t),
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    let tail = esm::drain(&sqs, &queue_url, &orch, &alerts).await?;
-    decided += tail.deleted;
-    retried += tail.failed;
+    let tally = replay_steps(&ev, &orch, &aws, &clock, &steps, started).await?;
 
     let sweep_deps = sweeper::wiring::Deps::new(&aws, SweeperConfig::from_source(&ProcessEnv)?).await?;
     let (emf, sweep) = sweep_deps.sweeper().run().await?;
-    let counts = &sweep.counts;
     eprintln!("sweeper: EMF {emf}");
-
     let diag_deps = diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?).await?;
-    let request = lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(diagnostics::handler::ROUTE)
-        .header(
-            "X-Diagnostics-Key",
-            diag_deps
-                .api_key
-                .as_ref()
-                .map(|k| k.expose().to_string())
-                .unwrap_or_default(),
-        )
-        .body(Body::Empty)?
-        .with_query_string_parameters(std::collections::HashMap::from([
-            ("hours".to_string(), "168".to_string()),
-            ("limit".to_string(), "1000".to_string()),
-        ]));
-    let response = diag_deps.diagnostics().handle(request).await;
-    let body = String::from_utf8_lossy(response.body().as_ref()).to_string();
+    let (status, body) = week_report(&diag_deps).await?;
     let report: serde_json::Value = serde_json::from_str(&body)?;
     let pass = report["pass"].as_bool() == Some(true);
     let placed = report["counts"]["placed"].as_u64().unwrap_or(0);
 
     println!(
-        "Replayed {} candle closes of {} in {:.1}s.",
+        "Replayed {} candle closes of {symbols} in {:.1}s.",
         steps.len(),
-        symbols.join(", "),
         started.elapsed().as_secs_f64()
     );
+    let Tally {
+        signals,
+        blocked,
+        errors,
+        decided,
+        retried,
+    } = tally;
     println!(
         "Signals: {signals} sent, {blocked} held back; orchestrator decided {decided} deliveries ({retried} retried); evaluator errors {errors}."
     );
     print_per_symbol(&report);
+    let counts = &sweep.counts;
     println!(
         "Invariants (sweeper, {}h): missing_intent {}, null_decisions {}, failed_without_telegram {}, non_terminal_intent {}.",
         sweep_deps.config.window_hours, counts.missing_intent, counts.null_decisions, counts.failed_without_telegram, counts.non_terminal_intent
     );
+    print_telegram().await;
+    println!(
+        "Diagnostics: HTTP {status} pass={pass} placed={placed} — GET {}?hours=168&limit=1000:",
+        diagnostics::handler::ROUTE
+    );
+    println!("{body}");
+    Ok(status == 200 && pass && placed > 0)
+}
+
+/// What the replay counted: the evaluator's runs and the orchestrator's deliveries.
+#[derive(Default)]
+struct Tally {
+    signals: usize,
+    blocked: usize,
+    errors: usize,
+    decided: usize,
+    retried: usize,
+}
+
+/// At each close time: the evaluator's run (as its schedule would), then the queue drained through the orchestrator
+/// (as the event source mapping would) when the run sent signals; the queue drained once more at the end.
+async fn replay_steps(
+    ev: &evaluator::wiring::Deps<ReplayClock>,
+    orch: &orchestrator::wiring::Deps,
+    aws: &aws_config::SdkConfig,
+    clock: &ReplayClock,
+    steps: &[i64],
+    started: Instant,
+) -> Result<Tally, BoxError> {
+    let (orchestrator, alerts) = (orch.orchestrator(), orch.failure_alerts());
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let queue_url = &ev.config.queue_url;
+    let mut t = Tally::default();
+    let every = (steps.len() / 20).max(1);
+    for (i, step) in steps.iter().enumerate() {
+        clock.set_market_ms(*step);
+        let s = ev.evaluator().run().await?;
+        t.signals += s.signals;
+        t.blocked += s.blocked;
+        t.errors += s.errors;
+        if s.signals > 0 {
+            let d = esm::drain(&sqs, queue_url, &orchestrator, &alerts).await?;
+            t.decided += d.deleted;
+            t.retried += d.failed;
+        }
+        if (i + 1) % every == 0 || i + 1 == steps.len() {
+            eprintln!(
+                "replay: {:>4}/{} market {}  signals {}  blocked {}  decided {}  retried {}  errors {}  ({:.1}s)",
+                i + 1,
+                steps.len(),
+                fmt_ms(*step),
+                t.signals,
+                t.blocked,
+                t.decided,
+                t.retried,
+                t.errors,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let tail = esm::drain(&sqs, queue_url, &orchestrator, &alerts).await?;
+    t.decided += tail.deleted;
+    t.retried += tail.failed;
+    Ok(t)
+}
+
+/// The diagnostics handler's report over the last week (up to 1,000 signals), asked as the API would be: its status
+/// and body.
+async fn week_report(diag: &diagnostics::wiring::Deps) -> Result<(u16, String), BoxError> {
+    let key = diag
+        .api_key
+        .as_ref()
+        .map(|k| k.expose().to_string())
+        .unwrap_or_default();
+    let request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(diagnostics::handler::ROUTE)
+        .header("X-Diagnostics-Key", key)
+        .body(Body::Empty)?
+        .with_query_string_parameters(std::collections::HashMap::from([
+            ("hours".to_string(), "168".to_string()),
+            ("limit".to_string(), "1000".to_string()),
+        ]));
+    let response = diag.diagnostics().handle(request).await;
+    Ok((
+        response.status().as_u16(),
+        String::from_utf8_lossy(response.body().as_ref()).to_string(),
+    ))
+}
+
+/// The last two messages the local Telegram sink received, or why it could not be asked.
+async fn print_telegram() {
     match telegram_messages().await {
         Ok(messages) => {
             println!("Telegram (local sink): {} message(s) sent.", messages.len());
@@ -137,13 +192,6 @@ async fn run() -> Result<bool, BoxError> {
         }
         Err(e) => println!("Telegram (local sink): not reachable ({e})"),
     }
-    println!(
-        "Diagnostics: HTTP {} pass={pass} placed={placed} — GET {}?hours=168&limit=1000:",
-        response.status().as_u16(),
-        diagnostics::handler::ROUTE
-    );
-    println!("{body}");
-    Ok(response.status() == 200 && pass && placed > 0)
 }
 
 /// Signals and decisions per symbol, from the report's signal rows.

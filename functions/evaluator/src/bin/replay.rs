@@ -5,6 +5,7 @@
 //! for `--preset all`): the indicators of every closed candle, the decision before the throttle, and the signals with
 //! whether the throttle held them back. `--report` writes the backtest report (summary with the paper book, a chart
 //! and the signals per preset), `--chart` one preset's chart as SVG; both print the summary.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 80 lines (clippy.toml)
 
 use std::process::ExitCode;
 
@@ -50,7 +51,7 @@ struct Args {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut file, mut preset, mut rsi, mut timeframe) = (None, None, None, "1h".to_string());
-    let (mut count, mut cooldown_minutes, mut min_pct) = (200usize, 1.0f64, None::<f64>);
+    let (mut count, mut cooldown_minutes, mut min_pct) = (200usize, strategy::DEFAULT_COOLDOWN_MINUTES, None::<f64>);
     let (mut report, mut chart) = (None, None);
     let (mut notional, mut fee_pct) = (Decimal::ONE_HUNDRED, Decimal::new(75, 3));
     while let Some(a) = args.next() {
@@ -110,7 +111,7 @@ fn replay(args: &Args, preset: &Preset, symbol: &shared::ids::Symbol, candles: &
         preset,
         timeframe: args.timeframe,
         candle_count: args.count,
-        cooldown_ms: (args.cooldown_minutes * 60_000.0) as i64,
+        cooldown_ms: strategy::cooldown_ms(args.cooldown_minutes),
         min_price_change_pct: args.min_pct.unwrap_or(preset.min_price_change_pct),
     };
     backtest::run(symbol, candles, &settings)

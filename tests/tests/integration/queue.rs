@@ -2,13 +2,13 @@
 //! different, from the future) — is reported as a batch item failure on every delivery and lands in the DLQ after
 //! maxReceiveCount without an order or a write, while the good messages of the same batch are processed.
 
-mod support;
+use crate::support;
 
 use chrono::Utc;
 use rust_decimal::Decimal;
 use shared::fakes::ManualClock;
 use shared::ids::Side;
-use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
+use shared::orchestration::{ExecutionMode, OrchestratorSettings};
 use shared::ports::{IntentStore, SignalStore};
 use tests::{esm, TestEnv};
 
@@ -48,18 +48,15 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
     }
     let exchange = support::CountingExchange::new(support::paper(1));
     let clock = ManualClock::new(Utc::now(), 0);
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &exchange,
-        clock: &clock,
-        settings: OrchestratorSettings {
+    let orch = support::orchestrator(
+        &store,
+        &exchange,
+        &clock,
+        OrchestratorSettings {
             mode: ExecutionMode::Paper,
             ..Default::default()
         },
-    };
+    );
     let notifier = shared::fakes::MemoryNotifier::default();
     let alerts = orchestrator::handler::FailureAlerts {
         store: &store,

@@ -3,7 +3,7 @@
 //! `scripts/verify_production_invariant.sh` exiting 0 on a healthy window, 1 after a violation is written, 2 when
 //! the API cannot be reached.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde_json::Value;
 use shared::fakes::ManualClock;
 use shared::ids::Side;
-use shared::orchestration::{Orchestrator, OrchestratorSettings};
+use shared::orchestration::OrchestratorSettings;
 use shared::ports::SignalStore;
 use tests::openapi::OpenApi;
 use tests::TestEnv;
@@ -92,30 +92,14 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
     let ok = support::paper(1);
     let refusing = support::paper(1_000);
     let settings = OrchestratorSettings::default();
-    Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: Box::leak(Box::default()),
-        exchange: &ok,
-        clock: &clock,
-        settings,
-    }
-    .process(&support::message(&placed))
-    .await
-    .unwrap();
-    let d = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &refusing,
-        clock: &clock,
-        settings,
-    }
-    .process(&support::message(&failed))
-    .await
-    .unwrap();
+    support::orchestrator(&store, &ok, &clock, settings)
+        .process(&support::message(&placed))
+        .await
+        .unwrap();
+    let d = support::orchestrator(&store, &refusing, &clock, settings)
+        .process(&support::message(&failed))
+        .await
+        .unwrap();
     let shared::orchestration::Outcome::Decided(_, Some(alert)) = d else {
         panic!("{d:?}")
     };
@@ -125,7 +109,7 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
         .unwrap();
 
     let (_server, base) = serve(&env).await;
-    let api = OpenApi::new(serde_json::from_str(include_str!("../../functions/diagnostics/openapi.json")).unwrap());
+    let api = OpenApi::new(serde_json::from_str(include_str!("../../../functions/diagnostics/openapi.json")).unwrap());
     let http = shared::adapters::http::client(Duration::from_secs(10)).unwrap();
     let cases: &[(&str, &str, Option<&str>, u16)] = &[
         ("GET", "?hours=1&side=buy", Some(KEY), 200),
@@ -220,18 +204,10 @@ async fn the_operator_page_shows_the_banner_a_violation_and_the_signals_in_a_bro
         store.put_new(s).await.unwrap();
     }
     let clock = ManualClock::new(ago, 0);
-    Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &support::paper(1),
-        clock: &clock,
-        settings: OrchestratorSettings::default(),
-    }
-    .process(&support::message(&placed))
-    .await
-    .unwrap();
+    support::orchestrator(&store, &support::paper(1), &clock, OrchestratorSettings::default())
+        .process(&support::message(&placed))
+        .await
+        .unwrap();
 
     let (_server, base) = serve(&env).await;
     let http = shared::adapters::http::client(Duration::from_secs(10)).unwrap();

@@ -1,6 +1,6 @@
 //! The local Telegram sink answers like the Bot API and records what the Telegram adapter sends it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

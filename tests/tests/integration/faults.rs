@@ -6,7 +6,7 @@
 //!
 //! `FAULT_SEED=k` picks the fault stream (default 7); the counts are printed (`--nocapture`).
 
-mod support;
+use crate::support;
 
 use std::time::Duration as StdDuration;
 

@@ -1,7 +1,7 @@
 //! The diagnostics and sweeper reads scale with the window, not the table: a few Query calls on the `by_day` index
 //! (one per day of the window) and BatchGetItem calls of up to 100 keys — never a Scan. Counted on the wire.
 
-mod support;
+use crate::support;
 
 use chrono::{Duration, Utc};
 use shared::adapters::dynamodb::DynamoStore;
@@ -134,18 +134,8 @@ async fn the_report_is_queries_and_batch_gets_only() {
     let market = shared::adapters::replay::ReplayMarketData::embedded().unwrap();
     let times = market.close_times(shared::candles::Timeframe::H1);
     let evaluator = evaluator::handler::Evaluator {
-        watchlist: &counted,
-        signals: &counted,
-        queue: &queue,
-        market: &market,
-        clock: &clock,
-        alerts: &counted,
-        notifier: &notifier,
-        timeframe: shared::candles::Timeframe::H1,
-        candle_count: 200,
         concurrency: 4,
-        claim_lease_ms: 60_000,
-        mode: shared::orchestration::ExecutionMode::Paper,
+        ..evaluator::handler::Evaluator::over(&counted, &queue, &market, &clock, &notifier)
     };
     let mut listed = 0;
     for t in times.into_iter().take(150) {

@@ -1,6 +1,6 @@
 //! The DynamoDB adapter's conditional semantics, through the real AWS SDK against the local emulator.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! sample event in `events/` — the responses asserted. This is the bootstrap `sam build` ships, minus the target.
 //! The binaries come from `cargo build --workspace --bins` (./scripts/test.sh runs it first).
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests (included with `mod support;`).
-#![allow(dead_code)]
+//! Helpers shared by the integration tests: signal and intent builders, the paper exchange, the local Telegram
+//! sink, exchanges that count or stall orders, and the functions wired over one store as the tests run them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -204,18 +204,27 @@ pub fn evaluator<'a>(
     notifier: &'a dyn shared::ports::Notifier,
 ) -> evaluator::handler::Evaluator<'a> {
     evaluator::handler::Evaluator {
-        watchlist: store,
-        signals: store,
-        queue,
-        market,
-        clock,
-        alerts: store,
-        notifier,
-        timeframe: shared::candles::Timeframe::H1,
-        candle_count: 200,
         concurrency: 4,
-        claim_lease_ms: 60_000,
-        mode: shared::orchestration::ExecutionMode::Paper,
+        ..evaluator::handler::Evaluator::over(store, queue, market, clock, notifier)
+    }
+}
+
+/// The orchestrator over one store, as a fresh container runs it: its own control cache, empty at first (leaked: it
+/// lives as long as the test process, a few bytes per orchestrator).
+pub fn orchestrator<'a>(
+    store: &'a shared::adapters::dynamodb::DynamoStore,
+    exchange: &'a dyn Exchange,
+    clock: &'a dyn shared::ports::Clock,
+    settings: shared::orchestration::OrchestratorSettings,
+) -> shared::orchestration::Orchestrator<'a> {
+    shared::orchestration::Orchestrator {
+        intents: store,
+        signals: store,
+        control: store,
+        guard: Box::leak(Box::default()),
+        exchange,
+        clock,
+        settings,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The whole pipeline against the emulator: replayed real candles → evaluator → SQS → orchestrator (through the
 //! event-source-mapping harness) → diagnostics, then redelivery and concurrent delivery of the same signals.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use shared::fakes::ManualClock;
 use shared::ids::{Side, Symbol};
 use shared::invariants::{self, ReportQuery};
 use shared::model::{DecisionType, IntentStatus, WatchlistEntry};
-use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use shared::orchestration::{ExecutionMode, OrchestratorSettings, Outcome};
 use shared::ports::{IntentStore, SignalQueue, SignalStore};
 use tests::{esm, provision, TestEnv};
 
@@ -42,29 +42,11 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     let signal_alerts = shared::fakes::MemoryNotifier::default();
     let clock = ManualClock::new(Utc::now(), 0);
     let ev = evaluator::handler::Evaluator {
-        watchlist: &store,
-        signals: &store,
-        queue: &queue,
-        market: &market,
-        clock: &clock,
-        alerts: &store,
-        notifier: &signal_alerts,
-        timeframe: Timeframe::H1,
-        candle_count: 200,
         concurrency: 8,
-        claim_lease_ms: 60_000,
-        mode: shared::orchestration::ExecutionMode::Paper,
+        ..evaluator::handler::Evaluator::over(&store, &queue, &market, &clock, &signal_alerts)
     };
     let exchange = support::CountingExchange::new(support::paper(1));
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &exchange,
-        clock: &clock,
-        settings: settings(ExecutionMode::Paper),
-    };
+    let orch = support::orchestrator(&store, &exchange, &clock, settings(ExecutionMode::Paper));
     let notifier = shared::fakes::MemoryNotifier::default();
     let alerts = orchestrator::handler::FailureAlerts {
         store: &store,
@@ -156,15 +138,7 @@ async fn fifty_concurrent_deliveries_of_one_signal_place_one_order() {
     let exchange = Arc::new(support::CountingExchange::new(support::paper(1)));
     let clock = ManualClock::new(Utc::now(), 0);
     let msg = support::message(&s);
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: exchange.as_ref(),
-        clock: &clock,
-        settings: settings(ExecutionMode::Paper),
-    };
+    let orch = support::orchestrator(&store, exchange.as_ref(), &clock, settings(ExecutionMode::Paper));
     let outcomes = join_all((0..50).map(|_| orch.process(&msg))).await;
     assert_eq!(exchange.creates(), 1, "exactly one create-order reaches the exchange");
     let decided = outcomes
@@ -197,15 +171,7 @@ async fn with_trading_off_the_claim_records_blocked_and_the_report_still_passes(
     store.put_new(&s).await.unwrap();
     let exchange = support::CountingExchange::new(support::paper(1));
     let clock = ManualClock::new(Utc::now(), 0);
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &exchange,
-        clock: &clock,
-        settings: settings(ExecutionMode::Blocked),
-    };
+    let orch = support::orchestrator(&store, &exchange, &clock, settings(ExecutionMode::Blocked));
     assert!(matches!(
         orch.process(&support::message(&s)).await.unwrap(),
         Outcome::Decided(..)

@@ -1,15 +1,13 @@
 //! Crashes and late wake-ups between placing an order and finalizing it, against the emulator: the order is placed
 //! once, the intent ends ORDER_PLACED, and a worker that lost its lease cannot overwrite the outcome.
 
-mod support;
-
-use std::time::Duration;
+use crate::support;
 
 use chrono::Utc;
 use shared::fakes::ManualClock;
 use shared::ids::Side;
 use shared::model::{DecisionType, IntentStatus};
-use shared::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
+use shared::orchestration::{OrchestratorSettings, Outcome};
 use shared::ports::{IntentStore, SignalStore};
 use tests::TestEnv;
 
@@ -29,23 +27,14 @@ async fn killed_between_place_and_finalize_then_redelivered_places_nothing_more(
         ..Default::default()
     };
 
-    // First delivery: the order is placed, then the Lambda is killed before finalize.
+    // First delivery: the order is placed, then the Lambda is killed before finalize — its work dropped the moment
+    // the exchange has the order, however long the claim before it took.
     let gated = support::GatedExchange::new(&exchange);
-    let first = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &gated,
-        clock: &clock,
-        settings,
-    };
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), first.process(&msg))
-            .await
-            .is_err(),
-        "killed"
-    );
+    let first = support::orchestrator(&store, &gated, &clock, settings);
+    tokio::select! {
+        outcome = first.process(&msg) => panic!("the worker must be killed before it finalizes: {outcome:?}"),
+        () = gated.placed.notified() => {}
+    }
     assert_eq!(exchange.creates(), 1);
     let dead = store.get_many(&[s.idempotency_key()]).await.unwrap().remove(0);
     assert_eq!(dead.status, IntentStatus::Pending);
@@ -55,15 +44,7 @@ async fn killed_between_place_and_finalize_then_redelivered_places_nothing_more(
     assert_eq!(sized.notional.currency, "BTC");
 
     // Redelivery inside the lease: someone owns it, retry later.
-    let second = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &exchange,
-        clock: &clock,
-        settings,
-    };
+    let second = support::orchestrator(&store, &exchange, &clock, settings);
     assert!(matches!(second.process(&msg).await.unwrap(), Outcome::Retry(_)));
 
     // Redelivery after the lease: takeover, lookup by client_oid finds the order, no second create-order.
@@ -93,24 +74,8 @@ async fn a_late_worker_is_fenced_off_by_the_takeover() {
         ..Default::default()
     };
     let gated = support::GatedExchange::new(&exchange);
-    let slow = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &gated,
-        clock: &clock,
-        settings,
-    };
-    let fast = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &exchange,
-        clock: &clock,
-        settings,
-    };
+    let slow = support::orchestrator(&store, &gated, &clock, settings);
+    let fast = support::orchestrator(&store, &exchange, &clock, settings);
 
     let late = slow.process(&msg);
     let takeover = async {

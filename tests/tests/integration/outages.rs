@@ -7,7 +7,7 @@
 //!   PENDING, the report shows FAILED_WITHOUT_TELEGRAM meanwhile; once Telegram is back the sweeper delivers them
 //!   and the count is 0.
 
-mod support;
+use crate::support;
 
 use std::time::Duration as StdDuration;
 
@@ -25,7 +25,6 @@ use shared::invariants::{self, Report, ReportQuery};
 use shared::model::{IntentStatus, SignalMessage};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
 use shared::ports::{Clock, IntentStore, SignalStore};
-use shared::risk::ControlCache;
 use tests::exchange::{ExchangeStandIn, Mode, API_KEY, API_SECRET};
 use tests::{esm, TestEnv};
 
@@ -78,15 +77,7 @@ async fn an_exchange_outage_then_a_lagging_order_book_place_each_order_once() {
         mode: ExecutionMode::Live,
         ..Default::default()
     };
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &ControlCache::default(),
-        exchange: &adapter,
-        clock: &clock,
-        settings,
-    };
+    let orch = support::orchestrator(&store, &adapter, &clock, settings);
     let lease = settings.lease_ms + 1_000;
     let mut signals = Vec::new();
     let mut batch = |symbol: &str, side: Side, n: i64| {
@@ -221,15 +212,7 @@ async fn telegram_down_for_an_hour_delays_alerts_not_orders() {
     let clock = ManualClock::new(Utc::now(), 0);
     let ev = support::evaluator(&store, &queue, &market, &clock, &telegram);
     let paper = support::CountingExchange::new(support::paper(1));
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &ControlCache::default(),
-        exchange: &paper,
-        clock: &clock,
-        settings: OrchestratorSettings::default(),
-    };
+    let orch = support::orchestrator(&store, &paper, &clock, OrchestratorSettings::default());
     let alerts = orchestrator::handler::FailureAlerts {
         store: &store,
         notifier: &telegram,

@@ -2,7 +2,7 @@
 //! DynamoDB adapter against the emulator. Where the two disagree, the simulation proves something about a store
 //! that does not exist — so every conditional write's outcome is checked here on both.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

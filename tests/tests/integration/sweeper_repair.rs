@@ -2,7 +2,7 @@
 //! (re-driven through the queue to the orchestrator, or the ORDER FAILED / ORDER PLACED message re-sent); the EMF
 //! line carries the report's counts.
 
-mod support;
+use crate::support;
 
 use chrono::{Duration, Utc};
 use shared::adapters::sqs::SqsQueue;
@@ -10,7 +10,7 @@ use shared::fakes::{ManualClock, MemoryNotifier};
 use shared::ids::Side;
 use shared::invariants::{self, ReportQuery, ViolationType};
 use shared::model::{AlertStatus, DecisionType, IntentStatus, ReasonCode};
-use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings};
+use shared::orchestration::{ExecutionMode, OrchestratorSettings};
 use shared::ports::{AlertStore, IntentStore, SignalStore};
 use tests::{esm, TestEnv};
 
@@ -61,30 +61,14 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     };
     notifier.set_failing(true);
     let refusing = support::paper(1_000);
-    let failing = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &refusing,
-        clock: &past,
-        settings: OrchestratorSettings::default(),
-    };
+    let failing = support::orchestrator(&store, &refusing, &past, OrchestratorSettings::default());
     let d = failing.process(&support::message(&s[3])).await.unwrap();
     let shared::orchestration::Outcome::Decided(_, Some(alert)) = d else {
         panic!("{d:?}")
     };
     shared::alerts::deliver(&store, &notifier, &past, &alert).await.unwrap();
     let exchange = support::paper(1);
-    let working = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &exchange,
-        clock: &past,
-        settings: OrchestratorSettings::default(),
-    };
+    let working = support::orchestrator(&store, &exchange, &past, OrchestratorSettings::default());
     // Placed; its ORDER PLACED confirmation is written to the outbox but never delivered (the worker died first).
     working.process(&support::message(&s[5])).await.unwrap();
 
@@ -155,18 +139,15 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     );
 
     // The queue's consumer (the orchestrator, through the event source mapping) finishes the re-driven signals.
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &shared::risk::ControlCache::default(),
-        exchange: &exchange,
-        clock: &clock,
-        settings: OrchestratorSettings {
+    let orch = support::orchestrator(
+        &store,
+        &exchange,
+        &clock,
+        OrchestratorSettings {
             mode: ExecutionMode::Paper,
             ..Default::default()
         },
-    };
+    );
     let drained = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
     assert_eq!((drained.received, drained.deleted), (3, 3));
 

@@ -2,7 +2,7 @@
 //! under fifty concurrent deliveries of distinct signals, a halt taking effect at the next claim of a container that
 //! cached the control row before it, and the circuit breaker tripping on account failures and resuming.
 
-mod support;
+use crate::support;
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
