@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::ids::{IdempotencyKey, Side, SignalId};
+use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId};
 use crate::model::{
     rfc3339, AlertRecord, AlertStatus, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord,
 };
@@ -48,10 +48,10 @@ pub enum ViolationType {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct IntentView {
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
     pub status: IntentStatus,
     pub order_id: Option<String>,
-    pub client_oid: String,
+    pub client_oid: ClientOid,
     pub error_message: Option<String>,
     pub created_at: String,
     /// How the order was sized (None until it was): what was, or would be, on the exchange.
@@ -377,10 +377,10 @@ fn view(
         order_attempted: d.is_some_and(|d| d.decision_type != DecisionType::Skipped),
         order_id: d.and_then(|d| d.order_id.clone()),
         order_intent: intent.map(|i| IntentView {
-            idempotency_key: i.idempotency_key.to_string(),
+            idempotency_key: i.idempotency_key.clone(),
             status: i.status,
             order_id: i.order_id.clone(),
-            client_oid: i.client_oid.to_string(),
+            client_oid: i.client_oid.clone(),
             error_message: i.error_message.clone(),
             created_at: rfc3339(i.created_at),
             sizing: i.sizing.as_ref().map(SizingView::from),
