@@ -246,25 +246,14 @@ mod tests {
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let msg = shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
         // Another worker claimed and is still inside its lease.
-        let intent = shared::model::OrderIntent {
-            idempotency_key: msg.idempotency_key.clone(),
-            signal_id: msg.signal_id.clone(),
-            symbol: msg.symbol.clone(),
-            side: msg.side,
-            status: IntentStatus::Pending,
-            mode: shared::model::TradingMode::Paper,
-            client_oid: msg.idempotency_key.client_oid(),
-            order_id: None,
-            attempt: 1,
-            lease_until_ms: shared::ports::Clock::now(&clock).timestamp_millis() + 30_000,
-            sizing: None,
-            error_code: None,
-            error_message: None,
-            failure_alert_id: None,
-            reserved: Vec::new(),
-            created_at: shared::ports::Clock::now(&clock),
-            updated_at: shared::ports::Clock::now(&clock),
-        };
+        let now = shared::ports::Clock::now(&clock);
+        let intent = shared::fakes::intent(
+            &sample_signal(&clock),
+            IntentStatus::Pending,
+            now + chrono::Duration::seconds(30),
+            now,
+        );
+        assert_eq!(intent.idempotency_key, msg.idempotency_key, "the message's signal");
         store.insert_intent(intent);
         assert!(matches!(orch.process(&msg).await.unwrap(), Outcome::Retry(_)));
         assert!(store.signals()[0].decision.is_none());

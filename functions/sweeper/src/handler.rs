@@ -246,31 +246,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_pending_signal_alert_is_sent_again() {
-        use shared::ids::{Side, SignalId, Symbol};
+        use shared::ids::{Side, Symbol};
         use shared::model::{AlertKind, SignalRecord};
         use shared::ports::SignalStore;
         let store = MemoryStore::default();
         let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let sym = Symbol::parse("ETH_BTC").unwrap();
+        let created_at = shared::ports::Clock::now(&clock) - Duration::minutes(10);
         let signal = SignalRecord {
-            signal_id: SignalId::new(&sym, Side::Buy, 1),
-            symbol: sym.clone(),
-            side: Side::Buy,
-            price: rust_decimal::Decimal::ONE,
-            strategy: "swing-aggressive".into(),
-            indicators: Default::default(),
-            candle_open_ms: 1,
-            created_at: shared::ports::Clock::now(&clock) - Duration::minutes(10),
-            blocked: false,
-            blocked_reason: None,
             message: String::new(),
-            trade_amount_usd: rust_decimal::Decimal::from(100),
-            trade_enabled: true,
-            notify_order_placed: true,
             alert_status: Some(SignalAlertStatus::Failed),
-            alert_message_id: None,
-            decision: None,
+            ..shared::fakes::sent_signal(&sym, Side::Buy, 1, rust_decimal::Decimal::ONE, created_at)
         };
         SignalStore::put_new(&store, &signal).await.unwrap();
         store.insert_alert(AlertRecord {

@@ -179,7 +179,6 @@ pub fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::IdempotencyKey;
     use crate::model::IntentStatus;
     use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
 
@@ -194,15 +193,8 @@ mod tests {
         let s = signal();
         let now = chrono::Utc::now();
         OrderIntent {
-            idempotency_key: IdempotencyKey::for_signal(&s.signal_id),
-            client_oid: IdempotencyKey::for_signal(&s.signal_id).client_oid(),
-            signal_id: s.signal_id,
-            symbol: s.symbol,
-            side: s.side,
-            status: IntentStatus::OrderPlaced,
             mode,
             order_id: Some("42".into()),
-            attempt: 1,
             lease_until_ms: 0,
             sizing: Some(Sizing {
                 amount: Usd(Decimal::from(100)),
@@ -218,12 +210,7 @@ mod tests {
                 quantity: Some(Quantity(Decimal::new(9048, 5))),
                 usd_value: Usd(Decimal::new(9999, 2)),
             }),
-            error_code: None,
-            error_message: None,
-            failure_alert_id: None,
-            reserved: Vec::new(),
-            created_at: now,
-            updated_at: now,
+            ..crate::fakes::intent(&s, IntentStatus::OrderPlaced, now, now)
         }
     }
 

@@ -487,6 +487,21 @@ pub fn intent(s: &SignalRecord, status: IntentStatus, lease_until: DateTime<Utc>
     }
 }
 
+/// A test builder: the decision `code` stands for (its type from the code), decided at `at`, with a placeholder
+/// message and correlation id and no order id. Tests change the fields they are about.
+pub fn decision(code: crate::model::ReasonCode, at: DateTime<Utc>) -> crate::model::Decision {
+    crate::model::Decision {
+        decision_type: code.decision_type(),
+        reason_code: code,
+        reason_message: "x".into(),
+        exchange_error_snippet: None,
+        context: Default::default(),
+        correlation_id: "c".into(),
+        decided_at: at,
+        order_id: None,
+    }
+}
+
 /// A test builder: a sent, undecided $100 swing-aggressive signal of `symbol` at `price` for the candle opening at
 /// `candle_open_ms`, emitted at `created_at`. Tests change the fields they are about.
 pub fn sent_signal(

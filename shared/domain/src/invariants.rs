@@ -569,10 +569,8 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{SignalId, Symbol};
-    use crate::model::Decision;
+    use crate::ids::Symbol;
     use rust_decimal::Decimal;
-    use std::collections::BTreeMap;
 
     fn t0() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
@@ -583,32 +581,14 @@ mod tests {
     fn signal(ms: i64, age_s: i64, decided: Option<ReasonCode>) -> SignalRecord {
         let sym = Symbol::parse("ETH_BTC").unwrap();
         SignalRecord {
-            signal_id: SignalId::new(&sym, Side::Buy, ms),
-            symbol: sym,
-            side: Side::Buy,
-            price: Decimal::new(921, 4),
-            strategy: "swing-aggressive".into(),
-            indicators: BTreeMap::new(),
-            candle_open_ms: ms,
-            created_at: t0() - Duration::seconds(age_s),
-            blocked: false,
-            blocked_reason: None,
-            message: "BUY SIGNAL".into(),
-            trade_amount_usd: Decimal::from(100),
-            trade_enabled: true,
-            notify_order_placed: true,
-            alert_status: None,
-            alert_message_id: None,
-            decision: decided.map(|c| Decision {
-                decision_type: c.decision_type(),
-                reason_code: c,
-                reason_message: "x".into(),
-                exchange_error_snippet: None,
-                context: BTreeMap::new(),
-                correlation_id: "c".into(),
-                decided_at: t0(),
-                order_id: None,
-            }),
+            decision: decided.map(|c| crate::fakes::decision(c, t0())),
+            ..crate::fakes::sent_signal(
+                &sym,
+                Side::Buy,
+                ms,
+                Decimal::new(921, 4),
+                t0() - Duration::seconds(age_s),
+            )
         }
     }
 

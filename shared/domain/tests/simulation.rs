@@ -8,7 +8,7 @@
 //! duplicate check may not catch a resend): no double order may come from the state machine itself. The one
 //! assumption is the one the design states: an accepted order becomes visible to lookups within the settle window.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -236,28 +236,11 @@ impl Exchange for SimExchange {
 
 fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
     let sym = Symbol::parse("ETH_BTC").unwrap();
+    let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
     SignalRecord {
-        signal_id: SignalId::new(
-            &sym,
-            if i % 2 == 0 { Side::Buy } else { Side::Sell },
-            1_516_579_200_000 + i * 3_600_000,
-        ),
-        symbol: sym,
-        side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
-        price: Decimal::new(921, 4),
-        strategy: "swing-aggressive".into(),
-        indicators: BTreeMap::new(),
         candle_open_ms: 0,
-        created_at: now,
-        blocked: false,
-        blocked_reason: None,
         message: String::new(),
-        trade_amount_usd: Decimal::from(100),
-        trade_enabled: true,
-        notify_order_placed: true,
-        alert_status: None,
-        alert_message_id: None,
-        decision: None,
+        ..domain::fakes::sent_signal(&sym, side, 1_516_579_200_000 + i * 3_600_000, Decimal::new(921, 4), now)
     }
 }
 

@@ -10,9 +10,10 @@ use futures::stream::{self, StreamExt};
 use lambda_http::{Body, RequestExt};
 use rust_decimal::Decimal;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::ids::{Side, SignalId, Symbol};
+use shared::fakes;
+use shared::ids::{Side, Symbol};
 use shared::invariants::{self, ReportQuery};
-use shared::model::{IntentStatus, OrderIntent, SignalRecord, TradingMode};
+use shared::model::{IntentStatus, OrderIntent, SignalRecord};
 use shared::orchestration::decision_for;
 use shared::ports::SignalStore;
 use tests::opcount::OpCounter;
@@ -39,47 +40,26 @@ async fn main() -> Result<(), BoxError> {
             async move {
                 let created_at = now - Duration::milliseconds(600_000 + span_ms * i / n);
                 let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
-                let id = SignalId::new(sym, side, 1_500_000_000_000 + i * 3_600_000);
-                let key = shared::ids::IdempotencyKey::for_signal(&id);
-                let intent = OrderIntent {
-                    client_oid: key.client_oid(),
-                    idempotency_key: key,
-                    signal_id: id.clone(),
-                    symbol: sym.clone(),
+                let sent = fakes::sent_signal(
+                    sym,
                     side,
-                    status: IntentStatus::OrderPlaced,
-                    mode: TradingMode::Paper,
-                    order_id: Some(format!("paper-{i}")),
-                    attempt: 1,
-                    lease_until_ms: 0,
-                    sizing: None,
-                    error_code: None,
-                    error_message: None,
-                    failure_alert_id: None,
-                    reserved: Vec::new(),
+                    1_500_000_000_000 + i * 3_600_000,
+                    Decimal::new(921, 4),
                     created_at,
-                    updated_at: created_at,
+                );
+                let intent = OrderIntent {
+                    order_id: Some(format!("paper-{i}")),
+                    lease_until_ms: 0,
+                    ..fakes::intent(&sent, IntentStatus::OrderPlaced, created_at, created_at)
                 };
                 let signal = SignalRecord {
-                    signal_id: id,
-                    symbol: sym.clone(),
-                    side,
-                    price: Decimal::new(921, 4),
-                    strategy: "swing-aggressive".into(),
                     indicators: [("rsi".to_string(), 31.5), ("ma50".to_string(), 0.09)]
                         .into_iter()
                         .collect(),
                     candle_open_ms: 0,
-                    created_at,
-                    blocked: false,
-                    blocked_reason: None,
                     message: "✅ BUY SIGNAL: ETH_BTC @ 0.0921 BTC - swing-aggressive | RSI<45".into(),
-                    trade_amount_usd: Decimal::from(100),
-                    trade_enabled: true,
-                    notify_order_placed: true,
-                    alert_status: None,
-                    alert_message_id: None,
                     decision: Some(decision_for(&intent, created_at)),
+                    ..sent
                 };
                 store.put_new(&signal).await?;
                 // A plain put, not the claim: the emulator copies whole tables for every transaction, which would

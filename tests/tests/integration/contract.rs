@@ -4,15 +4,11 @@
 
 use crate::support;
 
-use std::collections::BTreeMap;
-
 use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
 use shared::fakes::MemoryStore;
 use shared::ids::{Side, Symbol};
-use shared::model::{
-    AlertKind, AlertRecord, AlertStatus, Decision, Emission, IntentStatus, ReasonCode, WatchlistEntry,
-};
+use shared::model::{AlertKind, AlertRecord, AlertStatus, Emission, IntentStatus, ReasonCode, WatchlistEntry};
 use shared::orchestration::decision_for;
 use shared::ports::{
     AlertStore, Claim, ClaimRequest, ControlStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore,
@@ -209,16 +205,7 @@ async fn contract(store: &dyn Store) {
     assert_eq!(store.finalize(&gone).await.unwrap(), FinalizeOutcome::SignalMissing);
 
     // Decisions outside finalize: the same one again is accepted, another refused, a missing signal an error.
-    let d = |code: ReasonCode| Decision {
-        decision_type: code.decision_type(),
-        reason_code: code,
-        reason_message: "m".into(),
-        exchange_error_snippet: None,
-        context: BTreeMap::new(),
-        correlation_id: "c".into(),
-        decided_at: now,
-        order_id: None,
-    };
+    let d = |code: ReasonCode| shared::fakes::decision(code, now);
     let key = s.idempotency_key();
     assert!(store
         .record_decision(&s.signal_id, &key, &d(ReasonCode::InsufficientFunds))

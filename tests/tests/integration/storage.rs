@@ -2,8 +2,6 @@
 
 use crate::support;
 
-use std::collections::BTreeMap;
-
 use chrono::{Duration, Utc};
 use futures::future::join_all;
 use shared::ids::Side;
@@ -184,14 +182,8 @@ async fn decisions_are_written_once_and_only_the_same_one_is_accepted_again() {
     let s = support::signal("ETH_BTC", Side::Buy, 1, Utc::now());
     store.put_new(&s).await.unwrap();
     let d = |code: ReasonCode, msg: &str| Decision {
-        decision_type: code.decision_type(),
-        reason_code: code,
         reason_message: msg.into(),
-        exchange_error_snippet: None,
-        context: BTreeMap::new(),
-        correlation_id: "c".into(),
-        decided_at: Utc::now(),
-        order_id: None,
+        ..shared::fakes::decision(code, Utc::now())
     };
     let key = s.idempotency_key();
     assert!(store
