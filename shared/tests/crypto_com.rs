@@ -483,18 +483,11 @@ fn live_orchestrator<'a>(
     exchange: &'a CryptoCom,
     clock: &'a domain::fakes::ManualClock,
 ) -> shared::orchestration::Orchestrator<'a> {
-    shared::orchestration::Orchestrator {
-        intents: store,
-        signals: store,
-        control: store,
-        guard: Box::leak(Box::default()),
-        exchange,
-        clock,
-        settings: shared::orchestration::OrchestratorSettings {
-            mode: shared::orchestration::ExecutionMode::Live,
-            ..Default::default()
-        },
-    }
+    let settings = shared::orchestration::OrchestratorSettings {
+        mode: shared::orchestration::ExecutionMode::Live,
+        ..Default::default()
+    };
+    shared::orchestration::Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
 }
 
 /// Live mode end to end through the orchestrator: $100 on a BTC-, an ETH- and a USDT-quoted pair becomes, at the

@@ -125,18 +125,11 @@ mod tests {
         clock: &'a ManualClock,
         mode: ExecutionMode,
     ) -> Orchestrator<'a> {
-        Orchestrator {
-            intents: store,
-            signals: store,
-            control: store,
-            guard: Box::leak(Box::default()),
-            exchange,
-            clock,
-            settings: OrchestratorSettings {
-                mode,
-                ..Default::default()
-            },
-        }
+        let settings = OrchestratorSettings {
+            mode,
+            ..Default::default()
+        };
+        Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
     }
 
     /// The signal row the sample message names (emitted at 01:00:00, five seconds before the sample clock).

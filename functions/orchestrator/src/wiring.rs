@@ -79,14 +79,12 @@ impl Deps {
     }
 
     pub fn orchestrator(&self) -> Orchestrator<'_> {
-        Orchestrator {
-            intents: &self.store,
-            signals: &self.store,
-            exchange: self.exchange.as_ref(),
-            clock: &self.clock,
-            control: &self.store,
-            guard: &self.guard,
-            settings: OrchestratorSettings {
+        Orchestrator::over(
+            &self.store,
+            &self.guard,
+            self.exchange.as_ref(),
+            &self.clock,
+            OrchestratorSettings {
                 mode: self.config.mode,
                 lease_ms: self.config.lease_ms,
                 settle_ms: self.config.settle_ms,
@@ -94,6 +92,6 @@ impl Deps {
                 max_signal_age_ms: self.config.max_signal_age_ms,
                 ..OrchestratorSettings::default()
             },
-        }
+        )
     }
 }

@@ -96,6 +96,28 @@ pub struct Orchestrator<'a> {
     pub settings: OrchestratorSettings,
 }
 
+impl<'a> Orchestrator<'a> {
+    /// The orchestrator over one store that holds the intents, the signals and the control row (the DynamoDB tables,
+    /// or the in-memory store), with the container's cached control row.
+    pub fn over<S: IntentStore + SignalStore + ControlStore>(
+        store: &'a S,
+        guard: &'a ControlCache,
+        exchange: &'a dyn Exchange,
+        clock: &'a dyn Clock,
+        settings: OrchestratorSettings,
+    ) -> Self {
+        Orchestrator {
+            intents: store,
+            signals: store,
+            exchange,
+            clock,
+            control: store,
+            guard,
+            settings,
+        }
+    }
+}
+
 impl Orchestrator<'_> {
     pub async fn process(&self, msg: &SignalMessage) -> Result<Outcome, StoreError> {
         let now = self.clock.now();

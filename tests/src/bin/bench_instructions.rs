@@ -60,15 +60,7 @@ fn orchestrator(rt: &tokio::runtime::Runtime, n: usize) -> Result<usize, BoxErro
     let exchange = shared::adapters::paper::PaperExchange::new(shared::money::Usd(Decimal::ONE), prices);
     let clock = ManualClock::new(now, 0);
     let guard = ControlCache::default();
-    let orch = Orchestrator {
-        intents: &store,
-        signals: &store,
-        control: &store,
-        guard: &guard,
-        exchange: &exchange,
-        clock: &clock,
-        settings: OrchestratorSettings::default(),
-    };
+    let orch = Orchestrator::over(&store, &guard, &exchange, &clock, OrchestratorSettings::default());
     // One delivery first: the container's control row read, as in a warm Lambda.
     rt.block_on(orch.process(&messages[0]))?;
     let decided = measured(|| {

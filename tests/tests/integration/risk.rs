@@ -47,15 +47,7 @@ fn orchestrator<'a>(
     guard: &'a ControlCache,
     exchange: &'a dyn Exchange,
 ) -> Orchestrator<'a> {
-    Orchestrator {
-        intents: store,
-        signals: store,
-        control: store,
-        guard,
-        exchange,
-        clock: &SystemClock,
-        settings: settings(),
-    }
+    Orchestrator::over(store, guard, exchange, &SystemClock, settings())
 }
 
 fn decided(outcome: &Outcome) -> (DecisionType, ReasonCode) {

@@ -217,15 +217,7 @@ pub fn orchestrator<'a>(
     clock: &'a dyn shared::ports::Clock,
     settings: shared::orchestration::OrchestratorSettings,
 ) -> shared::orchestration::Orchestrator<'a> {
-    shared::orchestration::Orchestrator {
-        intents: store,
-        signals: store,
-        control: store,
-        guard: Box::leak(Box::default()),
-        exchange,
-        clock,
-        settings,
-    }
+    shared::orchestration::Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
 }
 
 /// The sweeper over one store, with a 120 s grace over a week's window.
