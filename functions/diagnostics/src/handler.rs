@@ -27,6 +27,26 @@ pub struct Diagnostics<'a> {
     pub api_key: Option<&'a SecretString>,
 }
 
+impl<'a> Diagnostics<'a> {
+    /// The report over one store (signals, intents, alerts and the control row) with the configuration's 120 s
+    /// grace; `api_key` None only where auth is explicitly off.
+    pub fn over<S: SignalStore + IntentStore + AlertStore + ControlStore>(
+        store: &'a S,
+        clock: &'a dyn Clock,
+        api_key: Option<&'a SecretString>,
+    ) -> Self {
+        Diagnostics {
+            signals: store,
+            intents: store,
+            alerts: store,
+            control: store,
+            clock,
+            grace: Duration::seconds(120),
+            api_key,
+        }
+    }
+}
+
 impl Diagnostics<'_> {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         if req.uri().path().trim_end_matches('/') != ROUTE {
@@ -172,15 +192,7 @@ mod tests {
     async fn status_codes_and_shapes() {
         let store = MemoryStore::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
-        let d = Diagnostics {
-            signals: &store,
-            intents: &store,
-            alerts: &store,
-            control: &store,
-            clock: &clock,
-            grace: Duration::seconds(120),
-            api_key: None,
-        };
+        let d = Diagnostics::over(&store, &clock, None);
 
         let ok = d.handle(get(ROUTE, &[("hours", "12"), ("side", "buy")])).await;
         assert_eq!(ok.status(), 200);
@@ -210,15 +222,7 @@ mod tests {
     async fn api_gateway_sample_events_route_as_deployed() {
         let store = MemoryStore::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
-        let d = Diagnostics {
-            signals: &store,
-            intents: &store,
-            alerts: &store,
-            control: &store,
-            clock: &clock,
-            grace: Duration::seconds(120),
-            api_key: None,
-        };
+        let d = Diagnostics::over(&store, &clock, None);
         let ok = lambda_http::request::from_str(include_str!("../../../events/diagnostics-request.json")).unwrap();
         let r = d.handle(ok).await;
         assert_eq!(r.status(), 200);
@@ -234,15 +238,7 @@ mod tests {
         let store = MemoryStore::default();
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let key = SecretString::new("s3cret-diagnostics-key".into());
-        let d = Diagnostics {
-            signals: &store,
-            intents: &store,
-            alerts: &store,
-            control: &store,
-            clock: &clock,
-            grace: Duration::seconds(120),
-            api_key: Some(&key),
-        };
+        let d = Diagnostics::over(&store, &clock, Some(&key));
         let with = |k: Option<&str>| {
             let mut r = get(ROUTE, &[]);
             if let Some(k) = k {

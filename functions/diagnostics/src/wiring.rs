@@ -38,13 +38,8 @@ impl Deps {
 
     pub fn diagnostics(&self) -> Diagnostics<'_> {
         Diagnostics {
-            signals: &self.store,
-            intents: &self.store,
-            alerts: &self.store,
-            control: &self.store,
-            clock: &self.clock,
             grace: self.config.grace,
-            api_key: self.api_key.as_ref(),
+            ..Diagnostics::over(&self.store, &self.clock, self.api_key.as_ref())
         }
     }
 }

@@ -32,6 +32,31 @@ pub struct Sweeper<'a> {
     pub namespace: &'a str,
 }
 
+impl<'a> Sweeper<'a> {
+    /// The sweeper over one store (signals, intents, alerts and the control row) with the configuration's defaults —
+    /// a 120 s grace, a 24 h window, the `SignalOrchestrator` metric namespace — which callers change with struct
+    /// update syntax (`Sweeper { window_hours: 168, ..Sweeper::over(…) }`).
+    pub fn over<S: SignalStore + IntentStore + AlertStore + ControlStore>(
+        store: &'a S,
+        queue: &'a dyn SignalQueue,
+        notifier: &'a dyn Notifier,
+        clock: &'a dyn Clock,
+    ) -> Self {
+        Sweeper {
+            signals: store,
+            intents: store,
+            alerts: store,
+            control: store,
+            queue,
+            notifier,
+            clock,
+            grace: Duration::seconds(120),
+            window_hours: 24,
+            namespace: "SignalOrchestrator",
+        }
+    }
+}
+
 /// What one run saw and did (the invocation's response).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SweepSummary {
@@ -225,16 +250,8 @@ mod tests {
         let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let s = Sweeper {
-            signals: &store,
-            intents: &store,
-            alerts: &store,
-            control: &store,
-            queue: &queue,
-            notifier: &notifier,
-            clock: &clock,
-            grace: Duration::seconds(120),
-            window_hours: 24,
             namespace: "NS",
+            ..Sweeper::over(&store, &queue, &notifier, &clock)
         };
         let (doc, summary) = s.run().await.unwrap();
         assert_eq!(summary.counts, Counts::default());
@@ -274,16 +291,8 @@ mod tests {
             sent_at: None,
         });
         let s = Sweeper {
-            signals: &store,
-            intents: &store,
-            alerts: &store,
-            control: &store,
-            queue: &queue,
-            notifier: &notifier,
-            clock: &clock,
-            grace: Duration::seconds(120),
-            window_hours: 24,
             namespace: "NS",
+            ..Sweeper::over(&store, &queue, &notifier, &clock)
         };
         let (_, summary) = s.run().await.unwrap();
         assert_eq!(summary.alerts_resent, 1);

@@ -31,16 +31,10 @@ impl Deps {
 
     pub fn sweeper(&self) -> Sweeper<'_> {
         Sweeper {
-            signals: &self.store,
-            intents: &self.store,
-            alerts: &self.store,
-            control: &self.store,
-            queue: &self.queue,
-            notifier: &self.notifier,
-            clock: &self.clock,
             grace: self.config.grace,
             window_hours: self.config.window_hours,
             namespace: &self.config.metrics_namespace,
+            ..Sweeper::over(&self.store, &self.queue, &self.notifier, &self.clock)
         }
     }
 }

@@ -100,18 +100,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
         shared::fakes::MemoryNotifier::default(),
     );
     let clock = shared::fakes::ManualClock::new(now, 0);
-    let sweeper = sweeper::handler::Sweeper {
-        signals: &counted,
-        intents: &counted,
-        alerts: &counted,
-        control: &counted,
-        queue: &queue,
-        notifier: &notifier,
-        clock: &clock,
-        grace: Duration::seconds(120),
-        window_hours: 24,
-        namespace: "SignalOrchestrator",
-    };
+    let sweeper = sweeper::handler::Sweeper::over(&counted, &queue, &notifier, &clock);
     sweeper.run().await.unwrap();
     let ops = counter.counts();
     assert!(

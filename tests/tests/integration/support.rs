@@ -228,15 +228,8 @@ pub fn sweeper<'a>(
     clock: &'a shared::fakes::ManualClock,
 ) -> sweeper::handler::Sweeper<'a> {
     sweeper::handler::Sweeper {
-        signals: store,
-        intents: store,
-        alerts: store,
-        control: store,
-        queue,
-        notifier,
-        clock,
-        grace: chrono::Duration::seconds(120),
         window_hours: 168,
         namespace: "Test",
+        ..sweeper::handler::Sweeper::over(store, queue, notifier, clock)
     }
 }

@@ -100,16 +100,8 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     notifier.set_failing(false);
     let clock = ManualClock::new(now, 0);
     let sweeper = sweeper::handler::Sweeper {
-        signals: &store,
-        intents: &store,
-        alerts: &store,
-        control: &store,
-        queue: &queue,
-        notifier: &notifier,
-        clock: &clock,
         grace,
-        window_hours: 24,
-        namespace: "SignalOrchestrator",
+        ..sweeper::handler::Sweeper::over(&store, &queue, &notifier, &clock)
     };
     let (emf, summary) = sweeper.run().await.unwrap();
     let emf: serde_json::Value = serde_json::from_str(&emf.to_string()).unwrap();
