@@ -12,7 +12,7 @@ use shared::candles::{Candle, Timeframe};
 use shared::ids::{SignalId, Symbol};
 use shared::indicators::{Indicators, VOLUME_CANDLES};
 use shared::model::{
-    AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, Setting, SignalMessage, SignalRecord,
+    AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
     WatchlistEntry,
 };
 use shared::orchestration::ExecutionMode;
@@ -272,29 +272,20 @@ impl Evaluator<'_> {
 
     /// The entry's preset (with its overrides) and timeframe; an unknown name is an error of this symbol only.
     fn settings(&self, entry: &WatchlistEntry) -> Result<(Preset, Timeframe), Step> {
-        let symbol = &entry.symbol;
-        let table_preset = match &entry.preset {
-            Setting::Valid(p) => *p,
-            Setting::Invalid(preset) => {
-                tracing::error!(%symbol, %preset, "unknown preset in watchlist");
-                return Err(Step::Error);
-            }
+        let invalid = || {
+            let problems = entry.problems();
+            tracing::error!(symbol = %entry.symbol, ?problems, "the watchlist row names an unknown setting");
+            Step::Error
         };
-        let rsi = match &entry.rsi_method {
-            None => None,
-            Some(Setting::Valid(m)) => Some(*m),
-            Some(Setting::Invalid(rsi_method)) => {
-                tracing::error!(%symbol, %rsi_method, "unknown rsi_method in watchlist");
-                return Err(Step::Error);
-            }
-        };
+        let table_preset = entry.preset.valid().ok_or_else(invalid)?;
+        let rsi = entry
+            .rsi_method
+            .as_ref()
+            .map(|m| m.valid().ok_or_else(invalid))
+            .transpose()?;
         let timeframe = match &entry.timeframe {
+            Some(tf) => tf.valid().ok_or_else(invalid)?,
             None => self.timeframe,
-            Some(Setting::Valid(tf)) => *tf,
-            Some(Setting::Invalid(timeframe)) => {
-                tracing::error!(%symbol, %timeframe, "unknown timeframe in watchlist");
-                return Err(Step::Error);
-            }
         };
         Ok((
             table_preset.with_overrides(entry.buy_target, entry.volume_min_ratio, rsi),
@@ -568,7 +559,7 @@ mod tests {
         assert!(!store.signals().is_empty());
 
         let mut bad = entry("ETH_BTC");
-        bad.timeframe = Some(Setting::Invalid("7m".into()));
+        bad.timeframe = Some(shared::model::Setting::Invalid("7m".into()));
         let store = MemoryStore::with_watchlist(vec![bad]);
         let ev = Evaluator {
             watchlist: &store,

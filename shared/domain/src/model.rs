@@ -459,6 +459,17 @@ impl<T: Named> Setting<T> {
         T::from_name(raw).map_or_else(|| Self::Invalid(raw.to_string()), Self::Valid)
     }
 
+    /// The value, or None when the stored text names none.
+    pub fn valid(&self) -> Option<T>
+    where
+        T: Copy,
+    {
+        match self {
+            Self::Valid(v) => Some(*v),
+            Self::Invalid(_) => None,
+        }
+    }
+
     /// The name as stored: the value's, or the text that named none.
     pub fn name(&self) -> &str {
         match self {
