@@ -1,8 +1,9 @@
 //! The strategy presets and the BUY/SELL rule, ported from the original system.
 //!
 //! BUY: RSI under the preset's `buyBelow`, the preset's MA checks, and the volume gate (the last completed 5-minute
-//! candle's volume over the original's average, `indicators::volume_index`) at least `volumeMinRatio`. MA checks: with EMA10 and MA50 both checked, MA50 must be above EMA10 (the short average
-//! dipped under the trend), a flat market passing — with a *relative* tolerance of 0.01 % where the original used an
+//! candle's volume over the original's average, `indicators::volume_index`) at least `volumeMinRatio`. MA checks:
+//! with EMA10 and MA50 both checked, MA50 must be above EMA10 (the short average dipped under the trend), a flat
+//! market passing — with a *relative* tolerance of 0.01 % where the original used an
 //! absolute 0.0001 that let every low-priced pair through; with only MA50 (or only EMA10) checked, the price may be
 //! at most 0.5 % below it (5 % for scalp's EMA10); MA200 checked: at most 0.5 % below MA200.
 //! SELL: RSI over the preset's **`sellAbove`** (the original hard-coded 70 — we read the preset, deliberately), the
@@ -131,10 +132,10 @@ pub const PRESETS: &[Preset] = &[
     },
 ];
 
-/// Looks a preset up by name (`swing-aggressive`, any case; a bare `swing` means its conservative row, as the original).
 /// A watchlist row's preset when it names none: swing-aggressive.
 pub const DEFAULT_PRESET: &Preset = &PRESETS[1];
 
+/// Looks a preset up by name (`swing-aggressive`, any case; a bare `swing` means its conservative row, as the original).
 pub fn preset(name: &str) -> Option<&'static Preset> {
     let lower = name.trim().to_ascii_lowercase();
     let full = if lower.contains('-') {
@@ -209,22 +210,24 @@ fn ema_gap_reversal(ind: &Indicators) -> bool {
 /// Whether the decision turns on MA10w: a SELL candidate (RSI, volume) whose preset checks MA50 and whose EMA gap
 /// shows no reversal. Only then is it worth reading daily candles for the real MA10w.
 pub fn sell_hinges_on_ma10w(p: &Preset, ind: &Indicators) -> bool {
-    let volume_ok = ind.volume_ratio.is_some_and(|v| v >= p.volume_min_ratio);
-    p.check_ma50 && ind.rsi > p.sell_above && volume_ok && !ema_gap_reversal(ind)
+    p.check_ma50 && ind.rsi > p.sell_above && volume_ok(p, ind) && !ema_gap_reversal(ind)
+}
+
+/// The volume gate: a ratio, and at least the preset's minimum (no volume data never passes).
+fn volume_ok(p: &Preset, ind: &Indicators) -> bool {
+    ind.volume_ratio.is_some_and(|v| v >= p.volume_min_ratio)
 }
 
 /// The BUY rule: RSI, volume gate, buy target and MA checks (with `flat` for MA50 ≈ EMA10).
 pub fn buys(p: &Preset, ind: &Indicators, flat: Flat) -> bool {
-    let volume_ok = ind.volume_ratio.is_some_and(|v| v >= p.volume_min_ratio);
     let under_target = p.buy_target.is_none_or(|target| ind.price <= target);
-    ind.rsi < p.buy_below && volume_ok && under_target && buy_ma_checks(p, ind, flat).is_ok()
+    ind.rsi < p.buy_below && volume_ok(p, ind) && under_target && buy_ma_checks(p, ind, flat).is_ok()
 }
 
 pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
     let Some(vol) = ind.volume_ratio else {
         return Verdict::Wait; // no volume data → no signal (as the original)
     };
-    let volume_ok = vol >= p.volume_min_ratio;
     let detail = format!(
         "RSI={:.2}, Price={}, MA50={:.6}, EMA10={:.6}, MA200={:.6}, Vol={:.2}x (min {}x)",
         ind.rsi, ind.price, ind.ma50, ind.ema10, ind.ma200, vol, p.volume_min_ratio
@@ -235,7 +238,7 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
             reason: format!("{} | RSI<{} | MA ok | {detail}", p.name, p.buy_below),
         };
     }
-    if ind.rsi > p.sell_above && volume_ok && sell_reversal(p, ind) {
+    if ind.rsi > p.sell_above && volume_ok(p, ind) && sell_reversal(p, ind) {
         return Verdict::Signal {
             side: Side::Sell,
             reason: format!("{} | RSI>{} | reversal | {detail}", p.name, p.sell_above),
