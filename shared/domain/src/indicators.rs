@@ -1,6 +1,7 @@
 //! Technical indicators as the original system computes them (simple-mean RSI, SMA, EMA seeded with the first
 //! close, ATR as a mean of true ranges, and the volume gate on 5-minute candles). Inputs are closed candles, oldest
-//! first. Values are unrounded: the original rounds before deciding, the port decides on full precision (README "Strategy"; `rounded_like_original` and `rounding-effect` measure the gap).
+//! first. Values are unrounded: the original rounds before deciding, the port decides on full precision (README
+//! "Strategy"; `rounded_like_original` and `rounding-effect` measure the gap).
 
 use crate::candles::Candle;
 
