@@ -6,8 +6,8 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 80 lines (clippy.toml)
 
 pub use domain::{
-    alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, paper_book,
-    ports, risk, strategy, trading,
+    alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, order,
+    paper_book, ports, risk, strategy, trading,
 };
 
 #[cfg(feature = "fakes")]

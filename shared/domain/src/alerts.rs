@@ -133,6 +133,38 @@ pub fn order_placed_text(intent: &OrderIntent, price: Decimal) -> String {
     )
 }
 
+/// The ORDER EXECUTED Telegram text (HTML), one per fill increment: what filled now, at what price, its total in the
+/// quote currency and ≈ USD at the order's recorded rate, its fee, and where the order stands.
+pub fn order_executed_text(intent: &OrderIntent, fill: &crate::order::Fill, inc: &crate::order::fill::Increment) -> String {
+    let (base, quote) = (base_currency(&intent.symbol), quote_currency(&intent.symbol));
+    let total = inc.quantity.checked_mul(inc.price).unwrap_or_default();
+    let usd = intent.sizing.as_ref().map_or_else(String::new, |z| {
+        let rate = z.quote_price.usd_per_unit;
+        format!(
+            " ≈ {} USD (1 {quote} = {} USD, {})",
+            total.checked_mul(rate).unwrap_or_default().round_dp(2),
+            rate.normalize(),
+            html_escape(&z.quote_price.source)
+        )
+    });
+    format!(
+        "✅ <b>ORDER EXECUTED</b> · <b>{}</b> {}\n{}\n\n🆔 Order: {}\n📦 Filled: {} {base} at {} {quote}\n💵 Total: {} {quote}{usd}\n💸 Fee: {} {}\n📊 Order: {} · {} {base} filled · avg {} {quote}\n🕒 Candle: {}",
+        intent.symbol,
+        intent.side,
+        mode_line(intent_mode(intent)),
+        html_escape(intent.order_id.as_deref().unwrap_or("")),
+        inc.quantity.normalize(),
+        inc.price.normalize(),
+        total.normalize(),
+        inc.fee.normalize(),
+        html_escape(&fill.fee_currency),
+        fill.status,
+        fill.filled_quantity.normalize(),
+        fill.average_price.normalize(),
+        candle_time(intent.signal_id.candle_open_ms()),
+    )
+}
+
 /// The ORDER SKIPPED Telegram text (HTML) for an order a risk limit held back: which limit, and what was left.
 pub fn order_skipped_text(intent: &OrderIntent, amount_usd: Decimal) -> String {
     format!(
@@ -209,6 +241,7 @@ mod tests {
                 },
                 quantity: Some(Quantity(Decimal::new(9048, 5))),
                 usd_value: Usd(Decimal::new(9999, 2)),
+                price: Decimal::new(921, 4),
             }),
             ..crate::fakes::intent(&s, IntentStatus::OrderPlaced, now, now)
         }

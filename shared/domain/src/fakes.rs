@@ -26,6 +26,7 @@ struct Tables {
     counters: HashMap<String, Usage>,
     streak: u32,
     updates: HashSet<i64>,
+    held: HashMap<Symbol, rust_decimal::Decimal>,
 }
 
 impl Tables {
@@ -196,6 +197,10 @@ impl ControlStore for MemoryStore {
         Ok(t.streak)
     }
 
+    async fn held(&self, symbol: &Symbol) -> Result<rust_decimal::Decimal, StoreError> {
+        Ok(self.lock().held.get(symbol).copied().unwrap_or_default())
+    }
+
     async fn first_update(&self, update_id: i64, _at: DateTime<Utc>) -> Result<bool, StoreError> {
         Ok(self.lock().updates.insert(update_id))
     }
@@ -279,6 +284,28 @@ impl IntentStore for MemoryStore {
             t.add(d);
         }
         Ok(FinalizeOutcome::Committed)
+    }
+
+    async fn record_fill(&self, u: &crate::order::FillUpdate) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        let Some(cur) = t.intents.get(&u.key) else {
+            return Ok(false);
+        };
+        if cur.status != IntentStatus::OrderPlaced || cur.fill.as_ref().map_or(0, |f| f.version) != u.seen_version {
+            return Ok(false);
+        }
+        if let Some(a) = &u.alert {
+            if t.alerts.contains_key(&a.alert_id) {
+                return Err(StoreError::Unexpected(format!("outbox row {} exists before its fill", a.alert_id)));
+            }
+            t.alerts.insert(a.alert_id.clone(), a.clone());
+        }
+        if let Some(cur) = t.intents.get_mut(&u.key) {
+            cur.fill = Some(u.fill.clone());
+        }
+        let held = t.held.entry(u.symbol.clone()).or_default();
+        *held = held.checked_add(u.held_delta).unwrap_or(*held);
+        Ok(true)
     }
 
     async fn take_over(&self, seen: &OrderIntent, lease_until_ms: i64) -> Result<Option<OrderIntent>, StoreError> {
@@ -482,9 +509,25 @@ pub fn intent(s: &SignalRecord, status: IntentStatus, lease_until: DateTime<Utc>
         error_message: None,
         failure_alert_id: None,
         reserved: Vec::new(),
+        fill: None,
         created_at: at,
         updated_at: at,
     }
+}
+
+/// A test builder: the intent of an order placed for `s` at `at` (paper, sized at the signal's price with the
+/// quote currency at 1 USD), not yet read back from the exchange.
+pub fn placed_intent(s: &SignalRecord, at: DateTime<Utc>) -> OrderIntent {
+    let mut i = intent(s, IntentStatus::OrderPlaced, at, at);
+    i.lease_until_ms = 0;
+    i.order_id = Some(format!("order-{}", i.client_oid));
+    let quote = crate::money::UsdPrice {
+        currency: crate::money::quote_currency(&s.symbol).to_string(),
+        usd_per_unit: rust_decimal::Decimal::ONE,
+        source: "test".into(),
+    };
+    i.sizing = crate::money::size_order(s.side, crate::money::Usd(s.trade_amount_usd), s.price, quote, 8).ok();
+    i
 }
 
 /// A test builder: the decision `code` stands for (its type from the code), decided at `at`, with a placeholder

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod money;
 pub mod orchestration;
+pub mod order;
 pub mod paper_book;
 pub mod ports;
 pub mod risk;

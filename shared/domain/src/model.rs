@@ -11,13 +11,14 @@ use crate::candles::Timeframe;
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::indicators::RsiMethod;
 use crate::money::Sizing;
+use crate::order::Fill;
 use crate::risk::{CounterDelta, RiskLimits};
 use crate::strategy::Preset;
 
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name { $(#[serde(rename = $wire)] $variant),+ }
 
         impl $name {
@@ -37,6 +38,7 @@ macro_rules! wire_enum {
         }
     };
 }
+pub(crate) use wire_enum;
 
 wire_enum!(
     /// `decision_type` on a signal.
@@ -66,6 +68,7 @@ wire_enum!(
         GuardrailBlocked = "GUARDRAIL_BLOCKED",
         RiskLimitExceeded = "RISK_LIMIT_EXCEEDED",
         TradingHalted = "TRADING_HALTED",
+        SellRequiresPosition = "SELL_REQUIRES_POSITION",
     }
 );
 
@@ -83,7 +86,8 @@ impl ReasonCode {
             | DataMissing
             | GuardrailBlocked
             | RiskLimitExceeded
-            | TradingHalted => DecisionType::Skipped,
+            | TradingHalted
+            | SellRequiresPosition => DecisionType::Skipped,
             _ => DecisionType::Failed,
         }
     }
@@ -140,6 +144,7 @@ wire_enum!(
         OrderFailed = "ORDER_FAILED",
         OrderPlaced = "ORDER_PLACED",
         OrderSkipped = "ORDER_SKIPPED",
+        OrderExecuted = "ORDER_EXECUTED",
     }
 );
 
@@ -259,6 +264,8 @@ pub struct OrderIntent {
     pub failure_alert_id: Option<String>,
     /// What the claim added to the risk counters (docs/DESIGN.md §11): released when the order ends without one.
     pub reserved: Vec<CounterDelta>,
+    /// What the exchange last reported about the placed order (docs/DESIGN.md §13); None until first read.
+    pub fill: Option<Fill>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -288,6 +295,11 @@ impl AlertRecord {
     }
     pub fn skipped_id(key: &IdempotencyKey) -> String {
         format!("skipped:{key}")
+    }
+    /// One ORDER EXECUTED row per fill increment, numbered from 1 ([`crate::order::Fill::increments`]): an
+    /// increment has one id whoever records it, and the sweeper finds every row of an order from its intent.
+    pub fn executed_id(key: &IdempotencyKey, increment: u32) -> String {
+        format!("executed:{key}:{increment}")
     }
 
     pub fn signal_id(signal_id: &SignalId) -> String {

@@ -93,6 +93,8 @@ pub struct Sizing {
     pub quantity: Option<Quantity>,
     /// The order's value in USD as sized (for a SELL, after rounding the quantity down): what minimums compare to.
     pub usd_value: Usd,
+    /// The signal's price the size was computed at (quote currency per base unit): what the paper exchange fills at.
+    pub price: Decimal,
 }
 
 /// Sizes a market order: USD → quote currency at `quote_price`; a BUY by that notional, a SELL by the quantity it
@@ -162,6 +164,7 @@ pub fn size_order(
         quote_price,
         quantity,
         usd_value,
+        price,
     })
 }
 

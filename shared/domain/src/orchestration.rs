@@ -260,6 +260,7 @@ impl Orchestrator<'_> {
             error_message: None,
             failure_alert_id: None,
             reserved: Vec::new(),
+            fill: None,
             created_at: now,
             updated_at: now,
         };

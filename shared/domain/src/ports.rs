@@ -11,6 +11,7 @@ use crate::model::{
     AlertRecord, Decision, Emission, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Usd, UsdPrice};
+use crate::order::{FillUpdate, PlacedOrder, Reported};
 use crate::risk::{Control, CounterDelta, Reservation, RiskLimits, Usage};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -175,6 +176,10 @@ pub trait IntentStore: Send + Sync {
     /// Takes a stale intent over: `attempt = seen.attempt` → `attempt + 1` with a new lease, in one conditional
     /// update. None: another worker moved first.
     async fn take_over(&self, seen: &OrderIntent, lease_until_ms: i64) -> Result<Option<OrderIntent>, StoreError>;
+    /// Records a fill report (docs/DESIGN.md §13) in one transaction: the intent's fill on the condition that the
+    /// recorded fill is still at `seen_version` and the intent is ORDER_PLACED, the increment's ORDER EXECUTED outbox
+    /// row, and the change of the symbol's held quantity. Ok(false): another reader recorded first (nothing written).
+    async fn record_fill(&self, update: &FillUpdate) -> Result<bool, StoreError>;
     /// Rewrites a non-terminal intent this worker owns (UNKNOWN after an ambiguous send; the time of a resend),
     /// conditioned on `attempt` being unchanged. false: fenced off.
     async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError>;
@@ -193,6 +198,8 @@ pub trait ControlStore: Send + Sync {
     async fn symbol_limits(&self, symbol: &Symbol) -> Result<RiskLimits, StoreError>;
     /// The run of consecutive account failures after one more order outcome: +1 for a failure, 0 for a success.
     async fn record_streak(&self, failed: bool) -> Result<u32, StoreError>;
+    /// The base quantity the system's own fills hold for `symbol` (`position#{symbol}`; zero when none).
+    async fn held(&self, symbol: &Symbol) -> Result<Decimal, StoreError>;
     /// Marks a Telegram update as handled. Ok(false): it was handled before (Telegram retries webhooks).
     async fn first_update(&self, update_id: i64, at: DateTime<Utc>) -> Result<bool, StoreError>;
 }
@@ -359,6 +366,9 @@ pub trait Exchange: Send + Sync {
     async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError>;
     async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError>;
     async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError>;
+    /// What the exchange reports about a placed order now (`private/get-order-detail` by client_oid): its status,
+    /// cumulative filled quantity, average price and fee. Ok(None): the exchange does not know the order.
+    async fn order_detail(&self, order: &PlacedOrder) -> Result<Option<Reported>, ExchangeError>;
 }
 
 /// Why a message was not delivered. Every variant is "not delivered": the outbox row stays PENDING for the sweeper.

@@ -114,6 +114,10 @@ impl IntentStore for SlowStore {
         self.stall().await;
         self.inner.save_owned(i).await
     }
+    async fn record_fill(&self, u: &domain::order::FillUpdate) -> Result<bool, StoreError> {
+        self.stall().await;
+        self.inner.record_fill(u).await
+    }
 }
 #[async_trait]
 impl SignalStore for SlowStore {
@@ -231,6 +235,14 @@ impl Exchange for SimExchange {
             .iter()
             .find(|(o, order)| o == oid && order.visible_at <= now)
             .map_or(Lookup::NotFound, |(_, order)| Lookup::Placed(order.ack.clone())))
+    }
+
+    /// Not drawn on by this simulation's orchestrator (fills are followed by the handler and the sweeper).
+    async fn order_detail(
+        &self,
+        _order: &domain::order::PlacedOrder,
+    ) -> Result<Option<domain::order::Reported>, ExchangeError> {
+        Ok(None)
     }
 }
 

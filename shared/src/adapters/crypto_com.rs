@@ -26,6 +26,7 @@ use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
 use crate::money::{round_down_to_tick, UsdPrice};
 use crate::orchestration::truncate;
+use crate::order::{OrderStatus, PlacedOrder, Reported};
 use crate::ports::{Cause, Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 use crate::signing::sign;
 
@@ -416,15 +417,51 @@ impl Exchange for CryptoCom {
     }
 
     async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
-        let params = json!({ "client_oid": client_oid.as_str() });
-        let reply = match self.private_with_backoff("private/get-order-detail", &params).await {
-            Ok(r) => r,
-            // A lookup that did not come back leaves the order's fate unknown, whichever way it failed.
-            Err(ExchangeError::NotSent { reason, cause }) => return Err(ExchangeError::Unknown { reason, cause }),
-            Err(e) => return Err(e),
-        };
-        order_detail(&reply, client_oid)
+        order_detail(&self.detail(client_oid).await?, client_oid)
     }
+
+    async fn order_detail(&self, order: &PlacedOrder) -> Result<Option<Reported>, ExchangeError> {
+        order_report(&self.detail(&order.client_oid).await?)
+    }
+}
+
+impl CryptoCom {
+    /// `private/get-order-detail` by client_oid. A lookup that did not come back leaves the order's fate unknown,
+    /// whichever way it failed.
+    async fn detail(&self, client_oid: &ClientOid) -> Result<Reply, ExchangeError> {
+        let params = json!({ "client_oid": client_oid.as_str() });
+        match self.private_with_backoff("private/get-order-detail", &params).await {
+            Err(ExchangeError::NotSent { reason, cause }) => Err(ExchangeError::Unknown { reason, cause }),
+            other => other,
+        }
+    }
+}
+
+/// A get-order-detail answer as the order's fill report: `status`, `cumulative_quantity`, `avg_price`,
+/// `cumulative_fee`, `fee_instrument_name` (numbers as strings or numbers; an absent one is 0, as before any fill).
+/// Ok(None): the exchange does not know the order. An unknown status or an unreadable number is an error, never a
+/// guess (fuzzed).
+pub fn order_report(reply: &Reply) -> Result<Option<Reported>, ExchangeError> {
+    match reply.code {
+        Some(0) => {}
+        Some(40401) | Some(212) | Some(316) => return Ok(None),
+        _ => return Err(ExchangeError::unknown(format!("get-order-detail: {}", reply.snippet()))),
+    }
+    let r = &reply.result;
+    let bad = |what: &str| ExchangeError::unknown(format!("get-order-detail: {what}: {}", reply.snippet()));
+    let status = text(r, "status").and_then(|st| OrderStatus::parse(&st)).ok_or_else(|| bad("status"))?;
+    let number = |key: &str| match text(r, key) {
+        None => Ok(Decimal::ZERO),
+        Some(v) if v.is_empty() => Ok(Decimal::ZERO),
+        Some(v) => v.parse::<Decimal>().or_else(|_| Decimal::from_scientific(&v)).map_err(|_| bad(key)),
+    };
+    Ok(Some(Reported {
+        status,
+        filled_quantity: number("cumulative_quantity")?,
+        average_price: number("avg_price")?,
+        fee: number("cumulative_fee")?,
+        fee_currency: text(r, "fee_instrument_name").unwrap_or_default(),
+    }))
 }
 
 /// What a create-order answer means.

@@ -13,9 +13,10 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::adapters::crypto_com::UsdTickers;
-use crate::ids::ClientOid;
+use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
-use crate::money::{Usd, UsdPrice};
+use crate::money::{quote_currency, Usd, UsdPrice};
+use crate::order::{OrderStatus, PlacedOrder, Reported};
 use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 
 /// Where the paper exchange's USD prices come from.
@@ -26,8 +27,13 @@ pub enum PaperPrices {
     Live(UsdTickers),
 }
 
+/// The paper exchange's taker fee when none is configured: 0.075 % of the order's quote value, as the backtest.
+pub const DEFAULT_FEE_RATE: Decimal = Decimal::from_parts(75, 0, 0, false, 5);
+
 pub struct PaperExchange {
     min_notional: Usd,
+    /// Fee per order as a fraction of its quote value, charged in the quote currency.
+    fee_rate: Decimal,
     usd_prices: PaperPrices,
     /// Orders this container has filled, by client_oid (the paper book lives as long as the process).
     book: Mutex<HashMap<ClientOid, OrderAck>>,
@@ -41,9 +47,15 @@ impl PaperExchange {
     pub fn with_prices(min_notional: Usd, usd_prices: PaperPrices) -> Self {
         Self {
             min_notional,
+            fee_rate: DEFAULT_FEE_RATE,
             usd_prices,
             book: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The taker fee rate (a fraction of the quote value: 0.00075 for 0.075 %).
+    pub fn with_fee_rate(self, fee_rate: Decimal) -> Self {
+        Self { fee_rate, ..self }
     }
 
     fn order_id(client_oid: &ClientOid) -> String {
@@ -115,6 +127,36 @@ impl Exchange for PaperExchange {
         let book = self.book.lock().unwrap_or_else(|e| e.into_inner());
         Ok(book.get(client_oid).cloned().map_or(Lookup::NotFound, Lookup::Placed))
     }
+
+    /// A paper order fills at once and whole, at the price it was sized at (the signal's: the ticker's, or the
+    /// replayed candle's close), with the taker fee in the quote currency. Derived from the order as recorded, not
+    /// from this process's memory, so any container (the sweeper's too) reads the same fill.
+    async fn order_detail(&self, order: &PlacedOrder) -> Result<Option<Reported>, ExchangeError> {
+        Ok(paper_fill(order, self.fee_rate))
+    }
+}
+
+/// The fill of a paper order: BUY the notional's worth at the price (rounded down to 8 decimals), SELL the quantity.
+/// None: the order carries no usable size or price.
+pub fn paper_fill(order: &PlacedOrder, fee_rate: Decimal) -> Option<Reported> {
+    let z = order.sizing.as_ref().filter(|z| z.price > Decimal::ZERO)?;
+    let quantity = match (order.side, z.quantity) {
+        (Side::Sell, Some(q)) => q.0,
+        (Side::Sell, None) => return None,
+        (Side::Buy, _) => z
+            .notional
+            .amount
+            .checked_div(z.price)?
+            .round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero),
+    };
+    let value = quantity.checked_mul(z.price)?;
+    Some(Reported {
+        status: OrderStatus::Filled,
+        filled_quantity: quantity.normalize(),
+        average_price: z.price.normalize(),
+        fee: value.checked_mul(fee_rate)?.round_dp(8).normalize(),
+        fee_currency: quote_currency(&order.symbol).to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -173,6 +173,12 @@ impl Exchange for LockedAccount {
     async fn find_order(&self, _oid: &ClientOid) -> Result<Lookup, ExchangeError> {
         Ok(Lookup::NotFound)
     }
+    async fn order_detail(
+        &self,
+        _order: &shared::order::PlacedOrder,
+    ) -> Result<Option<shared::order::Reported>, ExchangeError> {
+        Ok(None)
+    }
 }
 
 fn event(s: &SignalRecord) -> SqsEvent {

@@ -134,6 +134,12 @@ impl<E: Exchange> Exchange for CountingExchange<E> {
     async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
         self.inner.find_order(client_oid).await
     }
+    async fn order_detail(
+        &self,
+        order: &shared::order::PlacedOrder,
+    ) -> Result<Option<shared::order::Reported>, ExchangeError> {
+        self.inner.order_detail(order).await
+    }
 }
 
 /// An exchange that places the order and then stalls the caller until released — the worker "dies" (is dropped by
@@ -167,6 +173,12 @@ impl<E: Exchange> Exchange for GatedExchange<'_, E> {
     }
     async fn find_order(&self, client_oid: &ClientOid) -> Result<Lookup, ExchangeError> {
         self.inner.find_order(client_oid).await
+    }
+    async fn order_detail(
+        &self,
+        order: &shared::order::PlacedOrder,
+    ) -> Result<Option<shared::order::Reported>, ExchangeError> {
+        self.inner.order_detail(order).await
     }
 }
 

@@ -99,6 +99,23 @@ fn add_update(
         .set_expression_attribute_values(Some(values))
 }
 
+/// The key of a symbol's held quantity (the system's own fills, net of base fees).
+fn held_key(symbol: &Symbol) -> String {
+    format!("position#{symbol}")
+}
+
+/// An add to a symbol's held quantity, in a fill's transaction.
+pub(super) fn add_held(table: &str, symbol: &Symbol, delta: Decimal) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(table)
+        .key("pk", s(held_key(symbol)))
+        .update_expression("ADD qty :d")
+        .expression_attribute_values(":d", n(delta))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
 pub(super) fn usage_from(item: Option<&Item>) -> Result<Usage, StoreError> {
     let Some(item) = item else {
         return Ok(Usage::default());
@@ -247,6 +264,12 @@ impl ControlStore for DynamoStore {
 
     async fn usage(&self, key: &str) -> Result<Usage, StoreError> {
         usage_from(self.risk_item(key).await?.as_ref())
+    }
+
+    async fn held(&self, symbol: &Symbol) -> Result<Decimal, StoreError> {
+        let item = self.risk_item(&held_key(symbol)).await?;
+        let raw = item.as_ref().and_then(|i| i.get("qty")).and_then(|v| v.as_n().ok());
+        raw.map_or(Ok(Decimal::ZERO), |r| parse("qty", r, |r| r.parse::<Decimal>()))
     }
 
     async fn symbol_limits(&self, symbol: &Symbol) -> Result<RiskLimits, StoreError> {

@@ -1,0 +1,283 @@
+//! The positions ledger (docs/DESIGN.md §13): built from the recorded fills alone, so it can never count a fill
+//! twice — each order contributes its cumulative fill once, whatever number of reports led to it. BUY fills open
+//! lots; SELL fills close them first in, first out. Realized P&L per close is in the quote currency and in USD at the
+//! rates recorded with each order (the quote currency's USD price recorded when it was sized, just before the send),
+//! fees included: a quote-currency fee is a cost, a base-currency fee reduces the quantity held (BUY) or adds to the
+//! quantity given up (SELL). A fee in a third currency has no recorded rate: it is not converted, and the position
+//! says so (`unpriced_fees`).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::ids::{Side, Symbol};
+use crate::model::OrderIntent;
+use crate::money::{base_currency, quote_currency};
+
+/// One symbol's position as the report and the bot show it. Numbers are decimal strings on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Position {
+    pub symbol: Symbol,
+    /// Base quantity held, net of base-currency fees; 0 once closed (dust below one quantity step counts as closed).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    /// The open lots' cost per base unit, fees included (quote currency); 0 when closed.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub average_entry_price: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub realized_pnl_quote: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub realized_pnl_usd: Decimal,
+    /// Every fee of the symbol's fills in USD (at the order's recorded rate).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub fees_usd: Decimal,
+    /// Base quantity sold beyond what the system's own BUY fills hold (coins bought elsewhere): no P&L for it.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub unmatched_sell_quantity: Decimal,
+    /// Fees in a currency that is neither the base nor the quote (no recorded rate): `{currency: amount}`.
+    pub unpriced_fees: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+struct Lot {
+    quantity: Decimal,
+    cost_quote: Decimal,
+    cost_usd: Decimal,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Book {
+    lots: Vec<Lot>,
+    realized_quote: Decimal,
+    realized_usd: Decimal,
+    fees_usd: Decimal,
+    unmatched: Decimal,
+    unpriced: BTreeMap<String, Decimal>,
+}
+
+/// All symbols' positions, from the fills of a set of order intents.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    books: BTreeMap<Symbol, Book>,
+    dust: Decimal,
+}
+
+impl Ledger {
+    /// Folds the intents' recorded fills in the order the intents were created. `dust`: a remaining quantity below
+    /// it counts as closed (one quantity step).
+    pub fn from_intents<'a>(intents: impl IntoIterator<Item = &'a OrderIntent>, dust: Decimal) -> Self {
+        let mut filled: Vec<&OrderIntent> = intents
+            .into_iter()
+            .filter(|i| i.fill.as_ref().is_some_and(|f| f.filled_quantity > Decimal::ZERO))
+            .collect();
+        filled.sort_by(|a, b| (a.created_at, &a.idempotency_key).cmp(&(b.created_at, &b.idempotency_key)));
+        let mut ledger = Ledger {
+            books: BTreeMap::new(),
+            dust,
+        };
+        for intent in filled {
+            ledger.apply(intent);
+        }
+        ledger
+    }
+
+    fn apply(&mut self, intent: &OrderIntent) {
+        let (Some(fill), Some(rate)) = (&intent.fill, intent.sizing.as_ref().map(|z| z.quote_price.usd_per_unit))
+        else {
+            return;
+        };
+        let (base, quote) = (base_currency(&intent.symbol), quote_currency(&intent.symbol));
+        let book = self.books.entry(intent.symbol.clone()).or_default();
+        let value = mul(fill.filled_quantity, fill.average_price);
+        // The fee in the quote currency (a base fee valued at the fill's price), and what of it is a cash cost.
+        let (fee_quote, quote_cost, base_fee) = if fill.fee_currency == quote {
+            (fill.fee, fill.fee, Decimal::ZERO)
+        } else if fill.fee_currency == base {
+            (mul(fill.fee, fill.average_price), Decimal::ZERO, fill.fee)
+        } else {
+            if !fill.fee.is_zero() {
+                let e = book.unpriced.entry(fill.fee_currency.clone()).or_default();
+                *e = e.checked_add(fill.fee).unwrap_or(*e);
+            }
+            (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO)
+        };
+        book.fees_usd = add(book.fees_usd, mul(fee_quote, rate));
+        match intent.side {
+            Side::Buy => {
+                let quantity = sub(fill.filled_quantity, base_fee);
+                let cost_quote = add(value, quote_cost);
+                if quantity > Decimal::ZERO {
+                    book.lots.push(Lot {
+                        quantity,
+                        cost_quote,
+                        cost_usd: mul(cost_quote, rate),
+                    });
+                }
+            }
+            Side::Sell => book.close(add(fill.filled_quantity, base_fee), sub(value, quote_cost), rate),
+        }
+        book.drop_dust(self.dust);
+    }
+
+    pub fn positions(&self) -> Vec<Position> {
+        self.books.iter().map(|(symbol, b)| b.position(symbol)).collect()
+    }
+
+    /// The quantity the ledger holds for `symbol` (0 when none).
+    pub fn held(&self, symbol: &Symbol) -> Decimal {
+        self.books.get(symbol).map_or(Decimal::ZERO, Book::quantity)
+    }
+}
+
+impl Book {
+    fn quantity(&self) -> Decimal {
+        self.lots.iter().fold(Decimal::ZERO, |q, l| add(q, l.quantity))
+    }
+
+    /// A SELL giving up `given` base units for `proceeds` (quote, net of a quote fee), at the sale's USD rate.
+    fn close(&mut self, given: Decimal, proceeds: Decimal, rate: Decimal) {
+        let mut left = given;
+        let (mut cost_quote, mut cost_usd) = (Decimal::ZERO, Decimal::ZERO);
+        while left > Decimal::ZERO && !self.lots.is_empty() {
+            let lot = &mut self.lots[0];
+            if lot.quantity <= left {
+                // A whole lot: its recorded cost, no division (exact to the last decimal).
+                left = sub(left, lot.quantity);
+                cost_quote = add(cost_quote, lot.cost_quote);
+                cost_usd = add(cost_usd, lot.cost_usd);
+                self.lots.remove(0);
+            } else {
+                let part = |cost: Decimal| div(mul(cost, left), lot.quantity);
+                let (q, u) = (part(lot.cost_quote), part(lot.cost_usd));
+                cost_quote = add(cost_quote, q);
+                cost_usd = add(cost_usd, u);
+                lot.cost_quote = sub(lot.cost_quote, q);
+                lot.cost_usd = sub(lot.cost_usd, u);
+                lot.quantity = sub(lot.quantity, left);
+                left = Decimal::ZERO;
+            }
+        }
+        let matched = sub(given, left);
+        self.unmatched = add(self.unmatched, left);
+        if matched.is_zero() || given.is_zero() {
+            return;
+        }
+        // Only the matched part of the sale has a cost basis: its share of the proceeds counts.
+        let proceeds = if left.is_zero() {
+            proceeds
+        } else {
+            div(mul(proceeds, matched), given)
+        };
+        self.realized_quote = add(self.realized_quote, sub(proceeds, cost_quote));
+        self.realized_usd = add(self.realized_usd, sub(mul(proceeds, rate), cost_usd));
+    }
+
+    fn drop_dust(&mut self, dust: Decimal) {
+        if self.quantity() < dust {
+            self.lots.clear();
+        }
+    }
+
+    fn position(&self, symbol: &Symbol) -> Position {
+        let quantity = self.quantity();
+        let cost = self.lots.iter().fold(Decimal::ZERO, |c, l| add(c, l.cost_quote));
+        Position {
+            symbol: symbol.clone(),
+            quantity: quantity.normalize(),
+            average_entry_price: if quantity.is_zero() {
+                Decimal::ZERO
+            } else {
+                div(cost, quantity).normalize()
+            },
+            realized_pnl_quote: self.realized_quote.normalize(),
+            realized_pnl_usd: self.realized_usd.normalize(),
+            fees_usd: self.fees_usd.normalize(),
+            unmatched_sell_quantity: self.unmatched.normalize(),
+            unpriced_fees: self.unpriced.iter().map(|(c, a)| (c.clone(), a.normalize().to_string())).collect(),
+        }
+    }
+}
+
+// Checked arithmetic on the exchange's numbers: an overflow (beyond 28 digits, never a real fill) saturates to zero
+// for that term rather than panicking; the fills themselves are recorded as the exchange gave them.
+fn add(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_add(b).unwrap_or(a)
+}
+fn sub(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_sub(b).unwrap_or(a)
+}
+fn mul(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_mul(b).unwrap_or_default()
+}
+fn div(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_div(b).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes;
+    use crate::order::{Fill, OrderStatus};
+    use chrono::{DateTime, Duration, Utc};
+
+    fn filled(side: Side, at: i64, q: &str, price: &str, fee: &str, fee_ccy: &str) -> OrderIntent {
+        let sym = Symbol::parse("ETH_USDT").unwrap();
+        let t = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap() + Duration::seconds(at);
+        let s = fakes::sent_signal(&sym, side, at * 1000, Decimal::from(100), t);
+        let mut i = fakes::placed_intent(&s, t);
+        i.fill = Some(Fill {
+            status: OrderStatus::Filled,
+            filled_quantity: q.parse().unwrap(),
+            average_price: price.parse().unwrap(),
+            fee: fee.parse().unwrap(),
+            fee_currency: fee_ccy.into(),
+            updated_at: t,
+            version: 1,
+            increments: 1,
+        });
+        i
+    }
+
+    #[test]
+    fn fifo_close_with_fees_to_the_last_decimal() {
+        let dust = Decimal::new(1, 8);
+        let intents = [
+            filled(Side::Buy, 1, "1", "100", "0.1", "USDT"),
+            filled(Side::Buy, 2, "1", "110", "0.11", "USDT"),
+            filled(Side::Sell, 3, "1.5", "120", "0.18", "USDT"),
+        ];
+        let ledger = Ledger::from_intents(&intents, dust);
+        let p = &ledger.positions()[0];
+        // Proceeds 180 − 0.18 = 179.82; cost: lot 1 (100.1) + half of lot 2 (55.055) = 155.155.
+        assert_eq!(p.realized_pnl_quote, "24.665".parse::<Decimal>().unwrap());
+        assert_eq!(p.realized_pnl_usd, p.realized_pnl_quote); // USDT at 1
+        assert_eq!(p.quantity, Decimal::new(5, 1));
+        assert_eq!(p.average_entry_price, "110.11".parse::<Decimal>().unwrap());
+        assert_eq!(p.fees_usd, "0.39".parse::<Decimal>().unwrap());
+        assert_eq!(p.unmatched_sell_quantity, Decimal::ZERO);
+    }
+
+    #[test]
+    fn base_fees_reduce_the_lot_and_unmatched_sells_have_no_pnl() {
+        let intents = [
+            filled(Side::Buy, 1, "1", "100", "0.001", "ETH"),
+            filled(Side::Sell, 2, "2", "100", "0", "USDT"),
+        ];
+        let ledger = Ledger::from_intents(&intents, Decimal::new(1, 8));
+        let p = &ledger.positions()[0];
+        assert_eq!(p.quantity, Decimal::ZERO);
+        assert_eq!(p.unmatched_sell_quantity, "1.001".parse::<Decimal>().unwrap());
+        // 0.999 sold at 100 = 99.9 against a lot that cost 100.
+        assert_eq!(p.realized_pnl_quote, "-0.1".parse::<Decimal>().unwrap());
+        assert_eq!(ledger.held(&Symbol::parse("ETH_USDT").unwrap()), Decimal::ZERO);
+    }
+
+    #[test]
+    fn a_third_currency_fee_is_listed_not_converted() {
+        let intents = [filled(Side::Buy, 1, "1", "100", "0.5", "CRO")];
+        let p = &Ledger::from_intents(&intents, Decimal::new(1, 8)).positions()[0];
+        assert_eq!(p.unpriced_fees.get("CRO").map(String::as_str), Some("0.5"));
+        assert_eq!(p.fees_usd, Decimal::ZERO);
+    }
+}
