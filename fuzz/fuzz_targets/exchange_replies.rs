@@ -3,7 +3,7 @@
 //! get-risk-parameters tables. Invariant beyond "no panic": a 5xx is never taken for a definitive refusal.
 #![no_main]
 use shared::adapters::crypto_com::{
-    create_order_outcome, order_detail, parse_instruments, parse_min_notionals, ticker_last_price, CreateOutcome, Reply,
+    create_order_outcome, order_detail, order_report, parse_instruments, parse_min_notionals, ticker_last_price, CreateOutcome, Reply,
 };
 use shared::ports::ExchangeError;
 use shared::ids::{IdempotencyKey, SignalId};
@@ -22,6 +22,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     let signal = SignalId::parse("ETH_BTC:BUY:1516579200000").expect("a valid signal id");
     let _ = order_detail(&reply, &IdempotencyKey::for_signal(&signal).client_oid());
+    // A fill report is never negative: an impossible number is an error, not a record.
+    if let Ok(Some(r)) = order_report(&reply) {
+        let _ = r.check();
+    }
     let _ = ticker_last_price(&reply.result, "BTC_USD");
     let _ = parse_instruments(&reply.result);
     let _ = parse_min_notionals(&reply.result);

@@ -3,7 +3,12 @@
 //! the settings several functions share (tables, Telegram). Each function's own configuration is in its crate
 //! (`functions/<name>/src/config.rs`).
 
+use std::collections::HashMap;
+
 use chrono::Duration;
+use rust_decimal::Decimal;
+
+use crate::money::Usd;
 
 use crate::orchestration::ExecutionMode;
 
@@ -139,6 +144,89 @@ pub fn grace(src: &dyn Source) -> Result<Duration, ConfigError> {
     })?))
 }
 
+/// Where the live exchange is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct ExchangeConfig {
+    /// `https://api.crypto.com/exchange/v1` by default; the UAT sandbox or a local fake otherwise.
+    pub base_url: String,
+    /// Secrets Manager id of `{"api_key", "api_secret"}`.
+    pub secret_id: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaperUsdPrices {
+    Live,
+    Fixed(HashMap<String, Decimal>),
+}
+
+/// `CCY=price,CCY=price`: positive decimal prices keyed by upper-case currency codes.
+fn usd_prices(src: &dyn Source, var: &'static str) -> Result<HashMap<String, Decimal>, ConfigError> {
+    let raw = text(src, var, "");
+    let bad = |reason: String| ConfigError { var, reason };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (ccy, price) = pair
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{pair:?} is not CCY=price")))?;
+            let ccy = ccy.trim().to_ascii_uppercase();
+            let price = price
+                .trim()
+                .parse::<Decimal>()
+                .ok()
+                .filter(|p| *p > Decimal::ZERO)
+                .ok_or_else(|| bad(format!("{pair:?}: the price must be a positive decimal")))?;
+            if ccy.is_empty() || !ccy.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(bad(format!("{pair:?}: {ccy:?} is not a currency code")));
+            }
+            Ok((ccy, price))
+        })
+        .collect()
+}
+
+/// The execution mode and where orders go (docs/DESIGN.md §7): what the orchestrator trades with and the sweeper's
+/// reconciliation reads fills from, read from the same variables so the two cannot disagree.
+#[derive(Debug, Clone)]
+pub struct TradingConfig {
+    /// `LIVE_TRADING` / `PAPER_TRADING`.
+    pub mode: ExecutionMode,
+    pub exchange: ExchangeConfig,
+    /// `PAPER_MIN_NOTIONAL_USD` (default 1).
+    pub paper_min_notional: Usd,
+    /// `PAPER_USD_PRICES`: the paper exchange's USD prices of quote currencies — `live` (Crypto.com's public
+    /// tickers at `EXCHANGE_BASE_URL`, as live trading sizes; the template's default) or fixed prices
+    /// (`BTC=12000,ETH=180`; empty by default, so a non-USD-quoted pair fails with QUOTE_CONVERSION_UNAVAILABLE).
+    pub paper_usd_prices: PaperUsdPrices,
+    /// `PAPER_TAKER_FEE_PCT` (default 0.075): the paper exchange's fee, percent of an order's quote value.
+    pub paper_fee_rate: Decimal,
+}
+
+impl TradingConfig {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let fee_pct = number(src, "PAPER_TAKER_FEE_PCT", Decimal::new(75, 3), |p| {
+            *p >= Decimal::ZERO && *p < Decimal::from(10)
+        })?;
+        Ok(Self {
+            mode: execution_mode(src),
+            exchange: ExchangeConfig {
+                base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
+                secret_id: text(src, "EXCHANGE_SECRET_ID", "signal-orchestrator/exchange"),
+                timeout_ms: number(src, "EXCHANGE_TIMEOUT_MS", 10_000u64, |t| (100..=25_000).contains(t))?,
+            },
+            paper_min_notional: Usd(number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| {
+                *d >= Decimal::ZERO
+            })?),
+            paper_usd_prices: match text(src, "PAPER_USD_PRICES", "").trim() {
+                "live" => PaperUsdPrices::Live,
+                _ => PaperUsdPrices::Fixed(usd_prices(src, "PAPER_USD_PRICES")?),
+            },
+            paper_fee_rate: fee_pct / Decimal::ONE_HUNDRED,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +252,26 @@ mod tests {
         );
         assert_eq!(grace(&Pairs::new(&[])).unwrap(), Duration::seconds(120));
         assert!(flag(&Pairs::new(&[("F", "on")]), "F", false) && !flag(&Pairs::new(&[("F", "maybe")]), "F", true));
+    }
+
+    #[test]
+    fn paper_prices_are_live_or_fixed() {
+        let prices = |raw: &str| TradingConfig::from_source(&Pairs::new(&[("PAPER_USD_PRICES", raw)]));
+        assert_eq!(prices("live").unwrap().paper_usd_prices, PaperUsdPrices::Live);
+        let fixed = HashMap::from([
+            ("BTC".to_string(), Decimal::from(12_000)),
+            ("ETH".to_string(), Decimal::new(1805, 1)),
+        ]);
+        assert_eq!(
+            prices("btc=12000, ETH=180.5").unwrap().paper_usd_prices,
+            PaperUsdPrices::Fixed(fixed)
+        );
+        assert_eq!(
+            prices("").unwrap().paper_usd_prices,
+            PaperUsdPrices::Fixed(HashMap::new())
+        );
+        for bad in ["BTC", "BTC=0", "BTC=-1", "B-C=1", "BTC=x"] {
+            assert_eq!(prices(bad).unwrap_err().var, "PAPER_USD_PRICES", "{bad}");
+        }
     }
 }

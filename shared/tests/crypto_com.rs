@@ -364,6 +364,80 @@ async fn lookups_report_not_found_and_unfilled_rejections() {
     ));
 }
 
+/// The order's fill as get-order-detail reports it, shaped as the documented answer (numbers as strings): a
+/// partial fill with the fee in the base currency, a fee in a third currency, a cancel after a partial fill, 40401.
+#[tokio::test]
+async fn order_details_become_fill_reports() {
+    use shared::order::{OrderStatus, PlacedOrder, Reported};
+    let s = server().await;
+    let detail = |status: &str, qty: &str, avg: &str, fee: &str, fee_ccy: &str| {
+        json!({
+            "account_id": "a", "order_id": "6530219599901241", "client_oid": "so1-x", "order_type": "MARKET",
+            "time_in_force": "GOOD_TILL_CANCEL", "side": "BUY", "exec_inst": [], "quantity": "0.05",
+            "limit_price": "0", "order_value": "100", "maker_fee_rate": "0.00025", "taker_fee_rate": "0.0005",
+            "avg_price": avg, "cumulative_quantity": qty, "cumulative_value": "40", "cumulative_fee": fee,
+            "status": status, "update_user_id": "u", "order_date": "2026-12-06", "instrument_name": "ETH_USDT",
+            "fee_instrument_name": fee_ccy, "reason": 0, "create_time": 1_765_000_000_000_i64,
+            "create_time_ns": "1765000000000000000", "update_time": 1_765_000_000_100_i64
+        })
+    };
+    let answers = [
+        reply(200, 0, "", detail("ACTIVE", "0.02", "2000.5", "0.00001", "ETH")),
+        reply(200, 0, "", detail("FILLED", "0.05", "2000.25", "0.0375", "CRO")),
+        reply(200, 0, "", detail("CANCELED", "0.02", "2000.5", "0.02", "USDT")),
+        reply(200, 40401, "NOT_FOUND", Value::Null),
+        reply(200, 0, "", detail("SOMETHING_NEW", "0", "0", "0", "USDT")),
+    ];
+    for (i, answer) in answers.into_iter().enumerate() {
+        Mock::given(method("POST"))
+            .and(Signed("private/get-order-detail"))
+            .respond_with(answer)
+            .up_to_n_times(1)
+            .with_priority(u8::try_from(i + 1).unwrap())
+            .mount(&s)
+            .await;
+    }
+    let ex = exchange(&s, 2_000);
+    let o = order(Side::Buy, 100);
+    let placed = PlacedOrder {
+        client_oid: o.client_oid.clone(),
+        symbol: o.symbol.clone(),
+        side: Side::Buy,
+        sizing: None,
+    };
+    let report = |status, qty: &str, avg: &str, fee: &str, ccy: &str| Reported {
+        status,
+        filled_quantity: qty.parse().unwrap(),
+        average_price: avg.parse().unwrap(),
+        fee: fee.parse().unwrap(),
+        fee_currency: ccy.into(),
+    };
+    let partial = ex.order_detail(&placed).await.unwrap();
+    assert_eq!(
+        partial,
+        Some(report(OrderStatus::Active, "0.02", "2000.5", "0.00001", "ETH"))
+    );
+    let third_ccy = ex.order_detail(&placed).await.unwrap();
+    assert_eq!(
+        third_ccy,
+        Some(report(OrderStatus::Filled, "0.05", "2000.25", "0.0375", "CRO"))
+    );
+    let canceled = ex.order_detail(&placed).await.unwrap();
+    assert_eq!(
+        canceled,
+        Some(report(OrderStatus::Canceled, "0.02", "2000.5", "0.02", "USDT"))
+    );
+    assert_eq!(
+        ex.order_detail(&placed).await.unwrap(),
+        None,
+        "40401: the exchange does not know it"
+    );
+    assert!(
+        matches!(ex.order_detail(&placed).await, Err(ExchangeError::Unknown { .. })),
+        "a status nobody knows is never guessed"
+    );
+}
+
 #[tokio::test]
 async fn minimum_notional_is_checked_before_anything_is_sent() {
     let s = server().await;

@@ -9,10 +9,16 @@
 //!
 //! With [`ExchangeStandIn::hide_new_orders`], an accepted order is reported NOT_FOUND to its first N lookups, like
 //! an exchange whose order book lags its order entry.
+//!
+//! Orders fill as a MARKET order does, at the instrument's price ([`ExchangeStandIn::set_price`]), with a 0.1 %
+//! fee: a BUY pays it in the base currency it receives, a SELL in the quote currency. With
+//! [`ExchangeStandIn::fill_in_parts`] an order fills over several lookups (PARTIALLY_FILLED, then FILLED): each
+//! get-order-detail that finds it fills one more part. [`ExchangeStandIn::fills`] is the exchange's truth.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -31,13 +37,89 @@ pub enum Mode {
 struct Order {
     order_id: String,
     hidden_lookups: usize,
+    instrument: String,
+    side: String,
+    /// The whole order's base quantity and price.
+    quantity: Decimal,
+    price: Decimal,
+    /// Parts filled so far, of `parts`.
+    filled_parts: usize,
+    parts: usize,
+    /// The fee in the quote currency even for a BUY.
+    fee_in_quote: bool,
 }
 
-#[derive(Default)]
+/// What the exchange filled for one order (its truth, for the tests' comparisons).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StandInFill {
+    pub client_oid: String,
+    pub instrument: String,
+    pub side: String,
+    pub quantity: Decimal,
+    pub price: Decimal,
+    pub fee: Decimal,
+    pub fee_currency: String,
+    pub status: &'static str,
+}
+
 struct State {
     orders: HashMap<String, Order>,
     hide_for: usize,
+    parts: usize,
+    buy_fee_in_quote: bool,
+    prices: HashMap<String, Decimal>,
     calls: BTreeMap<String, usize>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            orders: HashMap::new(),
+            hide_for: 0,
+            parts: 1,
+            buy_fee_in_quote: false,
+            prices: HashMap::from([
+                ("ETH_USDT".to_string(), Decimal::new(2000, 0)),
+                ("XRP_USDT".to_string(), Decimal::new(5, 1)),
+            ]),
+            calls: BTreeMap::new(),
+        }
+    }
+}
+
+/// The stand-in's fee: 0.1 % of what the order traded.
+const FEE_RATE: Decimal = Decimal::from_parts(1, 0, 0, false, 3);
+
+impl Order {
+    fn fill(&self, oid: &str) -> StandInFill {
+        let quantity = if self.filled_parts >= self.parts {
+            self.quantity
+        } else {
+            let share = Decimal::from(self.filled_parts) / Decimal::from(self.parts);
+            (self.quantity * share).round_dp_with_strategy(4, rust_decimal::RoundingStrategy::ToZero)
+        };
+        let (base, quote) = self.instrument.split_once('_').unwrap_or((&self.instrument, ""));
+        let (fee, fee_currency) = if self.side == "BUY" && !self.fee_in_quote {
+            ((quantity * FEE_RATE).normalize(), base)
+        } else {
+            ((quantity * self.price * FEE_RATE).normalize(), quote)
+        };
+        let status = match self.filled_parts {
+            0 => "ACTIVE",
+            n if n >= self.parts => "FILLED",
+            _ => "PARTIALLY_FILLED",
+        };
+        StandInFill {
+            client_oid: oid.to_string(),
+            instrument: self.instrument.clone(),
+            side: self.side.clone(),
+            quantity: quantity.normalize(),
+            price: self.price,
+            fee,
+            fee_currency: fee_currency.to_string(),
+            status,
+        }
+    }
 }
 
 pub struct ExchangeStandIn {
@@ -115,6 +197,35 @@ impl ExchangeStandIn {
         }
     }
 
+    /// Orders accepted from now on fill in `parts` parts, one more at each lookup that finds them.
+    pub fn fill_in_parts(&self, parts: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.parts = parts.max(1);
+        }
+    }
+
+    /// Orders accepted from now on pay a BUY's fee in the quote currency (as a SELL's), not in the base.
+    pub fn charge_buy_fees_in_quote(&self, on: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.buy_fee_in_quote = on;
+        }
+    }
+
+    /// The price orders of `instrument` fill at from now on.
+    pub fn set_price(&self, instrument: &str, price: Decimal) {
+        if let Ok(mut s) = self.state.lock() {
+            s.prices.insert(instrument.to_string(), price);
+        }
+    }
+
+    /// What the exchange filled, order by order (its truth).
+    pub fn fills(&self) -> Vec<StandInFill> {
+        self.state
+            .lock()
+            .map(|s| s.orders.iter().map(|(oid, o)| o.fill(oid)).collect())
+            .unwrap_or_default()
+    }
+
     /// The client_oids of the orders the exchange holds (each at most once, by construction).
     pub fn orders(&self) -> Vec<String> {
         self.state
@@ -172,23 +283,27 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
                 count(s, &method, "duplicate");
                 return (400, json!({ "code": 204, "message": "DUPLICATE_CLORDID" }));
             }
+            let Some(order) = new_order(s, &params) else {
+                count(s, &method, "invalid");
+                return (400, json!({ "code": 40004, "message": "INVALID_ORDER" }));
+            };
             count(s, &method, "accepted");
-            let order_id = format!("{}", 7_000_000 + s.orders.len());
-            let hidden_lookups = s.hide_for;
-            s.orders.insert(
-                oid.clone(),
-                Order {
-                    order_id: order_id.clone(),
-                    hidden_lookups,
-                },
-            );
+            let order_id = order.order_id.clone();
+            s.orders.insert(oid.clone(), order);
             ok(json!({ "order_id": order_id, "client_oid": oid }))
         }
         "private/get-order-detail" => match s.orders.get_mut(&oid) {
             Some(o) if o.hidden_lookups == 0 => {
-                let order_id = o.order_id.clone();
+                // Each lookup that finds the order fills one more part (a MARKET order fills at once: one part).
+                o.filled_parts = (o.filled_parts + 1).min(o.parts);
+                let (order_id, fill) = (o.order_id.clone(), o.fill(&oid));
                 count(s, &method, "found");
-                ok(json!({ "order_id": order_id, "client_oid": oid, "status": "FILLED", "cumulative_quantity": "1" }))
+                ok(json!({
+                    "order_id": order_id, "client_oid": oid, "instrument_name": fill.instrument, "side": fill.side,
+                    "order_type": "MARKET", "status": fill.status, "cumulative_quantity": fill.quantity.to_string(),
+                    "avg_price": if fill.quantity.is_zero() { "0".to_string() } else { fill.price.to_string() },
+                    "cumulative_fee": fill.fee.to_string(), "fee_instrument_name": fill.fee_currency,
+                }))
             }
             Some(o) => {
                 o.hidden_lookups -= 1;
@@ -202,6 +317,30 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
         },
         _ => (404, json!({ "code": 40401, "message": "unknown method" })),
     }
+}
+
+/// An accepted MARKET order: a BUY's notional buys `notional / price` rounded down to 4 decimals (the ETH tick), a
+/// SELL sells its quantity. None: the params do not make an order.
+fn new_order(s: &State, params: &Value) -> Option<Order> {
+    let instrument = params["instrument_name"].as_str()?.to_string();
+    let side = params["side"].as_str()?.to_string();
+    let price = *s.prices.get(&instrument)?;
+    let number = |k: &str| params[k].as_str().and_then(|v| v.parse::<Decimal>().ok());
+    let quantity = match side.as_str() {
+        "BUY" => (number("notional")? / price).round_dp_with_strategy(4, rust_decimal::RoundingStrategy::ToZero),
+        _ => number("quantity")?,
+    };
+    Some(Order {
+        order_id: format!("{}", 7_000_000 + s.orders.len()),
+        hidden_lookups: s.hide_for,
+        instrument,
+        side,
+        quantity,
+        price,
+        filled_parts: 0,
+        parts: s.parts,
+        fee_in_quote: s.buy_fee_in_quote,
+    })
 }
 
 fn count(s: &mut State, method: &str, outcome: &str) {

@@ -7,6 +7,7 @@ use futures::future::join_all;
 
 use shared::model::{Decision, DecisionType, SignalMessage};
 use shared::orchestration::{Orchestrator, Outcome};
+use shared::order::{Followed, Follower};
 use shared::ports::{AlertStore, Notifier};
 
 /// Where the order messages (ORDER FAILED, ORDER PLACED) go: the alerts outbox and the notifier (Telegram).
@@ -50,6 +51,9 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
                     tracing::error!(alert_id = %alert.alert_id, error = %e, kind = %alert.kind, "recording the order message's delivery failed");
                 }
             }
+            if d.decision_type == DecisionType::Executed {
+                follow_placed(orchestrator, alerts, &msg).await;
+            }
             true
         }
         Ok(Outcome::Refused(why)) => {
@@ -65,6 +69,41 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
             tracing::error!(message_id, signal_id = %msg.signal_id, error = %e,
                 source = ?std::error::Error::source(&e), "storage failed; the delivery will be retried");
             false
+        }
+    }
+}
+
+/// Reads the placed order's fill once, right after the decision (docs/DESIGN.md §13): a market order usually
+/// fills at once, and its ORDER EXECUTED message goes out with the decision. Whatever this misses (the order still
+/// open, the exchange or the store unavailable) the sweeper's reconciliation reads later; nothing here changes the
+/// decision.
+async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, msg: &SignalMessage) {
+    let follower = Follower {
+        intents: orchestrator.intents,
+        alerts: alerts.store,
+        exchange: orchestrator.exchange,
+        notifier: alerts.notifier,
+        clock: orchestrator.clock,
+    };
+    let followed = async {
+        match orchestrator
+            .intents
+            .get_many(std::slice::from_ref(&msg.idempotency_key))
+            .await?
+            .first()
+        {
+            Some(intent) => follower.follow(intent).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    match followed.await {
+        Ok(Some(Followed::Unreadable(why))) => {
+            tracing::warn!(signal_id = %msg.signal_id, reason = %why, "order fill not read; the sweeper reads it later")
+        }
+        Ok(Some(f)) => tracing::debug!(signal_id = %msg.signal_id, followed = ?f, "order followed"),
+        Ok(None) => tracing::error!(signal_id = %msg.signal_id, "decided order has no intent"),
+        Err(e) => {
+            tracing::warn!(signal_id = %msg.signal_id, error = %e, "order fill not recorded; the sweeper reads it later")
         }
     }
 }
@@ -189,14 +228,25 @@ mod tests {
         let sent = notifier.sent();
         assert_eq!(
             sent.len(),
-            1,
-            "one ORDER PLACED confirmation, not one per delivery: {sent:?}"
+            2,
+            "one ORDER PLACED confirmation and one ORDER EXECUTED, not one per delivery: {sent:?}"
         );
         assert!(
             sent[0].contains("ORDER PLACED") && sent[0].contains("<b>PAPER</b>"),
             "{}",
             sent[0]
         );
+        // The paper order filled at once, at the signal's price, with the taker fee in the quote currency; the fill
+        // was read right after the decision.
+        assert!(
+            sent[1].contains("ORDER EXECUTED") && sent[1].contains("<b>PAPER</b>"),
+            "{}",
+            sent[1]
+        );
+        let fill = intents[0].fill.clone().expect("the fill was read right after placing");
+        assert_eq!(fill.status, shared::order::OrderStatus::Filled);
+        assert_eq!(fill.average_price, Decimal::new(921, 4));
+        assert_eq!(fill.fee_currency, "BTC");
         // $100 at 12,000 USD per BTC: a BUY of 0.00833… BTC, recorded with its rate and source.
         let sizing = intents[0].sizing.clone().unwrap();
         assert_eq!(sizing.notional.currency, "BTC");
@@ -387,6 +437,62 @@ mod tests {
         assert!(store.alerts().is_empty());
     }
 
+    /// A SELL of ETH_BTC for the sample's $100 (0.0921 BTC per ETH, BTC at 12,000 USD): 0.09048 ETH.
+    fn sample_sell(clock: &ManualClock) -> SignalRecord {
+        let mut sell = sample_signal(clock);
+        sell.side = Side::Sell;
+        sell.signal_id = SignalId::new(&sell.symbol, Side::Sell, sell.candle_open_ms);
+        sell
+    }
+
+    #[tokio::test]
+    async fn a_sell_without_a_position_is_skipped_and_messaged() {
+        let clock = sample_clock();
+        let sell = sample_sell(&clock);
+        let store = store_with(&sell).await;
+        let exchange = paper(1);
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
+        let Outcome::Decided(d, alert) = orch.process(&sell.to_message()).await.unwrap() else {
+            panic!("not decided");
+        };
+        assert_eq!(
+            (d.decision_type, d.reason_code),
+            (DecisionType::Skipped, ReasonCode::SellRequiresPosition)
+        );
+        let alert = alert.expect("ORDER SKIPPED message");
+        assert!(
+            alert.text.contains("ORDER SKIPPED") && alert.text.contains("SELL_REQUIRES_POSITION"),
+            "{}",
+            alert.text
+        );
+        let intent = &store.intents()[0];
+        assert_eq!(intent.status, IntentStatus::Skipped);
+        assert!(
+            intent.sizing.is_none() && intent.order_id.is_none(),
+            "nothing sized, nothing sent"
+        );
+        let day = shared::risk::global_day_key(&shared::risk::day_of(intent.created_at));
+        let used = shared::ports::ControlStore::usage(&store, &day).await.unwrap();
+        assert_eq!(used.orders, 0, "the reservation is released");
+    }
+
+    #[tokio::test]
+    async fn a_sell_sells_at_most_what_is_held() {
+        let clock = sample_clock();
+        let sell = sample_sell(&clock);
+        let store = store_with(&sell).await;
+        store.set_held(&sell.symbol, Decimal::new(5, 2)); // 0.05 ETH held; $100 would be 0.09048
+        let exchange = paper(1);
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
+        let Outcome::Decided(d, _) = orch.process(&sell.to_message()).await.unwrap() else {
+            panic!("not decided");
+        };
+        assert_eq!(d.reason_code, ReasonCode::ExecOrderPlaced);
+        let sizing = store.intents()[0].sizing.clone().unwrap();
+        assert_eq!(sizing.quantity.map(|q| q.0), Some(Decimal::new(5, 2)));
+        assert_eq!(sizing.notional.amount, Decimal::new(4605, 6)); // 0.05 × 0.0921 BTC
+    }
+
     #[tokio::test]
     async fn an_impossible_size_is_skipped_not_a_panic() {
         // The signal row itself asks for a SELL of Decimal::MAX dollars at a price of 10^-28: the quantity overflows.
@@ -397,6 +503,7 @@ mod tests {
         huge.trade_amount_usd = Decimal::MAX;
         huge.price = Decimal::new(1, 28);
         let store = store_with(&huge).await;
+        store.set_held(&huge.symbol, Decimal::MAX);
         // With no daily cap (which would hold this order back first), sizing itself must refuse it.
         let uncapped = shared::risk::Control {
             limits: shared::risk::RiskLimits::default(),

@@ -13,7 +13,7 @@ use shared::config::ProcessEnv;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = OrchestratorConfig::from_source(&ProcessEnv)?;
-    tracing::info!(mode = ?config.mode, lease_ms = config.lease_ms, "orchestrator starting");
+    tracing::info!(mode = ?config.trading.mode, lease_ms = config.lease_ms, "orchestrator starting");
     let aws = shared::adapters::aws::lambda();
     let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
     let (orchestrator, alerts) = (deps.orchestrator(), deps.failure_alerts());

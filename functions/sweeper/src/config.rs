@@ -1,7 +1,7 @@
 //! The sweeper's configuration (docs/DESIGN.md §9), read once at init.
 
 use chrono::Duration;
-use shared::config::{grace, number, required, text, ConfigError, Source, TableNames, TelegramConfig};
+use shared::config::{grace, number, required, text, ConfigError, Source, TableNames, TelegramConfig, TradingConfig};
 
 #[derive(Debug, Clone)]
 pub struct SweeperConfig {
@@ -13,6 +13,11 @@ pub struct SweeperConfig {
     pub telegram: TelegramConfig,
     pub window_hours: u32,
     pub metrics_namespace: String,
+    /// The exchange whose fills the reconciliation reads: the orchestrator's variables (`LIVE_TRADING`,
+    /// `EXCHANGE_BASE_URL`, `EXCHANGE_SECRET_ID`, `PAPER_*`), so both read the same exchange.
+    pub trading: TradingConfig,
+    /// `RECONCILE_PARALLEL` (1..=30, default 10): order lookups in flight at once.
+    pub reconcile_parallel: usize,
 }
 
 impl SweeperConfig {
@@ -24,6 +29,8 @@ impl SweeperConfig {
             telegram: TelegramConfig::from_source(src),
             window_hours: number(src, "SWEEP_WINDOW_HOURS", 24u32, |h| (1..=720).contains(h))?,
             metrics_namespace: text(src, "METRICS_NAMESPACE", "SignalOrchestrator"),
+            trading: TradingConfig::from_source(src)?,
+            reconcile_parallel: number(src, "RECONCILE_PARALLEL", 10usize, |p| (1..=30).contains(p))?,
         })
     }
 }

@@ -15,8 +15,12 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::ids::SignalId;
 use shared::invariants::{self, emf_document, Counts, Report, ReportQuery, Rows, ViolationType};
-use shared::model::{AlertRecord, AlertStatus, IntentStatus, SignalAlertStatus, SignalMessage};
-use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, SignalQueue, SignalStore, StoreError};
+use shared::model::{AlertRecord, AlertStatus, IntentStatus, ReasonCode, SignalAlertStatus, SignalMessage};
+use shared::order::follow::FollowTotals;
+use shared::order::Follower;
+use shared::ports::{
+    AlertStore, Clock, ControlStore, Exchange, IntentStore, Notifier, SignalQueue, SignalStore, StoreError,
+};
 
 pub struct Sweeper<'a> {
     pub signals: &'a dyn SignalStore,
@@ -30,6 +34,11 @@ pub struct Sweeper<'a> {
     pub grace: Duration,
     pub window_hours: u32,
     pub namespace: &'a str,
+    /// Where placed orders' fills are read (docs/DESIGN.md §13); None: no reconciliation (a sweeper built for a
+    /// test of the other repairs).
+    pub exchange: Option<&'a dyn Exchange>,
+    /// Order lookups in flight at once (`RECONCILE_PARALLEL`), within the exchange's 30 get-order-detail per 100 ms.
+    pub reconcile_parallel: usize,
 }
 
 impl<'a> Sweeper<'a> {
@@ -53,6 +62,8 @@ impl<'a> Sweeper<'a> {
             grace: Duration::seconds(120),
             window_hours: 24,
             namespace: "SignalOrchestrator",
+            exchange: None,
+            reconcile_parallel: 10,
         }
     }
 }
@@ -66,6 +77,8 @@ pub struct SweepSummary {
     pub redrive_failures: usize,
     pub alerts_resent: usize,
     pub alerts_still_pending: usize,
+    /// The reconciliation of placed orders' fills: lookups, reports recorded, ORDER EXECUTED messages sent.
+    pub fills: FollowTotals,
 }
 
 impl Sweeper<'_> {
@@ -94,11 +107,12 @@ impl Sweeper<'_> {
         let (mut alerts_resent, mut alerts_still_pending) = self.resend_failure_alerts(&report, &rows).await?;
         for (resent, pending) in [
             self.resend_signal_alerts(&rows, now).await?,
-            self.resend_order_placed(&rows, now).await?,
+            self.resend_order_messages(&rows, now).await?,
         ] {
             alerts_resent += resent;
             alerts_still_pending += pending;
         }
+        let fills = self.reconcile(&rows).await?;
 
         let summary = SweepSummary {
             pass: report.pass,
@@ -107,13 +121,19 @@ impl Sweeper<'_> {
             alerts_resent,
             alerts_still_pending,
             counts: report.counts,
+            fills,
         };
         shared::metrics::add_count(&mut emf, "Redriven", summary.redriven);
         shared::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);
+        shared::metrics::add_count(&mut emf, "FillsRecorded", summary.fills.recorded);
+        shared::metrics::add_count(&mut emf, "FillsUnreadable", summary.fills.unreadable);
         tracing::info!(
             pass = summary.pass,
             redriven = summary.redriven,
             alerts_resent = summary.alerts_resent,
+            fills_looked_up = summary.fills.looked_up,
+            fills_recorded = summary.fills.recorded,
+            executed_messages = summary.fills.executed_messages,
             violations = report.violations.len(),
             "sweep"
         );
@@ -200,9 +220,10 @@ impl Sweeper<'_> {
         Ok((resent, still_pending))
     }
 
-    /// ORDER PLACED confirmations that did not go out (Telegram down when the order was placed): their outbox rows
-    /// are still PENDING. Returns (re-sent, still pending).
-    async fn resend_order_placed(
+    /// ORDER PLACED confirmations and ORDER SKIPPED messages (a risk limit, a SELL without a position) that did not
+    /// go out (Telegram down when the order was decided): their outbox rows are still PENDING. Returns (re-sent,
+    /// still pending).
+    async fn resend_order_messages(
         &self,
         rows: &invariants::Rows,
         now: chrono::DateTime<chrono::Utc>,
@@ -210,12 +231,35 @@ impl Sweeper<'_> {
         let ids: Vec<String> = rows
             .intents
             .values()
-            .filter(|i| i.status == IntentStatus::OrderPlaced && now - i.updated_at > self.grace)
-            .map(|i| AlertRecord::placed_id(&i.idempotency_key))
+            .filter(|i| now - i.updated_at > self.grace)
+            .filter_map(|i| match (i.status, i.error_code) {
+                (IntentStatus::OrderPlaced, _) => Some(AlertRecord::placed_id(&i.idempotency_key)),
+                (IntentStatus::Skipped, Some(ReasonCode::RiskLimitExceeded | ReasonCode::SellRequiresPosition)) => {
+                    Some(AlertRecord::skipped_id(&i.idempotency_key))
+                }
+                _ => None,
+            })
             .collect();
         let results = self.resend_pending(&ids).await?;
         let resent = results.iter().filter(|(_, delivered)| delivered.is_some()).count();
         Ok((resent, results.len() - resent))
+    }
+
+    /// Reads the fill of every placed order of the window that is not final, and resends ORDER EXECUTED rows still
+    /// PENDING after the grace (docs/DESIGN.md §13). A lookup that fails is counted and tried on the next run.
+    async fn reconcile(&self, rows: &invariants::Rows) -> Result<FollowTotals, StoreError> {
+        let Some(exchange) = self.exchange else {
+            return Ok(FollowTotals::default());
+        };
+        let follower = Follower {
+            intents: self.intents,
+            alerts: self.alerts,
+            exchange,
+            notifier: self.notifier,
+            clock: self.clock,
+        };
+        let intents: Vec<_> = rows.intents.values().cloned().collect();
+        follower.follow_all(&intents, self.reconcile_parallel, self.grace).await
     }
 
     /// Sends again the outbox rows among `ids` that are still PENDING: (alert id, Telegram message id when

@@ -3,9 +3,10 @@
 use crate::config::SweeperConfig;
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::exchange;
 use shared::adapters::sqs::SqsQueue;
 use shared::adapters::telegram::Telegram;
-use shared::ports::BoxError;
+use shared::ports::{BoxError, Exchange};
 
 use crate::handler::Sweeper;
 
@@ -14,17 +15,25 @@ pub struct Deps {
     pub queue: SqsQueue,
     pub notifier: Telegram,
     pub clock: SystemClock,
+    pub exchange: Box<dyn Exchange>,
     pub config: SweeperConfig,
 }
 
 impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: SweeperConfig) -> Result<Self, BoxError> {
-        let notifier = Telegram::from_config(&aws_sdk_secretsmanager::Client::new(aws), &config.telegram).await?;
+        let secrets = aws_sdk_secretsmanager::Client::new(aws);
+        let (notifier, exchange_secret) = tokio::join!(
+            Telegram::from_config(&secrets, &config.telegram),
+            exchange::secret(&secrets, &config.trading)
+        );
+        let exchange = exchange::build(&config.trading, exchange_secret?)?;
+        let notifier = notifier?;
         Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
             queue: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.queue_url.clone()),
             notifier,
             clock: SystemClock,
+            exchange,
             config,
         })
     }
@@ -34,6 +43,8 @@ impl Deps {
             grace: self.config.grace,
             window_hours: self.config.window_hours,
             namespace: &self.config.metrics_namespace,
+            exchange: Some(self.exchange.as_ref()),
+            reconcile_parallel: self.config.reconcile_parallel,
             ..Sweeper::over(&self.store, &self.queue, &self.notifier, &self.clock)
         }
     }

@@ -135,7 +135,11 @@ pub fn order_placed_text(intent: &OrderIntent, price: Decimal) -> String {
 
 /// The ORDER EXECUTED Telegram text (HTML), one per fill increment: what filled now, at what price, its total in the
 /// quote currency and ≈ USD at the order's recorded rate, its fee, and where the order stands.
-pub fn order_executed_text(intent: &OrderIntent, fill: &crate::order::Fill, inc: &crate::order::fill::Increment) -> String {
+pub fn order_executed_text(
+    intent: &OrderIntent,
+    fill: &crate::order::Fill,
+    inc: &crate::order::fill::Increment,
+) -> String {
     let (base, quote) = (base_currency(&intent.symbol), quote_currency(&intent.symbol));
     let total = inc.quantity.checked_mul(inc.price).unwrap_or_default();
     let usd = intent.sizing.as_ref().map_or_else(String::new, |z| {
@@ -165,16 +169,20 @@ pub fn order_executed_text(intent: &OrderIntent, fill: &crate::order::Fill, inc:
     )
 }
 
-/// The ORDER SKIPPED Telegram text (HTML) for an order a risk limit held back: which limit, and what was left.
-pub fn order_skipped_text(intent: &OrderIntent, amount_usd: Decimal) -> String {
+/// The ORDER SKIPPED Telegram text (HTML) for an order held back after the signal was sent: a risk limit (which
+/// one, what was left) or a SELL with no position to sell.
+pub fn order_skipped_text(intent: &OrderIntent, code: ReasonCode, amount_usd: Option<Decimal>) -> String {
+    let label = match code {
+        ReasonCode::RiskLimitExceeded => "Risk limit",
+        _ => "Reason",
+    };
+    let amount = amount_usd.map_or_else(String::new, |a| format!("\n💵 Order: {} USD", a.normalize()));
     format!(
-        "🛑 <b>ORDER SKIPPED</b> · <b>{}</b> {}\n{}\n\n🛑 Risk limit: {}\n📋 Reason code: {}\n💵 Order: {} USD\n🕒 Candle: {}\n\n<i>The signal was sent but no order was placed.</i>",
+        "🛑 <b>ORDER SKIPPED</b> · <b>{}</b> {}\n{}\n\n🛑 {label}: {}\n📋 Reason code: {code}{amount}\n🕒 Candle: {}\n\n<i>The signal was sent but no order was placed.</i>",
         intent.symbol,
         intent.side,
         mode_line(intent_mode(intent)),
         html_escape(intent.error_message.as_deref().unwrap_or("")),
-        ReasonCode::RiskLimitExceeded,
-        amount_usd.normalize(),
         candle_time(intent.signal_id.candle_open_ms()),
     )
 }

@@ -63,6 +63,10 @@ impl MemoryStore {
     pub fn alerts(&self) -> Vec<AlertRecord> {
         self.lock().alerts.values().cloned().collect()
     }
+    /// Sets the quantity the system holds for `symbol` (as if bought before the test).
+    pub fn set_held(&self, symbol: &Symbol, quantity: rust_decimal::Decimal) {
+        self.lock().held.insert(symbol.clone(), quantity);
+    }
     pub fn insert_signal(&self, s: SignalRecord) {
         self.lock().signals.insert(s.signal_id.clone(), s);
     }
@@ -296,7 +300,10 @@ impl IntentStore for MemoryStore {
         }
         if let Some(a) = &u.alert {
             if t.alerts.contains_key(&a.alert_id) {
-                return Err(StoreError::Unexpected(format!("outbox row {} exists before its fill", a.alert_id)));
+                return Err(StoreError::Unexpected(format!(
+                    "outbox row {} exists before its fill",
+                    a.alert_id
+                )));
             }
             t.alerts.insert(a.alert_id.clone(), a.clone());
         }

@@ -44,7 +44,13 @@ pub enum ViolationType {
     /// signal accounts for. The claim refuses such messages, so this only appears if a signal row was removed or
     /// written around the claim; it is never repaired automatically.
     OrphanIntent,
+    /// An order placed more than [`UNCONFIRMED_AFTER_MINUTES`] ago whose fill the exchange has not reported final
+    /// (docs/DESIGN.md §13): the system does not know what it holds.
+    UnconfirmedOrder,
 }
+
+/// How long a placed order may go without a final fill before the report flags it (UNCONFIRMED_ORDER).
+pub const UNCONFIRMED_AFTER_MINUTES: i64 = 10;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct IntentView {
@@ -56,6 +62,33 @@ pub struct IntentView {
     pub created_at: String,
     /// How the order was sized (None until it was): what was, or would be, on the exchange.
     pub sizing: Option<SizingView>,
+    /// What the exchange last reported about the placed order (None until first read).
+    pub fill: Option<FillView>,
+}
+
+/// A placed order's fill as the report shows it: the exchange's `status`, `cumulative_quantity`, `avg_price`,
+/// `cumulative_fee` and `fee_instrument_name`, decimals as text.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FillView {
+    pub status: crate::order::OrderStatus,
+    pub filled_quantity: String,
+    pub average_price: String,
+    pub fee: String,
+    pub fee_currency: String,
+    pub updated_at: String,
+}
+
+impl From<&crate::order::Fill> for FillView {
+    fn from(f: &crate::order::Fill) -> Self {
+        Self {
+            status: f.status,
+            filled_quantity: f.filled_quantity.normalize().to_string(),
+            average_price: f.average_price.normalize().to_string(),
+            fee: f.fee.normalize().to_string(),
+            fee_currency: f.fee_currency.clone(),
+            updated_at: rfc3339(f.updated_at),
+        }
+    }
 }
 
 /// An intent's sizing as the report shows it: decimals as text, units named.
@@ -131,6 +164,7 @@ pub struct Counts {
     pub orphan_intent: usize,
     /// Signals the risk guard held back (RISK_LIMIT_EXCEEDED, TRADING_HALTED): decided, not violations.
     pub risk_skipped: usize,
+    pub unconfirmed_orders: usize,
 }
 
 impl Counts {
@@ -141,6 +175,7 @@ impl Counts {
             ViolationType::FailedWithoutTelegram => &mut self.failed_without_telegram,
             ViolationType::NonTerminalIntent => &mut self.non_terminal_intent,
             ViolationType::OrphanIntent => &mut self.orphan_intent,
+            ViolationType::UnconfirmedOrder => &mut self.unconfirmed_orders,
         };
         *count += 1;
     }
@@ -168,6 +203,9 @@ pub struct Report {
     /// The kill switch and the global limits as the control row has them now (docs/DESIGN.md §11); None when the
     /// control row could not be read (the rest of the report stands).
     pub trading: Option<TradingView>,
+    /// Per symbol, from the recorded fills of the window's orders (docs/DESIGN.md §13): a position closed within
+    /// the window stays listed with quantity 0 and its realized P&L.
+    pub positions: Vec<crate::order::Position>,
 }
 
 /// The control row, for the report.
@@ -240,7 +278,10 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Dur
         violations.push(orphan_violation(i));
     }
     summary.null_decisions = counts.null_decisions;
+    let positions =
+        crate::order::Ledger::from_intents(rows.intents.values(), crate::order::follow::dust(8)).positions();
     Report {
+        positions,
         total: views.len(),
         signals: views,
         hours: query.hours,
@@ -285,6 +326,20 @@ fn intent_findings(
             ViolationType::NonTerminalIntent,
             "Order intent status is not terminal".into(),
             serde_json::json!({ "idempotency_key": i.idempotency_key.as_str(), "status": i.status, "lease_until_ms": i.lease_until_ms }),
+        ));
+    }
+    let unconfirmed = Duration::minutes(UNCONFIRMED_AFTER_MINUTES);
+    if crate::order::follow::is_open(i) && now - i.updated_at > unconfirmed {
+        found.push((
+            ViolationType::UnconfirmedOrder,
+            format!(
+                "Order placed more than {UNCONFIRMED_AFTER_MINUTES} minutes ago has no final fill from the exchange"
+            ),
+            serde_json::json!({
+                "idempotency_key": i.idempotency_key.as_str(),
+                "client_oid": i.client_oid.as_str(),
+                "fill_status": i.fill.as_ref().map(|f| f.status),
+            }),
         ));
     }
     if i.status == IntentStatus::OrderFailed && now - i.updated_at > grace {
@@ -384,6 +439,7 @@ fn view(
             error_message: i.error_message.clone(),
             created_at: rfc3339(i.created_at),
             sizing: i.sizing.as_ref().map(SizingView::from),
+            fill: i.fill.as_ref().map(FillView::from),
         }),
         violations,
     }
@@ -543,7 +599,7 @@ impl ReportQuery {
 /// The report's counts as one CloudWatch Embedded Metric Format document (one log line), published every run.
 pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serde_json::Value {
     let c = &report.counts;
-    let metrics: [(&str, usize); 11] = [
+    let metrics: [(&str, usize); 12] = [
         ("SentSignals", c.sent_signals),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
@@ -555,6 +611,7 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("InFlight", c.in_flight),
         ("OrphanIntent", c.orphan_intent),
         ("RiskSkipped", c.risk_skipped),
+        ("UnconfirmedOrders", c.unconfirmed_orders),
     ];
     let mut doc = crate::metrics::emf(namespace, timestamp_ms, &metrics);
     // Only when the control row was read: a missing datapoint is not "not halted".
@@ -680,6 +737,40 @@ mod tests {
     }
 
     #[test]
+    fn a_placed_order_without_a_final_fill_is_unconfirmed_after_ten_minutes() {
+        let s = signal(1, 900, Some(ReasonCode::ExecOrderPlaced));
+        let mut placed = crate::fakes::placed_intent(&s, t0() - Duration::minutes(11));
+        let rows = |i: &OrderIntent| Rows {
+            signals: vec![s.clone()],
+            intents: HashMap::from([(i.idempotency_key.clone(), i.clone())]),
+            ..Rows::default()
+        };
+        let r = evaluate(&ReportQuery::default(), &rows(&placed), t0(), Duration::seconds(120));
+        assert_eq!(r.counts.unconfirmed_orders, 1);
+        assert_eq!(r.signals[0].violations, [ViolationType::UnconfirmedOrder]);
+        assert!(!r.pass);
+        placed.fill = Some(crate::order::Fill {
+            status: crate::order::OrderStatus::Filled,
+            filled_quantity: Decimal::from(2),
+            average_price: Decimal::new(5, 2),
+            fee: Decimal::new(1, 4),
+            fee_currency: "BTC".into(),
+            updated_at: t0(),
+            version: 1,
+            increments: 1,
+        });
+        let r = evaluate(&ReportQuery::default(), &rows(&placed), t0(), Duration::seconds(120));
+        assert!(r.pass);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["signals"][0]["order_intent"]["fill"]["status"], "FILLED");
+        assert_eq!(v["signals"][0]["order_intent"]["fill"]["filled_quantity"], "2");
+        assert_eq!(v["positions"][0]["symbol"], "ETH_BTC");
+        assert_eq!(v["positions"][0]["quantity"], "2");
+        // 2 × 0.05 + the 0.0001 BTC fee, per unit.
+        assert_eq!(v["positions"][0]["average_entry_price"], "0.05005");
+    }
+
+    #[test]
     fn report_json_has_the_contract_shape() {
         let rows = Rows {
             signals: vec![signal(1, 5, None)],
@@ -697,8 +788,10 @@ mod tests {
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            11
+            12
         );
+        assert_eq!(emf["UnconfirmedOrders"], 0);
+        assert_eq!(v["positions"], serde_json::json!([]));
         assert_eq!(emf["OrphanIntent"], 0);
         assert_eq!(emf["RiskSkipped"], 0);
         assert!(

@@ -97,6 +97,37 @@ pub struct Sizing {
     pub price: Decimal,
 }
 
+impl Sizing {
+    /// A SELL's size at most `max` (what is held), rounded down to `decimals`; its notional and USD value follow.
+    /// A BUY, or a SELL within `max`, is returned as it is.
+    pub fn capped(self, max: Quantity, decimals: u32) -> Result<Sizing, SizingError> {
+        let Some(q) = self.quantity.filter(|q| q.0 > max.0) else {
+            return Ok(self);
+        };
+        let capped = max.0.round_dp_with_strategy(decimals, RoundingStrategy::ToZero);
+        if capped <= Decimal::ZERO {
+            return Err(SizingError::RoundsToZero {
+                quantity: capped,
+                decimals,
+            });
+        }
+        let notional = capped
+            .checked_mul(self.price)
+            .ok_or_else(|| SizingError::Overflow(format!("{capped} × {}", self.price)))?;
+        let usd_value = usd_value_of(Quantity(capped), self.price, &self.quote_price)?;
+        tracing::info!(sized = %q.0, held = %max.0, "SELL capped at the quantity held");
+        Ok(Sizing {
+            quantity: Some(Quantity(capped)),
+            notional: QuoteAmount {
+                amount: notional,
+                currency: self.notional.currency.clone(),
+            },
+            usd_value,
+            ..self
+        })
+    }
+}
+
 /// Sizes a market order: USD → quote currency at `quote_price`; a BUY by that notional, a SELL by the quantity it
 /// buys at `price` (quote currency per base unit), rounded down.
 pub fn size_order(

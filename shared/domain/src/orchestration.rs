@@ -195,7 +195,8 @@ impl Orchestrator<'_> {
                     tracing::warn!(signal_id = %msg.signal_id, reason_code = %code, reason = %why, "order held back by the risk guard");
                     make_terminal(&mut intent, IntentStatus::Skipped, code, why);
                     let alert = (code == ReasonCode::RiskLimitExceeded).then(|| {
-                        let text = crate::alerts::order_skipped_text(&intent, amount);
+                        let text =
+                            crate::alerts::order_skipped_text(&intent, ReasonCode::RiskLimitExceeded, Some(amount));
                         outbox_row(
                             AlertRecord::skipped_id(&intent.idempotency_key),
                             AlertKind::OrderSkipped,
@@ -450,8 +451,15 @@ impl Orchestrator<'_> {
         let sizing = match intent.sizing.clone() {
             Some(sizing) => sizing,
             None => {
-                let sizing = match self.size(msg).await {
+                let sized = match msg.side {
+                    Side::Sell => self.size_sell(msg).await?,
+                    Side::Buy => self.size(msg).await,
+                };
+                let sizing = match sized {
                     Ok(sizing) => sizing,
+                    Err((ReasonCode::SellRequiresPosition, message)) => {
+                        return self.finish_without_position(intent, message).await
+                    }
                     Err((code, message)) if code.decision_type() == DecisionType::Skipped => {
                         return self.finish_skipped(intent, code, message).await
                     }
@@ -542,6 +550,55 @@ impl Orchestrator<'_> {
             };
             (code, e.to_string())
         })
+    }
+
+    /// A SELL sells at most what the system's own fills hold for the symbol (docs/DESIGN.md §13): nothing held →
+    /// SELL_REQUIRES_POSITION (on spot, selling coins the account does not hold would fail with INSUFFICIENT_FUNDS
+    /// and count towards the circuit breaker); less held than the configured amount buys → the held quantity.
+    async fn size_sell(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
+        let held = self.control.held(&msg.symbol).await?;
+        let step = crate::order::follow::dust(self.settings.quantity_decimals);
+        if held < step {
+            return Ok(Err((
+                ReasonCode::SellRequiresPosition,
+                format!(
+                    "the system holds no {} ({} held): nothing to sell",
+                    money::base_currency(&msg.symbol),
+                    held.normalize()
+                ),
+            )));
+        }
+        Ok(self.size(msg).await.and_then(|z| {
+            z.capped(money::Quantity(held), self.settings.quantity_decimals)
+                .map_err(|e| (ReasonCode::InvalidTradeAmount, e.to_string()))
+        }))
+    }
+
+    /// A SELL with nothing to sell: SKIPPED / SELL_REQUIRES_POSITION with its ORDER SKIPPED message; the claim's
+    /// reservation released; never an exchange call, never a count towards the circuit breaker.
+    async fn finish_without_position(&self, mut intent: OrderIntent, message: String) -> Result<Outcome, StoreError> {
+        intent.status = IntentStatus::Skipped;
+        intent.error_code = Some(ReasonCode::SellRequiresPosition);
+        intent.error_message = Some(truncate(&message, 500));
+        intent.updated_at = self.clock.now();
+        intent.lease_until_ms = 0;
+        let decision = decision_for(&intent, intent.updated_at);
+        let text = crate::alerts::order_skipped_text(&intent, ReasonCode::SellRequiresPosition, None);
+        let alert = outbox_row(
+            AlertRecord::skipped_id(&intent.idempotency_key),
+            AlertKind::OrderSkipped,
+            &intent,
+            text,
+        );
+        let signal_id = intent.signal_id.clone();
+        self.finalize(Finalization {
+            signal_id,
+            counters: released(&intent),
+            intent,
+            decision,
+            alert: Some(alert),
+        })
+        .await
     }
 
     /// An owned intent that will not be traded after all (its size is impossible): SKIPPED, no order, no alert.

@@ -275,6 +275,8 @@ async fn run(seed: u64) -> (usize, usize) {
         ..Default::default()
     };
     assert!(memory.replace_control(0, &capped).await.unwrap());
+    // The SELLs have coins to sell (bought before the run): what is simulated is the order path, not the position.
+    memory.set_held(&Symbol::parse("ETH_BTC").unwrap(), Decimal::from(1_000_000));
     let signals: Vec<SignalRecord> = (0..6).map(|i| signal(i, clock.now())).collect();
     for s in &signals {
         memory.put_new(s).await.unwrap();

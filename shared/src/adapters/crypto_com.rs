@@ -449,11 +449,16 @@ pub fn order_report(reply: &Reply) -> Result<Option<Reported>, ExchangeError> {
     }
     let r = &reply.result;
     let bad = |what: &str| ExchangeError::unknown(format!("get-order-detail: {what}: {}", reply.snippet()));
-    let status = text(r, "status").and_then(|st| OrderStatus::parse(&st)).ok_or_else(|| bad("status"))?;
+    let status = text(r, "status")
+        .and_then(|st| OrderStatus::parse(&st))
+        .ok_or_else(|| bad("status"))?;
     let number = |key: &str| match text(r, key) {
         None => Ok(Decimal::ZERO),
         Some(v) if v.is_empty() => Ok(Decimal::ZERO),
-        Some(v) => v.parse::<Decimal>().or_else(|_| Decimal::from_scientific(&v)).map_err(|_| bad(key)),
+        Some(v) => v
+            .parse::<Decimal>()
+            .or_else(|_| Decimal::from_scientific(&v))
+            .map_err(|_| bad(key)),
     };
     Ok(Some(Reported {
         status,

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod crypto_com;
 pub mod crypto_com_candles;
 pub mod dynamodb;
+pub mod exchange;
 pub mod http;
 pub mod paper;
 pub mod replay;

@@ -80,6 +80,13 @@ fn verify(base: &str, key: &str) -> i32 {
 async fn responses_match_the_openapi_document_and_the_verify_script_reads_them() {
     let env = TestEnv::new("api").await;
     let store = env.store();
+    store
+        .set_held(
+            &shared::ids::Symbol::parse("XRP_USDT").unwrap(),
+            rust_decimal::Decimal::from(1_000_000),
+        )
+        .await
+        .unwrap();
     let ago = Utc::now() - chrono::Duration::minutes(10);
     let (placed, failed) = (
         support::signal("ETH_BTC", Side::Buy, 1, ago),
@@ -107,6 +114,8 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
     shared::alerts::deliver(&store, &notifier, &clock, &alert)
         .await
         .unwrap();
+    // The placed order's fill, read back as the orchestrator does right after the decision.
+    assert_eq!(support::follow_all(&store, &ok, &notifier, &clock).await.recorded, 1);
 
     let (_server, base) = serve(&env).await;
     let api = OpenApi::new(serde_json::from_str(include_str!("../../../functions/diagnostics/openapi.json")).unwrap());

@@ -13,6 +13,7 @@ mod storage;
 // The functions over the emulator, alone and end to end.
 mod diagnostics_api;
 mod evaluator_throttle;
+mod fills;
 mod pipeline;
 mod queue;
 mod sweeper_repair;

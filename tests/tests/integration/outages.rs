@@ -70,6 +70,14 @@ async fn deliver(orch: &Orchestrator<'_>, messages: &[SignalMessage]) -> Vec<Out
 async fn an_exchange_outage_then_a_lagging_order_book_place_each_order_once() {
     let env = TestEnv::new("exchange-outage").await;
     let store = env.store();
+    // The SELLs sell coins held before the outage: what is tested is the order path, not the position.
+    store
+        .set_held(
+            &shared::ids::Symbol::parse("XRP_USDT").unwrap(),
+            rust_decimal::Decimal::from(1_000_000),
+        )
+        .await
+        .unwrap();
     let ex = ExchangeStandIn::start().await.unwrap();
     let adapter = crypto_com(&ex.url);
     let clock = ManualClock::new(Utc::now(), 0);
@@ -193,6 +201,13 @@ async fn telegram_down_for_an_hour_delays_alerts_not_orders() {
     let store = env.store();
     let sqs = env.sqs();
     support::seed_shipped_watchlist(&env, |_| {}).await;
+    // Every symbol's SELLs have coins to sell (held before the replay): what is tested is Telegram's outage.
+    for e in shared::ports::WatchlistStore::list(&store).await.unwrap() {
+        store
+            .set_held(&e.symbol, rust_decimal::Decimal::from(1_000_000))
+            .await
+            .unwrap();
+    }
     let sink = support::Sink::start().await;
     let port: u16 = sink.base.rsplit(':').next().unwrap().parse().unwrap();
     let telegram = Telegram::new(

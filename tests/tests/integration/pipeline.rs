@@ -12,8 +12,9 @@ use shared::candles::Timeframe;
 use shared::fakes::ManualClock;
 use shared::ids::{Side, Symbol};
 use shared::invariants::{self, ReportQuery};
-use shared::model::{DecisionType, IntentStatus, WatchlistEntry};
+use shared::model::{DecisionType, IntentStatus, ReasonCode, WatchlistEntry};
 use shared::orchestration::{ExecutionMode, OrchestratorSettings, Outcome};
+use shared::order::OrderStatus;
 use shared::ports::{IntentStore, SignalQueue, SignalStore};
 use tests::{esm, provision, TestEnv};
 
@@ -62,7 +63,6 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     let drained = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
     assert!(sent > 0, "the replay produced signals");
     assert_eq!((drained.received, drained.deleted, drained.failed), (sent, sent, 0));
-    assert_eq!(exchange.creates(), sent, "one create-order per signal");
     assert_eq!(
         signal_alerts.sent().len(),
         sent,
@@ -80,11 +80,28 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     .await
     .unwrap();
     assert!(report.pass, "violations: {:?}", report.violations);
-    assert_eq!((report.total, report.counts.placed), (sent, sent));
-    assert!(report
-        .signals
-        .iter()
-        .all(|s| s.decision_type == Some(DecisionType::Executed) && s.order_intent.is_some()));
+    // Every signal is decided: placed, or a SELL with nothing held to sell (a SELL before any BUY filled).
+    let placed = report.counts.placed;
+    assert_eq!(exchange.creates(), placed, "one create-order per placed signal");
+    assert!(placed > 0 && report.total == sent);
+    for s in &report.signals {
+        match (s.decision_type, s.reason_code) {
+            (Some(DecisionType::Executed), _) => {
+                let fill = s.order_intent.as_ref().and_then(|i| i.fill.as_ref());
+                assert_eq!(
+                    fill.map(|f| f.status),
+                    Some(OrderStatus::Filled),
+                    "paper fills are read at once"
+                );
+            }
+            (Some(DecisionType::Skipped), Some(ReasonCode::SellRequiresPosition)) => assert_eq!(s.side, Side::Sell),
+            other => panic!("{}: {other:?}", s.signal_id),
+        }
+    }
+    // The ledger holds what the BUYs filled minus what the SELLs sold, and one ORDER EXECUTED per fill.
+    assert_eq!(report.positions.len(), 1, "{:?}", report.positions);
+    let executed = notifier.sent().iter().filter(|t| t.contains("ORDER EXECUTED")).count();
+    assert_eq!(executed, placed);
 
     // Redelivery of every signal: acknowledged, nothing new placed, nothing rewritten.
     let signals = store
@@ -102,7 +119,12 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     assert!(queue.send(&messages).await.unwrap().is_empty());
     let again = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
     assert_eq!((again.received, again.deleted), (sent, sent));
-    assert_eq!(exchange.creates(), sent, "redelivery places nothing");
+    assert_eq!(exchange.creates(), placed, "redelivery places nothing");
+    assert_eq!(
+        notifier.sent().iter().filter(|t| t.contains("ORDER EXECUTED")).count(),
+        executed,
+        "redelivery sends no second ORDER EXECUTED"
+    );
     let after = store
         .get_many(&signals.iter().map(|s| s.idempotency_key()).collect::<Vec<_>>())
         .await

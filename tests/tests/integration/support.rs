@@ -245,3 +245,30 @@ pub fn sweeper<'a>(
         ..sweeper::handler::Sweeper::over(store, queue, notifier, clock)
     }
 }
+
+/// Reads the fill of every placed order of the last two days once, as the orchestrator does right after a decision
+/// (its ORDER EXECUTED messages go to `notifier`).
+pub async fn follow_all(
+    store: &shared::adapters::dynamodb::DynamoStore,
+    exchange: &dyn Exchange,
+    notifier: &dyn shared::ports::Notifier,
+    clock: &dyn shared::ports::Clock,
+) -> shared::order::follow::FollowTotals {
+    use shared::ports::IntentStore;
+    let now = Utc::now();
+    let intents = store
+        .intents_created_between(now - chrono::Duration::days(2), now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let follower = shared::order::Follower {
+        intents: store,
+        alerts: store,
+        exchange,
+        notifier,
+        clock,
+    };
+    follower
+        .follow_all(&intents, 4, chrono::Duration::seconds(120))
+        .await
+        .unwrap()
+}

@@ -2,6 +2,7 @@
 //! once, the intent ends ORDER_PLACED, and a worker that lost its lease cannot overwrite the outcome.
 
 use crate::support;
+use rust_decimal::Decimal;
 
 use chrono::Utc;
 use shared::fakes::ManualClock;
@@ -66,6 +67,7 @@ async fn a_late_worker_is_fenced_off_by_the_takeover() {
     let store = env.store();
     let s = support::signal("XRP_USDT", Side::Sell, 1_637_000_000_000, Utc::now());
     store.put_new(&s).await.unwrap();
+    store.set_held(&s.symbol, Decimal::from(10_000)).await.unwrap();
     let msg = support::message(&s);
     let clock = ManualClock::new(Utc::now(), 0);
     let exchange = support::CountingExchange::new(support::paper(1));

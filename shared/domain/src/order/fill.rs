@@ -134,7 +134,11 @@ impl Fill {
             .and_then(|v| v.checked_div(quantity))
             .filter(|p| *p > Decimal::ZERO)
             .unwrap_or(self.average_price);
-        let fee = self.fee.checked_sub(f0).filter(|f| *f >= Decimal::ZERO).unwrap_or_default();
+        let fee = self
+            .fee
+            .checked_sub(f0)
+            .filter(|f| *f >= Decimal::ZERO)
+            .unwrap_or_default();
         Some(Increment { quantity, price, fee })
     }
 
@@ -162,7 +166,9 @@ impl Fill {
             Side::Buy => self.net_quantity(symbol).checked_sub(before).unwrap_or_default(),
             Side::Sell => {
                 let sold_now = self.filled_quantity.checked_add(base_fee(self)).unwrap_or_default();
-                let sold_before = prev.map_or(Decimal::ZERO, |p| p.filled_quantity.checked_add(base_fee(p)).unwrap_or_default());
+                let sold_before = prev.map_or(Decimal::ZERO, |p| {
+                    p.filled_quantity.checked_add(base_fee(p)).unwrap_or_default()
+                });
                 sold_before.checked_sub(sold_now).unwrap_or_default()
             }
         }

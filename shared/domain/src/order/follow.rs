@@ -19,7 +19,10 @@ pub enum Followed {
     /// The exchange reported nothing new.
     Unchanged(OrderStatus),
     /// A report moved the fill forward and was recorded (with its ORDER EXECUTED row when it filled more).
-    Recorded { status: OrderStatus, executed: Option<Box<AlertRecord>> },
+    Recorded {
+        status: OrderStatus,
+        executed: Option<Box<AlertRecord>>,
+    },
     /// Another reader recorded first: nothing written.
     Raced,
     /// The exchange does not know the order (yet).
@@ -53,7 +56,10 @@ impl Follower<'_> {
     /// sent at once (a failed send leaves it PENDING for the sweeper).
     pub async fn follow(&self, intent: &OrderIntent) -> Result<Followed, StoreError> {
         let followed = self.record(intent).await?;
-        if let Followed::Recorded { executed: Some(alert), .. } = &followed {
+        if let Followed::Recorded {
+            executed: Some(alert), ..
+        } = &followed
+        {
             crate::alerts::deliver(self.alerts, self.notifier, self.clock, alert).await?;
         }
         Ok(followed)
@@ -76,9 +82,7 @@ impl Follower<'_> {
         let Some(fill) = Fill::next(prev, &reported, self.clock.now()) else {
             return Ok(Followed::Unchanged(reported.status));
         };
-        let executed = fill
-            .increment_since(prev)
-            .map(|inc| executed_row(intent, &fill, &inc));
+        let executed = fill.increment_since(prev).map(|inc| executed_row(intent, &fill, &inc));
         let update = FillUpdate {
             key: intent.idempotency_key.clone(),
             symbol: intent.symbol.clone(),
@@ -141,7 +145,11 @@ impl Follower<'_> {
         for chunk in ids.chunks(100) {
             for row in self.alerts.get_many(chunk).await? {
                 if row.status == AlertStatus::Pending && now - row.created_at >= grace {
-                    sent += usize::from(crate::alerts::deliver(self.alerts, self.notifier, self.clock, &row).await?.is_some());
+                    sent += usize::from(
+                        crate::alerts::deliver(self.alerts, self.notifier, self.clock, &row)
+                            .await?
+                            .is_some(),
+                    );
                 }
             }
         }

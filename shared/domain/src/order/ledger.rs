@@ -194,7 +194,11 @@ impl Book {
             realized_pnl_usd: self.realized_usd.normalize(),
             fees_usd: self.fees_usd.normalize(),
             unmatched_sell_quantity: self.unmatched.normalize(),
-            unpriced_fees: self.unpriced.iter().map(|(c, a)| (c.clone(), a.normalize().to_string())).collect(),
+            unpriced_fees: self
+                .unpriced
+                .iter()
+                .map(|(c, a)| (c.clone(), a.normalize().to_string()))
+                .collect(),
         }
     }
 }

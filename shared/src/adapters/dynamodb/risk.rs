@@ -226,6 +226,20 @@ pub(super) fn symbol_limit_attrs(l: &RiskLimits) -> [(&'static str, Option<Attri
 }
 
 impl DynamoStore {
+    /// Sets the quantity the system holds for `symbol` outside any fill (tests and tools: coins held before the
+    /// stack's first order). Production changes it only through [`crate::ports::IntentStore::record_fill`].
+    pub async fn set_held(&self, symbol: &Symbol, quantity: Decimal) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.risk)
+            .item("pk", s(held_key(symbol)))
+            .item("qty", n(quantity))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("PutItem risk (held)", e))?;
+        Ok(())
+    }
+
     /// A row of the risk table, read consistently (None: absent).
     async fn risk_item(&self, key: &str) -> Result<Option<Item>, StoreError> {
         let out = self

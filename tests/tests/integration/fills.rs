@@ -1,0 +1,246 @@
+//! After the order (docs/DESIGN.md §13), with the real Crypto.com adapter over HTTP against the stand-in and the
+//! tables in the emulator: fills read over several lookups, a fill found only by the sweeper's reconciliation, two
+//! reconcilers at once, a SELL with nothing held, and the realized P&L of a BUY then a SELL against the exchange's
+//! own fills.
+
+use crate::support;
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use rust_decimal::Decimal;
+use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
+use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::secrets::SecretString;
+use shared::fakes::{ManualClock, MemoryNotifier};
+use shared::ids::{Side, Symbol};
+use shared::invariants::{self, Report, ReportQuery};
+use shared::model::{ReasonCode, SignalRecord};
+use shared::orchestration::{ExecutionMode, OrchestratorSettings, Outcome};
+use shared::order::OrderStatus;
+use shared::ports::{ControlStore, IntentStore, SignalStore};
+use tests::exchange::{ExchangeStandIn, API_KEY, API_SECRET};
+use tests::TestEnv;
+
+fn crypto_com(url: &str) -> CryptoCom {
+    CryptoCom::new(
+        CryptoComSettings {
+            base_url: url.to_string(),
+            timeout: StdDuration::from_secs(2),
+            rate_limit_retries: 1,
+            backoff: StdDuration::from_millis(10),
+        },
+        Credentials {
+            api_key: SecretString::new(API_KEY.into()),
+            api_secret: SecretString::new(API_SECRET.into()),
+        },
+    )
+    .unwrap()
+}
+
+fn live() -> OrchestratorSettings {
+    OrchestratorSettings {
+        mode: ExecutionMode::Live,
+        ..OrchestratorSettings::default()
+    }
+}
+
+fn eth(side: Side, candle: i64) -> SignalRecord {
+    support::signal("ETH_USDT", side, candle, Utc::now())
+}
+
+/// Writes the signal and runs it through the orchestrator once; the decision's reason code.
+async fn decide(store: &DynamoStore, ex: &CryptoCom, clock: &ManualClock, s: &SignalRecord) -> ReasonCode {
+    store.put_new(s).await.unwrap();
+    match support::orchestrator(store, ex, clock, live())
+        .process(&s.to_message())
+        .await
+        .unwrap()
+    {
+        Outcome::Decided(d, _) => d.reason_code,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn report(store: &DynamoStore) -> Report {
+    invariants::collect(
+        store,
+        store,
+        store,
+        &ReportQuery::default(),
+        Utc::now(),
+        Duration::seconds(120),
+    )
+    .await
+    .unwrap()
+}
+
+fn executed(n: &MemoryNotifier) -> usize {
+    n.sent().iter().filter(|t| t.contains("ORDER EXECUTED")).count()
+}
+
+#[tokio::test]
+async fn an_order_filled_over_three_lookups_is_recorded_and_messaged_once_per_part() {
+    let env = TestEnv::new("fills-parts").await;
+    let store = env.store();
+    let stand_in = ExchangeStandIn::start().await.unwrap();
+    stand_in.fill_in_parts(3);
+    let ex = crypto_com(&stand_in.url);
+    let clock = ManualClock::new(Utc::now(), 0);
+    let notifier = MemoryNotifier::default();
+    let buy = eth(Side::Buy, 1);
+    assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
+
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let t = support::follow_all(&store, &ex, &notifier, &clock).await;
+        assert_eq!((t.looked_up, t.recorded, t.executed_messages), (1, 1, 1), "{t:?}");
+        let intent = store.get_many(&[buy.idempotency_key()]).await.unwrap().remove(0);
+        statuses.push(intent.fill.unwrap().status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            OrderStatus::PartiallyFilled,
+            OrderStatus::PartiallyFilled,
+            OrderStatus::Filled
+        ]
+    );
+    let again = support::follow_all(&store, &ex, &notifier, &clock).await;
+    assert_eq!(again.looked_up, 0, "a final fill is not read again");
+    assert_eq!(
+        executed(&notifier),
+        3,
+        "one ORDER EXECUTED per part: {:?}",
+        notifier.sent()
+    );
+
+    // The record is the exchange's: 100 USDT at 2000 is 0.05 ETH, the 0.1 % fee paid in ETH.
+    let truth = stand_in.fills().remove(0);
+    let fill = store
+        .get_many(&[buy.idempotency_key()])
+        .await
+        .unwrap()
+        .remove(0)
+        .fill
+        .unwrap();
+    assert_eq!(
+        (fill.filled_quantity, fill.average_price),
+        (truth.quantity, truth.price)
+    );
+    assert_eq!((fill.fee, fill.fee_currency.as_str()), (truth.fee, "ETH"));
+    let held = store.held(&buy.symbol).await.unwrap();
+    assert_eq!(held, Decimal::new(4995, 5), "held net of the base-currency fee");
+    let r = report(&store).await;
+    assert_eq!(r.positions[0].quantity, held);
+    assert!(r.pass, "{:?}", r.violations);
+}
+
+#[tokio::test]
+async fn a_fill_the_orchestrator_missed_is_found_by_the_sweeper() {
+    let env = TestEnv::new("fills-sweeper").await;
+    let store = env.store();
+    let stand_in = ExchangeStandIn::start().await.unwrap();
+    stand_in.hide_new_orders(1);
+    let ex = crypto_com(&stand_in.url);
+    let clock = ManualClock::new(Utc::now(), 0);
+    let notifier = MemoryNotifier::default();
+    let buy = eth(Side::Buy, 2);
+    assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
+    // The orchestrator's read right after placing finds nothing yet (the order book lags).
+    let first = support::follow_all(&store, &ex, &notifier, &clock).await;
+    assert_eq!((first.not_found, first.recorded), (1, 0));
+
+    let queue = shared::adapters::sqs::SqsQueue::new(env.sqs(), env.p.queue_url.clone());
+    let sweeper = sweeper::handler::Sweeper {
+        exchange: Some(&ex),
+        ..support::sweeper(&store, &queue, &notifier, &clock)
+    };
+    let (emf, summary) = sweeper.run().await.unwrap();
+    assert_eq!((summary.fills.recorded, summary.fills.executed_messages), (1, 1));
+    assert_eq!(emf["FillsRecorded"], 1);
+    assert_eq!(executed(&notifier), 1);
+    let (_, quiet) = sweeper.run().await.unwrap();
+    assert_eq!((quiet.fills.looked_up, quiet.fills.recorded), (0, 0));
+}
+
+#[tokio::test]
+async fn two_reconcilers_at_once_record_each_fill_once() {
+    let env = TestEnv::new("fills-race").await;
+    let (a, b) = (env.store(), env.store());
+    let stand_in = ExchangeStandIn::start().await.unwrap();
+    let ex = crypto_com(&stand_in.url);
+    let clock = ManualClock::new(Utc::now(), 0);
+    for round in 0..5 {
+        let buy = eth(Side::Buy, 100 + round);
+        assert_eq!(decide(&a, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
+        let (na, nb) = (MemoryNotifier::default(), MemoryNotifier::default());
+        let (ta, tb) = tokio::join!(
+            support::follow_all(&a, &ex, &na, &clock),
+            support::follow_all(&b, &ex, &nb, &clock)
+        );
+        assert_eq!(ta.recorded + tb.recorded, 1, "round {round}: {ta:?} {tb:?}");
+        assert_eq!(executed(&na) + executed(&nb), 1, "round {round}: one ORDER EXECUTED");
+    }
+    let held = a.held(&Symbol::parse("ETH_USDT").unwrap()).await.unwrap();
+    assert_eq!(held, Decimal::new(4995, 5) * Decimal::from(5), "each fill added once");
+}
+
+#[tokio::test]
+async fn a_sell_with_nothing_held_is_skipped_without_an_exchange_call() {
+    let env = TestEnv::new("fills-nosell").await;
+    let store = env.store();
+    let stand_in = ExchangeStandIn::start().await.unwrap();
+    let ex = crypto_com(&stand_in.url);
+    let clock = ManualClock::new(Utc::now(), 0);
+    let sell = eth(Side::Sell, 3);
+    assert_eq!(
+        decide(&store, &ex, &clock, &sell).await,
+        ReasonCode::SellRequiresPosition
+    );
+    assert!(
+        stand_in.calls().keys().all(|k| !k.starts_with("private/create-order")),
+        "{:?}",
+        stand_in.calls()
+    );
+    assert_eq!(
+        store.control().await.unwrap().halt,
+        None,
+        "never counted by the circuit breaker"
+    );
+    let r = report(&store).await;
+    assert!(r.pass, "{:?}", r.violations);
+}
+
+#[tokio::test]
+async fn realized_pnl_of_a_buy_then_a_sell_equals_the_exchange_fills() {
+    let env = TestEnv::new("fills-pnl").await;
+    let store = env.store();
+    let stand_in = ExchangeStandIn::start().await.unwrap();
+    stand_in.charge_buy_fees_in_quote(true);
+    let ex = crypto_com(&stand_in.url);
+    let clock = ManualClock::new(Utc::now(), 0);
+    let notifier = MemoryNotifier::default();
+    let buy = eth(Side::Buy, 10);
+    assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
+    support::follow_all(&store, &ex, &notifier, &clock).await;
+    stand_in.set_price("ETH_USDT", Decimal::from(2100));
+    // The SELL's $100 at the signal's price would be far more than held: it sells what the ledger holds.
+    let sell = eth(Side::Sell, 11);
+    assert_eq!(decide(&store, &ex, &clock, &sell).await, ReasonCode::ExecOrderPlaced);
+    support::follow_all(&store, &ex, &notifier, &clock).await;
+
+    let fills = stand_in.fills();
+    let of = |side: &str| fills.iter().find(|f| f.side == side).unwrap().clone();
+    let (b, s) = (of("BUY"), of("SELL"));
+    assert_eq!(s.quantity, b.quantity, "the whole position sold");
+    let want = s.quantity * s.price - s.fee - (b.quantity * b.price + b.fee);
+    let p = &report(&store).await.positions[0];
+    assert_eq!(p.realized_pnl_quote, want.normalize(), "{p:?}");
+    assert_eq!(want, Decimal::new(4795, 3)); // 105 − 0.105 − (100 + 0.1)
+    assert_eq!(p.realized_pnl_usd, p.realized_pnl_quote, "USDT at 1 USD");
+    assert_eq!(p.fees_usd, (s.fee + b.fee).normalize());
+    assert_eq!(p.quantity, Decimal::ZERO);
+    assert_eq!(store.held(&sell.symbol).await.unwrap(), Decimal::ZERO);
+    assert_eq!(executed(&notifier), 2);
+}
