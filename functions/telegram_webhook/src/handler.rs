@@ -113,19 +113,24 @@ impl Webhook<'_> {
 
     async fn answer(&self, command: &Command, from: &str) -> String {
         let now = self.clock.now();
-        let report = match command {
-            Command::Status => {
+        let hours = match command {
+            Command::Status => Some(24),
+            Command::Positions | Command::Profit => Some(commands::LEDGER_HOURS),
+            _ => None,
+        };
+        let report = match hours {
+            Some(hours) => {
                 let query = ReportQuery {
-                    hours: 24,
+                    hours,
                     limit: None,
                     side: None,
                 };
                 invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace)
                     .await
-                    .map_err(|e| tracing::error!(error = %e, "invariants report for /status failed"))
+                    .map_err(|e| tracing::error!(error = %e, command = ?command, "invariants report failed"))
                     .ok()
             }
-            _ => None,
+            None => None,
         };
         commands::run(command, self.control, report.as_ref(), from, now)
             .await

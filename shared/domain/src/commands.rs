@@ -80,6 +80,10 @@ pub enum Command {
     Halt(String),
     Resume,
     Limits,
+    /// The positions the recorded fills hold (the last 30 days' orders).
+    Positions,
+    /// Realized P&L and fees from the recorded fills (the last 30 days' orders).
+    Profit,
     Help,
     /// Not a command this bot knows (the words as sent).
     Unknown(String),
@@ -95,15 +99,20 @@ pub fn parse_command(text: &str) -> Command {
         "/halt" | "/stop" => Command::Halt(rest.trim().to_string()),
         "/resume" | "/start_trading" => Command::Resume,
         "/limits" => Command::Limits,
+        "/positions" => Command::Positions,
+        "/profit" | "/pnl" => Command::Profit,
         "/help" | "/start" => Command::Help,
         _ => Command::Unknown(crate::orchestration::truncate(text, 60)),
     }
 }
 
-pub const HELP: &str = "Commands:\n/status: halt state, today's orders and notional against the limits, the last 24 h invariants report\n/halt REASON: stop trading at the next signal (no redeploy)\n/resume: trade again (re-arms the circuit breaker)\n/limits: the global risk limits\n/help: this list";
+pub const HELP: &str = "Commands:\n/status: halt state, today's orders and notional against the limits, the last 24 h invariants report\n/halt REASON: stop trading at the next signal (no redeploy)\n/resume: trade again (re-arms the circuit breaker)\n/limits: the global risk limits\n/positions: what the recorded fills hold, per symbol\n/profit: realized P&L and fees from the recorded fills\n/help: this list";
 
-/// Runs a command from an allowed chat and returns the answer. `report` is the last 24 h invariants report (asked
-/// only for /status; None when it could not be computed).
+/// How far back /positions and /profit read orders (the report's longest window).
+pub const LEDGER_HOURS: u32 = 720;
+
+/// Runs a command from an allowed chat and returns the answer. `report` is the invariants report the command needs
+/// (the last 24 h for /status, [`LEDGER_HOURS`] for /positions and /profit; None when it could not be computed).
 pub async fn run(
     command: &Command,
     control: &dyn ControlStore,
@@ -157,9 +166,69 @@ pub async fn run(
                 ),
             )
         }
+        Command::Positions => report.map_or_else(unavailable, positions_text),
+        Command::Profit => report.map_or_else(unavailable, profit_text),
         Command::Help => HELP.to_string(),
         Command::Unknown(text) => format!("Unknown command {text:?}.\n{HELP}"),
     })
+}
+
+fn unavailable() -> String {
+    "The ledger is unavailable right now (see the logs); nothing changed.".to_string()
+}
+
+/// /positions: each symbol the recorded fills hold, with its cost and realized P&L.
+pub fn positions_text(report: &Report) -> String {
+    let open: Vec<_> = report.positions.iter().filter(|p| !p.quantity.is_zero()).collect();
+    if open.is_empty() {
+        return format!("No open position in the last {} days' fills.", LEDGER_HOURS / 24);
+    }
+    let lines: Vec<String> = open
+        .iter()
+        .map(|p| {
+            let (base, quote) = p.symbol.as_str().split_once('_').unwrap_or((p.symbol.as_str(), ""));
+            format!(
+                "{}: {} {base} at {} {quote} (cost per unit, fees included) · realized {} {quote} ≈ {:.2} USD",
+                p.symbol,
+                p.quantity,
+                p.average_entry_price.round_dp(8).normalize(),
+                p.realized_pnl_quote.round_dp(8).normalize(),
+                p.realized_pnl_usd
+            )
+        })
+        .collect();
+    format!("Positions (from the exchange's fills):\n{}", lines.join("\n"))
+}
+
+/// /profit: realized P&L per symbol and in all, in USD at the rates recorded with each order, fees included.
+pub fn profit_text(report: &Report) -> String {
+    if report.positions.is_empty() {
+        return format!("No fills in the last {} days.", LEDGER_HOURS / 24);
+    }
+    let sum = |f: fn(&crate::order::Position) -> rust_decimal::Decimal| {
+        report
+            .positions
+            .iter()
+            .map(f)
+            .fold(rust_decimal::Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(a))
+    };
+    let lines: Vec<String> = report
+        .positions
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: ≈ {:.2} USD (fees {:.2} USD)",
+                p.symbol, p.realized_pnl_usd, p.fees_usd
+            )
+        })
+        .collect();
+    format!(
+        "Realized P&L, last {} days (fees included):\n{}\nTotal: ≈ {:.2} USD (fees {:.2} USD)",
+        LEDGER_HOURS / 24,
+        lines.join("\n"),
+        sum(|p| p.realized_pnl_usd),
+        sum(|p| p.fees_usd)
+    )
 }
 
 #[cfg(test)]
@@ -178,6 +247,8 @@ mod tests {
         assert_eq!(parse_command("/resume"), Command::Resume);
         assert_eq!(parse_command("/limits"), Command::Limits);
         assert_eq!(parse_command("/help"), Command::Help);
+        assert_eq!(parse_command("/positions@SignalBot"), Command::Positions);
+        assert_eq!(parse_command("/profit"), Command::Profit);
         assert_eq!(
             parse_command("buy everything"),
             Command::Unknown("buy everything".into())
@@ -197,6 +268,51 @@ mod tests {
         assert_eq!(edited.chat_id, None);
         assert!(parse_update(b"{}").is_err());
         assert!(parse_update(&vec![b' '; MAX_UPDATE_BYTES + 1]).is_err());
+    }
+
+    #[test]
+    fn positions_and_profit_come_from_the_recorded_fills() {
+        use crate::invariants::{evaluate, ReportQuery, Rows};
+        use crate::order::{Fill, OrderStatus};
+        use rust_decimal::Decimal;
+        let now = Utc::now();
+        let sym = crate::ids::Symbol::parse("ETH_USDT").unwrap();
+        let filled = |side, candle, q: i64, price: i64| {
+            let s = crate::fakes::sent_signal(&sym, side, candle, Decimal::from(price), now);
+            let mut i = crate::fakes::placed_intent(&s, now + chrono::Duration::seconds(candle));
+            i.fill = Some(Fill {
+                status: OrderStatus::Filled,
+                filled_quantity: Decimal::from(q),
+                average_price: Decimal::from(price),
+                fee: Decimal::ONE,
+                fee_currency: "USDT".into(),
+                updated_at: now,
+                version: 1,
+                increments: 1,
+            });
+            (i.idempotency_key.clone(), i)
+        };
+        let empty = evaluate(
+            &ReportQuery::default(),
+            &Rows::default(),
+            now,
+            chrono::Duration::seconds(120),
+        );
+        assert!(positions_text(&empty).starts_with("No open position"));
+        let rows = Rows {
+            intents: [
+                filled(crate::ids::Side::Buy, 1, 2, 100),
+                filled(crate::ids::Side::Sell, 2, 1, 150),
+            ]
+            .into(),
+            ..Rows::default()
+        };
+        let r = evaluate(&ReportQuery::default(), &rows, now, chrono::Duration::seconds(120));
+        // Bought 2 at 100 (+1 fee), sold 1 at 150 (−1 fee): 149 − 100.5 = 48.5.
+        let positions = positions_text(&r);
+        assert!(positions.contains("ETH_USDT: 1 ETH at 100.5 USDT"), "{positions}");
+        let profit = profit_text(&r);
+        assert!(profit.contains("Total: ≈ 48.50 USD (fees 2.00 USD)"), "{profit}");
     }
 
     #[tokio::test]

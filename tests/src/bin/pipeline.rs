@@ -1,7 +1,10 @@
 //! `pipeline`: the demo's replay driver. Steps a simulated market clock through the replayed candles; at each step
 //! it invokes the evaluator handler (as its EventBridge schedule would), then feeds the queue's real SQS batches to
-//! the orchestrator handler (as the event source mapping would); at the end it runs the sweeper once and asks the
-//! diagnostics handler for the report, printed as the last thing on stdout. Progress goes to stderr.
+//! the orchestrator handler (as the event source mapping would), and every twentieth of the way the sweeper (its
+//! reconciliation reads the placed orders' fills, as its schedule would); at the end it runs the sweeper until every
+//! order's fill is final (at most five runs, then a line says what is still open), prints the positions and realized
+//! P&L from the recorded fills, and asks the diagnostics handler for the report, printed as the last thing on stdout.
+//! Progress goes to stderr.
 //!
 //! Exit status: 0 when the report passes and at least one order was placed, 1 otherwise, 2 on a setup error.
 
@@ -58,11 +61,9 @@ async fn run() -> Result<bool, BoxError> {
         fmt_ms(*steps.first().unwrap_or(&0)),
         fmt_ms(*steps.last().unwrap_or(&0))
     );
-    let tally = replay_steps(&ev, &orch, &aws, &clock, &steps, started).await?;
-
     let sweep_deps = sweeper::wiring::Deps::new(&aws, SweeperConfig::from_source(&ProcessEnv)?).await?;
-    let (emf, sweep) = sweep_deps.sweeper().run().await?;
-    eprintln!("sweeper: EMF {emf}");
+    let tally = replay_steps(&ev, &orch, &sweep_deps, &aws, &clock, &steps, started).await?;
+    let (sweep, still_open) = sweep_until_final(&sweep_deps).await?;
     let diag_deps = diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?).await?;
     let (status, body) = week_report(&diag_deps).await?;
     let report: serde_json::Value = serde_json::from_str(&body)?;
@@ -80,11 +81,13 @@ async fn run() -> Result<bool, BoxError> {
         errors,
         decided,
         retried,
+        fills_recorded,
     } = tally;
     println!(
-        "Signals: {signals} sent, {blocked} held back; orchestrator decided {decided} deliveries ({retried} retried); evaluator errors {errors}."
+        "Signals: {signals} sent, {blocked} held back; orchestrator decided {decided} deliveries ({retried} retried); evaluator errors {errors}; fills recorded by the sweeper {fills_recorded}."
     );
     print_per_symbol(&report);
+    print_positions(&report, still_open);
     let counts = &sweep.counts;
     println!(
         "Invariants (sweeper, {}h): missing_intent {}, null_decisions {}, failed_without_telegram {}, non_terminal_intent {}.",
@@ -107,6 +110,8 @@ struct Tally {
     errors: usize,
     decided: usize,
     retried: usize,
+    /// Fill reports the sweeper's reconciliation recorded during the replay (the orchestrator records most itself).
+    fills_recorded: usize,
 }
 
 /// At each close time: the evaluator's run (as its schedule would), then the queue drained through the orchestrator
@@ -114,6 +119,7 @@ struct Tally {
 async fn replay_steps(
     ev: &evaluator::wiring::Deps<ReplayClock>,
     orch: &orchestrator::wiring::Deps,
+    sweep: &sweeper::wiring::Deps,
     aws: &aws_config::SdkConfig,
     clock: &ReplayClock,
     steps: &[i64],
@@ -136,6 +142,8 @@ async fn replay_steps(
             t.retried += d.failed;
         }
         if (i + 1) % every == 0 || i + 1 == steps.len() {
+            let (_, swept) = sweep.sweeper().run().await?;
+            t.fills_recorded += swept.fills.recorded;
             eprintln!(
                 "replay: {:>4}/{} market {}  signals {}  blocked {}  decided {}  retried {}  errors {}  ({:.1}s)",
                 i + 1,
@@ -154,6 +162,47 @@ async fn replay_steps(
     t.decided += tail.deleted;
     t.retried += tail.failed;
     Ok(t)
+}
+
+/// The sweeper until a run finds no placed order without a final fill, at most six runs: the last run's summary and
+/// how many orders that run still found open (0: every fill is final).
+async fn sweep_until_final(deps: &sweeper::wiring::Deps) -> Result<(sweeper::handler::SweepSummary, usize), BoxError> {
+    let mut round = 0;
+    loop {
+        round += 1;
+        let (emf, summary) = deps.sweeper().run().await?;
+        eprintln!("sweeper: run {round}: EMF {emf}");
+        let open = summary.fills.looked_up;
+        if open == 0 || round == 6 {
+            return Ok((summary, open));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// The positions the report built from the recorded fills, and the realized P&L.
+fn print_positions(report: &serde_json::Value, still_open: usize) {
+    let positions = report["positions"].as_array().cloned().unwrap_or_default();
+    println!("Positions (from the recorded fills; realized P&L fees included):");
+    for p in &positions {
+        println!(
+            "  {:<12} held {} · avg entry {} · realized {} quote ≈ {} USD · fees {} USD",
+            p["symbol"].as_str().unwrap_or("?"),
+            p["quantity"].as_str().unwrap_or("?"),
+            p["average_entry_price"].as_str().unwrap_or("?"),
+            p["realized_pnl_quote"].as_str().unwrap_or("?"),
+            p["realized_pnl_usd"].as_str().unwrap_or("?"),
+            p["fees_usd"].as_str().unwrap_or("?"),
+        );
+    }
+    let realized: rust_decimal::Decimal = positions
+        .iter()
+        .filter_map(|p| p["realized_pnl_usd"].as_str()?.parse::<rust_decimal::Decimal>().ok())
+        .sum();
+    println!("  realized P&L, all symbols: ≈ {} USD", realized.round_dp(2));
+    if still_open > 0 {
+        println!("  {still_open} order(s) still without a final fill after six sweeps (the report lists them).");
+    }
 }
 
 /// The diagnostics handler's report over the last week (up to 1,000 signals), asked as the API would be: its status
@@ -184,7 +233,20 @@ async fn week_report(diag: &diagnostics::wiring::Deps) -> Result<(u16, String), 
 async fn print_telegram() {
     match telegram_messages().await {
         Ok(messages) => {
-            println!("Telegram (local sink): {} message(s) sent.", messages.len());
+            let count = |title: &str| {
+                messages
+                    .iter()
+                    .filter(|m| m["text"].as_str().is_some_and(|t| t.contains(title)))
+                    .count()
+            };
+            println!(
+                "Telegram (local sink): {} message(s) sent: {} ORDER PLACED, {} ORDER EXECUTED, {} ORDER SKIPPED, {} ORDER FAILED.",
+                messages.len(),
+                count("ORDER PLACED"),
+                count("ORDER EXECUTED"),
+                count("ORDER SKIPPED"),
+                count("ORDER FAILED")
+            );
             for m in messages.iter().rev().take(2) {
                 let text = m["text"].as_str().unwrap_or_default().replace('\n', " | ");
                 println!("  #{}: {}", m["message_id"], text.chars().take(160).collect::<String>());

@@ -15,6 +15,9 @@ use crate::ids::{Side, Symbol};
 use crate::model::OrderIntent;
 use crate::money::{base_currency, quote_currency};
 
+/// Decimal places of the prices and P&L a position shows (its quantity is shown as recorded).
+pub const SHOWN_DECIMALS: u32 = 12;
+
 /// One symbol's position as the report and the bot show it. Numbers are decimal strings on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Position {
@@ -182,17 +185,19 @@ impl Book {
     fn position(&self, symbol: &Symbol) -> Position {
         let quantity = self.quantity();
         let cost = self.lots.iter().fold(Decimal::ZERO, |c, l| add(c, l.cost_quote));
+        // Shown to SHOWN_DECIMALS places: a partial close divides a lot's cost (28 significant digits inside).
+        let shown = |d: Decimal| d.round_dp(SHOWN_DECIMALS).normalize();
         Position {
             symbol: symbol.clone(),
             quantity: quantity.normalize(),
             average_entry_price: if quantity.is_zero() {
                 Decimal::ZERO
             } else {
-                div(cost, quantity).normalize()
+                shown(div(cost, quantity))
             },
-            realized_pnl_quote: self.realized_quote.normalize(),
-            realized_pnl_usd: self.realized_usd.normalize(),
-            fees_usd: self.fees_usd.normalize(),
+            realized_pnl_quote: shown(self.realized_quote),
+            realized_pnl_usd: shown(self.realized_usd),
+            fees_usd: shown(self.fees_usd),
             unmatched_sell_quantity: self.unmatched.normalize(),
             unpriced_fees: self
                 .unpriced
