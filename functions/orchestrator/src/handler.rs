@@ -5,6 +5,7 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
+use shared::ids::Side;
 use shared::model::{Decision, DecisionType, SignalMessage};
 use shared::orchestration::{Orchestrator, Outcome};
 use shared::order::{Followed, Follower};
@@ -53,6 +54,9 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
             }
             if d.decision_type == DecisionType::Executed {
                 follow_placed(orchestrator, alerts, &msg).await;
+                if msg.side == Side::Sell {
+                    loss_breaker(orchestrator, alerts).await;
+                }
             }
             true
         }
@@ -105,6 +109,23 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
         Err(e) => {
             tracing::warn!(signal_id = %msg.signal_id, error = %e, "order fill not recorded; the sweeper reads it later")
         }
+    }
+}
+
+/// A SELL's fill may realize a loss: the loss breaker halts trading when today's reached the limit (docs/DESIGN.md
+/// §13), announced once. A failure here is logged; the sweeper checks again on its next run.
+async fn loss_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>) {
+    let dust = shared::order::follow::dust(orchestrator.settings.quantity_decimals);
+    let now = orchestrator.clock.now();
+    match shared::order::breaker::check_daily_loss(orchestrator.intents, orchestrator.control, dust, now).await {
+        Ok(None) => {}
+        Ok(Some(halt)) => {
+            tracing::error!(reason = %halt.reason, "loss breaker tripped: trading halted until resumed");
+            if let Err(e) = alerts.notifier.send(&shared::alerts::trading_halted_text(&halt)).await {
+                tracing::error!(error = %e, "the TRADING HALTED message was not delivered; the halt stands (see status)");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "loss breaker not checked for this fill; the sweeper checks again"),
     }
 }
 

@@ -79,6 +79,8 @@ pub struct SweepSummary {
     pub alerts_still_pending: usize,
     /// The reconciliation of placed orders' fills: lookups, reports recorded, ORDER EXECUTED messages sent.
     pub fills: FollowTotals,
+    /// This run's check of today's realized loss halted trading (the loss breaker).
+    pub loss_halt: bool,
 }
 
 impl Sweeper<'_> {
@@ -113,6 +115,7 @@ impl Sweeper<'_> {
             alerts_still_pending += pending;
         }
         let fills = self.reconcile(&rows).await?;
+        let loss_halt = self.loss_breaker(now).await;
 
         let summary = SweepSummary {
             pass: report.pass,
@@ -122,6 +125,7 @@ impl Sweeper<'_> {
             alerts_still_pending,
             counts: report.counts,
             fills,
+            loss_halt,
         };
         shared::metrics::add_count(&mut emf, "Redriven", summary.redriven);
         shared::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);
@@ -243,6 +247,26 @@ impl Sweeper<'_> {
         let results = self.resend_pending(&ids).await?;
         let resent = results.iter().filter(|(_, delivered)| delivered.is_some()).count();
         Ok((resent, results.len() - resent))
+    }
+
+    /// The loss breaker, checked on every run (docs/DESIGN.md §13): true when this run halted trading (and sent the
+    /// one TRADING HALTED message). A failure is logged and checked again on the next run.
+    async fn loss_breaker(&self, now: DateTime<Utc>) -> bool {
+        let dust = shared::order::follow::dust(8);
+        match shared::order::breaker::check_daily_loss(self.intents, self.control, dust, now).await {
+            Ok(None) => false,
+            Ok(Some(halt)) => {
+                tracing::error!(reason = %halt.reason, "loss breaker tripped: trading halted until resumed");
+                if let Err(e) = self.notifier.send(&shared::alerts::trading_halted_text(&halt)).await {
+                    tracing::error!(error = %e, "the TRADING HALTED message was not delivered; the halt stands");
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "loss breaker not checked this run");
+                false
+            }
+        }
     }
 
     /// Reads the fill of every placed order of the window that is not final, and resends ORDER EXECUTED rows still

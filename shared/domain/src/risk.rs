@@ -49,6 +49,14 @@ pub struct RiskLimits {
         with = "rust_decimal::serde::str_option"
     )]
     pub max_exposure_usd: Option<Decimal>,
+    /// The loss breaker (global only): trading halts (`halted_by: loss-breaker`) when today's realized loss in USD,
+    /// from the recorded fills, reaches this (docs/DESIGN.md §13).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rust_decimal::serde::str_option"
+    )]
+    pub max_daily_loss_usd: Option<Decimal>,
 }
 
 impl RiskLimits {
@@ -60,6 +68,7 @@ impl RiskLimits {
             ("max_order_usd", self.max_order_usd),
             ("max_notional_usd_per_day", self.max_notional_usd_per_day),
             ("max_exposure_usd", self.max_exposure_usd),
+            ("max_daily_loss_usd", self.max_daily_loss_usd),
         ];
         for (name, v) in decimals {
             if let Some(v) = v.filter(|v| *v <= Decimal::ZERO) {

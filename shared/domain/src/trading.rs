@@ -152,10 +152,11 @@ impl Status {
 pub fn limits_text(l: &RiskLimits) -> String {
     let of = |v: Option<String>| v.unwrap_or_else(|| "none".into());
     format!(
-        "order ≤ {}, orders/day ≤ {}, notional/day ≤ {}",
+        "order ≤ {}, orders/day ≤ {}, notional/day ≤ {}, realized loss/day < {}",
         of(l.max_order_usd.map(|v| format!("{} USD", v.normalize()))),
         of(l.max_orders_per_day.map(|v| v.to_string())),
         of(l.max_notional_usd_per_day.map(|v| format!("{} USD", v.normalize()))),
+        of(l.max_daily_loss_usd.map(|v| format!("{} USD", v.normalize()))),
     )
 }
 

@@ -7,7 +7,8 @@
 //! - `halt --reason TEXT` stops trading at the next claim, with no redeploy; `resume` starts it again (and re-arms
 //!   the circuit breaker);
 //! - `limits` prints the global limits as JSON; `limits JSON` replaces them, e.g.
-//!   `{"max_notional_usd_per_day": "1000", "max_orders_per_day": 20, "max_order_usd": "250", "breaker_failures": 3}`
+//!   `{"max_notional_usd_per_day": "1000", "max_orders_per_day": 20, "max_order_usd": "250",
+//!   "max_daily_loss_usd": "50", "breaker_failures": 3}`
 //!   (a limit left out is off). Per-symbol limits are on the watchlist rows (`./scripts/watchlist.sh`).
 
 use std::process::ExitCode;
@@ -18,10 +19,11 @@ use shared::risk::RiskLimits;
 use shared::trading::{self, Change};
 
 const USAGE: &str = "usage: trading status | halt --reason TEXT [--by WHO] | resume | limits [JSON]";
-const LIMIT_KEYS: [&str; 4] = [
+const LIMIT_KEYS: [&str; 5] = [
     "max_order_usd",
     "max_orders_per_day",
     "max_notional_usd_per_day",
+    "max_daily_loss_usd",
     "breaker_failures",
 ];
 

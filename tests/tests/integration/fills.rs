@@ -45,8 +45,15 @@ fn live() -> OrchestratorSettings {
     }
 }
 
-fn eth(side: Side, candle: i64) -> SignalRecord {
-    support::signal("ETH_USDT", side, candle, Utc::now())
+/// A signal of ETH_USDT emitted a second before the test clock's time: every record time of a test is fixed, so the
+/// sweeper's window and the day of a fill never depend on how fast the test runs.
+fn eth(clock: &ManualClock, side: Side, candle: i64) -> SignalRecord {
+    support::signal(
+        "ETH_USDT",
+        side,
+        candle,
+        shared::ports::Clock::now(clock) - Duration::seconds(1),
+    )
 }
 
 /// Writes the signal and runs it through the orchestrator once; the decision's reason code.
@@ -88,7 +95,7 @@ async fn an_order_filled_over_three_lookups_is_recorded_and_messaged_once_per_pa
     let ex = crypto_com(&stand_in.url);
     let clock = ManualClock::new(Utc::now(), 0);
     let notifier = MemoryNotifier::default();
-    let buy = eth(Side::Buy, 1);
+    let buy = eth(&clock, Side::Buy, 1);
     assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
 
     let mut statuses = Vec::new();
@@ -145,7 +152,7 @@ async fn a_fill_the_orchestrator_missed_is_found_by_the_sweeper() {
     let ex = crypto_com(&stand_in.url);
     let clock = ManualClock::new(Utc::now(), 0);
     let notifier = MemoryNotifier::default();
-    let buy = eth(Side::Buy, 2);
+    let buy = eth(&clock, Side::Buy, 2);
     assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
     // The orchestrator's read right after placing finds nothing yet (the order book lags).
     let first = support::follow_all(&store, &ex, &notifier, &clock).await;
@@ -172,7 +179,7 @@ async fn two_reconcilers_at_once_record_each_fill_once() {
     let ex = crypto_com(&stand_in.url);
     let clock = ManualClock::new(Utc::now(), 0);
     for round in 0..5 {
-        let buy = eth(Side::Buy, 100 + round);
+        let buy = eth(&clock, Side::Buy, 100 + round);
         assert_eq!(decide(&a, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
         let (na, nb) = (MemoryNotifier::default(), MemoryNotifier::default());
         let (ta, tb) = tokio::join!(
@@ -193,7 +200,7 @@ async fn a_sell_with_nothing_held_is_skipped_without_an_exchange_call() {
     let stand_in = ExchangeStandIn::start().await.unwrap();
     let ex = crypto_com(&stand_in.url);
     let clock = ManualClock::new(Utc::now(), 0);
-    let sell = eth(Side::Sell, 3);
+    let sell = eth(&clock, Side::Sell, 3);
     assert_eq!(
         decide(&store, &ex, &clock, &sell).await,
         ReasonCode::SellRequiresPosition
@@ -221,12 +228,12 @@ async fn realized_pnl_of_a_buy_then_a_sell_equals_the_exchange_fills() {
     let ex = crypto_com(&stand_in.url);
     let clock = ManualClock::new(Utc::now(), 0);
     let notifier = MemoryNotifier::default();
-    let buy = eth(Side::Buy, 10);
+    let buy = eth(&clock, Side::Buy, 10);
     assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
     support::follow_all(&store, &ex, &notifier, &clock).await;
     stand_in.set_price("ETH_USDT", Decimal::from(2100));
     // The SELL's $100 at the signal's price would be far more than held: it sells what the ledger holds.
-    let sell = eth(Side::Sell, 11);
+    let sell = eth(&clock, Side::Sell, 11);
     assert_eq!(decide(&store, &ex, &clock, &sell).await, ReasonCode::ExecOrderPlaced);
     support::follow_all(&store, &ex, &notifier, &clock).await;
 
@@ -243,4 +250,63 @@ async fn realized_pnl_of_a_buy_then_a_sell_equals_the_exchange_fills() {
     assert_eq!(p.quantity, Decimal::ZERO);
     assert_eq!(store.held(&sell.symbol).await.unwrap(), Decimal::ZERO);
     assert_eq!(executed(&notifier), 2);
+}
+
+#[tokio::test]
+async fn a_realized_loss_at_the_limit_halts_trading_once() {
+    let env = TestEnv::new("fills-loss").await;
+    let store = env.store();
+    let limits = shared::risk::RiskLimits {
+        max_daily_loss_usd: Some(Decimal::from(5)),
+        ..shared::risk::RiskLimits::default()
+    };
+    shared::trading::set_limits(&store, &limits, Some(3)).await.unwrap();
+    let stand_in = ExchangeStandIn::start().await.unwrap();
+    stand_in.charge_buy_fees_in_quote(true);
+    let ex = crypto_com(&stand_in.url);
+    // One fixed record time: the signals just before it, every fill recorded at it (the same UTC day, always).
+    let t0 = Utc::now();
+    let clock = ManualClock::new(t0, 0);
+    let notifier = MemoryNotifier::default();
+    let queue = shared::adapters::sqs::SqsQueue::new(env.sqs(), env.p.queue_url.clone());
+    let sweeper = sweeper::handler::Sweeper {
+        exchange: Some(&ex),
+        ..support::sweeper(&store, &queue, &notifier, &clock)
+    };
+    let buy = eth(&clock, Side::Buy, 20);
+    assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
+    support::follow_all(&store, &ex, &notifier, &clock).await;
+    // 0.05 ETH bought at 2000 sold at 1904: 95.2 − 0.0952 − 100.1 = −4.9952 USD, under the 5 USD limit.
+    stand_in.set_price("ETH_USDT", Decimal::from(1904));
+    let sell = eth(&clock, Side::Sell, 21);
+    assert_eq!(decide(&store, &ex, &clock, &sell).await, ReasonCode::ExecOrderPlaced);
+    let (_, first) = sweeper.run().await.unwrap();
+    assert!(!first.loss_halt, "a loss under the limit does not halt");
+    assert_eq!(store.control().await.unwrap().halt, None);
+
+    // Another round trip at a loss: the day's loss passes 5 USD.
+    stand_in.set_price("ETH_USDT", Decimal::from(2000));
+    assert_eq!(
+        decide(&store, &ex, &clock, &eth(&clock, Side::Buy, 22)).await,
+        ReasonCode::ExecOrderPlaced
+    );
+    support::follow_all(&store, &ex, &notifier, &clock).await;
+    stand_in.set_price("ETH_USDT", Decimal::from(1990));
+    assert_eq!(
+        decide(&store, &ex, &clock, &eth(&clock, Side::Sell, 23)).await,
+        ReasonCode::ExecOrderPlaced
+    );
+    let (_, tripped) = sweeper.run().await.unwrap();
+    assert!(tripped.loss_halt, "{:?}", stand_in.fills());
+    let halt = store.control().await.unwrap().halt.expect("halted");
+    assert_eq!(halt.by, "loss-breaker");
+    let (_, again) = sweeper.run().await.unwrap();
+    assert!(!again.loss_halt, "halted once");
+    let halted = notifier.sent().iter().filter(|t| t.contains("TRADING HALTED")).count();
+    assert_eq!(halted, 1, "one TRADING HALTED message");
+    // While halted, the next signal is held back at its claim.
+    assert_eq!(
+        decide(&store, &ex, &clock, &eth(&clock, Side::Buy, 24)).await,
+        ReasonCode::TradingHalted
+    );
 }

@@ -57,6 +57,8 @@ struct Book {
     fees_usd: Decimal,
     unmatched: Decimal,
     unpriced: BTreeMap<String, Decimal>,
+    /// Realized USD by the UTC day (`YYYY-MM-DD`) of the closing fill's record.
+    realized_usd_by_day: BTreeMap<String, Decimal>,
 }
 
 /// All symbols' positions, from the fills of a set of order intents.
@@ -118,13 +120,24 @@ impl Ledger {
                     });
                 }
             }
-            Side::Sell => book.close(add(fill.filled_quantity, base_fee), sub(value, quote_cost), rate),
+            Side::Sell => {
+                let day = crate::model::day_of(fill.updated_at);
+                book.close(add(fill.filled_quantity, base_fee), sub(value, quote_cost), rate, day);
+            }
         }
         book.drop_dust(self.dust);
     }
 
     pub fn positions(&self) -> Vec<Position> {
         self.books.iter().map(|(symbol, b)| b.position(symbol)).collect()
+    }
+
+    /// Realized P&L in USD of the closes recorded on `day` (`YYYY-MM-DD`, UTC), all symbols: negative is a loss.
+    pub fn realized_usd_on(&self, day: &str) -> Decimal {
+        self.books
+            .values()
+            .filter_map(|b| b.realized_usd_by_day.get(day))
+            .fold(Decimal::ZERO, |a, b| add(a, *b))
     }
 
     /// The quantity the ledger holds for `symbol` (0 when none).
@@ -139,7 +152,7 @@ impl Book {
     }
 
     /// A SELL giving up `given` base units for `proceeds` (quote, net of a quote fee), at the sale's USD rate.
-    fn close(&mut self, given: Decimal, proceeds: Decimal, rate: Decimal) {
+    fn close(&mut self, given: Decimal, proceeds: Decimal, rate: Decimal, day: String) {
         let mut left = given;
         let (mut cost_quote, mut cost_usd) = (Decimal::ZERO, Decimal::ZERO);
         while left > Decimal::ZERO && !self.lots.is_empty() {
@@ -173,7 +186,10 @@ impl Book {
             div(mul(proceeds, matched), given)
         };
         self.realized_quote = add(self.realized_quote, sub(proceeds, cost_quote));
-        self.realized_usd = add(self.realized_usd, sub(mul(proceeds, rate), cost_usd));
+        let usd = sub(mul(proceeds, rate), cost_usd);
+        self.realized_usd = add(self.realized_usd, usd);
+        let on_day = self.realized_usd_by_day.entry(day).or_default();
+        *on_day = add(*on_day, usd);
     }
 
     fn drop_dust(&mut self, dust: Decimal) {
@@ -265,6 +281,9 @@ mod tests {
         assert_eq!(p.average_entry_price, "110.11".parse::<Decimal>().unwrap());
         assert_eq!(p.fees_usd, "0.39".parse::<Decimal>().unwrap());
         assert_eq!(p.unmatched_sell_quantity, Decimal::ZERO);
+        let day = crate::model::day_of(intents[2].fill.as_ref().unwrap().updated_at);
+        assert_eq!(ledger.realized_usd_on(&day), p.realized_pnl_usd);
+        assert_eq!(ledger.realized_usd_on("1999-01-01"), Decimal::ZERO);
     }
 
     #[test]

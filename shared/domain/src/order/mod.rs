@@ -5,6 +5,7 @@
 //! This subject depends on `model`, `money`, `ids`, `ports` and `alerts`; nothing outside it depends on it except
 //! the report (`invariants`) and the orchestrator's SELL check.
 
+pub mod breaker;
 pub mod fill;
 pub mod follow;
 pub mod ledger;

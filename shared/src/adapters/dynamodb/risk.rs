@@ -179,6 +179,7 @@ pub(super) fn control_from(item: Option<&Item>) -> Result<Control, StoreError> {
             max_orders_per_day: limit(item, "max_orders_per_day", d.max_orders_per_day)?,
             max_notional_usd_per_day: limit(item, "max_notional_usd_per_day", d.max_notional_usd_per_day)?,
             max_exposure_usd: None,
+            max_daily_loss_usd: limit(item, "max_daily_loss_usd", d.max_daily_loss_usd)?,
         },
         breaker_failures: limit(item, "breaker_failures", defaults.breaker_failures)?,
     })
@@ -196,6 +197,7 @@ fn control_item(c: &Control, version: u64) -> Item {
             limit_value(c.limits.max_notional_usd_per_day),
         ),
         ("breaker_failures".into(), limit_value(c.breaker_failures)),
+        ("max_daily_loss_usd".into(), limit_value(c.limits.max_daily_loss_usd)),
     ]);
     if let Some(h) = &c.halt {
         item.insert("halt_reason".into(), s(&h.reason));
@@ -212,6 +214,8 @@ pub(super) fn symbol_limits_from(item: &Item) -> Result<RiskLimits, StoreError> 
         max_orders_per_day: limit(item, "max_orders_per_day", None)?,
         max_notional_usd_per_day: limit(item, "max_notional_usd_per_day", None)?,
         max_exposure_usd: limit(item, "max_exposure_usd", None)?,
+        // Global only (the control row): a per-symbol loss limit is not built.
+        max_daily_loss_usd: None,
     })
 }
 
