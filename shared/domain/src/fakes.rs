@@ -318,7 +318,7 @@ impl IntentStore for MemoryStore {
     async fn take_over(&self, seen: &OrderIntent, lease_until_ms: i64) -> Result<Option<OrderIntent>, StoreError> {
         let mut t = self.lock();
         match t.intents.get_mut(&seen.idempotency_key) {
-            Some(cur) if cur.attempt == seen.attempt => {
+            Some(cur) if cur.attempt == seen.attempt && !cur.status.is_terminal() => {
                 cur.attempt += 1;
                 cur.lease_until_ms = lease_until_ms;
                 Ok(Some(cur.clone()))

@@ -174,7 +174,8 @@ pub trait IntentStore: Send + Sync {
     /// An outbox row that already exists is left as it is (its message is already on its way); the rest commits.
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError>;
     /// Takes a stale intent over: `attempt = seen.attempt` → `attempt + 1` with a new lease, in one conditional
-    /// update. None: another worker moved first.
+    /// update, only while the intent is not terminal. None: another worker moved first, or it was decided meanwhile
+    /// (the next delivery finds it terminal).
     async fn take_over(&self, seen: &OrderIntent, lease_until_ms: i64) -> Result<Option<OrderIntent>, StoreError>;
     /// Records a fill report (docs/DESIGN.md §13) in one transaction: the intent's fill on the condition that the
     /// recorded fill is still at `seen_version` and the intent is ORDER_PLACED, the increment's ORDER EXECUTED outbox

@@ -256,9 +256,9 @@ fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
     }
 }
 
-/// One seeded run. Returns how many deliveries were made and how many signals the cap held back (to show the runs
-/// are not trivial).
-async fn run(seed: u64) -> (usize, usize) {
+/// One seeded run. Returns how many deliveries were made, how many signals the cap held back and how many fill
+/// increments were recorded (to show the runs are not trivial).
+async fn run(seed: u64) -> (usize, usize, usize) {
     let rng: SharedRng = Arc::new(Mutex::new(Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)));
     let clock = SimClock {
         base: Utc::now(),
@@ -338,7 +338,15 @@ async fn run(seed: u64) -> (usize, usize) {
             Some(Ok(Outcome::Retry(_))) => true, // reported as a batch item failure
             Some(Ok(Outcome::Decided(..))) => false,
             Some(Ok(Outcome::Refused(why))) => panic!("seed {seed}: a real signal was refused: {why}"),
-            Some(Err(e)) => panic!("seed {seed}: store error {e}"),
+            Some(Err(e)) => panic!(
+                "seed {seed}: store error {e}; the signal's decision {:?}; intent {:?}",
+                memory
+                    .signals()
+                    .iter()
+                    .find(|s| s.signal_id == signals[idx].signal_id)
+                    .and_then(|s| s.decision.clone()),
+                memory.intents().iter().find(|i| i.signal_id == signals[idx].signal_id)
+            ),
         };
         if again && deliveries < 200 {
             // At-least-once delivery: a copy may come back at any time, not only after the visibility timeout.
@@ -464,7 +472,231 @@ async fn run(seed: u64) -> (usize, usize) {
         );
     }
     let held = intents.values().filter(|i| i.status == IntentStatus::Skipped).count();
-    (deliveries, held)
+    let increments = follow_fills(seed, &memory, &rng, &clock).await;
+    (deliveries, held, increments)
+}
+
+/// What the exchange fills for one placed order: `parts` equal parts at one price, the fee per part in the base
+/// currency for a BUY and in the quote currency for a SELL; `filled` parts so far.
+struct Truth {
+    side: Side,
+    quantity_per_part: Decimal,
+    price: Decimal,
+    fee_per_part: Decimal,
+    parts: u32,
+    filled: u32,
+}
+
+impl Truth {
+    fn report(&self) -> domain::order::Reported {
+        let n = Decimal::from(self.filled);
+        domain::order::Reported {
+            status: if self.filled == self.parts {
+                domain::order::OrderStatus::Filled
+            } else if self.filled == 0 {
+                domain::order::OrderStatus::Active
+            } else {
+                domain::order::OrderStatus::PartiallyFilled
+            },
+            filled_quantity: self.quantity_per_part * n,
+            average_price: if self.filled == 0 { Decimal::ZERO } else { self.price },
+            fee: self.fee_per_part * n,
+            fee_currency: if self.side == Side::Buy { "ETH" } else { "BTC" }.into(),
+        }
+    }
+}
+
+/// The exchange as the reconcilers see it after the orders were placed: each lookup may fill one more part, and
+/// while `faults` is on a tenth of the answers are lost (the fill moved on; the caller learns nothing).
+struct FillExchange {
+    rng: SharedRng,
+    faults: std::sync::atomic::AtomicBool,
+    truth: Mutex<HashMap<ClientOid, Truth>>,
+}
+
+#[async_trait]
+impl Exchange for FillExchange {
+    async fn usd_price(&self, _currency: &str) -> Result<domain::money::UsdPrice, ExchangeError> {
+        Err(ExchangeError::not_sent("not used by the reconcilers"))
+    }
+    async fn place_order(&self, _req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        Err(ExchangeError::not_sent("not used by the reconcilers"))
+    }
+    async fn find_order(&self, _oid: &ClientOid) -> Result<Lookup, ExchangeError> {
+        Err(ExchangeError::not_sent("not used by the reconcilers"))
+    }
+    async fn order_detail(
+        &self,
+        order: &domain::order::PlacedOrder,
+    ) -> Result<Option<domain::order::Reported>, ExchangeError> {
+        let (delay, advance, lost) = {
+            let mut r = self.rng.lock().unwrap();
+            (r.below(2_000), r.chance(60), r.chance(10))
+        };
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let report = {
+            let mut truth = self.truth.lock().unwrap();
+            let Some(t) = truth.get_mut(&order.client_oid) else {
+                return Ok(None);
+            };
+            if advance && t.filled < t.parts {
+                t.filled += 1;
+            }
+            t.report()
+        };
+        if lost && self.faults.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ExchangeError::unknown("the answer was lost"));
+        }
+        Ok(Some(report))
+    }
+}
+
+/// After the orders: three reconcilers at once, each run killed at a random moment or stalled by the store, lookups
+/// whose answers are lost; then one calm reconciler until every fill is final. The recorded fills must equal the
+/// exchange's, each increment must have one ORDER EXECUTED row, delivered once, and the held quantity and the ledger
+/// must agree with the exchange. Returns the number of increments.
+async fn follow_fills(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &SimClock) -> usize {
+    let placed: Vec<OrderIntent> = memory
+        .intents()
+        .into_iter()
+        .filter(|i| i.status == IntentStatus::OrderPlaced)
+        .collect();
+    let truth = placed
+        .iter()
+        .map(|i| {
+            let mut r = rng.lock().unwrap();
+            let t = Truth {
+                side: i.side,
+                quantity_per_part: Decimal::new(1 + i64::try_from(r.below(500)).unwrap(), 3),
+                price: Decimal::new(900 + i64::try_from(r.below(50)).unwrap(), 4),
+                fee_per_part: Decimal::new(i64::try_from(r.below(10)).unwrap(), 6),
+                parts: 1 + u32::try_from(r.below(4)).unwrap(),
+                filled: 0,
+            };
+            (i.client_oid.clone(), t)
+        })
+        .collect();
+    let exchange = FillExchange {
+        rng: rng.clone(),
+        faults: true.into(),
+        truth: Mutex::new(truth),
+    };
+    let notifier = domain::fakes::MemoryNotifier::default();
+    let stormy = SlowStore {
+        inner: memory.clone(),
+        rng: rng.clone(),
+        faults: true,
+    };
+    let follower = |store: &'static SlowStore| domain::order::Follower {
+        intents: store,
+        alerts: &store.inner,
+        exchange: &exchange,
+        notifier: &notifier,
+        clock,
+    };
+    let stormy: &'static SlowStore = Box::leak(Box::new(stormy));
+    let storm = FuturesUnordered::new();
+    for container in 0..3u64 {
+        let f = follower(stormy);
+        storm.push(async move {
+            for round in 0..6u64 {
+                let (wait, limit) = {
+                    let mut r = rng.lock().unwrap();
+                    (r.below(60_000), 1_000 + r.below(60_000))
+                };
+                tokio::time::sleep(Duration::from_millis(wait + container * 7 + round)).await;
+                let intents = memory.intents();
+                // A Lambda timeout kills the run wherever it is (between the record and the send, say).
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(limit),
+                    f.follow_all(&intents, 4, chrono::Duration::seconds(120)),
+                )
+                .await;
+            }
+        });
+    }
+    storm.collect::<Vec<_>>().await;
+
+    exchange.faults.store(false, std::sync::atomic::Ordering::SeqCst);
+    let calm_store: &'static SlowStore = Box::leak(Box::new(SlowStore {
+        inner: memory.clone(),
+        rng: rng.clone(),
+        faults: false,
+    }));
+    let calm = follower(calm_store);
+    for round in 0.. {
+        tokio::time::sleep(Duration::from_secs(300)).await; // the sweeper's schedule: PENDING rows are past the grace
+        let intents = memory.intents();
+        let t = calm
+            .follow_all(&intents, 4, chrono::Duration::seconds(120))
+            .await
+            .unwrap();
+        if t.looked_up == 0 && t.executed_messages == 0 {
+            break;
+        }
+        assert!(round < 40, "seed {seed}: the fills never settle: {t:?}");
+    }
+
+    let truth = exchange.truth.lock().unwrap();
+    let alerts = memory.alerts();
+    let mut increments = 0;
+    let (mut bought, mut sold) = (Decimal::ZERO, Decimal::ZERO);
+    for i in memory
+        .intents()
+        .into_iter()
+        .filter(|i| i.status == IntentStatus::OrderPlaced)
+    {
+        let t = &truth[&i.client_oid];
+        let fill = i
+            .fill
+            .clone()
+            .unwrap_or_else(|| panic!("seed {seed}: {} has no fill", i.idempotency_key));
+        let want = t.report();
+        assert_eq!(
+            t.filled, t.parts,
+            "seed {seed}: the calm reconciler reads every order to the end"
+        );
+        assert_eq!(
+            (fill.status, fill.filled_quantity, fill.average_price, fill.fee),
+            (want.status, want.filled_quantity, want.average_price, want.fee),
+            "seed {seed}: the record is the exchange's"
+        );
+        let rows: Vec<_> = alerts
+            .iter()
+            .filter(|a| a.alert_id.starts_with(&format!("executed:{}:", i.idempotency_key)))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            fill.increments as usize,
+            "seed {seed}: one row per increment"
+        );
+        assert!(
+            rows.iter().all(|a| a.status == domain::model::AlertStatus::Sent),
+            "seed {seed}: every row sent"
+        );
+        increments += rows.len();
+        match t.side {
+            Side::Buy => bought += want.filled_quantity - want.fee,
+            Side::Sell => sold += want.filled_quantity,
+        }
+    }
+    let executed = notifier.sent().iter().filter(|m| m.contains("ORDER EXECUTED")).count();
+    assert_eq!(executed, increments, "seed {seed}: each increment messaged once");
+    let sym = Symbol::parse("ETH_BTC").unwrap();
+    assert_eq!(
+        memory.held(&sym).await.unwrap(),
+        Decimal::from(1_000_000) + bought - sold,
+        "seed {seed}: the held quantity moved by each fill once"
+    );
+    let ledger = domain::order::Ledger::from_intents(&memory.intents(), Decimal::new(1, 8));
+    if let Some(p) = ledger.positions().first() {
+        assert_eq!(
+            p.quantity - p.unmatched_sell_quantity,
+            bought - sold,
+            "seed {seed}: the ledger holds what the exchange filled"
+        );
+    }
+    increments
 }
 
 /// Seeds 0..`SIM_SEEDS` (default 1000), or only `SIM_SEED=k` to rerun one failing seed alone (the failure message
@@ -477,16 +709,24 @@ async fn at_most_one_order_and_exactly_one_decision_per_signal_over_many_seeds()
         None => 0..number("SIM_SEEDS").unwrap_or(1000),
     };
     let runs = seeds.end - seeds.start;
-    let (mut deliveries, mut held) = (0, 0);
+    let (mut deliveries, mut held, mut increments) = (0, 0, 0);
     for seed in seeds {
-        let (d, h) = run(seed).await;
+        let (d, h, f) = run(seed).await;
         deliveries += d;
         held += h;
+        increments += f;
     }
     assert!(
         deliveries > runs as usize * 6,
         "the runs deliver more than once per signal ({deliveries})"
     );
     assert!(runs < 6 || held > 0, "the daily cap never bound in {runs} runs");
-    eprintln!("{runs} seeds: {deliveries} deliveries, {held} signals held back by the daily cap");
+    assert!(
+        runs < 6 || increments > runs as usize,
+        "the fills came in parts ({increments} increments)"
+    );
+    eprintln!(
+        "{runs} seeds: {deliveries} deliveries, {held} signals held back by the daily cap, {increments} fill increments \
+         each recorded and messaged once"
+    );
 }

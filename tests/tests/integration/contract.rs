@@ -144,6 +144,13 @@ async fn contract(store: &dyn Store) {
     );
     let stored = intents(store, &s.idempotency_key()).await;
     assert_eq!(stored[0].status, IntentStatus::OrderFailed);
+    // A finalize keeps the attempt: a worker that read the intent PENDING at attempt 2 before the finalize must not
+    // take the decided intent over (it would resend the order after its FAILED decision).
+    assert!(
+        store.take_over(&mine, 0).await.unwrap().is_none(),
+        "a decided intent is never taken over"
+    );
+    assert_eq!(intents(store, &s.idempotency_key()).await[0].attempt, 2);
     let row = store
         .get_signals(std::slice::from_ref(&s.signal_id))
         .await

@@ -170,7 +170,12 @@ impl IntentStore for DynamoStore {
             .table_name(&self.tables.intents)
             .key("idempotency_key", s(seen.idempotency_key.as_str()))
             .update_expression("SET attempt = :next, lease_until_ms = :lease")
-            .condition_expression("attempt = :seen")
+            // Only a non-terminal intent: a finalize keeps the attempt, so a taker-over that read the intent before
+            // it was finalized must not take the decided intent over (it would resend a decided order).
+            .condition_expression("attempt = :seen AND #st IN (:pending, :unknown)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":pending", s(IntentStatus::Pending.as_str()))
+            .expression_attribute_values(":unknown", s(IntentStatus::Unknown.as_str()))
             .expression_attribute_values(":seen", n(seen.attempt))
             .expression_attribute_values(":next", n(seen.attempt + 1))
             .expression_attribute_values(":lease", n(lease_until_ms))
