@@ -637,7 +637,7 @@ async fn follow_fills(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &
         assert!(round < 40, "seed {seed}: the fills never settle: {t:?}");
     }
 
-    let truth = exchange.truth.lock().unwrap();
+    let truth = std::mem::take(&mut *exchange.truth.lock().unwrap());
     let alerts = memory.alerts();
     let mut increments = 0;
     let (mut bought, mut sold) = (Decimal::ZERO, Decimal::ZERO);
