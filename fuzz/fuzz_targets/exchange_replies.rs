@@ -1,9 +1,10 @@
 //! Every Crypto.com answer the adapters read: a private call's reply (any HTTP status, any body), a create-order
-//! answer's classification, a get-order-detail result as a lookup, a get-tickers price, get-instruments and
-//! get-risk-parameters tables. Invariant beyond "no panic": a 5xx is never taken for a definitive refusal.
+//! answer's classification, a get-order-detail result as a lookup and as a fill report, a get-open-orders list, a
+//! get-tickers price, get-instruments and get-risk-parameters tables. Invariant beyond "no panic": a 5xx is never taken for a definitive refusal.
 #![no_main]
 use shared::adapters::crypto_com::{
-    create_order_outcome, order_detail, order_report, parse_instruments, parse_min_notionals, ticker_last_price, CreateOutcome, Reply,
+    create_order_outcome, open_orders, order_detail, order_report, parse_instruments, parse_min_notionals,
+    ticker_last_price, CreateOutcome, Reply,
 };
 use shared::ports::ExchangeError;
 use shared::ids::{IdempotencyKey, SignalId};
@@ -26,6 +27,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(Some(r)) = order_report(&reply) {
         let _ = r.check();
     }
+    let _ = open_orders(&reply);
     let _ = ticker_last_price(&reply.result, "BTC_USD");
     let _ = parse_instruments(&reply.result);
     let _ = parse_min_notionals(&reply.result);

@@ -218,6 +218,24 @@ impl ExchangeStandIn {
         }
     }
 
+    /// An order placed on the exchange outside the system (another tool, a person, a lost process): open, unfilled.
+    pub fn place_outside(&self, client_oid: &str, instrument: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            let order = Order {
+                order_id: format!("{}", 8_000_000 + s.orders.len()),
+                hidden_lookups: 0,
+                instrument: instrument.to_string(),
+                side: "BUY".into(),
+                quantity: Decimal::ONE,
+                price: Decimal::ONE,
+                filled_parts: 0,
+                parts: usize::MAX,
+                fee_in_quote: false,
+            };
+            s.orders.insert(client_oid.to_string(), order);
+        }
+    }
+
     /// What the exchange filled, order by order (its truth).
     pub fn fills(&self) -> Vec<StandInFill> {
         self.state
@@ -291,6 +309,20 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
             let order_id = order.order_id.clone();
             s.orders.insert(oid.clone(), order);
             ok(json!({ "order_id": order_id, "client_oid": oid }))
+        }
+        "private/get-open-orders" => {
+            count(s, &method, "listed");
+            let data: Vec<Value> = s
+                .orders
+                .iter()
+                .filter(|(_, o)| o.filled_parts < o.parts)
+                .map(|(oid, o)| {
+                    let fill = o.fill(oid);
+                    json!({ "order_id": o.order_id, "client_oid": oid, "instrument_name": o.instrument,
+                        "side": o.side, "status": fill.status, "cumulative_quantity": fill.quantity.to_string() })
+                })
+                .collect();
+            ok(json!({ "data": data }))
         }
         "private/get-order-detail" => match s.orders.get_mut(&oid) {
             Some(o) if o.hidden_lookups == 0 => {

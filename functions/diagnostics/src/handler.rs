@@ -101,6 +101,10 @@ impl Diagnostics<'_> {
                         None
                     }
                 };
+                match self.control.ghost_orders().await {
+                    Ok((ghosts, at)) => report.add_ghosts(&ghosts, at),
+                    Err(e) => tracing::error!(error = %e, "ghost orders unreadable; not in this report"),
+                }
                 tracing::info!(
                     hours = query.hours,
                     limit = query.limit,

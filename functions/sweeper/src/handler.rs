@@ -81,6 +81,8 @@ pub struct SweepSummary {
     pub fills: FollowTotals,
     /// This run's check of today's realized loss halted trading (the loss breaker).
     pub loss_halt: bool,
+    /// The ghost orders this run's look at the exchange found (None: the exchange could not be read, or none set).
+    pub ghost_orders: Option<usize>,
 }
 
 impl Sweeper<'_> {
@@ -103,6 +105,11 @@ impl Sweeper<'_> {
                 None
             }
         };
+        // Ghost orders as the previous run's look at the exchange found them (this run's look comes after the repairs).
+        match self.control.ghost_orders().await {
+            Ok((ghosts, at)) => report.add_ghosts(&ghosts, at),
+            Err(e) => tracing::error!(error = %e, "ghost orders unreadable; not in this run's counts"),
+        }
         let mut emf = emf_document(self.namespace, &report, now.timestamp_millis());
 
         let (redriven, redrive_failures) = self.redrive(&report, &rows).await?;
@@ -115,6 +122,10 @@ impl Sweeper<'_> {
             alerts_still_pending += pending;
         }
         let fills = self.reconcile(&rows).await?;
+        let ghosts = match self.exchange {
+            Some(exchange) => shared::order::ghosts::check(exchange, self.intents, self.control, now).await?,
+            None => None,
+        };
         let loss_halt = self.loss_breaker(now).await;
 
         let summary = SweepSummary {
@@ -126,6 +137,7 @@ impl Sweeper<'_> {
             counts: report.counts,
             fills,
             loss_halt,
+            ghost_orders: ghosts.map(|g| g.len()),
         };
         shared::metrics::add_count(&mut emf, "Redriven", summary.redriven);
         shared::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);

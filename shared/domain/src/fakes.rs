@@ -27,6 +27,7 @@ struct Tables {
     streak: u32,
     updates: HashSet<i64>,
     held: HashMap<Symbol, rust_decimal::Decimal>,
+    ghosts: (Vec<crate::order::OpenOrder>, Option<DateTime<Utc>>),
 }
 
 impl Tables {
@@ -203,6 +204,19 @@ impl ControlStore for MemoryStore {
 
     async fn held(&self, symbol: &Symbol) -> Result<rust_decimal::Decimal, StoreError> {
         Ok(self.lock().held.get(symbol).copied().unwrap_or_default())
+    }
+
+    async fn ghost_orders(&self) -> Result<(Vec<crate::order::OpenOrder>, Option<DateTime<Utc>>), StoreError> {
+        Ok(self.lock().ghosts.clone())
+    }
+
+    async fn record_ghost_orders(
+        &self,
+        ghosts: &[crate::order::OpenOrder],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.lock().ghosts = (ghosts.to_vec(), Some(at));
+        Ok(())
     }
 
     async fn first_update(&self, update_id: i64, _at: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -267,6 +267,16 @@ impl ClientOid {
         Self(s)
     }
 
+    /// Whether `raw` has the form this system gives its orders (`so1-` + 32 lower-case hex digits): an open order
+    /// of that form that matches no intent is a ghost (docs/DESIGN.md §13).
+    pub fn is_system_form(raw: &str) -> bool {
+        raw.len() == Self::MAX_LEN
+            && raw.starts_with(Self::PREFIX)
+            && raw[Self::PREFIX.len()..]
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    }
+
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let ok = !raw.is_empty()
             && raw.len() <= Self::MAX_LEN

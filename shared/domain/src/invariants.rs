@@ -47,6 +47,9 @@ pub enum ViolationType {
     /// An order placed more than [`UNCONFIRMED_AFTER_MINUTES`] ago whose fill the exchange has not reported final
     /// (docs/DESIGN.md §13): the system does not know what it holds.
     UnconfirmedOrder,
+    /// An order the exchange holds open with this system's client_oid form and no intent (docs/DESIGN.md §13): seen
+    /// by the sweeper's last reconciliation, live mode.
+    GhostOrder,
 }
 
 /// How long a placed order may go without a final fill before the report flags it (UNCONFIRMED_ORDER).
@@ -165,6 +168,7 @@ pub struct Counts {
     /// Signals the risk guard held back (RISK_LIMIT_EXCEEDED, TRADING_HALTED): decided, not violations.
     pub risk_skipped: usize,
     pub unconfirmed_orders: usize,
+    pub ghost_orders: usize,
 }
 
 impl Counts {
@@ -176,6 +180,7 @@ impl Counts {
             ViolationType::NonTerminalIntent => &mut self.non_terminal_intent,
             ViolationType::OrphanIntent => &mut self.orphan_intent,
             ViolationType::UnconfirmedOrder => &mut self.unconfirmed_orders,
+            ViolationType::GhostOrder => &mut self.ghost_orders,
         };
         *count += 1;
     }
@@ -231,6 +236,30 @@ impl From<&crate::risk::Control> for TradingView {
             limits: c.limits.clone(),
             breaker_failures: c.breaker_failures,
         }
+    }
+}
+
+impl Report {
+    /// Adds the ghost orders the sweeper's last reconciliation recorded (they are not in the tables the report is
+    /// computed from): one GHOST_ORDER violation each.
+    pub fn add_ghosts(&mut self, ghosts: &[crate::order::OpenOrder], checked_at: Option<DateTime<Utc>>) {
+        for g in ghosts {
+            self.counts.add_violation(ViolationType::GhostOrder);
+            self.violations.push(Violation {
+                signal_id: String::new(),
+                timestamp: checked_at.map(rfc3339).unwrap_or_default(),
+                symbol: g.symbol.clone(),
+                side: if g.side.eq_ignore_ascii_case("SELL") {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                },
+                violation: ViolationType::GhostOrder,
+                message: "Open order on the exchange with this system's client_oid and no intent".into(),
+                details: serde_json::json!({ "client_oid": g.client_oid, "order_id": g.order_id }),
+            });
+        }
+        self.pass = self.violations.is_empty();
     }
 }
 
@@ -599,7 +628,7 @@ impl ReportQuery {
 /// The report's counts as one CloudWatch Embedded Metric Format document (one log line), published every run.
 pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serde_json::Value {
     let c = &report.counts;
-    let metrics: [(&str, usize); 12] = [
+    let metrics: [(&str, usize); 13] = [
         ("SentSignals", c.sent_signals),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
@@ -612,6 +641,7 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("OrphanIntent", c.orphan_intent),
         ("RiskSkipped", c.risk_skipped),
         ("UnconfirmedOrders", c.unconfirmed_orders),
+        ("GhostOrders", c.ghost_orders),
     ];
     let mut doc = crate::metrics::emf(namespace, timestamp_ms, &metrics);
     // Only when the control row was read: a missing datapoint is not "not halted".
@@ -788,9 +818,10 @@ mod tests {
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            12
+            13
         );
         assert_eq!(emf["UnconfirmedOrders"], 0);
+        assert_eq!(emf["GhostOrders"], 0);
         assert_eq!(v["positions"], serde_json::json!([]));
         assert_eq!(emf["OrphanIntent"], 0);
         assert_eq!(emf["RiskSkipped"], 0);

@@ -11,7 +11,7 @@ use crate::model::{
     AlertRecord, Decision, Emission, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Usd, UsdPrice};
-use crate::order::{FillUpdate, PlacedOrder, Reported};
+use crate::order::{FillUpdate, OpenOrder, PlacedOrder, Reported};
 use crate::risk::{Control, CounterDelta, Reservation, RiskLimits, Usage};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -201,6 +201,11 @@ pub trait ControlStore: Send + Sync {
     async fn record_streak(&self, failed: bool) -> Result<u32, StoreError>;
     /// The base quantity the system's own fills hold for `symbol` (`position#{symbol}`; zero when none).
     async fn held(&self, symbol: &Symbol) -> Result<Decimal, StoreError>;
+    /// The ghost orders the last reconciliation found (open on the exchange with this system's client_oid form, no
+    /// intent), and when it looked; empty and None before any look.
+    async fn ghost_orders(&self) -> Result<(Vec<OpenOrder>, Option<DateTime<Utc>>), StoreError>;
+    /// Replaces the ghost orders found by a reconciliation (a snapshot: the last look wins).
+    async fn record_ghost_orders(&self, ghosts: &[OpenOrder], at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Marks a Telegram update as handled. Ok(false): it was handled before (Telegram retries webhooks).
     async fn first_update(&self, update_id: i64, at: DateTime<Utc>) -> Result<bool, StoreError>;
 }
@@ -370,6 +375,8 @@ pub trait Exchange: Send + Sync {
     /// What the exchange reports about a placed order now (`private/get-order-detail` by client_oid): its status,
     /// cumulative filled quantity, average price and fee. Ok(None): the exchange does not know the order.
     async fn order_detail(&self, order: &PlacedOrder) -> Result<Option<Reported>, ExchangeError>;
+    /// Every order the exchange holds open for the account (`private/get-open-orders`, all instruments).
+    async fn open_orders(&self) -> Result<Vec<OpenOrder>, ExchangeError>;
 }
 
 /// Why a message was not delivered. Every variant is "not delivered": the outbox row stays PENDING for the sweeper.

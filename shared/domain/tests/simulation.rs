@@ -244,6 +244,10 @@ impl Exchange for SimExchange {
     ) -> Result<Option<domain::order::Reported>, ExchangeError> {
         Ok(None)
     }
+    /// Not drawn on by this simulation's orchestrator.
+    async fn open_orders(&self) -> Result<Vec<domain::order::OpenOrder>, ExchangeError> {
+        Ok(Vec::new())
+    }
 }
 
 fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
@@ -548,6 +552,9 @@ impl Exchange for FillExchange {
             return Err(ExchangeError::unknown("the answer was lost"));
         }
         Ok(Some(report))
+    }
+    async fn open_orders(&self) -> Result<Vec<domain::order::OpenOrder>, ExchangeError> {
+        Err(ExchangeError::not_sent("not used by the reconcilers"))
     }
 }
 

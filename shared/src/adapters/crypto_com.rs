@@ -26,7 +26,7 @@ use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
 use crate::money::{round_down_to_tick, UsdPrice};
 use crate::orchestration::truncate;
-use crate::order::{OrderStatus, PlacedOrder, Reported};
+use crate::order::{OpenOrder, OrderStatus, PlacedOrder, Reported};
 use crate::ports::{Cause, Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 use crate::signing::sign;
 
@@ -423,6 +423,33 @@ impl Exchange for CryptoCom {
     async fn order_detail(&self, order: &PlacedOrder) -> Result<Option<Reported>, ExchangeError> {
         order_report(&self.detail(&order.client_oid).await?)
     }
+
+    /// `private/get-open-orders` for every instrument (no pagination: every open order in one answer).
+    async fn open_orders(&self) -> Result<Vec<OpenOrder>, ExchangeError> {
+        let reply = self.private_with_backoff("private/get-open-orders", &json!({})).await?;
+        open_orders(&reply)
+    }
+}
+
+/// A get-open-orders answer as the open orders (`result.data[]`: `client_oid`, `order_id`, `instrument_name`,
+/// `side`); anything but a success is an error, an entry without a client_oid has an empty one (fuzzed).
+pub fn open_orders(reply: &Reply) -> Result<Vec<OpenOrder>, ExchangeError> {
+    if reply.code != Some(0) {
+        return Err(ExchangeError::unknown(format!("get-open-orders: {}", reply.snippet())));
+    }
+    Ok(reply
+        .result
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|o| OpenOrder {
+            client_oid: text(o, "client_oid").unwrap_or_default(),
+            order_id: text(o, "order_id").unwrap_or_default(),
+            symbol: text(o, "instrument_name").unwrap_or_default(),
+            side: text(o, "side").unwrap_or_default(),
+        })
+        .collect())
 }
 
 impl CryptoCom {

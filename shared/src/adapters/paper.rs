@@ -16,7 +16,7 @@ use crate::adapters::crypto_com::UsdTickers;
 use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
 use crate::money::{quote_currency, Usd, UsdPrice};
-use crate::order::{OrderStatus, PlacedOrder, Reported};
+use crate::order::{OpenOrder, OrderStatus, PlacedOrder, Reported};
 use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 
 /// Where the paper exchange's USD prices come from.
@@ -133,6 +133,11 @@ impl Exchange for PaperExchange {
     /// from this process's memory, so any container (the sweeper's too) reads the same fill.
     async fn order_detail(&self, order: &PlacedOrder) -> Result<Option<Reported>, ExchangeError> {
         Ok(paper_fill(order, self.fee_rate))
+    }
+
+    /// A paper order fills whole at once: the paper exchange never holds an open order.
+    async fn open_orders(&self) -> Result<Vec<OpenOrder>, ExchangeError> {
+        Ok(Vec::new())
     }
 }
 

@@ -1,7 +1,7 @@
 //! After the order (docs/DESIGN.md §13), with the real Crypto.com adapter over HTTP against the stand-in and the
 //! tables in the emulator: fills read over several lookups, a fill found only by the sweeper's reconciliation, two
-//! reconcilers at once, a SELL with nothing held, and the realized P&L of a BUY then a SELL against the exchange's
-//! own fills.
+//! reconcilers at once, a SELL with nothing held, the realized P&L of a BUY then a SELL against the exchange's own
+//! fills, the loss breaker, and a ghost order.
 
 use crate::support;
 
@@ -309,4 +309,50 @@ async fn a_realized_loss_at_the_limit_halts_trading_once() {
         decide(&store, &ex, &clock, &eth(&clock, Side::Buy, 24)).await,
         ReasonCode::TradingHalted
     );
+}
+
+#[tokio::test]
+async fn an_open_order_with_our_id_and_no_intent_is_a_ghost() {
+    let env = TestEnv::new("fills-ghost").await;
+    let store = env.store();
+    let stand_in = ExchangeStandIn::start().await.unwrap();
+    stand_in.fill_in_parts(3);
+    let ex = crypto_com(&stand_in.url);
+    let clock = ManualClock::new(Utc::now(), 0);
+    let notifier = MemoryNotifier::default();
+    // One order of ours, still open after a partial fill (not a ghost: its intent exists).
+    let buy = eth(&clock, Side::Buy, 30);
+    assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
+    support::follow_all(&store, &ex, &notifier, &clock).await;
+    // One with this system's form and no intent (a ghost), one placed by hand in the exchange's app (not ours).
+    let lost = shared::ids::IdempotencyKey::for_signal(&shared::ids::SignalId::new(
+        &Symbol::parse("ETH_USDT").unwrap(),
+        Side::Buy,
+        999,
+    ))
+    .client_oid();
+    stand_in.place_outside(lost.as_str(), "ETH_USDT");
+    stand_in.place_outside("web-1765000000", "XRP_USDT");
+
+    let queue = shared::adapters::sqs::SqsQueue::new(env.sqs(), env.p.queue_url.clone());
+    let sweeper = sweeper::handler::Sweeper {
+        exchange: Some(&ex),
+        ..support::sweeper(&store, &queue, &notifier, &clock)
+    };
+    let (_, first) = sweeper.run().await.unwrap();
+    assert_eq!(first.ghost_orders, Some(1), "this run's look found one ghost");
+    let (emf, _) = sweeper.run().await.unwrap();
+    assert_eq!(emf["GhostOrders"], 1, "published from the recorded look");
+    let r = report(&store).await;
+    let (ghosts, at) = store.ghost_orders().await.unwrap();
+    let mut r = r;
+    r.add_ghosts(&ghosts, at);
+    assert_eq!(r.counts.ghost_orders, 1);
+    let v = r
+        .violations
+        .iter()
+        .find(|v| v.violation == invariants::ViolationType::GhostOrder)
+        .unwrap();
+    assert_eq!(v.details["client_oid"], lost.as_str());
+    assert!(!r.pass);
 }

@@ -179,6 +179,9 @@ impl Exchange for LockedAccount {
     ) -> Result<Option<shared::order::Reported>, ExchangeError> {
         Ok(None)
     }
+    async fn open_orders(&self) -> Result<Vec<shared::order::OpenOrder>, ExchangeError> {
+        Ok(Vec::new())
+    }
 }
 
 fn event(s: &SignalRecord) -> SqsEvent {

@@ -140,6 +140,9 @@ impl<E: Exchange> Exchange for CountingExchange<E> {
     ) -> Result<Option<shared::order::Reported>, ExchangeError> {
         self.inner.order_detail(order).await
     }
+    async fn open_orders(&self) -> Result<Vec<shared::order::OpenOrder>, ExchangeError> {
+        self.inner.open_orders().await
+    }
 }
 
 /// An exchange that places the order and then stalls the caller until released — the worker "dies" (is dropped by
@@ -179,6 +182,9 @@ impl<E: Exchange> Exchange for GatedExchange<'_, E> {
         order: &shared::order::PlacedOrder,
     ) -> Result<Option<shared::order::Reported>, ExchangeError> {
         self.inner.order_detail(order).await
+    }
+    async fn open_orders(&self) -> Result<Vec<shared::order::OpenOrder>, ExchangeError> {
+        self.inner.open_orders().await
     }
 }
 

@@ -175,6 +175,15 @@ impl Fill {
     }
 }
 
+/// An order the exchange holds open (`private/get-open-orders`), as the ghost check needs it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OpenOrder {
+    pub client_oid: String,
+    pub order_id: String,
+    pub symbol: String,
+    pub side: String,
+}
+
 /// What the exchange needs to find an order, and what the paper exchange fills it from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedOrder {

@@ -8,8 +8,9 @@
 pub mod breaker;
 pub mod fill;
 pub mod follow;
+pub mod ghosts;
 pub mod ledger;
 
-pub use fill::{Fill, FillUpdate, OrderStatus, PlacedOrder, Reported};
+pub use fill::{Fill, FillUpdate, OpenOrder, OrderStatus, PlacedOrder, Reported};
 pub use follow::{Followed, Follower};
 pub use ledger::{Ledger, Position};

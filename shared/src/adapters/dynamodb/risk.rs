@@ -99,6 +99,9 @@ fn add_update(
         .set_expression_attribute_values(Some(values))
 }
 
+/// The row of the ghost orders the last reconciliation found (docs/DESIGN.md §13).
+const GHOSTS: &str = "ghosts";
+
 /// The key of a symbol's held quantity (the system's own fills, net of base fees).
 fn held_key(symbol: &Symbol) -> String {
     format!("position#{symbol}")
@@ -288,6 +291,34 @@ impl ControlStore for DynamoStore {
         let item = self.risk_item(&held_key(symbol)).await?;
         let raw = item.as_ref().and_then(|i| i.get("qty")).and_then(|v| v.as_n().ok());
         raw.map_or(Ok(Decimal::ZERO), |r| parse("qty", r, |r| r.parse::<Decimal>()))
+    }
+
+    async fn ghost_orders(&self) -> Result<(Vec<crate::order::OpenOrder>, Option<DateTime<Utc>>), StoreError> {
+        let Some(item) = self.risk_item(GHOSTS).await? else {
+            return Ok((Vec::new(), None));
+        };
+        let orders = parse("orders", super::mapping::req_s(&item, "orders")?, |r| {
+            serde_json::from_str::<Vec<crate::order::OpenOrder>>(r)
+        })?;
+        Ok((orders, Some(super::mapping::req_time(&item, "checked_at")?)))
+    }
+
+    async fn record_ghost_orders(
+        &self,
+        ghosts: &[crate::order::OpenOrder],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(ghosts).map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.tables.risk)
+            .item("pk", s(GHOSTS))
+            .item("orders", s(json))
+            .item("checked_at", s(rfc3339(at)))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("PutItem risk (ghosts)", e))?;
+        Ok(())
     }
 
     async fn symbol_limits(&self, symbol: &Symbol) -> Result<RiskLimits, StoreError> {
