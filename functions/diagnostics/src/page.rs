@@ -1,6 +1,6 @@
 //! The operator page: the same report as HTML, for a person (`Accept: text/html` on the API route, behind the same
-//! key). A pass/fail banner, the trading state, the counts, the violations first, then every signal with its
-//! decision trace and order id. Every value from the tables is HTML-escaped; the page loads nothing else (inline
+//! key). A pass/fail banner, the trading state, the counts, the violations first, the positions and realized P&L from
+//! the recorded fills, the orders not yet filled, then every signal with its decision trace and order id. Every value from the tables is HTML-escaped; the page loads nothing else (inline
 //! style, no script).
 
 use serde_json::Value;
@@ -79,6 +79,49 @@ pub fn render(report: &Value) -> String {
             ("details", "details"),
         ],
     );
+    out.push_str("<h2>Positions</h2>");
+    let positions = report["positions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    table(
+        &mut out,
+        "positions",
+        positions,
+        &[
+            ("symbol", "symbol"),
+            ("quantity", "held"),
+            ("average_entry_price", "cost per unit (quote, fees included)"),
+            ("realized_pnl_quote", "realized (quote)"),
+            ("realized_pnl_usd", "realized (USD)"),
+            ("fees_usd", "fees (USD)"),
+        ],
+    );
+    out.push_str("<h2>Open orders</h2>");
+    let open: Vec<Value> = signals
+        .iter()
+        .filter_map(|s| {
+            let intent = &s["order_intent"];
+            let placed = intent["status"] == "ORDER_PLACED";
+            let status = intent["fill"]["status"].as_str();
+            let open = placed && !matches!(status, Some("FILLED" | "CANCELED" | "REJECTED" | "EXPIRED"));
+            open.then(|| {
+                serde_json::json!({
+                    "signal_id": s["signal_id"], "order_id": intent["order_id"], "client_oid": intent["client_oid"],
+                    "status": status.unwrap_or("not read yet"), "filled": intent["fill"]["filled_quantity"],
+                })
+            })
+        })
+        .collect();
+    table(
+        &mut out,
+        "open-orders",
+        &open,
+        &[
+            ("signal_id", "signal"),
+            ("order_id", "order id"),
+            ("client_oid", "client_oid"),
+            ("status", "exchange status"),
+            ("filled", "filled"),
+        ],
+    );
     out.push_str("<h2>Signals</h2>");
     table(
         &mut out,
@@ -114,13 +157,21 @@ mod tests {
             "violations": [{ "violation": "MISSING_INTENT", "signal_id": "ETH_BTC:BUY:1", "timestamp": "t",
                              "message": "Signal was sent but no order_intent exists", "details": {} }],
             "signals": [{ "signal_id": "ETH_BTC:BUY:1", "reason_message": "<script>alert(1)</script>",
-                          "order_id": null, "violations": ["MISSING_INTENT"] }]
+                          "order_id": null, "violations": ["MISSING_INTENT"] },
+                        { "signal_id": "ETH_BTC:BUY:2", "order_intent": { "status": "ORDER_PLACED", "order_id": "7",
+                          "client_oid": "so1-x", "fill": { "status": "PARTIALLY_FILLED", "filled_quantity": "0.5" } } }],
+            "positions": [{ "symbol": "ETH_BTC", "quantity": "0.5", "realized_pnl_usd": "-1.5" }]
         });
         let page = render(&report);
         assert!(page.contains("<div id=\"banner\" class=\"fail\">FAIL: 1 violation(s) over 1 signal(s), last 24 h"));
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(page.contains("HALTED by @ops — &lt;b&gt;maintenance&lt;/b&gt;"));
         assert!(page.find("id=\"violations\"") < page.find("id=\"signals\""));
+        assert!(page.contains("<td>ETH_BTC</td><td>0.5</td>"), "the position");
+        assert!(
+            page.contains("<td>so1-x</td><td>PARTIALLY_FILLED</td><td>0.5</td>"),
+            "the open order"
+        );
         assert_eq!(esc("a&b\"'"), "a&amp;b&quot;&#39;");
     }
 }
