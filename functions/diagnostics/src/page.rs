@@ -31,6 +31,53 @@ fn table(out: &mut String, id: &str, rows: &[Value], columns: &[(&str, &str)]) {
     out.push_str("</tbody></table>");
 }
 
+/// The positions from the recorded fills, and the placed orders whose fill is not final yet.
+fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
+    out.push_str("<h2>Positions</h2>");
+    let positions = report["positions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    table(
+        out,
+        "positions",
+        positions,
+        &[
+            ("symbol", "symbol"),
+            ("quantity", "held"),
+            ("average_entry_price", "cost per unit (quote, fees included)"),
+            ("realized_pnl_quote", "realized (quote)"),
+            ("realized_pnl_usd", "realized (USD)"),
+            ("fees_usd", "fees (USD)"),
+        ],
+    );
+    out.push_str("<h2>Open orders</h2>");
+    let open: Vec<Value> = signals
+        .iter()
+        .filter_map(|s| {
+            let intent = &s["order_intent"];
+            let placed = intent["status"] == "ORDER_PLACED";
+            let status = intent["fill"]["status"].as_str();
+            let open = placed && !matches!(status, Some("FILLED" | "CANCELED" | "REJECTED" | "EXPIRED"));
+            open.then(|| {
+                serde_json::json!({
+                    "signal_id": s["signal_id"], "order_id": intent["order_id"], "client_oid": intent["client_oid"],
+                    "status": status.unwrap_or("not read yet"), "filled": intent["fill"]["filled_quantity"],
+                })
+            })
+        })
+        .collect();
+    table(
+        out,
+        "open-orders",
+        &open,
+        &[
+            ("signal_id", "signal"),
+            ("order_id", "order id"),
+            ("client_oid", "client_oid"),
+            ("status", "exchange status"),
+            ("filled", "filled"),
+        ],
+    );
+}
+
 /// The page for `report` (the API's JSON body, as a value).
 pub fn render(report: &Value) -> String {
     let pass = report["pass"].as_bool() == Some(true);
@@ -79,49 +126,7 @@ pub fn render(report: &Value) -> String {
             ("details", "details"),
         ],
     );
-    out.push_str("<h2>Positions</h2>");
-    let positions = report["positions"].as_array().map(Vec::as_slice).unwrap_or_default();
-    table(
-        &mut out,
-        "positions",
-        positions,
-        &[
-            ("symbol", "symbol"),
-            ("quantity", "held"),
-            ("average_entry_price", "cost per unit (quote, fees included)"),
-            ("realized_pnl_quote", "realized (quote)"),
-            ("realized_pnl_usd", "realized (USD)"),
-            ("fees_usd", "fees (USD)"),
-        ],
-    );
-    out.push_str("<h2>Open orders</h2>");
-    let open: Vec<Value> = signals
-        .iter()
-        .filter_map(|s| {
-            let intent = &s["order_intent"];
-            let placed = intent["status"] == "ORDER_PLACED";
-            let status = intent["fill"]["status"].as_str();
-            let open = placed && !matches!(status, Some("FILLED" | "CANCELED" | "REJECTED" | "EXPIRED"));
-            open.then(|| {
-                serde_json::json!({
-                    "signal_id": s["signal_id"], "order_id": intent["order_id"], "client_oid": intent["client_oid"],
-                    "status": status.unwrap_or("not read yet"), "filled": intent["fill"]["filled_quantity"],
-                })
-            })
-        })
-        .collect();
-    table(
-        &mut out,
-        "open-orders",
-        &open,
-        &[
-            ("signal_id", "signal"),
-            ("order_id", "order id"),
-            ("client_oid", "client_oid"),
-            ("status", "exchange status"),
-            ("filled", "filled"),
-        ],
-    );
+    holdings(&mut out, report, signals);
     out.push_str("<h2>Signals</h2>");
     table(
         &mut out,
