@@ -601,6 +601,10 @@ async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
     let now = chrono::Utc::now();
     let clock = ManualClock::new(now, 0);
     let store = MemoryStore::default();
+    // The SELLs have coins to sell: what is tested is the sizing, not the position.
+    for symbol in ["ETH_BTC", "XRP_ETH", "XRP_USDT"] {
+        store.set_held(&Symbol::parse(symbol).unwrap(), Decimal::from(1_000_000));
+    }
     let signal = |symbol: &str, side: Side, price: Decimal| live_signal(symbol, side, price, now);
     let signals = [
         signal("ETH_BTC", Side::Buy, Decimal::new(5, 2)),   // 0.05 BTC per ETH

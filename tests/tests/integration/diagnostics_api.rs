@@ -213,10 +213,14 @@ async fn the_operator_page_shows_the_banner_a_violation_and_the_signals_in_a_bro
         store.put_new(s).await.unwrap();
     }
     let clock = ManualClock::new(ago, 0);
-    support::orchestrator(&store, &support::paper(1), &clock, OrchestratorSettings::default())
+    let paper = support::paper(1);
+    support::orchestrator(&store, &paper, &clock, OrchestratorSettings::default())
         .process(&support::message(&placed))
         .await
         .unwrap();
+    // Its fill, read back as the orchestrator does right after the decision.
+    let notifier = shared::fakes::MemoryNotifier::default();
+    assert_eq!(support::follow_all(&store, &paper, &notifier, &clock).await.recorded, 1);
 
     let (_server, base) = serve(&env).await;
     let http = shared::adapters::http::client(Duration::from_secs(10)).unwrap();

@@ -1,0 +1,94 @@
+//! `reconcile [--hours N]`: one reconciliation pass against a stack (docs/DESIGN.md §13), as the sweeper runs it on
+//! its schedule: every placed order of the last N hours (default 24) whose fill is not final is read from the
+//! exchange and recorded (with its ORDER EXECUTED messages), PENDING ORDER EXECUTED messages are sent again, the open
+//! orders are checked for ghosts, and the loss breaker is checked. Prints what it changed, as JSON.
+//!
+//! It reads the orchestrator's settings from the environment — `LIVE_TRADING`, `PAPER_TRADING`, `EXCHANGE_BASE_URL`,
+//! `EXCHANGE_SECRET_ID`, `PAPER_*`, the table names (`ORDER_INTENTS_TABLE`, `ALERTS_TABLE`, `RISK_TABLE`, …) and
+//! `TELEGRAM_SECRET_ID` — so it reads the exchange that stack trades on; AWS credentials and region as for any AWS
+//! tool. Running it twice, or beside the sweeper, is safe: each fill is recorded and messaged once.
+
+use std::process::ExitCode;
+
+use chrono::Duration;
+use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::telegram::Telegram;
+use shared::config::{ProcessEnv, TableNames, TelegramConfig, TradingConfig};
+use shared::order::Follower;
+use shared::ports::{Clock, IntentStore};
+
+const USAGE: &str =
+    "usage: reconcile [--hours N]   (one reconciliation pass; the stack's settings from the environment)";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let hours = match args.as_slice() {
+        [] => 24,
+        [flag, n] if flag == "--hours" => match n.parse::<i64>() {
+            Ok(h) if (1..=720).contains(&h) => h,
+            _ => {
+                eprintln!("reconcile: --hours takes 1..720\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(hours).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("reconcile: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(hours: i64) -> Result<(), shared::ports::BoxError> {
+    let tables = TableNames::from_source(&ProcessEnv)?;
+    let trading = TradingConfig::from_source(&ProcessEnv)?;
+    let aws = tests::aws().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let notifier = Telegram::from_config(&secrets, &TelegramConfig::from_source(&ProcessEnv)).await?;
+    let exchange =
+        shared::adapters::exchange::build(&trading, shared::adapters::exchange::secret(&secrets, &trading).await?)?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), tables);
+    let clock = shared::adapters::clock::SystemClock;
+    let now = clock.now();
+    eprintln!("reconcile: {:?} mode, orders of the last {hours} h", trading.mode);
+    let intents = store.intents_created_between(now - Duration::hours(hours), now).await?;
+    let follower = Follower {
+        intents: &store,
+        alerts: &store,
+        exchange: exchange.as_ref(),
+        notifier: &notifier,
+        clock: &clock,
+    };
+    let fills = follower.follow_all(&intents, 10, Duration::seconds(120)).await?;
+    let ghosts = shared::order::ghosts::check(exchange.as_ref(), &store, &store, now).await?;
+    let halt = shared::order::breaker::check_daily_loss(&store, &store, shared::order::follow::dust(8), now).await?;
+    if let Some(h) = &halt {
+        if let Err(e) = shared::ports::Notifier::send(&notifier, &shared::alerts::trading_halted_text(h)).await {
+            eprintln!("reconcile: the TRADING HALTED message was not delivered ({e}); the halt stands");
+        }
+    }
+    let out = serde_json::json!({
+        "orders_read": fills.looked_up,
+        "fills_recorded": fills.recorded,
+        "executed_messages": fills.executed_messages,
+        "unchanged": fills.unchanged,
+        "not_found": fills.not_found,
+        "unreadable": fills.unreadable,
+        "raced": fills.raced,
+        "ghost_orders": ghosts.map(|g| g.into_iter().map(|o| o.client_oid).collect::<Vec<_>>()),
+        "loss_breaker_halted": halt.map(|h| h.reason),
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
