@@ -22,12 +22,7 @@ pub struct Deps {
 impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: SweeperConfig) -> Result<Self, BoxError> {
         let secrets = aws_sdk_secretsmanager::Client::new(aws);
-        let (notifier, exchange_secret) = tokio::join!(
-            Telegram::from_config(&secrets, &config.telegram),
-            exchange::secret(&secrets, &config.trading)
-        );
-        let exchange = exchange::build(&config.trading, exchange_secret?)?;
-        let notifier = notifier?;
+        let (notifier, exchange) = exchange::with_notifier(&secrets, &config.telegram, &config.trading).await?;
         Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
             queue: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.queue_url.clone()),

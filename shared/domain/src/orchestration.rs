@@ -457,9 +457,6 @@ impl Orchestrator<'_> {
                 };
                 let sizing = match sized {
                     Ok(sizing) => sizing,
-                    Err((ReasonCode::SellRequiresPosition, message)) => {
-                        return self.finish_without_position(intent, message).await
-                    }
                     Err((code, message)) if code.decision_type() == DecisionType::Skipped => {
                         return self.finish_skipped(intent, code, message).await
                     }
@@ -574,34 +571,9 @@ impl Orchestrator<'_> {
         }))
     }
 
-    /// A SELL with nothing to sell: SKIPPED / SELL_REQUIRES_POSITION with its ORDER SKIPPED message; the claim's
-    /// reservation released; never an exchange call, never a count towards the circuit breaker.
-    async fn finish_without_position(&self, mut intent: OrderIntent, message: String) -> Result<Outcome, StoreError> {
-        intent.status = IntentStatus::Skipped;
-        intent.error_code = Some(ReasonCode::SellRequiresPosition);
-        intent.error_message = Some(truncate(&message, 500));
-        intent.updated_at = self.clock.now();
-        intent.lease_until_ms = 0;
-        let decision = decision_for(&intent, intent.updated_at);
-        let text = crate::alerts::order_skipped_text(&intent, ReasonCode::SellRequiresPosition, None);
-        let alert = outbox_row(
-            AlertRecord::skipped_id(&intent.idempotency_key),
-            AlertKind::OrderSkipped,
-            &intent,
-            text,
-        );
-        let signal_id = intent.signal_id.clone();
-        self.finalize(Finalization {
-            signal_id,
-            counters: released(&intent),
-            intent,
-            decision,
-            alert: Some(alert),
-        })
-        .await
-    }
-
-    /// An owned intent that will not be traded after all (its size is impossible): SKIPPED, no order, no alert.
+    /// An owned intent that will not be traded after all: SKIPPED, no order, the claim's reservation released. An
+    /// impossible size has no message; a SELL with nothing to sell (SELL_REQUIRES_POSITION) has its ORDER SKIPPED
+    /// message, and never counts towards the circuit breaker (no exchange call was made).
     async fn finish_skipped(
         &self,
         mut intent: OrderIntent,
@@ -614,13 +586,22 @@ impl Orchestrator<'_> {
         intent.updated_at = self.clock.now();
         intent.lease_until_ms = 0;
         let decision = decision_for(&intent, intent.updated_at);
+        let alert = (code == ReasonCode::SellRequiresPosition).then(|| {
+            let text = crate::alerts::order_skipped_text(&intent, code, None);
+            outbox_row(
+                AlertRecord::skipped_id(&intent.idempotency_key),
+                AlertKind::OrderSkipped,
+                &intent,
+                text,
+            )
+        });
         let signal_id = intent.signal_id.clone();
         self.finalize(Finalization {
             signal_id,
             counters: released(&intent),
             intent,
             decision,
-            alert: None,
+            alert,
         })
         .await
     }

@@ -8,9 +8,21 @@ use std::time::Duration;
 use crate::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings, UsdTickers};
 use crate::adapters::paper::{PaperExchange, PaperPrices};
 use crate::adapters::secrets::{json_secret, SecretString};
-use crate::config::{PaperUsdPrices, TradingConfig};
+use crate::adapters::telegram::Telegram;
+use crate::config::{PaperUsdPrices, TelegramConfig, TradingConfig};
 use crate::orchestration::ExecutionMode;
 use crate::ports::{BoxError, Exchange};
+
+/// The stack's Telegram notifier and exchange, their secrets read at once (a cold start waits one round trip).
+pub async fn with_notifier(
+    secrets: &aws_sdk_secretsmanager::Client,
+    telegram: &TelegramConfig,
+    trading: &TradingConfig,
+) -> Result<(Telegram, Box<dyn Exchange>), BoxError> {
+    let (notifier, exchange_secret) = tokio::join!(Telegram::from_config(secrets, telegram), secret(secrets, trading));
+    let exchange = build(trading, exchange_secret?)?;
+    Ok((notifier?, exchange))
+}
 
 /// The exchange secret's fields, read only in live mode (None otherwise): fetch it beside the other secrets of the
 /// cold start, then hand it to [`build`].

@@ -12,7 +12,6 @@ use std::process::ExitCode;
 
 use chrono::Duration;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::telegram::Telegram;
 use shared::config::{ProcessEnv, TableNames, TelegramConfig, TradingConfig};
 use shared::order::Follower;
 use shared::ports::{Clock, IntentStore};
@@ -55,9 +54,8 @@ async fn run(hours: i64) -> Result<(), shared::ports::BoxError> {
     let trading = TradingConfig::from_source(&ProcessEnv)?;
     let aws = tests::aws().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-    let notifier = Telegram::from_config(&secrets, &TelegramConfig::from_source(&ProcessEnv)).await?;
-    let exchange =
-        shared::adapters::exchange::build(&trading, shared::adapters::exchange::secret(&secrets, &trading).await?)?;
+    let telegram = TelegramConfig::from_source(&ProcessEnv);
+    let (notifier, exchange) = shared::adapters::exchange::with_notifier(&secrets, &telegram, &trading).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), tables);
     let clock = shared::adapters::clock::SystemClock;
     let now = clock.now();

@@ -9,9 +9,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
-use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
+use shared::adapters::crypto_com::CryptoCom;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::secrets::SecretString;
 use shared::fakes::{ManualClock, MemoryNotifier};
 use shared::ids::{Side, Symbol};
 use shared::invariants::{self, Report, ReportQuery};
@@ -19,23 +18,36 @@ use shared::model::{ReasonCode, SignalRecord};
 use shared::orchestration::{ExecutionMode, OrchestratorSettings, Outcome};
 use shared::order::OrderStatus;
 use shared::ports::{ControlStore, IntentStore, SignalStore};
-use tests::exchange::{ExchangeStandIn, API_KEY, API_SECRET};
+use tests::exchange::ExchangeStandIn;
 use tests::TestEnv;
 
 fn crypto_com(url: &str) -> CryptoCom {
-    CryptoCom::new(
-        CryptoComSettings {
-            base_url: url.to_string(),
-            timeout: StdDuration::from_secs(2),
-            rate_limit_retries: 1,
-            backoff: StdDuration::from_millis(10),
-        },
-        Credentials {
-            api_key: SecretString::new(API_KEY.into()),
-            api_secret: SecretString::new(API_SECRET.into()),
-        },
-    )
-    .unwrap()
+    support::crypto_com(url, StdDuration::from_secs(2))
+}
+
+/// One test's world: its own tables, the stand-in, the real adapter over it, a fixed record clock, a notifier.
+struct World {
+    env: TestEnv,
+    store: DynamoStore,
+    stand_in: ExchangeStandIn,
+    ex: CryptoCom,
+    clock: ManualClock,
+    notifier: MemoryNotifier,
+}
+
+impl World {
+    async fn new(name: &str) -> World {
+        let env = TestEnv::new(name).await;
+        let stand_in = ExchangeStandIn::start().await.unwrap();
+        World {
+            store: env.store(),
+            ex: crypto_com(&stand_in.url),
+            env,
+            stand_in,
+            clock: ManualClock::new(Utc::now(), 0),
+            notifier: MemoryNotifier::default(),
+        }
+    }
 }
 
 fn live() -> OrchestratorSettings {
@@ -88,13 +100,15 @@ fn executed(n: &MemoryNotifier) -> usize {
 
 #[tokio::test]
 async fn an_order_filled_over_three_lookups_is_recorded_and_messaged_once_per_part() {
-    let env = TestEnv::new("fills-parts").await;
-    let store = env.store();
-    let stand_in = ExchangeStandIn::start().await.unwrap();
+    let World {
+        env: _env,
+        store,
+        stand_in,
+        ex,
+        clock,
+        notifier,
+    } = World::new("fills-parts").await;
     stand_in.fill_in_parts(3);
-    let ex = crypto_com(&stand_in.url);
-    let clock = ManualClock::new(Utc::now(), 0);
-    let notifier = MemoryNotifier::default();
     let buy = eth(&clock, Side::Buy, 1);
     assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
 
@@ -145,13 +159,15 @@ async fn an_order_filled_over_three_lookups_is_recorded_and_messaged_once_per_pa
 
 #[tokio::test]
 async fn a_fill_the_orchestrator_missed_is_found_by_the_sweeper() {
-    let env = TestEnv::new("fills-sweeper").await;
-    let store = env.store();
-    let stand_in = ExchangeStandIn::start().await.unwrap();
+    let World {
+        env,
+        store,
+        stand_in,
+        ex,
+        clock,
+        notifier,
+    } = World::new("fills-sweeper").await;
     stand_in.hide_new_orders(1);
-    let ex = crypto_com(&stand_in.url);
-    let clock = ManualClock::new(Utc::now(), 0);
-    let notifier = MemoryNotifier::default();
     let buy = eth(&clock, Side::Buy, 2);
     assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
     // The orchestrator's read right after placing finds nothing yet (the order book lags).
@@ -195,11 +211,14 @@ async fn two_reconcilers_at_once_record_each_fill_once() {
 
 #[tokio::test]
 async fn a_sell_with_nothing_held_is_skipped_without_an_exchange_call() {
-    let env = TestEnv::new("fills-nosell").await;
-    let store = env.store();
-    let stand_in = ExchangeStandIn::start().await.unwrap();
-    let ex = crypto_com(&stand_in.url);
-    let clock = ManualClock::new(Utc::now(), 0);
+    let World {
+        env: _env,
+        store,
+        stand_in,
+        ex,
+        clock,
+        notifier: _,
+    } = World::new("fills-nosell").await;
     let sell = eth(&clock, Side::Sell, 3);
     assert_eq!(
         decide(&store, &ex, &clock, &sell).await,
@@ -221,13 +240,15 @@ async fn a_sell_with_nothing_held_is_skipped_without_an_exchange_call() {
 
 #[tokio::test]
 async fn realized_pnl_of_a_buy_then_a_sell_equals_the_exchange_fills() {
-    let env = TestEnv::new("fills-pnl").await;
-    let store = env.store();
-    let stand_in = ExchangeStandIn::start().await.unwrap();
+    let World {
+        env: _env,
+        store,
+        stand_in,
+        ex,
+        clock,
+        notifier,
+    } = World::new("fills-pnl").await;
     stand_in.charge_buy_fees_in_quote(true);
-    let ex = crypto_com(&stand_in.url);
-    let clock = ManualClock::new(Utc::now(), 0);
-    let notifier = MemoryNotifier::default();
     let buy = eth(&clock, Side::Buy, 10);
     assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
     support::follow_all(&store, &ex, &notifier, &clock).await;
@@ -254,20 +275,21 @@ async fn realized_pnl_of_a_buy_then_a_sell_equals_the_exchange_fills() {
 
 #[tokio::test]
 async fn a_realized_loss_at_the_limit_halts_trading_once() {
-    let env = TestEnv::new("fills-loss").await;
-    let store = env.store();
+    // The world's clock is one fixed record time: every fill is recorded on the same UTC day, always.
+    let World {
+        env,
+        store,
+        stand_in,
+        ex,
+        clock,
+        notifier,
+    } = World::new("fills-loss").await;
     let limits = shared::risk::RiskLimits {
         max_daily_loss_usd: Some(Decimal::from(5)),
         ..shared::risk::RiskLimits::default()
     };
     shared::trading::set_limits(&store, &limits, Some(3)).await.unwrap();
-    let stand_in = ExchangeStandIn::start().await.unwrap();
     stand_in.charge_buy_fees_in_quote(true);
-    let ex = crypto_com(&stand_in.url);
-    // One fixed record time: the signals just before it, every fill recorded at it (the same UTC day, always).
-    let t0 = Utc::now();
-    let clock = ManualClock::new(t0, 0);
-    let notifier = MemoryNotifier::default();
     let queue = shared::adapters::sqs::SqsQueue::new(env.sqs(), env.p.queue_url.clone());
     let sweeper = sweeper::handler::Sweeper {
         exchange: Some(&ex),
@@ -313,13 +335,15 @@ async fn a_realized_loss_at_the_limit_halts_trading_once() {
 
 #[tokio::test]
 async fn an_open_order_with_our_id_and_no_intent_is_a_ghost() {
-    let env = TestEnv::new("fills-ghost").await;
-    let store = env.store();
-    let stand_in = ExchangeStandIn::start().await.unwrap();
+    let World {
+        env,
+        store,
+        stand_in,
+        ex,
+        clock,
+        notifier,
+    } = World::new("fills-ghost").await;
     stand_in.fill_in_parts(3);
-    let ex = crypto_com(&stand_in.url);
-    let clock = ManualClock::new(Utc::now(), 0);
-    let notifier = MemoryNotifier::default();
     // One order of ours, still open after a partial fill (not a ghost: its intent exists).
     let buy = eth(&clock, Side::Buy, 30);
     assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);

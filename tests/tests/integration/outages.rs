@@ -12,7 +12,7 @@ use crate::support;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
+use shared::adapters::crypto_com::CryptoCom;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::replay::ReplayMarketData;
 use shared::adapters::secrets::SecretString;
@@ -25,7 +25,7 @@ use shared::invariants::{self, Report, ReportQuery};
 use shared::model::{IntentStatus, SignalMessage};
 use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
 use shared::ports::{Clock, IntentStore, SignalStore};
-use tests::exchange::{ExchangeStandIn, Mode, API_KEY, API_SECRET};
+use tests::exchange::{ExchangeStandIn, Mode};
 use tests::{esm, TestEnv};
 
 async fn report(store: &DynamoStore, now: chrono::DateTime<Utc>) -> Report {
@@ -42,19 +42,7 @@ async fn report(store: &DynamoStore, now: chrono::DateTime<Utc>) -> Report {
 }
 
 fn crypto_com(url: &str) -> CryptoCom {
-    CryptoCom::new(
-        CryptoComSettings {
-            base_url: url.to_string(),
-            timeout: StdDuration::from_millis(300),
-            rate_limit_retries: 1,
-            backoff: StdDuration::from_millis(10),
-        },
-        Credentials {
-            api_key: SecretString::new(API_KEY.into()),
-            api_secret: SecretString::new(API_SECRET.into()),
-        },
-    )
-    .unwrap()
+    support::crypto_com(url, StdDuration::from_millis(300))
 }
 
 /// Delivers each message once; the outcomes, in order.

@@ -252,6 +252,25 @@ pub fn sweeper<'a>(
     }
 }
 
+/// The real Crypto.com adapter against the stand-in at `url` (its test credentials), with this HTTP timeout.
+pub fn crypto_com(url: &str, timeout: std::time::Duration) -> shared::adapters::crypto_com::CryptoCom {
+    use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
+    use shared::adapters::secrets::SecretString;
+    CryptoCom::new(
+        CryptoComSettings {
+            base_url: url.to_string(),
+            timeout,
+            rate_limit_retries: 1,
+            backoff: std::time::Duration::from_millis(10),
+        },
+        Credentials {
+            api_key: SecretString::new(tests::exchange::API_KEY.into()),
+            api_secret: SecretString::new(tests::exchange::API_SECRET.into()),
+        },
+    )
+    .unwrap()
+}
+
 /// Reads the fill of every placed order of the last two days once, as the orchestrator does right after a decision
 /// (its ORDER EXECUTED messages go to `notifier`).
 pub async fn follow_all(
