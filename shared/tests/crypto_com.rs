@@ -438,6 +438,55 @@ async fn order_details_become_fill_reports() {
     );
 }
 
+/// The account's open orders as get-open-orders lists them (`result.data[]`, the order object's fields), and a
+/// refusal as an error, never as "no open orders".
+#[tokio::test]
+async fn open_orders_are_listed_and_a_refusal_is_not_an_empty_list() {
+    use shared::order::OpenOrder;
+    let s = server().await;
+    let open = json!({ "data": [
+        { "order_id": "19848525", "client_oid": "so1-0123456789abcdef0123456789abcdef", "instrument_name": "ETH_USDT",
+          "side": "BUY", "order_type": "LIMIT", "status": "ACTIVE", "quantity": "0.05", "cumulative_quantity": "0" },
+        { "order_id": "19848526", "client_oid": "web-1765000000", "instrument_name": "XRP_USDT", "side": "SELL",
+          "order_type": "LIMIT", "status": "PARTIALLY_FILLED", "quantity": "10", "cumulative_quantity": "4" }
+    ]});
+    Mock::given(method("POST"))
+        .and(Signed("private/get-open-orders"))
+        .respond_with(reply(200, 0, "", open))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(Signed("private/get-open-orders"))
+        .respond_with(reply(401, 40101, "AUTHENTICATION_FAILURE", Value::Null))
+        .mount(&s)
+        .await;
+    let ex = exchange(&s, 2_000);
+    let listed = ex.open_orders().await.unwrap();
+    assert_eq!(
+        listed,
+        [
+            OpenOrder {
+                client_oid: "so1-0123456789abcdef0123456789abcdef".into(),
+                order_id: "19848525".into(),
+                symbol: "ETH_USDT".into(),
+                side: "BUY".into(),
+            },
+            OpenOrder {
+                client_oid: "web-1765000000".into(),
+                order_id: "19848526".into(),
+                symbol: "XRP_USDT".into(),
+                side: "SELL".into(),
+            },
+        ]
+    );
+    assert!(
+        ex.open_orders().await.is_err(),
+        "a refused call is not an empty order book"
+    );
+}
+
 #[tokio::test]
 async fn minimum_notional_is_checked_before_anything_is_sent() {
     let s = server().await;
