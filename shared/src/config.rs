@@ -222,7 +222,10 @@ impl TradingConfig {
                 "live" => PaperUsdPrices::Live,
                 _ => PaperUsdPrices::Fixed(usd_prices(src, "PAPER_USD_PRICES")?),
             },
-            paper_fee_rate: fee_pct / Decimal::ONE_HUNDRED,
+            paper_fee_rate: fee_pct.checked_div(Decimal::ONE_HUNDRED).ok_or(ConfigError {
+                var: "PAPER_TAKER_FEE_PCT",
+                reason: format!("{fee_pct} is not a percentage"),
+            })?,
         })
     }
 }

@@ -359,9 +359,14 @@ fn new_order(s: &State, params: &Value) -> Option<Order> {
     let price = *s.prices.get(&instrument)?;
     let number = |k: &str| params[k].as_str().and_then(|v| v.parse::<Decimal>().ok());
     let quantity = match side.as_str() {
-        "BUY" => (number("notional")? / price).round_dp_with_strategy(4, rust_decimal::RoundingStrategy::ToZero),
+        "BUY" => number("notional")?
+            .checked_div(price)?
+            .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::ToZero),
         _ => number("quantity")?,
     };
+    // The caller's numbers: an order whose value or fee would not fit a Decimal is refused here, so that the fill's
+    // arithmetic below (shares of these) cannot overflow.
+    quantity.checked_mul(price)?.checked_mul(FEE_RATE)?;
     Some(Order {
         order_id: format!("{}", 7_000_000 + s.orders.len()),
         hidden_lookups: s.hide_for,

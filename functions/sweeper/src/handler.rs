@@ -294,8 +294,9 @@ impl Sweeper<'_> {
             notifier: self.notifier,
             clock: self.clock,
         };
-        let intents: Vec<_> = rows.intents.values().cloned().collect();
-        follower.follow_all(&intents, self.reconcile_parallel, self.grace).await
+        follower
+            .follow_all(rows.intents.values(), self.reconcile_parallel, self.grace)
+            .await
     }
 
     /// Sends again the outbox rows among `ids` that are still PENDING: (alert id, Telegram message id when

@@ -105,14 +105,15 @@ impl Follower<'_> {
 
     /// Follows every order of `intents` that is placed and not final, `parallel` lookups at a time, and resends the
     /// ORDER EXECUTED rows of earlier increments still PENDING after `grace`.
-    pub async fn follow_all(
+    pub async fn follow_all<'i>(
         &self,
-        intents: &[OrderIntent],
+        intents: impl IntoIterator<Item = &'i OrderIntent>,
         parallel: usize,
         grace: Duration,
     ) -> Result<FollowTotals, StoreError> {
         use futures::stream::{self, StreamExt, TryStreamExt};
-        let open: Vec<&OrderIntent> = intents.iter().filter(|i| is_open(i)).collect();
+        let intents: Vec<&OrderIntent> = intents.into_iter().collect();
+        let open: Vec<&OrderIntent> = intents.iter().copied().filter(|i| is_open(i)).collect();
         let results: Vec<Followed> = stream::iter(open.iter().map(|i| self.follow(i)))
             .buffer_unordered(parallel.max(1))
             .try_collect()
@@ -133,13 +134,13 @@ impl Follower<'_> {
                 Followed::Raced => t.raced += 1,
             }
         }
-        t.executed_messages += self.resend_executed(intents, grace).await?;
+        t.executed_messages += self.resend_executed(&intents, grace).await?;
         Ok(t)
     }
 
     /// Sends again every ORDER EXECUTED row of these intents still PENDING after `grace`; how many went out.
-    async fn resend_executed(&self, intents: &[OrderIntent], grace: Duration) -> Result<usize, StoreError> {
-        let ids: Vec<String> = intents.iter().flat_map(executed_ids).collect();
+    async fn resend_executed(&self, intents: &[&OrderIntent], grace: Duration) -> Result<usize, StoreError> {
+        let ids: Vec<String> = intents.iter().flat_map(|i| executed_ids(i)).collect();
         let mut sent = 0;
         let now = self.clock.now();
         for chunk in ids.chunks(100) {

@@ -38,6 +38,12 @@ pub async fn check(
             return Ok(None);
         }
     };
+    // Only orders of this system's form can be ghosts: without one (the paper exchange, an account traded by this
+    // system alone and all filled) the intents need not be read.
+    if !open.iter().any(|o| ClientOid::is_system_form(&o.client_oid)) {
+        control.record_ghost_orders(&[], now).await?;
+        return Ok(Some(Vec::new()));
+    }
     let known: HashSet<ClientOid> = intents
         .intents_created_between(now - Duration::days(MATCH_DAYS), now)
         .await?
