@@ -144,6 +144,21 @@ pub fn grace(src: &dyn Source) -> Result<Duration, ConfigError> {
     })?))
 }
 
+/// [`grace`], and `UNCONFIRMED_AFTER_MINUTES` (default 10, 1 to 1440): how long a placed order may go without a
+/// final fill before the report calls it UNCONFIRMED_ORDER.
+pub fn patience(src: &dyn Source) -> Result<crate::invariants::Patience, ConfigError> {
+    let minutes = number(
+        src,
+        "UNCONFIRMED_AFTER_MINUTES",
+        crate::invariants::UNCONFIRMED_AFTER_MINUTES,
+        |m| (1..=1440).contains(m),
+    )?;
+    Ok(crate::invariants::Patience {
+        grace: grace(src)?,
+        unconfirmed_after: Duration::minutes(minutes),
+    })
+}
+
 /// Where the live exchange is and how to reach it.
 #[derive(Debug, Clone)]
 pub struct ExchangeConfig {
@@ -254,6 +269,13 @@ mod tests {
             "GRACE_SECONDS"
         );
         assert_eq!(grace(&Pairs::new(&[])).unwrap(), Duration::seconds(120));
+        let p = patience(&Pairs::new(&[("UNCONFIRMED_AFTER_MINUTES", "30")])).unwrap();
+        assert_eq!((p.grace, p.unconfirmed_after), (Duration::seconds(120), Duration::minutes(30)));
+        assert_eq!(patience(&Pairs::new(&[])).unwrap().unconfirmed_after, Duration::minutes(10));
+        assert_eq!(
+            patience(&Pairs::new(&[("UNCONFIRMED_AFTER_MINUTES", "0")])).unwrap_err().var,
+            "UNCONFIRMED_AFTER_MINUTES"
+        );
         assert!(flag(&Pairs::new(&[("F", "on")]), "F", false) && !flag(&Pairs::new(&[("F", "maybe")]), "F", true));
     }
 

@@ -1,12 +1,12 @@
 //! The diagnostics API's configuration (docs/DESIGN.md §9), read once at init.
 
-use chrono::Duration;
-use shared::config::{grace, text, ConfigError, Source, TableNames};
+use shared::config::{patience, text, ConfigError, Source, TableNames};
+use shared::invariants::Patience;
 
 #[derive(Debug, Clone)]
 pub struct DiagnosticsConfig {
     pub tables: TableNames,
-    pub grace: Duration,
+    pub patience: Patience,
     /// Secrets Manager id of `{"api_key"}` callers send in `X-Diagnostics-Key`; None = auth explicitly off.
     pub auth_secret_id: Option<String>,
 }
@@ -26,7 +26,7 @@ impl DiagnosticsConfig {
         Ok(Self {
             auth_secret_id,
             tables: TableNames::from_source(src)?,
-            grace: grace(src)?,
+            patience: patience(src)?,
         })
     }
 }

@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use shared::adapters::secrets::SecretString;
-use shared::invariants::{self, ReportQuery};
+use shared::invariants::{self, Patience, ReportQuery};
 use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, SignalStore};
 
 pub const ROUTE: &str = "/api/diagnostics/recent-signals";
@@ -22,7 +22,7 @@ pub struct Diagnostics<'a> {
     /// The control row: the halt and the global limits, shown with the report.
     pub control: &'a dyn ControlStore,
     pub clock: &'a dyn Clock,
-    pub grace: Duration,
+    pub patience: Patience,
     /// The key callers must send in `X-Diagnostics-Key`; None when auth is explicitly off (local runs).
     pub api_key: Option<&'a SecretString>,
 }
@@ -41,7 +41,7 @@ impl<'a> Diagnostics<'a> {
             alerts: store,
             control: store,
             clock,
-            grace: Duration::seconds(120),
+            patience: Duration::seconds(120).into(),
             api_key,
         }
     }
@@ -92,7 +92,7 @@ impl Diagnostics<'_> {
             }
         };
         let now = self.clock.now();
-        match invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace).await {
+        match invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.patience).await {
             Ok(mut report) => {
                 report.trading = match self.control.control().await {
                     Ok(c) => Some((&c).into()),

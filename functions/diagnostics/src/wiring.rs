@@ -38,7 +38,7 @@ impl Deps {
 
     pub fn diagnostics(&self) -> Diagnostics<'_> {
         Diagnostics {
-            grace: self.config.grace,
+            patience: self.config.patience,
             ..Diagnostics::over(&self.store, &self.clock, self.api_key.as_ref())
         }
     }

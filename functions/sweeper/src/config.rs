@@ -1,13 +1,15 @@
 //! The sweeper's configuration (docs/DESIGN.md §9), read once at init.
 
-use chrono::Duration;
-use shared::config::{grace, number, required, text, ConfigError, Source, TableNames, TelegramConfig, TradingConfig};
+use shared::config::{
+    number, patience, required, text, ConfigError, Source, TableNames, TelegramConfig, TradingConfig,
+};
+use shared::invariants::Patience;
 
 #[derive(Debug, Clone)]
 pub struct SweeperConfig {
     pub tables: TableNames,
     /// How long a signal may be in flight before the sweep repairs it (`GRACE_SECONDS`, as the report's).
-    pub grace: Duration,
+    pub patience: Patience,
     /// Where re-driven signals go.
     pub queue_url: String,
     pub telegram: TelegramConfig,
@@ -24,7 +26,7 @@ impl SweeperConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         Ok(Self {
             tables: TableNames::from_source(src)?,
-            grace: grace(src)?,
+            patience: patience(src)?,
             queue_url: required(src, "SIGNALS_QUEUE_URL")?,
             telegram: TelegramConfig::from_source(src),
             window_hours: number(src, "SWEEP_WINDOW_HOURS", 24u32, |h| (1..=720).contains(h))?,

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use shared::alerts::deliver;
 use shared::ids::SignalId;
-use shared::invariants::{self, emf_document, Counts, Report, ReportQuery, Rows, ViolationType};
+use shared::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
 use shared::model::{AlertRecord, AlertStatus, IntentStatus, ReasonCode, SignalAlertStatus, SignalMessage};
 use shared::order::follow::FollowTotals;
 use shared::order::Follower;
@@ -31,7 +31,7 @@ pub struct Sweeper<'a> {
     pub queue: &'a dyn SignalQueue,
     pub notifier: &'a dyn Notifier,
     pub clock: &'a dyn Clock,
-    pub grace: Duration,
+    pub patience: Patience,
     pub window_hours: u32,
     pub namespace: &'a str,
     /// Where placed orders' fills are read (docs/DESIGN.md §13); None: no reconciliation (a sweeper built for a
@@ -59,7 +59,7 @@ impl<'a> Sweeper<'a> {
             queue,
             notifier,
             clock,
-            grace: Duration::seconds(120),
+            patience: Duration::seconds(120).into(),
             window_hours: 24,
             namespace: "SignalOrchestrator",
             exchange: None,
@@ -96,7 +96,7 @@ impl Sweeper<'_> {
             side: None,
         };
         let rows = invariants::gather(self.signals, self.intents, self.alerts, &query, now).await?;
-        let mut report = invariants::evaluate(&query, &rows, now, self.grace);
+        let mut report = invariants::evaluate(&query, &rows, now, self.patience.grace);
         // The halt is shown (TradingHalted) when the control row can be read; the invariants are published either way.
         report.trading = match self.control.control().await {
             Ok(c) => Some((&c).into()),
@@ -219,7 +219,7 @@ impl Sweeper<'_> {
         let undelivered: Vec<String> = rows
             .signals
             .iter()
-            .filter(|s| s.alert_status != Some(SignalAlertStatus::Sent) && now - s.created_at > self.grace)
+            .filter(|s| s.alert_status != Some(SignalAlertStatus::Sent) && now - s.created_at > self.patience.grace)
             .map(|s| AlertRecord::signal_id(&s.signal_id))
             .collect();
         let (mut resent, mut still_pending) = (0, 0);
@@ -247,7 +247,7 @@ impl Sweeper<'_> {
         let ids: Vec<String> = rows
             .intents
             .values()
-            .filter(|i| now - i.updated_at > self.grace)
+            .filter(|i| now - i.updated_at > self.patience.grace)
             .filter_map(|i| match (i.status, i.error_code) {
                 (IntentStatus::OrderPlaced, _) => Some(AlertRecord::placed_id(&i.idempotency_key)),
                 (IntentStatus::Skipped, Some(ReasonCode::RiskLimitExceeded | ReasonCode::SellRequiresPosition)) => {
@@ -295,7 +295,7 @@ impl Sweeper<'_> {
             clock: self.clock,
         };
         follower
-            .follow_all(rows.intents.values(), self.reconcile_parallel, self.grace)
+            .follow_all(rows.intents.values(), self.reconcile_parallel, self.patience.grace)
             .await
     }
 

@@ -35,7 +35,7 @@ impl Deps {
 
     pub fn sweeper(&self) -> Sweeper<'_> {
         Sweeper {
-            grace: self.config.grace,
+            patience: self.config.patience,
             window_hours: self.config.window_hours,
             namespace: &self.config.metrics_namespace,
             exchange: Some(self.exchange.as_ref()),

@@ -1,7 +1,7 @@
 //! The Telegram webhook's configuration (docs/DESIGN.md §9), read once at init.
 
-use chrono::Duration;
-use shared::config::{grace, ConfigError, Source, TableNames, TelegramConfig};
+use shared::config::{patience, ConfigError, Source, TableNames, TelegramConfig};
+use shared::invariants::Patience;
 
 /// The Telegram webhook (docs/DESIGN.md §11): the bot's token, its chat and the webhook's secret token all come
 /// from the Telegram secret, `{"bot_token", "chat_id", "webhook_secret"}`.
@@ -9,7 +9,7 @@ use shared::config::{grace, ConfigError, Source, TableNames, TelegramConfig};
 pub struct WebhookConfig {
     pub tables: TableNames,
     pub telegram: TelegramConfig,
-    pub grace: Duration,
+    pub patience: Patience,
 }
 
 impl WebhookConfig {
@@ -17,7 +17,7 @@ impl WebhookConfig {
         Ok(Self {
             tables: TableNames::from_source(src)?,
             telegram: TelegramConfig::from_source(src),
-            grace: grace(src)?,
+            patience: patience(src)?,
         })
     }
 }

@@ -6,14 +6,13 @@
 //! act once — and the command runs. Marking comes first: a crash between the two loses the command (at most once),
 //! and the operator, seeing no answer, sends it again.
 
-use chrono::Duration;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::adapters::secrets::SecretString;
 use shared::commands::{self, Command};
-use shared::invariants::{self, ReportQuery};
+use shared::invariants::{self, Patience, ReportQuery};
 use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, SignalStore};
 
 pub const ROUTE: &str = "/telegram/webhook";
@@ -26,7 +25,7 @@ pub struct Webhook<'a> {
     pub alerts: &'a dyn AlertStore,
     pub notifier: &'a dyn Notifier,
     pub clock: &'a dyn Clock,
-    pub grace: Duration,
+    pub patience: Patience,
     /// The `secret_token` given to `setWebhook`; Telegram sends it in every call.
     pub secret: &'a SecretString,
     /// The only chat whose commands are obeyed (the one the alerts go to).
@@ -125,7 +124,7 @@ impl Webhook<'_> {
                     limit: None,
                     side: None,
                 };
-                invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.grace)
+                invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.patience)
                     .await
                     .map_err(|e| tracing::error!(error = %e, command = ?command, "invariants report failed"))
                     .ok()
@@ -183,7 +182,7 @@ mod tests {
             alerts: store,
             notifier,
             clock: &clock,
-            grace: Duration::seconds(120),
+            patience: chrono::Duration::seconds(120).into(),
             secret: &secret,
             chat_id: CHAT,
         };
@@ -205,7 +204,7 @@ mod tests {
             alerts: &store,
             notifier: &notifier,
             clock: &clock,
-            grace: Duration::seconds(120),
+            patience: chrono::Duration::seconds(120).into(),
             secret: &secret,
             chat_id: -1_000_000_000_000,
         };

@@ -58,7 +58,7 @@ impl Deps {
             alerts: &self.store,
             notifier: &self.notifier,
             clock: &self.clock,
-            grace: self.config.grace,
+            patience: self.config.patience,
             secret: &self.secret,
             chat_id: self.chat_id,
         }

@@ -44,7 +44,7 @@ pub enum ViolationType {
     /// signal accounts for. The claim refuses such messages, so this only appears if a signal row was removed or
     /// written around the claim; it is never repaired automatically.
     OrphanIntent,
-    /// An order placed more than [`UNCONFIRMED_AFTER_MINUTES`] ago whose fill the exchange has not reported final
+    /// An order placed more than [`Patience::unconfirmed_after`] ago whose fill the exchange has not reported final
     /// (docs/DESIGN.md §13): the system does not know what it holds.
     UnconfirmedOrder,
     /// An order the exchange holds open with this system's client_oid form and no intent (docs/DESIGN.md §13): seen
@@ -52,8 +52,27 @@ pub enum ViolationType {
     GhostOrder,
 }
 
-/// How long a placed order may go without a final fill before the report flags it (UNCONFIRMED_ORDER).
+/// How long a placed order may go without a final fill before the report flags it (UNCONFIRMED_ORDER), unless
+/// `UNCONFIRMED_AFTER_MINUTES` says otherwise.
 pub const UNCONFIRMED_AFTER_MINUTES: i64 = 10;
+
+/// How long the report waits before it calls something a violation: `grace` for a signal in flight (its intent,
+/// decision and messages), `unconfirmed_after` for a placed order without a final fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patience {
+    pub grace: Duration,
+    pub unconfirmed_after: Duration,
+}
+
+impl From<Duration> for Patience {
+    /// `grace`, and the default [`UNCONFIRMED_AFTER_MINUTES`].
+    fn from(grace: Duration) -> Self {
+        Self {
+            grace,
+            unconfirmed_after: Duration::minutes(UNCONFIRMED_AFTER_MINUTES),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct IntentView {
@@ -267,7 +286,9 @@ impl Report {
 type Finding = (ViolationType, String, serde_json::Value);
 
 /// Builds the report over the rows of a window (see [`Rows`]).
-pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Duration) -> Report {
+pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, patience: impl Into<Patience>) -> Report {
+    let patience = patience.into();
+    let grace = patience.grace;
     let signals = &rows.signals;
     let mut counts = Counts {
         total_signals: signals.len(),
@@ -281,7 +302,7 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, grace: Dur
     for s in signals {
         let past_grace = now - s.created_at > grace;
         let intent = rows.intents.get(&s.idempotency_key());
-        let mut found = intent_findings(s, intent, rows, now, grace, &mut counts);
+        let mut found = intent_findings(s, intent, rows, now, patience, &mut counts);
         found.extend(decision_finding(s, intent, past_grace, &mut counts, &mut summary));
         match s.side {
             Side::Buy => summary.buy_signals += 1,
@@ -329,9 +350,10 @@ fn intent_findings(
     intent: Option<&OrderIntent>,
     rows: &Rows,
     now: DateTime<Utc>,
-    grace: Duration,
+    patience: Patience,
     counts: &mut Counts,
 ) -> Vec<Finding> {
+    let grace = patience.grace;
     let mut found = Vec::new();
     let Some(i) = intent else {
         if now - s.created_at > grace {
@@ -357,12 +379,12 @@ fn intent_findings(
             serde_json::json!({ "idempotency_key": i.idempotency_key.as_str(), "status": i.status, "lease_until_ms": i.lease_until_ms }),
         ));
     }
-    let unconfirmed = Duration::minutes(UNCONFIRMED_AFTER_MINUTES);
-    if crate::order::follow::is_open(i) && now - i.updated_at > unconfirmed {
+    if crate::order::follow::is_open(i) && now - i.updated_at > patience.unconfirmed_after {
         found.push((
             ViolationType::UnconfirmedOrder,
             format!(
-                "Order placed more than {UNCONFIRMED_AFTER_MINUTES} minutes ago has no final fill from the exchange"
+                "Order placed more than {} minutes ago has no final fill from the exchange",
+                patience.unconfirmed_after.num_minutes()
             ),
             serde_json::json!({
                 "idempotency_key": i.idempotency_key.as_str(),
@@ -569,10 +591,10 @@ pub async fn collect(
     alerts: &dyn AlertStore,
     query: &ReportQuery,
     now: DateTime<Utc>,
-    grace: Duration,
+    patience: impl Into<Patience>,
 ) -> Result<Report, StoreError> {
     let rows = gather(signals, intents, alerts, query, now).await?;
-    Ok(evaluate(query, &rows, now, grace))
+    Ok(evaluate(query, &rows, now, patience))
 }
 
 /// A query parameter the diagnostics API refuses (→ 400 naming the parameter).
@@ -767,7 +789,7 @@ mod tests {
     }
 
     #[test]
-    fn a_placed_order_without_a_final_fill_is_unconfirmed_after_ten_minutes() {
+    fn a_placed_order_without_a_final_fill_is_unconfirmed_after_its_setting() {
         let s = signal(1, 900, Some(ReasonCode::ExecOrderPlaced));
         let mut placed = crate::fakes::placed_intent(&s, t0() - Duration::minutes(11));
         let rows = |i: &OrderIntent| Rows {
@@ -779,6 +801,12 @@ mod tests {
         assert_eq!(r.counts.unconfirmed_orders, 1);
         assert_eq!(r.signals[0].violations, [ViolationType::UnconfirmedOrder]);
         assert!(!r.pass);
+        let patient = Patience {
+            grace: Duration::seconds(120),
+            unconfirmed_after: Duration::minutes(15),
+        };
+        let r = evaluate(&ReportQuery::default(), &rows(&placed), t0(), patient);
+        assert_eq!(r.counts.unconfirmed_orders, 0, "11 minutes is within a 15-minute setting");
         placed.fill = Some(crate::order::Fill {
             status: crate::order::OrderStatus::Filled,
             filled_quantity: Decimal::from(2),

@@ -49,7 +49,7 @@ pub struct RiskLimits {
         with = "rust_decimal::serde::str_option"
     )]
     pub max_exposure_usd: Option<Decimal>,
-    /// The loss breaker (global only): trading halts (`halted_by: loss-breaker`) when today's realized loss in USD,
+    /// The loss breaker (globally on the control row, per symbol on its watchlist row): trading halts (`halted_by: loss-breaker`) when today's realized loss in USD,
     /// from the recorded fills, reaches this (docs/DESIGN.md §13).
     #[serde(
         default,

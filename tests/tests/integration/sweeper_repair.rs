@@ -99,7 +99,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     notifier.set_failing(false);
     let clock = ManualClock::new(now, 0);
     let sweeper = sweeper::handler::Sweeper {
-        grace,
+        patience: grace.into(),
         exchange: Some(&exchange),
         ..sweeper::handler::Sweeper::over(&store, &queue, &notifier, &clock)
     };

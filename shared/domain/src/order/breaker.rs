@@ -1,9 +1,10 @@
 //! The loss breaker (docs/DESIGN.md §13): when today's realized loss in USD, from the recorded fills, reaches the
-//! control row's `max_daily_loss_usd`, trading halts (`halted_by: loss-breaker`) until someone resumes it. Checked
+//! control row's `max_daily_loss_usd`, or one symbol's loss reaches its watchlist row's, trading halts (`halted_by: loss-breaker`) until someone resumes it. Checked
 //! after a SELL's fill is recorded (the orchestrator) and on every sweeper run; the halt is a conditional change of
 //! the control row, so however many checkers see the loss at once, one halts and sends the TRADING HALTED message.
 
 use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
 
 use crate::order::Ledger;
 use crate::ports::{ControlStore, IntentStore};
@@ -22,13 +23,10 @@ pub const LOT_HISTORY_DAYS: i64 = 30;
 pub async fn check_daily_loss(
     intents: &dyn IntentStore,
     control: &dyn ControlStore,
-    dust: rust_decimal::Decimal,
+    dust: Decimal,
     now: DateTime<Utc>,
 ) -> Result<Option<Halt>, TradingError> {
     let c = control.control().await?;
-    let Some(max) = c.limits.max_daily_loss_usd else {
-        return Ok(None);
-    };
     if c.halt.is_some() {
         return Ok(None);
     }
@@ -36,17 +34,109 @@ pub async fn check_daily_loss(
         .intents_created_between(now - Duration::days(LOT_HISTORY_DAYS), now)
         .await?;
     let today = crate::model::day_of(now);
-    let realized = Ledger::from_intents(&history, dust).realized_usd_on(&today);
-    if realized > -max {
+    let ledger = Ledger::from_intents(&history, dust);
+    let Some(reason) = over_limit(&ledger, &today, c.limits.max_daily_loss_usd, control).await? else {
         return Ok(None);
-    }
-    let reason = format!(
-        "loss breaker: today's realized loss {} USD reached the limit of {} USD",
-        (-realized).round_dp(2),
-        max.normalize()
-    );
+    };
     match trading::halt(control, &reason, LOSS_BREAKER, now).await? {
         Change::Done(c) => Ok(c.halt),
         Change::Unchanged(_) => Ok(None),
+    }
+}
+
+/// Why today's losses stop trading, if they do: the global limit first, then each symbol that lost today against
+/// its own limit (one watchlist read per losing symbol).
+async fn over_limit(
+    ledger: &Ledger,
+    today: &str,
+    global: Option<Decimal>,
+    control: &dyn ControlStore,
+) -> Result<Option<String>, TradingError> {
+    let realized = ledger.realized_usd_on(today);
+    if let Some(max) = global.filter(|max| realized <= -*max) {
+        return Ok(Some(format!(
+            "loss breaker: today's realized loss {} USD reached the limit of {} USD",
+            (-realized).round_dp(2),
+            max.normalize()
+        )));
+    }
+    for (symbol, realized) in ledger.realized_usd_by_symbol_on(today) {
+        if realized >= Decimal::ZERO {
+            continue;
+        }
+        let limits = control.symbol_limits(symbol).await?;
+        if let Some(max) = limits.max_daily_loss_usd.filter(|max| realized <= -*max) {
+            return Ok(Some(format!(
+                "loss breaker: today's realized loss on {symbol} {} USD reached its limit of {} USD",
+                (-realized).round_dp(2),
+                max.normalize()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{self, MemoryStore};
+    use crate::ids::{Side, Symbol};
+    use crate::model::WatchlistEntry;
+    use crate::order::{Fill, OrderStatus};
+
+    fn at() -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    /// A BUY of 1 ETH at 100 and a SELL of it at 96: a realized loss of 4 USD today (no fees).
+    fn store_with_a_loss(symbol_limit: Option<Decimal>) -> MemoryStore {
+        let sym = Symbol::parse("ETH_USDT").unwrap();
+        let mut entry = WatchlistEntry::new(sym.clone());
+        entry.limits.max_daily_loss_usd = symbol_limit;
+        let store = MemoryStore::with_watchlist(vec![entry]);
+        for (n, side, price) in [(1, Side::Buy, 100), (2, Side::Sell, 96)] {
+            let t = at() + Duration::seconds(n);
+            let s = fakes::sent_signal(&sym, side, n * 1000, Decimal::from(100), t);
+            let mut i = fakes::placed_intent(&s, t);
+            i.fill = Some(Fill {
+                status: OrderStatus::Filled,
+                filled_quantity: Decimal::ONE,
+                average_price: Decimal::from(price),
+                fee: Decimal::ZERO,
+                fee_currency: "USDT".into(),
+                updated_at: t,
+                version: 1,
+                increments: 1,
+            });
+            store.insert_intent(i);
+        }
+        store
+    }
+
+    async fn check(store: &MemoryStore) -> Option<Halt> {
+        let now = at() + Duration::minutes(1);
+        check_daily_loss(store, store, Decimal::new(1, 8), now).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_symbols_own_limit_halts_when_no_global_limit_is_set() {
+        let store = store_with_a_loss(Some(Decimal::from(4)));
+        let halt = check(&store).await.expect("halted");
+        assert_eq!(halt.by, LOSS_BREAKER);
+        assert!(
+            halt.reason.contains("ETH_USDT 4 USD reached its limit of 4 USD"),
+            "{}",
+            halt.reason
+        );
+        assert_eq!(check(&store).await, None, "halted once");
+    }
+
+    #[tokio::test]
+    async fn a_loss_under_every_limit_changes_nothing() {
+        let store = store_with_a_loss(Some(Decimal::from(5)));
+        assert_eq!(check(&store).await, None);
+        assert_eq!(store.control().await.unwrap().halt, None);
+        let unlimited = store_with_a_loss(None);
+        assert_eq!(check(&unlimited).await, None, "no limit anywhere: never halts");
     }
 }

@@ -140,6 +140,14 @@ impl Ledger {
             .fold(Decimal::ZERO, |a, b| add(a, *b))
     }
 
+    /// Realized P&L in USD of the closes recorded on `day`, per symbol (only symbols with a close that day).
+    pub fn realized_usd_by_symbol_on(&self, day: &str) -> Vec<(&Symbol, Decimal)> {
+        self.books
+            .iter()
+            .filter_map(|(s, b)| b.realized_usd_by_day.get(day).map(|v| (s, *v)))
+            .collect()
+    }
+
     /// The quantity the ledger holds for `symbol` (0 when none).
     pub fn held(&self, symbol: &Symbol) -> Decimal {
         self.books.get(symbol).map_or(Decimal::ZERO, Book::quantity)

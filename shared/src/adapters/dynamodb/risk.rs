@@ -217,18 +217,18 @@ pub(super) fn symbol_limits_from(item: &Item) -> Result<RiskLimits, StoreError> 
         max_orders_per_day: limit(item, "max_orders_per_day", None)?,
         max_notional_usd_per_day: limit(item, "max_notional_usd_per_day", None)?,
         max_exposure_usd: limit(item, "max_exposure_usd", None)?,
-        // Global only (the control row): a per-symbol loss limit is not built.
-        max_daily_loss_usd: None,
+        max_daily_loss_usd: limit(item, "max_daily_loss_usd", None)?,
     })
 }
 
 /// The watchlist attributes of a symbol's limits: set when given, removed when not.
-pub(super) fn symbol_limit_attrs(l: &RiskLimits) -> [(&'static str, Option<AttributeValue>); 4] {
+pub(super) fn symbol_limit_attrs(l: &RiskLimits) -> [(&'static str, Option<AttributeValue>); 5] {
     [
         ("max_order_usd", l.max_order_usd.map(n)),
         ("max_orders_per_day", l.max_orders_per_day.map(n)),
         ("max_notional_usd_per_day", l.max_notional_usd_per_day.map(n)),
         ("max_exposure_usd", l.max_exposure_usd.map(n)),
+        ("max_daily_loss_usd", l.max_daily_loss_usd.map(n)),
     ]
 }
 
@@ -327,7 +327,9 @@ impl ControlStore for DynamoStore {
             .get_item()
             .table_name(&self.tables.watchlist)
             .key("symbol", s(symbol.as_str()))
-            .projection_expression("max_order_usd, max_orders_per_day, max_notional_usd_per_day, max_exposure_usd")
+            .projection_expression(
+                "max_order_usd, max_orders_per_day, max_notional_usd_per_day, max_exposure_usd, max_daily_loss_usd",
+            )
             .send()
             .await
             .map_err(|e| StoreError::backend("GetItem watchlist (limits)", e))?;
