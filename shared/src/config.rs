@@ -270,10 +270,18 @@ mod tests {
         );
         assert_eq!(grace(&Pairs::new(&[])).unwrap(), Duration::seconds(120));
         let p = patience(&Pairs::new(&[("UNCONFIRMED_AFTER_MINUTES", "30")])).unwrap();
-        assert_eq!((p.grace, p.unconfirmed_after), (Duration::seconds(120), Duration::minutes(30)));
-        assert_eq!(patience(&Pairs::new(&[])).unwrap().unconfirmed_after, Duration::minutes(10));
         assert_eq!(
-            patience(&Pairs::new(&[("UNCONFIRMED_AFTER_MINUTES", "0")])).unwrap_err().var,
+            (p.grace, p.unconfirmed_after),
+            (Duration::seconds(120), Duration::minutes(30))
+        );
+        assert_eq!(
+            patience(&Pairs::new(&[])).unwrap().unconfirmed_after,
+            Duration::minutes(10)
+        );
+        assert_eq!(
+            patience(&Pairs::new(&[("UNCONFIRMED_AFTER_MINUTES", "0")]))
+                .unwrap_err()
+                .var,
             "UNCONFIRMED_AFTER_MINUTES"
         );
         assert!(flag(&Pairs::new(&[("F", "on")]), "F", false) && !flag(&Pairs::new(&[("F", "maybe")]), "F", true));

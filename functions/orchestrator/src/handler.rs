@@ -515,6 +515,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_symbol_set_to_sell_coins_held_elsewhere_sells_the_configured_amount() {
+        let clock = sample_clock();
+        let sell = sample_sell(&clock);
+        let mut entry = shared::model::WatchlistEntry::new(sell.symbol.clone());
+        entry.sell_held_elsewhere = true;
+        let store = MemoryStore::with_watchlist(vec![entry]);
+        SignalStore::put_new(&store, &sell).await.unwrap();
+        store.set_held(&sell.symbol, Decimal::new(5, 2)); // less than the 0.09048 ETH the $100 buys
+        let exchange = paper(1);
+        let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
+        let Outcome::Decided(d, _) = orch.process(&sell.to_message()).await.unwrap() else {
+            panic!("not decided");
+        };
+        assert_eq!(d.reason_code, ReasonCode::ExecOrderPlaced);
+        let sizing = store.intents()[0].sizing.clone().unwrap();
+        assert_eq!(sizing.quantity.map(|q| q.0), Some(Decimal::new(9_048_132, 8)), "not capped");
+    }
+
+    #[tokio::test]
     async fn an_impossible_size_is_skipped_not_a_panic() {
         // The signal row itself asks for a SELL of Decimal::MAX dollars at a price of 10^-28: the quantity overflows.
         let clock = sample_clock();

@@ -202,6 +202,11 @@ impl ControlStore for MemoryStore {
         Ok(t.streak)
     }
 
+    async fn sells_held_elsewhere(&self, symbol: &Symbol) -> Result<bool, StoreError> {
+        let t = self.lock();
+        Ok(t.watchlist.iter().any(|e| &e.symbol == symbol && e.sell_held_elsewhere))
+    }
+
     async fn held(&self, symbol: &Symbol) -> Result<rust_decimal::Decimal, StoreError> {
         Ok(self.lock().held.get(symbol).copied().unwrap_or_default())
     }

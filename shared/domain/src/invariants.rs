@@ -806,7 +806,10 @@ mod tests {
             unconfirmed_after: Duration::minutes(15),
         };
         let r = evaluate(&ReportQuery::default(), &rows(&placed), t0(), patient);
-        assert_eq!(r.counts.unconfirmed_orders, 0, "11 minutes is within a 15-minute setting");
+        assert_eq!(
+            r.counts.unconfirmed_orders, 0,
+            "11 minutes is within a 15-minute setting"
+        );
         placed.fill = Some(crate::order::Fill {
             status: crate::order::OrderStatus::Filled,
             filled_quantity: Decimal::from(2),

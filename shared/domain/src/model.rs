@@ -336,6 +336,11 @@ pub struct WatchlistEntry {
     /// `simple` (default, the original's) or `wilder`.
     #[serde(default)]
     pub rsi_method: Option<Setting<RsiMethod>>,
+    /// A SELL sells the configured amount (`trade_amount_usd` at the signal's price) even beyond what this system's
+    /// fills hold: for an account that holds coins bought elsewhere (default off: a SELL sells at most what is held,
+    /// docs/DESIGN.md §13). Read by the orchestrator when it sizes a SELL.
+    #[serde(default)]
+    pub sell_held_elsewhere: bool,
     /// Per-symbol risk limits (docs/DESIGN.md §11), read by the orchestrator at each claim.
     #[serde(flatten)]
     pub limits: RiskLimits,
@@ -362,6 +367,7 @@ impl WatchlistEntry {
             volume_min_ratio: None,
             timeframe: None,
             rsi_method: None,
+            sell_held_elsewhere: false,
             limits: RiskLimits::default(),
             last_buy: None,
             last_sell: None,

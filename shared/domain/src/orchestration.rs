@@ -551,10 +551,17 @@ impl Orchestrator<'_> {
 
     /// A SELL sells at most what the system's own fills hold for the symbol (docs/DESIGN.md §13): nothing held →
     /// SELL_REQUIRES_POSITION (on spot, selling coins the account does not hold would fail with INSUFFICIENT_FUNDS
-    /// and count towards the circuit breaker); less held than the configured amount buys → the held quantity.
+    /// and count towards the circuit breaker); less held than the configured amount buys → the held quantity. A
+    /// symbol whose watchlist row says `sell_held_elsewhere` sells the configured amount whatever is held (read only
+    /// when holding less than that would change the order).
     async fn size_sell(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
         let held = self.control.held(&msg.symbol).await?;
         let step = crate::order::follow::dust(self.settings.quantity_decimals);
+        let sized = self.size(msg).await;
+        let enough = matches!(&sized, Ok(z) if z.quantity.is_some_and(|q| q.0 <= held));
+        if enough || self.control.sells_held_elsewhere(&msg.symbol).await? {
+            return Ok(sized);
+        }
         if held < step {
             return Ok(Err((
                 ReasonCode::SellRequiresPosition,
@@ -565,7 +572,7 @@ impl Orchestrator<'_> {
                 ),
             )));
         }
-        Ok(self.size(msg).await.and_then(|z| {
+        Ok(sized.and_then(|z| {
             z.capped(money::Quantity(held), self.settings.quantity_decimals)
                 .map_err(|e| (ReasonCode::InvalidTradeAmount, e.to_string()))
         }))

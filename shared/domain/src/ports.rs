@@ -199,6 +199,9 @@ pub trait ControlStore: Send + Sync {
     async fn symbol_limits(&self, symbol: &Symbol) -> Result<RiskLimits, StoreError>;
     /// The run of consecutive account failures after one more order outcome: +1 for a failure, 0 for a success.
     async fn record_streak(&self, failed: bool) -> Result<u32, StoreError>;
+    /// The watchlist row's `sell_held_elsewhere` (false when the row is gone): a SELL may sell the configured amount
+    /// beyond what this system's fills hold.
+    async fn sells_held_elsewhere(&self, symbol: &Symbol) -> Result<bool, StoreError>;
     /// The base quantity the system's own fills hold for `symbol` (`position#{symbol}`; zero when none).
     async fn held(&self, symbol: &Symbol) -> Result<Decimal, StoreError>;
     /// The ghost orders the last reconciliation found (open on the exchange with this system's client_oid form, no

@@ -22,7 +22,8 @@ impl<S: SignalStore + IntentStore + AlertStore + WatchlistStore + ControlStore> 
 
 fn entry() -> WatchlistEntry {
     serde_json::from_value(serde_json::json!({
-        "symbol": "ETH_BTC", "preset": "swing-aggressive", "max_exposure_usd": "250", "max_orders_per_day": 4
+        "symbol": "ETH_BTC", "preset": "swing-aggressive", "max_exposure_usd": "250", "max_orders_per_day": 4,
+        "max_daily_loss_usd": "40", "sell_held_elsewhere": true
     }))
     .unwrap()
 }
@@ -382,6 +383,8 @@ async fn risk_contract(store: &dyn Store) {
     assert_eq!(store.symbol_limits(&sym).await.unwrap(), entry().limits);
     let none = Symbol::parse("DOGE_USDT").unwrap();
     assert_eq!(store.symbol_limits(&none).await.unwrap(), RiskLimits::default());
+    assert!(store.sells_held_elsewhere(&sym).await.unwrap());
+    assert!(!store.sells_held_elsewhere(&none).await.unwrap(), "no row: only what is held");
 
     // The breaker's run and the Telegram update log.
     assert_eq!(store.record_streak(false).await.unwrap(), 0);

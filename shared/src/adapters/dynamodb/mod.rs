@@ -119,6 +119,7 @@ impl DynamoStore {
             ("alert_enabled", AttributeValue::Bool(e.alert_enabled)),
             ("trade_enabled", AttributeValue::Bool(e.trade_enabled)),
             ("notify_order_placed", AttributeValue::Bool(e.notify_order_placed)),
+            ("sell_held_elsewhere", AttributeValue::Bool(e.sell_held_elsewhere)),
             ("trade_amount_usd", AttributeValue::N(e.trade_amount_usd.to_string())),
             ("preset", s(e.preset.name())),
         ];

@@ -287,6 +287,23 @@ impl ControlStore for DynamoStore {
         usage_from(self.risk_item(key).await?.as_ref())
     }
 
+    async fn sells_held_elsewhere(&self, symbol: &Symbol) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.watchlist)
+            .key("symbol", s(symbol.as_str()))
+            .projection_expression("sell_held_elsewhere")
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("GetItem watchlist (sell_held_elsewhere)", e))?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| opt_bool(i, "sell_held_elsewhere"))
+            .unwrap_or(false))
+    }
+
     async fn held(&self, symbol: &Symbol) -> Result<Decimal, StoreError> {
         let item = self.risk_item(&held_key(symbol)).await?;
         let raw = item.as_ref().and_then(|i| i.get("qty")).and_then(|v| v.as_n().ok());

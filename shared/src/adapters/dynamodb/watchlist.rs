@@ -136,6 +136,7 @@ pub(super) fn watchlist_from(item: &Item) -> Result<WatchlistEntry, StoreError> 
         volume_min_ratio: num("volume_min_ratio"),
         timeframe: opt_s(item, "timeframe").map(Setting::read),
         rsi_method: opt_s(item, "rsi_method").map(Setting::read),
+        sell_held_elsewhere: opt_bool(item, "sell_held_elsewhere").unwrap_or(default.sell_held_elsewhere),
         limits: risk::symbol_limits_from(item)?,
         last_buy: emission(item, "last_buy")?,
         last_sell: emission(item, "last_sell")?,
