@@ -288,6 +288,17 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
             return ok(json!({ "data": data }));
         }
         "public/get-risk-parameters" => return ok(json!({ "base_currency_config": [] })),
+        "public/get-tickers" => {
+            // The documented ticker fields: `i` instrument, `a` last trade price (as text).
+            let data: Vec<Value> = req
+                .query()
+                .iter()
+                .filter(|(k, _)| k == "instrument_name")
+                .filter_map(|(_, i)| s.prices.get(i).map(|p| json!({ "i": i, "a": p.to_string() })))
+                .collect();
+            count(s, &method, "answered");
+            return ok(json!({ "data": data }));
+        }
         _ => {}
     }
     let Some(params) = signed_params(req) else {

@@ -530,7 +530,11 @@ mod tests {
         };
         assert_eq!(d.reason_code, ReasonCode::ExecOrderPlaced);
         let sizing = store.intents()[0].sizing.clone().unwrap();
-        assert_eq!(sizing.quantity.map(|q| q.0), Some(Decimal::new(9_048_132, 8)), "not capped");
+        assert_eq!(
+            sizing.quantity.map(|q| q.0),
+            Some(Decimal::new(9_048_132, 8)),
+            "not capped"
+        );
     }
 
     #[tokio::test]

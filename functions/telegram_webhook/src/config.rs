@@ -1,6 +1,6 @@
 //! The Telegram webhook's configuration (docs/DESIGN.md §9), read once at init.
 
-use shared::config::{patience, ConfigError, Source, TableNames, TelegramConfig};
+use shared::config::{patience, text, ConfigError, Source, TableNames, TelegramConfig};
 use shared::invariants::Patience;
 
 /// The Telegram webhook (docs/DESIGN.md §11): the bot's token, its chat and the webhook's secret token all come
@@ -10,6 +10,9 @@ pub struct WebhookConfig {
     pub tables: TableNames,
     pub telegram: TelegramConfig,
     pub patience: Patience,
+    /// Crypto.com's public API (`EXCHANGE_BASE_URL`, as the orchestrator's): the last prices `/positions` marks the
+    /// open positions at.
+    pub exchange_base_url: String,
 }
 
 impl WebhookConfig {
@@ -18,6 +21,7 @@ impl WebhookConfig {
             tables: TableNames::from_source(src)?,
             telegram: TelegramConfig::from_source(src),
             patience: patience(src)?,
+            exchange_base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
         })
     }
 }

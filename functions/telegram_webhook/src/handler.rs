@@ -13,7 +13,7 @@ use serde_json::json;
 use shared::adapters::secrets::SecretString;
 use shared::commands::{self, Command};
 use shared::invariants::{self, Patience, ReportQuery};
-use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, SignalStore};
+use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, Prices, SignalStore};
 
 pub const ROUTE: &str = "/telegram/webhook";
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -26,6 +26,8 @@ pub struct Webhook<'a> {
     pub notifier: &'a dyn Notifier,
     pub clock: &'a dyn Clock,
     pub patience: Patience,
+    /// The last prices `/positions` marks open positions at (None: not marked).
+    pub prices: Option<&'a dyn Prices>,
     /// The `secret_token` given to `setWebhook`; Telegram sends it in every call.
     pub secret: &'a SecretString,
     /// The only chat whose commands are obeyed (the one the alerts go to).
@@ -131,7 +133,7 @@ impl Webhook<'_> {
             }
             None => None,
         };
-        commands::run(command, self.control, report.as_ref(), from, now)
+        commands::run(command, self.control, report.as_ref(), self.prices, from, now)
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, command = ?command, "telegram command failed");
@@ -183,6 +185,7 @@ mod tests {
             notifier,
             clock: &clock,
             patience: chrono::Duration::seconds(120).into(),
+            prices: None,
             secret: &secret,
             chat_id: CHAT,
         };
@@ -205,6 +208,7 @@ mod tests {
             notifier: &notifier,
             clock: &clock,
             patience: chrono::Duration::seconds(120).into(),
+            prices: None,
             secret: &secret,
             chat_id: -1_000_000_000_000,
         };

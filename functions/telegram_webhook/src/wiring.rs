@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::config::WebhookConfig;
 use shared::adapters::clock::SystemClock;
+use shared::adapters::crypto_com::UsdTickers;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::secrets::{json_secret, key_field, take_field, SecretString};
 use shared::adapters::telegram::{Telegram, TelegramSettings};
@@ -18,6 +19,7 @@ pub struct Deps {
     pub clock: SystemClock,
     pub secret: SecretString,
     pub chat_id: i64,
+    pub prices: UsdTickers,
     pub config: WebhookConfig,
 }
 
@@ -46,6 +48,7 @@ impl Deps {
             clock: SystemClock,
             secret,
             chat_id,
+            prices: UsdTickers::new(&config.exchange_base_url, Duration::from_secs(3))?,
             config,
         })
     }
@@ -59,6 +62,7 @@ impl Deps {
             notifier: &self.notifier,
             clock: &self.clock,
             patience: self.config.patience,
+            prices: Some(&self.prices),
             secret: &self.secret,
             chat_id: self.chat_id,
         }

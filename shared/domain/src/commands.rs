@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::ids::Symbol;
 use crate::invariants::Report;
-use crate::ports::ControlStore;
+use crate::order::Unrealized;
+use crate::ports::{ControlStore, Prices};
 use crate::trading::{self, Change, TradingError};
 
 /// The largest update body read (Telegram's updates are a few KB; anything bigger is not one).
@@ -117,6 +119,7 @@ pub async fn run(
     command: &Command,
     control: &dyn ControlStore,
     report: Option<&Report>,
+    prices: Option<&dyn Prices>,
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<String, TradingError> {
@@ -166,7 +169,10 @@ pub async fn run(
                 ),
             )
         }
-        Command::Positions => report.map_or_else(unavailable, positions_text),
+        Command::Positions => match report {
+            Some(r) => positions_text(r, &marks(r, prices).await),
+            None => unavailable(),
+        },
         Command::Profit => report.map_or_else(unavailable, profit_text),
         Command::Help => HELP.to_string(),
         Command::Unknown(text) => format!("Unknown command {text:?}.\n{HELP}"),
@@ -177,8 +183,33 @@ fn unavailable() -> String {
     "The ledger is unavailable right now (see the logs); nothing changed.".to_string()
 }
 
-/// /positions: each symbol the recorded fills hold, with its cost and realized P&L.
-pub fn positions_text(report: &Report) -> String {
+/// Each open position marked at its last price now (`Err`: why not). No `prices`: none marked.
+pub async fn marks(report: &Report, prices: Option<&dyn Prices>) -> Vec<(Symbol, Result<Unrealized, String>)> {
+    let Some(prices) = prices else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for p in report.positions.iter().filter(|p| !p.quantity.is_zero()) {
+        let quote = crate::money::quote_currency(&p.symbol);
+        let marked = match prices.last_price(&p.symbol).await {
+            Ok(last) => {
+                let usd = match crate::money::UsdPrice::pegged(quote) {
+                    Some(peg) => Some(peg),
+                    None => prices.usd_price(quote).await.ok(),
+                };
+                p.unrealized(last, usd.as_ref())
+                    .ok_or_else(|| format!("{last} {quote} is out of range"))
+            }
+            Err(e) => Err(format!("no last price: {e}")),
+        };
+        out.push((p.symbol.clone(), marked));
+    }
+    out
+}
+
+/// /positions: each symbol the recorded fills hold, with its cost and realized P&L, and what it would realize at the
+/// last price now (`marks`, when asked for).
+pub fn positions_text(report: &Report, marks: &[(Symbol, Result<Unrealized, String>)]) -> String {
     let open: Vec<_> = report.positions.iter().filter(|p| !p.quantity.is_zero()).collect();
     if open.is_empty() {
         return format!("No open position in the last {} days' fills.", LEDGER_HOURS / 24);
@@ -187,14 +218,26 @@ pub fn positions_text(report: &Report) -> String {
         .iter()
         .map(|p| {
             let (base, quote) = p.symbol.as_str().split_once('_').unwrap_or((p.symbol.as_str(), ""));
-            format!(
+            let held = format!(
                 "{}: {} {base} at {} {quote} (cost per unit, fees included) · realized {} {quote} ≈ {:.2} USD",
                 p.symbol,
                 p.quantity,
                 p.average_entry_price.round_dp(8).normalize(),
                 p.realized_pnl_quote.round_dp(8).normalize(),
                 p.realized_pnl_usd
-            )
+            );
+            match marks.iter().find(|(s, _)| s == &p.symbol).map(|(_, m)| m) {
+                None => held,
+                Some(Ok(u)) => format!(
+                    "{held}\n  unrealized at {} {quote} now: {} {quote}{}",
+                    u.last_price.normalize(),
+                    u.pnl_quote.round_dp(8).normalize(),
+                    u.pnl_usd
+                        .as_ref()
+                        .map_or_else(|| " (no USD price now)".to_string(), |(v, _)| format!(" ≈ {v:.2} USD"))
+                ),
+                Some(Err(why)) => format!("{held}\n  unrealized: unknown ({why})"),
+            }
         })
         .collect();
     format!("Positions (from the exchange's fills):\n{}", lines.join("\n"))
@@ -298,7 +341,7 @@ mod tests {
             now,
             chrono::Duration::seconds(120),
         );
-        assert!(positions_text(&empty).starts_with("No open position"));
+        assert!(positions_text(&empty, &[]).starts_with("No open position"));
         let rows = Rows {
             intents: [
                 filled(crate::ids::Side::Buy, 1, 2, 100),
@@ -309,7 +352,7 @@ mod tests {
         };
         let r = evaluate(&ReportQuery::default(), &rows, now, chrono::Duration::seconds(120));
         // Bought 2 at 100 (+1 fee), sold 1 at 150 (−1 fee): 149 − 100.5 = 48.5.
-        let positions = positions_text(&r);
+        let positions = positions_text(&r, &[]);
         assert!(positions.contains("ETH_USDT: 1 ETH at 100.5 USDT"), "{positions}");
         let profit = profit_text(&r);
         assert!(profit.contains("Total: ≈ 48.50 USD (fees 2.00 USD)"), "{profit}");
@@ -319,26 +362,26 @@ mod tests {
     async fn halt_needs_a_reason_and_is_idempotent() {
         let store = crate::fakes::MemoryStore::default();
         let now = Utc::now();
-        let empty = run(&Command::Halt(String::new()), &store, None, "@ops", now)
+        let empty = run(&Command::Halt(String::new()), &store, None, None, "@ops", now)
             .await
             .unwrap();
         assert!(empty.starts_with("Say why"));
         assert!(store.control().await.unwrap().halt.is_none());
-        let halted = run(&Command::Halt("maintenance".into()), &store, None, "@ops", now)
+        let halted = run(&Command::Halt("maintenance".into()), &store, None, None, "@ops", now)
             .await
             .unwrap();
         assert!(halted.contains("HALTED by @ops: maintenance"), "{halted}");
-        let again = run(&Command::Halt("other".into()), &store, None, "@x", now)
+        let again = run(&Command::Halt("other".into()), &store, None, None, "@x", now)
             .await
             .unwrap();
         assert!(again.starts_with("Already halted by @ops"), "{again}");
-        let status = run(&Command::Status, &store, None, "@ops", now).await.unwrap();
+        let status = run(&Command::Status, &store, None, None, "@ops", now).await.unwrap();
         assert!(
             status.contains("HALTED") && status.contains("report unavailable"),
             "{status}"
         );
         assert_eq!(
-            run(&Command::Resume, &store, None, "@ops", now).await.unwrap(),
+            run(&Command::Resume, &store, None, None, "@ops", now).await.unwrap(),
             "▶️ Trading RESUMED by @ops."
         );
         assert!(store.control().await.unwrap().halt.is_none());

@@ -382,6 +382,16 @@ pub trait Exchange: Send + Sync {
     async fn open_orders(&self) -> Result<Vec<OpenOrder>, ExchangeError>;
 }
 
+/// Market prices now, from the exchange's public tickers (no credentials): what a position is worth when someone
+/// asks (`/positions`), never a number the ledger records.
+#[async_trait]
+pub trait Prices: Send + Sync {
+    /// The last trade price of `symbol`, in its quote currency.
+    async fn last_price(&self, symbol: &Symbol) -> Result<Decimal, ExchangeError>;
+    /// The USD price of one unit of `currency` now, with its source.
+    async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError>;
+}
+
 /// Why a message was not delivered. Every variant is "not delivered": the outbox row stays PENDING for the sweeper.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use crate::adapters::secrets::{take_field, SecretError, SecretString};
 use crate::classify::{classify_text, code_class, CodeClass};
-use crate::ids::{ClientOid, Side};
+use crate::ids::{ClientOid, Side, Symbol};
 use crate::model::ReasonCode;
 use crate::money::{round_down_to_tick, UsdPrice};
 use crate::orchestration::truncate;
@@ -151,6 +151,30 @@ impl UsdTickers {
             message: format!("no last price for {}", tried.join(" or ")),
             snippet: format!("public/get-tickers: no price for {}", tried.join(", ")),
         })
+    }
+}
+
+#[async_trait]
+impl crate::ports::Prices for UsdTickers {
+    /// `public/get-tickers` for the instrument, not cached (asked for by a person, rarely).
+    async fn last_price(&self, symbol: &Symbol) -> Result<Decimal, ExchangeError> {
+        let instrument = symbol.as_str();
+        let result = public_get(
+            &self.http,
+            &self.base_url,
+            "public/get-tickers",
+            &[("instrument_name", instrument)],
+        )
+        .await?;
+        ticker_last_price(&result, instrument).ok_or_else(|| ExchangeError::Rejected {
+            code: ReasonCode::QuoteConversionUnavailable,
+            message: format!("no last price for {instrument}"),
+            snippet: format!("public/get-tickers: no price for {instrument}"),
+        })
+    }
+
+    async fn usd_price(&self, currency: &str) -> Result<UsdPrice, ExchangeError> {
+        UsdTickers::usd_price(self, currency).await
     }
 }
 

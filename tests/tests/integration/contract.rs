@@ -384,7 +384,10 @@ async fn risk_contract(store: &dyn Store) {
     let none = Symbol::parse("DOGE_USDT").unwrap();
     assert_eq!(store.symbol_limits(&none).await.unwrap(), RiskLimits::default());
     assert!(store.sells_held_elsewhere(&sym).await.unwrap());
-    assert!(!store.sells_held_elsewhere(&none).await.unwrap(), "no row: only what is held");
+    assert!(
+        !store.sells_held_elsewhere(&none).await.unwrap(),
+        "no row: only what is held"
+    );
 
     // The breaker's run and the Telegram update log.
     assert_eq!(store.record_streak(false).await.unwrap(), 0);

@@ -380,3 +380,40 @@ async fn an_open_order_with_our_id_and_no_intent_is_a_ghost() {
     assert_eq!(v.details["client_oid"], lost.as_str());
     assert!(!r.pass);
 }
+
+#[tokio::test]
+async fn positions_are_marked_at_the_exchanges_last_price_when_asked() {
+    let World {
+        env: _env,
+        store,
+        stand_in,
+        ex,
+        clock,
+        notifier,
+    } = World::new("fills-marks").await;
+    stand_in.charge_buy_fees_in_quote(true);
+    let buy = eth(&clock, Side::Buy, 30);
+    assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
+    support::follow_all(&store, &ex, &notifier, &clock).await;
+    stand_in.set_price("ETH_USDT", Decimal::from(2100));
+    let prices = shared::adapters::crypto_com::UsdTickers::new(&stand_in.url, StdDuration::from_secs(2)).unwrap();
+    let r = report(&store).await;
+    let now = shared::ports::Clock::now(&clock);
+    let cmd = shared::commands::Command::Positions;
+    let text = shared::commands::run(&cmd, &store, Some(&r), Some(&prices), "@ops", now)
+        .await
+        .unwrap();
+    // 0.05 ETH at 2000 plus a 0.1 USDT fee: 2002 per ETH; at 2100 that is 0.05 × 98 = 4.9 USDT, 1 USD each.
+    assert!(text.contains("ETH_USDT: 0.05 ETH at 2002 USDT"), "{text}");
+    assert!(
+        text.contains("unrealized at 2100 USDT now: 4.9 USDT ≈ 4.90 USD"),
+        "{text}"
+    );
+    assert_eq!(
+        stand_in.calls().get("public/get-tickers answered"),
+        Some(&1),
+        "one ticker read"
+    );
+    // Nothing is recorded from a mark: the ledger still holds what the fills say.
+    assert_eq!(report(&store).await.positions, r.positions);
+}

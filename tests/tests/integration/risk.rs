@@ -271,6 +271,7 @@ async fn a_halt_sent_as_a_telegram_command_stops_the_next_claim_and_other_chats_
             secret_id: "signal-orchestrator/telegram".into(),
         },
         patience: chrono::Duration::seconds(120).into(),
+        exchange_base_url: sink.base.clone(),
     };
     // Built as the Lambda builds it: bot token, chat and webhook secret from Secrets Manager.
     let deps = telegram_webhook::wiring::Deps::new(&env.aws, config).await.unwrap();

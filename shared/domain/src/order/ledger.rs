@@ -42,6 +42,38 @@ pub struct Position {
     pub unpriced_fees: BTreeMap<String, String>,
 }
 
+/// What an open position would realize at a price now (before the sale's fee): quantity × (price − cost per unit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unrealized {
+    pub last_price: Decimal,
+    pub pnl_quote: Decimal,
+    /// At the quote currency's USD price now, with its source; None when no USD price was found.
+    pub pnl_usd: Option<(Decimal, String)>,
+}
+
+impl Position {
+    /// Marks the open quantity at `last_price` (quote currency); `usd` is the quote's USD price now, when known.
+    /// None: nothing is held, or the numbers are out of range.
+    pub fn unrealized(&self, last_price: Decimal, usd: Option<&crate::money::UsdPrice>) -> Option<Unrealized> {
+        if self.quantity.is_zero() {
+            return None;
+        }
+        let pnl_quote = last_price
+            .checked_sub(self.average_entry_price)?
+            .checked_mul(self.quantity)?
+            .round_dp(SHOWN_DECIMALS);
+        let pnl_usd = usd.and_then(|p| {
+            let v = pnl_quote.checked_mul(p.usd_per_unit)?.round_dp(SHOWN_DECIMALS);
+            Some((v, p.source.clone()))
+        });
+        Some(Unrealized {
+            last_price,
+            pnl_quote,
+            pnl_usd,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Lot {
     quantity: Decimal,
