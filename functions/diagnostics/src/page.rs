@@ -3,6 +3,8 @@
 //! the recorded fills, the orders not yet filled, then every signal with its decision trace and order id. Every value from the tables is HTML-escaped; the page loads nothing else (inline
 //! style, no script).
 
+use chrono::{DateTime, Utc};
+use plotters::prelude::*;
 use serde_json::Value;
 use shared::html::esc;
 
@@ -31,7 +33,77 @@ fn table(out: &mut String, id: &str, rows: &[Value], columns: &[(&str, &str)]) {
     out.push_str("</tbody></table>");
 }
 
-/// The positions from the recorded fills, and the placed orders whose fill is not final yet.
+/// The report's realized P&L over time: (close time in ms, running sum in USD), in time order. Points that cannot be
+/// read are left out (the JSON is the server's own; this only guards the drawing).
+fn realized_points(report: &Value) -> Vec<(i64, f64)> {
+    let points = report["realized_pnl"].as_array().map(Vec::as_slice).unwrap_or_default();
+    points
+        .iter()
+        .filter_map(|p| {
+            let at = DateTime::parse_from_rfc3339(p["at"].as_str()?).ok()?.timestamp_millis();
+            let usd = p["cumulative_usd"].as_str()?.parse::<f64>().ok()?;
+            usd.is_finite().then_some((at, usd))
+        })
+        .collect()
+}
+
+/// The chart of realized P&L over time as inline SVG (a step line of the running sum in USD, a dot per close, the
+/// zero line), drawn as the backtest report's charts are; a sentence instead when nothing was closed.
+fn realized_chart(report: &Value) -> String {
+    let points = realized_points(report);
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return "<p id=\"realized-chart\">No position was closed in this window: no realized P&amp;L yet.</p>".into();
+    };
+    let x = (first.0 - 60_000)..(last.0 + 60_000);
+    let (lo, hi) = points
+        .iter()
+        .fold((0f64, 0f64), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
+    let pad = ((hi - lo) * 0.1).max(1.0);
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::with_string(&mut svg, (900, 280)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Realized P&L, USD (running sum of closes, fees included)",
+                ("sans-serif", 15),
+            )
+            .margin(8)
+            .x_label_area_size(22)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x.clone(), (lo - pad)..(hi + pad))?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&|t| {
+                DateTime::<Utc>::from_timestamp_millis(*t)
+                    .map_or_else(String::new, |d| d.format("%m-%d %H:%M").to_string())
+            })
+            .y_desc("USD")
+            .draw()?;
+        chart.draw_series(LineSeries::new([(x.start, 0.0), (x.end, 0.0)], BLACK.mix(0.3)))?;
+        let mut steps = vec![(x.start, 0.0)];
+        for (at, usd) in &points {
+            let before = steps.last().map_or(0.0, |p| p.1);
+            steps.extend([(*at, before), (*at, *usd)]);
+        }
+        steps.push((x.end, last.1));
+        chart.draw_series(LineSeries::new(steps, BLUE.stroke_width(2)))?;
+        chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, BLUE.filled())))?;
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => format!("<div id=\"realized-chart\">{svg}</div>"),
+        Err(e) => format!(
+            "<p id=\"realized-chart\">The chart could not be drawn: {}</p>",
+            esc(&e.to_string())
+        ),
+    }
+}
+
+/// The positions from the recorded fills, their realized P&L over time, and the placed orders whose fill is not
+/// final yet.
 fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
     out.push_str("<h2>Positions</h2>");
     let positions = report["positions"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -48,6 +120,8 @@ fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
             ("fees_usd", "fees (USD)"),
         ],
     );
+    out.push_str("<h2>Realized P&amp;L over time</h2>");
+    out.push_str(&realized_chart(report));
     out.push_str("<h2>Open orders</h2>");
     let open: Vec<Value> = signals
         .iter()
@@ -165,7 +239,11 @@ mod tests {
                           "order_id": null, "violations": ["MISSING_INTENT"] },
                         { "signal_id": "ETH_BTC:BUY:2", "order_intent": { "status": "ORDER_PLACED", "order_id": "7",
                           "client_oid": "so1-x", "fill": { "status": "PARTIALLY_FILLED", "filled_quantity": "0.5" } } }],
-            "positions": [{ "symbol": "ETH_BTC", "quantity": "0.5", "realized_pnl_usd": "-1.5" }]
+            "positions": [{ "symbol": "ETH_BTC", "quantity": "0.5", "realized_pnl_usd": "-1.5" }],
+            "realized_pnl": [
+                { "at": "2026-01-02T10:00:00Z", "symbol": "ETH_BTC", "realized_usd": "2", "cumulative_usd": "2" },
+                { "at": "2026-01-02T12:00:00Z", "symbol": "ETH_BTC", "realized_usd": "-3.5", "cumulative_usd": "-1.5" }
+            ]
         });
         let page = render(&report);
         assert!(page.contains("<div id=\"banner\" class=\"fail\">FAIL: 1 violation(s) over 1 signal(s), last 24 h"));
@@ -178,5 +256,15 @@ mod tests {
             "the open order"
         );
         assert_eq!(esc("a&b\"'"), "a&amp;b&quot;&#39;");
+        let chart = &page[page.find("id=\"realized-chart\"").unwrap()..page.find("<h2>Open orders").unwrap()];
+        assert!(chart.contains("<svg") && chart.contains("<polyline"), "{chart}");
+        assert_eq!(chart.matches("<circle").count(), 2, "a dot per close");
+    }
+
+    #[test]
+    fn no_close_no_chart_but_a_sentence() {
+        let page = render(&json!({ "pass": true, "positions": [], "realized_pnl": [] }));
+        assert!(page.contains("No position was closed in this window"));
+        assert!(!page.contains("<svg"));
     }
 }

@@ -230,6 +230,8 @@ pub struct Report {
     /// Per symbol, from the recorded fills of the window's orders (docs/DESIGN.md §13): a position closed within
     /// the window stays listed with quantity 0 and its realized P&L.
     pub positions: Vec<crate::order::Position>,
+    /// Every close of the window's positions in time order, with the running sum (the operator page's chart).
+    pub realized_pnl: Vec<crate::order::RealizedPoint>,
 }
 
 /// The control row, for the report.
@@ -328,10 +330,10 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, patience: 
         violations.push(orphan_violation(i));
     }
     summary.null_decisions = counts.null_decisions;
-    let positions =
-        crate::order::Ledger::from_intents(rows.intents.values(), crate::order::follow::dust(8)).positions();
+    let ledger = crate::order::Ledger::from_intents(rows.intents.values(), crate::order::follow::dust(8));
     Report {
-        positions,
+        positions: ledger.positions(),
+        realized_pnl: ledger.realized_series(),
         total: views.len(),
         signals: views,
         hours: query.hours,

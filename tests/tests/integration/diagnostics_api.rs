@@ -221,6 +221,16 @@ async fn the_operator_page_shows_the_banner_a_violation_and_the_signals_in_a_bro
     // Its fill, read back as the orchestrator does right after the decision.
     let notifier = shared::fakes::MemoryNotifier::default();
     assert_eq!(support::follow_all(&store, &paper, &notifier, &clock).await.recorded, 1);
+    // A SELL of what it bought, a minute later at a higher price: one close, realized P&L for the chart.
+    let mut sold = support::signal("ETH_BTC", Side::Sell, 3, ago + chrono::Duration::minutes(1));
+    sold.price *= rust_decimal::Decimal::new(11, 1);
+    store.put_new(&sold).await.unwrap();
+    clock.advance_ms(60_000);
+    support::orchestrator(&store, &paper, &clock, OrchestratorSettings::default())
+        .process(&support::message(&sold))
+        .await
+        .unwrap();
+    assert_eq!(support::follow_all(&store, &paper, &notifier, &clock).await.recorded, 1);
 
     let (_server, base) = serve(&env).await;
     let http = shared::adapters::http::client(Duration::from_secs(10)).unwrap();
@@ -247,7 +257,11 @@ async fn the_operator_page_shows_the_banner_a_violation_and_the_signals_in_a_bro
     let screenshot = std::env::var("OPERATOR_PAGE_SCREENSHOT").ok();
     let dom = chromium_dom(&html, screenshot.as_deref());
     // The lost signal has no intent and no decision: MISSING_INTENT and NULL_DECISION.
-    assert!(dom.contains("FAIL: 2 violation(s) over 2 signal(s), last 2 h"), "{dom}");
+    assert!(dom.contains("FAIL: 2 violation(s) over 3 signal(s), last 2 h"), "{dom}");
+    // The realized P&L chart, drawn in the page itself: the running sum as a line, one dot for the one close.
+    let chart = &dom[dom.find("id=\"realized-chart\"").unwrap()..dom.find("id=\"open-orders\"").unwrap()];
+    assert!(chart.contains("<svg") && chart.contains("<polyline"), "{chart}");
+    assert_eq!(chart.matches("<circle").count(), 1, "{chart}");
     assert!(dom.contains("Trading: running"), "{dom}");
     let violations = &dom[dom.find("id=\"violations\"").unwrap()..dom.find("id=\"signals\"").unwrap()];
     assert!(

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -74,6 +75,19 @@ impl Position {
     }
 }
 
+/// One close's realized P&L in USD, and the sum of every close up to it (all symbols): a point of the operator page's
+/// chart of realized P&L over time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RealizedPoint {
+    /// The closing fill's record time.
+    pub at: DateTime<Utc>,
+    pub symbol: Symbol,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub realized_usd: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cumulative_usd: Decimal,
+}
+
 #[derive(Debug, Clone)]
 struct Lot {
     quantity: Decimal,
@@ -91,6 +105,8 @@ struct Book {
     unpriced: BTreeMap<String, Decimal>,
     /// Realized USD by the UTC day (`YYYY-MM-DD`) of the closing fill's record.
     realized_usd_by_day: BTreeMap<String, Decimal>,
+    /// Each close: the closing fill's record time and its realized USD.
+    closes: Vec<(DateTime<Utc>, Decimal)>,
 }
 
 /// All symbols' positions, from the fills of a set of order intents.
@@ -153,8 +169,12 @@ impl Ledger {
                 }
             }
             Side::Sell => {
-                let day = crate::model::day_of(fill.updated_at);
-                book.close(add(fill.filled_quantity, base_fee), sub(value, quote_cost), rate, day);
+                book.close(
+                    add(fill.filled_quantity, base_fee),
+                    sub(value, quote_cost),
+                    rate,
+                    fill.updated_at,
+                );
             }
         }
         book.drop_dust(self.dust);
@@ -180,6 +200,29 @@ impl Ledger {
             .collect()
     }
 
+    /// Every close in time order (all symbols), with the running sum: realized P&L over time.
+    pub fn realized_series(&self) -> Vec<RealizedPoint> {
+        let mut closes: Vec<(DateTime<Utc>, &Symbol, Decimal)> = self
+            .books
+            .iter()
+            .flat_map(|(s, b)| b.closes.iter().map(move |(at, usd)| (*at, s, *usd)))
+            .collect();
+        closes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut sum = Decimal::ZERO;
+        closes
+            .into_iter()
+            .map(|(at, symbol, usd)| {
+                sum = add(sum, usd);
+                RealizedPoint {
+                    at,
+                    symbol: symbol.clone(),
+                    realized_usd: usd.round_dp(SHOWN_DECIMALS).normalize(),
+                    cumulative_usd: sum.round_dp(SHOWN_DECIMALS).normalize(),
+                }
+            })
+            .collect()
+    }
+
     /// The quantity the ledger holds for `symbol` (0 when none).
     pub fn held(&self, symbol: &Symbol) -> Decimal {
         self.books.get(symbol).map_or(Decimal::ZERO, Book::quantity)
@@ -192,7 +235,7 @@ impl Book {
     }
 
     /// A SELL giving up `given` base units for `proceeds` (quote, net of a quote fee), at the sale's USD rate.
-    fn close(&mut self, given: Decimal, proceeds: Decimal, rate: Decimal, day: String) {
+    fn close(&mut self, given: Decimal, proceeds: Decimal, rate: Decimal, at: DateTime<Utc>) {
         let mut left = given;
         let (mut cost_quote, mut cost_usd) = (Decimal::ZERO, Decimal::ZERO);
         while left > Decimal::ZERO && !self.lots.is_empty() {
@@ -228,8 +271,9 @@ impl Book {
         self.realized_quote = add(self.realized_quote, sub(proceeds, cost_quote));
         let usd = sub(mul(proceeds, rate), cost_usd);
         self.realized_usd = add(self.realized_usd, usd);
-        let on_day = self.realized_usd_by_day.entry(day).or_default();
+        let on_day = self.realized_usd_by_day.entry(crate::model::day_of(at)).or_default();
         *on_day = add(*on_day, usd);
+        self.closes.push((at, usd));
     }
 
     fn drop_dust(&mut self, dust: Decimal) {
@@ -302,6 +346,29 @@ mod tests {
             increments: 1,
         });
         i
+    }
+
+    #[test]
+    fn realized_over_time_and_a_mark_at_a_price_now() {
+        let intents = [
+            filled(Side::Buy, 1, "2", "100", "0", "USDT"),
+            filled(Side::Sell, 2, "1", "110", "0", "USDT"),
+            filled(Side::Sell, 3, "0.5", "90", "0", "USDT"),
+        ];
+        let ledger = Ledger::from_intents(&intents, Decimal::new(1, 8));
+        let series: Vec<(String, String)> = ledger
+            .realized_series()
+            .iter()
+            .map(|p| (p.realized_usd.to_string(), p.cumulative_usd.to_string()))
+            .collect();
+        assert_eq!(series, [("10".into(), "10".into()), ("-5".into(), "5".into())]);
+        let p = &ledger.positions()[0];
+        let peg = crate::money::UsdPrice::pegged("USDT").unwrap();
+        let u = p.unrealized(Decimal::from(104), Some(&peg)).unwrap();
+        assert_eq!(u.pnl_quote, Decimal::from(2)); // 0.5 × (104 − 100)
+        assert_eq!(u.pnl_usd.map(|(v, _)| v), Some(Decimal::from(2)));
+        let loss = p.unrealized(Decimal::from(96), None).unwrap();
+        assert_eq!((loss.pnl_quote, loss.pnl_usd), (Decimal::from(-2), None));
     }
 
     #[test]

@@ -13,4 +13,4 @@ pub mod ledger;
 
 pub use fill::{Fill, FillUpdate, OpenOrder, OrderStatus, PlacedOrder, Reported};
 pub use follow::{Followed, Follower};
-pub use ledger::{Ledger, Position, Unrealized};
+pub use ledger::{Ledger, Position, RealizedPoint, Unrealized};
