@@ -2,7 +2,8 @@
 # Runs the evaluator's strategy over a candle file, without AWS, and prints one JSON document (indicators per closed
 # candle, decision before the throttle, signals with `throttled`).
 #   ./scripts/replay.sh data/candles/ETH_BTC-5m.json --preset swing-aggressive [--timeframe 1h]
-#   ./scripts/replay.sh data/candles/ETH_BTC-5m.json --preset all --report backtest.html   (or --chart out.svg)
+#   ./scripts/replay.sh data/candles/ETH_BTC-5m.json --preset all --quote-usd 11500 --report backtest.html
+#     (or --chart out.svg; the report is in USD: --amount-usd per order, --quote-usd for a quote that is not a dollar)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec cargo run --quiet -p evaluator --bin replay -- "$@"

@@ -230,19 +230,20 @@ pub fn html(source: &str, runs: &[PresetRun<'_>], charts: &[String], s: &BookSet
          td{white-space:nowrap}td.l,th.l{text-align:left}.neg{color:#c62828}.pos{color:#0b8a3c}</style></head><body>\n",
     );
     let symbol = runs.first().map_or("", |r| r.backtest.symbol.as_str());
-    let currency = runs.first().map_or("", |r| r.book.currency.as_str());
+    let rate = runs.first().map_or("", |r| r.book.usd_rate.as_str());
     out.push_str(&format!(
-        "<h1>Backtest — {} from {}</h1>\n<p>Each sent BUY buys {} {} at the candle's close; each sent SELL sells the \
-         oldest open lot at its close; open lots are marked at the last close. Fee {} % per order. Hypothetical: no \
-         slippage, no partial fills; amounts in {}.</p>\n",
+        "<h1>Backtest — {} from {}</h1>\n<p>Each sent BUY buys {} USD worth at the candle's close; each sent SELL \
+         sells the same USD amount, at most what the book holds (with nothing held it is skipped, as the live system \
+         skips it: SELL_REQUIRES_POSITION), closing the oldest lots first; what is still held is marked at the last \
+         close. Fee {} % per order, in the quote currency. Hypothetical: no slippage, no partial fills; amounts in USD, \
+         {}.</p>\n",
         esc(symbol),
         esc(source),
-        s.notional,
-        esc(currency),
+        s.amount_usd.normalize(),
         s.fee_rate
             .checked_mul(rust_decimal::Decimal::ONE_HUNDRED)
             .map_or_else(|| "?".to_string(), |pct| pct.normalize().to_string()),
-        esc(currency),
+        esc(rate),
     ));
     out.push_str(&summary_table(runs));
     for (run, chart) in runs.iter().zip(charts) {
@@ -262,7 +263,7 @@ pub fn html(source: &str, runs: &[PresetRun<'_>], charts: &[String], s: &BookSet
 /// The summary as plain text, one line per preset (what the command prints).
 pub fn summary_text(runs: &[PresetRun<'_>]) -> String {
     let mut out = String::from(
-        "preset                 BUY  SELL  throttled  orders  trades(won)  open  fees          net           return",
+        "preset                 BUY  SELL  throttled  orders  trades(won)  no-pos  fees USD      net USD       return",
     );
     for run in runs {
         let b = &run.book;
@@ -275,14 +276,14 @@ pub fn summary_text(runs: &[PresetRun<'_>]) -> String {
             b.paper_orders,
             b.closed_trades,
             b.winning_trades,
-            b.open_lots,
-            b.fees.round_dp(6).normalize(),
-            b.net.round_dp(6).normalize(),
+            b.sells_without_position,
+            b.fees_usd.round_dp(4).normalize(),
+            b.net_usd.round_dp(4).normalize(),
             return_text(b),
         ));
     }
     if let Some(b) = runs.first().map(|r| &r.book) {
-        out.push_str(&format!("\n(amounts in {})", b.currency));
+        out.push_str(&format!("\n(amounts in USD: {})", b.usd_rate));
     }
     out
 }
@@ -293,15 +294,15 @@ fn return_text(b: &PaperBook) -> String {
 
 fn money(v: rust_decimal::Decimal) -> String {
     let class = if v.is_sign_negative() { "neg" } else { "pos" };
-    format!("<td class=\"{class}\">{}</td>", v.round_dp(8).normalize())
+    format!("<td class=\"{class}\">{}</td>", v.round_dp(4).normalize())
 }
 
 fn summary_table(runs: &[PresetRun<'_>]) -> String {
     let mut t = String::from(
         "<table id=\"summary\"><tr><th class=\"l\">preset</th><th>BUY signals</th><th>SELL signals</th>\
-         <th>throttled</th><th>paper orders</th><th>closed trades (won)</th><th>SELLs with no lot</th>\
-         <th>open lots</th><th>invested</th><th>fees</th><th>realized</th><th>unrealized</th><th>net</th>\
-         <th>return</th></tr>\n",
+         <th>throttled</th><th>paper orders</th><th>closed trades (won)</th><th>SELLs with nothing held</th>\
+         <th>held at the end</th><th>invested (USD)</th><th>fees (USD)</th><th>realized (USD)</th>\
+         <th>unrealized (USD)</th><th>net (USD)</th><th>return</th></tr>\n",
     );
     for run in runs {
         let b = &run.book;
@@ -315,13 +316,13 @@ fn summary_table(runs: &[PresetRun<'_>]) -> String {
             b.paper_orders,
             b.closed_trades,
             b.winning_trades,
-            b.sells_without_lot,
-            b.open_lots,
-            b.invested.normalize(),
-            b.fees.round_dp(8).normalize(),
-            money(b.realized),
-            money(b.unrealized),
-            money(b.net),
+            b.sells_without_position,
+            b.held.round_dp(8).normalize(),
+            b.invested_usd.normalize(),
+            b.fees_usd.round_dp(4).normalize(),
+            money(b.realized_usd),
+            money(b.unrealized_usd),
+            money(b.net_usd),
             return_text(b),
         ));
     }

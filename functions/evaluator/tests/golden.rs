@@ -120,7 +120,8 @@ fn the_report_chart_puts_every_golden_signal_where_it_belongs() {
         let (svg, html) = (dir.join("chart.svg"), dir.join("report.html"));
         let out = Command::new(env!("CARGO_BIN_EXE_replay"))
             .current_dir(root())
-            .args([file, "--preset", preset, "--chart"])
+            // ETH_BTC's BTC at about its January 2018 price; XRP_USDT's quote is pegged (the rate is not used).
+            .args([file, "--preset", preset, "--quote-usd", "11500", "--chart"])
             .arg(&svg)
             .arg("--report")
             .arg(&html)
@@ -211,8 +212,10 @@ fn the_report_covers_every_preset_and_refuses_a_chart_of_all() {
             "all",
             "--fee-pct",
             "0.1",
-            "--notional",
-            "1",
+            "--amount-usd",
+            "50",
+            "--quote-usd",
+            "180",
             "--report",
         ])
         .arg(&html)
@@ -225,7 +228,11 @@ fn the_report_covers_every_preset_and_refuses_a_chart_of_all() {
         assert!(summary.contains(p.name), "summary names {}", p.name);
         assert!(page.contains(&format!("<h2 id=\"{0}\">{0}</h2>", p.name)));
     }
-    assert!(summary.contains("(amounts in ETH)"));
+    assert!(
+        summary.contains("(amounts in USD: ETH at 180 USD (given))"),
+        "{summary}"
+    );
+    assert!(page.contains("Each sent BUY buys 50 USD worth"));
     assert!(page.contains("Fee 0.1 % per order"));
     let chart = Command::new(env!("CARGO_BIN_EXE_replay"))
         .current_dir(root())
@@ -234,5 +241,43 @@ fn the_report_covers_every_preset_and_refuses_a_chart_of_all() {
         .unwrap();
     assert_eq!(chart.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&chart.stderr).contains("--chart draws one preset"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without a rate for a quote that is not a dollar, the report refuses to guess; with the quote's USD pair beside the
+/// candle file, it values every order at that pair's close of the time.
+#[test]
+fn a_quote_in_another_currency_needs_a_rate_or_its_usd_pair_beside_the_file() {
+    let dir = std::env::temp_dir().join(format!("replay-usd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let candles = dir.join("XRP_ETH-1m.json");
+    std::fs::copy(root().join("data/candles/XRP_ETH-1m.json"), &candles).unwrap();
+    let html = dir.join("r.html");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_replay"))
+            .arg(&candles)
+            .args(["--preset", "scalp-aggressive", "--report"])
+            .arg(&html)
+            .output()
+            .unwrap()
+    };
+    let refused = run();
+    assert_eq!(refused.status.code(), Some(2));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("quoted in ETH: give --quote-usd RATE"), "{why}");
+    // ETH at 180 USD from the first candle on, 200 USD from the second day on.
+    let first: i64 = 1_570_752_000_000; // 2019-10-11 00:00 UTC, the series' first candle
+    let rows = serde_json::json!([
+        [first, 180, 180, 180, 180, 1],
+        [first + 86_400_000, 200, 200, 200, 200, 1]
+    ]);
+    std::fs::write(dir.join("ETH_USD-1d.json"), rows.to_string()).unwrap();
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        summary.contains("(amounts in USD: ETH in USD at the closes of ETH_USD-1d.json)"),
+        "{summary}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

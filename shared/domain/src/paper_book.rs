@@ -1,52 +1,101 @@
-//! The hypothetical result of a replay's paper orders, for the backtest report: every sent BUY buys `notional` (in
-//! the pair's quote currency) of the base asset at its candle's close; every sent SELL sells the oldest open lot at
-//! its close (a SELL with no open lot is counted, not traded: the live system would sell from a holding this book
-//! does not know); whatever is still open at the end is marked at the last close. The fee is a rate on each traded
-//! order's quote value. Amounts stay in the quote currency — turning them into USD would need a recorded rate the
-//! replay does not have. Decimal arithmetic, every operation checked.
+//! The hypothetical result of a replay's paper orders, for the backtest report, kept by the same positions ledger
+//! as the live system's fills (`order::ledger`): every sent BUY buys `amount_usd` worth of the base asset at its
+//! candle's close; every sent SELL sells the same USD amount's quantity, at most what the book holds, and with
+//! nothing held it is skipped (SELL_REQUIRES_POSITION, as the orchestrator does); whatever is still held at the end is
+//! marked at the last close. Amounts are USD at a recorded quote→USD rate (1 for a USD-pegged quote, a rate the user
+//! gives, or the closes of the quote's USD pair from the replay's folder); the fee is a rate on each order's quote
+//! value, charged in the quote currency, as the paper exchange charges it. Decimal arithmetic, every operation
+//! checked.
 
 #![deny(clippy::arithmetic_side_effects)]
 
-use std::collections::VecDeque;
-
 use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
 use crate::backtest::Backtest;
-use crate::ids::Side;
+use crate::ids::{Side, Symbol};
+use crate::money::{quote_currency, UsdPrice};
+use crate::order::{Fill, Ledger, OrderStatus};
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BookSettings {
-    /// Quote-currency amount of each BUY.
-    pub notional: Decimal,
-    /// Fee per order as a fraction of its quote value (0.00075 for 0.075 %).
-    pub fee_rate: Decimal,
+/// Decimal places a SELL's quantity is rounded down to (the orchestrator's default `QUANTITY_DECIMALS`).
+pub const QUANTITY_DECIMALS: u32 = 8;
+
+/// Where the USD price of the pair's quote currency comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuoteUsd {
+    /// A USD-pegged quote (USD, USDT, USDC): 1 USD.
+    Pegged,
+    /// One rate for the whole replay, given by the user (USD per unit of the quote).
+    Fixed(Decimal),
+    /// The closes of the quote's USD pair (`source`, a candle file): the rate at a time is the close of the last
+    /// candle opened at or before it.
+    Closes {
+        source: String,
+        closes: Vec<(i64, Decimal)>,
+    },
 }
 
-/// Signals and paper orders of one replay, and what the orders would have earned.
+impl QuoteUsd {
+    /// The rate at `t_ms`; None before the first candle of a USD pair.
+    pub fn at(&self, t_ms: i64) -> Option<Decimal> {
+        match self {
+            QuoteUsd::Pegged => Some(Decimal::ONE),
+            QuoteUsd::Fixed(rate) => Some(*rate),
+            QuoteUsd::Closes { closes, .. } => {
+                let after = closes.partition_point(|(t, _)| *t <= t_ms);
+                after.checked_sub(1).and_then(|i| closes.get(i)).map(|(_, c)| *c)
+            }
+        }
+    }
+
+    /// How the report names the rate.
+    pub fn describe(&self, currency: &str) -> String {
+        match self {
+            QuoteUsd::Pegged => format!("{currency} at 1 USD (pegged)"),
+            QuoteUsd::Fixed(rate) => format!("{currency} at {} USD (given)", rate.normalize()),
+            QuoteUsd::Closes { source, .. } => format!("{currency} in USD at the closes of {source}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookSettings {
+    /// USD amount of each order (the watchlist's `trade_amount_usd`).
+    pub amount_usd: Decimal,
+    /// Fee per order as a fraction of its quote value (0.00075 for 0.075 %).
+    pub fee_rate: Decimal,
+    pub quote_usd: QuoteUsd,
+}
+
+/// Signals and paper orders of one replay, and what the orders would have earned, in USD.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PaperBook {
+    /// The pair's quote currency, and how it was turned into USD.
     pub currency: String,
+    pub usd_rate: String,
     pub buy_signals: usize,
     pub sell_signals: usize,
     /// Held back by the throttle: never enqueued, no order.
     pub throttled: usize,
-    /// One per sent signal, as the orchestrator places them in paper mode.
+    /// Sent signals that traded (a SELL with nothing held does not).
     pub paper_orders: usize,
-    pub sells_without_lot: usize,
+    /// Sent SELLs skipped with nothing held (SELL_REQUIRES_POSITION).
+    pub sells_without_position: usize,
+    /// SELL fills that closed held quantity, and those of them with a realized gain.
     pub closed_trades: usize,
     pub winning_trades: usize,
-    pub open_lots: usize,
-    /// Sum of the BUYs' notionals.
-    pub invested: Decimal,
-    pub fees: Decimal,
-    /// Closed lots: proceeds minus cost, before fees.
-    pub realized: Decimal,
-    /// Open lots at the last close, minus their cost.
-    pub unrealized: Decimal,
-    /// realized + unrealized − fees.
-    pub net: Decimal,
+    /// Base quantity still held at the end.
+    pub held: Decimal,
+    /// Sum of the BUYs' USD amounts.
+    pub invested_usd: Decimal,
+    pub fees_usd: Decimal,
+    /// Closed quantity: proceeds minus cost, fees included.
+    pub realized_usd: Decimal,
+    /// What is held, at the last close, minus its cost (the BUY fees included; no sale fee).
+    pub unrealized_usd: Decimal,
+    /// realized + unrealized.
+    pub net_usd: Decimal,
     /// net / invested, in percent; None when nothing was bought.
     pub return_pct: Option<f64>,
 }
@@ -57,13 +106,10 @@ pub enum BookError {
     BadPrice(String, i64),
     #[error("amount out of range: {0}")]
     Overflow(&'static str),
-    #[error("the replay has no closed candle to mark open lots at")]
+    #[error("the replay has no closed candle to mark what is held at")]
     NoClose,
-}
-
-struct Lot {
-    quantity: Decimal,
-    cost: Decimal,
+    #[error("no USD rate for the quote currency at {0} (the USD pair's candles start later)")]
+    NoRate(i64),
 }
 
 fn checked(v: Option<Decimal>, what: &'static str) -> Result<Decimal, BookError> {
@@ -71,17 +117,21 @@ fn checked(v: Option<Decimal>, what: &'static str) -> Result<Decimal, BookError>
 }
 
 impl PaperBook {
-    /// The book of `bt`'s signals (in their order), marked at the replay's last close.
-    pub fn of(bt: &Backtest, currency: &str, s: &BookSettings) -> Result<Self, BookError> {
+    /// The book of `bt`'s signals (in their order), what is held marked at the replay's last close.
+    pub fn of(bt: &Backtest, s: &BookSettings) -> Result<Self, BookError> {
+        let symbol = Symbol::parse(&bt.symbol).map_err(|_| BookError::BadPrice(bt.symbol.clone(), 0))?;
+        let currency = quote_currency(&symbol).to_string();
         let last = bt.indicators.last().ok_or(BookError::NoClose)?;
         let mark = crate::strategy::price_decimal(last.close)
             .filter(|p| *p > Decimal::ZERO)
             .ok_or_else(|| BookError::BadPrice(last.close.to_string(), last.t))?;
+        let dust = Decimal::new(1, QUANTITY_DECIMALS);
+        let mut ledger = Ledger::new(dust);
         let mut book = Self {
-            currency: currency.to_string(),
+            usd_rate: s.quote_usd.describe(&currency),
+            currency,
             ..Self::default()
         };
-        let mut lots: VecDeque<Lot> = VecDeque::new();
         for signal in &bt.signals {
             match signal.side {
                 Side::Buy => book.buy_signals = book.buy_signals.saturating_add(1),
@@ -91,62 +141,86 @@ impl PaperBook {
                 book.throttled = book.throttled.saturating_add(1);
                 continue;
             }
-            book.paper_orders = book.paper_orders.saturating_add(1);
             let price: Decimal = signal
                 .price
                 .parse()
                 .ok()
                 .filter(|p| *p > Decimal::ZERO)
                 .ok_or_else(|| BookError::BadPrice(signal.price.clone(), signal.t))?;
-            match signal.side {
-                Side::Buy => lots.push_back(book.buy(price, s)?),
-                Side::Sell => match lots.pop_front() {
-                    Some(lot) => book.sell(lot, price, s)?,
-                    None => book.sells_without_lot = book.sells_without_lot.saturating_add(1),
-                },
-            }
+            let rate = s.quote_usd.at(signal.t).ok_or(BookError::NoRate(signal.t))?;
+            let Some(quantity) = book.quantity(&ledger, &symbol, signal.side, price, rate, s)? else {
+                book.sells_without_position = book.sells_without_position.saturating_add(1);
+                continue;
+            };
+            book.paper_orders = book.paper_orders.saturating_add(1);
+            let value = checked(quantity.checked_mul(price), "quantity × price")?;
+            let fill = Fill {
+                status: OrderStatus::Filled,
+                filled_quantity: quantity,
+                average_price: price,
+                fee: checked(value.checked_mul(s.fee_rate), "order value × fee rate")?.round_dp(QUANTITY_DECIMALS),
+                fee_currency: book.currency.clone(),
+                updated_at: chrono::DateTime::from_timestamp_millis(signal.t).unwrap_or_default(),
+                version: 1,
+                increments: 1,
+            };
+            ledger.record(&symbol, signal.side, &fill, rate);
         }
-        book.open_lots = lots.len();
-        for lot in &lots {
-            let value = checked(lot.quantity.checked_mul(mark), "open lot × last close")?;
-            let gain = checked(value.checked_sub(lot.cost), "open lot value − cost")?;
-            book.unrealized = checked(book.unrealized.checked_add(gain), "unrealized")?;
-        }
-        let gross = checked(book.realized.checked_add(book.unrealized), "realized + unrealized")?;
-        book.net = checked(gross.checked_sub(book.fees), "net")?;
-        book.return_pct = book
-            .net
-            .checked_div(book.invested)
-            .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
-            .and_then(|r| r.to_f64());
+        book.close(&ledger, mark, s.quote_usd.at(last.t).ok_or(BookError::NoRate(last.t))?)?;
         Ok(book)
     }
 
-    fn buy(&mut self, price: Decimal, s: &BookSettings) -> Result<Lot, BookError> {
-        let quantity = checked(s.notional.checked_div(price), "notional / price")?;
-        self.invested = checked(self.invested.checked_add(s.notional), "invested")?;
-        self.charge(s.notional, s)?;
-        Ok(Lot {
-            quantity,
-            cost: s.notional,
-        })
+    /// What a sent signal trades: a BUY the USD amount's quantity, a SELL the same at most what is held, rounded
+    /// down to [`QUANTITY_DECIMALS`] (None: nothing to trade — a SELL with nothing held is skipped).
+    fn quantity(
+        &mut self,
+        ledger: &Ledger,
+        symbol: &Symbol,
+        side: Side,
+        price: Decimal,
+        rate: Decimal,
+        s: &BookSettings,
+    ) -> Result<Option<Decimal>, BookError> {
+        let notional = checked(s.amount_usd.checked_div(rate), "amount_usd / rate")?;
+        let wanted = checked(notional.checked_div(price), "notional / price")?;
+        let traded = match side {
+            Side::Buy => {
+                self.invested_usd = checked(self.invested_usd.checked_add(s.amount_usd), "invested")?;
+                wanted
+            }
+            Side::Sell => wanted.min(ledger.held(symbol)),
+        };
+        // Rounded down as the paper exchange fills: never more than the amount, never more than is held.
+        let traded = traded.round_dp_with_strategy(QUANTITY_DECIMALS, RoundingStrategy::ToZero);
+        Ok((traded > Decimal::ZERO).then_some(traded))
     }
 
-    fn sell(&mut self, lot: Lot, price: Decimal, s: &BookSettings) -> Result<(), BookError> {
-        let proceeds = checked(lot.quantity.checked_mul(price), "quantity × price")?;
-        let gain = checked(proceeds.checked_sub(lot.cost), "proceeds − cost")?;
-        self.realized = checked(self.realized.checked_add(gain), "realized")?;
-        self.charge(proceeds, s)?;
-        self.closed_trades = self.closed_trades.saturating_add(1);
-        if gain > Decimal::ZERO {
-            self.winning_trades = self.winning_trades.saturating_add(1);
+    /// The totals from the ledger, and what is held marked at `mark` (quote) at `rate` (USD per quote unit).
+    fn close(&mut self, ledger: &Ledger, mark: Decimal, rate: Decimal) -> Result<(), BookError> {
+        let closes = ledger.realized_series();
+        self.closed_trades = closes.len();
+        self.winning_trades = closes.iter().filter(|c| c.realized_usd > Decimal::ZERO).count();
+        if let Some(p) = ledger.positions().first() {
+            self.held = p.quantity;
+            self.fees_usd = p.fees_usd;
+            self.realized_usd = p.realized_pnl_usd;
+            let usd = UsdPrice {
+                currency: self.currency.clone(),
+                usd_per_unit: rate,
+                source: self.usd_rate.clone(),
+            };
+            self.unrealized_usd = match p.unrealized(mark, Some(&usd)) {
+                Some(u) => u.pnl_usd.map(|(v, _)| v).ok_or(BookError::Overflow("unrealized"))?,
+                None if p.quantity.is_zero() => Decimal::ZERO,
+                None => return Err(BookError::Overflow("unrealized")),
+            };
         }
-        Ok(())
-    }
-
-    fn charge(&mut self, value: Decimal, s: &BookSettings) -> Result<(), BookError> {
-        let fee = checked(value.checked_mul(s.fee_rate), "order value × fee rate")?;
-        self.fees = checked(self.fees.checked_add(fee), "fees")?;
+        self.net_usd = checked(self.realized_usd.checked_add(self.unrealized_usd), "net")?;
+        self.return_pct = self
+            .net_usd
+            .checked_div(self.invested_usd)
+            .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
+            .and_then(|r| r.to_f64());
         Ok(())
     }
 }
@@ -166,9 +240,9 @@ mod tests {
         }
     }
 
-    fn replay(signals: Vec<SignalRow>, last_close: f64) -> Backtest {
+    fn replay(symbol: &str, signals: Vec<SignalRow>, last_close: f64) -> Backtest {
         Backtest {
-            symbol: "ETH_USDT".into(),
+            symbol: symbol.into(),
             preset: "swing-aggressive",
             timeframe: "1h",
             indicators: vec![IndicatorRow {
@@ -190,58 +264,87 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn usdt(fee_rate: &str) -> BookSettings {
+        BookSettings {
+            amount_usd: dec("100"),
+            fee_rate: dec(fee_rate),
+            quote_usd: QuoteUsd::Pegged,
+        }
+    }
+
     #[test]
-    fn buys_open_lots_sells_close_the_oldest_and_the_rest_is_marked_at_the_last_close() {
+    fn usd_amounts_fifo_closes_sells_against_the_position_and_the_rest_is_marked_at_the_last_close() {
         let bt = replay(
+            "ETH_USDT",
             vec![
-                signal(1, Side::Buy, "100", false),
-                signal(2, Side::Buy, "99", true), // throttled: no order
-                signal(3, Side::Buy, "80", false),
-                signal(4, Side::Sell, "110", false), // closes the 100 lot: 1 × 110 − 100 = +10
+                signal(1, Side::Buy, "100", false),  // 1 ETH, fee 0.1: a lot of 1 at 100.1
+                signal(2, Side::Buy, "99", true),    // throttled: no order
+                signal(3, Side::Buy, "50", false),   // 2 ETH, fee 0.1: a lot of 2 at 100.1
+                signal(4, Side::Sell, "125", false), // 0.8 ETH: 100 − 0.1 − 80.08 = +19.82
                 signal(5, Side::Sell, "120", true),
-                signal(6, Side::Sell, "70", false), // closes the 80 lot: 1.25 × 70 − 100 = −12.5
-                signal(7, Side::Sell, "75", false), // nothing open
-                signal(8, Side::Buy, "50", false),  // open: 2 × 60 − 100 = +20 at the last close
+                signal(6, Side::Sell, "40", false), // 2.5 wanted, 2.2 held: 88 − 0.088 − (20.02 + 100.1) = −32.208
+                signal(7, Side::Sell, "75", false), // nothing held: SELL_REQUIRES_POSITION
+                signal(8, Side::Buy, "50", false),  // held at the end: 2 × (60 − 50.05) = +19.9
             ],
             60.0,
         );
-        let s = BookSettings {
-            notional: dec("100"),
-            fee_rate: dec("0.001"),
-        };
-        let b = PaperBook::of(&bt, "USDT", &s).unwrap();
+        let b = PaperBook::of(&bt, &usdt("0.001")).unwrap();
         assert_eq!(
             (b.buy_signals, b.sell_signals, b.throttled, b.paper_orders),
-            (4, 4, 2, 6)
+            (4, 4, 2, 5)
         );
         assert_eq!(
-            (b.closed_trades, b.winning_trades, b.sells_without_lot, b.open_lots),
-            (2, 1, 1, 1)
+            (b.closed_trades, b.winning_trades, b.sells_without_position, b.held),
+            (2, 1, 1, dec("2"))
         );
         assert_eq!(
-            (b.invested, b.realized, b.unrealized),
-            (dec("300"), dec("-2.5"), dec("20"))
+            (b.invested_usd, b.realized_usd, b.unrealized_usd),
+            (dec("300"), dec("-12.388"), dec("19.9"))
         );
-        // Fees: 3 BUYs of 100 and SELLs worth 110 and 87.5 → 497.5 × 0.001.
-        assert_eq!(b.fees, dec("0.4975"));
-        assert_eq!(b.net, dec("17.0025"));
-        assert!((b.return_pct.unwrap() - 5.6675).abs() < 1e-9);
+        assert_eq!(b.fees_usd, dec("0.488"));
+        assert_eq!(b.net_usd, dec("7.512"));
+        assert!((b.return_pct.unwrap() - 2.504).abs() < 1e-9);
+        assert_eq!(b.usd_rate, "USDT at 1 USD (pegged)");
+    }
+
+    #[test]
+    fn a_quote_that_is_not_usd_is_valued_at_its_usd_pairs_closes() {
+        // ETH_BTC with BTC at 40,000 USD, then 50,000 USD from t = 5: "100" is 100 USD, not 100 BTC.
+        let s = BookSettings {
+            amount_usd: dec("100"),
+            fee_rate: Decimal::ZERO,
+            quote_usd: QuoteUsd::Closes {
+                source: "BTC_USD-1h.json".into(),
+                closes: vec![(0, dec("40000")), (5, dec("50000"))],
+            },
+        };
+        let bt = replay(
+            "ETH_BTC",
+            vec![
+                signal(1, Side::Buy, "0.05", false),  // 0.0025 BTC = 100 USD: 0.05 ETH
+                signal(6, Side::Sell, "0.05", false), // 100 USD is 0.002 BTC: 0.04 ETH, cost 80 USD
+            ],
+            0.05,
+        );
+        let b = PaperBook::of(&bt, &s).unwrap();
+        assert_eq!((b.invested_usd, b.realized_usd), (dec("100"), dec("20")));
+        assert_eq!((b.held, b.unrealized_usd), (dec("0.01"), Decimal::ZERO));
+        assert_eq!(b.usd_rate, "BTC in USD at the closes of BTC_USD-1h.json");
+        let early = replay("ETH_BTC", vec![signal(-1, Side::Buy, "0.05", false)], 0.05);
+        assert_eq!(PaperBook::of(&early, &s), Err(BookError::NoRate(-1)));
     }
 
     #[test]
     fn nothing_bought_is_no_return_and_a_bad_price_is_an_error() {
-        let s = BookSettings {
-            notional: dec("100"),
-            fee_rate: Decimal::ZERO,
-        };
-        let b = PaperBook::of(&replay(vec![signal(1, Side::Sell, "2", false)], 1.0), "USDT", &s).unwrap();
-        assert_eq!((b.paper_orders, b.sells_without_lot, b.return_pct), (1, 1, None));
-        let bad = replay(vec![signal(1, Side::Buy, "0", false)], 1.0);
-        assert_eq!(PaperBook::of(&bad, "USDT", &s), Err(BookError::BadPrice("0".into(), 1)));
+        let s = usdt("0");
+        let b = PaperBook::of(&replay("ETH_USDT", vec![signal(1, Side::Sell, "2", false)], 1.0), &s).unwrap();
+        assert_eq!((b.paper_orders, b.sells_without_position, b.return_pct), (0, 1, None));
+        let bad = replay("ETH_USDT", vec![signal(1, Side::Buy, "0", false)], 1.0);
+        assert_eq!(PaperBook::of(&bad, &s), Err(BookError::BadPrice("0".into(), 1)));
         let empty = Backtest {
             indicators: Vec::new(),
-            ..replay(Vec::new(), 1.0)
+            ..replay("ETH_USDT", Vec::new(), 1.0)
         };
-        assert_eq!(PaperBook::of(&empty, "USDT", &s), Err(BookError::NoClose));
+        assert_eq!(PaperBook::of(&empty, &s), Err(BookError::NoClose));
     }
 }

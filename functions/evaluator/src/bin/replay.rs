@@ -1,10 +1,13 @@
 //! `replay FILE --preset NAME|all [--timeframe 1h] [--rsi simple|wilder] [--count 200] [--cooldown-minutes 1]
-//! [--min-price-change-pct P] [--report out.html] [--chart out.svg] [--notional 100] [--fee-pct 0.075]`:
+//! [--min-price-change-pct P] [--report out.html] [--chart out.svg] [--amount-usd 100] [--quote-usd RATE]
+//! [--fee-pct 0.075]`:
 //! runs the evaluator's strategy over a candle file (rows `[open_time_ms, o, h, l, c, v]`; the symbol is the file
 //! name before the first `-`) without AWS. Without `--report`/`--chart` it prints one JSON document (an array of them
 //! for `--preset all`): the indicators of every closed candle, the decision before the throttle, and the signals with
 //! whether the throttle held them back. `--report` writes the backtest report (summary with the paper book, a chart
-//! and the signals per preset), `--chart` one preset's chart as SVG; both print the summary.
+//! and the signals per preset), `--chart` one preset's chart as SVG; both print the summary. The report's paper book
+//! is in USD: each order is `--amount-usd`, the quote currency valued at 1 USD when pegged, at `--quote-usd`, or at
+//! the closes of its USD pair's candle file beside FILE (`{QUOTE}_USD-*.json` or `{QUOTE}_USDT-*.json`).
 #![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 80 lines (clippy.toml)
 
 use std::process::ExitCode;
@@ -14,12 +17,13 @@ use rust_decimal::Decimal;
 use shared::backtest::{self, Backtest, BacktestSettings};
 use shared::candles::{parse_rows, Candle, Timeframe};
 use shared::indicators::RsiMethod;
-use shared::money::quote_currency;
-use shared::paper_book::{BookSettings, PaperBook};
+use shared::money::{quote_currency, UsdPrice};
+use shared::paper_book::{BookSettings, PaperBook, QuoteUsd};
 use shared::strategy::{self, Preset};
 
 const USAGE: &str = "usage: replay FILE --preset NAME|all [--timeframe 1h] [--rsi simple|wilder] [--count 200] \
-[--cooldown-minutes 1] [--min-price-change-pct P] [--report out.html] [--chart out.svg] [--notional 100] [--fee-pct 0.075]";
+[--cooldown-minutes 1] [--min-price-change-pct P] [--report out.html] [--chart out.svg] [--amount-usd 100] \
+[--quote-usd RATE] [--fee-pct 0.075]";
 
 fn main() -> ExitCode {
     match run() {
@@ -46,14 +50,16 @@ struct Args {
     min_pct: Option<f64>,
     report: Option<String>,
     chart: Option<String>,
-    book: BookSettings,
+    amount_usd: Decimal,
+    fee_rate: Decimal,
+    quote_usd: Option<Decimal>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut file, mut preset, mut rsi, mut timeframe) = (None, None, None, "1h".to_string());
     let (mut count, mut cooldown_minutes, mut min_pct) = (200usize, strategy::DEFAULT_COOLDOWN_MINUTES, None::<f64>);
     let (mut report, mut chart) = (None, None);
-    let (mut notional, mut fee_pct) = (Decimal::ONE_HUNDRED, Decimal::new(75, 3));
+    let (mut amount_usd, mut fee_pct, mut quote_usd) = (Decimal::ONE_HUNDRED, Decimal::new(75, 3), None);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         fn num<T: std::str::FromStr>(raw: String, name: &str) -> Result<T, String> {
@@ -70,7 +76,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--report" => report = Some(value("--report")?),
             "--chart" => chart = Some(value("--chart")?),
-            "--notional" => notional = num(value("--notional")?, "--notional")?,
+            "--amount-usd" => amount_usd = num(value("--amount-usd")?, "--amount-usd")?,
+            "--quote-usd" => quote_usd = Some(num::<Decimal>(value("--quote-usd")?, "--quote-usd")?),
+            "--notional" => return Err("--notional is now --amount-usd (USD per order, not the quote currency)".into()),
             "--fee-pct" => fee_pct = num(value("--fee-pct")?, "--fee-pct")?,
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             path => file = Some(path.to_string()),
@@ -85,8 +93,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     if chart.is_some() && presets.len() != 1 {
         return Err("--chart draws one preset; use --report for --preset all".into());
     }
-    if notional <= Decimal::ZERO || fee_pct < Decimal::ZERO || fee_pct >= Decimal::ONE_HUNDRED {
-        return Err("--notional must be positive and --fee-pct in [0, 100)".into());
+    if amount_usd <= Decimal::ZERO || fee_pct < Decimal::ZERO || fee_pct >= Decimal::ONE_HUNDRED {
+        return Err("--amount-usd must be positive and --fee-pct in [0, 100)".into());
+    }
+    if quote_usd.is_some_and(|r| r <= Decimal::ZERO) {
+        return Err("--quote-usd must be positive (USD per unit of the quote currency)".into());
     }
     Ok(Args {
         file: file.ok_or("a candle file is required")?,
@@ -97,13 +108,58 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         min_pct,
         report,
         chart,
-        book: BookSettings {
-            notional,
-            fee_rate: fee_pct
-                .checked_div(Decimal::ONE_HUNDRED)
-                .ok_or("--fee-pct out of range")?,
-        },
+        amount_usd,
+        fee_rate: fee_pct
+            .checked_div(Decimal::ONE_HUNDRED)
+            .ok_or("--fee-pct out of range")?,
+        quote_usd,
     })
+}
+
+/// The quote currency's USD rate: pegged, given (`--quote-usd`), or the closes of its USD pair's candle file in
+/// FILE's folder; else an error that says how to give one.
+fn quote_usd(args: &Args, quote: &str) -> Result<QuoteUsd, String> {
+    if UsdPrice::pegged(quote).is_some() {
+        return Ok(QuoteUsd::Pegged);
+    }
+    if let Some(rate) = args.quote_usd {
+        return Ok(QuoteUsd::Fixed(rate));
+    }
+    let folder = std::path::Path::new(&args.file)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut pairs: Vec<std::path::PathBuf> = std::fs::read_dir(folder)
+        .map_err(|e| format!("{}: {e}", folder.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            name.ends_with(".json")
+                && (name.starts_with(&format!("{quote}_USD-")) || name.starts_with(&format!("{quote}_USDT-")))
+        })
+        .collect();
+    pairs.sort();
+    let Some(path) = pairs.first() else {
+        return Err(format!(
+            "the pair is quoted in {quote}: give --quote-usd RATE (USD per {quote}) or put a {quote}_USD or \
+             {quote}_USDT candle file beside {}",
+            args.file
+        ));
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let closes = parse_rows(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .iter()
+        .filter_map(|c| strategy::price_decimal(c.close).map(|p| (c.open_ms, p)))
+        .collect();
+    let source = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Ok(QuoteUsd::Closes { source, closes })
 }
 
 fn replay(args: &Args, preset: &Preset, symbol: &shared::ids::Symbol, candles: &[Candle]) -> Backtest {
@@ -135,9 +191,14 @@ fn run() -> Result<String, String> {
         }
         .map_err(|e| e.to_string());
     }
+    let settings = BookSettings {
+        amount_usd: args.amount_usd,
+        fee_rate: args.fee_rate,
+        quote_usd: quote_usd(&args, quote_currency(&symbol))?,
+    };
     let mut runs = Vec::new();
     for (preset, backtest) in args.presets.iter().zip(results) {
-        let book = PaperBook::of(&backtest, quote_currency(&symbol), &args.book).map_err(|e| e.to_string())?;
+        let book = PaperBook::of(&backtest, &settings).map_err(|e| e.to_string())?;
         runs.push(PresetRun { preset, backtest, book });
     }
     let charts = runs
@@ -149,7 +210,7 @@ fn run() -> Result<String, String> {
         std::fs::write(path, &charts[0]).map_err(|e| format!("{path}: {e}"))?;
     }
     if let Some(path) = &args.report {
-        std::fs::write(path, report::html(file, &runs, &charts, &args.book)).map_err(|e| format!("{path}: {e}"))?;
+        std::fs::write(path, report::html(file, &runs, &charts, &settings)).map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(report::summary_text(&runs))
 }

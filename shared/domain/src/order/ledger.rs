@@ -125,23 +125,29 @@ impl Ledger {
             .filter(|i| i.fill.as_ref().is_some_and(|f| f.filled_quantity > Decimal::ZERO))
             .collect();
         filled.sort_by(|a, b| (a.created_at, &a.idempotency_key).cmp(&(b.created_at, &b.idempotency_key)));
-        let mut ledger = Ledger {
-            books: BTreeMap::new(),
-            dust,
-        };
+        let mut ledger = Ledger::new(dust);
         for intent in filled {
-            ledger.apply(intent);
+            if let (Some(fill), Some(sizing)) = (&intent.fill, &intent.sizing) {
+                ledger.record(&intent.symbol, intent.side, fill, sizing.quote_price.usd_per_unit);
+            }
         }
         ledger
     }
 
-    fn apply(&mut self, intent: &OrderIntent) {
-        let (Some(fill), Some(rate)) = (&intent.fill, intent.sizing.as_ref().map(|z| z.quote_price.usd_per_unit))
-        else {
-            return;
-        };
-        let (base, quote) = (base_currency(&intent.symbol), quote_currency(&intent.symbol));
-        let book = self.books.entry(intent.symbol.clone()).or_default();
+    /// An empty ledger; `dust`: a remaining quantity below it counts as closed (one quantity step).
+    pub fn new(dust: Decimal) -> Self {
+        Ledger {
+            books: BTreeMap::new(),
+            dust,
+        }
+    }
+
+    /// Folds one order's fill into its symbol's book: a BUY opens a lot, a SELL closes lots first in, first out.
+    /// `rate`: the USD price of one unit of the quote currency recorded with the order. Orders are recorded in the
+    /// order they were placed (the backtest's paper book records its hypothetical fills the same way).
+    pub fn record(&mut self, symbol: &Symbol, side: Side, fill: &crate::order::Fill, rate: Decimal) {
+        let (base, quote) = (base_currency(symbol), quote_currency(symbol));
+        let book = self.books.entry(symbol.clone()).or_default();
         let value = mul(fill.filled_quantity, fill.average_price);
         // The fee in the quote currency (a base fee valued at the fill's price), and what of it is a cash cost.
         let (fee_quote, quote_cost, base_fee) = if fill.fee_currency == quote {
@@ -156,7 +162,7 @@ impl Ledger {
             (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO)
         };
         book.fees_usd = add(book.fees_usd, mul(fee_quote, rate));
-        match intent.side {
+        match side {
             Side::Buy => {
                 let quantity = sub(fill.filled_quantity, base_fee);
                 let cost_quote = add(value, quote_cost);
