@@ -438,8 +438,8 @@ async fn order_details_become_fill_reports() {
     );
 }
 
-/// The account's open orders as get-open-orders lists them (`result.data[]`, the order object's fields), and a
-/// refusal as an error, never as "no open orders".
+/// The account's open orders as get-open-orders and advanced/get-open-orders list them (`result.data[]`, the order
+/// object's fields; an order in both once), and a refusal as an error, never as "no open orders".
 #[tokio::test]
 async fn open_orders_are_listed_and_a_refusal_is_not_an_empty_list() {
     use shared::order::OpenOrder;
@@ -462,6 +462,20 @@ async fn open_orders_are_listed_and_a_refusal_is_not_an_empty_list() {
         .respond_with(reply(401, 40101, "AUTHENTICATION_FAILURE", Value::Null))
         .mount(&s)
         .await;
+    // The advanced listing: a stop leg (a trigger order, absent from the plain listing), and the plain listing's
+    // first order again (listed once).
+    let advanced = json!({ "data": [
+        { "order_id": "19848527", "client_oid": "so1-fedcba9876543210fedcba9876543210", "instrument_name": "ETH_USDT",
+          "side": "SELL", "order_type": "STOP_LIMIT", "status": "NEW", "quantity": "0.05", "ref_price": "1900",
+          "list_id": "6498090546073120100", "contingency_type": "OCO" },
+        { "order_id": "19848525", "client_oid": "so1-0123456789abcdef0123456789abcdef", "instrument_name": "ETH_USDT",
+          "side": "BUY", "order_type": "LIMIT", "status": "ACTIVE", "quantity": "0.05", "cumulative_quantity": "0" }
+    ]});
+    Mock::given(method("POST"))
+        .and(Signed("private/advanced/get-open-orders"))
+        .respond_with(reply(200, 0, "", advanced))
+        .mount(&s)
+        .await;
     let ex = exchange(&s, 2_000);
     let listed = ex.open_orders().await.unwrap();
     assert_eq!(
@@ -477,6 +491,12 @@ async fn open_orders_are_listed_and_a_refusal_is_not_an_empty_list() {
                 client_oid: "web-1765000000".into(),
                 order_id: "19848526".into(),
                 symbol: "XRP_USDT".into(),
+                side: "SELL".into(),
+            },
+            OpenOrder {
+                client_oid: "so1-fedcba9876543210fedcba9876543210".into(),
+                order_id: "19848527".into(),
+                symbol: "ETH_USDT".into(),
                 side: "SELL".into(),
             },
         ]

@@ -47,6 +47,8 @@ struct Order {
     parts: usize,
     /// The fee in the quote currency even for a BUY.
     fee_in_quote: bool,
+    /// A trigger (advanced) order: listed by `private/advanced/get-open-orders` only.
+    advanced: bool,
 }
 
 /// What the exchange filled for one order (its truth, for the tests' comparisons).
@@ -220,6 +222,16 @@ impl ExchangeStandIn {
 
     /// An order placed on the exchange outside the system (another tool, a person, a lost process): open, unfilled.
     pub fn place_outside(&self, client_oid: &str, instrument: &str) {
+        self.place_open(client_oid, instrument, false);
+    }
+
+    /// A trigger order (a stop, a take-profit leg) placed outside the system: the plain open-order listing does not
+    /// show it, the advanced one does.
+    pub fn place_outside_advanced(&self, client_oid: &str, instrument: &str) {
+        self.place_open(client_oid, instrument, true);
+    }
+
+    fn place_open(&self, client_oid: &str, instrument: &str, advanced: bool) {
         if let Ok(mut s) = self.state.lock() {
             let order = Order {
                 order_id: format!("{}", 8_000_000 + s.orders.len()),
@@ -231,6 +243,7 @@ impl ExchangeStandIn {
                 filled_parts: 0,
                 parts: usize::MAX,
                 fee_in_quote: false,
+                advanced,
             };
             s.orders.insert(client_oid.to_string(), order);
         }
@@ -321,12 +334,13 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
             s.orders.insert(oid.clone(), order);
             ok(json!({ "order_id": order_id, "client_oid": oid }))
         }
-        "private/get-open-orders" => {
+        "private/get-open-orders" | "private/advanced/get-open-orders" => {
             count(s, &method, "listed");
+            let advanced = method.starts_with("private/advanced/");
             let data: Vec<Value> = s
                 .orders
                 .iter()
-                .filter(|(_, o)| o.filled_parts < o.parts)
+                .filter(|(_, o)| o.filled_parts < o.parts && o.advanced == advanced)
                 .map(|(oid, o)| {
                     let fill = o.fill(oid);
                     json!({ "order_id": o.order_id, "client_oid": oid, "instrument_name": o.instrument,
@@ -388,6 +402,7 @@ fn new_order(s: &State, params: &Value) -> Option<Order> {
         filled_parts: 0,
         parts: s.parts,
         fee_in_quote: s.buy_fee_in_quote,
+        advanced: false,
     })
 }
 

@@ -449,9 +449,19 @@ impl Exchange for CryptoCom {
     }
 
     /// `private/get-open-orders` for every instrument (no pagination: every open order in one answer).
+    /// The plain listing and the advanced one (trigger and OCO legs are not in the plain one since the Advanced
+    /// Order API took them, 2025-12-17); an order in both is listed once. Either refused: an error.
     async fn open_orders(&self) -> Result<Vec<OpenOrder>, ExchangeError> {
-        let reply = self.private_with_backoff("private/get-open-orders", &json!({})).await?;
-        open_orders(&reply)
+        let mut orders = Vec::new();
+        for method in ["private/get-open-orders", "private/advanced/get-open-orders"] {
+            let reply = self.private_with_backoff(method, &json!({})).await?;
+            for order in open_orders(&reply)? {
+                if order.order_id.is_empty() || !orders.iter().any(|o: &OpenOrder| o.order_id == order.order_id) {
+                    orders.push(order);
+                }
+            }
+        }
+        Ok(orders)
     }
 }
 
@@ -459,7 +469,7 @@ impl Exchange for CryptoCom {
 /// `side`); anything but a success is an error, an entry without a client_oid has an empty one (fuzzed).
 pub fn open_orders(reply: &Reply) -> Result<Vec<OpenOrder>, ExchangeError> {
     if reply.code != Some(0) {
-        return Err(ExchangeError::unknown(format!("get-open-orders: {}", reply.snippet())));
+        return Err(ExchangeError::unknown(format!("open orders: {}", reply.snippet())));
     }
     Ok(reply
         .result

@@ -357,6 +357,14 @@ async fn an_open_order_with_our_id_and_no_intent_is_a_ghost() {
     .client_oid();
     stand_in.place_outside(lost.as_str(), "ETH_USDT");
     stand_in.place_outside("web-1765000000", "XRP_USDT");
+    // And a trigger order of this system's form with no intent: only the advanced listing shows it.
+    let stop = shared::ids::IdempotencyKey::for_signal(&shared::ids::SignalId::new(
+        &Symbol::parse("ETH_USDT").unwrap(),
+        Side::Sell,
+        998,
+    ))
+    .client_oid();
+    stand_in.place_outside_advanced(stop.as_str(), "ETH_USDT");
 
     let queue = shared::adapters::sqs::SqsQueue::new(env.sqs(), env.p.queue_url.clone());
     let sweeper = sweeper::handler::Sweeper {
@@ -364,20 +372,24 @@ async fn an_open_order_with_our_id_and_no_intent_is_a_ghost() {
         ..support::sweeper(&store, &queue, &notifier, &clock)
     };
     let (_, first) = sweeper.run().await.unwrap();
-    assert_eq!(first.ghost_orders, Some(1), "this run's look found one ghost");
+    assert_eq!(first.ghost_orders, Some(2), "this run's look found two ghosts");
     let (emf, _) = sweeper.run().await.unwrap();
-    assert_eq!(emf["GhostOrders"], 1, "published from the recorded look");
+    assert_eq!(emf["GhostOrders"], 2, "published from the recorded look");
     let r = report(&store).await;
     let (ghosts, at) = store.ghost_orders().await.unwrap();
     let mut r = r;
     r.add_ghosts(&ghosts, at);
-    assert_eq!(r.counts.ghost_orders, 1);
-    let v = r
+    assert_eq!(r.counts.ghost_orders, 2);
+    let mut ghosts: Vec<&str> = r
         .violations
         .iter()
-        .find(|v| v.violation == invariants::ViolationType::GhostOrder)
-        .unwrap();
-    assert_eq!(v.details["client_oid"], lost.as_str());
+        .filter(|v| v.violation == invariants::ViolationType::GhostOrder)
+        .filter_map(|v| v.details["client_oid"].as_str())
+        .collect();
+    ghosts.sort_unstable();
+    let mut want = [lost.as_str(), stop.as_str()];
+    want.sort_unstable();
+    assert_eq!(ghosts, want);
     assert!(!r.pass);
 }
 
