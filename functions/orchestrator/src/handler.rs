@@ -43,7 +43,7 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
             tracing::info!(message_id, signal_id = %msg.signal_id, decision_type = %d.decision_type,
                 reason_code = %d.reason_code, order_id = d.order_id.as_deref(), "signal decided");
             if order_alert.is_some() || d.decision_type == DecisionType::Executed {
-                circuit_breaker(orchestrator, alerts, &d).await;
+                circuit_breaker(orchestrator, alerts, &d, msg.side).await;
             }
             if let Some(alert) = order_alert {
                 // The decision is durable; a failed send leaves the outbox row PENDING for the sweeper.
@@ -131,14 +131,14 @@ async fn loss_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_
 
 /// Tells the circuit breaker of an order decided now (docs/DESIGN.md §11); a halt it trips is announced once. A
 /// failure here never changes the decision (it is durable already): it is logged, and the breaker misses one count.
-async fn circuit_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, d: &Decision) {
+async fn circuit_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, d: &Decision, side: Side) {
     let now = orchestrator.clock.now();
     let tripped = async {
         let control = match orchestrator.guard.get() {
             Some(c) => c,
             None => orchestrator.control.control().await?,
         };
-        shared::trading::record_outcome(orchestrator.control, &control, d, now).await
+        shared::trading::record_outcome(orchestrator.control, &control, d, side, now).await
     };
     match tripped.await {
         Ok(None) => {}

@@ -328,12 +328,15 @@ pub fn exceeded(r: &Reservation, used: Usage, symbol: &Symbol) -> String {
 }
 
 /// True for exchange failures that say the account cannot trade (every next order would fail the same way): these
-/// count towards the circuit breaker.
-pub fn is_account_failure(code: ReasonCode) -> bool {
-    matches!(
-        code,
-        ReasonCode::AuthenticationError | ReasonCode::SignatureError | ReasonCode::InsufficientFunds
-    )
+/// count towards the circuit breaker. INSUFFICIENT_FUNDS counts for a BUY only: a SELL refused for want of coins
+/// says the coins are not there — the system's own doing (a SELL that raced another SELL of the symbol, a
+/// `sell_held_elsewhere` amount) or a withdrawal — not that the account cannot trade; it is still ORDER FAILED.
+pub fn is_account_failure(code: ReasonCode, side: Side) -> bool {
+    match code {
+        ReasonCode::AuthenticationError | ReasonCode::SignatureError => true,
+        ReasonCode::InsufficientFunds => side == Side::Buy,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -344,6 +347,36 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_sell_without_coins_never_counts_towards_the_circuit_breaker() {
+        assert!(is_account_failure(ReasonCode::InsufficientFunds, Side::Buy));
+        assert!(!is_account_failure(ReasonCode::InsufficientFunds, Side::Sell));
+        for side in [Side::Buy, Side::Sell] {
+            assert!(is_account_failure(ReasonCode::AuthenticationError, side));
+            assert!(is_account_failure(ReasonCode::SignatureError, side));
+            assert!(!is_account_failure(ReasonCode::SellRequiresPosition, side));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sell_refused_for_want_of_coins_leaves_the_breakers_run_alone() {
+        let store = crate::fakes::MemoryStore::default();
+        let control = Control {
+            breaker_failures: Some(1),
+            ..Control::default()
+        };
+        let refused = crate::fakes::decision(ReasonCode::InsufficientFunds, t());
+        let sell = crate::trading::record_outcome(&store, &control, &refused, Side::Sell, t()).await;
+        assert_eq!(sell.unwrap(), None);
+        assert!(crate::ports::ControlStore::control(&store)
+            .await
+            .unwrap()
+            .halt
+            .is_none());
+        let buy = crate::trading::record_outcome(&store, &control, &refused, Side::Buy, t()).await;
+        assert!(buy.unwrap().is_some(), "a BUY without funds is an account failure");
     }
 
     #[test]

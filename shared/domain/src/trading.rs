@@ -161,12 +161,13 @@ pub fn limits_text(l: &RiskLimits) -> String {
 }
 
 /// The circuit breaker, told of one order decided this delivery: an account failure (authentication, signature,
-/// insufficient funds) adds to the run, a placed order ends it. When the run reaches the threshold, trading is
+/// insufficient funds for a BUY: [`risk::is_account_failure`]) adds to the run, a placed order ends it. When the run reaches the threshold, trading is
 /// halted, and the halt is returned (only by the change that halted) for its one TRADING HALTED message.
 pub async fn record_outcome(
     store: &dyn ControlStore,
     control: &Control,
     decision: &Decision,
+    side: crate::ids::Side,
     now: DateTime<Utc>,
 ) -> Result<Option<Halt>, TradingError> {
     let Some(threshold) = control.breaker_failures else {
@@ -176,7 +177,7 @@ pub async fn record_outcome(
         store.record_streak(false).await?;
         return Ok(None);
     }
-    if !risk::is_account_failure(decision.reason_code) {
+    if !risk::is_account_failure(decision.reason_code, side) {
         return Ok(None);
     }
     let run = store.record_streak(true).await?;
