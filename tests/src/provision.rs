@@ -63,24 +63,15 @@ pub fn prefixed_tables(prefix: &str) -> TableNames {
 struct Index(&'static str, &'static str, &'static str, ProjectionType);
 
 pub async fn tables(ddb: &aws_sdk_dynamodb::Client, t: &TableNames) -> Result<(), BoxError> {
-    create_table(
-        ddb,
-        &t.signals,
-        "signal_id",
-        Some(Index("by_day", "day", "created_at", ProjectionType::All)),
-    )
-    .await?;
-    create_table(
-        ddb,
-        &t.intents,
-        "idempotency_key",
-        Some(Index("by_day", "day", "created_at", ProjectionType::All)),
-    )
-    .await?;
-    create_table(ddb, &t.alerts, "alert_id", None).await?;
+    let by_day = || Index("by_day", "day", "created_at", ProjectionType::All);
+    create_table(ddb, &t.signals, "signal_id", &[by_day()]).await?;
+    // `open_fills` is sparse: only placed orders whose fill is not final carry `open_fill`.
+    let open_fills = Index("open_fills", "open_fill", "created_at", ProjectionType::All);
+    create_table(ddb, &t.intents, "idempotency_key", &[by_day(), open_fills]).await?;
+    create_table(ddb, &t.alerts, "alert_id", &[]).await?;
     let by_list = Index("by_list", "list", "symbol", ProjectionType::KeysOnly);
-    create_table(ddb, &t.watchlist, "symbol", Some(by_list)).await?;
-    create_table(ddb, &t.risk, "pk", None).await?;
+    create_table(ddb, &t.watchlist, "symbol", &[by_list]).await?;
+    create_table(ddb, &t.risk, "pk", &[]).await?;
     Ok(())
 }
 
@@ -88,39 +79,77 @@ async fn create_table(
     ddb: &aws_sdk_dynamodb::Client,
     name: &str,
     key: &str,
-    index: Option<Index>,
+    indexes: &[Index],
 ) -> Result<(), BoxError> {
-    let exists = ddb.describe_table().table_name(name).send().await.is_ok();
-    if !exists {
-        let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
-        let key_el = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
-        let mut req = ddb
-            .create_table()
-            .table_name(name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr(key)?)
-            .key_schema(key_el(key, KeyType::Hash)?);
-        if let Some(Index(index_name, hash, range, projection)) = index {
-            let mut defs = vec![hash, range];
-            defs.retain(|d| *d != key);
-            for d in defs {
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key_el = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
+    let gsi = |Index(index_name, hash, range, projection): &Index| {
+        GlobalSecondaryIndex::builder()
+            .index_name(*index_name)
+            .key_schema(key_el(hash, KeyType::Hash)?)
+            .key_schema(key_el(range, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(projection.clone()).build())
+            .build()
+    };
+    let mut defs: Vec<&str> = vec![key];
+    for Index(_, hash, range, _) in indexes {
+        for d in [*hash, *range] {
+            if !defs.contains(&d) {
+                defs.push(d);
+            }
+        }
+    }
+    match ddb.describe_table().table_name(name).send().await {
+        Err(_) => {
+            let mut req = ddb
+                .create_table()
+                .table_name(name)
+                .billing_mode(BillingMode::PayPerRequest)
+                .key_schema(key_el(key, KeyType::Hash)?);
+            for d in &defs {
                 req = req.attribute_definitions(attr(d)?);
             }
-            req = req.global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index_name)
-                    .key_schema(key_el(hash, KeyType::Hash)?)
-                    .key_schema(key_el(range, KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(projection).build())
-                    .build()?,
-            );
+            for index in indexes {
+                req = req.global_secondary_indexes(gsi(index)?);
+            }
+            req.send().await?;
         }
-        req.send().await?;
+        Ok(existing) => {
+            // A table made by an earlier version of this provisioning gains the indexes it lacks.
+            let have: Vec<String> = existing
+                .table()
+                .map(|t| {
+                    t.global_secondary_indexes()
+                        .iter()
+                        .filter_map(|g| g.index_name().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for index in indexes.iter().filter(|i| !have.iter().any(|h| h == i.0)) {
+                let mut req = ddb.update_table().table_name(name);
+                for d in &defs {
+                    req = req.attribute_definitions(attr(d)?);
+                }
+                let create = aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(index.0)
+                    .key_schema(key_el(index.1, KeyType::Hash)?)
+                    .key_schema(key_el(index.2, KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(index.3.clone()).build())
+                    .build()?;
+                req.global_secondary_index_updates(
+                    aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                        .create(create)
+                        .build(),
+                )
+                .send()
+                .await?;
+            }
+        }
     }
     // The emulator makes tables ACTIVE at once; AWS does not. Wait either way.
     for _ in 0..60 {

@@ -281,8 +281,9 @@ impl Sweeper<'_> {
         }
     }
 
-    /// Reads the fill of every placed order of the window that is not final, and resends ORDER EXECUTED rows still
-    /// PENDING after the grace (docs/DESIGN.md §13). A lookup that fails is counted and tried on the next run.
+    /// Reads the fill of every placed order that is not final — the window's and any older one still open — and
+    /// resends the window's ORDER EXECUTED rows still PENDING after the grace (docs/DESIGN.md §13). A lookup that
+    /// fails is counted and tried on the next run.
     async fn reconcile(&self, rows: &invariants::Rows) -> Result<FollowTotals, StoreError> {
         let Some(exchange) = self.exchange else {
             return Ok(FollowTotals::default());
@@ -295,7 +296,7 @@ impl Sweeper<'_> {
             clock: self.clock,
         };
         follower
-            .follow_all(rows.intents.values(), self.reconcile_parallel, self.patience.grace)
+            .follow_window_and_open(rows.intents.values(), self.reconcile_parallel, self.patience.grace)
             .await
     }
 

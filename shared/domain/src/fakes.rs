@@ -261,6 +261,15 @@ impl IntentStore for MemoryStore {
         Ok(Claim::Created)
     }
 
+    async fn open_orders(&self) -> Result<Vec<OrderIntent>, StoreError> {
+        let t = self.lock();
+        Ok(t.intents
+            .values()
+            .filter(|i| crate::order::follow::is_open(i))
+            .cloned()
+            .collect())
+    }
+
     async fn intents_created_between(
         &self,
         since: DateTime<Utc>,

@@ -164,6 +164,10 @@ pub trait IntentStore: Send + Sync {
     /// stored intent on conflict), the control row's version check and the counters' reservations.
     async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError>;
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError>;
+    /// Every placed order whose fill is not final yet, whatever its age (the `open_fills` index: an intent is in it
+    /// from its ORDER_PLACED write until a final fill is recorded), so the reconciler follows an order however long
+    /// it stays open.
+    async fn open_orders(&self) -> Result<Vec<OrderIntent>, StoreError>;
     /// Intents created in `[since, until]`, through the `by_day` index (any order).
     async fn intents_created_between(
         &self,

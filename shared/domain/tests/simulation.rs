@@ -95,6 +95,9 @@ impl IntentStore for SlowStore {
     async fn get_many(&self, k: &[domain::ids::IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
         self.inner.get_many(k).await
     }
+    async fn open_orders(&self) -> Result<Vec<OrderIntent>, StoreError> {
+        self.inner.open_orders().await
+    }
     async fn intents_created_between(
         &self,
         since: DateTime<Utc>,

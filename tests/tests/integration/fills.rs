@@ -429,3 +429,46 @@ async fn positions_are_marked_at_the_exchanges_last_price_when_asked() {
     // Nothing is recorded from a mark: the ledger still holds what the fills say.
     assert_eq!(report(&store).await.positions, r.positions);
 }
+
+#[tokio::test]
+async fn an_order_still_open_after_the_sweepers_window_is_followed_until_final() {
+    let World {
+        env,
+        store,
+        stand_in,
+        ex,
+        clock,
+        notifier,
+    } = World::new("fills-old").await;
+    stand_in.fill_in_parts(2);
+    let buy = eth(&clock, Side::Buy, 40);
+    assert_eq!(decide(&store, &ex, &clock, &buy).await, ReasonCode::ExecOrderPlaced);
+    let open = store.open_orders().await.unwrap();
+    assert_eq!(
+        open.len(),
+        1,
+        "a placed order without a final fill is in the open_fills index"
+    );
+    // Two days on: the sweeper's 24 h window no longer holds the order, the index still does.
+    clock.advance_ms(2 * 86_400_000);
+    let queue = shared::adapters::sqs::SqsQueue::new(env.sqs(), env.p.queue_url.clone());
+    let sweeper = sweeper::handler::Sweeper {
+        exchange: Some(&ex),
+        ..support::sweeper(&store, &queue, &notifier, &clock)
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let (_, s) = sweeper.run().await.unwrap();
+        assert_eq!((s.fills.looked_up, s.fills.recorded), (1, 1), "{:?}", s.fills);
+        let intent = store.get_many(&[buy.idempotency_key()]).await.unwrap().remove(0);
+        statuses.push(intent.fill.unwrap().status);
+    }
+    assert_eq!(statuses, [OrderStatus::PartiallyFilled, OrderStatus::Filled]);
+    assert!(
+        store.open_orders().await.unwrap().is_empty(),
+        "a final fill takes the order out of the index"
+    );
+    let (_, after) = sweeper.run().await.unwrap();
+    assert_eq!(after.fills.looked_up, 0, "nothing left to read");
+    assert_eq!(executed(&notifier), 2, "one ORDER EXECUTED per part");
+}

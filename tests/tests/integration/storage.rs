@@ -452,3 +452,63 @@ async fn the_watchlist_tool_validates_and_keeps_the_throttle_state() {
     assert!(!store.remove_watchlist_entry(&sym).await.unwrap());
     assert!(store.list().await.unwrap().is_empty());
 }
+
+/// A stack provisioned by an earlier version (an intents table with `by_day` only) gains the `open_fills` index when
+/// provisioned again, so a running local stack keeps working after an upgrade.
+#[tokio::test]
+async fn provisioning_again_adds_an_index_an_older_table_lacks() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType,
+    };
+    let env = TestEnv::new("upgrade").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
+    let mut tables = env.p.tables.clone();
+    tables.intents = format!("{}-old", tables.intents);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    ddb.create_table()
+        .table_name(&tables.intents)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("idempotency_key"))
+        .attribute_definitions(attr("day"))
+        .attribute_definitions(attr("created_at"))
+        .key_schema(key("idempotency_key", KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_day")
+                .key_schema(key("day", KeyType::Hash))
+                .key_schema(key("created_at", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    tests::provision::tables(&ddb, &tables).await.unwrap();
+    let described = ddb.describe_table().table_name(&tables.intents).send().await.unwrap();
+    let mut indexes: Vec<&str> = described
+        .table()
+        .unwrap()
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|g| g.index_name())
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, ["by_day", "open_fills"]);
+    let store = shared::adapters::dynamodb::DynamoStore::new(ddb, tables);
+    assert!(store.open_orders().await.unwrap().is_empty(), "the new index answers");
+}

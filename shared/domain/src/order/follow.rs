@@ -103,6 +103,23 @@ impl Follower<'_> {
         })
     }
 
+    /// [`Follower::follow_all`] over a window's intents and every order still open whatever its age (the store's
+    /// open orders, read once): the reconciler's pass. An order in both is followed once.
+    pub async fn follow_window_and_open<'i>(
+        &self,
+        window: impl IntoIterator<Item = &'i OrderIntent>,
+        parallel: usize,
+        grace: Duration,
+    ) -> Result<FollowTotals, StoreError> {
+        let window: Vec<&OrderIntent> = window.into_iter().collect();
+        let open = self.intents.open_orders().await?;
+        let older = open
+            .iter()
+            .filter(|o| !window.iter().any(|w| w.idempotency_key == o.idempotency_key));
+        self.follow_all(window.iter().copied().chain(older), parallel, grace)
+            .await
+    }
+
     /// Follows every order of `intents` that is placed and not final, `parallel` lookups at a time, and resends the
     /// ORDER EXECUTED rows of earlier increments still PENDING after `grace`.
     pub async fn follow_all<'i>(

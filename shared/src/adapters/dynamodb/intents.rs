@@ -81,6 +81,32 @@ impl IntentStore for DynamoStore {
         per_day.iter().flatten().map(intent_from).collect()
     }
 
+    async fn open_orders(&self) -> Result<Vec<OrderIntent>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.tables.intents)
+                .index_name(OPEN_FILLS_INDEX)
+                .key_condition_expression("#o = :open")
+                .expression_attribute_names("#o", OPEN_FILL)
+                .expression_attribute_values(":open", s(OPEN))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::backend("Query order_intents (open_fills)", e))?;
+            for item in resp.items.unwrap_or_default() {
+                out.push(intent_from(&item)?);
+            }
+            match resp.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     async fn get_many(&self, keys: &[IdempotencyKey]) -> Result<Vec<OrderIntent>, StoreError> {
         let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         self.batch_get(&self.tables.intents, "idempotency_key", &keys)
@@ -213,10 +239,16 @@ impl IntentStore for DynamoStore {
             values.insert(":seen".into(), n(u.seen_version));
             "#st = :placed AND fill_version = :seen"
         };
+        // A final fill takes the order out of the open_fills index.
+        let remove = if u.fill.status.is_terminal() {
+            format!(" REMOVE {OPEN_FILL}")
+        } else {
+            String::new()
+        };
         let update = Update::builder()
             .table_name(&self.tables.intents)
             .key("idempotency_key", s(u.key.as_str()))
-            .update_expression(format!("SET {}", set.join(", ")))
+            .update_expression(format!("SET {}{remove}", set.join(", ")))
             .condition_expression(condition)
             .expression_attribute_names("#st", "status")
             .set_expression_attribute_values(Some(values))
@@ -264,6 +296,12 @@ impl IntentStore for DynamoStore {
     }
 }
 
+/// The sparse index of the placed orders whose fill is not final (docs/DESIGN.md §3): its key attribute, present
+/// (always [`OPEN`]) only on those intents.
+pub const OPEN_FILLS_INDEX: &str = "open_fills";
+const OPEN_FILL: &str = "open_fill";
+const OPEN: &str = "OPEN";
+
 /// The stored form of an intent. Public for bulk loading (benchmarks, tools): production writes go through
 /// [`IntentStore`], whose claim is a transaction with the signal row.
 pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
@@ -283,6 +321,9 @@ pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
         ("updated_at".into(), s(rfc3339(x.updated_at))),
     ]);
     put_opt(&mut item, "order_id", x.order_id.as_ref().map(s));
+    if crate::order::follow::is_open(x) {
+        item.insert(OPEN_FILL.into(), s(OPEN));
+    }
     if let Some(z) = &x.sizing {
         // The size and how it was reached: USD asked, the quote currency's USD price and its source, the
         // quote-currency notional, the SELL quantity, the USD value as sized.
