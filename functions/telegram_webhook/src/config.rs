@@ -13,6 +13,8 @@ pub struct WebhookConfig {
     /// Crypto.com's public API (`EXCHANGE_BASE_URL`, as the orchestrator's): the last prices `/positions` marks the
     /// open positions at.
     pub exchange_base_url: String,
+    /// `TELEGRAM_BOT_USERNAME`: this bot's name; `/cmd@name` with another name (or any name when unset) is ignored.
+    pub bot_username: Option<String>,
 }
 
 impl WebhookConfig {
@@ -22,6 +24,7 @@ impl WebhookConfig {
             telegram: TelegramConfig::from_source(src),
             patience: patience(src)?,
             exchange_base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
+            bot_username: src.get("TELEGRAM_BOT_USERNAME").filter(|v| !v.trim().is_empty()),
         })
     }
 }

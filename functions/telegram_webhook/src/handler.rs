@@ -32,6 +32,8 @@ pub struct Webhook<'a> {
     pub secret: &'a SecretString,
     /// The only chat whose commands are obeyed (the one the alerts go to).
     pub chat_id: i64,
+    /// This bot's username (`TELEGRAM_BOT_USERNAME`): a command addressed `/cmd@name` is obeyed only with this name.
+    pub bot_username: Option<&'a str>,
 }
 
 impl Webhook<'_> {
@@ -102,7 +104,14 @@ impl Webhook<'_> {
                 );
             }
         }
-        let command = commands::parse_command(text);
+        let command = commands::parse_command(text, self.bot_username);
+        if let Command::ForAnotherBot(bot) = &command {
+            tracing::info!(update_id = update.update_id, from = %update.from, bot = %bot, "a command for another bot: ignored");
+            return respond(
+                StatusCode::OK,
+                json!({ "ok": true, "handled": false, "why": "for another bot" }),
+            );
+        }
         tracing::info!(update_id = update.update_id, from = %update.from, command = ?command, "telegram command");
         let answer = self.answer(&command, &update.from).await;
         // The answers are plain text; the notifier sends HTML.
@@ -188,6 +197,7 @@ mod tests {
             prices: None,
             secret: &secret,
             chat_id: CHAT,
+            bot_username: Some("SignalBot"),
         };
         let resp = w.handle(req).await;
         let body = serde_json::from_slice(resp.body().as_ref()).unwrap();
@@ -211,6 +221,7 @@ mod tests {
             prices: None,
             secret: &secret,
             chat_id: -1_000_000_000_000,
+            bot_username: Some("SignalBot"),
         };
         let resp = w.handle(lambda_http::request::from_str(event).unwrap()).await;
         assert_eq!(resp.status(), StatusCode::OK);

@@ -63,6 +63,7 @@ impl Deps {
             clock: &self.clock,
             patience: self.config.patience,
             prices: Some(&self.prices),
+            bot_username: self.config.bot_username.as_deref(),
             secret: &self.secret,
             chat_id: self.chat_id,
         }

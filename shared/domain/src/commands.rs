@@ -89,13 +89,27 @@ pub enum Command {
     Help,
     /// Not a command this bot knows (the words as sent).
     Unknown(String),
+    /// A command addressed to another bot (`/resume@OtherBot`): ignored, never answered.
+    ForAnotherBot(String),
 }
 
-/// `/halt@MyBot exchange maintenance` → `Halt("exchange maintenance")`. Text that is not a command is Unknown.
-pub fn parse_command(text: &str) -> Command {
+/// `/halt@MyBot exchange maintenance` → `Halt("exchange maintenance")` when this bot is `MyBot` (`bot`, compared
+/// without case). A command with another bot's name — or with any name when this bot's is not configured — is
+/// [`Command::ForAnotherBot`]: in a group with several bots, `/resume@OtherBot` must not resume this system's
+/// trading. Text that is not a command is Unknown.
+pub fn parse_command(text: &str, bot: Option<&str>) -> Command {
     let text = text.trim();
     let (head, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
-    let name = head.split('@').next().unwrap_or_default().to_ascii_lowercase();
+    let (name, addressed) = match head.split_once('@') {
+        Some((name, to)) => (name, Some(to)),
+        None => (head, None),
+    };
+    if let Some(to) = addressed {
+        if !bot.is_some_and(|b| b.trim_start_matches('@').eq_ignore_ascii_case(to)) {
+            return Command::ForAnotherBot(crate::orchestration::truncate(to, 60));
+        }
+    }
+    let name = name.to_ascii_lowercase();
     match name.as_str() {
         "/status" => Command::Status,
         "/halt" | "/stop" => Command::Halt(rest.trim().to_string()),
@@ -176,6 +190,7 @@ pub async fn run(
         Command::Profit => report.map_or_else(unavailable, profit_text),
         Command::Help => HELP.to_string(),
         Command::Unknown(text) => format!("Unknown command {text:?}.\n{HELP}"),
+        Command::ForAnotherBot(bot) => format!("(a command for @{bot}: not this bot's; nothing changed)"),
     })
 }
 
@@ -280,22 +295,36 @@ mod tests {
 
     #[test]
     fn commands_parse_with_or_without_the_bot_name() {
-        assert_eq!(parse_command("/status"), Command::Status);
-        assert_eq!(parse_command("/STATUS@SignalBot"), Command::Status);
+        assert_eq!(parse_command("/status", None), Command::Status);
+        assert_eq!(parse_command("/STATUS@SignalBot", Some("SignalBot")), Command::Status);
         assert_eq!(
-            parse_command("/halt@SignalBot  exchange maintenance "),
+            parse_command("/halt@SignalBot  exchange maintenance ", Some("SignalBot")),
             Command::Halt("exchange maintenance".into())
         );
-        assert_eq!(parse_command("/halt"), Command::Halt(String::new()));
-        assert_eq!(parse_command("/resume"), Command::Resume);
-        assert_eq!(parse_command("/limits"), Command::Limits);
-        assert_eq!(parse_command("/help"), Command::Help);
-        assert_eq!(parse_command("/positions@SignalBot"), Command::Positions);
-        assert_eq!(parse_command("/profit"), Command::Profit);
+        assert_eq!(parse_command("/halt", Some("SignalBot")), Command::Halt(String::new()));
+        assert_eq!(parse_command("/resume", Some("SignalBot")), Command::Resume);
+        assert_eq!(parse_command("/limits", Some("SignalBot")), Command::Limits);
+        assert_eq!(parse_command("/help", Some("SignalBot")), Command::Help);
         assert_eq!(
-            parse_command("buy everything"),
+            parse_command("/positions@SignalBot", Some("SignalBot")),
+            Command::Positions
+        );
+        assert_eq!(parse_command("/profit", Some("SignalBot")), Command::Profit);
+        assert_eq!(
+            parse_command("buy everything", Some("SignalBot")),
             Command::Unknown("buy everything".into())
         );
+        // Another bot's command, in a group with several bots, is not ours — nor is any addressed command when this
+        // bot's name is not configured.
+        assert_eq!(
+            parse_command("/resume@OtherBot", Some("SignalBot")),
+            Command::ForAnotherBot("OtherBot".into())
+        );
+        assert_eq!(
+            parse_command("/halt@SignalBot x", None),
+            Command::ForAnotherBot("SignalBot".into())
+        );
+        assert_eq!(parse_command("/status@signalbot", Some("@SignalBot")), Command::Status);
     }
 
     #[test]

@@ -272,6 +272,7 @@ async fn a_halt_sent_as_a_telegram_command_stops_the_next_claim_and_other_chats_
         },
         patience: chrono::Duration::seconds(120).into(),
         exchange_base_url: sink.base.clone(),
+        bot_username: Some("SignalBot".into()),
     };
     // Built as the Lambda builds it: bot token, chat and webhook secret from Secrets Manager.
     let deps = telegram_webhook::wiring::Deps::new(&env.aws, config).await.unwrap();
@@ -323,6 +324,9 @@ async fn a_halt_sent_as_a_telegram_command_stops_the_next_claim_and_other_chats_
             .status(),
         200
     );
+    // A resume addressed to another bot in the same group changes nothing.
+    webhook.handle(post(-1_000_000_000_000, 4, "/resume@OtherBot")).await;
+    assert!(store.control().await.unwrap().halt.is_some(), "still halted");
     webhook.handle(post(-1_000_000_000_000, 3, "/resume")).await;
     assert_eq!(
         decided(&orch.process(&s[2].to_message()).await.unwrap()).1,
