@@ -83,6 +83,19 @@ impl Webhook<'_> {
                 json!({ "ok": true, "handled": false, "why": "chat not allowed" }),
             );
         }
+        let command = commands::parse_command(text, self.bot_username);
+        if let Command::ForAnotherBot(bot) = &command {
+            tracing::info!(update_id = update.update_id, from = %update.from, bot = %bot, "a command for another bot: ignored");
+            return respond(
+                StatusCode::OK,
+                json!({ "ok": true, "handled": false, "why": "for another bot" }),
+            );
+        }
+        self.obey_once(&update, &command).await
+    }
+
+    /// Marks the update handled, then runs the command and sends its answer (marking first: see the module's note).
+    async fn obey_once(&self, update: &commands::Update, command: &Command) -> Response<Body> {
         let now = self.clock.now();
         match self.control.first_update(update.update_id, now).await {
             Ok(true) => {}
@@ -104,16 +117,8 @@ impl Webhook<'_> {
                 );
             }
         }
-        let command = commands::parse_command(text, self.bot_username);
-        if let Command::ForAnotherBot(bot) = &command {
-            tracing::info!(update_id = update.update_id, from = %update.from, bot = %bot, "a command for another bot: ignored");
-            return respond(
-                StatusCode::OK,
-                json!({ "ok": true, "handled": false, "why": "for another bot" }),
-            );
-        }
         tracing::info!(update_id = update.update_id, from = %update.from, command = ?command, "telegram command");
-        let answer = self.answer(&command, &update.from).await;
+        let answer = self.answer(command, &update.from).await;
         // The answers are plain text; the notifier sends HTML.
         if let Err(e) = self.notifier.send(&shared::alerts::html_escape(&answer)).await {
             tracing::error!(error = %e, "the answer to a telegram command was not delivered");
