@@ -192,7 +192,6 @@ impl Orchestrator<'_> {
             let (reservations, alert) = match planned {
                 Ok(reservations) => (reservations, None),
                 Err((code, why)) => {
-                    tracing::warn!(signal_id = %msg.signal_id, reason_code = %code, reason = %why, "order held back by the risk guard");
                     make_terminal(&mut intent, IntentStatus::Skipped, code, why);
                     let alert = (code == ReasonCode::RiskLimitExceeded).then(|| {
                         let text =
@@ -231,7 +230,15 @@ impl Orchestrator<'_> {
                     );
                     forced = Some((ReasonCode::RiskLimitExceeded, why));
                 }
-                claim => return Ok(Some((intent, claim, alert))),
+                claim => {
+                    // Said only once the claim (and its signal check) stood: a forged message for a missing signal
+                    // is refused as such, never reported as held back.
+                    if claim == Claim::Created && intent.status == IntentStatus::Skipped {
+                        tracing::warn!(signal_id = %msg.signal_id, reason_code = ?intent.error_code,
+                            reason = intent.error_message.as_deref(), "order held back by the risk guard");
+                    }
+                    return Ok(Some((intent, claim, alert)));
+                }
             }
         }
         Ok(None)

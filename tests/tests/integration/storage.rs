@@ -69,10 +69,12 @@ async fn a_claim_for_a_missing_or_different_signal_writes_nothing() {
     store.put_new(&s).await.unwrap();
     // The row exists, the message says something else: each field is checked against the row.
     type Forge = fn(&mut shared::model::SignalMessage);
-    let forged: [(&str, Forge); 4] = [
+    let forged: [(&str, Forge); 5] = [
         ("price", |m| m.price = rust_decimal::Decimal::new(1, 2)),
         ("trade_amount_usd", |m| m.trade_amount_usd *= rust_decimal::Decimal::TEN),
         ("trade_enabled", |m| m.trade_enabled = !m.trade_enabled),
+        // A message must not silence the ORDER PLACED confirmation the watchlist asked for.
+        ("notify_order_placed", |m| m.notify_order_placed = !m.notify_order_placed),
         ("emitted_at", |m| m.emitted_at += Duration::seconds(30)),
     ];
     for (field, forge) in forged {

@@ -214,13 +214,21 @@ impl DynamoStore {
     /// The claim's check of the signal row: it exists, is not blocked, and says what the message says (the queue is
     /// not the truth, docs/DESIGN.md §4). On a failed condition the row comes back (`ALL_OLD`).
     fn signal_check(&self, msg: &SignalMessage) -> Result<ConditionCheck, StoreError> {
+        // A row written before `notify_order_placed` existed reads as true (the model's default), so it matches a
+        // message saying true.
+        let notify = if msg.notify_order_placed {
+            "(#notify = :notify OR attribute_not_exists(#notify))"
+        } else {
+            "#notify = :notify"
+        };
         ConditionCheck::builder()
             .table_name(&self.tables.signals)
             .key("signal_id", s(msg.signal_id.as_str()))
-            .condition_expression(
+            .condition_expression(format!(
                 "attribute_exists(signal_id) AND #symbol = :symbol AND #side = :side AND #price = :price \
-                 AND #amount = :amount AND #trade = :trade AND #created = :created AND #blocked = :blocked",
-            )
+                 AND #amount = :amount AND #trade = :trade AND #created = :created AND #blocked = :blocked \
+                 AND {notify}"
+            ))
             .set_expression_attribute_names(Some(HashMap::from([
                 ("#symbol".into(), "symbol".into()),
                 ("#side".into(), "side".into()),
@@ -229,6 +237,7 @@ impl DynamoStore {
                 ("#trade".into(), "trade_enabled".into()),
                 ("#created".into(), "created_at".into()),
                 ("#blocked".into(), "blocked".into()),
+                ("#notify".into(), "notify_order_placed".into()),
             ])))
             .set_expression_attribute_values(Some(HashMap::from([
                 (":symbol".into(), s(msg.symbol.as_str())),
@@ -238,6 +247,7 @@ impl DynamoStore {
                 (":trade".into(), AttributeValue::Bool(msg.trade_enabled)),
                 (":created".into(), s(rfc3339(msg.emitted_at))),
                 (":blocked".into(), AttributeValue::Bool(false)),
+                (":notify".into(), AttributeValue::Bool(msg.notify_order_placed)),
             ])))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
