@@ -4,7 +4,7 @@
 #   RISK_TABLE=<stack output RiskTableName> ./scripts/trading.sh status                   # a deployment (AWS env)
 #   ./scripts/trading.sh --local halt --reason "exchange maintenance"                     # the local stack
 #   ./scripts/trading.sh --local resume
-#   ./scripts/trading.sh --local limits '{"max_notional_usd_per_day":"1000","max_orders_per_day":20}'
+#   ./scripts/trading.sh --local limits set '{"max_orders_per_day":20}'    # only the settings named change
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--local" ]; then

@@ -617,7 +617,10 @@ impl SignalMessage {
                 row.trade_amount_usd.to_string() == self.trade_amount_usd.to_string(),
             ),
             ("trade_enabled", row.trade_enabled == self.trade_enabled),
-            ("notify_order_placed", row.notify_order_placed == self.notify_order_placed),
+            (
+                "notify_order_placed",
+                row.notify_order_placed == self.notify_order_placed,
+            ),
             ("emitted_at", rfc3339(row.created_at) == rfc3339(self.emitted_at)),
             ("blocked", !row.blocked),
         ];

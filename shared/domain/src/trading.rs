@@ -84,19 +84,90 @@ pub async fn resume(store: &dyn ControlStore) -> Result<Change, TradingError> {
     Ok(done)
 }
 
-/// Replaces the global limits and the breaker's threshold.
+/// The settings of the control row an operator may change: the global limits and the breaker's threshold.
+pub const GLOBAL_LIMIT_KEYS: [&str; 5] = [
+    "max_order_usd",
+    "max_orders_per_day",
+    "max_notional_usd_per_day",
+    "max_daily_loss_usd",
+    "breaker_failures",
+];
+
+fn limit_problems(limits: &RiskLimits, breaker_failures: Option<u32>) -> Vec<String> {
+    let mut problems = limits.problems("global");
+    if breaker_failures == Some(0) {
+        problems.push("breaker_failures must be at least 1 (null switches the breaker off)".into());
+    }
+    if limits.max_exposure_usd.is_some() {
+        problems.push("max_exposure_usd is a per-symbol limit (set it on the watchlist row)".into());
+    }
+    problems
+}
+
+/// Changes only the given settings: `{"max_orders_per_day": 3}` leaves every other limit and the breaker as they
+/// are, `null` clears one (no limit; for `breaker_failures`, the breaker off), a name not in
+/// [`GLOBAL_LIMIT_KEYS`] is refused — so a field left out never switches a protection off. The result is validated
+/// as a whole and written as a conditional replace of the version it was computed from (retried on a race).
+pub async fn patch_limits(
+    store: &dyn ControlStore,
+    patch: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Change, TradingError> {
+    if let Some(unknown) = patch.keys().find(|k| !GLOBAL_LIMIT_KEYS.contains(&k.as_str())) {
+        return Err(TradingError::Invalid(vec![format!(
+            "unknown setting {unknown:?}: one of {}",
+            GLOBAL_LIMIT_KEYS.join(", ")
+        )]));
+    }
+    for _ in 0..ATTEMPTS {
+        let current = store.control().await?;
+        let mut merged = serde_json::to_value(&current.limits)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+        merged.insert("breaker_failures".into(), serde_json::json!(current.breaker_failures));
+        for (k, v) in patch {
+            merged.insert(k.clone(), v.clone());
+        }
+        let breaker =
+            match merged.remove("breaker_failures") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+                    TradingError::Invalid(vec![format!("breaker_failures {v} is not a whole number")])
+                })?),
+            };
+        merged.retain(|_, v| !v.is_null());
+        let limits: RiskLimits = serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| TradingError::Invalid(vec![format!("the limits are not valid: {e}")]))?;
+        let problems = limit_problems(&limits, breaker);
+        if !problems.is_empty() {
+            return Err(TradingError::Invalid(problems));
+        }
+        let next = Control {
+            limits,
+            breaker_failures: breaker,
+            ..current.clone()
+        };
+        if next == current {
+            return Ok(Change::Unchanged(current));
+        }
+        if store.replace_control(current.version, &next).await? {
+            return Ok(Change::Done(Control {
+                version: current.version.saturating_add(1),
+                ..next
+            }));
+        }
+    }
+    Err(TradingError::Contended)
+}
+
+/// Replaces the global limits and the breaker's threshold (every setting: one left out is off). Operators use
+/// [`patch_limits`]; this is for tests and tools that state the whole control.
 pub async fn set_limits(
     store: &dyn ControlStore,
     limits: &RiskLimits,
     breaker_failures: Option<u32>,
 ) -> Result<Change, TradingError> {
-    let mut problems = limits.problems("global");
-    if breaker_failures == Some(0) {
-        problems.push("breaker_failures must be at least 1 (leave it out to switch the breaker off)".into());
-    }
-    if limits.max_exposure_usd.is_some() {
-        problems.push("max_exposure_usd is a per-symbol limit (set it on the watchlist row)".into());
-    }
+    let problems = limit_problems(limits, breaker_failures);
     if !problems.is_empty() {
         return Err(TradingError::Invalid(problems));
     }
@@ -198,5 +269,74 @@ pub async fn record_outcome(
     {
         Change::Done(c) => Ok(c.halt),
         Change::Unchanged(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::MemoryStore;
+    use rust_decimal::Decimal;
+
+    fn patch(json: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_patch_changes_only_the_settings_it_names() {
+        let store = MemoryStore::default();
+        let before = store.control().await.unwrap();
+        assert_eq!(before.breaker_failures, Some(risk::DEFAULT_BREAKER_FAILURES));
+        let c = patch_limits(&store, &patch(r#"{"max_orders_per_day": 3}"#))
+            .await
+            .unwrap();
+        let after = c.control();
+        assert_eq!(after.limits.max_orders_per_day, Some(3));
+        assert_eq!(
+            after.breaker_failures, before.breaker_failures,
+            "the breaker stays armed"
+        );
+        assert_eq!(
+            after.limits.max_notional_usd_per_day, before.limits.max_notional_usd_per_day,
+            "the daily cap stays"
+        );
+        // null clears one setting; the same patch again changes nothing.
+        let cleared = patch_limits(
+            &store,
+            &patch(r#"{"max_notional_usd_per_day": null, "max_daily_loss_usd": "50"}"#),
+        )
+        .await
+        .unwrap();
+        assert_eq!(cleared.control().limits.max_notional_usd_per_day, None);
+        assert_eq!(cleared.control().limits.max_daily_loss_usd, Some(Decimal::from(50)));
+        assert_eq!(cleared.control().limits.max_orders_per_day, Some(3));
+        let again = patch_limits(&store, &patch(r#"{"max_daily_loss_usd": "50"}"#))
+            .await
+            .unwrap();
+        assert!(matches!(again, Change::Unchanged(_)));
+        let off = patch_limits(&store, &patch(r#"{"breaker_failures": null}"#))
+            .await
+            .unwrap();
+        assert_eq!(
+            off.control().breaker_failures,
+            None,
+            "null is the explicit way to switch it off"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_patch_with_an_unknown_or_invalid_setting_changes_nothing() {
+        let store = MemoryStore::default();
+        for bad in [
+            r#"{"max_orders": 3}"#,
+            r#"{"breaker_failures": 0}"#,
+            r#"{"max_order_usd": "-5"}"#,
+            r#"{"max_exposure_usd": "100"}"#,
+            r#"{"breaker_failures": "three"}"#,
+        ] {
+            let e = patch_limits(&store, &patch(bad)).await.unwrap_err();
+            assert!(matches!(e, TradingError::Invalid(_)), "{bad}: {e}");
+        }
+        assert_eq!(store.control().await.unwrap().version, 0, "nothing was written");
     }
 }

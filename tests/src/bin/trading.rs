@@ -1,4 +1,4 @@
-//! `trading status | halt --reason TEXT [--by WHO] | resume | limits [JSON]`: the kill switch and the global risk
+//! `trading status | halt --reason TEXT [--by WHO] | resume | limits [get] | limits set JSON`: the kill switch and the global risk
 //! limits of a deployment (or of the local stack), in its control row (docs/DESIGN.md §11). The table is
 //! `RISK_TABLE` (a deployment's stack output `RiskTableName`), AWS credentials and region from the environment.
 //!
@@ -6,30 +6,35 @@
 //!   the limits and the circuit breaker;
 //! - `halt --reason TEXT` stops trading at the next claim, with no redeploy; `resume` starts it again (and re-arms
 //!   the circuit breaker);
-//! - `limits` prints the global limits as JSON; `limits JSON` replaces them, e.g.
-//!   `{"max_notional_usd_per_day": "1000", "max_orders_per_day": 20, "max_order_usd": "250",
-//!   "max_daily_loss_usd": "50", "breaker_failures": 3}`
-//!   (a limit left out is off). Per-symbol limits are on the watchlist rows (`./scripts/watchlist.sh`).
+//! - `limits` (or `limits get`) prints the global limits as JSON; `limits set JSON` changes only the settings it
+//!   names, e.g. `{"max_orders_per_day": 20}` or `{"max_daily_loss_usd": "50", "max_order_usd": null}` (`null`
+//!   clears one; `"breaker_failures": null` switches the breaker off; an unknown name is refused). A setting left
+//!   out stays as it is. Per-symbol limits are on the watchlist rows (`./scripts/watchlist.sh`).
 
 use std::process::ExitCode;
 
 use shared::adapters::dynamodb::DynamoStore;
 use shared::config::{ProcessEnv, TableNames};
-use shared::risk::RiskLimits;
 use shared::trading::{self, Change};
 
-const USAGE: &str = "usage: trading status | halt --reason TEXT [--by WHO] | resume | limits [JSON]";
-const LIMIT_KEYS: [&str; 5] = [
-    "max_order_usd",
-    "max_orders_per_day",
-    "max_notional_usd_per_day",
-    "max_daily_loss_usd",
-    "breaker_failures",
-];
+const USAGE: &str = "usage: trading status | halt --reason TEXT [--by WHO] | resume | limits [get] | limits set JSON
+
+  status            the state (trading or halted: why, by whom, since when), today's orders, the limits
+  halt --reason T   stop trading at the next claim, no redeploy (--by WHO: default $USER)
+  resume            trade again (re-arms the circuit breaker)
+  limits [get]      the global limits as JSON
+  limits set JSON   change only the settings named, e.g. '{\"max_orders_per_day\": 20}'; null clears one
+                    (\"breaker_failures\": null switches the breaker off); an unknown name is refused
+
+The table is RISK_TABLE (a deployment's stack output RiskTableName); AWS credentials and region from the environment.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     match run(&args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -62,16 +67,18 @@ async fn run(args: &[String]) -> Result<(), String> {
             trading::halt(&store, &reason, &by, now).await.map_err(failed)?
         }
         ("resume", []) => trading::resume(&store).await.map_err(failed)?,
-        ("limits", []) => {
+        ("limits", []) | ("limits", [_]) if rest.first().is_none_or(|a| a == "get") => {
             let c = trading::status(&store, now).await.map_err(failed)?.control;
             let mut json = serde_json::to_value(&c.limits).map_err(|e| e.to_string())?;
             json["breaker_failures"] = serde_json::json!(c.breaker_failures);
             println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
             return Ok(());
         }
-        ("limits", [json]) => {
-            let (limits, breaker) = parse_limits(json)?;
-            trading::set_limits(&store, &limits, breaker).await.map_err(failed)?
+        ("limits", [set, json]) if set == "set" => {
+            let value: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| format!("the limits are not JSON: {e}"))?;
+            let patch = value.as_object().ok_or("the limits are a JSON object")?;
+            trading::patch_limits(&store, patch).await.map_err(failed)?
         }
         _ => return Err(USAGE.to_string()),
     };
@@ -88,23 +95,4 @@ async fn run(args: &[String]) -> Result<(), String> {
 fn flag(args: &[String], name: &str) -> Option<String> {
     let at = args.iter().position(|a| a == name)?;
     args.get(at + 1).filter(|v| !v.trim().is_empty()).cloned()
-}
-
-fn parse_limits(json: &str) -> Result<(RiskLimits, Option<u32>), String> {
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("the limits are not JSON: {e}"))?;
-    let object = value.as_object().ok_or("the limits are a JSON object")?;
-    if let Some(unknown) = object.keys().find(|k| !LIMIT_KEYS.contains(&k.as_str())) {
-        return Err(format!("unknown limit {unknown:?}: one of {}", LIMIT_KEYS.join(", ")));
-    }
-    let limits: RiskLimits =
-        serde_json::from_value(value.clone()).map_err(|e| format!("the limits are not valid: {e}"))?;
-    let breaker = match object.get("breaker_failures") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or("breaker_failures is a whole number")?,
-        ),
-    };
-    Ok((limits, breaker))
 }

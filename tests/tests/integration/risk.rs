@@ -155,6 +155,73 @@ async fn a_halt_takes_effect_at_the_next_claim_of_a_container_that_cached_the_co
     assert_eq!(decided(&third).1, ReasonCode::ExecOrderPlaced);
 }
 
+/// The README's emergency halt — one `aws dynamodb update-item` on the control row, nothing to build — as the CLI
+/// sends it: the next claim of a container that cached the control row is halted, and the row reads as a halt.
+#[tokio::test]
+async fn the_readmes_emergency_halt_by_the_aws_cli_stops_the_next_claim() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = TestEnv::new("riskcli").await;
+    let store = env.store();
+    let s = signals(&store, 2, 400).await;
+    let exchange = support::paper(1);
+    let guard = ControlCache::default();
+    let orch = orchestrator(&store, &guard, &exchange);
+    assert_eq!(
+        decided(&orch.process(&s[0].to_message()).await.unwrap()).1,
+        ReasonCode::ExecOrderPlaced
+    );
+    let readme = include_str!("../../../README.md");
+    let expression = "SET trading_halted = :t, halt_reason = :r, halted_by = :b, halted_at = :at ADD version :one";
+    assert!(
+        readme.contains(expression),
+        "the README's command is the one tested here"
+    );
+    aws_sdk_dynamodb::Client::new(&env.aws)
+        .update_item()
+        .table_name(&env.p.tables.risk)
+        .key("pk", AttributeValue::S("control".into()))
+        .update_expression(expression)
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .expression_attribute_values(":r", AttributeValue::S("emergency halt".into()))
+        .expression_attribute_values(":b", AttributeValue::S("aws-cli".into()))
+        .expression_attribute_values(":at", AttributeValue::S("2026-12-06T10:00:00Z".into()))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        decided(&orch.process(&s[1].to_message()).await.unwrap()),
+        (DecisionType::Skipped, ReasonCode::TradingHalted)
+    );
+    let control = store.control().await.unwrap();
+    let halt = control.halt.expect("halted");
+    assert_eq!((halt.by.as_str(), halt.reason.as_str()), ("aws-cli", "emergency halt"));
+    assert_eq!(
+        control.limits.max_notional_usd_per_day,
+        Some(risk::DEFAULT_DAILY_NOTIONAL_USD),
+        "the limits the command did not name keep their defaults"
+    );
+}
+
+/// `trading limits set '{"max_orders_per_day": 3}'` against the table: only that setting changes, the breaker and
+/// the daily cap stay as they were.
+#[tokio::test]
+async fn setting_one_limit_leaves_the_breaker_and_the_others_as_they_were() {
+    let env = TestEnv::new("riskpatch").await;
+    let store = env.store();
+    let before = store.control().await.unwrap();
+    let patch = serde_json::json!({ "max_orders_per_day": 3 });
+    trading::patch_limits(&store, patch.as_object().unwrap()).await.unwrap();
+    let after = store.control().await.unwrap();
+    assert_eq!(after.limits.max_orders_per_day, Some(3));
+    assert_eq!(after.breaker_failures, before.breaker_failures);
+    assert_eq!(
+        after.limits.max_notional_usd_per_day,
+        before.limits.max_notional_usd_per_day
+    );
+    assert_eq!(after.version, before.version + 1);
+}
+
 /// An exchange whose account cannot trade: every order is refused with an authentication error.
 struct LockedAccount;
 

@@ -74,7 +74,9 @@ async fn a_claim_for_a_missing_or_different_signal_writes_nothing() {
         ("trade_amount_usd", |m| m.trade_amount_usd *= rust_decimal::Decimal::TEN),
         ("trade_enabled", |m| m.trade_enabled = !m.trade_enabled),
         // A message must not silence the ORDER PLACED confirmation the watchlist asked for.
-        ("notify_order_placed", |m| m.notify_order_placed = !m.notify_order_placed),
+        ("notify_order_placed", |m| {
+            m.notify_order_placed = !m.notify_order_placed
+        }),
         ("emitted_at", |m| m.emitted_at += Duration::seconds(30)),
     ];
     for (field, forge) in forged {
