@@ -11,6 +11,12 @@
 #   ORCHESTRATOR_VARIANT=path ./scripts/bench.sh   adds that orchestrator binary (e.g. one --profiles built and
 #                                  stripped under .local/) to the interleaved cold-start runs
 set -euo pipefail
+source "$(dirname "$0")/args.sh"
+case "${1:-20}" in
+  --profiles) [ $# -eq 1 ] || usage_error "--profiles takes nothing else" ;;
+  *[!0-9]*|"") usage_error "RUNS is a whole number, not ${1}" ;;
+  *) [ $# -le 1 ] || usage_error "one argument at most" ;;
+esac
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 runs="${1:-20}"

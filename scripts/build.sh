@@ -5,20 +5,21 @@
 #   ./scripts/build.sh                   # arm64 (the template's default Architecture); needs the aarch64 Rust target
 #   ./scripts/build.sh --arch x86_64     # x86_64
 set -euo pipefail
+source "$(dirname "$0")/args.sh"
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 arch=arm64
 while [ $# -gt 0 ]; do
   case "$1" in
-    --arch) arch="${2:?--arch needs arm64 or x86_64}"; shift 2 ;;
-    *) echo "usage: $0 [--arch arm64|x86_64]" >&2; exit 2 ;;
+    --arch) [ $# -ge 2 ] || usage_error "--arch needs arm64 or x86_64"; arch="$2"; shift 2 ;;
+    *) usage_error "unknown argument $1" ;;
   esac
 done
 case "$arch" in
   arm64) triple=aarch64-unknown-linux-gnu ;;
   x86_64) triple=x86_64-unknown-linux-gnu ;;
-  *) echo "--arch is arm64 or x86_64" >&2; exit 2 ;;
+  *) usage_error "--arch is arm64 or x86_64" ;;
 esac
 
 ensure_deploy_tools

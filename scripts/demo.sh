@@ -9,18 +9,21 @@
 #                      REPLAY_DIR=DIR): the watchlist is one entry per file's symbol, default preset, 100 USD per order
 #   --watchlist FILE   the watchlist to seed instead (default data/watchlist.json; with --candles, entries without
 #                      candles are left out, one line each)
+#   ./scripts/demo.sh [--serve] [--candles DIR] [--watchlist FILE]
 set -euo pipefail
+source "$(dirname "$0")/args.sh"
 source "$(dirname "$0")/lib.sh"
 SERVE=0
 CANDLES="${REPLAY_DIR:-}"
 WATCHLIST=""
-usage() { echo "usage: $0 [--serve] [--candles DIR] [--watchlist FILE]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --serve) SERVE=1; shift ;;
-    --candles) [ $# -ge 2 ] || usage; CANDLES="$2"; shift 2 ;;
-    --watchlist) [ $# -ge 2 ] || usage; WATCHLIST="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
-    *) usage ;;
+    --candles) [ $# -ge 2 ] || usage_error "--candles needs a folder"; CANDLES="$2"; shift 2 ;;
+    --watchlist)
+      [ $# -ge 2 ] || usage_error "--watchlist needs a file"
+      WATCHLIST="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    *) usage_error "unknown argument $1" ;;
   esac
 done
 if [ -n "$CANDLES" ]; then

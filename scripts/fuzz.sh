@@ -7,13 +7,20 @@
 # cargo-fuzz needs nightly compiler flags (-Zsanitizer): on the stable toolchain they are allowed with
 # RUSTC_BOOTSTRAP=1, set here for the fuzz build only.
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
-cd "$ROOT"
-
+source "$(dirname "$0")/args.sh"
+ALL_TARGETS=(sqs_message api_query telegram_update candlestick candle_file exchange_error exchange_replies telegram_reply)
+case "${1:-60}" in
+  *[!0-9]*|"") usage_error "SECONDS is a whole number, not ${1}" ;;
+esac
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(sqs_message api_query telegram_update candlestick candle_file exchange_error exchange_replies telegram_reply)
+for t in "${targets[@]}"; do
+  [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || usage_error "unknown target $t (one of: ${ALL_TARGETS[*]})"
+done
+[ "${#targets[@]}" -gt 0 ] || targets=("${ALL_TARGETS[@]}")
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
 
 CARGO_FUZZ_VERSION=0.13.2
 if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then

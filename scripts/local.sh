@@ -4,7 +4,13 @@
 # Telegram sink and the diagnostics API on 127.0.0.1, printing API_URL= and DIAGNOSTICS_KEY= (running it twice is
 # harmless); `reset` empties the emulator and bootstraps again; `down` stops what
 # it started (by recorded PID).
+#   ./scripts/local.sh [up|reset|down]
 set -euo pipefail
+source "$(dirname "$0")/args.sh"
+case "${1:-up}" in
+  up|reset|down) [ $# -le 1 ] || usage_error "one command at most" ;;
+  *) usage_error "unknown command $1" ;;
+esac
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -22,5 +28,4 @@ case "${1:-up}" in
   up) ensure_python_tools; emulator_up; bootstrap ;;
   reset) ensure_python_tools; emulator_up; emulator_reset; bootstrap ;;
   down) api_down; sink_down; emulator_down ;;
-  *) echo "usage: $0 up|reset|down" >&2; exit 2 ;;
 esac

@@ -6,11 +6,16 @@
 #   ORDER_INTENTS_TABLE=… ALERTS_TABLE=… RISK_TABLE=… LIVE_TRADING=… ./scripts/reconcile.sh [--hours N]
 #                                                  # a deployment: its tables and exchange settings, AWS env
 set -euo pipefail
+source "$(dirname "$0")/args.sh"
 cd "$(dirname "$0")/.."
 case "${1:-}" in
-  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   --local) shift; source scripts/lib.sh ;;   # the local emulator on 127.0.0.1 and the local Telegram sink
 esac
-echo "reconcile: building the command (the first time takes a minute)" >&2
-cargo build --quiet -p tests --bin reconcile
+case "${1:-}" in
+  "") ;;
+  --hours) [ $# -eq 2 ] || usage_error "--hours needs a number of hours" ;;
+  *) usage_error "unknown argument $1" ;;
+esac
+echo "reconcile: building the command (cargo shows its progress; the first build takes a few minutes)" >&2
+cargo build -p tests --bin reconcile >&2
 exec "${CARGO_TARGET_DIR:-target}/debug/reconcile" "$@"

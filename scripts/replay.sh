@@ -5,5 +5,8 @@
 #   ./scripts/replay.sh data/candles/ETH_BTC-5m.json --preset all --quote-usd 11500 --report backtest.html
 #     (or --chart out.svg; the report is in USD: --amount-usd per order, --quote-usd for a quote that is not a dollar)
 set -euo pipefail
+source "$(dirname "$0")/args.sh"
 cd "$(dirname "$0")/.."
-exec cargo run --quiet -p evaluator --bin replay -- "$@"
+echo "replay: building the command (cargo shows its progress; the first build takes a few minutes)" >&2
+cargo build -p evaluator --bin replay >&2
+exec "${CARGO_TARGET_DIR:-target}/debug/replay" "$@"

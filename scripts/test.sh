@@ -10,6 +10,12 @@
 #                                      the first failure and says which round); the emulator is started as for the
 #                                      full run
 set -euo pipefail
+source "$(dirname "$0")/args.sh"
+case "${1:-}" in
+  "") ;;
+  --repeat) [ $# -eq 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || usage_error "--repeat needs a number of rounds" ;;
+  *) usage_error "unknown argument $1" ;;
+esac
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 export EMULATOR_PORT="${TEST_EMULATOR_PORT:-4577}"   # its own emulator, apart from a running demo

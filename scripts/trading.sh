@@ -6,9 +6,12 @@
 #   ./scripts/trading.sh --local resume
 #   ./scripts/trading.sh --local limits set '{"max_orders_per_day":20}'    # only the settings named change
 set -euo pipefail
+source "$(dirname "$0")/args.sh"
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--local" ]; then
   shift
   source scripts/lib.sh    # the local emulator on 127.0.0.1
 fi
-exec cargo run --quiet -p tests --bin trading -- "$@"
+echo "trading: building the command (cargo shows its progress; the first build takes a few minutes)" >&2
+cargo build -p tests --bin trading >&2
+exec "${CARGO_TARGET_DIR:-target}/debug/trading" "$@"

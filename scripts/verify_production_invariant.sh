@@ -5,6 +5,8 @@
 # Optional: HOURS (default 12), LIMIT (default 500).
 # Exit: 0 when `pass` is true, 1 when it is false, 2 when the call or its JSON fails.
 set -uo pipefail
+source "$(dirname "$0")/args.sh"
+[ $# -eq 0 ] || usage_error "takes no arguments (got $1; settings come from the environment)"
 
 : "${API_URL:?set API_URL to the diagnostics API base URL}"
 HOURS="${HOURS:-12}"

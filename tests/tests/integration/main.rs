@@ -27,4 +27,7 @@ mod outages;
 mod runtime;
 mod telegram_sink;
 
+// The operator's scripts: usage and argument checks (no emulator needed).
+mod scripts;
+
 mod support;
