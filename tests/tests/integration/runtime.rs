@@ -125,6 +125,13 @@ async fn the_scheduled_binaries_run_their_schedule_events() {
     .await;
     let run = response(evaluator.invoke(&event("evaluator-schedule.json"), WAIT).await.unwrap());
     assert_eq!(run["symbols"], 0, "an empty watchlist is an empty run: {run}");
+    // A symbol the replay has no candles for: counted and logged, and the invocation still succeeds — a failed
+    // asynchronous invocation would be re-run, repeating every symbol's work.
+    let missing = shared::model::WatchlistEntry::new(shared::ids::Symbol::parse("DOGE_USDT").unwrap());
+    let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
+    tests::provision::seed_watchlist(&ddb, &env.p.tables.watchlist, &[missing]).await.unwrap();
+    let run = response(evaluator.invoke(&event("evaluator-schedule.json"), WAIT).await.unwrap());
+    assert_eq!((run["symbols"].as_u64(), run["errors"].as_u64()), (Some(1), Some(1)), "{run}");
     let (sweeper, _s) = start("sweeper", &env, &[]).await;
     let sweep = response(sweeper.invoke(&event("sweeper-schedule.json"), WAIT).await.unwrap());
     assert_eq!(sweep["pass"], true, "{sweep}");
