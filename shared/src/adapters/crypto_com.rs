@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 
-use crate::adapters::secrets::{take_field, SecretError, SecretString};
+use crate::adapters::secrets::{set_field, SecretError, SecretString};
 use crate::classify::{classify_text, code_class, CodeClass};
 use crate::ids::{ClientOid, Side, Symbol};
 use crate::model::ReasonCode;
@@ -50,8 +50,8 @@ impl Credentials {
         secret_id: &str,
     ) -> Result<Self, SecretError> {
         Ok(Self {
-            api_key: take_field(&mut fields, secret_id, "api_key")?,
-            api_secret: take_field(&mut fields, secret_id, "api_secret")?,
+            api_key: set_field(&mut fields, secret_id, "api_key")?,
+            api_secret: set_field(&mut fields, secret_id, "api_secret")?,
         })
     }
 }

@@ -60,6 +60,32 @@ pub enum SecretError {
     MissingField { secret_id: String, field: String },
     #[error("secret {secret_id}: {field} is shorter than 16 characters")]
     KeyTooShort { secret_id: String, field: String },
+    #[error(
+        "secret {secret_id}: {field} is still the deploy-time placeholder {PLACEHOLDER} (or empty): put the real value \
+         in with `aws secretsmanager put-secret-value --secret-id {secret_id} --secret-string '{{...}}'`"
+    )]
+    Placeholder { secret_id: String, field: String },
+}
+
+/// The value the template writes into a secret's fields at deploy time, for the operator to replace.
+pub const PLACEHOLDER: &str = "REPLACE_ME";
+
+/// [`take_field`] for a value that must have been set by the operator: the template's [`PLACEHOLDER`] or an empty
+/// value is refused, naming the secret and the field.
+pub fn set_field(
+    fields: &mut BTreeMap<String, SecretString>,
+    id: &str,
+    name: &str,
+) -> Result<SecretString, SecretError> {
+    let value = take_field(fields, id, name)?;
+    let v = value.expose().trim();
+    if v.is_empty() || v.eq_ignore_ascii_case(PLACEHOLDER) {
+        return Err(SecretError::Placeholder {
+            secret_id: id.to_string(),
+            field: name.to_string(),
+        });
+    }
+    Ok(value)
 }
 
 /// Reads a JSON-object secret (`{"api_key": "...", ...}`) into named secret fields.

@@ -184,6 +184,41 @@ async fn a_function_whose_secret_cannot_be_read_fails_its_cold_start_with_a_clea
         .is_err());
 }
 
+/// A live stack whose exchange secret still holds the template's placeholder (a new `live` stack before anyone put
+/// the keys in) refuses to start, with one line naming the secret and the field — not a first order refused with
+/// an authentication error.
+#[tokio::test]
+async fn live_mode_with_the_placeholder_exchange_secret_fails_its_cold_start() {
+    let env = TestEnv::new("rtlive").await;
+    let secret_id = format!("rtlive-{}/exchange", std::process::id());
+    aws_sdk_secretsmanager::Client::new(&env.aws)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(r#"{"api_key":"REPLACE_ME","api_secret":"generated-at-deploy-0123456789"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (_api, mut f) = start(
+        "orchestrator",
+        &env,
+        &[
+            ("LIVE_TRADING", "true".into()),
+            ("EXCHANGE_SECRET_ID", secret_id.clone()),
+        ],
+    )
+    .await;
+    let status = f.exited_within(WAIT).await.expect("the bootstrap exits");
+    assert!(!status.success());
+    let log = std::fs::read_to_string(log_path("orchestrator")).unwrap();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("cold start failed")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains(&format!("secret {secret_id}: api_key is still the deploy-time placeholder")),
+        "{}",
+        lines[0]
+    );
+}
+
 #[tokio::test]
 async fn the_authorizer_binary_admits_the_right_key_only() {
     let env = TestEnv::new("rtauth").await;
