@@ -17,7 +17,8 @@ use shared::model::{
 };
 use shared::orchestration::ExecutionMode;
 use shared::ports::{
-    AlertStore, Clock, MarketData, Notifier, PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
+    AlertStore, Clock, ControlStore, MarketData, Notifier, PutOutcome, SignalQueue, SignalStore, StoreError,
+    WatchlistStore,
 };
 use shared::strategy::{self, Preset, Verdict};
 
@@ -36,6 +37,8 @@ pub struct Evaluator<'a> {
     pub claim_lease_ms: i64,
     /// How the orchestrator handles orders (LIVE_TRADING / PAPER_TRADING): said plainly in every signal alert.
     pub mode: ExecutionMode,
+    /// The control row, read once per run so the alerts say HALTED while trading is halted (None: not read).
+    pub control: Option<&'a dyn ControlStore>,
 }
 
 /// One run's result: the structured summary logged once and returned as the invocation's response.
@@ -109,6 +112,7 @@ impl<'a> Evaluator<'a> {
             concurrency: 1,
             claim_lease_ms: 60_000,
             mode: ExecutionMode::Paper,
+            control: None,
         }
     }
 }
@@ -118,8 +122,9 @@ impl Evaluator<'_> {
         let started = Instant::now();
         let market_time_ms = self.clock.market_now_ms();
         let entries = self.watchlist.list().await?;
+        let halt = self.halt().await;
         let steps: Vec<Step> = stream::iter(entries.iter())
-            .map(|e| self.evaluate(e, market_time_ms))
+            .map(|e| self.evaluate(e, market_time_ms, halt.as_ref()))
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
@@ -216,7 +221,19 @@ impl Evaluator<'_> {
         Ok(delivered.is_some())
     }
 
-    async fn evaluate(&self, entry: &WatchlistEntry, market_time_ms: i64) -> Step {
+    /// Whether trading is halted now, for the alerts' mode line. A failed read is logged and taken as not halted:
+    /// the claim checks the control row anyway, so no order follows a halt whatever the alert said.
+    async fn halt(&self) -> Option<shared::risk::Halt> {
+        match self.control?.control().await {
+            Ok(c) => c.halt,
+            Err(e) => {
+                tracing::warn!(error = %e, "control row not read: this run's alerts do not say whether trading is halted");
+                None
+            }
+        }
+    }
+
+    async fn evaluate(&self, entry: &WatchlistEntry, market_time_ms: i64, halt: Option<&shared::risk::Halt>) -> Step {
         let (preset, timeframe) = match self.settings(entry) {
             Ok(settings) => settings,
             Err(step) => return step,
@@ -260,7 +277,8 @@ impl Evaluator<'_> {
             decision: None,
         };
         let change_pct = entry.last(side).and_then(|p| strategy::change_pct(p.price, price));
-        let alert_text = shared::alerts::signal_alert_text(&record, change_pct, &reason, self.mode, timeframe.as_str());
+        let alert_text =
+            shared::alerts::signal_alert_text(&record, change_pct, &reason, (self.mode, halt), timeframe.as_str());
         if !entry.alert_enabled {
             record.blocked = true;
             record.blocked_reason = Some(BlockedReason::AlertsDisabled);
@@ -536,6 +554,36 @@ mod tests {
             .all(|s| s.blocked && s.blocked_reason == Some(BlockedReason::AlertsDisabled)));
         assert!(queue.sent().is_empty());
         assert!(notifier.sent().is_empty(), "no alert for a symbol with alerts disabled");
+    }
+
+    #[tokio::test]
+    async fn while_trading_is_halted_the_signal_alerts_say_so() {
+        let market = ReplayMarketData::embedded().unwrap();
+        let store = MemoryStore::with_watchlist(vec![entry("ETH_BTC")]);
+        let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
+        let clock = ManualClock::new(chrono::Utc::now(), 0);
+        let now = shared::ports::Clock::now(&clock);
+        shared::trading::halt(&store, "exchange maintenance", "@ops", now)
+            .await
+            .unwrap();
+        let ev = Evaluator {
+            mode: ExecutionMode::Live,
+            control: Some(&store),
+            ..Evaluator::over(&store, &queue, &market, &clock, &notifier)
+        };
+        for t in market.close_times(Timeframe::H1).into_iter().take(300) {
+            clock.set_market_ms(t);
+            ev.run().await.unwrap();
+        }
+        let sent = notifier.sent();
+        assert!(!sent.is_empty(), "some signal was alerted");
+        for text in &sent {
+            assert!(
+                text.contains("<b>HALTED</b> · LIVE trading stopped by @ops: exchange maintenance")
+                    && !text.contains("real orders"),
+                "{text}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -29,8 +29,11 @@ async fn main() -> Result<(), Error> {
         // invocation still succeeds, so the scheduler's asynchronous invoke never re-runs the whole watchlist for
         // one symbol's gap (the template also sets no Lambda retries: the next schedule runs anyway).
         if summary.errors > 0 {
-            tracing::error!(errors = summary.errors, symbols = summary.symbols,
-                "run finished with errors (DATA_MISSING or enqueue failures; see the lines above)");
+            tracing::error!(
+                errors = summary.errors,
+                symbols = summary.symbols,
+                "run finished with errors (DATA_MISSING or enqueue failures; see the lines above)"
+            );
         }
         Ok::<_, Error>(summary)
     }))

@@ -79,6 +79,7 @@ impl<C: Clock> Deps<C> {
             concurrency: self.config.concurrency,
             claim_lease_ms: self.config.claim_lease_ms,
             mode: self.config.mode,
+            control: Some(&self.store),
         }
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::ids::SignalId;
 use shared::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
-use shared::model::{AlertRecord, AlertStatus, IntentStatus, ReasonCode, SignalAlertStatus, SignalMessage};
+use shared::model::{AlertRecord, AlertStatus, IntentStatus, SignalAlertStatus, SignalMessage};
 use shared::order::follow::FollowTotals;
 use shared::order::Follower;
 use shared::ports::{
@@ -250,7 +250,7 @@ impl Sweeper<'_> {
             .filter(|i| now - i.updated_at > self.patience.grace)
             .filter_map(|i| match (i.status, i.error_code) {
                 (IntentStatus::OrderPlaced, _) => Some(AlertRecord::placed_id(&i.idempotency_key)),
-                (IntentStatus::Skipped, Some(ReasonCode::RiskLimitExceeded | ReasonCode::SellRequiresPosition)) => {
+                (IntentStatus::Skipped, Some(code)) if code.has_skipped_message() => {
                     Some(AlertRecord::skipped_id(&i.idempotency_key))
                 }
                 _ => None,

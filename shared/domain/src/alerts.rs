@@ -59,13 +59,27 @@ fn candle_time(candle_open_ms: i64) -> String {
     )
 }
 
-/// The BUY/SELL SIGNAL Telegram text (HTML), after the original's, in English, with the trading mode, the price in
-/// the quote currency and the candle's market time.
+/// The mode line while trading is halted: no order is placed whatever the mode, and who halted it and why.
+fn halted_line(mode: ExecutionMode, halt: &crate::risk::Halt) -> String {
+    let mode = match mode {
+        ExecutionMode::Live => "LIVE",
+        ExecutionMode::Paper => "PAPER",
+        ExecutionMode::Blocked => "ALERTS ONLY",
+    };
+    format!(
+        "⛔ <b>HALTED</b> · {mode} trading stopped by {}: {} · no order is placed until /resume",
+        html_escape(&halt.by),
+        html_escape(&halt.reason)
+    )
+}
+
+/// The BUY/SELL SIGNAL Telegram text (HTML), after the original's, in English, with the trading mode (HALTED while
+/// `halt` says so), the price in the quote currency and the candle's market time.
 pub fn signal_alert_text(
     s: &SignalRecord,
     change_pct: Option<f64>,
     reason: &str,
-    mode: ExecutionMode,
+    (mode, halt): (ExecutionMode, Option<&crate::risk::Halt>),
     timeframe: &str,
 ) -> String {
     let (headline, emoji) = match s.side {
@@ -90,10 +104,10 @@ pub fn signal_alert_text(
     } else {
         "\n⏸ Trading is off for this symbol: alert only"
     };
+    let mode = halt.map_or_else(|| mode_line(mode).to_string(), |h| halted_line(mode, h));
     format!(
-        "{headline} · <b>{}</b>\n{}{trading}\n\n{emoji} Price: {}\n📊 Change since last alert: {change}\n✅ Reason: {}\n🎯 Strategy: <b>{strategy}</b> · {approach}\n🕒 Candle: {} ({timeframe})",
+        "{headline} · <b>{}</b>\n{mode}{trading}\n\n{emoji} Price: {}\n📊 Change since last alert: {change}\n✅ Reason: {}\n🎯 Strategy: <b>{strategy}</b> · {approach}\n🕒 Candle: {} ({timeframe})",
         s.symbol,
-        mode_line(mode),
         price_text(&s.symbol, s.price),
         html_escape(reason),
         candle_time(s.candle_open_ms),
@@ -174,6 +188,7 @@ pub fn order_executed_text(
 pub fn order_skipped_text(intent: &OrderIntent, code: ReasonCode, amount_usd: Option<Decimal>) -> String {
     let label = match code {
         ReasonCode::RiskLimitExceeded => "Risk limit",
+        ReasonCode::TradingHalted => "Trading halted",
         _ => "Reason",
     };
     let amount = amount_usd.map_or_else(String::new, |a| format!("\n💵 Order: {} USD", a.normalize()));
@@ -258,7 +273,13 @@ mod tests {
     #[test]
     fn signal_alerts_say_the_mode_the_quote_currency_and_the_candle_time_in_english() {
         let s = signal();
-        let paper = signal_alert_text(&s, Some(-2.5), "RSI>68 & <reversal>", ExecutionMode::Paper, "1h");
+        let paper = signal_alert_text(
+            &s,
+            Some(-2.5),
+            "RSI>68 & <reversal>",
+            (ExecutionMode::Paper, None),
+            "1h",
+        );
         assert!(paper.starts_with("🔴 <b>SELL SIGNAL</b> · <b>ETH_BTC</b>"), "{paper}");
         assert!(paper.contains("<b>PAPER</b>") && !paper.contains("LIVE"), "{paper}");
         assert!(paper.contains("Price: 0.0921 BTC"), "{paper}");
@@ -269,12 +290,26 @@ mod tests {
             !paper.contains("Cambio") && !paper.contains("Primera"),
             "one language: {paper}"
         );
-        let live = signal_alert_text(&s, None, "r", ExecutionMode::Live, "1h");
+        let live = signal_alert_text(&s, None, "r", (ExecutionMode::Live, None), "1h");
         assert!(live.contains("<b>LIVE</b>") && live.contains("first alert"), "{live}");
         let mut off = s.clone();
         off.trade_enabled = false;
-        let off = signal_alert_text(&off, None, "r", ExecutionMode::Live, "1h");
+        let off = signal_alert_text(&off, None, "r", (ExecutionMode::Live, None), "1h");
         assert!(off.contains("Trading is off for this symbol"), "{off}");
+        let halt = crate::risk::Halt {
+            reason: "exchange <maintenance>".into(),
+            by: "@ops".into(),
+            at: chrono::Utc::now(),
+        };
+        let halted = signal_alert_text(&s, None, "r", (ExecutionMode::Live, Some(&halt)), "1h");
+        assert!(
+            halted.contains("⛔ <b>HALTED</b> · LIVE trading stopped by @ops: exchange &lt;maintenance&gt;"),
+            "{halted}"
+        );
+        assert!(
+            !halted.contains("real orders"),
+            "never says LIVE orders while halted: {halted}"
+        );
     }
 
     #[test]

@@ -73,6 +73,16 @@ wire_enum!(
 );
 
 impl ReasonCode {
+    /// A SKIPPED decision with this code is told on Telegram (ORDER SKIPPED, its outbox row written with the
+    /// decision, resent by the sweeper): the signal was alerted as tradable and then no order followed — held back
+    /// by a limit or by the halt, or a SELL with nothing to sell.
+    pub fn has_skipped_message(self) -> bool {
+        matches!(
+            self,
+            ReasonCode::RiskLimitExceeded | ReasonCode::TradingHalted | ReasonCode::SellRequiresPosition
+        )
+    }
+
     /// The decision type a code belongs to (§6 groups them).
     pub fn decision_type(self) -> DecisionType {
         use ReasonCode::*;

@@ -193,9 +193,9 @@ impl Orchestrator<'_> {
                 Ok(reservations) => (reservations, None),
                 Err((code, why)) => {
                     make_terminal(&mut intent, IntentStatus::Skipped, code, why);
-                    let alert = (code == ReasonCode::RiskLimitExceeded).then(|| {
-                        let text =
-                            crate::alerts::order_skipped_text(&intent, ReasonCode::RiskLimitExceeded, Some(amount));
+                    let alert = code.has_skipped_message().then(|| {
+                        let amount = (code == ReasonCode::RiskLimitExceeded).then_some(amount);
+                        let text = crate::alerts::order_skipped_text(&intent, code, amount);
                         outbox_row(
                             AlertRecord::skipped_id(&intent.idempotency_key),
                             AlertKind::OrderSkipped,
@@ -600,7 +600,7 @@ impl Orchestrator<'_> {
         intent.updated_at = self.clock.now();
         intent.lease_until_ms = 0;
         let decision = decision_for(&intent, intent.updated_at);
-        let alert = (code == ReasonCode::SellRequiresPosition).then(|| {
+        let alert = code.has_skipped_message().then(|| {
             let text = crate::alerts::order_skipped_text(&intent, code, None);
             outbox_row(
                 AlertRecord::skipped_id(&intent.idempotency_key),

@@ -39,6 +39,7 @@ fn evaluator<'a>(
         concurrency: 4,
         claim_lease_ms: 60_000,
         mode: shared::orchestration::ExecutionMode::Paper,
+        control: None,
     }
 }
 

@@ -143,6 +143,26 @@ async fn a_halt_takes_effect_at_the_next_claim_of_a_container_that_cached_the_co
         .unwrap();
     let second = orch.process(&s[1].to_message()).await.unwrap();
     assert_eq!(decided(&second), (DecisionType::Skipped, ReasonCode::TradingHalted));
+    // The signal was alerted as tradable: its skip by the halt is told once, through the outbox row the claim wrote.
+    let Outcome::Decided(_, Some(alert)) = &second else {
+        panic!("an ORDER SKIPPED message: {second:?}")
+    };
+    assert!(
+        alert.text.contains("ORDER SKIPPED")
+            && alert.text.contains("Trading halted")
+            && alert.text.contains("exchange maintenance"),
+        "{}",
+        alert.text
+    );
+    let rows = shared::ports::AlertStore::get_many(&store, std::slice::from_ref(&alert.alert_id))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "written with the decision");
+    let again = orch.process(&s[1].to_message()).await.unwrap();
+    assert!(
+        matches!(&again, Outcome::Decided(_, None)),
+        "a redelivery decides nothing new and sends nothing: {again:?}"
+    );
     let intent = IntentStore::get_many(&store, &[s[1].idempotency_key()])
         .await
         .unwrap()

@@ -129,9 +129,15 @@ async fn the_scheduled_binaries_run_their_schedule_events() {
     // asynchronous invocation would be re-run, repeating every symbol's work.
     let missing = shared::model::WatchlistEntry::new(shared::ids::Symbol::parse("DOGE_USDT").unwrap());
     let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
-    tests::provision::seed_watchlist(&ddb, &env.p.tables.watchlist, &[missing]).await.unwrap();
+    tests::provision::seed_watchlist(&ddb, &env.p.tables.watchlist, &[missing])
+        .await
+        .unwrap();
     let run = response(evaluator.invoke(&event("evaluator-schedule.json"), WAIT).await.unwrap());
-    assert_eq!((run["symbols"].as_u64(), run["errors"].as_u64()), (Some(1), Some(1)), "{run}");
+    assert_eq!(
+        (run["symbols"].as_u64(), run["errors"].as_u64()),
+        (Some(1), Some(1)),
+        "{run}"
+    );
     let (sweeper, _s) = start("sweeper", &env, &[]).await;
     let sweep = response(sweeper.invoke(&event("sweeper-schedule.json"), WAIT).await.unwrap());
     assert_eq!(sweep["pass"], true, "{sweep}");
@@ -213,7 +219,9 @@ async fn live_mode_with_the_placeholder_exchange_secret_fails_its_cold_start() {
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("cold start failed")).collect();
     assert_eq!(lines.len(), 1, "{log}");
     assert!(
-        lines[0].contains(&format!("secret {secret_id}: api_key is still the deploy-time placeholder")),
+        lines[0].contains(&format!(
+            "secret {secret_id}: api_key is still the deploy-time placeholder"
+        )),
         "{}",
         lines[0]
     );
