@@ -144,8 +144,9 @@ pub fn grace(src: &dyn Source) -> Result<Duration, ConfigError> {
     })?))
 }
 
-/// [`grace`], and `UNCONFIRMED_AFTER_MINUTES` (default 10, 1 to 1440): how long a placed order may go without a
-/// final fill before the report calls it UNCONFIRMED_ORDER.
+/// [`grace`]; `UNCONFIRMED_AFTER_MINUTES` (default 10, 1 to 1440): how long a placed order may go without a final
+/// fill before the report calls it UNCONFIRMED_ORDER; `UNDELIVERED_AFTER_MINUTES` (default 15, 1 to 1440): how long a
+/// Telegram message may stay undelivered before it is UNDELIVERED_MESSAGE.
 pub fn patience(src: &dyn Source) -> Result<crate::invariants::Patience, ConfigError> {
     let minutes = number(
         src,
@@ -153,9 +154,16 @@ pub fn patience(src: &dyn Source) -> Result<crate::invariants::Patience, ConfigE
         crate::invariants::UNCONFIRMED_AFTER_MINUTES,
         |m| (1..=1440).contains(m),
     )?;
+    let undelivered = number(
+        src,
+        "UNDELIVERED_AFTER_MINUTES",
+        crate::invariants::UNDELIVERED_AFTER_MINUTES,
+        |m| (1..=1440).contains(m),
+    )?;
     Ok(crate::invariants::Patience {
         grace: grace(src)?,
         unconfirmed_after: Duration::minutes(minutes),
+        undelivered_after: Duration::minutes(undelivered),
     })
 }
 
@@ -277,6 +285,10 @@ mod tests {
         assert_eq!(
             patience(&Pairs::new(&[])).unwrap().unconfirmed_after,
             Duration::minutes(10)
+        );
+        assert_eq!(
+            patience(&Pairs::new(&[])).unwrap().undelivered_after,
+            Duration::minutes(15)
         );
         assert_eq!(
             patience(&Pairs::new(&[("UNCONFIRMED_AFTER_MINUTES", "0")]))

@@ -15,7 +15,7 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::ids::SignalId;
 use shared::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
-use shared::model::{AlertRecord, AlertStatus, IntentStatus, SignalAlertStatus, SignalMessage};
+use shared::model::{AlertKind, AlertRecord, AlertStatus, SignalAlertStatus, SignalMessage};
 use shared::order::follow::FollowTotals;
 use shared::order::Follower;
 use shared::ports::{
@@ -96,7 +96,7 @@ impl Sweeper<'_> {
             side: None,
         };
         let rows = invariants::gather(self.signals, self.intents, self.alerts, &query, now).await?;
-        let mut report = invariants::evaluate(&query, &rows, now, self.patience.grace);
+        let mut report = invariants::evaluate(&query, &rows, now, self.patience);
         // The halt is shown (TradingHalted) when the control row can be read; the invariants are published either way.
         report.trading = match self.control.control().await {
             Ok(c) => Some((&c).into()),
@@ -198,7 +198,7 @@ impl Sweeper<'_> {
             .filter(|v| v.violation == ViolationType::FailedWithoutTelegram)
             .filter_map(|v| SignalId::parse(&v.signal_id).ok())
             .filter_map(|id| {
-                rows.failure_alerts
+                rows.outbox
                     .get(&AlertRecord::failure_id(&shared::ids::IdempotencyKey::for_signal(&id)))
             })
             .filter(|a| a.status != AlertStatus::Sent)
@@ -236,25 +236,20 @@ impl Sweeper<'_> {
         Ok((resent, still_pending))
     }
 
-    /// ORDER PLACED confirmations and ORDER SKIPPED messages (a risk limit, a SELL without a position) that did not
-    /// go out (Telegram down when the order was decided): their outbox rows are still PENDING. Returns (re-sent,
-    /// still pending).
+    /// Every other message of the window's orders that did not go out (Telegram down when it was written) — ORDER
+    /// PLACED, ORDER SKIPPED, ORDER EXECUTED — found among the outbox rows the report read (`invariants::outbox_ids`:
+    /// no read to find them), still PENDING after the grace. Returns (re-sent, still pending).
     async fn resend_order_messages(
         &self,
         rows: &invariants::Rows,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(usize, usize), StoreError> {
         let ids: Vec<String> = rows
-            .intents
+            .outbox
             .values()
-            .filter(|i| now - i.updated_at > self.patience.grace)
-            .filter_map(|i| match (i.status, i.error_code) {
-                (IntentStatus::OrderPlaced, _) => Some(AlertRecord::placed_id(&i.idempotency_key)),
-                (IntentStatus::Skipped, Some(code)) if code.has_skipped_message() => {
-                    Some(AlertRecord::skipped_id(&i.idempotency_key))
-                }
-                _ => None,
-            })
+            .filter(|a| a.kind != AlertKind::OrderFailed && a.status == AlertStatus::Pending)
+            .filter(|a| now - a.created_at > self.patience.grace)
+            .map(|a| a.alert_id.clone())
             .collect();
         let results = self.resend_pending(&ids).await?;
         let resent = results.iter().filter(|(_, delivered)| delivered.is_some()).count();
@@ -296,7 +291,7 @@ impl Sweeper<'_> {
             clock: self.clock,
         };
         follower
-            .follow_window_and_open(rows.intents.values(), self.reconcile_parallel, self.patience.grace)
+            .follow_window_and_open(rows.intents.values(), self.reconcile_parallel)
             .await
     }
 

@@ -50,26 +50,38 @@ pub enum ViolationType {
     /// An order the exchange holds open with this system's client_oid form and no intent (docs/DESIGN.md §13): seen
     /// by the sweeper's last reconciliation, live mode.
     GhostOrder,
+    /// A Telegram message of the signal still undelivered [`Patience::undelivered_after`] after it was written: an
+    /// ORDER PLACED, ORDER SKIPPED or ORDER EXECUTED outbox row still PENDING, or a BUY/SELL SIGNAL alert that
+    /// failed (ORDER FAILED has its own, FAILED_WITHOUT_TELEGRAM). The sweeper resends them; this says it has not
+    /// managed to.
+    UndeliveredMessage,
 }
 
 /// How long a placed order may go without a final fill before the report flags it (UNCONFIRMED_ORDER), unless
 /// `UNCONFIRMED_AFTER_MINUTES` says otherwise.
 pub const UNCONFIRMED_AFTER_MINUTES: i64 = 10;
 
+/// How long a Telegram message may stay undelivered before the report flags it (UNDELIVERED_MESSAGE), unless
+/// `UNDELIVERED_AFTER_MINUTES` says otherwise: two sweeper runs at least.
+pub const UNDELIVERED_AFTER_MINUTES: i64 = 15;
+
 /// How long the report waits before it calls something a violation: `grace` for a signal in flight (its intent,
-/// decision and messages), `unconfirmed_after` for a placed order without a final fill.
+/// decision and failure message), `unconfirmed_after` for a placed order without a final fill, `undelivered_after`
+/// for any other Telegram message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Patience {
     pub grace: Duration,
     pub unconfirmed_after: Duration,
+    pub undelivered_after: Duration,
 }
 
 impl From<Duration> for Patience {
-    /// `grace`, and the default [`UNCONFIRMED_AFTER_MINUTES`].
+    /// `grace`, and the defaults [`UNCONFIRMED_AFTER_MINUTES`] and [`UNDELIVERED_AFTER_MINUTES`].
     fn from(grace: Duration) -> Self {
         Self {
             grace,
             unconfirmed_after: Duration::minutes(UNCONFIRMED_AFTER_MINUTES),
+            undelivered_after: Duration::minutes(UNDELIVERED_AFTER_MINUTES),
         }
     }
 }
@@ -188,6 +200,7 @@ pub struct Counts {
     pub risk_skipped: usize,
     pub unconfirmed_orders: usize,
     pub ghost_orders: usize,
+    pub undelivered_messages: usize,
 }
 
 impl Counts {
@@ -200,6 +213,7 @@ impl Counts {
             ViolationType::OrphanIntent => &mut self.orphan_intent,
             ViolationType::UnconfirmedOrder => &mut self.unconfirmed_orders,
             ViolationType::GhostOrder => &mut self.ghost_orders,
+            ViolationType::UndeliveredMessage => &mut self.undelivered_messages,
         };
         *count += 1;
     }
@@ -397,7 +411,7 @@ fn intent_findings(
     }
     if i.status == IntentStatus::OrderFailed && now - i.updated_at > grace {
         let alert_id = AlertRecord::failure_id(&i.idempotency_key);
-        let alert = rows.failure_alerts.get(&alert_id);
+        let alert = rows.outbox.get(&alert_id);
         if alert.is_none_or(|a| a.status != AlertStatus::Sent) {
             found.push((
                 ViolationType::FailedWithoutTelegram,
@@ -405,6 +419,39 @@ fn intent_findings(
                 serde_json::json!({ "alert_id": alert_id, "alert_status": alert.map(|a| a.status) }),
             ));
         }
+    }
+    found.extend(undelivered(s, i, rows, now, patience));
+    found
+}
+
+/// The signal's Telegram messages still undelivered past `undelivered_after`: its BUY/SELL SIGNAL alert, and its
+/// order's outbox rows but ORDER FAILED (FAILED_WITHOUT_TELEGRAM's), one finding each.
+fn undelivered(s: &SignalRecord, i: &OrderIntent, rows: &Rows, now: DateTime<Utc>, patience: Patience) -> Vec<Finding> {
+    let late = |at: DateTime<Utc>| now - at > patience.undelivered_after;
+    let minutes = patience.undelivered_after.num_minutes();
+    let mut found = Vec::new();
+    if s.alert_status == Some(crate::model::SignalAlertStatus::Failed) && late(s.created_at) {
+        found.push((
+            ViolationType::UndeliveredMessage,
+            format!(
+                "The {} SIGNAL alert is still undelivered after {minutes} minutes",
+                s.side
+            ),
+            serde_json::json!({ "message": "signal", "signal_id": s.signal_id.as_str() }),
+        ));
+    }
+    let failure = AlertRecord::failure_id(&i.idempotency_key);
+    for a in outbox_ids(i)
+        .iter()
+        .filter(|id| **id != failure)
+        .filter_map(|id| rows.outbox.get(id))
+        .filter(|a| a.status == AlertStatus::Pending && late(a.created_at))
+    {
+        found.push((
+            ViolationType::UndeliveredMessage,
+            format!("The {} message is still undelivered after {minutes} minutes", a.kind),
+            serde_json::json!({ "alert_id": a.alert_id, "attempts": a.attempts, "last_error": a.last_error }),
+        ));
     }
     found
 }
@@ -505,8 +552,22 @@ fn view(
 pub struct Rows {
     pub signals: Vec<SignalRecord>,
     pub intents: HashMap<IdempotencyKey, OrderIntent>,
-    pub failure_alerts: HashMap<String, AlertRecord>,
+    pub outbox: HashMap<String, AlertRecord>,
     pub orphans: Vec<OrderIntent>,
+}
+
+/// The outbox rows an intent implies: ORDER FAILED for a failed order; ORDER PLACED (when asked for) and one ORDER
+/// EXECUTED per recorded fill increment for a placed one; ORDER SKIPPED for a skip that has a message.
+pub fn outbox_ids(i: &OrderIntent) -> Vec<String> {
+    let key = &i.idempotency_key;
+    match (i.status, i.error_code) {
+        (IntentStatus::OrderFailed, _) => vec![AlertRecord::failure_id(key)],
+        (IntentStatus::OrderPlaced, _) => std::iter::once(AlertRecord::placed_id(key))
+            .chain(crate::order::follow::executed_ids(i))
+            .collect(),
+        (IntentStatus::Skipped, Some(code)) if code.has_skipped_message() => vec![AlertRecord::skipped_id(key)],
+        _ => Vec::new(),
+    }
 }
 
 /// Reads the rows of a window through the ports: the `by_day` index for signals, batch gets for the rest.
@@ -526,11 +587,7 @@ pub async fn gather(
         .into_iter()
         .map(|i| (i.idempotency_key.clone(), i))
         .collect();
-    let alert_ids: Vec<String> = intent_map
-        .values()
-        .filter(|i| i.status == IntentStatus::OrderFailed)
-        .map(|i| AlertRecord::failure_id(&i.idempotency_key))
-        .collect();
+    let alert_ids: Vec<String> = intent_map.values().flat_map(outbox_ids).collect();
     let alert_map: HashMap<String, AlertRecord> = alerts
         .get_many(&alert_ids)
         .await?
@@ -541,7 +598,7 @@ pub async fn gather(
     Ok(Rows {
         signals: sent,
         intents: intent_map,
-        failure_alerts: alert_map,
+        outbox: alert_map,
         orphans,
     })
 }
@@ -652,7 +709,7 @@ impl ReportQuery {
 /// The report's counts as one CloudWatch Embedded Metric Format document (one log line), published every run.
 pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serde_json::Value {
     let c = &report.counts;
-    let metrics: [(&str, usize); 13] = [
+    let metrics: [(&str, usize); 14] = [
         ("SentSignals", c.sent_signals),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
@@ -666,6 +723,7 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("RiskSkipped", c.risk_skipped),
         ("UnconfirmedOrders", c.unconfirmed_orders),
         ("GhostOrders", c.ghost_orders),
+        ("UndeliveredMessages", c.undelivered_messages),
     ];
     let mut doc = crate::metrics::emf(namespace, timestamp_ms, &metrics);
     // Only when the control row was read: a missing datapoint is not "not halted".
@@ -771,7 +829,7 @@ mod tests {
             created_at: t0(),
             sent_at: Some(t0()),
         };
-        rows.failure_alerts = HashMap::from([(alert_id, sent)]);
+        rows.outbox = HashMap::from([(alert_id, sent)]);
         rows.signals.truncate(4);
         let r = evaluate(&ReportQuery::default(), &rows, t0(), grace);
         assert_eq!(r.counts.failed_without_telegram, 0);
@@ -804,8 +862,8 @@ mod tests {
         assert_eq!(r.signals[0].violations, [ViolationType::UnconfirmedOrder]);
         assert!(!r.pass);
         let patient = Patience {
-            grace: Duration::seconds(120),
             unconfirmed_after: Duration::minutes(15),
+            ..Patience::from(Duration::seconds(120))
         };
         let r = evaluate(&ReportQuery::default(), &rows(&placed), t0(), patient);
         assert_eq!(
@@ -851,10 +909,11 @@ mod tests {
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            13
+            14
         );
         assert_eq!(emf["UnconfirmedOrders"], 0);
         assert_eq!(emf["GhostOrders"], 0);
+        assert_eq!(emf["UndeliveredMessages"], 0);
         assert_eq!(v["positions"], serde_json::json!([]));
         assert_eq!(emf["OrphanIntent"], 0);
         assert_eq!(emf["RiskSkipped"], 0);

@@ -68,9 +68,9 @@ async fn run(hours: i64) -> Result<(), shared::ports::BoxError> {
         notifier: &notifier,
         clock: &clock,
     };
-    let fills = follower
-        .follow_window_and_open(&intents, 10, Duration::seconds(120))
-        .await?;
+    let mut fills = follower.follow_window_and_open(&intents, 10).await?;
+    let window: Vec<&shared::model::OrderIntent> = intents.iter().collect();
+    fills.executed_messages += follower.resend_executed(&window, Duration::seconds(120)).await?;
     let ghosts = shared::order::ghosts::check(exchange.as_ref(), &store, &store, now).await?;
     let halt = shared::order::breaker::check_daily_loss(&store, &store, shared::order::follow::dust(8), now).await?;
     if let Some(h) = &halt {

@@ -5,7 +5,6 @@
 use crate::support;
 
 use async_trait::async_trait;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::Utc;
 use futures::future::join_all;
 use shared::adapters::clock::SystemClock;
@@ -271,15 +270,6 @@ impl Exchange for LockedAccount {
     }
 }
 
-fn event(s: &SignalRecord) -> SqsEvent {
-    let mut record = SqsMessage::default();
-    record.message_id = Some(s.signal_id.to_string());
-    record.body = Some(serde_json::to_string(&s.to_message()).unwrap());
-    let mut event = SqsEvent::default();
-    event.records = vec![record];
-    event
-}
-
 #[tokio::test]
 async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resumes() {
     let env = TestEnv::new("riskbreaker").await;
@@ -297,7 +287,7 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
     let locked = LockedAccount;
     let orch = orchestrator(&store, &guard, &locked);
     for signal in &s[..2] {
-        let response = orchestrator::handler::handle(&orch, &alerts, event(signal)).await;
+        let response = orchestrator::handler::handle(&orch, &alerts, support::sqs_event(signal)).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "a definitive failure is a decision"
@@ -323,7 +313,7 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
     assert_eq!(store.usage(&day).await.unwrap().orders, 0);
 
     // Halted: the next signal is not sent to the exchange at all.
-    orchestrator::handler::handle(&orch, &alerts, event(&s[2])).await;
+    orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&s[2])).await;
     let third = store.get_signals(&[s[2].signal_id.clone()]).await.unwrap().remove(0);
     assert_eq!(third.decision.unwrap().reason_code, ReasonCode::TradingHalted);
 
@@ -340,7 +330,7 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
         exchange: &paper,
         ..orch
     };
-    orchestrator::handler::handle(&working, &alerts, event(&s[3])).await;
+    orchestrator::handler::handle(&working, &alerts, support::sqs_event(&s[3])).await;
     let fourth = store.get_signals(&[s[3].signal_id.clone()]).await.unwrap().remove(0);
     assert_eq!(fourth.decision.unwrap().reason_code, ReasonCode::ExecOrderPlaced);
     assert_eq!(store.usage(&day).await.unwrap().orders, 1);

@@ -88,6 +88,16 @@ pub fn message(s: &SignalRecord) -> SignalMessage {
     s.to_message()
 }
 
+/// An SQS batch of one record carrying `s`'s queue message, as Lambda hands it to the orchestrator.
+pub fn sqs_event(s: &SignalRecord) -> aws_lambda_events::sqs::SqsEvent {
+    let mut record = aws_lambda_events::sqs::SqsMessage::default();
+    record.message_id = Some(s.signal_id.to_string());
+    record.body = Some(serde_json::to_string(&s.to_message()).unwrap());
+    let mut event = aws_lambda_events::sqs::SqsEvent::default();
+    event.records = vec![record];
+    event
+}
+
 /// Wraps an exchange and counts create-order calls that reach it, in all and per client_oid.
 pub struct CountingExchange<E> {
     pub inner: E,

@@ -22,7 +22,11 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     let queue = SqsQueue::new(sqs.clone(), env.p.queue_url.clone());
     let now = Utc::now();
     let ago = now - Duration::minutes(15);
-    let grace = Duration::seconds(120);
+    // Messages count as undelivered after 10 minutes here, so the 15-minute-old ones are, beyond doubt.
+    let grace = invariants::Patience {
+        undelivered_after: Duration::minutes(10),
+        ..Duration::seconds(120).into()
+    };
 
     // S1 sent, never reached the orchestrator. S2 blocked at the claim, crashed before its decision. S3 claimed,
     // crashed before sending; lease long gone. S4 failed, Telegram down. S5 young. S6 healthy.
@@ -90,8 +94,12 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     assert_eq!(of(2), [ViolationType::NonTerminalIntent, ViolationType::NullDecision]);
     assert_eq!(of(3), [ViolationType::FailedWithoutTelegram]);
     assert!(of(4).is_empty(), "a young signal is fine");
-    // Placed ten minutes ago and never read back from the exchange (the worker died before the fill was read).
-    assert_eq!(of(5), [ViolationType::UnconfirmedOrder]);
+    // Placed fifteen minutes ago and never read back from the exchange (the worker died before the fill was read),
+    // nor was its ORDER PLACED confirmation delivered.
+    assert_eq!(
+        of(5),
+        [ViolationType::UnconfirmedOrder, ViolationType::UndeliveredMessage]
+    );
     assert_eq!(before.counts.in_flight, 1);
     assert!(!before.pass);
 
@@ -99,7 +107,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     notifier.set_failing(false);
     let clock = ManualClock::new(now, 0);
     let sweeper = sweeper::handler::Sweeper {
-        patience: grace.into(),
+        patience: grace,
         exchange: Some(&exchange),
         ..sweeper::handler::Sweeper::over(&store, &queue, &notifier, &clock)
     };
@@ -117,6 +125,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         ("InFlight", c.in_flight),
         ("SentSignals", c.sent_signals),
         ("UnconfirmedOrders", c.unconfirmed_orders),
+        ("UndeliveredMessages", c.undelivered_messages),
     ] {
         assert_eq!(emf[metric].as_u64(), Some(want as u64), "{metric}");
         let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
@@ -199,4 +208,70 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         (0, 0),
         "each fill recorded once"
     );
+}
+
+/// An ORDER SKIPPED message Telegram refused stays PENDING in the outbox: past UNDELIVERED_AFTER_MINUTES the report
+/// counts it (UNDELIVERED_MESSAGE), the sweeper delivers it once, and the count falls back to zero.
+#[tokio::test]
+async fn an_undelivered_order_skipped_message_is_counted_then_delivered_once_by_the_sweeper() {
+    let env = TestEnv::new("undelivered").await;
+    let store = env.store();
+    let queue = SqsQueue::new(env.sqs(), env.p.queue_url.clone());
+    let now = Utc::now();
+    let ago = now - Duration::minutes(20);
+    // A SELL with nothing held: SKIPPED / SELL_REQUIRES_POSITION, whose ORDER SKIPPED send fails.
+    let sell = support::signal("ETH_BTC", Side::Sell, 7, ago);
+    SignalStore::put_new(&store, &sell).await.unwrap();
+    let notifier = MemoryNotifier::default();
+    notifier.set_failing(true);
+    let past = ManualClock::new(ago, 0);
+    let exchange = support::paper(1);
+    let orch = support::orchestrator(&store, &exchange, &past, OrchestratorSettings::default());
+    let alerts = orchestrator::handler::FailureAlerts {
+        store: &store,
+        notifier: &notifier,
+    };
+    orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&sell)).await;
+    let skipped = shared::model::AlertRecord::skipped_id(&sell.idempotency_key());
+    let row = AlertStore::get_many(&store, std::slice::from_ref(&skipped))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (row.status, row.attempts),
+        (AlertStatus::Pending, 1),
+        "tried once, refused"
+    );
+
+    let q = ReportQuery::default();
+    let grace = Duration::seconds(120);
+    let before = invariants::collect(&store, &store, &store, &q, now, grace)
+        .await
+        .unwrap();
+    assert_eq!(before.counts.undelivered_messages, 1, "{:?}", before.violations);
+    assert!(before
+        .violations
+        .iter()
+        .any(|v| v.violation == ViolationType::UndeliveredMessage && v.details["alert_id"] == skipped.as_str()));
+    assert!(!before.pass);
+    // Younger than the threshold, the same row is not (yet) a violation.
+    let early = invariants::collect(&store, &store, &store, &q, ago + Duration::minutes(5), grace)
+        .await
+        .unwrap();
+    assert_eq!(early.counts.undelivered_messages, 0);
+
+    notifier.set_failing(false);
+    let clock = ManualClock::new(now, 0);
+    let sweeper = support::sweeper(&store, &queue, &notifier, &clock);
+    let (emf, first) = sweeper.run().await.unwrap();
+    assert_eq!(emf["UndeliveredMessages"], 1, "published as found");
+    assert_eq!(first.alerts_resent, 1);
+    sweeper.run().await.unwrap();
+    let skipped_sent = notifier.sent().iter().filter(|t| t.contains("ORDER SKIPPED")).count();
+    assert_eq!(skipped_sent, 1, "delivered once");
+    let after = invariants::collect(&store, &store, &store, &q, now, grace)
+        .await
+        .unwrap();
+    assert_eq!(after.counts.undelivered_messages, 0);
+    assert!(after.pass, "{:?}", after.violations);
 }

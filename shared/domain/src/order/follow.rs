@@ -103,34 +103,43 @@ impl Follower<'_> {
         })
     }
 
-    /// [`Follower::follow_all`] over a window's intents and every order still open whatever its age (the store's
-    /// open orders, read once): the reconciler's pass. An order in both is followed once.
+    /// [`Follower::follow_open`] over a window's intents and every order still open whatever its age (the store's
+    /// open orders, read once): the reconciler's lookups. An order in both is followed once.
     pub async fn follow_window_and_open<'i>(
         &self,
         window: impl IntoIterator<Item = &'i OrderIntent>,
         parallel: usize,
-        grace: Duration,
     ) -> Result<FollowTotals, StoreError> {
         let window: Vec<&OrderIntent> = window.into_iter().collect();
         let open = self.intents.open_orders().await?;
         let older = open
             .iter()
             .filter(|o| !window.iter().any(|w| w.idempotency_key == o.idempotency_key));
-        self.follow_all(window.iter().copied().chain(older), parallel, grace)
-            .await
+        self.follow_open(window.iter().copied().chain(older), parallel).await
     }
 
-    /// Follows every order of `intents` that is placed and not final, `parallel` lookups at a time, and resends the
-    /// ORDER EXECUTED rows of earlier increments still PENDING after `grace`.
+    /// [`Follower::follow_open`], then resends the ORDER EXECUTED rows of earlier increments still PENDING after
+    /// `grace` (the sweeper resends those with every other outbox row instead).
     pub async fn follow_all<'i>(
         &self,
         intents: impl IntoIterator<Item = &'i OrderIntent>,
         parallel: usize,
         grace: Duration,
     ) -> Result<FollowTotals, StoreError> {
-        use futures::stream::{self, StreamExt, TryStreamExt};
         let intents: Vec<&OrderIntent> = intents.into_iter().collect();
-        let open: Vec<&OrderIntent> = intents.iter().copied().filter(|i| is_open(i)).collect();
+        let mut t = self.follow_open(intents.iter().copied(), parallel).await?;
+        t.executed_messages += self.resend_executed(&intents, grace).await?;
+        Ok(t)
+    }
+
+    /// Follows every order of `intents` that is placed and not final, `parallel` lookups at a time.
+    pub async fn follow_open<'i>(
+        &self,
+        intents: impl IntoIterator<Item = &'i OrderIntent>,
+        parallel: usize,
+    ) -> Result<FollowTotals, StoreError> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let open: Vec<&OrderIntent> = intents.into_iter().filter(|i| is_open(i)).collect();
         let results: Vec<Followed> = stream::iter(open.iter().map(|i| self.follow(i)))
             .buffer_unordered(parallel.max(1))
             .try_collect()
@@ -151,12 +160,11 @@ impl Follower<'_> {
                 Followed::Raced => t.raced += 1,
             }
         }
-        t.executed_messages += self.resend_executed(&intents, grace).await?;
         Ok(t)
     }
 
     /// Sends again every ORDER EXECUTED row of these intents still PENDING after `grace`; how many went out.
-    async fn resend_executed(&self, intents: &[&OrderIntent], grace: Duration) -> Result<usize, StoreError> {
+    pub async fn resend_executed(&self, intents: &[&OrderIntent], grace: Duration) -> Result<usize, StoreError> {
         let ids: Vec<String> = intents.iter().flat_map(|i| executed_ids(i)).collect();
         let mut sent = 0;
         let now = self.clock.now();
