@@ -167,6 +167,12 @@ pub fn patience(src: &dyn Source) -> Result<crate::invariants::Patience, ConfigE
     })
 }
 
+/// `METRICS_NAMESPACE` (default `SignalOrchestrator`; the template gives each stack its own,
+/// `SignalOrchestrator/<stack>`): the CloudWatch namespace of the EMF metrics a function publishes.
+pub fn metrics_namespace(src: &dyn Source) -> String {
+    text(src, "METRICS_NAMESPACE", "SignalOrchestrator")
+}
+
 /// Where the live exchange is and how to reach it.
 #[derive(Debug, Clone)]
 pub struct ExchangeConfig {

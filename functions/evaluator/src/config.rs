@@ -32,6 +32,8 @@ pub struct EvaluatorConfig {
     /// `EMISSION_LEASE_SECONDS` (default 60, the function's timeout): how long an emission claim belongs to the run
     /// that took it.
     pub claim_lease_ms: i64,
+    /// `METRICS_NAMESPACE`: where the run's EMF metrics go (the stack's own namespace in the template).
+    pub metrics_namespace: String,
 }
 
 impl EvaluatorConfig {
@@ -65,6 +67,7 @@ impl EvaluatorConfig {
             concurrency: number(src, "EVALUATOR_CONCURRENCY", 8, |n: &usize| (1..=64).contains(n))?,
             mode: execution_mode(src),
             claim_lease_ms: 1000 * number(src, "EMISSION_LEASE_SECONDS", 60, |n: &i64| (1..=900).contains(n))?,
+            metrics_namespace: shared::config::metrics_namespace(src),
             market,
         })
     }

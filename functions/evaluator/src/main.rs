@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
         // EMF: one JSON document per line on stdout; CloudWatch extracts the metrics from the log line.
         println!(
             "{}",
-            summary.emf("SignalOrchestrator", chrono::Utc::now().timestamp_millis())
+            summary.emf(&deps.config.metrics_namespace, chrono::Utc::now().timestamp_millis())
         );
         // A symbol without data or a signal not enqueued is counted (`EvaluatorErrors`, its alarm) and logged; the
         // invocation still succeeds, so the scheduler's asynchronous invoke never re-runs the whole watchlist for

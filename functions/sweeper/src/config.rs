@@ -1,8 +1,6 @@
 //! The sweeper's configuration (docs/DESIGN.md §9), read once at init.
 
-use shared::config::{
-    number, patience, required, text, ConfigError, Source, TableNames, TelegramConfig, TradingConfig,
-};
+use shared::config::{number, patience, required, ConfigError, Source, TableNames, TelegramConfig, TradingConfig};
 use shared::invariants::Patience;
 
 #[derive(Debug, Clone)]
@@ -30,7 +28,7 @@ impl SweeperConfig {
             queue_url: required(src, "SIGNALS_QUEUE_URL")?,
             telegram: TelegramConfig::from_source(src),
             window_hours: number(src, "SWEEP_WINDOW_HOURS", 24u32, |h| (1..=720).contains(h))?,
-            metrics_namespace: text(src, "METRICS_NAMESPACE", "SignalOrchestrator"),
+            metrics_namespace: shared::config::metrics_namespace(src),
             trading: TradingConfig::from_source(src)?,
             reconcile_parallel: number(src, "RECONCILE_PARALLEL", 10usize, |p| (1..=30).contains(p))?,
         })

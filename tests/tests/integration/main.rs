@@ -27,7 +27,8 @@ mod outages;
 mod runtime;
 mod telegram_sink;
 
-// The operator's scripts: usage and argument checks (no emulator needed).
+// The operator's scripts and the template: usage, argument checks, per-stack metrics.
 mod scripts;
+mod stacks;
 
 mod support;
