@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The kill switch and the global risk limits (see tests/src/bin/trading.rs and the README, "Risk limits and the kill
+# The kill switch and the global risk limits (see tests/src/bin/trading.rs and docs/OPERATIONS.md, "Risk limits and the kill
 # switch").
 #   RISK_TABLE=<stack output RiskTableName> ./scripts/trading.sh status                   # a deployment (AWS env)
 #   ./scripts/trading.sh --local halt --reason "exchange maintenance"                     # the local stack

@@ -14,7 +14,7 @@ async fn field(client: &aws_sdk_secretsmanager::Client, id: &str, name: &str) ->
 }
 
 // One thread: Lambda hands a container one event at a time and the work is waiting on I/O; no worker threads to
-// start at init (measured by ./scripts/bench.sh, README "Performance").
+// start at init (measured by ./scripts/bench.sh, docs/PERFORMANCE.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();

@@ -1,7 +1,7 @@
 //! Technical indicators as the original system computes them (simple-mean RSI, SMA, EMA seeded with the first
 //! close, ATR as a mean of true ranges, and the volume gate on 5-minute candles). Inputs are closed candles, oldest
-//! first. Values are unrounded: the original rounds before deciding, the port decides on full precision (README
-//! "Strategy"; `rounded_like_original` and `rounding-effect` measure the gap).
+//! first. Values are unrounded: the original rounds before deciding, the port decides on full precision (docs/STRATEGY.md;
+//! `rounded_like_original` and `rounding-effect` measure the gap).
 
 use crate::candles::Candle;
 
@@ -212,7 +212,7 @@ impl Indicators {
 
     /// These values rounded as the original system rounds them before deciding: RSI to 2 decimals, the moving
     /// averages and ATR by magnitude (2 decimals above 1, 6 from 0.01 to 1, 10 below 0.01); price and volume ratio
-    /// as they are. The port decides on the unrounded values (see the README, "Strategy"); this is for measuring
+    /// as they are. The port decides on the unrounded values (see docs/STRATEGY.md); this is for measuring
     /// what that changes (`rounding-effect`).
     pub fn rounded_like_original(&self) -> Self {
         fn by_magnitude(v: f64) -> f64 {

@@ -62,7 +62,7 @@ pub fn timeout_config() -> TimeoutConfig {
 /// a unit test checks each against that list). The SDK's clients talk to AWS endpoints only (DynamoDB, SQS,
 /// Secrets Manager), which serve Amazon Trust Services certificates; trusting those five instead of all ≈150
 /// Mozilla roots narrows what the functions trust and saves parsing 150 PEM certificates at every cold start (≈8
-/// million instructions, two thirds of the init's; README "Performance"). Expiry: 2037 (Starfield G2), 2038 (1–4).
+/// million instructions, two thirds of the init's; docs/PERFORMANCE.md). Expiry: 2037 (Starfield G2), 2038 (1–4).
 const AWS_ROOTS_PEM: &str = include_str!("aws-roots.pem");
 
 fn trust_store() -> TrustStore {
@@ -110,7 +110,7 @@ pub async fn load() -> SdkConfig {
 /// credentials from the variables Lambda sets (`AWS_REGION`; `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_SESSION_TOKEN` of the function's role) and `AWS_ENDPOINT_URL` when set (the local stack). Built without the
 /// SDK's default chains — profile files, SSO, STS web identity, IMDS — which a Lambda never reaches: ≈0.4 MB less
-/// per bootstrap and nothing to probe at cold start (README "Performance"). The runtime tests start every function
+/// per bootstrap and nothing to probe at cold start (docs/PERFORMANCE.md). The runtime tests start every function
 /// binary on it.
 pub fn lambda() -> SdkConfig {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());

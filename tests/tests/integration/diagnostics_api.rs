@@ -201,7 +201,7 @@ fn chromium_dom(html: &str, screenshot: Option<&str>) -> String {
 }
 
 /// The operator page through the real server, rendered by headless Chromium: the FAIL banner, the violation row and
-/// the signal rows. `OPERATOR_PAGE_SCREENSHOT=path` also saves a screenshot (the README's).
+/// the signal rows. `OPERATOR_PAGE_SCREENSHOT=path` also saves a screenshot (docs/OPERATIONS.md shows it).
 #[tokio::test]
 async fn the_operator_page_shows_the_banner_a_violation_and_the_signals_in_a_browser() {
     let env = TestEnv::new("page").await;

@@ -62,3 +62,33 @@ fn a_script_refuses_an_argument_it_does_not_know_before_doing_anything() {
         );
     }
 }
+
+/// The README a newcomer reads first stays short (everything else is in docs/), and every path it names exists.
+#[test]
+fn the_readme_is_short_and_every_path_it_names_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.len() <= 12 * 1024, "README.md is {} bytes", readme.len());
+    let mut named = Vec::new();
+    for word in readme.split(|c: char| c.is_whitespace() || "`()[]'\",;".contains(c)) {
+        let path = word.trim_start_matches("./").trim_end_matches(['.', ':']);
+        let top = path.split('/').next().unwrap_or_default();
+        let known = [
+            "docs",
+            "scripts",
+            "data",
+            "functions",
+            "shared",
+            "tests",
+            "events",
+            "template.yaml",
+        ];
+        if (known.contains(&top) && path.contains('/')) || path.ends_with(".md") {
+            named.push(path.to_string());
+        }
+    }
+    assert!(named.len() >= 10, "{named:?}");
+    for path in &named {
+        assert!(root.join(path).exists(), "README.md names {path}, which does not exist");
+    }
+}

@@ -4,7 +4,7 @@
 //! file and preset: candles decided, decisions that differ, and the first five differing candles. Then the port's BUY
 //! decisions against the original's BUY rule (rounded values and its absolute MA50 ≈ EMA10 tolerance), each
 //! difference put down to its cause. (swing-conservative: the original's rule there has filters the port leaves
-//! out — README "Strategy" — so its row compares the shared part of the rule only.)
+//! out — docs/STRATEGY.md — so its row compares the shared part of the rule only.)
 #![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 80 lines (clippy.toml)
 
 use shared::backtest::History;
