@@ -70,3 +70,23 @@ async fn a_violation_in_the_paper_stack_shows_only_in_the_paper_stacks_metrics()
         ]
     );
 }
+
+/// The runbook (docs/OPERATIONS.md) says what every alarm of the template means and what to do about it.
+#[test]
+fn every_alarm_of_the_template_is_in_the_runbook() {
+    let template = include_str!("../../../template.yaml");
+    let runbook = include_str!("../../../docs/OPERATIONS.md");
+    let alarms: Vec<&str> = template
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix("Alarm:"))
+        .filter(|name| !name.starts_with(' '))
+        .collect();
+    assert!(alarms.len() >= 20, "{alarms:?}");
+    for alarm in alarms {
+        let name = alarm.strip_suffix("Errors").unwrap_or(alarm);
+        assert!(
+            runbook.contains(name),
+            "docs/OPERATIONS.md says nothing of {alarm}Alarm"
+        );
+    }
+}
