@@ -121,11 +121,16 @@ async fn loss_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_
         Ok(None) => {}
         Ok(Some(halt)) => {
             tracing::error!(reason = %halt.reason, "loss breaker tripped: trading halted until resumed");
-            if let Err(e) = alerts.notifier.send(&shared::alerts::trading_halted_text(&halt)).await {
-                tracing::error!(error = %e, "the TRADING HALTED message was not delivered; the halt stands (see status)");
-            }
+            announce(orchestrator, alerts).await;
         }
         Err(e) => tracing::error!(error = %e, "loss breaker not checked for this fill; the sweeper checks again"),
+    }
+}
+
+/// The TRADING HALTED message of the halt just tripped; what does not go out now, the sweeper sends.
+async fn announce(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>) {
+    if let Err(e) = shared::trading::announce_halt(orchestrator.control, alerts.notifier).await {
+        tracing::error!(error = %e, "the TRADING HALTED message was not recorded as sent; the halt stands (see status)");
     }
 }
 
@@ -144,9 +149,7 @@ async fn circuit_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts
         Ok(None) => {}
         Ok(Some(halt)) => {
             tracing::error!(reason = %halt.reason, "circuit breaker tripped: trading halted until resumed");
-            if let Err(e) = alerts.notifier.send(&shared::alerts::trading_halted_text(&halt)).await {
-                tracing::error!(error = %e, "the TRADING HALTED message was not delivered; the halt stands (see status)");
-            }
+            announce(orchestrator, alerts).await;
         }
         Err(e) => tracing::error!(error = %e, "circuit breaker not updated for this decision"),
     }

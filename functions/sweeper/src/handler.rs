@@ -256,24 +256,24 @@ impl Sweeper<'_> {
         Ok((resent, results.len() - resent))
     }
 
-    /// The loss breaker, checked on every run (docs/DESIGN.md §13): true when this run halted trading (and sent the
-    /// one TRADING HALTED message). A failure is logged and checked again on the next run.
+    /// The loss breaker, checked on every run (docs/DESIGN.md §13): true when this run halted trading. Then the
+    /// TRADING HALTED message of any automatic halt not announced yet (this run's, or one whose breaker could not
+    /// send it). A failure is logged and tried again on the next run.
     async fn loss_breaker(&self, now: DateTime<Utc>) -> bool {
         let dust = shared::order::follow::dust(8);
-        match shared::order::breaker::check_daily_loss(self.intents, self.control, dust, now).await {
-            Ok(None) => false,
-            Ok(Some(halt)) => {
-                tracing::error!(reason = %halt.reason, "loss breaker tripped: trading halted until resumed");
-                if let Err(e) = self.notifier.send(&shared::alerts::trading_halted_text(&halt)).await {
-                    tracing::error!(error = %e, "the TRADING HALTED message was not delivered; the halt stands");
-                }
-                true
-            }
+        let halted = match shared::order::breaker::check_daily_loss(self.intents, self.control, dust, now).await {
+            Ok(halt) => halt
+                .inspect(|h| tracing::error!(reason = %h.reason, "loss breaker tripped: trading halted until resumed"))
+                .is_some(),
             Err(e) => {
                 tracing::error!(error = %e, "loss breaker not checked this run");
                 false
             }
+        };
+        if let Err(e) = shared::trading::announce_halt(self.control, self.notifier).await {
+            tracing::error!(error = %e, "the TRADING HALTED message was not recorded as sent; tried again next run");
         }
+        halted
     }
 
     /// Reads the fill of every placed order that is not final — the window's and any older one still open — and

@@ -297,6 +297,7 @@ mod tests {
         let off = signal_alert_text(&off, None, "r", (ExecutionMode::Live, None), "1h");
         assert!(off.contains("Trading is off for this symbol"), "{off}");
         let halt = crate::risk::Halt {
+            announced: false,
             reason: "exchange <maintenance>".into(),
             by: "@ops".into(),
             at: chrono::Utc::now(),

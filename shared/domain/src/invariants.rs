@@ -924,6 +924,7 @@ mod tests {
         let mut halted = r.clone();
         let control = crate::risk::Control {
             halt: Some(crate::risk::Halt {
+                announced: false,
                 reason: "r".into(),
                 by: "b".into(),
                 at: t0(),

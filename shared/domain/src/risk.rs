@@ -92,6 +92,19 @@ pub struct Halt {
     pub reason: String,
     pub by: String,
     pub at: DateTime<Utc>,
+    /// The TRADING HALTED message of an automatic halt (a breaker's) was delivered. The sweeper sends it when the
+    /// breaker that halted could not ([`crate::trading::announce_halt`]); an operator's halt is answered where it was
+    /// given (its command's reply).
+    #[serde(default)]
+    pub announced: bool,
+}
+
+impl Halt {
+    /// Halted by a breaker rather than by a person: `trading::record_outcome`'s `circuit-breaker`, or
+    /// `order::breaker::LOSS_BREAKER` (a test holds the two together).
+    pub fn is_automatic(&self) -> bool {
+        matches!(self.by.as_str(), "circuit-breaker" | "loss-breaker")
+    }
 }
 
 /// The control row: the kill switch, the global limits and the circuit breaker. `version` is 0 while no row exists
@@ -399,6 +412,7 @@ mod tests {
         assert!(why.contains("symbol maximum order size 50 USD"), "{why}");
         assert!(refusal(&c, &sym, Decimal::from(50)).is_none());
         c.halt = Some(Halt {
+            announced: false,
             reason: "maintenance".into(),
             by: "ops".into(),
             at: t(),

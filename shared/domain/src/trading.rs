@@ -61,6 +61,7 @@ pub async fn halt(store: &dyn ControlStore, reason: &str, by: &str, at: DateTime
     change(store, |c| {
         c.halt.is_none().then(|| Control {
             halt: Some(Halt {
+                announced: false,
                 reason: reason.to_string(),
                 by: by.to_string(),
                 at,
@@ -180,6 +181,38 @@ pub async fn set_limits(
         (next != *c).then_some(next)
     })
     .await
+}
+
+/// Sends the TRADING HALTED message of an automatic halt that has not gone out yet, and records on the control row
+/// that it did (a conditional change: two senders at once may both send, never neither). The breaker that halts
+/// calls it at once; the sweeper calls it on every run, so a message Telegram refused (or a crash between the halt
+/// and the send) goes out later — the halt's only outbox. Ok(true): sent now.
+pub async fn announce_halt(
+    store: &dyn ControlStore,
+    notifier: &dyn crate::ports::Notifier,
+) -> Result<bool, TradingError> {
+    let Some(halt) = store.control().await?.halt.filter(|h| h.is_automatic() && !h.announced) else {
+        return Ok(false);
+    };
+    if let Err(e) = notifier.send(&crate::alerts::trading_halted_text(&halt)).await {
+        tracing::error!(error = %e, "the TRADING HALTED message was not delivered; the sweeper sends it again");
+        return Ok(false);
+    }
+    change(store, |c| {
+        let h = c
+            .halt
+            .as_ref()
+            .filter(|h| h.at == halt.at && h.by == halt.by && !h.announced)?;
+        Some(Control {
+            halt: Some(Halt {
+                announced: true,
+                ..h.clone()
+            }),
+            ..c.clone()
+        })
+    })
+    .await?;
+    Ok(true)
 }
 
 /// The control row and today's global usage.
@@ -322,6 +355,30 @@ mod tests {
             None,
             "null is the explicit way to switch it off"
         );
+    }
+
+    #[tokio::test]
+    async fn an_automatic_halt_is_announced_once_even_when_telegram_refused_it_first() {
+        let store = MemoryStore::default();
+        let notifier = crate::fakes::MemoryNotifier::default();
+        let now = chrono::Utc::now();
+        halt(&store, "loss breaker: 60 USD lost", crate::order::breaker::LOSS_BREAKER, now)
+            .await
+            .unwrap();
+        assert!(store.control().await.unwrap().halt.unwrap().is_automatic());
+        notifier.set_failing(true);
+        assert!(!announce_halt(&store, &notifier).await.unwrap(), "Telegram down: not sent");
+        assert!(!store.control().await.unwrap().halt.unwrap().announced);
+        notifier.set_failing(false);
+        assert!(announce_halt(&store, &notifier).await.unwrap(), "sent on the next try");
+        assert!(store.control().await.unwrap().halt.unwrap().announced);
+        assert!(!announce_halt(&store, &notifier).await.unwrap(), "and never again");
+        let sent = notifier.sent();
+        assert_eq!(sent.iter().filter(|t| t.contains("TRADING HALTED")).count(), 1, "{sent:?}");
+        // A person's halt is answered where it was given: nothing to announce.
+        resume(&store).await.unwrap();
+        halt(&store, "maintenance", "@ops", now).await.unwrap();
+        assert!(!announce_halt(&store, &notifier).await.unwrap());
     }
 
     #[tokio::test]

@@ -73,10 +73,8 @@ async fn run(hours: i64) -> Result<(), shared::ports::BoxError> {
     fills.executed_messages += follower.resend_executed(&window, Duration::seconds(120)).await?;
     let ghosts = shared::order::ghosts::check(exchange.as_ref(), &store, &store, now).await?;
     let halt = shared::order::breaker::check_daily_loss(&store, &store, shared::order::follow::dust(8), now).await?;
-    if let Some(h) = &halt {
-        if let Err(e) = shared::ports::Notifier::send(&notifier, &shared::alerts::trading_halted_text(h)).await {
-            eprintln!("reconcile: the TRADING HALTED message was not delivered ({e}); the halt stands");
-        }
+    if let Err(e) = shared::trading::announce_halt(&store, &notifier).await {
+        eprintln!("reconcile: the TRADING HALTED message was not recorded as sent ({e}); the halt stands");
     }
     let out = serde_json::json!({
         "orders_read": fills.looked_up,

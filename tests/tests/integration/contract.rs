@@ -294,6 +294,7 @@ async fn risk_contract(store: &dyn Store) {
     assert_eq!(c0, Control::default());
     let mut halted = c0.clone();
     halted.halt = Some(Halt {
+        announced: false,
         reason: "contract".into(),
         by: "test".into(),
         at: now,

@@ -164,6 +164,7 @@ pub(super) fn control_from(item: Option<&Item>) -> Result<Control, StoreError> {
     let version = limit::<u64>(item, "version", Some(0))?.unwrap_or(0);
     let halt = if opt_bool(item, "trading_halted").unwrap_or(false) {
         Some(Halt {
+            announced: opt_bool(item, "halt_announced").unwrap_or(false),
             reason: opt_s(item, "halt_reason").unwrap_or_default().to_string(),
             by: opt_s(item, "halted_by").unwrap_or_default().to_string(),
             at: opt_s(item, "halted_at")
@@ -206,6 +207,7 @@ fn control_item(c: &Control, version: u64) -> Item {
         item.insert("halt_reason".into(), s(&h.reason));
         item.insert("halted_by".into(), s(&h.by));
         item.insert("halted_at".into(), s(rfc3339(h.at)));
+        item.insert("halt_announced".into(), AttributeValue::Bool(h.announced));
     }
     item
 }
