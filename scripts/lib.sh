@@ -85,6 +85,10 @@ emulator_up() {
     log "emulator already answering at $AWS_ENDPOINT_URL"
     return
   fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$EMULATOR_PORT") 2>/dev/null; then
+    log "port $EMULATOR_PORT is taken by another service that is not the AWS emulator (moto): stop it, or choose a free port with EMULATOR_PORT=<port>"
+    return 1
+  fi
   log "starting the AWS emulator (DynamoDB, SQS, Secrets Manager, CloudWatch) at $AWS_ENDPOINT_URL"
   # moto behind one lock, so that each request is atomic as in DynamoDB (scripts/emulator.py says why)
   nohup "$VENV/bin/python" "$ROOT/scripts/emulator.py" 127.0.0.1 "$EMULATOR_PORT" >"$STATE/emulator-$EMULATOR_PORT.log" 2>&1 &
