@@ -40,9 +40,17 @@ impl Change {
 }
 
 async fn change(store: &dyn ControlStore, edit: impl Fn(&Control) -> Option<Control>) -> Result<Change, TradingError> {
+    try_change(store, |c| Ok(edit(c))).await
+}
+
+/// [`change`] with an edit that may refuse the row it is given (a patch that makes the limits invalid).
+async fn try_change(
+    store: &dyn ControlStore,
+    edit: impl Fn(&Control) -> Result<Option<Control>, TradingError>,
+) -> Result<Change, TradingError> {
     for _ in 0..ATTEMPTS {
         let current = store.control().await?;
-        let Some(next) = edit(&current) else {
+        let Some(next) = edit(&current)? else {
             return Ok(Change::Unchanged(current));
         };
         if store.replace_control(current.version, &next).await? {
@@ -119,8 +127,7 @@ pub async fn patch_limits(
             GLOBAL_LIMIT_KEYS.join(", ")
         )]));
     }
-    for _ in 0..ATTEMPTS {
-        let current = store.control().await?;
+    try_change(store, |current| {
         let mut merged = serde_json::to_value(&current.limits)
             .ok()
             .and_then(|v| v.as_object().cloned())
@@ -148,17 +155,9 @@ pub async fn patch_limits(
             breaker_failures: breaker,
             ..current.clone()
         };
-        if next == current {
-            return Ok(Change::Unchanged(current));
-        }
-        if store.replace_control(current.version, &next).await? {
-            return Ok(Change::Done(Control {
-                version: current.version.saturating_add(1),
-                ..next
-            }));
-        }
-    }
-    Err(TradingError::Contended)
+        Ok((next != *current).then_some(next))
+    })
+    .await
 }
 
 /// Replaces the global limits and the breaker's threshold (every setting: one left out is off). Operators use
@@ -362,19 +361,31 @@ mod tests {
         let store = MemoryStore::default();
         let notifier = crate::fakes::MemoryNotifier::default();
         let now = chrono::Utc::now();
-        halt(&store, "loss breaker: 60 USD lost", crate::order::breaker::LOSS_BREAKER, now)
-            .await
-            .unwrap();
+        halt(
+            &store,
+            "loss breaker: 60 USD lost",
+            crate::order::breaker::LOSS_BREAKER,
+            now,
+        )
+        .await
+        .unwrap();
         assert!(store.control().await.unwrap().halt.unwrap().is_automatic());
         notifier.set_failing(true);
-        assert!(!announce_halt(&store, &notifier).await.unwrap(), "Telegram down: not sent");
+        assert!(
+            !announce_halt(&store, &notifier).await.unwrap(),
+            "Telegram down: not sent"
+        );
         assert!(!store.control().await.unwrap().halt.unwrap().announced);
         notifier.set_failing(false);
         assert!(announce_halt(&store, &notifier).await.unwrap(), "sent on the next try");
         assert!(store.control().await.unwrap().halt.unwrap().announced);
         assert!(!announce_halt(&store, &notifier).await.unwrap(), "and never again");
         let sent = notifier.sent();
-        assert_eq!(sent.iter().filter(|t| t.contains("TRADING HALTED")).count(), 1, "{sent:?}");
+        assert_eq!(
+            sent.iter().filter(|t| t.contains("TRADING HALTED")).count(),
+            1,
+            "{sent:?}"
+        );
         // A person's halt is answered where it was given: nothing to announce.
         resume(&store).await.unwrap();
         halt(&store, "maintenance", "@ops", now).await.unwrap();
