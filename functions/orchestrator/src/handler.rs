@@ -55,7 +55,7 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
             if d.decision_type == DecisionType::Executed {
                 follow_placed(orchestrator, alerts, &msg).await;
                 if msg.side == Side::Sell {
-                    loss_breaker(orchestrator, alerts).await;
+                    loss_breaker(orchestrator, alerts, &msg.symbol).await;
                 }
             }
             true
@@ -114,10 +114,11 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
 
 /// A SELL's fill may realize a loss: the loss breaker halts trading when today's reached the limit (docs/DESIGN.md
 /// §13), announced once. A failure here is logged; the sweeper checks again on its next run.
-async fn loss_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>) {
+async fn loss_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, sold: &shared::ids::Symbol) {
     let dust = shared::order::follow::dust(orchestrator.settings.quantity_decimals);
     let now = orchestrator.clock.now();
-    match shared::order::breaker::check_daily_loss(orchestrator.intents, orchestrator.control, dust, now).await {
+    let sold = std::slice::from_ref(sold);
+    match shared::order::breaker::check_daily_loss(orchestrator.intents, orchestrator.control, sold, dust, now).await {
         Ok(None) => {}
         Ok(Some(halt)) => {
             tracing::error!(reason = %halt.reason, "loss breaker tripped: trading halted until resumed");

@@ -126,7 +126,7 @@ impl Sweeper<'_> {
             Some(exchange) => shared::order::ghosts::check(exchange, self.intents, self.control, now).await?,
             None => None,
         };
-        let loss_halt = self.loss_breaker(now).await;
+        let loss_halt = self.loss_breaker(&rows, now).await;
 
         let summary = SweepSummary {
             pass: report.pass,
@@ -259,9 +259,11 @@ impl Sweeper<'_> {
     /// The loss breaker, checked on every run (docs/DESIGN.md §13): true when this run halted trading. Then the
     /// TRADING HALTED message of any automatic halt not announced yet (this run's, or one whose breaker could not
     /// send it). A failure is logged and tried again on the next run.
-    async fn loss_breaker(&self, now: DateTime<Utc>) -> bool {
+    async fn loss_breaker(&self, rows: &Rows, now: DateTime<Utc>) -> bool {
         let dust = shared::order::follow::dust(8);
-        let halted = match shared::order::breaker::check_daily_loss(self.intents, self.control, dust, now).await {
+        let sold = shared::order::breaker::sold_symbols(rows.intents.values());
+        let halted = match shared::order::breaker::check_daily_loss(self.intents, self.control, &sold, dust, now).await
+        {
             Ok(halt) => halt
                 .inspect(|h| tracing::error!(reason = %h.reason, "loss breaker tripped: trading halted until resumed"))
                 .is_some(),

@@ -72,7 +72,9 @@ async fn run(hours: i64) -> Result<(), shared::ports::BoxError> {
     let window: Vec<&shared::model::OrderIntent> = intents.iter().collect();
     fills.executed_messages += follower.resend_executed(&window, Duration::seconds(120)).await?;
     let ghosts = shared::order::ghosts::check(exchange.as_ref(), &store, &store, now).await?;
-    let halt = shared::order::breaker::check_daily_loss(&store, &store, shared::order::follow::dust(8), now).await?;
+    let sold = shared::order::breaker::sold_symbols(&intents);
+    let dust = shared::order::follow::dust(8);
+    let halt = shared::order::breaker::check_daily_loss(&store, &store, &sold, dust, now).await?;
     if let Err(e) = shared::trading::announce_halt(&store, &notifier).await {
         eprintln!("reconcile: the TRADING HALTED message was not recorded as sent ({e}); the halt stands");
     }

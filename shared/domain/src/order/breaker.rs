@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
+use crate::ids::Symbol;
 use crate::order::Ledger;
 use crate::ports::{ControlStore, IntentStore};
 use crate::risk::Halt;
@@ -18,11 +19,14 @@ pub const LOSS_BREAKER: &str = "loss-breaker";
 /// as an unmatched sell, with no P&L).
 pub const LOT_HISTORY_DAYS: i64 = 30;
 
-/// Halts trading when today's realized loss reached the limit. Some(halt): this call halted (send its message);
-/// None: no limit, not reached, or already halted.
+/// Halts trading when today's realized loss reached the limit. `sold`: the symbols whose SELL fills may have
+/// realized a loss (the SELL just decided; the sweeper's window's sells) — a per-symbol limit is read for these
+/// only. With no global limit and none on these rows, nothing more is read (no 30 days of intents). Some(halt): this
+/// call halted (send its message); None: no limit, not reached, or already halted.
 pub async fn check_daily_loss(
     intents: &dyn IntentStore,
     control: &dyn ControlStore,
+    sold: &[Symbol],
     dust: Decimal,
     now: DateTime<Utc>,
 ) -> Result<Option<Halt>, TradingError> {
@@ -30,12 +34,24 @@ pub async fn check_daily_loss(
     if c.halt.is_some() {
         return Ok(None);
     }
+    let mut limited: Vec<(Symbol, Decimal)> = Vec::new();
+    for symbol in sold {
+        if limited.iter().any(|(s, _)| s == symbol) {
+            continue;
+        }
+        if let Some(max) = control.symbol_limits(symbol).await?.max_daily_loss_usd {
+            limited.push((symbol.clone(), max));
+        }
+    }
+    if c.limits.max_daily_loss_usd.is_none() && limited.is_empty() {
+        return Ok(None);
+    }
     let history = intents
         .intents_created_between(now - Duration::days(LOT_HISTORY_DAYS), now)
         .await?;
     let today = crate::model::day_of(now);
     let ledger = Ledger::from_intents(&history, dust);
-    let Some(reason) = over_limit(&ledger, &today, c.limits.max_daily_loss_usd, control).await? else {
+    let Some(reason) = over_limit(&ledger, &today, c.limits.max_daily_loss_usd, &limited) else {
         return Ok(None);
     };
     match trading::halt(control, &reason, LOSS_BREAKER, now).await? {
@@ -44,43 +60,45 @@ pub async fn check_daily_loss(
     }
 }
 
-/// Why today's losses stop trading, if they do: the global limit first, then each symbol that lost today against
-/// its own limit (one watchlist read per losing symbol).
-async fn over_limit(
-    ledger: &Ledger,
-    today: &str,
-    global: Option<Decimal>,
-    control: &dyn ControlStore,
-) -> Result<Option<String>, TradingError> {
+/// The symbols of these intents with a recorded SELL fill, once each: the `sold` of [`check_daily_loss`].
+pub fn sold_symbols<'a>(intents: impl IntoIterator<Item = &'a crate::model::OrderIntent>) -> Vec<Symbol> {
+    let mut out: Vec<Symbol> = Vec::new();
+    for i in intents {
+        if i.side == crate::ids::Side::Sell && i.fill.is_some() && !out.contains(&i.symbol) {
+            out.push(i.symbol.clone());
+        }
+    }
+    out
+}
+
+/// Why today's losses stop trading, if they do: the global limit first, then each limited symbol's own.
+fn over_limit(ledger: &Ledger, today: &str, global: Option<Decimal>, limited: &[(Symbol, Decimal)]) -> Option<String> {
     let realized = ledger.realized_usd_on(today);
     if let Some(max) = global.filter(|max| realized <= -*max) {
-        return Ok(Some(format!(
+        return Some(format!(
             "loss breaker: today's realized loss {} USD reached the limit of {} USD",
             (-realized).round_dp(2),
             max.normalize()
-        )));
+        ));
     }
-    for (symbol, realized) in ledger.realized_usd_by_symbol_on(today) {
-        if realized >= Decimal::ZERO {
-            continue;
-        }
-        let limits = control.symbol_limits(symbol).await?;
-        if let Some(max) = limits.max_daily_loss_usd.filter(|max| realized <= -*max) {
-            return Ok(Some(format!(
+    let by_symbol = ledger.realized_usd_by_symbol_on(today);
+    limited.iter().find_map(|(symbol, max)| {
+        let (_, realized) = by_symbol.iter().find(|(s, _)| *s == symbol)?;
+        (*realized <= -*max).then(|| {
+            format!(
                 "loss breaker: today's realized loss on {symbol} {} USD reached its limit of {} USD",
-                (-realized).round_dp(2),
+                (-*realized).round_dp(2),
                 max.normalize()
-            )));
-        }
-    }
-    Ok(None)
+            )
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fakes::{self, MemoryStore};
-    use crate::ids::{Side, Symbol};
+    use crate::ids::Side;
     use crate::model::WatchlistEntry;
     use crate::order::{Fill, OrderStatus};
 
@@ -115,7 +133,10 @@ mod tests {
 
     async fn check(store: &MemoryStore) -> Option<Halt> {
         let now = at() + Duration::minutes(1);
-        check_daily_loss(store, store, Decimal::new(1, 8), now).await.unwrap()
+        let sold = [Symbol::parse("ETH_USDT").unwrap()];
+        check_daily_loss(store, store, &sold, Decimal::new(1, 8), now)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
