@@ -278,9 +278,9 @@ impl Sweeper<'_> {
         halted
     }
 
-    /// Reads the fill of every placed order that is not final — the window's and any older one still open — and
-    /// resends the window's ORDER EXECUTED rows still PENDING after the grace (docs/DESIGN.md §13). A lookup that
-    /// fails is counted and tried on the next run.
+    /// Reads the fill of every placed order that is not final — the window's and any older one still open
+    /// (docs/DESIGN.md §13); their ORDER EXECUTED rows go out with the other order messages
+    /// ([`Sweeper::resend_order_messages`]). A lookup that fails is counted and tried on the next run.
     async fn reconcile(&self, rows: &invariants::Rows) -> Result<FollowTotals, StoreError> {
         let Some(exchange) = self.exchange else {
             return Ok(FollowTotals::default());
