@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use chrono::Duration;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::config::{ProcessEnv, TableNames, TelegramConfig, TradingConfig};
+use shared::config::{ProcessEnv, TelegramConfig, TradingConfig};
 use shared::order::Follower;
 use shared::ports::{Clock, IntentStore};
 
@@ -50,7 +50,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(hours: i64) -> Result<(), shared::ports::BoxError> {
-    let tables = TableNames::from_source(&ProcessEnv)?;
+    let tables = tests::operator_tables(&[
+        ("ORDER_INTENTS_TABLE", "OrderIntentsTableName"),
+        ("ALERTS_TABLE", "AlertsTableName"),
+        ("RISK_TABLE", "RiskTableName"),
+    ])?;
     let trading = TradingConfig::from_source(&ProcessEnv)?;
     let aws = tests::aws().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);

@@ -14,7 +14,6 @@
 use std::process::ExitCode;
 
 use shared::adapters::dynamodb::DynamoStore;
-use shared::config::{ProcessEnv, TableNames};
 use shared::trading::{self, Change};
 
 const USAGE: &str = "usage: trading status | halt --reason TEXT [--by WHO] | resume | limits [get] | limits set JSON
@@ -45,13 +44,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &[String]) -> Result<(), String> {
-    let tables = TableNames::from_source(&ProcessEnv).map_err(|e| e.to_string())?;
+    let tables = tests::operator_tables(&[("RISK_TABLE", "RiskTableName")])?;
     let aws = tests::aws().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), tables.clone());
-    let failed = |e: trading::TradingError| match std::error::Error::source(&e) {
-        Some(source) => format!("{e}: {source:?}"),
-        None => e.to_string(),
-    };
+    let failed = |e: trading::TradingError| tests::error_chain(&e);
     let now = chrono::Utc::now();
     let (command, rest) = args.split_first().ok_or(USAGE)?;
     let change = match (command.as_str(), rest) {

@@ -13,7 +13,6 @@
 use std::process::ExitCode;
 
 use shared::adapters::dynamodb::DynamoStore;
-use shared::config::{ProcessEnv, TableNames};
 use shared::ids::Symbol;
 use shared::model::WatchlistEntry;
 use shared::ports::WatchlistStore;
@@ -35,7 +34,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &[String], dry_run: bool) -> Result<(), String> {
-    let tables = TableNames::from_source(&ProcessEnv).map_err(|e| e.to_string())?;
+    let tables = tests::operator_tables(&[("WATCHLIST_TABLE", "WatchlistTableName")])?;
     let aws = tests::aws().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), tables.clone());
     let (command, rest) = args.split_first().ok_or(USAGE)?;

@@ -92,3 +92,27 @@ fn the_readme_is_short_and_every_path_it_names_exists() {
         assert!(root.join(path).exists(), "README.md names {path}, which does not exist");
     }
 }
+
+/// An operator tool aimed at a deployment (no local endpoint) without its table names says which stack outputs to
+/// set, at once — instead of reaching for tables named like the local stack's and printing an SDK dump.
+#[test]
+fn an_operator_tool_without_its_tables_names_the_settings() {
+    for (bin, var) in [
+        (env!("CARGO_BIN_EXE_trading"), "RISK_TABLE"),
+        (env!("CARGO_BIN_EXE_watchlist"), "WATCHLIST_TABLE"),
+    ] {
+        let out = Command::new(bin)
+            .arg(if var == "RISK_TABLE" { "status" } else { "list" })
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove(var)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bin}: {err}");
+        assert!(
+            err.contains(&format!("not set: {var} (the stack output")),
+            "{bin}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+}
