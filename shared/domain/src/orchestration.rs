@@ -564,12 +564,16 @@ impl Orchestrator<'_> {
     async fn size_sell(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
         let held = self.control.held(&msg.symbol).await?;
         let step = crate::order::follow::dust(self.settings.quantity_decimals);
-        let sized = self.size(msg).await;
-        let enough = matches!(&sized, Ok(z) if z.quantity.is_some_and(|q| q.0 <= held));
+        // Nothing held: not even sized (no USD price asked for) unless the row sells coins held elsewhere.
+        let sized = if held < step { None } else { Some(self.size(msg).await) };
+        let enough = matches!(&sized, Some(Ok(z)) if z.quantity.is_some_and(|q| q.0 <= held));
         if enough || self.control.sells_held_elsewhere(&msg.symbol).await? {
-            return Ok(sized);
+            return Ok(match sized {
+                Some(sized) => sized,
+                None => self.size(msg).await,
+            });
         }
-        if held < step {
+        let Some(sized) = sized else {
             return Ok(Err((
                 ReasonCode::SellRequiresPosition,
                 format!(
@@ -578,7 +582,7 @@ impl Orchestrator<'_> {
                     held.normalize()
                 ),
             )));
-        }
+        };
         Ok(sized.and_then(|z| {
             z.capped(money::Quantity(held), self.settings.quantity_decimals)
                 .map_err(|e| (ReasonCode::InvalidTradeAmount, e.to_string()))

@@ -116,6 +116,26 @@ fn checked(v: Option<Decimal>, what: &'static str) -> Result<Decimal, BookError>
     v.ok_or(BookError::Overflow(what))
 }
 
+/// What a sent signal trades: a BUY the USD amount's quantity, a SELL the same at most what is held, rounded down to
+/// [`QUANTITY_DECIMALS`] as the paper exchange fills (None: nothing to trade — a SELL with nothing held is skipped).
+fn traded_quantity(
+    ledger: &Ledger,
+    symbol: &Symbol,
+    side: Side,
+    price: Decimal,
+    rate: Decimal,
+    s: &BookSettings,
+) -> Result<Option<Decimal>, BookError> {
+    let notional = checked(s.amount_usd.checked_div(rate), "amount_usd / rate")?;
+    let wanted = checked(notional.checked_div(price), "notional / price")?;
+    let traded = match side {
+        Side::Buy => wanted,
+        Side::Sell => wanted.min(ledger.held(symbol)),
+    };
+    let traded = traded.round_dp_with_strategy(QUANTITY_DECIMALS, RoundingStrategy::ToZero);
+    Ok((traded > Decimal::ZERO).then_some(traded))
+}
+
 impl PaperBook {
     /// The book of `bt`'s signals (in their order), what is held marked at the replay's last close.
     pub fn of(bt: &Backtest, s: &BookSettings) -> Result<Self, BookError> {
@@ -148,10 +168,13 @@ impl PaperBook {
                 .filter(|p| *p > Decimal::ZERO)
                 .ok_or_else(|| BookError::BadPrice(signal.price.clone(), signal.t))?;
             let rate = s.quote_usd.at(signal.t).ok_or(BookError::NoRate(signal.t))?;
-            let Some(quantity) = book.quantity(&ledger, &symbol, signal.side, price, rate, s)? else {
+            let Some(quantity) = traded_quantity(&ledger, &symbol, signal.side, price, rate, s)? else {
                 book.sells_without_position = book.sells_without_position.saturating_add(1);
                 continue;
             };
+            if signal.side == Side::Buy {
+                book.invested_usd = checked(book.invested_usd.checked_add(s.amount_usd), "invested")?;
+            }
             book.paper_orders = book.paper_orders.saturating_add(1);
             let value = checked(quantity.checked_mul(price), "quantity × price")?;
             let fill = Fill {
@@ -168,31 +191,6 @@ impl PaperBook {
         }
         book.close(&ledger, mark, s.quote_usd.at(last.t).ok_or(BookError::NoRate(last.t))?)?;
         Ok(book)
-    }
-
-    /// What a sent signal trades: a BUY the USD amount's quantity, a SELL the same at most what is held, rounded
-    /// down to [`QUANTITY_DECIMALS`] (None: nothing to trade — a SELL with nothing held is skipped).
-    fn quantity(
-        &mut self,
-        ledger: &Ledger,
-        symbol: &Symbol,
-        side: Side,
-        price: Decimal,
-        rate: Decimal,
-        s: &BookSettings,
-    ) -> Result<Option<Decimal>, BookError> {
-        let notional = checked(s.amount_usd.checked_div(rate), "amount_usd / rate")?;
-        let wanted = checked(notional.checked_div(price), "notional / price")?;
-        let traded = match side {
-            Side::Buy => {
-                self.invested_usd = checked(self.invested_usd.checked_add(s.amount_usd), "invested")?;
-                wanted
-            }
-            Side::Sell => wanted.min(ledger.held(symbol)),
-        };
-        // Rounded down as the paper exchange fills: never more than the amount, never more than is held.
-        let traded = traded.round_dp_with_strategy(QUANTITY_DECIMALS, RoundingStrategy::ToZero);
-        Ok((traded > Decimal::ZERO).then_some(traded))
     }
 
     /// The totals from the ledger, and what is held marked at `mark` (quote) at `rate` (USD per quote unit).

@@ -86,6 +86,11 @@ impl RiskLimits {
     }
 }
 
+/// `halted_by` of the circuit breaker's halt (`trading::record_outcome`).
+pub const CIRCUIT_BREAKER: &str = "circuit-breaker";
+/// `halted_by` of the loss breaker's halt (`order::breaker`).
+pub const LOSS_BREAKER: &str = "loss-breaker";
+
 /// Who stopped trading, why and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Halt {
@@ -100,10 +105,9 @@ pub struct Halt {
 }
 
 impl Halt {
-    /// Halted by a breaker rather than by a person: `trading::record_outcome`'s `circuit-breaker`, or
-    /// `order::breaker::LOSS_BREAKER` (a test holds the two together).
+    /// Halted by a breaker ([`CIRCUIT_BREAKER`], [`LOSS_BREAKER`]) rather than by a person.
     pub fn is_automatic(&self) -> bool {
-        matches!(self.by.as_str(), "circuit-breaker" | "loss-breaker")
+        [CIRCUIT_BREAKER, LOSS_BREAKER].contains(&self.by.as_str())
     }
 }
 

@@ -294,7 +294,7 @@ pub async fn record_outcome(
     match halt(
         store,
         &crate::orchestration::truncate(&reason, 300),
-        "circuit-breaker",
+        risk::CIRCUIT_BREAKER,
         now,
     )
     .await?

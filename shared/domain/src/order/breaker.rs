@@ -13,7 +13,7 @@ use crate::risk::Halt;
 use crate::trading::{self, Change, TradingError};
 
 /// Who halts: the control row's `halted_by`.
-pub const LOSS_BREAKER: &str = "loss-breaker";
+pub use crate::risk::LOSS_BREAKER;
 
 /// How far back the lots of today's closes are read: a lot bought earlier than this is not matched (its close shows
 /// as an unmatched sell, with no P&L).
