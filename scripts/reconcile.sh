@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One reconciliation pass against a stack (docs/DESIGN.md §13; tests/src/bin/reconcile.rs): placed orders without a
+# One reconciliation pass against a stack (docs/DESIGN.md §13; ops/src/reconcile.rs): placed orders without a
 # final fill read from the exchange and recorded, PENDING ORDER EXECUTED messages resent, ghost orders checked, the
 # loss breaker checked; prints what it changed as JSON. Safe beside the sweeper and when run twice.
 #   ./scripts/reconcile.sh --local                 # the local stack (the demo's: ./scripts/demo.sh --serve)
@@ -7,15 +7,13 @@
 #                                                  # a deployment: its tables and exchange settings, AWS env
 set -euo pipefail
 source "$(dirname "$0")/args.sh"
-cd "$(dirname "$0")/.."
+where=(--)
 case "${1:-}" in
-  --local) shift; source scripts/lib.sh ;;   # the local emulator on 127.0.0.1 and the local Telegram sink
+  --local) shift; where=(--local) ;;
 esac
 case "${1:-}" in
   "") ;;
   --hours) [ $# -eq 2 ] || usage_error "--hours needs a number of hours" ;;
   *) usage_error "unknown argument $1" ;;
 esac
-echo "reconcile: building the command (cargo shows its progress; the first build takes a few minutes)" >&2
-cargo build -p tests --bin reconcile >&2
-exec "${CARGO_TARGET_DIR:-target}/debug/reconcile" "$@"
+exec "$(dirname "$0")/ops.sh" "${where[@]}" reconcile "$@"

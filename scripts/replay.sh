@@ -6,7 +6,4 @@
 #     (or --chart out.svg; the report is in USD: --amount-usd per order, --quote-usd for a quote that is not a dollar)
 set -euo pipefail
 source "$(dirname "$0")/args.sh"
-cd "$(dirname "$0")/.."
-echo "replay: building the command (cargo shows its progress; the first build takes a few minutes)" >&2
-cargo build -p evaluator --bin replay >&2
-exec "${CARGO_TARGET_DIR:-target}/debug/replay" "$@"
+exec "$(dirname "$0")/ops.sh" replay "$@"

@@ -17,41 +17,6 @@ pub async fn aws() -> aws_config::SdkConfig {
     shared::adapters::aws::load().await
 }
 
-/// The tables an operator tool works on. Against a deployment (no `AWS_ENDPOINT_URL`: real AWS) every table it
-/// names in `needed` must be set — the stack outputs give them — instead of falling back to the local stack's
-/// default names, which would aim at tables that do not exist (or, worse, another stack's). Locally the defaults are
-/// the demo's own tables.
-pub fn operator_tables(needed: &[(&str, &str)]) -> Result<shared::config::TableNames, String> {
-    use shared::config::Source;
-    let env = shared::config::ProcessEnv;
-    if env.get("AWS_ENDPOINT_URL").is_none() {
-        let missing: Vec<String> = needed
-            .iter()
-            .filter(|(var, _)| env.get(var).is_none())
-            .map(|(var, output)| format!("{var} (the stack output {output})"))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "not set: {}. Set them for a deployment, or run the script with --local for the demo's stack.",
-                missing.join(", ")
-            ));
-        }
-    }
-    shared::config::TableNames::from_source(&env).map_err(|e| e.to_string())
-}
-
-/// An error and its causes on one line, as the SDK describes them (no debug dump).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
-
 /// `GET url` through the adapters' HTTP client (reqwest is built without a default TLS provider).
 pub async fn http_get(url: &str) -> Result<reqwest::Response, shared::ports::BoxError> {
     let client = shared::adapters::http::client(std::time::Duration::from_secs(10))?;

@@ -1,7 +1,7 @@
 //! Every script in `scripts/` answers `--help` with its usage (exit 0) before installing or building anything, and a
 //! script that reads its own arguments refuses an unknown one with its usage (exit 2), before doing any work. The
-//! command scripts (`replay.sh`, `trading.sh`, `watchlist.sh`) hand the rest of their arguments to their command,
-//! which refuses what it does not know.
+//! command scripts (`ops.sh`, `replay.sh`, `trading.sh`, `watchlist.sh`) hand the rest of their arguments to the
+//! `ops` command, which refuses what it does not know (its tests: ops/tests/).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -50,7 +50,7 @@ fn every_script_answers_help_with_its_usage() {
 
 #[test]
 fn a_script_refuses_an_argument_it_does_not_know_before_doing_anything() {
-    const PASSED_ON: [&str; 3] = ["replay.sh", "trading.sh", "watchlist.sh"];
+    const PASSED_ON: [&str; 4] = ["ops.sh", "replay.sh", "trading.sh", "watchlist.sh"];
     for script in scripts().iter().filter(|s| !PASSED_ON.contains(&name(s))) {
         let out = run(script, "--no-such-option");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -90,29 +90,5 @@ fn the_readme_is_short_and_every_path_it_names_exists() {
     assert!(named.len() >= 10, "{named:?}");
     for path in &named {
         assert!(root.join(path).exists(), "README.md names {path}, which does not exist");
-    }
-}
-
-/// An operator tool aimed at a deployment (no local endpoint) without its table names says which stack outputs to
-/// set, at once — instead of reaching for tables named like the local stack's and printing an SDK dump.
-#[test]
-fn an_operator_tool_without_its_tables_names_the_settings() {
-    for (bin, var) in [
-        (env!("CARGO_BIN_EXE_trading"), "RISK_TABLE"),
-        (env!("CARGO_BIN_EXE_watchlist"), "WATCHLIST_TABLE"),
-    ] {
-        let out = Command::new(bin)
-            .arg(if var == "RISK_TABLE" { "status" } else { "list" })
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove(var)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bin}: {err}");
-        assert!(
-            err.contains(&format!("not set: {var} (the stack output")),
-            "{bin}: {err}"
-        );
-        assert_eq!(err.lines().count(), 1, "one line: {err}");
     }
 }

@@ -1,66 +1,45 @@
-//! `reconcile [--hours N]`: one reconciliation pass against a stack (docs/DESIGN.md §13), as the sweeper runs it on
-//! its schedule: every placed order of the last N hours (default 24) whose fill is not final is read from the
-//! exchange and recorded (with its ORDER EXECUTED messages), PENDING ORDER EXECUTED messages are sent again, the open
-//! orders are checked for ghosts, and the loss breaker is checked. Prints what it changed, as JSON.
+//! `ops reconcile [--hours N]`: one reconciliation pass against a stack (docs/DESIGN.md §13), as the sweeper runs it
+//! on its schedule: every placed order of the last N hours whose fill is not final (and every open order of any age)
+//! is read from the exchange and recorded (with its ORDER EXECUTED messages), PENDING ORDER EXECUTED messages are sent
+//! again, the open orders are checked for ghosts, and the loss breaker is checked. Prints what it changed, as JSON.
 //!
 //! It reads the orchestrator's settings from the environment — `LIVE_TRADING`, `PAPER_TRADING`, `EXCHANGE_BASE_URL`,
 //! `EXCHANGE_SECRET_ID`, `PAPER_*`, the table names (`ORDER_INTENTS_TABLE`, `ALERTS_TABLE`, `RISK_TABLE`, …) and
-//! `TELEGRAM_SECRET_ID` — so it reads the exchange that stack trades on; AWS credentials and region as for any AWS
-//! tool. Running it twice, or beside the sweeper, is safe: each fill is recorded and messaged once.
+//! `TELEGRAM_SECRET_ID` — so it reads the exchange that stack trades on. Running it twice, or beside the sweeper, is
+//! safe: each fill is recorded and messaged once.
 
 use std::process::ExitCode;
 
 use chrono::Duration;
-use shared::adapters::dynamodb::DynamoStore;
 use shared::config::{ProcessEnv, TelegramConfig, TradingConfig};
 use shared::order::Follower;
 use shared::ports::{Clock, IntentStore};
 
-const USAGE: &str =
-    "usage: reconcile [--hours N]   (one reconciliation pass; the stack's settings from the environment)";
+use crate::stack;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let hours = match args.as_slice() {
-        [] => 24,
-        [flag, n] if flag == "--hours" => match n.parse::<i64>() {
-            Ok(h) if (1..=720).contains(&h) => h,
-            _ => {
-                eprintln!("reconcile: --hours takes 1..720\n{USAGE}");
-                return ExitCode::from(2);
-            }
-        },
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(hours).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("reconcile: {e}");
-            ExitCode::from(2)
-        }
-    }
+#[derive(clap::Args)]
+pub struct Args {
+    /// How far back placed orders are read (open orders of any age are read too)
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=720))]
+    hours: i64,
 }
 
-async fn run(hours: i64) -> Result<(), shared::ports::BoxError> {
-    let tables = tests::operator_tables(&[
+pub async fn run(args: &Args) -> Result<ExitCode, String> {
+    pass(args.hours).await.map_err(|e| stack::error_chain(e.as_ref()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn pass(hours: i64) -> Result<(), shared::ports::BoxError> {
+    let tables = stack::tables(&[
         ("ORDER_INTENTS_TABLE", "OrderIntentsTableName"),
         ("ALERTS_TABLE", "AlertsTableName"),
         ("RISK_TABLE", "RiskTableName"),
     ])?;
     let trading = TradingConfig::from_source(&ProcessEnv)?;
-    let aws = tests::aws().await;
+    let (aws, store) = stack::store(tables).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let telegram = TelegramConfig::from_source(&ProcessEnv);
     let (notifier, exchange) = shared::adapters::exchange::with_notifier(&secrets, &telegram, &trading).await?;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), tables);
     let clock = shared::adapters::clock::SystemClock;
     let now = clock.now();
     eprintln!("reconcile: {:?} mode, orders of the last {hours} h", trading.mode);
