@@ -17,5 +17,6 @@ pub mod adapters;
 pub mod classify;
 pub mod config;
 pub mod html;
+pub mod page_link;
 pub mod signing;
 pub mod telemetry;

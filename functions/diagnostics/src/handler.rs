@@ -1,7 +1,8 @@
 //! Diagnostics API: `GET /api/diagnostics/recent-signals?hours=&limit=&side=` answers the invariants report of
 //! docs/DESIGN.md §8, every number computed from the tables at request time. Bad input is a 400 JSON naming the
 //! parameter, an unknown path a 404, another method a 405 — never a panic. A browser (`Accept: text/html`) gets the
-//! same report as the operator page (`page.rs`), behind the same key.
+//! same report as the operator page (`page.rs`), behind the same key; `GET /api/diagnostics/page` serves the page of the
+//! last 24 hours to a signed, 15-minute link instead of the key (`shared::page_link`; 403 with the reason otherwise).
 
 use chrono::Duration;
 use lambda_http::http::{Method, StatusCode};
@@ -10,6 +11,7 @@ use serde_json::json;
 
 use shared::adapters::secrets::SecretString;
 use shared::invariants::{self, Patience, ReportQuery};
+use shared::page_link::{self, PAGE_ROUTE};
 use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, SignalStore};
 
 pub const ROUTE: &str = "/api/diagnostics/recent-signals";
@@ -49,11 +51,12 @@ impl<'a> Diagnostics<'a> {
 
 impl Diagnostics<'_> {
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        if req.uri().path().trim_end_matches('/') != ROUTE {
+        let path = req.uri().path().trim_end_matches('/');
+        if path != ROUTE && path != PAGE_ROUTE {
             return error(
                 StatusCode::NOT_FOUND,
                 "not found",
-                json!({ "path": req.uri().path(), "routes": [ROUTE] }),
+                json!({ "path": req.uri().path(), "routes": [ROUTE, PAGE_ROUTE] }),
             );
         }
         if req.method() != Method::GET {
@@ -66,30 +69,14 @@ impl Diagnostics<'_> {
                 .insert("allow", lambda_http::http::HeaderValue::from_static("GET"));
             return resp;
         }
-        if let Some(expected) = self.api_key {
-            let given = req.headers().get(KEY_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
-            if given.is_empty() || !expected.matches(given) {
-                tracing::warn!(
-                    present = !given.is_empty(),
-                    "diagnostics request refused: missing or wrong key"
-                );
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    json!({ "header": "X-Diagnostics-Key" }),
-                );
-            }
-        }
-        let params = req.query_string_parameters();
-        let query = match ReportQuery::from_params(params.iter()) {
+        let by_link = path == PAGE_ROUTE;
+        let query = match if by_link {
+            self.link_query(&req)
+        } else {
+            self.key_query(&req)
+        } {
             Ok(q) => q,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &e.to_string(),
-                    json!({ "parameter": e.param, "reason": e.detail }),
-                )
-            }
+            Err(refusal) => return *refusal,
         };
         let now = self.clock.now();
         match invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.patience).await {
@@ -111,9 +98,10 @@ impl Diagnostics<'_> {
                     total = report.total,
                     pass = report.pass,
                     violations = report.violations.len(),
+                    by_link,
                     "diagnostics report"
                 );
-                if wants_html(&req) {
+                if by_link || wants_html(&req) {
                     return page(&report);
                 }
                 respond(StatusCode::OK, &report)
@@ -127,6 +115,57 @@ impl Diagnostics<'_> {
                 )
             }
         }
+    }
+
+    /// The JSON API: the key in `X-Diagnostics-Key`, then the report's parameters (400 naming a wrong one).
+    fn key_query(&self, req: &Request) -> Result<ReportQuery, Box<Response<Body>>> {
+        if let Some(expected) = self.api_key {
+            let given = req.headers().get(KEY_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+            if given.is_empty() || !expected.matches(given) {
+                tracing::warn!(
+                    present = !given.is_empty(),
+                    "diagnostics request refused: missing or wrong key"
+                );
+                return Err(Box::new(error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    json!({ "header": "X-Diagnostics-Key" }),
+                )));
+            }
+        }
+        let params = req.query_string_parameters();
+        ReportQuery::from_params(params.iter()).map_err(|e| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                &e.to_string(),
+                json!({ "parameter": e.param, "reason": e.detail }),
+            ))
+        })
+    }
+
+    /// The operator page by a signed link (`shared::page_link`): the last 24 hours, or a page that says why the link
+    /// does not open it (403).
+    fn link_query(&self, req: &Request) -> Result<ReportQuery, Box<Response<Body>>> {
+        if let Some(key) = self.api_key {
+            let params = req.query_string_parameters();
+            let now = self.clock.now();
+            if let Err(e) = page_link::check(key, params.first("expires"), params.first("sig"), now) {
+                tracing::warn!(why = %e, "operator page link refused");
+                let text = format!(
+                    "<!doctype html><title>Operator page</title><p id=\"refused\">This link does not open the \
+                     operator page: {e}. Send /page to the bot for a new one (each is good for {} minutes).</p>",
+                    page_link::VALID_FOR_SECONDS / 60
+                );
+                let mut resp = html(text);
+                *resp.status_mut() = StatusCode::FORBIDDEN;
+                return Err(Box::new(resp));
+            }
+        }
+        Ok(ReportQuery {
+            hours: 24,
+            limit: None,
+            side: None,
+        })
     }
 }
 
@@ -146,11 +185,17 @@ fn wants_html(req: &Request) -> bool {
 
 fn page(report: &invariants::Report) -> Response<Body> {
     let value = serde_json::to_value(report).unwrap_or_default();
-    let mut resp = Response::new(Body::from(crate::page::render(&value)));
-    resp.headers_mut().insert(
-        "content-type",
-        lambda_http::http::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    html(crate::page::render(&value))
+}
+
+/// An HTML answer that no cache keeps and whose address (a signed link) no next page is told of.
+fn html(text: String) -> Response<Body> {
+    use lambda_http::http::HeaderValue;
+    let mut resp = Response::new(Body::from(text));
+    let headers = resp.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     resp
 }
 
@@ -256,6 +301,35 @@ mod tests {
         let refused = d.handle(with(Some(""))).await;
         assert_eq!(body(&refused)["detail"]["header"], "X-Diagnostics-Key");
         assert_eq!(d.handle(with(Some("s3cret-diagnostics-key"))).await.status(), 200);
+    }
+
+    /// The page opens by a signed link for its 15 minutes, never after, never with a changed link; the link opens
+    /// the page only (the JSON API still wants the key), and the page is neither cached nor told to the next site.
+    #[tokio::test]
+    async fn a_signed_link_opens_the_page_until_it_expires() {
+        let store = MemoryStore::default();
+        let now = chrono::Utc::now();
+        let clock = ManualClock::new(now, 0);
+        let key = SecretString::new("s3cret-diagnostics-key".into());
+        let d = Diagnostics::over(&store, &clock, Some(&key));
+        let (url, _) = page_link::link("https://api.example", &key, now);
+        let query = url.split_once('?').unwrap().1;
+        let param = |n| page_link::query_param(query, n).unwrap();
+        let open = |expires: &str, sig: &str| get(PAGE_ROUTE, &[("expires", expires), ("sig", sig)]);
+        let page = d.handle(open(param("expires"), param("sig"))).await;
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        assert!(String::from_utf8_lossy(page.body().as_ref()).contains("PASS"));
+        let forged = d.handle(open(param("expires"), &"0".repeat(64))).await;
+        assert_eq!(forged.status(), 403);
+        assert_eq!(d.handle(get(PAGE_ROUTE, &[])).await.status(), 403);
+        let link_on_the_api = get(ROUTE, &[("expires", param("expires")), ("sig", param("sig"))]);
+        assert_eq!(d.handle(link_on_the_api).await.status(), 401, "the link is not the key");
+        clock.advance_ms(page_link::VALID_FOR_SECONDS * 1000);
+        let expired = d.handle(open(param("expires"), param("sig"))).await;
+        assert_eq!(expired.status(), 403);
+        assert!(String::from_utf8_lossy(expired.body().as_ref()).contains("the link has expired"));
     }
 
     #[test]

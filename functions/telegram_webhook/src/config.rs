@@ -15,6 +15,10 @@ pub struct WebhookConfig {
     pub exchange_base_url: String,
     /// `TELEGRAM_BOT_USERNAME`: this bot's name; `/cmd@name` with another name (or any name when unset) is ignored.
     pub bot_username: Option<String>,
+    /// `DIAGNOSTICS_SECRET_ID`: the diagnostics key `/page` signs operator-page links with (unset: no links).
+    pub page_secret_id: Option<String>,
+    /// `OPERATOR_PAGE_BASE_URL`: the API's address in those links (unset: the address the webhook was called at).
+    pub page_base_url: Option<String>,
 }
 
 impl WebhookConfig {
@@ -25,6 +29,8 @@ impl WebhookConfig {
             patience: patience(src)?,
             exchange_base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
             bot_username: src.get("TELEGRAM_BOT_USERNAME").filter(|v| !v.trim().is_empty()),
+            page_secret_id: src.get("DIAGNOSTICS_SECRET_ID").filter(|v| !v.trim().is_empty()),
+            page_base_url: src.get("OPERATOR_PAGE_BASE_URL").filter(|v| !v.trim().is_empty()),
         })
     }
 }

@@ -7,7 +7,7 @@
 //! and the operator, seeing no answer, sends it again.
 
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use shared::adapters::secrets::SecretString;
@@ -34,6 +34,15 @@ pub struct Webhook<'a> {
     pub chat_id: i64,
     /// This bot's username (`TELEGRAM_BOT_USERNAME`): a command addressed `/cmd@name` is obeyed only with this name.
     pub bot_username: Option<&'a str>,
+    /// `/page`: the key operator-page links are signed with (the diagnostics key), and the API's address when it is
+    /// configured (`OPERATOR_PAGE_BASE_URL`; otherwise the address the webhook was called at). None: no links.
+    pub page: Option<PageLinks<'a>>,
+}
+
+#[derive(Clone, Copy)]
+pub struct PageLinks<'a> {
+    pub key: &'a SecretString,
+    pub base_url: Option<&'a str>,
 }
 
 impl Webhook<'_> {
@@ -91,11 +100,26 @@ impl Webhook<'_> {
                 json!({ "ok": true, "handled": false, "why": "for another bot" }),
             );
         }
-        self.obey_once(&update, &command).await
+        let base = self.page_base(&req);
+        self.obey_once(&update, &command, base.as_deref()).await
+    }
+
+    /// Where the operator page is: the configured address, or the API's own domain as API Gateway reports it.
+    fn page_base(&self, req: &Request) -> Option<String> {
+        let page = self.page?;
+        if let Some(url) = page.base_url {
+            return Some(url.to_string());
+        }
+        match req.request_context_ref() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+                ctx.domain_name.as_ref().map(|d| format!("https://{d}"))
+            }
+            _ => None,
+        }
     }
 
     /// Marks the update handled, then runs the command and sends its answer (marking first: see the module's note).
-    async fn obey_once(&self, update: &commands::Update, command: &Command) -> Response<Body> {
+    async fn obey_once(&self, update: &commands::Update, command: &Command, page_base: Option<&str>) -> Response<Body> {
         let now = self.clock.now();
         match self.control.first_update(update.update_id, now).await {
             Ok(true) => {}
@@ -118,7 +142,17 @@ impl Webhook<'_> {
             }
         }
         tracing::info!(update_id = update.update_id, from = %update.from, command = ?command, "telegram command");
-        let answer = self.answer(command, &update.from).await;
+        let answer = match (command, self.page, page_base) {
+            (Command::Page, Some(page), Some(base)) => {
+                let (url, until) = shared::page_link::link(base, page.key, now);
+                tracing::info!(update_id = update.update_id, from = %update.from, until = %until, "operator page link sent");
+                format!(
+                    "Operator page, good until {} UTC (15 minutes; send /page for a new one):\n{url}",
+                    until.format("%H:%M")
+                )
+            }
+            _ => self.answer(command, &update.from).await,
+        };
         // The answers are plain text; the notifier sends HTML.
         if let Err(e) = self.notifier.send(&shared::alerts::html_escape(&answer)).await {
             tracing::error!(error = %e, "the answer to a telegram command was not delivered");
@@ -203,6 +237,7 @@ mod tests {
             secret: &secret,
             chat_id: CHAT,
             bot_username: Some("SignalBot"),
+            page: None,
         };
         let resp = w.handle(req).await;
         let body = serde_json::from_slice(resp.body().as_ref()).unwrap();
@@ -227,12 +262,70 @@ mod tests {
             secret: &secret,
             chat_id: -1_000_000_000_000,
             bot_username: Some("SignalBot"),
+            page: None,
         };
         let resp = w.handle(lambda_http::request::from_str(event).unwrap()).await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(
             store.control().await.unwrap().halt.unwrap().reason,
             "exchange maintenance"
+        );
+    }
+
+    /// `/page` answers with a link to the operator page at the API's own address (from API Gateway's request
+    /// context, as deployed), signed with the diagnostics key, which the link itself never carries.
+    #[tokio::test]
+    async fn page_answers_with_a_signed_link_at_the_apis_address() {
+        let (store, notifier) = (MemoryStore::default(), MemoryNotifier::default());
+        let event =
+            include_str!("../../../events/telegram-webhook-halt.json").replace("/halt exchange maintenance", "/page");
+        let secret = SecretString::new("local-webhook-secret-0123456789".into());
+        let key = SecretString::new("diagnostics-key-0123456789".into());
+        let now = chrono::Utc::now();
+        let clock = ManualClock::new(now, 0);
+        let w = |page| Webhook {
+            control: &store,
+            signals: &store,
+            intents: &store,
+            alerts: &store,
+            notifier: &notifier,
+            clock: &clock,
+            patience: chrono::Duration::seconds(120).into(),
+            prices: None,
+            secret: &secret,
+            chat_id: -1_000_000_000_000,
+            bot_username: None,
+            page,
+        };
+        let links = PageLinks {
+            key: &key,
+            base_url: None,
+        };
+        let resp = w(Some(links))
+            .handle(lambda_http::request::from_str(&event).unwrap())
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let sent = notifier.sent().join("\n");
+        let url = sent
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .unwrap()
+            .replace("&amp;", "&");
+        assert!(url.starts_with("https://abcdef1234.execute-api.eu-west-1.amazonaws.com/api/diagnostics/page?"));
+        assert!(!sent.contains(key.expose()), "{sent}");
+        let query = url.split_once('?').unwrap().1;
+        let param = |n| shared::page_link::query_param(query, n);
+        assert_eq!(
+            shared::page_link::check(&key, param("expires"), param("sig"), now),
+            Ok(())
+        );
+        // Without a key: said plainly, no link.
+        let again = event.replace("100000001", "100000002");
+        w(None).handle(lambda_http::request::from_str(&again).unwrap()).await;
+        assert!(
+            notifier.sent().last().unwrap().contains("not set up"),
+            "{:?}",
+            notifier.sent()
         );
     }
 

@@ -1,5 +1,5 @@
 //! Builds the webhook's adapters once per container: the bot token, the chat and the webhook secret are read from
-//! the Telegram secret at init.
+//! the Telegram secret at init, and the diagnostics key (which signs `/page` links) from its secret, at once.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use shared::adapters::secrets::{json_secret, key_field, take_field, SecretString
 use shared::adapters::telegram::{Telegram, TelegramSettings};
 use shared::ports::BoxError;
 
-use crate::handler::Webhook;
+use crate::handler::{PageLinks, Webhook};
 
 pub struct Deps {
     pub store: DynamoStore,
@@ -20,13 +20,23 @@ pub struct Deps {
     pub secret: SecretString,
     pub chat_id: i64,
     pub prices: UsdTickers,
+    /// The diagnostics key operator-page links are signed with (None: `DIAGNOSTICS_SECRET_ID` unset).
+    pub page_key: Option<SecretString>,
     pub config: WebhookConfig,
 }
 
 impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: WebhookConfig) -> Result<Self, BoxError> {
         let id = &config.telegram.secret_id;
-        let mut fields = json_secret(&aws_sdk_secretsmanager::Client::new(aws), id).await?;
+        let client = aws_sdk_secretsmanager::Client::new(aws);
+        let page_key = async {
+            match &config.page_secret_id {
+                Some(page_id) => key_field(&mut json_secret(&client, page_id).await?, page_id, "api_key").map(Some),
+                None => Ok(None),
+            }
+        };
+        let (fields, page_key) = tokio::join!(json_secret(&client, id), page_key);
+        let (mut fields, page_key) = (fields?, page_key?);
         let (token, chat) = (
             take_field(&mut fields, id, "bot_token")?,
             take_field(&mut fields, id, "chat_id")?,
@@ -49,6 +59,7 @@ impl Deps {
             secret,
             chat_id,
             prices: UsdTickers::new(&config.exchange_base_url, Duration::from_secs(3))?,
+            page_key,
             config,
         })
     }
@@ -66,6 +77,10 @@ impl Deps {
             bot_username: self.config.bot_username.as_deref(),
             secret: &self.secret,
             chat_id: self.chat_id,
+            page: self.page_key.as_ref().map(|key| PageLinks {
+                key,
+                base_url: self.config.page_base_url.as_deref(),
+            }),
         }
     }
 }

@@ -87,6 +87,8 @@ pub enum Command {
     /// Realized P&L and fees from the recorded fills (the last 30 days' orders).
     Profit,
     Help,
+    /// A short-lived link to the operator page (answered by the webhook, which holds the signing key).
+    Page,
     /// Not a command this bot knows (the words as sent).
     Unknown(String),
     /// A command addressed to another bot (`/resume@OtherBot`): ignored, never answered.
@@ -118,11 +120,12 @@ pub fn parse_command(text: &str, bot: Option<&str>) -> Command {
         "/positions" => Command::Positions,
         "/profit" | "/pnl" => Command::Profit,
         "/help" | "/start" => Command::Help,
+        "/page" => Command::Page,
         _ => Command::Unknown(crate::orchestration::truncate(text, 60)),
     }
 }
 
-pub const HELP: &str = "Commands:\n/status: halt state, today's orders and notional against the limits, the last 24 h invariants report\n/halt REASON: stop trading at the next signal (no redeploy)\n/resume: trade again (re-arms the circuit breaker)\n/limits: the global risk limits\n/positions: what the recorded fills hold, per symbol\n/profit: realized P&L and fees from the recorded fills\n/help: this list";
+pub const HELP: &str = "Commands:\n/status: halt state, today's orders and notional against the limits, the last 24 h invariants report\n/halt REASON: stop trading at the next signal (no redeploy)\n/resume: trade again (re-arms the circuit breaker)\n/limits: the global risk limits\n/positions: what the recorded fills hold, per symbol\n/profit: realized P&L and fees from the recorded fills\n/page: a link to the operator page, good for 15 minutes\n/help: this list";
 
 /// How far back /positions and /profit read orders (the report's longest window).
 pub const LEDGER_HOURS: u32 = 720;
@@ -189,6 +192,9 @@ pub async fn run(
         },
         Command::Profit => report.map_or_else(unavailable, profit_text),
         Command::Help => HELP.to_string(),
+        Command::Page => {
+            "Operator page links are not set up on this stack (the webhook has no diagnostics key).".to_string()
+        }
         Command::Unknown(text) => format!("Unknown command {text:?}.\n{HELP}"),
         Command::ForAnotherBot(bot) => format!("(a command for @{bot}: not this bot's; nothing changed)"),
     })

@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                     return;
                 }
             };
-            let passed: Vec<(String, String)> = ["allow", "content-type"]
+            let passed: Vec<(String, String)> = ["allow", "content-type", "cache-control", "referrer-policy"]
                 .iter()
                 .filter_map(|name| {
                     let value = response.headers().get(*name)?.to_str().ok()?;

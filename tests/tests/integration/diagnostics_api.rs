@@ -182,12 +182,18 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
 fn chromium_dom(html: &str, screenshot: Option<&str>) -> String {
     let page = std::env::temp_dir().join(format!("operator-page-{}.html", std::process::id()));
     std::fs::write(&page, html).unwrap();
-    let url = format!("file://{}", page.display());
+    let dom = chromium(&format!("file://{}", page.display()), screenshot);
+    std::fs::remove_file(&page).unwrap();
+    dom
+}
+
+/// The DOM headless Chromium makes of the page at `url` (and a screenshot of it, when asked).
+fn chromium(url: &str, screenshot: Option<&str>) -> String {
     let run = |extra: &[String]| {
         Command::new("chromium")
             .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
             .args(extra)
-            .arg(&url)
+            .arg(url)
             .output()
             .unwrap_or_else(|e| panic!("chromium: {e} (Debian's chromium package; ./scripts/test.sh installs it)"))
     };
@@ -195,7 +201,6 @@ fn chromium_dom(html: &str, screenshot: Option<&str>) -> String {
         run(&[format!("--screenshot={path}"), "--window-size=1280,1100".into()]);
     }
     let out = run(&["--dump-dom".into()]);
-    std::fs::remove_file(&page).unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).to_string()
 }
@@ -274,4 +279,62 @@ async fn the_operator_page_shows_the_banner_a_violation_and_the_signals_in_a_bro
         "{signals}"
     );
     assert!(signals.contains("paper-"), "the placed signal's order id: {signals}");
+}
+
+/// The operator page in a browser without the key: `/page` in Telegram (the webhook built as the Lambda builds it,
+/// the diagnostics key read from Secrets Manager) answers with a signed link, and headless Chromium opens the page
+/// from the local API with it; a link past its 15 minutes, or with a changed signature, shows why it does not open.
+#[tokio::test]
+async fn the_operator_page_opens_in_a_browser_from_a_signed_link_and_refuses_an_expired_one() {
+    let env = TestEnv::new("pagelink").await;
+    let (_server, base) = serve(&env).await;
+    let sink = support::Sink::start().await;
+    let config = telegram_webhook::config::WebhookConfig {
+        tables: env.p.tables.clone(),
+        telegram: shared::config::TelegramConfig {
+            base_url: sink.base.clone(),
+            secret_id: "signal-orchestrator/telegram".into(),
+        },
+        patience: chrono::Duration::seconds(120).into(),
+        exchange_base_url: sink.base.clone(),
+        bot_username: None,
+        page_secret_id: Some("signal-orchestrator/diagnostics".into()),
+        page_base_url: Some(base.clone()),
+    };
+    let deps = telegram_webhook::wiring::Deps::new(&env.aws, config).await.unwrap();
+    let update = serde_json::json!({ "update_id": 1, "message": { "message_id": 1, "date": 0,
+        "chat": { "id": -1_000_000_000_000i64, "type": "group" },
+        "from": { "id": 7, "is_bot": false, "first_name": "O", "username": "ops" }, "text": "/page" } });
+    let request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(telegram_webhook::handler::ROUTE)
+        .header(
+            telegram_webhook::handler::SECRET_HEADER,
+            "local-webhook-secret-0123456789",
+        )
+        .body(lambda_http::Body::from(update.to_string()))
+        .unwrap();
+    assert_eq!(deps.webhook().handle(request).await.status(), 200);
+    let texts = sink.texts().await;
+    let link = texts
+        .iter()
+        .flat_map(|t| t.split_whitespace())
+        .find(|w| w.starts_with(&base))
+        .unwrap_or_else(|| panic!("no link in {texts:?}"))
+        .replace("&amp;", "&");
+    assert!(!link.contains(KEY) && !texts.concat().contains(KEY), "{texts:?}");
+
+    let dom = chromium(&link, None);
+    assert!(dom.contains("PASS") && dom.contains("last 24 h"), "{dom}");
+    assert!(dom.contains("Trading: running"), "{dom}");
+
+    let key = shared::adapters::secrets::SecretString::new(KEY.into());
+    let (stale, _) = shared::page_link::link(&base, &key, Utc::now() - chrono::Duration::minutes(16));
+    let refused = chromium(&stale, None);
+    assert!(
+        refused.contains("This link does not open the operator page: the link has expired"),
+        "{refused}"
+    );
+    let forged = format!("{}{}", &link[..link.len() - 4], "0000");
+    assert!(chromium(&forged, None).contains("the link's signature is wrong"));
 }

@@ -350,6 +350,8 @@ async fn a_halt_sent_as_a_telegram_command_stops_the_next_claim_and_other_chats_
         patience: chrono::Duration::seconds(120).into(),
         exchange_base_url: sink.base.clone(),
         bot_username: Some("SignalBot".into()),
+        page_secret_id: None,
+        page_base_url: None,
     };
     // Built as the Lambda builds it: bot token, chat and webhook secret from Secrets Manager.
     let deps = telegram_webhook::wiring::Deps::new(&env.aws, config).await.unwrap();
