@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 80 lines (clippy.toml)
 
 mod backtest_report;
+mod dlq;
 mod reconcile;
 mod replay;
 mod report;
@@ -34,6 +35,8 @@ enum Command {
     Trading(trading::Args),
     /// One reconciliation pass: fills read from the exchange and recorded, messages resent, ghosts and losses checked
     Reconcile(reconcile::Args),
+    /// The dead-letter queue: what a redrive would make of each message (stale ones are skipped), and the redrive
+    Dlq(dlq::Args),
     /// The invariants report, computed from the tables as the diagnostics API does (exit 1 when it fails)
     Report(report::Args),
     /// The strategy over a candle file, without AWS: indicators, decisions and signals, or the backtest report
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Trading(args) => ("trading", block_on(trading::run(&args))),
         Command::Reconcile(args) => ("reconcile", block_on(reconcile::run(&args))),
         Command::Report(args) => ("report", block_on(report::run(&args))),
+        Command::Dlq(args) => ("dlq", block_on(dlq::run(&args))),
         Command::Replay(args) => ("replay", replay::run(&args)),
     };
     match outcome {

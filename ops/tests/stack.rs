@@ -60,6 +60,7 @@ fn every_command_answers_help_and_refuses_what_it_does_not_know() {
         &["watchlist", "--help"],
         &["reconcile", "--help"],
         &["report", "--help"],
+        &["dlq", "redrive", "--help"],
         &["replay", "--help"],
     ] {
         let out = ops(None, args);
@@ -161,4 +162,77 @@ async fn watchlist_rows_are_validated_before_anything_is_written() {
         serde_json::from_str(&stdout(&ops(Some(&env), &["watchlist", "list"]))).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["symbol"], "BTC_USDT");
+}
+
+/// The dead-letter queue before a redrive: each message with what the orchestrator will make of it (a stale one
+/// skipped, never ordered; an unreadable one refused again); `redrive` without `--yes` moves nothing; with it every
+/// message is back on the signal queue and the dead-letter queue is empty.
+#[tokio::test]
+async fn the_dead_letter_queue_says_which_signals_a_redrive_would_find_stale_then_moves_them() {
+    use rust_decimal::Decimal;
+    use shared::ids::{Side, Symbol};
+    let env = TestEnv::new("ops-dlq").await;
+    let sqs = env.sqs();
+    let now = chrono::Utc::now();
+    let symbol = Symbol::parse("ETH_BTC").unwrap();
+    let fresh = shared::fakes::sent_signal(&symbol, Side::Buy, 1, Decimal::new(921, 4), now);
+    let old = now - chrono::Duration::hours(2);
+    let stale = shared::fakes::sent_signal(&symbol, Side::Sell, 2, Decimal::new(921, 4), old);
+    for body in [
+        serde_json::to_string(&fresh.to_message()).unwrap(),
+        serde_json::to_string(&stale.to_message()).unwrap(),
+        "{not a signal".to_string(),
+    ] {
+        sqs.send_message()
+            .queue_url(&env.p.dlq_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let dlq = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ops"))
+            .arg("dlq")
+            .args(args)
+            .env("SIGNALS_QUEUE_URL", &env.p.queue_url)
+            .env("SIGNALS_DLQ_URL", &env.p.dlq_url)
+            .output()
+            .unwrap()
+    };
+    let listed = stdout(&dlq(&["list"]));
+    let line = |id: &str| {
+        listed
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id}: {listed}"))
+    };
+    assert!(line(fresh.signal_id.as_str()).contains("will be decided"), "{listed}");
+    assert!(
+        line(stale.signal_id.as_str()).contains("STALE: will be SKIPPED as STALE_SIGNAL"),
+        "{listed}"
+    );
+    assert!(listed.contains("unreadable"), "{listed}");
+    let count = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            let a = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .unwrap();
+            a.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages].clone()
+        }
+    };
+    let dry = dlq(&["redrive"]);
+    let said = String::from_utf8_lossy(&dry.stderr);
+    assert!(
+        said.contains("3 message(s) in the dead-letter queue, 1 of them stale") && said.contains("nothing moved"),
+        "{said}"
+    );
+    assert_eq!(count(env.p.queue_url.clone()).await, "0");
+    stdout(&dlq(&["redrive", "--yes"]));
+    assert_eq!(count(env.p.queue_url.clone()).await, "3");
+    assert_eq!(count(env.p.dlq_url.clone()).await, "0");
 }

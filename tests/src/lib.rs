@@ -10,6 +10,7 @@ pub mod opcount;
 pub mod openapi;
 pub mod provision;
 pub mod runtime_api;
+pub mod template;
 
 /// Loads the AWS SDK config with the functions' retries and timeouts and the SDK's default chains (the local tools
 /// also run against a deployment); endpoints come from the standard `AWS_ENDPOINT_URL*` variables.

@@ -1,38 +1,36 @@
-//! Creates the tables, index, queues and secrets of template.yaml in the local emulator — the local counterpart of
-//! the stack (and of the seed's "[BOOT] order_intents table OK"). Every step is idempotent: running it twice is
-//! harmless. Integration tests call it with a unique prefix so that they never share state.
+//! Creates the tables, indexes, queues and secrets of template.yaml in the local emulator — read from the template
+//! itself (`crate::template`), so the local stack is what a deploy creates. Every step is idempotent: running it
+//! twice is harmless, and a table made by an earlier template gains the indexes it lacks. Integration tests call it
+//! with a unique prefix so that they never share state.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use shared::config::TableNames;
 use shared::model::WatchlistEntry;
 
+use crate::template::{self, Stack};
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Queue settings as in template.yaml: visibility ≥ 6× the orchestrator timeout (30 s), DLQ after 5 receives.
-pub const VISIBILITY_TIMEOUT_S: u32 = 180;
-pub const MAX_RECEIVE_COUNT: u32 = 5;
-
-/// Secret names and keys as in template.yaml, with local placeholder values.
-pub const SECRETS: &[(&str, &str)] = &[
-    (
-        "signal-orchestrator/exchange",
-        r#"{"api_key":"local-api-key","api_secret":"local-api-secret"}"#,
-    ),
-    (
-        "signal-orchestrator/telegram",
-        r#"{"bot_token":"000000:local-token","chat_id":"-1000000000000","webhook_secret":"local-webhook-secret-0123456789"}"#,
-    ),
-    (
-        "signal-orchestrator/diagnostics",
-        r#"{"api_key":"local-diagnostics-key-0123456789"}"#,
-    ),
+/// The local values of the template's secrets, per secret (the name after the stack's) and key. A key the template
+/// gives a secret and this list lacks fails provisioning, naming it.
+const LOCAL_SECRET_VALUES: &[(&str, &str, &str)] = &[
+    ("exchange", "api_key", "local-api-key"),
+    ("exchange", "api_secret", "local-api-secret"),
+    ("telegram", "bot_token", "000000:local-token"),
+    ("telegram", "chat_id", "-1000000000000"),
+    ("telegram", "webhook_secret", "local-webhook-secret-0123456789"),
+    ("diagnostics", "api_key", LOCAL_DIAGNOSTICS_KEY),
 ];
+
+/// The local diagnostics key, as the local diagnostics secret holds it.
+pub const LOCAL_DIAGNOSTICS_KEY: &str = "local-diagnostics-key-0123456789";
 
 #[derive(Debug, Clone)]
 pub struct Provisioned {
@@ -41,6 +39,7 @@ pub struct Provisioned {
     pub dlq_url: String,
 }
 
+/// A queue other than the template's (tests of redelivery use shorter timeouts); None in [`all`]: the template's.
 pub struct QueueSpec<'a> {
     pub name: &'a str,
     pub visibility_timeout_s: u32,
@@ -59,99 +58,135 @@ pub fn prefixed_tables(prefix: &str) -> TableNames {
     }
 }
 
-/// A global secondary index: name, hash key, range key, projection (all key attributes are strings).
-struct Index(&'static str, &'static str, &'static str, ProjectionType);
-
+/// The template's tables under the names `t` gives them.
 pub async fn tables(ddb: &aws_sdk_dynamodb::Client, t: &TableNames) -> Result<(), BoxError> {
-    let by_day = || Index("by_day", "day", "created_at", ProjectionType::All);
-    create_table(ddb, &t.signals, "signal_id", &[by_day()]).await?;
-    // `open_fills` is sparse: only placed orders whose fill is not final carry `open_fill`.
-    let open_fills = Index("open_fills", "open_fill", "created_at", ProjectionType::All);
-    create_table(ddb, &t.intents, "idempotency_key", &[by_day(), open_fills]).await?;
-    create_table(ddb, &t.alerts, "alert_id", &[]).await?;
-    let by_list = Index("by_list", "list", "symbol", ProjectionType::KeysOnly);
-    create_table(ddb, &t.watchlist, "symbol", &[by_list]).await?;
-    create_table(ddb, &t.risk, "pk", &[]).await?;
+    tables_of(ddb, &Stack::shipped()?, t).await
+}
+
+/// `stack`'s tables under the names `t` gives them (by the variable the functions read each name from).
+pub async fn tables_of(ddb: &aws_sdk_dynamodb::Client, stack: &Stack, t: &TableNames) -> Result<(), BoxError> {
+    for table in &stack.tables {
+        let name = match table.variable.as_str() {
+            "SIGNALS_TABLE" => &t.signals,
+            "ORDER_INTENTS_TABLE" => &t.intents,
+            "ALERTS_TABLE" => &t.alerts,
+            "WATCHLIST_TABLE" => &t.watchlist,
+            "RISK_TABLE" => &t.risk,
+            other => return Err(format!("template.yaml has a table {other} the functions' TableNames lack").into()),
+        };
+        create_table(ddb, name, table).await?;
+    }
     Ok(())
 }
 
-async fn create_table(
-    ddb: &aws_sdk_dynamodb::Client,
-    name: &str,
-    key: &str,
-    indexes: &[Index],
-) -> Result<(), BoxError> {
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
-    let key_el = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
-    let gsi = |Index(index_name, hash, range, projection): &Index| {
-        GlobalSecondaryIndex::builder()
-            .index_name(*index_name)
-            .key_schema(key_el(hash, KeyType::Hash)?)
-            .key_schema(key_el(range, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(projection.clone()).build())
-            .build()
-    };
-    let mut defs: Vec<&str> = vec![key];
-    for Index(_, hash, range, _) in indexes {
-        for d in [*hash, *range] {
-            if !defs.contains(&d) {
-                defs.push(d);
-            }
-        }
-    }
+fn key_schema(key: &[(String, String)]) -> Result<Vec<KeySchemaElement>, BoxError> {
+    key.iter()
+        .map(|(attribute, kind)| {
+            Ok(KeySchemaElement::builder()
+                .attribute_name(attribute)
+                .key_type(KeyType::from(kind.as_str()))
+                .build()?)
+        })
+        .collect()
+}
+
+fn projection(index: &template::Index) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::from(index.projection.as_str()))
+        .set_non_key_attributes((!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()))
+        .build()
+}
+
+fn attributes(table: &template::Table) -> Result<Vec<AttributeDefinition>, BoxError> {
+    table
+        .attributes
+        .iter()
+        .map(|(name, kind)| {
+            Ok(AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .build()?)
+        })
+        .collect()
+}
+
+async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, table: &template::Table) -> Result<(), BoxError> {
     match ddb.describe_table().table_name(name).send().await {
         Err(_) => {
-            let mut req = ddb
-                .create_table()
+            let mut gsis = Vec::new();
+            for index in &table.indexes {
+                gsis.push(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(&index.name)
+                        .set_key_schema(Some(key_schema(&index.key)?))
+                        .projection(projection(index))
+                        .build()?,
+                );
+            }
+            ddb.create_table()
                 .table_name(name)
                 .billing_mode(BillingMode::PayPerRequest)
-                .key_schema(key_el(key, KeyType::Hash)?);
-            for d in &defs {
-                req = req.attribute_definitions(attr(d)?);
-            }
-            for index in indexes {
-                req = req.global_secondary_indexes(gsi(index)?);
-            }
-            req.send().await?;
-        }
-        Ok(existing) => {
-            // A table made by an earlier version of this provisioning gains the indexes it lacks.
-            let have: Vec<String> = existing
-                .table()
-                .map(|t| {
-                    t.global_secondary_indexes()
-                        .iter()
-                        .filter_map(|g| g.index_name().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for index in indexes.iter().filter(|i| !have.iter().any(|h| h == i.0)) {
-                let mut req = ddb.update_table().table_name(name);
-                for d in &defs {
-                    req = req.attribute_definitions(attr(d)?);
-                }
-                let create = aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
-                    .index_name(index.0)
-                    .key_schema(key_el(index.1, KeyType::Hash)?)
-                    .key_schema(key_el(index.2, KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(index.3.clone()).build())
-                    .build()?;
-                req.global_secondary_index_updates(
-                    aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
-                        .create(create)
-                        .build(),
-                )
+                .set_key_schema(Some(key_schema(&table.key)?))
+                .set_attribute_definitions(Some(attributes(table)?))
+                .set_global_secondary_indexes((!gsis.is_empty()).then_some(gsis))
                 .send()
                 .await?;
-            }
+        }
+        Ok(existing) => add_missing_indexes(ddb, name, table, existing.table()).await?,
+    }
+    wait_active(ddb, name).await?;
+    if let Some(attribute) = &table.ttl_attribute {
+        let ttl = ddb.describe_time_to_live().table_name(name).send().await?;
+        let on = ttl.time_to_live_description().and_then(|d| d.time_to_live_status())
+            == Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled);
+        if !on {
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(attribute)
+                .enabled(true)
+                .build()?;
+            ddb.update_time_to_live()
+                .table_name(name)
+                .time_to_live_specification(spec)
+                .send()
+                .await?;
         }
     }
-    // The emulator makes tables ACTIVE at once; AWS does not. Wait either way.
+    Ok(())
+}
+
+/// A table made by an earlier template gains the indexes it lacks.
+async fn add_missing_indexes(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    table: &template::Table,
+    existing: Option<&aws_sdk_dynamodb::types::TableDescription>,
+) -> Result<(), BoxError> {
+    let have: Vec<&str> = existing
+        .map(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .filter_map(|g| g.index_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    for index in table.indexes.iter().filter(|i| !have.contains(&i.name.as_str())) {
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(&index.name)
+            .set_key_schema(Some(key_schema(&index.key)?))
+            .projection(projection(index))
+            .build()?;
+        ddb.update_table()
+            .table_name(name)
+            .set_attribute_definitions(Some(attributes(table)?))
+            .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+/// The emulator makes tables ACTIVE at once; AWS does not. Wait either way.
+async fn wait_active(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), BoxError> {
     for _ in 0..60 {
         let d = ddb.describe_table().table_name(name).send().await?;
         if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
@@ -162,13 +197,21 @@ async fn create_table(
     Err(format!("table {name} did not become ACTIVE").into())
 }
 
-/// Creates `name` and `name-dlq` with the redrive policy; returns (queue_url, dlq_url).
-pub async fn queue(sqs: &aws_sdk_sqs::Client, spec: &QueueSpec<'_>) -> Result<(String, String), BoxError> {
-    let dlq_name = format!("{}-dlq", spec.name);
+/// Creates `spec.name` and `{spec.name}-dlq` with the redrive policy and the template's retention periods; returns
+/// (queue_url, dlq_url).
+pub async fn queue(
+    sqs: &aws_sdk_sqs::Client,
+    template: &template::Queue,
+    spec: &QueueSpec<'_>,
+) -> Result<(String, String), BoxError> {
+    let mut dlq_attrs = HashMap::new();
+    if let Some(s) = template.dlq_retention_s {
+        dlq_attrs.insert(QueueAttributeName::MessageRetentionPeriod, s.to_string());
+    }
     let dlq_url = sqs
         .create_queue()
-        .queue_name(&dlq_name)
-        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .queue_name(format!("{}-dlq", spec.name))
+        .set_attributes(Some(dlq_attrs))
         .send()
         .await?
         .queue_url
@@ -184,13 +227,16 @@ pub async fn queue(sqs: &aws_sdk_sqs::Client, spec: &QueueSpec<'_>) -> Result<(S
         .ok_or("no DLQ arn")?;
     let redrive =
         serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count }).to_string();
-    let attrs: HashMap<QueueAttributeName, String> = HashMap::from([
+    let mut attrs: HashMap<QueueAttributeName, String> = HashMap::from([
         (
             QueueAttributeName::VisibilityTimeout,
             spec.visibility_timeout_s.to_string(),
         ),
         (QueueAttributeName::RedrivePolicy, redrive),
     ]);
+    if let Some(s) = template.retention_s {
+        attrs.insert(QueueAttributeName::MessageRetentionPeriod, s.to_string());
+    }
     let url = sqs
         .create_queue()
         .queue_name(spec.name)
@@ -208,12 +254,26 @@ pub async fn queue(sqs: &aws_sdk_sqs::Client, spec: &QueueSpec<'_>) -> Result<(S
     Ok((url, dlq_url))
 }
 
-pub async fn secrets(sm: &aws_sdk_secretsmanager::Client) -> Result<(), BoxError> {
-    for (name, value) in SECRETS {
-        if sm.describe_secret().secret_id(*name).send().await.is_ok() {
+/// The template's secrets with the local values of their keys.
+pub async fn secrets(sm: &aws_sdk_secretsmanager::Client, stack: &Stack) -> Result<(), BoxError> {
+    for secret in &stack.secrets {
+        let short = secret.name.rsplit('/').next().unwrap_or_default();
+        let mut value = serde_json::Map::new();
+        for key in &secret.keys {
+            let local = LOCAL_SECRET_VALUES
+                .iter()
+                .find(|(s, k, _)| *s == short && k == key)
+                .ok_or(format!(
+                    "template.yaml gives secret {} the key {key}, which has no local value",
+                    secret.name
+                ))?;
+            value.insert(key.clone(), local.2.into());
+        }
+        if sm.describe_secret().secret_id(&secret.name).send().await.is_ok() {
             continue;
         }
-        match sm.create_secret().name(*name).secret_string(*value).send().await {
+        let text = serde_json::Value::Object(value).to_string();
+        match sm.create_secret().name(&secret.name).secret_string(text).send().await {
             Ok(_) => {}
             // Created meanwhile by a concurrent bootstrap (tests run in parallel): the same outcome.
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {}
@@ -245,24 +305,24 @@ pub async fn seed_watchlist(
     Ok(())
 }
 
-/// Everything for one isolated namespace: tables with `prefix`, queue `{prefix}signals` + DLQ.
+/// Everything for one isolated namespace: the template's tables with `prefix`, its queue as `{prefix}signals` + DLQ
+/// (or `queue_spec`'s), its secrets.
 pub async fn all(
     aws: &aws_config::SdkConfig,
     prefix: &str,
     queue_spec: Option<QueueSpec<'_>>,
 ) -> Result<Provisioned, BoxError> {
-    let ddb = aws_sdk_dynamodb::Client::new(aws);
-    let sqs = aws_sdk_sqs::Client::new(aws);
+    let stack = Stack::shipped()?;
     let t = prefixed_tables(prefix);
-    tables(&ddb, &t).await?;
+    tables_of(&aws_sdk_dynamodb::Client::new(aws), &stack, &t).await?;
     let qname = format!("{prefix}signals");
     let spec = queue_spec.unwrap_or(QueueSpec {
         name: &qname,
-        visibility_timeout_s: VISIBILITY_TIMEOUT_S,
-        max_receive_count: MAX_RECEIVE_COUNT,
+        visibility_timeout_s: stack.queue.visibility_timeout_s,
+        max_receive_count: stack.queue.max_receive_count,
     });
-    let (queue_url, dlq_url) = queue(&sqs, &spec).await?;
-    secrets(&aws_sdk_secretsmanager::Client::new(aws)).await?;
+    let (queue_url, dlq_url) = queue(&aws_sdk_sqs::Client::new(aws), &stack.queue, &spec).await?;
+    secrets(&aws_sdk_secretsmanager::Client::new(aws), &stack).await?;
     Ok(Provisioned {
         tables: t,
         queue_url,

@@ -1,5 +1,5 @@
-//! `local-stack [WATCHLIST_FILE] [--candles DIR]`: creates (idempotently) the tables, index, queue + DLQ and
-//! secrets in the emulator the `AWS_ENDPOINT_URL` points at, and seeds the watchlist: from the file (default
+//! `local-stack [WATCHLIST_FILE] [--candles DIR]`: creates (idempotently) template.yaml's tables, indexes, queue + DLQ
+//! and secrets in the emulator the `AWS_ENDPOINT_URL` points at, and seeds the watchlist: from the file (default
 //! `data/watchlist.json`), or, with `--candles DIR` and no file, one entry per symbol of the folder's candle files
 //! with the watchlist's defaults and 100 USD per order. With `--candles`, a file entry whose symbol has no candles
 //! in the folder is left out with one line saying so (the evaluator would otherwise warn at every step).
@@ -25,19 +25,18 @@ async fn main() -> Result<(), provision::BoxError> {
     let aws = tests::aws().await;
     let p = provision::all(&aws, "", None).await?;
     provision::seed_watchlist(&aws_sdk_dynamodb::Client::new(&aws), &p.tables.watchlist, &entries).await?;
+    let t = &p.tables;
     eprintln!(
-        "[BOOT] tables OK: {}, {} (GSI by_day), {}, {}",
-        p.tables.watchlist, p.tables.signals, p.tables.intents, p.tables.alerts
+        "[BOOT] tables OK (from template.yaml): {}, {}, {}, {}, {}",
+        t.signals, t.intents, t.alerts, t.watchlist, t.risk
     );
     eprintln!("[BOOT] queue OK: {} (DLQ {})", p.queue_url, p.dlq_url);
-    eprintln!(
-        "[BOOT] secrets OK: {}",
-        provision::SECRETS
-            .iter()
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let secrets: Vec<String> = tests::template::Stack::shipped()?
+        .secrets
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    eprintln!("[BOOT] secrets OK: {}", secrets.join(", "));
     eprintln!(
         "[BOOT] watchlist seeded from {path}: {}",
         entries
@@ -48,14 +47,6 @@ async fn main() -> Result<(), provision::BoxError> {
     );
     println!("SIGNALS_QUEUE_URL={}", p.queue_url);
     // The local diagnostics key, as stored in the secret, for the local API's callers.
-    let diagnostics: serde_json::Value = provision::SECRETS
-        .iter()
-        .find(|(name, _)| *name == "signal-orchestrator/diagnostics")
-        .and_then(|(_, v)| serde_json::from_str(v).ok())
-        .unwrap_or_default();
-    println!(
-        "DIAGNOSTICS_KEY={}",
-        diagnostics["api_key"].as_str().unwrap_or_default()
-    );
+    println!("DIAGNOSTICS_KEY={}", provision::LOCAL_DIAGNOSTICS_KEY);
     Ok(())
 }

@@ -516,3 +516,83 @@ async fn provisioning_again_adds_an_index_an_older_table_lacks() {
     let store = shared::adapters::dynamodb::DynamoStore::new(ddb, tables);
     assert!(store.open_orders().await.unwrap().is_empty(), "the new index answers");
 }
+
+/// The local stack is template.yaml's: the tables carry its keys, indexes and TTL attribute and the queue its
+/// timeout, retention and redrive policy; and a key or an index changed in the template changes the tables
+/// provisioning creates, so the two cannot drift apart unseen.
+#[tokio::test]
+async fn the_local_stack_is_made_from_the_template_and_follows_a_change_to_it() {
+    use tests::template::{Stack, TEMPLATE};
+    let env = TestEnv::new("template").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
+    let indexes = |d: &aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput| {
+        let mut names: Vec<String> = d
+            .table()
+            .unwrap()
+            .global_secondary_indexes()
+            .iter()
+            .filter_map(|g| g.index_name().map(str::to_string))
+            .collect();
+        names.sort_unstable();
+        names
+    };
+    let hash_key = |d: &aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput| {
+        d.table().unwrap().key_schema()[0].attribute_name().to_string()
+    };
+    let t = &env.p.tables;
+    let intents = ddb.describe_table().table_name(&t.intents).send().await.unwrap();
+    assert_eq!(indexes(&intents), ["by_day", "open_fills"]);
+    let ttl = ddb.describe_time_to_live().table_name(&t.intents).send().await.unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+    let attrs = env
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(&env.p.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    let attr = |n: &str| attrs[&aws_sdk_sqs::types::QueueAttributeName::from(n)].clone();
+    assert_eq!(attr("VisibilityTimeout"), "180");
+    assert_eq!(attr("MessageRetentionPeriod"), "345600");
+    let redrive: serde_json::Value = serde_json::from_str(&attr("RedrivePolicy")).unwrap();
+    assert_eq!(
+        redrive["maxReceiveCount"].to_string().trim_matches('"'),
+        "5",
+        "{redrive}"
+    );
+    assert!(
+        redrive["deadLetterTargetArn"]
+            .as_str()
+            .unwrap()
+            .ends_with("signals-dlq"),
+        "{redrive}"
+    );
+
+    let changed = TEMPLATE
+        .replace("IndexName: open_fills", "IndexName: open_fills_v2")
+        .replace("AttributeName: alert_id,", "AttributeName: alert_key,");
+    let stack = Stack::parse(&changed).unwrap();
+    let prefix = t.signals.trim_end_matches("signals").to_string() + "changed-";
+    let changed_tables = tests::provision::prefixed_tables(&prefix);
+    tests::provision::tables_of(&ddb, &stack, &changed_tables)
+        .await
+        .unwrap();
+    let intents = ddb
+        .describe_table()
+        .table_name(&changed_tables.intents)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(indexes(&intents), ["by_day", "open_fills_v2"]);
+    let alerts = ddb
+        .describe_table()
+        .table_name(&changed_tables.alerts)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hash_key(&alerts), "alert_key");
+}

@@ -43,7 +43,7 @@ mod signals;
 mod watchlist;
 
 use alerts::*;
-pub use intents::intent_item;
+pub use intents::{intent_item, OPEN_FILLS_INDEX};
 use mapping::*;
 use signals::*;
 
