@@ -15,7 +15,7 @@ case "${1:-}" in
   --local) shift; source scripts/lib.sh ;;   # the local emulator on 127.0.0.1 and the local Telegram sink
   --) shift ;;
 esac
-[ $# -gt 0 ] || usage_error "name a command (watchlist, trading, reconcile, report, dlq, replay)"
+[ $# -gt 0 ] || usage_error "name a command (watchlist, trading, reconcile, report, dlq, rotate, replay)"
 bin="${CARGO_TARGET_DIR:-target}/debug/ops"
 [ -x "$bin" ] || echo "ops: building the command once (cargo shows its progress; a first build takes a few minutes)" >&2
 cargo build -q -p ops >&2 || cargo build -p ops >&2

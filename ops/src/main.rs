@@ -12,6 +12,7 @@ mod dlq;
 mod reconcile;
 mod replay;
 mod report;
+mod rotate;
 mod stack;
 mod trading;
 mod watchlist;
@@ -39,6 +40,8 @@ enum Command {
     Dlq(dlq::Args),
     /// The invariants report, computed from the tables as the diagnostics API does (exit 1 when it fails)
     Report(report::Args),
+    /// Rotate the exchange key or the diagnostics key in the safe order (check, store, restart, then retire the old)
+    Rotate(rotate::Args),
     /// The strategy over a candle file, without AWS: indicators, decisions and signals, or the backtest report
     Replay(replay::Args),
 }
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Reconcile(args) => ("reconcile", block_on(reconcile::run(&args))),
         Command::Report(args) => ("report", block_on(report::run(&args))),
         Command::Dlq(args) => ("dlq", block_on(dlq::run(&args))),
+        Command::Rotate(args) => ("rotate", block_on(rotate::run(&args))),
         Command::Replay(args) => ("replay", replay::run(&args)),
     };
     match outcome {

@@ -61,6 +61,7 @@ fn every_command_answers_help_and_refuses_what_it_does_not_know() {
         &["reconcile", "--help"],
         &["report", "--help"],
         &["dlq", "redrive", "--help"],
+        &["rotate", "exchange", "--help"],
         &["replay", "--help"],
     ] {
         let out = ops(None, args);
