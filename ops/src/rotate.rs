@@ -140,7 +140,11 @@ async fn exchange_key(file: &PathBuf) -> Result<String, String> {
             "1. the exchange accepts the new key (a signed read: {} open orders)",
             open.len()
         ),
-        Err(e) => return Err(format!("the new key did not pass a signed read on the exchange ({e}): nothing changed")),
+        Err(e) => {
+            return Err(format!(
+                "the new key did not pass a signed read on the exchange ({e}): nothing changed"
+            ))
+        }
     }
     let value = serde_json::json!({ "api_key": creds.api_key.expose(), "api_secret": creds.api_secret.expose() });
     Ok(value.to_string())

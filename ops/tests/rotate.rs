@@ -151,3 +151,77 @@ async fn an_exchange_key_is_checked_on_the_exchange_then_stored_then_its_functio
     assert!(!said.contains(API_SECRET), "the key is never printed: {said}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The diagnostics key: a new random one replaces it, and the three functions that hold it are restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_diagnostics_key_is_replaced_and_the_apis_functions_restarted() {
+    let env = TestEnv::new("ops-rotate-diag").await;
+    let prefix = env.p.tables.signals.trim_end_matches("signals").to_string();
+    let sm = aws_sdk_secretsmanager::Client::new(&env.aws);
+    let lambda = aws_sdk_lambda::Client::new(&env.aws);
+    let secret_id = format!("{prefix}diagnostics");
+    sm.create_secret()
+        .name(&secret_id)
+        .secret_string(r#"{"api_key":"old"}"#)
+        .send()
+        .await
+        .unwrap();
+    let role = role(&env).await;
+    let names = ["diagnostics", "authorizer", "webhook"].map(|n| format!("{prefix}{n}"));
+    for f in &names {
+        lambda
+            .create_function()
+            .function_name(f)
+            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+            .role(&role)
+            .handler("bootstrap")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new(b"code".to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ops"))
+        .args(["rotate", "diagnostics"])
+        .env("DIAGNOSTICS_SECRET_ID", &secret_id)
+        .env("DIAGNOSTICS_FUNCTION", &names[0])
+        .env("AUTHORIZER_FUNCTION", &names[1])
+        .env("TELEGRAM_WEBHOOK_FUNCTION", &names[2])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let value = sm
+        .get_secret_value()
+        .secret_id(&secret_id)
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    let key = serde_json::from_str::<serde_json::Value>(&value).unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        key.len() >= 64 && key.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{key}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&key), "never printed");
+    for f in &names {
+        let c = lambda
+            .get_function_configuration()
+            .function_name(f)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            c.environment
+                .and_then(|e| e.variables)
+                .is_some_and(|v| v.contains_key("SECRETS_ROTATED_AT")),
+            "{f}"
+        );
+    }
+}
