@@ -268,6 +268,50 @@ mod tests {
         );
     }
 
+    /// Every kind of violation (`ViolationType::ALL`, the one table) has its alarm and its dashboard widget in the
+    /// template, its value in the OpenAPI document (and on a signal's list when it belongs to a signal), and its row
+    /// in the runbook: a kind added to the table without them fails here, naming what is missing.
+    #[test]
+    fn every_kind_of_violation_has_its_alarm_widget_openapi_value_and_runbook_row() {
+        use shared::invariants::ViolationType;
+        let doc: Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let resources = doc["Resources"].as_mapping().unwrap();
+        let of_type = |t: &'static str| resources.values().filter(move |r| r["Type"].as_str() == Some(t));
+        let alarmed: Vec<&str> = of_type("AWS::CloudWatch::Alarm")
+            .filter_map(|a| a["Properties"]["MetricName"].as_str())
+            .collect();
+        let dashboard = of_type("AWS::CloudWatch::Dashboard")
+            .map(|d| match &d["Properties"]["DashboardBody"] {
+                Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_string(),
+                other => other.as_str().unwrap_or_default().to_string(),
+            })
+            .collect::<String>();
+        let openapi: serde_json::Value =
+            serde_json::from_str(include_str!("../../functions/diagnostics/openapi.json")).unwrap();
+        let schemas = &openapi["components"]["schemas"];
+        let listed = |enum_: &serde_json::Value, wire: &str| enum_.as_array().unwrap().iter().any(|v| v == wire);
+        let runbook = include_str!("../../docs/OPERATIONS.md");
+        for kind in ViolationType::ALL {
+            let (metric, wire) = (kind.metric(), kind.as_str());
+            assert!(alarmed.contains(&metric), "template.yaml: no alarm on {metric}");
+            assert!(
+                dashboard.contains(&format!("\"{metric}\"")),
+                "template.yaml: no dashboard widget for {metric}"
+            );
+            assert!(
+                listed(&schemas["Violation"]["properties"]["violation"]["enum"], &wire),
+                "openapi.json: Violation lacks {wire}"
+            );
+            let on_signal = listed(&schemas["Signal"]["properties"]["violations"]["items"]["enum"], &wire);
+            assert_eq!(
+                on_signal,
+                kind.per_signal(),
+                "openapi.json: Signal.violations and {wire}"
+            );
+            assert!(runbook.contains(metric), "docs/OPERATIONS.md: no row for {metric}");
+        }
+    }
+
     #[test]
     fn a_template_without_what_the_stack_needs_is_refused_with_what_is_missing() {
         let without_redrive = TEMPLATE.replace("maxReceiveCount: 5", "");

@@ -203,9 +203,53 @@ pub struct Counts {
     pub undelivered_messages: usize,
 }
 
+/// Every kind of violation in one table: its count in the report and the metric (and alarm) that publishes it. A
+/// test checks that template.yaml has an alarm and a dashboard widget on each metric, and that the OpenAPI document
+/// and the runbook name each kind (tests/src/template.rs).
+impl ViolationType {
+    pub const ALL: [ViolationType; 8] = [
+        ViolationType::MissingIntent,
+        ViolationType::NullDecision,
+        ViolationType::FailedWithoutTelegram,
+        ViolationType::NonTerminalIntent,
+        ViolationType::OrphanIntent,
+        ViolationType::UnconfirmedOrder,
+        ViolationType::GhostOrder,
+        ViolationType::UndeliveredMessage,
+    ];
+
+    /// The EMF metric the sweeper publishes this kind's count as.
+    pub const fn metric(self) -> &'static str {
+        match self {
+            ViolationType::MissingIntent => "MissingIntent",
+            ViolationType::NullDecision => "NullDecisions",
+            ViolationType::FailedWithoutTelegram => "FailedWithoutTelegram",
+            ViolationType::NonTerminalIntent => "NonTerminalIntent",
+            ViolationType::OrphanIntent => "OrphanIntent",
+            ViolationType::UnconfirmedOrder => "UnconfirmedOrders",
+            ViolationType::GhostOrder => "GhostOrders",
+            ViolationType::UndeliveredMessage => "UndeliveredMessages",
+        }
+    }
+
+    /// Whether the kind is found on a sent signal (listed in its `violations`); an orphan intent and a ghost order
+    /// have no signal.
+    pub const fn per_signal(self) -> bool {
+        !matches!(self, ViolationType::OrphanIntent | ViolationType::GhostOrder)
+    }
+
+    /// The stored and served form (`MISSING_INTENT`).
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
 impl Counts {
-    fn add_violation(&mut self, v: ViolationType) {
-        let count = match v {
+    fn count_mut(&mut self, v: ViolationType) -> &mut usize {
+        match v {
             ViolationType::MissingIntent => &mut self.missing_intent,
             ViolationType::NullDecision => &mut self.null_decisions,
             ViolationType::FailedWithoutTelegram => &mut self.failed_without_telegram,
@@ -214,8 +258,16 @@ impl Counts {
             ViolationType::UnconfirmedOrder => &mut self.unconfirmed_orders,
             ViolationType::GhostOrder => &mut self.ghost_orders,
             ViolationType::UndeliveredMessage => &mut self.undelivered_messages,
-        };
-        *count += 1;
+        }
+    }
+
+    fn add_violation(&mut self, v: ViolationType) {
+        *self.count_mut(v) += 1;
+    }
+
+    /// The count of one kind of violation.
+    pub fn of(&self, v: ViolationType) -> usize {
+        *self.clone().count_mut(v)
     }
 }
 
@@ -709,22 +761,15 @@ impl ReportQuery {
 /// The report's counts as one CloudWatch Embedded Metric Format document (one log line), published every run.
 pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serde_json::Value {
     let c = &report.counts;
-    let metrics: [(&str, usize); 14] = [
+    let mut metrics: Vec<(&str, usize)> = vec![
         ("SentSignals", c.sent_signals),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
-        ("MissingIntent", c.missing_intent),
-        ("NullDecisions", c.null_decisions),
-        ("FailedWithoutTelegram", c.failed_without_telegram),
-        ("NonTerminalIntent", c.non_terminal_intent),
         ("DuplicateIntent", c.duplicate_intent),
         ("InFlight", c.in_flight),
-        ("OrphanIntent", c.orphan_intent),
         ("RiskSkipped", c.risk_skipped),
-        ("UnconfirmedOrders", c.unconfirmed_orders),
-        ("GhostOrders", c.ghost_orders),
-        ("UndeliveredMessages", c.undelivered_messages),
     ];
+    metrics.extend(ViolationType::ALL.iter().map(|v| (v.metric(), c.of(*v))));
     let mut doc = crate::metrics::emf(namespace, timestamp_ms, &metrics);
     // Only when the control row was read: a missing datapoint is not "not halted".
     if let Some(t) = &report.trading {

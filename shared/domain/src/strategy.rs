@@ -34,6 +34,9 @@ pub struct Preset {
     pub check_ema10: bool,
     pub check_ma50: bool,
     pub check_ma200: bool,
+    /// How far under EMA10 the price may be for a BUY when EMA10 is the only average checked (a fraction: the
+    /// original lets scalp presets buy 5 % under it, the others 0.5 %).
+    pub ema10_tolerance: f64,
     /// A watchlist `buy_target`: BUY only at or under this price (None in the table).
     pub buy_target: Option<f64>,
     /// How RSI is computed (the original's simple mean in the table; Wilder's as a watchlist option).
@@ -67,6 +70,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: true,
         check_ma200: true,
+        ema10_tolerance: BELOW,
         buy_target: None,
         rsi: RsiMethod::Simple,
     },
@@ -79,6 +83,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: true,
         check_ma200: true,
+        ema10_tolerance: BELOW,
         buy_target: None,
         rsi: RsiMethod::Simple,
     },
@@ -91,6 +96,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: true,
         check_ma200: false,
+        ema10_tolerance: BELOW,
         buy_target: None,
         rsi: RsiMethod::Simple,
     },
@@ -103,6 +109,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: true,
         check_ma200: false,
+        ema10_tolerance: BELOW,
         buy_target: None,
         rsi: RsiMethod::Simple,
     },
@@ -115,6 +122,7 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: true,
         check_ma50: false,
         check_ma200: false,
+        ema10_tolerance: 0.05,
         buy_target: None,
         rsi: RsiMethod::Simple,
     },
@@ -127,13 +135,34 @@ pub const PRESETS: &[Preset] = &[
         check_ema10: false,
         check_ma50: false,
         check_ma200: false,
+        ema10_tolerance: 0.05,
         buy_target: None,
         rsi: RsiMethod::Simple,
     },
 ];
 
-/// A watchlist row's preset when it names none: swing-aggressive.
-pub const DEFAULT_PRESET: &Preset = &PRESETS[1];
+/// A watchlist row's preset when it names none, found by name when the crate is compiled (a name that is not in
+/// [`PRESETS`] does not compile).
+pub const DEFAULT_PRESET: &Preset = by_name("swing-aggressive");
+
+/// The preset named `name` exactly, at compile time.
+const fn by_name(name: &str) -> &'static Preset {
+    let mut i = 0;
+    while i < PRESETS.len() {
+        let (a, b) = (PRESETS[i].name.as_bytes(), name.as_bytes());
+        let mut same = a.len() == b.len();
+        let mut k = 0;
+        while same && k < a.len() {
+            same = a[k] == b[k];
+            k += 1;
+        }
+        if same {
+            return &PRESETS[i];
+        }
+        i += 1;
+    }
+    panic!("no preset of that name")
+}
 
 /// Looks a preset up by name (`swing-aggressive`, any case; a bare `swing` means its conservative row, as the original).
 pub fn preset(name: &str) -> Option<&'static Preset> {
@@ -176,7 +205,6 @@ impl Flat {
 
 /// The preset's MA checks for a BUY; Err names the failed check.
 fn buy_ma_checks(p: &Preset, ind: &Indicators, flat: Flat) -> Result<(), String> {
-    let scalp = p.name.starts_with("scalp");
     if p.check_ema10 && p.check_ma50 {
         if !(ind.ma50 > ind.ema10 || flat.equal(ind.ma50, ind.ema10)) {
             return Err("MA50<=EMA10".into());
@@ -185,11 +213,8 @@ fn buy_ma_checks(p: &Preset, ind: &Indicators, flat: Flat) -> Result<(), String>
         if ind.price < ind.ma50 * (1.0 - BELOW) {
             return Err("price<MA50".into());
         }
-    } else if p.check_ema10 {
-        let below = if scalp { 0.05 } else { BELOW };
-        if ind.price < ind.ema10 * (1.0 - below) {
-            return Err("price<EMA10".into());
-        }
+    } else if p.check_ema10 && ind.price < ind.ema10 * (1.0 - p.ema10_tolerance) {
+        return Err("price<EMA10".into());
     }
     if p.check_ma200 && ind.price < ind.ma200 * (1.0 - BELOW) {
         return Err("price<MA200".into());

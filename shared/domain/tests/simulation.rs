@@ -267,8 +267,10 @@ fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
 /// increments were recorded (to show the runs are not trivial).
 async fn run(seed: u64) -> (usize, usize, usize) {
     let rng: SharedRng = Arc::new(Mutex::new(Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)));
+    // The virtual day starts at 01:00 UTC plus up to 10 minutes chosen by the seed: a seed replays the same run on any
+    // day at any hour (the risk counters are grouped by calendar day), with a whole day ahead of it.
     let clock = SimClock {
-        base: Utc::now(),
+        base: DateTime::from_timestamp(1_772_413_200 + i64::try_from(seed % 600).unwrap(), 0).unwrap(),
         start: tokio::time::Instant::now(),
     };
     let memory = MemoryStore::default();

@@ -101,25 +101,71 @@ pub fn loader() -> ConfigLoader {
     }
 }
 
-/// The local tools' configuration, loaded once ([`loader`]).
+/// The local tools' configuration, loaded once ([`loader`]), with [`local_credentials`] and [`local_region`] when
+/// the endpoint is the local emulator and the environment names none.
 pub async fn load() -> SdkConfig {
-    loader().load().await
+    with_local_defaults(loader()).load().await
+}
+
+/// `loader` with [`local_credentials`] and [`local_region`] where they apply.
+pub fn with_local_defaults(mut loader: ConfigLoader) -> ConfigLoader {
+    if let Some(credentials) = local_credentials() {
+        loader = loader.credentials_provider(credentials);
+    }
+    if let Some(region) = local_region() {
+        loader = loader.region(region);
+    }
+    loader
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `AWS_ENDPOINT_URL` is on this machine (the local emulator): no AWS account is ever behind it.
+pub fn local_endpoint() -> bool {
+    env_var("AWS_ENDPOINT_URL").is_some_and(|url| {
+        ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+            .iter()
+            .any(|local| url.starts_with(local))
+    })
+}
+
+/// The region a local endpoint is used in when the environment names none.
+pub const LOCAL_REGION: &str = "us-east-1";
+
+/// Placeholder credentials for a local endpoint when the environment has none — so `AWS_ENDPOINT_URL` alone is
+/// enough to run against the emulator, instead of the SDK probing for an instance role (denied) — and None otherwise
+/// (a real endpoint always takes the SDK's own chains).
+pub fn local_credentials() -> Option<aws_credential_types::Credentials> {
+    (local_endpoint() && env_var("AWS_ACCESS_KEY_ID").is_none())
+        .then(|| aws_credential_types::Credentials::new("local", "local", None, None, "local-endpoint"))
+}
+
+/// [`LOCAL_REGION`] for a local endpoint when neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set.
+pub fn local_region() -> Option<Region> {
+    (local_endpoint() && env_var("AWS_REGION").is_none() && env_var("AWS_DEFAULT_REGION").is_none())
+        .then(|| Region::new(LOCAL_REGION))
 }
 
 /// What each function loads at init: this module's retries, timeouts and HTTPS client, with the region and the
 /// credentials from the variables Lambda sets (`AWS_REGION`; `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_SESSION_TOKEN` of the function's role) and `AWS_ENDPOINT_URL` when set (the local stack). Built without the
+/// `AWS_SESSION_TOKEN` of the function's role) and `AWS_ENDPOINT_URL` when set (the local stack, where
+/// [`local_credentials`] and [`local_region`] stand in for what the environment lacks). Built without the
 /// SDK's default chains — profile files, SSO, STS web identity, IMDS — which a Lambda never reaches: ≈0.4 MB less
 /// per bootstrap and nothing to probe at cold start (docs/PERFORMANCE.md). The runtime tests start every function
 /// binary on it.
 pub fn lambda() -> SdkConfig {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let var = env_var;
+    let credentials = match local_credentials() {
+        Some(local) => SharedCredentialsProvider::new(local),
+        None => SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+    };
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).map(Region::new);
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).map(Region::new))
-        .credentials_provider(SharedCredentialsProvider::new(
-            EnvironmentVariableCredentialsProvider::new(),
-        ))
+        .region(region.or_else(local_region))
+        .credentials_provider(credentials)
         .retry_config(retry_config())
         .timeout_config(timeout_config())
         .time_source(SharedTimeSource::default());

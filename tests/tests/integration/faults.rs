@@ -59,7 +59,8 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
         seed: seed(),
     };
     let proxy = FaultProxy::start(&upstream, plan).await.unwrap();
-    let faulty = shared::adapters::aws::loader().endpoint_url(&proxy.url).load().await;
+    let faulty = shared::adapters::aws::with_local_defaults(shared::adapters::aws::loader().endpoint_url(&proxy.url));
+    let faulty = faulty.load().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&faulty), env.p.tables.clone());
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&faulty), env.p.queue_url.clone());
     // The operator's view and Lambda's event source mapping: not our code, not faulted.
