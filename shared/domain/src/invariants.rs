@@ -765,7 +765,6 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("SentSignals", c.sent_signals),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
-        ("DuplicateIntent", c.duplicate_intent),
         ("InFlight", c.in_flight),
         ("RiskSkipped", c.risk_skipped),
     ];
@@ -954,8 +953,9 @@ mod tests {
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            14
+            5 + ViolationType::ALL.len()
         );
+        assert!(emf.get("DuplicateIntent").is_none(), "a count that cannot move is not a metric");
         assert_eq!(emf["UnconfirmedOrders"], 0);
         assert_eq!(emf["GhostOrders"], 0);
         assert_eq!(emf["UndeliveredMessages"], 0);

@@ -119,7 +119,6 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         ("NullDecisions", c.null_decisions),
         ("FailedWithoutTelegram", c.failed_without_telegram),
         ("NonTerminalIntent", c.non_terminal_intent),
-        ("DuplicateIntent", c.duplicate_intent),
         ("OrdersPlaced", c.placed),
         ("OrdersFailed", c.failed),
         ("InFlight", c.in_flight),
