@@ -28,6 +28,33 @@ async fn role(env: &TestEnv) -> String {
 }
 
 // Two workers: the stand-in exchange answers on this runtime while the test waits for the command.
+/// Functions named `names` in the emulator's Lambda, with `variables` in their configuration.
+async fn functions(env: &TestEnv, names: &[String], variables: &[(&str, &str)]) {
+    let lambda = aws_sdk_lambda::Client::new(&env.aws);
+    let role = role(env).await;
+    for f in names {
+        let mut vars = aws_sdk_lambda::types::Environment::builder();
+        for (k, v) in variables {
+            vars = vars.variables(*k, *v);
+        }
+        lambda
+            .create_function()
+            .function_name(f)
+            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+            .role(&role)
+            .handler("bootstrap")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new(b"code".to_vec()))
+                    .build(),
+            )
+            .environment(vars.build())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exchange_key_is_checked_on_the_exchange_then_stored_then_its_functions_restarted() {
     let env = TestEnv::new("ops-rotate").await;
@@ -42,28 +69,8 @@ async fn an_exchange_key_is_checked_on_the_exchange_then_stored_then_its_functio
         .send()
         .await
         .unwrap();
-    let role = role(&env).await;
     let functions = [format!("{prefix}orchestrator"), format!("{prefix}sweeper")];
-    for f in &functions {
-        let env_vars = aws_sdk_lambda::types::Environment::builder()
-            .variables("LIVE_TRADING", "true")
-            .build();
-        lambda
-            .create_function()
-            .function_name(f)
-            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-            .role(&role)
-            .handler("bootstrap")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(Blob::new(b"code".to_vec()))
-                    .build(),
-            )
-            .environment(env_vars)
-            .send()
-            .await
-            .unwrap();
-    }
+    self::functions(&env, &functions, &[("LIVE_TRADING", "true")]).await;
     let exchange = ExchangeStandIn::start().await.unwrap();
     let dir = std::env::temp_dir().join(format!("rotate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -166,24 +173,8 @@ async fn the_diagnostics_key_is_replaced_and_the_apis_functions_restarted() {
         .send()
         .await
         .unwrap();
-    let role = role(&env).await;
     let names = ["diagnostics", "authorizer", "webhook"].map(|n| format!("{prefix}{n}"));
-    for f in &names {
-        lambda
-            .create_function()
-            .function_name(f)
-            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-            .role(&role)
-            .handler("bootstrap")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(Blob::new(b"code".to_vec()))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    }
+    functions(&env, &names, &[]).await;
     let out = Command::new(env!("CARGO_BIN_EXE_ops"))
         .args(["rotate", "diagnostics"])
         .env("DIAGNOSTICS_SECRET_ID", &secret_id)

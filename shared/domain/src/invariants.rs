@@ -955,7 +955,10 @@ mod tests {
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
             5 + ViolationType::ALL.len()
         );
-        assert!(emf.get("DuplicateIntent").is_none(), "a count that cannot move is not a metric");
+        assert!(
+            emf.get("DuplicateIntent").is_none(),
+            "a count that cannot move is not a metric"
+        );
         assert_eq!(emf["UnconfirmedOrders"], 0);
         assert_eq!(emf["GhostOrders"], 0);
         assert_eq!(emf["UndeliveredMessages"], 0);

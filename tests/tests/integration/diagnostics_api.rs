@@ -289,18 +289,7 @@ async fn the_operator_page_opens_in_a_browser_from_a_signed_link_and_refuses_an_
     let env = TestEnv::new("pagelink").await;
     let (_server, base) = serve(&env).await;
     let sink = support::Sink::start().await;
-    let config = telegram_webhook::config::WebhookConfig {
-        tables: env.p.tables.clone(),
-        telegram: shared::config::TelegramConfig {
-            base_url: sink.base.clone(),
-            secret_id: "signal-orchestrator/telegram".into(),
-        },
-        patience: chrono::Duration::seconds(120).into(),
-        exchange_base_url: sink.base.clone(),
-        bot_username: None,
-        page_secret_id: Some("signal-orchestrator/diagnostics".into()),
-        page_base_url: Some(base.clone()),
-    };
+    let config = support::webhook_config(&env, &sink, None, Some(&base));
     let deps = telegram_webhook::wiring::Deps::new(&env.aws, config).await.unwrap();
     let update = serde_json::json!({ "update_id": 1, "message": { "message_id": 1, "date": 0,
         "chat": { "id": -1_000_000_000_000i64, "type": "group" },

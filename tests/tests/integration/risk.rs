@@ -341,18 +341,7 @@ async fn a_halt_sent_as_a_telegram_command_stops_the_next_claim_and_other_chats_
     let env = TestEnv::new("riskbot").await;
     let store = env.store();
     let sink = support::Sink::start().await;
-    let config = telegram_webhook::config::WebhookConfig {
-        tables: env.p.tables.clone(),
-        telegram: shared::config::TelegramConfig {
-            base_url: sink.base.clone(),
-            secret_id: "signal-orchestrator/telegram".into(),
-        },
-        patience: chrono::Duration::seconds(120).into(),
-        exchange_base_url: sink.base.clone(),
-        bot_username: Some("SignalBot".into()),
-        page_secret_id: None,
-        page_base_url: None,
-    };
+    let config = support::webhook_config(&env, &sink, Some("SignalBot"), None);
     // Built as the Lambda builds it: bot token, chat and webhook secret from Secrets Manager.
     let deps = telegram_webhook::wiring::Deps::new(&env.aws, config).await.unwrap();
     let webhook = deps.webhook();

@@ -28,6 +28,29 @@ pub fn paper(min_usd: i64) -> shared::adapters::paper::PaperExchange {
     shared::adapters::paper::PaperExchange::new(shared::money::Usd(Decimal::from(min_usd)), prices)
 }
 
+/// The webhook configured as deployed over a test's tables, answering through the local Telegram sink (which also
+/// stands in for the exchange's public prices); `/page` links signed with the local diagnostics key when
+/// `page_base_url` is given.
+pub fn webhook_config(
+    env: &tests::TestEnv,
+    sink: &Sink,
+    bot_username: Option<&str>,
+    page_base_url: Option<&str>,
+) -> telegram_webhook::config::WebhookConfig {
+    telegram_webhook::config::WebhookConfig {
+        tables: env.p.tables.clone(),
+        telegram: shared::config::TelegramConfig {
+            base_url: sink.base.clone(),
+            secret_id: "signal-orchestrator/telegram".into(),
+        },
+        patience: chrono::Duration::seconds(120).into(),
+        exchange_base_url: sink.base.clone(),
+        bot_username: bot_username.map(str::to_string),
+        page_secret_id: page_base_url.map(|_| "signal-orchestrator/diagnostics".into()),
+        page_base_url: page_base_url.map(str::to_string),
+    }
+}
+
 /// The local Telegram sink, started on a free loopback port; killed when dropped.
 pub struct Sink {
     child: std::process::Child,
