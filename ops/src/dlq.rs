@@ -42,6 +42,7 @@ struct Dead {
     body: String,
     receipt: String,
     line: String,
+    stale: bool,
 }
 
 fn url(var: &str, output: &str) -> Result<String, String> {
@@ -50,18 +51,22 @@ fn url(var: &str, output: &str) -> Result<String, String> {
         .ok_or(format!("not set: {var} (the stack output {output})"))
 }
 
-/// What the orchestrator will make of `body` at `now`, in words.
-fn forecast(body: &str, max_age_s: i64, now: DateTime<Utc>) -> String {
+/// What the orchestrator will make of `body` at `now`, in words, and whether it will be stale.
+fn forecast(body: &str, max_age_s: i64, now: DateTime<Utc>) -> (String, bool) {
     match SignalMessage::parse(body) {
-        Err(e) => format!("unreadable ({e}): will be refused again"),
+        Err(e) => (format!("unreadable ({e}): will be refused again"), false),
         Ok(m) => {
             let age = (now - m.emitted_at).num_seconds();
-            let what = if age > max_age_s {
+            let stale = age > max_age_s;
+            let what = if stale {
                 format!("STALE: will be SKIPPED as STALE_SIGNAL (older than {max_age_s} s), never ordered")
             } else {
                 format!("will be decided (stale in {} s)", max_age_s - age)
             };
-            format!("{} {} {} emitted {} s ago: {what}", m.signal_id, m.side, m.symbol, age)
+            (
+                format!("{} {} {} emitted {} s ago: {what}", m.signal_id, m.side, m.symbol, age),
+                stale,
+            )
         }
     }
 }
@@ -87,11 +92,12 @@ async fn read_all(sqs: &aws_sdk_sqs::Client, dlq: &str, hide_s: i32, max_age_s: 
         for m in messages {
             let body = m.body.unwrap_or_default();
             let id = m.message_id.unwrap_or_default();
-            let line = format!("{id}: {}", forecast(&body, max_age_s, now));
+            let (what, stale) = forecast(&body, max_age_s, now);
             all.push(Dead {
                 body,
                 receipt: m.receipt_handle.unwrap_or_default(),
-                line,
+                line: format!("{id}: {what}"),
+                stale,
             });
         }
     }
@@ -116,7 +122,7 @@ pub async fn run(args: &Args) -> Result<ExitCode, String> {
     for d in &dead {
         println!("{}", d.line);
     }
-    let stale = dead.iter().filter(|d| d.line.contains("STALE")).count();
+    let stale = dead.iter().filter(|d| d.stale).count();
     eprintln!(
         "{} message(s) in the dead-letter queue, {stale} of them stale",
         dead.len()

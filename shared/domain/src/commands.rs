@@ -193,7 +193,7 @@ pub async fn run(
         Command::Profit => report.map_or_else(unavailable, profit_text),
         Command::Help => HELP.to_string(),
         Command::Page => {
-            "Operator page links are not set up on this stack (the webhook has no diagnostics key).".to_string()
+            "Operator page links are not set up here: the webhook needs the diagnostics key (DIAGNOSTICS_SECRET_ID) and the API's address (OPERATOR_PAGE_BASE_URL, or a call through API Gateway).".to_string()
         }
         Command::Unknown(text) => format!("Unknown command {text:?}.\n{HELP}"),
         Command::ForAnotherBot(bot) => format!("(a command for @{bot}: not this bot's; nothing changed)"),
