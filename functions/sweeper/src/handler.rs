@@ -15,7 +15,7 @@ use serde::Serialize;
 use shared::alerts::deliver;
 use shared::ids::SignalId;
 use shared::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
-use shared::model::{AlertKind, AlertRecord, AlertStatus, SignalAlertStatus, SignalMessage};
+use shared::model::{AlertId, AlertKind, AlertRecord, AlertStatus, SignalAlertStatus, SignalMessage};
 use shared::order::follow::FollowTotals;
 use shared::order::Follower;
 use shared::ports::{
@@ -229,7 +229,7 @@ impl Sweeper<'_> {
                 continue;
             };
             resent += 1;
-            if let Some(signal_id) = alert_id.strip_prefix("signal:").and_then(|id| SignalId::parse(id).ok()) {
+            if let Some(AlertId::Signal(signal_id)) = AlertId::parse(&alert_id) {
                 self.signals.record_alert(&signal_id, Some(message_id)).await?;
             }
         }

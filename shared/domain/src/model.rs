@@ -296,24 +296,70 @@ pub struct AlertRecord {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-impl AlertRecord {
-    pub fn failure_id(key: &IdempotencyKey) -> String {
-        format!("failure:{key}")
-    }
-    pub fn placed_id(key: &IdempotencyKey) -> String {
-        format!("placed:{key}")
-    }
-    pub fn skipped_id(key: &IdempotencyKey) -> String {
-        format!("skipped:{key}")
-    }
+/// Which message an outbox row is: of which signal or order. Its stored form (`placed:{key}`) is rendered by
+/// `Display` and read back by [`AlertId::parse`], here only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertId {
+    /// The BUY/SELL SIGNAL alert.
+    Signal(SignalId),
+    Placed(IdempotencyKey),
+    Skipped(IdempotencyKey),
+    Failure(IdempotencyKey),
     /// One ORDER EXECUTED row per fill increment, numbered from 1 ([`crate::order::Fill::increments`]): an
     /// increment has one id whoever records it, and the sweeper finds every row of an order from its intent.
+    Executed(IdempotencyKey, u32),
+}
+
+impl std::fmt::Display for AlertId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AlertId::Signal(id) => write!(f, "signal:{id}"),
+            AlertId::Placed(key) => write!(f, "placed:{key}"),
+            AlertId::Skipped(key) => write!(f, "skipped:{key}"),
+            AlertId::Failure(key) => write!(f, "failure:{key}"),
+            AlertId::Executed(key, increment) => write!(f, "executed:{key}:{increment}"),
+        }
+    }
+}
+
+impl AlertId {
+    /// The id of a stored form; None for anything else.
+    pub fn parse(raw: &str) -> Option<AlertId> {
+        let (kind, rest) = raw.split_once(':')?;
+        let key = |k: &str| IdempotencyKey::parse(k).ok();
+        let id = match kind {
+            "signal" => AlertId::Signal(SignalId::parse(rest).ok()?),
+            "placed" => AlertId::Placed(key(rest)?),
+            "skipped" => AlertId::Skipped(key(rest)?),
+            "failure" => AlertId::Failure(key(rest)?),
+            "executed" => {
+                let (k, increment) = rest.rsplit_once(':')?;
+                AlertId::Executed(key(k)?, increment.parse().ok()?)
+            }
+            _ => return None,
+        };
+        // Only the canonical form: what parses renders back to the same text.
+        (id.to_string() == raw).then_some(id)
+    }
+}
+
+impl AlertRecord {
+    pub fn failure_id(key: &IdempotencyKey) -> String {
+        AlertId::Failure(key.clone()).to_string()
+    }
+    pub fn placed_id(key: &IdempotencyKey) -> String {
+        AlertId::Placed(key.clone()).to_string()
+    }
+    pub fn skipped_id(key: &IdempotencyKey) -> String {
+        AlertId::Skipped(key.clone()).to_string()
+    }
+    /// See [`AlertId::Executed`].
     pub fn executed_id(key: &IdempotencyKey, increment: u32) -> String {
-        format!("executed:{key}:{increment}")
+        AlertId::Executed(key.clone(), increment).to_string()
     }
 
     pub fn signal_id(signal_id: &SignalId) -> String {
-        format!("signal:{signal_id}")
+        AlertId::Signal(signal_id.clone()).to_string()
     }
 }
 
@@ -660,6 +706,41 @@ mod tests {
     use super::*;
 
     const SAMPLE: &str = include_str!("../../../events/signal-message.json");
+
+    /// Every alert id renders to its stored form and parses back to itself; anything else is refused.
+    #[test]
+    fn alert_ids_round_trip_through_their_stored_form_and_nothing_else_parses() {
+        let signal = SignalId::new(&Symbol::parse("ETH_BTC").unwrap(), Side::Sell, 1_516_579_200_000);
+        let key = IdempotencyKey::for_signal(&signal);
+        let all = [
+            AlertId::Signal(signal.clone()),
+            AlertId::Placed(key.clone()),
+            AlertId::Skipped(key.clone()),
+            AlertId::Failure(key.clone()),
+            AlertId::Executed(key.clone(), 3),
+        ];
+        for id in all {
+            assert_eq!(AlertId::parse(&id.to_string()), Some(id.clone()), "{id}");
+        }
+        assert_eq!(AlertRecord::executed_id(&key, 2), format!("executed:{key}:2"));
+        assert_eq!(AlertRecord::signal_id(&signal), "signal:ETH_BTC:SELL:1516579200000");
+        for bad in [
+            "",
+            "signal:",
+            "placed:x",
+            "executed:{key}",
+            "halt:1",
+            "Signal:ETH_BTC:SELL:1",
+            "executed:k:-1",
+        ] {
+            assert_eq!(AlertId::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            AlertId::parse(&format!("executed:{key}")),
+            None,
+            "an increment is required"
+        );
+    }
 
     #[test]
     fn watchlist_settings_are_typed_when_read_and_a_bad_name_is_kept_for_the_operator() {
