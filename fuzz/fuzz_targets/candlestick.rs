@@ -13,6 +13,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .into_iter()
         .flatten()
     {
-        let _ = shared::adapters::crypto_com_candles::parse_candlestick(status, body, tf, 300, as_of_ms);
+        let _ = shared::adapters::crypto_com::candles::parse_candlestick(status, body, tf, 300, as_of_ms);
     }
 });

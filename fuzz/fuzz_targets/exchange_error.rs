@@ -2,6 +2,6 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let code = data.iter().take(8).fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
-    let _ = shared::classify::code_class(code);
-    let _ = shared::classify::classify_text(&String::from_utf8_lossy(data));
+    let _ = shared::adapters::crypto_com::classify::code_class(code);
+    let _ = shared::adapters::crypto_com::classify::classify_text(&String::from_utf8_lossy(data));
 });

@@ -176,11 +176,32 @@ pub fn metrics_namespace(src: &dyn Source) -> String {
 /// Where the live exchange is and how to reach it.
 #[derive(Debug, Clone)]
 pub struct ExchangeConfig {
+    /// `EXCHANGE`: which exchange live orders go to (the adapter `adapters::exchange::build` plugs in).
+    pub kind: ExchangeKind,
     /// `https://api.crypto.com/exchange/v1` by default; the UAT sandbox or a local fake otherwise.
     pub base_url: String,
     /// Secrets Manager id of `{"api_key", "api_secret"}`.
     pub secret_id: String,
     pub timeout_ms: u64,
+}
+
+/// The exchanges live orders can go to: one adapter each under `adapters/` (CONTRIBUTING.md, "A new exchange").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeKind {
+    /// `crypto_com` (the default): Crypto.com Exchange v1, `adapters/crypto_com/`.
+    CryptoCom,
+}
+
+impl ExchangeKind {
+    fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        match text(src, "EXCHANGE", "crypto_com").trim().to_ascii_lowercase().as_str() {
+            "crypto_com" | "crypto.com" => Ok(ExchangeKind::CryptoCom),
+            other => Err(ConfigError {
+                var: "EXCHANGE",
+                reason: format!("{other:?} is not an exchange this build has (crypto_com)"),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -240,6 +261,7 @@ impl TradingConfig {
         Ok(Self {
             mode: execution_mode(src),
             exchange: ExchangeConfig {
+                kind: ExchangeKind::from_source(src)?,
                 base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
                 secret_id: text(src, "EXCHANGE_SECRET_ID", "signal-orchestrator/exchange"),
                 timeout_ms: number(src, "EXCHANGE_TIMEOUT_MS", 10_000u64, |t| (100..=25_000).contains(t))?,
@@ -303,6 +325,17 @@ mod tests {
             "UNCONFIRMED_AFTER_MINUTES"
         );
         assert!(flag(&Pairs::new(&[("F", "on")]), "F", false) && !flag(&Pairs::new(&[("F", "maybe")]), "F", true));
+    }
+
+    /// `EXCHANGE` picks the live exchange; a name this build has no adapter for stops the cold start, named.
+    #[test]
+    fn the_exchange_is_a_setting_and_an_unknown_one_is_refused() {
+        let kind = |raw: &[(&str, &str)]| TradingConfig::from_source(&Pairs::new(raw)).map(|c| c.exchange.kind);
+        assert_eq!(kind(&[]).unwrap(), ExchangeKind::CryptoCom);
+        assert_eq!(kind(&[("EXCHANGE", "Crypto_Com")]).unwrap(), ExchangeKind::CryptoCom);
+        let e = kind(&[("EXCHANGE", "binance")]).unwrap_err();
+        assert_eq!(e.var, "EXCHANGE");
+        assert!(e.reason.contains("binance"), "{}", e.reason);
     }
 
     #[test]

@@ -7,16 +7,14 @@
 
 pub use domain::{
     alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, order,
-    paper_book, ports, risk, strategy, trading,
+    paper_book, ports, risk, strategy, text, trading,
 };
 
 #[cfg(feature = "fakes")]
 pub use domain::fakes;
 
 pub mod adapters;
-pub mod classify;
 pub mod config;
 pub mod html;
 pub mod page_link;
-pub mod signing;
 pub mod telemetry;

@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
+use shared::adapters::crypto_com::signing::sign;
 use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
 use shared::adapters::secrets::SecretString;
 use shared::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use shared::model::ReasonCode;
 use shared::money::{Quantity, QuoteAmount, Usd};
 use shared::ports::{Exchange, ExchangeError, Lookup, OrderRequest};
-use shared::signing::sign;
 
 const KEY: &str = "test-api-key-7f3a";
 const SECRET: &str = "test-api-secret-c91e";

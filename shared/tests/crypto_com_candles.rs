@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use shared::adapters::crypto_com_candles::CryptoComCandles;
+use shared::adapters::crypto_com::candles::CryptoComCandles;
 use shared::candles::Timeframe;
 use shared::ids::Symbol;
 use shared::ports::{MarketData, MarketDataError};
@@ -91,7 +91,7 @@ async fn bad_replies_are_errors_of_that_symbol() {
 
 #[tokio::test(start_paused = true)]
 async fn the_limiter_keeps_any_one_second_window_at_100_requests() {
-    let limiter = shared::adapters::crypto_com_candles::RateLimiter::new(100.0);
+    let limiter = shared::adapters::crypto_com::candles::RateLimiter::new(100.0);
     let start = tokio::time::Instant::now();
     let mut times = Vec::new();
     for _ in 0..250 {
@@ -121,7 +121,7 @@ fn a_candle_time_at_the_edge_of_the_clock_is_not_a_panic() {
         { "t": 1e300, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1 },
         { "t": 3_600_000, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1 }
     ] } });
-    let candles = shared::adapters::crypto_com_candles::parse_candlestick(
+    let candles = shared::adapters::crypto_com::candles::parse_candlestick(
         200,
         body.to_string().as_bytes(),
         Timeframe::H1,
@@ -130,5 +130,5 @@ fn a_candle_time_at_the_edge_of_the_clock_is_not_a_panic() {
     )
     .unwrap();
     assert_eq!(candles.len(), 1, "only the candle that has closed");
-    assert!(shared::adapters::crypto_com_candles::parse_candlestick(200, b"{", Timeframe::H1, 10, 0).is_err());
+    assert!(shared::adapters::crypto_com::candles::parse_candlestick(200, b"{", Timeframe::H1, 10, 0).is_err());
 }

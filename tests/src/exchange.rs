@@ -419,7 +419,7 @@ fn signed_params(req: &HttpRequest) -> Option<Value> {
         body["nonce"].as_u64()?,
         body["sig"].as_str()?,
     );
-    let right =
-        body["api_key"] == API_KEY && shared::signing::sign(API_SECRET, m, id, API_KEY, &body["params"], nonce) == sig;
+    let right = body["api_key"] == API_KEY
+        && shared::adapters::crypto_com::signing::sign(API_SECRET, m, id, API_KEY, &body["params"], nonce) == sig;
     right.then(|| body["params"].clone())
 }

@@ -5,7 +5,7 @@ use shared::adapters::dynamodb::DynamoStore;
 use std::time::Duration;
 
 use crate::config::{EvaluatorConfig, MarketSource};
-use shared::adapters::crypto_com_candles::CryptoComCandles;
+use shared::adapters::crypto_com::candles::CryptoComCandles;
 use shared::adapters::replay::ReplayMarketData;
 use shared::adapters::sqs::SqsQueue;
 use shared::adapters::telegram::Telegram;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use shared::adapters::crypto_com_candles::CryptoComCandles;
+use shared::adapters::crypto_com::candles::CryptoComCandles;
 use shared::candles::{parse_rows, resample, Timeframe};
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::model::WatchlistEntry;

@@ -108,7 +108,7 @@ pub fn parse_command(text: &str, bot: Option<&str>) -> Command {
     };
     if let Some(to) = addressed {
         if !bot.is_some_and(|b| b.trim_start_matches('@').eq_ignore_ascii_case(to)) {
-            return Command::ForAnotherBot(crate::orchestration::truncate(to, 60));
+            return Command::ForAnotherBot(crate::text::truncate(to, 60));
         }
     }
     let name = name.to_ascii_lowercase();
@@ -121,7 +121,7 @@ pub fn parse_command(text: &str, bot: Option<&str>) -> Command {
         "/profit" | "/pnl" => Command::Profit,
         "/help" | "/start" => Command::Help,
         "/page" => Command::Page,
-        _ => Command::Unknown(crate::orchestration::truncate(text, 60)),
+        _ => Command::Unknown(crate::text::truncate(text, 60)),
     }
 }
 

@@ -24,4 +24,5 @@ pub mod paper_book;
 pub mod ports;
 pub mod risk;
 pub mod strategy;
+pub mod text;
 pub mod trading;

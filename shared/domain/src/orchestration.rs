@@ -15,6 +15,7 @@
 //! worker sends only while a settle window of lease remains, so whatever it sent is visible by the time anyone can
 //! take over. (The assumption, as in the design: an accepted order shows up in lookups within the settle window.)
 
+use crate::text::truncate;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -777,8 +778,4 @@ fn skipped(code: ReasonCode, reason_message: String, existing: &OrderIntent, now
     d.reason_message = reason_message;
     d.order_id = None;
     d
-}
-
-pub fn truncate(s: &str, max_chars: usize) -> String {
-    s.chars().take(max_chars).collect()
 }

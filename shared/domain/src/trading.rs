@@ -291,14 +291,7 @@ pub async fn record_outcome(
         "circuit breaker: {run} consecutive account failures, the last {} ({})",
         decision.reason_code, decision.reason_message
     );
-    match halt(
-        store,
-        &crate::orchestration::truncate(&reason, 300),
-        risk::CIRCUIT_BREAKER,
-        now,
-    )
-    .await?
-    {
+    match halt(store, &crate::text::truncate(&reason, 300), risk::CIRCUIT_BREAKER, now).await? {
         Change::Done(c) => Ok(c.halt),
         Change::Unchanged(_) => Ok(None),
     }

@@ -9,7 +9,7 @@ use crate::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings, Usd
 use crate::adapters::paper::{PaperExchange, PaperPrices};
 use crate::adapters::secrets::{json_secret, SecretString};
 use crate::adapters::telegram::Telegram;
-use crate::config::{PaperUsdPrices, TelegramConfig, TradingConfig};
+use crate::config::{ExchangeKind, PaperUsdPrices, TelegramConfig, TradingConfig};
 use crate::orchestration::ExecutionMode;
 use crate::ports::{BoxError, Exchange};
 
@@ -44,14 +44,18 @@ pub fn build(
     Ok(match config.mode {
         ExecutionMode::Live => {
             let fields = secret.ok_or("live mode without the exchange secret")?;
-            let creds = Credentials::from_secret(fields, &config.exchange.secret_id)?;
-            let settings = CryptoComSettings {
-                base_url: config.exchange.base_url.clone(),
-                timeout,
-                rate_limit_retries: 3,
-                backoff: Duration::from_millis(200),
-            };
-            Box::new(CryptoCom::new(settings, creds)?)
+            match config.exchange.kind {
+                ExchangeKind::CryptoCom => {
+                    let creds = Credentials::from_secret(fields, &config.exchange.secret_id)?;
+                    let settings = CryptoComSettings {
+                        base_url: config.exchange.base_url.clone(),
+                        timeout,
+                        rate_limit_retries: 3,
+                        backoff: Duration::from_millis(200),
+                    };
+                    Box::new(CryptoCom::new(settings, creds)?)
+                }
+            }
         }
         ExecutionMode::Paper | ExecutionMode::Blocked => {
             let prices = match &config.paper_usd_prices {

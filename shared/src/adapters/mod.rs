@@ -3,7 +3,6 @@
 pub mod aws;
 pub mod clock;
 pub mod crypto_com;
-pub mod crypto_com_candles;
 pub mod dynamodb;
 pub mod exchange;
 pub mod http;

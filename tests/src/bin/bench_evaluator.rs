@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use shared::adapters::crypto_com_candles::CryptoComCandles;
+use shared::adapters::crypto_com::candles::CryptoComCandles;
 use shared::candles::{parse_rows, resample, Timeframe};
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::ids::Symbol;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::http::{self, ClientError};
+use crate::adapters::http::{self, ClientError};
 
 use async_trait::async_trait;
 use serde_json::Value;

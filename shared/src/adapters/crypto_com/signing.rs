@@ -52,7 +52,7 @@ mod tests {
     #[test]
     fn all_reference_vectors() {
         let vectors: Vec<Value> =
-            serde_json::from_str(include_str!("../tests/data/crypto-com-sig-vectors.json")).unwrap();
+            serde_json::from_str(include_str!("../../../tests/data/crypto-com-sig-vectors.json")).unwrap();
         assert_eq!(vectors.len(), 7);
         for v in &vectors {
             let params = &v["params"];

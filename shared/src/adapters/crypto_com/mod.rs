@@ -16,19 +16,23 @@ use std::time::Duration;
 
 use super::http::{self, ClientError};
 
+pub mod candles;
+pub mod classify;
+pub mod signing;
+
 use async_trait::async_trait;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 
 use crate::adapters::secrets::{set_field, SecretError, SecretString};
-use crate::classify::{classify_text, code_class, CodeClass};
 use crate::ids::{ClientOid, Side, Symbol};
 use crate::model::ReasonCode;
 use crate::money::{round_down_to_tick, UsdPrice};
-use crate::orchestration::truncate;
 use crate::order::{OpenOrder, OrderStatus, PlacedOrder, Reported};
 use crate::ports::{Cause, Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
-use crate::signing::sign;
+use crate::text::truncate;
+use classify::{classify_text, code_class, CodeClass};
+use signing::sign;
 
 /// API key and secret. `Debug` shows neither.
 #[derive(Clone)]
