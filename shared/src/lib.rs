@@ -7,7 +7,7 @@
 
 pub use domain::{
     alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, order,
-    paper_book, ports, risk, strategy, text, trading,
+    paper_book, pipeline, ports, risk, strategy, text, trading,
 };
 
 #[cfg(feature = "fakes")]

@@ -333,30 +333,16 @@ impl Evaluator<'_> {
                 return Err(Step::Error);
             }
         };
-        let Some((ind, verdict)) = strategy::evaluate_candles(preset, &candles, &[]) else {
-            tracing::debug!(%symbol, candles = candles.len(), "not enough closed candles yet");
-            return Err(Step::NoHistory);
+        let more = Fetch {
+            evaluator: self,
+            symbol,
+            market_time_ms,
         };
-        if !strategy::volume_can_decide(preset, &ind) {
-            return Ok((candles, ind, verdict)); // RSI inside the band: no signal whatever the volume
-        }
-        let five_min = self.volume_candles(symbol, market_time_ms).await;
-        let (ind, verdict) = strategy::with_volume(preset, ind, &five_min);
-        if !strategy::sell_hinges_on_ma10w(preset, &ind) {
-            return Ok((candles, ind, verdict));
-        }
-        match self
-            .market
-            .closed_candles(symbol, Timeframe::D1, 75, market_time_ms)
-            .await
-        {
-            Ok(daily) => {
-                let (ind, verdict) = strategy::with_daily_ma10w(preset, ind, verdict, &daily);
-                Ok((candles, ind, verdict))
-            }
-            Err(e) => {
-                tracing::warn!(%symbol, error = %e, "no daily candles; MA10w falls back to 70 candles");
-                Ok((candles, ind, verdict))
+        match shared::pipeline::evaluate(preset, &candles, &more).await {
+            Some((ind, verdict)) => Ok((candles, ind, verdict)),
+            None => {
+                tracing::debug!(%symbol, candles = candles.len(), "not enough closed candles yet");
+                Err(Step::NoHistory)
             }
         }
     }
@@ -442,6 +428,36 @@ impl Evaluator<'_> {
             Err(e) => {
                 tracing::error!(symbol = %record.symbol, error = %e, source = ?std::error::Error::source(&e), "recording the signal failed");
                 Step::Error
+            }
+        }
+    }
+}
+
+/// The pipeline's extra candles for one symbol, fetched from the market on demand.
+struct Fetch<'a, 'e> {
+    evaluator: &'a Evaluator<'e>,
+    symbol: &'a Symbol,
+    market_time_ms: i64,
+}
+
+#[async_trait::async_trait]
+impl shared::pipeline::MoreCandles for Fetch<'_, '_> {
+    async fn five_min(&self) -> Vec<Candle> {
+        self.evaluator.volume_candles(self.symbol, self.market_time_ms).await
+    }
+
+    async fn daily(&self) -> Option<Vec<Candle>> {
+        let (symbol, days) = (self.symbol, shared::pipeline::DAILY_CANDLES);
+        match self
+            .evaluator
+            .market
+            .closed_candles(symbol, Timeframe::D1, days, self.market_time_ms)
+            .await
+        {
+            Ok(daily) => Some(daily),
+            Err(e) => {
+                tracing::warn!(%symbol, error = %e, "no daily candles; MA10w falls back to 70 candles");
+                None
             }
         }
     }

@@ -92,7 +92,7 @@ impl History {
             Moment {
                 window,
                 five_min: closed_as_of(&self.five_min, Timeframe::M5, closes_at, VOLUME_CANDLES),
-                daily: closed_as_of(&self.daily, Timeframe::D1, closes_at, 75),
+                daily: closed_as_of(&self.daily, Timeframe::D1, closes_at, crate::pipeline::DAILY_CANDLES),
             }
         })
     }
@@ -104,11 +104,26 @@ impl Moment<'_> {
         self.window[self.window.len() - 1].open_ms
     }
 
-    /// The evaluator's indicators and verdict here (MA10w from the daily candles when the SELL turns on it); None
-    /// without enough history.
+    /// The evaluator's indicators and verdict here, through the evaluator's own pipeline (`crate::pipeline`) over
+    /// the candles in memory; None without enough history.
     pub fn evaluate(&self, p: &Preset) -> Option<(Indicators, Verdict)> {
-        let (ind, verdict) = strategy::evaluate_candles(p, self.window, self.five_min)?;
-        Some(strategy::with_daily_ma10w(p, ind, verdict, self.daily))
+        // The candles are in memory: the pipeline's future is ready at its first poll.
+        let (ind, verdict) = futures::executor::block_on(crate::pipeline::evaluate(p, self.window, self))?;
+        // The report shows the volume gate's ratio at every candle, also where the decision did not need it.
+        let volume_ratio = ind
+            .volume_ratio
+            .or_else(|| crate::indicators::volume_index(self.five_min));
+        Some((Indicators { volume_ratio, ..ind }, verdict))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::pipeline::MoreCandles for Moment<'_> {
+    async fn five_min(&self) -> Vec<Candle> {
+        self.five_min.to_vec()
+    }
+    async fn daily(&self) -> Option<Vec<Candle>> {
+        Some(self.daily.to_vec())
     }
 }
 
