@@ -386,7 +386,8 @@ impl Evaluator<'_> {
         }
         let cooldown_ms = strategy::cooldown_ms(entry.cooldown_minutes.unwrap_or(strategy::DEFAULT_COOLDOWN_MINUTES));
         let min_pct = entry.min_price_change_pct.unwrap_or(preset.min_price_change_pct);
-        if let Err(why) = strategy::throttle(prev, record.candle_open_ms, record.price, cooldown_ms, min_pct) {
+        let why = strategy::throttle(prev, record.candle_open_ms, record.price, cooldown_ms, min_pct);
+        if why.holds_back() {
             record.blocked = true;
             record.blocked_reason = Some(BlockedReason::ThrottledDuplicateAlert);
             record.message = format!("{} [{why}]", record.message);

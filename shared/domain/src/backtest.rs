@@ -168,7 +168,7 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
             &mut last_sell
         };
         let gate = strategy::throttle(last.as_ref(), t, price, s.cooldown_ms, s.min_price_change_pct);
-        if gate.is_ok() {
+        if !gate.holds_back() {
             *last = Some(Emission {
                 candle_open_ms: t,
                 price,
@@ -181,8 +181,8 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
             t,
             side,
             price: price.to_string(),
-            throttled: gate.is_err(),
-            reason: gate.err().unwrap_or(reason),
+            throttled: gate.holds_back(),
+            reason: if gate.holds_back() { gate.to_string() } else { reason },
         });
     }
     out

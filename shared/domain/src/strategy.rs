@@ -338,36 +338,87 @@ pub fn cooldown_ms(minutes: f64) -> i64 {
     (minutes * 60_000.0) as i64
 }
 
+/// What the throttle says of a signal; shown in the original's words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Throttle {
+    /// No previous same-side signal: it passes.
+    First,
+    /// The cooldown has elapsed and the price moved enough: it passes.
+    Passes {
+        elapsed_s: i64,
+        cooldown_s: i64,
+        change_pct: f64,
+        min_pct: f64,
+    },
+    /// Held back: the cooldown has not elapsed (market time, candle to candle).
+    TimeGate { elapsed_s: i64, cooldown_s: i64 },
+    /// Held back: the price has not moved enough since the last sent signal.
+    PriceGate { change_pct: f64, min_pct: f64 },
+}
+
+impl Throttle {
+    pub fn holds_back(&self) -> bool {
+        matches!(self, Throttle::TimeGate { .. } | Throttle::PriceGate { .. })
+    }
+}
+
+impl std::fmt::Display for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let arrow = |change: f64| if change >= 0.0 { "↑" } else { "↓" };
+        match *self {
+            Throttle::First => f.write_str("No previous same-side signal recorded"),
+            Throttle::Passes {
+                elapsed_s,
+                cooldown_s,
+                change_pct,
+                min_pct,
+            } => write!(
+                f,
+                "Δt={elapsed_s}s>= {cooldown_s}s & |Δp|={} {:.2}%>= {min_pct:.2}%",
+                arrow(change_pct),
+                change_pct.abs()
+            ),
+            Throttle::TimeGate { elapsed_s, cooldown_s } => {
+                write!(f, "THROTTLED_TIME_GATE (elapsed {elapsed_s}s < {cooldown_s}s)")
+            }
+            Throttle::PriceGate { change_pct, min_pct } => write!(
+                f,
+                "THROTTLED_PRICE_GATE (|Δp|={} {:.2}% < {min_pct:.2}%)",
+                arrow(change_pct),
+                change_pct.abs()
+            ),
+        }
+    }
+}
+
 /// The original's throttle, per symbol and side: the first signal passes; a repeat needs the cooldown elapsed in
 /// market time (candle to candle) AND the price moved by at least `min_price_change_pct` since the last sent one.
-/// Ok(why it passes) or Err(why it is held back), in the original's words.
 pub fn throttle(
     prev: Option<&Emission>,
     candle_open_ms: i64,
     price: Decimal,
     cooldown_ms: i64,
     min_price_change_pct: f64,
-) -> Result<String, String> {
+) -> Throttle {
     let Some(prev) = prev else {
-        return Ok("No previous same-side signal recorded".into());
+        return Throttle::First;
     };
     let elapsed_s = (candle_open_ms - prev.candle_open_ms) / 1000;
     let cooldown_s = cooldown_ms / 1000;
     if candle_open_ms - prev.candle_open_ms < cooldown_ms {
-        return Err(format!("THROTTLED_TIME_GATE (elapsed {elapsed_s}s < {cooldown_s}s)"));
+        return Throttle::TimeGate { elapsed_s, cooldown_s };
     }
-    let change = change_pct(prev.price, price).unwrap_or(f64::INFINITY);
-    let arrow = if change >= 0.0 { "↑" } else { "↓" };
-    if change.abs() < min_price_change_pct {
-        return Err(format!(
-            "THROTTLED_PRICE_GATE (|Δp|={arrow} {:.2}% < {min_price_change_pct:.2}%)",
-            change.abs()
-        ));
+    let change_pct = change_pct(prev.price, price).unwrap_or(f64::INFINITY);
+    let min_pct = min_price_change_pct;
+    if change_pct.abs() < min_pct {
+        return Throttle::PriceGate { change_pct, min_pct };
     }
-    Ok(format!(
-        "Δt={elapsed_s}s>= {cooldown_s}s & |Δp|={arrow} {:.2}%>= {min_price_change_pct:.2}%",
-        change.abs()
-    ))
+    Throttle::Passes {
+        elapsed_s,
+        cooldown_s,
+        change_pct,
+        min_pct,
+    }
 }
 
 #[cfg(test)]
@@ -650,20 +701,21 @@ mod tests {
             claim_token: None,
         };
         let hour = 3_600_000;
-        assert!(throttle(None, 0, Decimal::ONE, 60_000, 1.0).is_ok());
+        assert_eq!(throttle(None, 0, Decimal::ONE, 60_000, 1.0), Throttle::First);
         // Time gate: 59 s after the last one is too early even with a large move; 60 s is enough.
-        assert!(throttle(Some(&prev), 59_000, Decimal::from(150), 60_000, 1.0)
-            .unwrap_err()
-            .starts_with("THROTTLED_TIME_GATE"));
-        assert!(throttle(Some(&prev), 60_000, Decimal::from(150), 60_000, 1.0).is_ok());
+        let early = throttle(Some(&prev), 59_000, Decimal::from(150), 60_000, 1.0);
+        assert!(
+            early.holds_back() && early.to_string().starts_with("THROTTLED_TIME_GATE"),
+            "{early}"
+        );
+        assert!(!throttle(Some(&prev), 60_000, Decimal::from(150), 60_000, 1.0).holds_back());
         // Price gate: 0.99 % is not enough, 1.00 % is, in both directions.
-        let e = throttle(Some(&prev), hour, Decimal::new(10099, 2), 60_000, 1.0).unwrap_err();
+        let e = throttle(Some(&prev), hour, Decimal::new(10099, 2), 60_000, 1.0).to_string();
         assert!(e.starts_with("THROTTLED_PRICE_GATE") && e.contains("↑ 0.99%"), "{e}");
-        assert!(throttle(Some(&prev), hour, Decimal::from(101), 60_000, 1.0).is_ok());
-        assert!(throttle(Some(&prev), hour, Decimal::from(99), 60_000, 1.0)
-            .unwrap()
-            .contains("↓ 1.00%"));
-        assert!(throttle(Some(&prev), hour, Decimal::new(9901, 2), 60_000, 1.0).is_err());
+        assert!(!throttle(Some(&prev), hour, Decimal::from(101), 60_000, 1.0).holds_back());
+        let down = throttle(Some(&prev), hour, Decimal::from(99), 60_000, 1.0);
+        assert!(!down.holds_back() && down.to_string().contains("↓ 1.00%"), "{down}");
+        assert!(throttle(Some(&prev), hour, Decimal::new(9901, 2), 60_000, 1.0).holds_back());
     }
 
     #[test]
