@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 
 use crate::ids::{Side, Symbol};
-use crate::model::{AlertRecord, OrderIntent, ReasonCode, SignalRecord, TradingMode};
+use crate::model::{AlertRecord, OrderIntent, ReasonCode, SignalRecord};
 use crate::money::{base_currency, quote_currency};
 use crate::orchestration::ExecutionMode;
 use crate::ports::{AlertStore, Clock, Notifier, StoreError};
@@ -40,10 +40,7 @@ pub fn mode_line(mode: ExecutionMode) -> &'static str {
 }
 
 fn intent_mode(intent: &OrderIntent) -> ExecutionMode {
-    match intent.mode {
-        TradingMode::Live => ExecutionMode::Live,
-        TradingMode::Paper => ExecutionMode::Paper,
-    }
+    intent.mode
 }
 
 /// A price in its quote currency: `0.0921 BTC`.
@@ -244,7 +241,7 @@ mod tests {
         crate::fakes::sent_signal(&sym, Side::Sell, 1_516_579_200_000, Decimal::new(921, 4), now)
     }
 
-    fn placed_intent(mode: TradingMode) -> OrderIntent {
+    fn placed_intent(mode: ExecutionMode) -> OrderIntent {
         let s = signal();
         let now = chrono::Utc::now();
         OrderIntent {
@@ -315,7 +312,7 @@ mod tests {
 
     #[test]
     fn order_messages_give_the_size_as_quantity_notional_and_usd() {
-        let placed = order_placed_text(&placed_intent(TradingMode::Paper), Decimal::new(921, 4));
+        let placed = order_placed_text(&placed_intent(ExecutionMode::Paper), Decimal::new(921, 4));
         assert!(
             placed.starts_with("✅ <b>ORDER PLACED</b> · <b>ETH_BTC</b> SELL"),
             "{placed}"
@@ -331,7 +328,7 @@ mod tests {
         );
         assert!(placed.contains("Signal price: 0.0921 BTC"), "{placed}");
         assert!(placed.contains("Candle: 2018-01-22 00:00 UTC"), "{placed}");
-        let mut failed = placed_intent(TradingMode::Live);
+        let mut failed = placed_intent(ExecutionMode::Live);
         failed.status = IntentStatus::OrderFailed;
         failed.error_message = Some("order value 0.5 USD is below the minimum 1 USD".into());
         let text = order_failed_text(&failed, ReasonCode::MinNotionalNotMet);

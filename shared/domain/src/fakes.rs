@@ -534,7 +534,7 @@ pub fn intent(s: &SignalRecord, status: IntentStatus, lease_until: DateTime<Utc>
         symbol: s.symbol.clone(),
         side: s.side,
         status,
-        mode: crate::model::TradingMode::Paper,
+        mode: crate::model::ExecutionMode::Paper,
         client_oid: s.idempotency_key().client_oid(),
         order_id: None,
         attempt: 1,

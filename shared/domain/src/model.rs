@@ -122,8 +122,10 @@ impl IntentStatus {
 }
 
 wire_enum!(
-    /// `mode` of an order intent.
-    TradingMode { Live = "LIVE", Paper = "PAPER" }
+    /// How orders are handled, fixed at init (docs/DESIGN.md §7), and the `mode` an order intent records: `Live`
+    /// (LIVE_TRADING on: orders go to the exchange), `Paper` (LIVE_TRADING off, PAPER_TRADING on: the paper
+    /// exchange), `Blocked` (neither: no order; the claim itself records BLOCKED_LIVE_TRADING).
+    ExecutionMode { Live = "LIVE", Paper = "PAPER", Blocked = "BLOCKED" }
 );
 
 wire_enum!(
@@ -260,7 +262,7 @@ pub struct OrderIntent {
     pub symbol: Symbol,
     pub side: Side,
     pub status: IntentStatus,
-    pub mode: TradingMode,
+    pub mode: ExecutionMode,
     /// Derived from the key ([`IdempotencyKey::client_oid`]); stored so that the exchange's orders can be matched.
     pub client_oid: ClientOid,
     pub order_id: Option<String>,

@@ -24,7 +24,6 @@ use rust_decimal::Decimal;
 use crate::ids::{ClientOid, Side, SignalId};
 use crate::model::{
     AlertKind, AlertRecord, AlertStatus, Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalMessage,
-    TradingMode,
 };
 use crate::money::{self, Sizing, SizingError, Usd, UsdPrice};
 use crate::ports::{
@@ -33,16 +32,7 @@ use crate::ports::{
 };
 use crate::risk::{self, ControlCache, CounterDelta};
 
-/// How orders are handled, fixed at init (docs/DESIGN.md §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecutionMode {
-    /// LIVE_TRADING on: orders go to the exchange.
-    Live,
-    /// LIVE_TRADING off, PAPER_TRADING on: orders go to the paper exchange.
-    Paper,
-    /// Neither: no order; the claim itself records BLOCKED_LIVE_TRADING.
-    Blocked,
-}
+pub use crate::model::ExecutionMode;
 
 #[derive(Debug, Clone, Copy)]
 pub struct OrchestratorSettings {
@@ -256,11 +246,7 @@ impl Orchestrator<'_> {
             symbol: msg.symbol.clone(),
             side: msg.side,
             status: IntentStatus::Pending,
-            mode: if self.settings.mode == ExecutionMode::Live {
-                TradingMode::Live
-            } else {
-                TradingMode::Paper
-            },
+            mode: self.settings.mode,
             order_id: None,
             attempt: 1,
             lease_until_ms: now.timestamp_millis() + self.settings.lease_ms,

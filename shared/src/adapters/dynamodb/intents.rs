@@ -415,7 +415,7 @@ pub(super) fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
         symbol: symbol(item)?,
         side: side(item)?,
         status: wire(item, "status", IntentStatus::parse)?,
-        mode: wire(item, "mode", TradingMode::parse)?,
+        mode: wire(item, "mode", ExecutionMode::parse)?,
         client_oid: parse("client_oid", req_s(item, "client_oid")?, ClientOid::parse)?,
         order_id: opt_s(item, "order_id").map(str::to_string),
         attempt: req_n(item, "attempt")?,

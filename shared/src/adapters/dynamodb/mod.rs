@@ -26,7 +26,7 @@ use crate::config::TableNames;
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::model::{
     day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
-    IntentStatus, OrderIntent, ReasonCode, Setting, SignalAlertStatus, SignalMessage, SignalRecord, TradingMode,
+    ExecutionMode, IntentStatus, OrderIntent, ReasonCode, Setting, SignalAlertStatus, SignalMessage, SignalRecord,
     WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
