@@ -430,7 +430,7 @@ mod tests {
             (from_the_future, "in the future"),
         ] {
             match orch.process(&msg).await.unwrap() {
-                Outcome::Refused(reason) => assert!(reason.contains(why), "{reason}"),
+                Outcome::Refused(reason) => assert!(reason.to_string().contains(why), "{reason}"),
                 other => panic!("{why}: {other:?}"),
             }
         }

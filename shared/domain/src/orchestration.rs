@@ -70,9 +70,44 @@ pub enum Outcome {
     Decided(Decision, Option<Box<AlertRecord>>),
     /// Leave the message on the queue for a later delivery.
     Retry(String),
-    /// The message is not to be believed (its signal row is missing or says otherwise, or it claims to come from
-    /// the future): nothing was written; the message fails every delivery and ends in the DLQ.
-    Refused(String),
+    /// The message is not to be believed: nothing was written; the message fails every delivery and ends in the
+    /// DLQ.
+    Refused(Refusal),
+}
+
+/// Why a queue message is not believed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// It claims to have been emitted later than now plus the allowed clock skew.
+    FromTheFuture {
+        emitted_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
+    /// Its signal row is missing or says otherwise (the store names what differs).
+    SignalMismatch(String),
+    /// The signal row disappeared after the claim; the intent is left for the report (ORPHAN_INTENT).
+    SignalVanished {
+        signal_id: SignalId,
+        key: crate::ids::IdempotencyKey,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::FromTheFuture { emitted_at, now } => write!(
+                f,
+                "emitted_at {} is in the future (now {})",
+                crate::model::rfc3339(*emitted_at),
+                crate::model::rfc3339(*now)
+            ),
+            Refusal::SignalMismatch(why) => f.write_str(why),
+            Refusal::SignalVanished { signal_id, key } => write!(
+                f,
+                "signal {signal_id} disappeared after the claim; intent {key} is left for the report (ORPHAN_INTENT)"
+            ),
+        }
+    }
 }
 
 pub struct Orchestrator<'a> {
@@ -113,11 +148,10 @@ impl Orchestrator<'_> {
     pub async fn process(&self, msg: &SignalMessage) -> Result<Outcome, StoreError> {
         let now = self.clock.now();
         if (msg.emitted_at - now).num_milliseconds() > self.settings.max_clock_skew_ms {
-            return Ok(Outcome::Refused(format!(
-                "emitted_at {} is in the future (now {})",
-                crate::model::rfc3339(msg.emitted_at),
-                crate::model::rfc3339(now)
-            )));
+            return Ok(Outcome::Refused(Refusal::FromTheFuture {
+                emitted_at: msg.emitted_at,
+                now,
+            }));
         }
         let fresh = self.initial_intent(msg, now);
         let (intent, claim, alert) = if fresh.status == IntentStatus::Pending {
@@ -136,7 +170,7 @@ impl Orchestrator<'_> {
                 other => Ok(other),
             },
             Claim::Exists(existing) => self.on_existing(msg, *existing, now).await,
-            Claim::SignalMismatch(why) => Ok(Outcome::Refused(why)),
+            Claim::SignalMismatch(why) => Ok(Outcome::Refused(Refusal::SignalMismatch(why))),
             Claim::ControlChanged(_) | Claim::LimitExceeded { .. } => Ok(Outcome::Retry(
                 "the claim was refused by the risk guard without a decision; trying again".into(),
             )),
@@ -647,10 +681,10 @@ impl Orchestrator<'_> {
                 "attempt {} of {} was fenced off by a newer attempt",
                 f.intent.attempt, f.intent.idempotency_key
             ))),
-            FinalizeOutcome::SignalMissing => Ok(Outcome::Refused(format!(
-                "signal {} disappeared after the claim; intent {} is left for the report (ORPHAN_INTENT)",
-                f.signal_id, f.intent.idempotency_key
-            ))),
+            FinalizeOutcome::SignalMissing => Ok(Outcome::Refused(Refusal::SignalVanished {
+                signal_id: f.signal_id,
+                key: f.intent.idempotency_key,
+            })),
             FinalizeOutcome::DecisionConflict => Err(StoreError::DecisionConflict(format!(
                 "signal {} already carries a different decision than {}",
                 f.signal_id, f.decision.reason_code
