@@ -168,7 +168,7 @@ impl Sweeper<'_> {
                     ViolationType::MissingIntent | ViolationType::NullDecision | ViolationType::NonTerminalIntent
                 )
             })
-            .map(|v| v.signal_id.as_str())
+            .filter_map(|v| v.signal_id.as_ref().map(SignalId::as_str))
             .collect();
         let messages: Vec<SignalMessage> = rows
             .signals
@@ -196,7 +196,7 @@ impl Sweeper<'_> {
             .violations
             .iter()
             .filter(|v| v.violation == ViolationType::FailedWithoutTelegram)
-            .filter_map(|v| SignalId::parse(&v.signal_id).ok())
+            .filter_map(|v| v.signal_id.clone())
             .filter_map(|id| {
                 rows.outbox
                     .get(&AlertRecord::failure_id(&shared::ids::IdempotencyKey::for_signal(&id)))

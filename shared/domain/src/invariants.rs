@@ -173,7 +173,9 @@ pub struct SignalView {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Violation {
-    pub signal_id: String,
+    /// The signal it is found on; None for what no signal accounts for (a ghost order). Served as the id, or "".
+    #[serde(serialize_with = "id_or_empty")]
+    pub signal_id: Option<SignalId>,
     pub timestamp: String,
     pub symbol: String,
     pub side: Side,
@@ -333,7 +335,7 @@ impl Report {
         for g in ghosts {
             self.counts.add_violation(ViolationType::GhostOrder);
             self.violations.push(Violation {
-                signal_id: String::new(),
+                signal_id: None,
                 timestamp: checked_at.map(rfc3339).unwrap_or_default(),
                 symbol: g.symbol.clone(),
                 side: if g.side.eq_ignore_ascii_case("SELL") {
@@ -348,6 +350,10 @@ impl Report {
         }
         self.pass = self.violations.is_empty();
     }
+}
+
+fn id_or_empty<S: serde::Serializer>(id: &Option<SignalId>, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(id.as_ref().map_or("", SignalId::as_str))
 }
 
 /// One violation found on a signal: its type, message and details.
@@ -380,7 +386,7 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, patience: 
         for (v, message, details) in &found {
             counts.add_violation(*v);
             violations.push(Violation {
-                signal_id: s.signal_id.to_string(),
+                signal_id: Some(s.signal_id.clone()),
                 timestamp: timestamp.clone(),
                 symbol: s.symbol.to_string(),
                 side: s.side,
@@ -546,7 +552,7 @@ fn decision_finding(
 
 fn orphan_violation(i: &OrderIntent) -> Violation {
     Violation {
-        signal_id: i.signal_id.to_string(),
+        signal_id: Some(i.signal_id.clone()),
         timestamp: rfc3339(i.created_at),
         symbol: i.symbol.to_string(),
         side: i.side,
@@ -949,6 +955,18 @@ mod tests {
         assert_eq!(v["pass"], true);
         assert_eq!(v["counts"]["in_flight"], 1);
         assert_eq!(v["signals"][0]["order_intent"], serde_json::Value::Null);
+        // A violation no signal accounts for is served with an empty signal_id, as the contract has it.
+        let mut with_ghost = r.clone();
+        let ghost = crate::order::OpenOrder {
+            client_oid: "so1-x".into(),
+            order_id: "1".into(),
+            symbol: "ETH_BTC".into(),
+            side: "BUY".into(),
+        };
+        with_ghost.add_ghosts(&[ghost], Some(t0()));
+        let served = serde_json::to_value(&with_ghost).unwrap();
+        assert_eq!(served["violations"][0]["signal_id"], "");
+        assert_eq!(served["violations"][0]["violation"], "GHOST_ORDER");
         let emf = emf_document("NS", &r, 1);
         assert_eq!(emf["InFlight"], 1);
         assert_eq!(

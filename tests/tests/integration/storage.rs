@@ -360,7 +360,7 @@ async fn an_intent_whose_signal_is_gone_is_an_orphan_in_the_report() {
         let v = r
             .violations
             .iter()
-            .find(|v| v.signal_id == doomed.signal_id.as_str())
+            .find(|v| v.signal_id.as_ref() == Some(&doomed.signal_id))
             .unwrap();
         assert_eq!(v.violation, invariants::ViolationType::OrphanIntent);
     }
