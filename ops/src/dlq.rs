@@ -128,40 +128,13 @@ pub async fn run(args: &Args) -> Result<ExitCode, String> {
         dead.len()
     );
     if !redrive {
-        for d in &dead {
-            let shown = sqs
-                .change_message_visibility()
-                .queue_url(&dlq)
-                .receipt_handle(&d.receipt)
-                .visibility_timeout(0);
-            if let Err(e) = shown.send().await {
-                eprintln!("a message stays hidden for up to 5 minutes: {}", stack::error_chain(&e));
-            }
-        }
+        show_again(&sqs, &dlq, &dead).await;
         if matches!(args.action, Action::Redrive { yes: false }) {
             eprintln!("nothing moved: run `ops dlq redrive --yes` to send them back to the signal queue");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    for d in &dead {
-        sqs.send_message()
-            .queue_url(&queue)
-            .message_body(&d.body)
-            .send()
-            .await
-            .map_err(|e| format!("sending back failed (nothing deleted): {}", stack::error_chain(&e)))?;
-        sqs.delete_message()
-            .queue_url(&dlq)
-            .receipt_handle(&d.receipt)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "sent back but not deleted (it stays in both; decided once): {}",
-                    stack::error_chain(&e)
-                )
-            })?;
-    }
+    move_back(&sqs, &queue, &dlq, &dead).await?;
     let left = sqs
         .get_queue_attributes()
         .queue_url(&dlq)
@@ -177,4 +150,42 @@ pub async fn run(args: &Args) -> Result<ExitCode, String> {
         dead.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Makes the messages a listing read visible again at once.
+async fn show_again(sqs: &aws_sdk_sqs::Client, dlq: &str, dead: &[Dead]) {
+    for d in dead {
+        let shown = sqs
+            .change_message_visibility()
+            .queue_url(dlq)
+            .receipt_handle(&d.receipt)
+            .visibility_timeout(0);
+        if let Err(e) = shown.send().await {
+            eprintln!("a message stays hidden for up to 5 minutes: {}", stack::error_chain(&e));
+        }
+    }
+}
+
+/// Sends each message back to the signal queue, then deletes it from the dead-letter queue.
+async fn move_back(sqs: &aws_sdk_sqs::Client, queue: &str, dlq: &str, dead: &[Dead]) -> Result<(), String> {
+    for d in dead {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(&d.body)
+            .send()
+            .await
+            .map_err(|e| format!("sending back failed (nothing deleted): {}", stack::error_chain(&e)))?;
+        sqs.delete_message()
+            .queue_url(dlq)
+            .receipt_handle(&d.receipt)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "sent back but not deleted (it stays in both; decided once): {}",
+                    stack::error_chain(&e)
+                )
+            })?;
+    }
+    Ok(())
 }

@@ -78,43 +78,50 @@ impl Diagnostics<'_> {
             Ok(q) => q,
             Err(refusal) => return *refusal,
         };
-        let now = self.clock.now();
-        match invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.patience).await {
-            Ok(mut report) => {
-                report.trading = match self.control.control().await {
-                    Ok(c) => Some((&c).into()),
-                    Err(e) => {
-                        tracing::error!(error = %e, "control row unreadable; the report says trading: null");
-                        None
-                    }
-                };
-                match self.control.ghost_orders().await {
-                    Ok((ghosts, at)) => report.add_ghosts(&ghosts, at),
-                    Err(e) => tracing::error!(error = %e, "ghost orders unreadable; not in this report"),
-                }
-                tracing::info!(
-                    hours = query.hours,
-                    limit = query.limit,
-                    total = report.total,
-                    pass = report.pass,
-                    violations = report.violations.len(),
-                    by_link,
-                    "diagnostics report"
-                );
-                if by_link || wants_html(&req) {
-                    return page(&report);
-                }
-                respond(StatusCode::OK, &report)
-            }
+        let report = match self.report(&query).await {
+            Ok(report) => report,
             Err(e) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "diagnostics report failed");
-                error(
+                return error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "could not read the tables",
                     json!({ "error": e.to_string() }),
-                )
+                );
             }
+        };
+        tracing::info!(
+            hours = query.hours,
+            limit = query.limit,
+            total = report.total,
+            pass = report.pass,
+            violations = report.violations.len(),
+            by_link,
+            "diagnostics report"
+        );
+        if by_link || wants_html(&req) {
+            return page(&report);
         }
+        respond(StatusCode::OK, &report)
+    }
+
+    /// The report over the tables, with the control row and the ghost orders of the last reconciliation when they
+    /// can be read (the report stands without them, and the log says why).
+    async fn report(&self, query: &ReportQuery) -> Result<invariants::Report, shared::ports::StoreError> {
+        let now = self.clock.now();
+        let mut report =
+            invariants::collect(self.signals, self.intents, self.alerts, query, now, self.patience).await?;
+        report.trading = match self.control.control().await {
+            Ok(c) => Some((&c).into()),
+            Err(e) => {
+                tracing::error!(error = %e, "control row unreadable; the report says trading: null");
+                None
+            }
+        };
+        match self.control.ghost_orders().await {
+            Ok((ghosts, at)) => report.add_ghosts(&ghosts, at),
+            Err(e) => tracing::error!(error = %e, "ghost orders unreadable; not in this report"),
+        }
+        Ok(report)
     }
 
     /// The JSON API: the key in `X-Diagnostics-Key`, then the report's parameters (400 naming a wrong one).
