@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use shared::config::{patience, ProcessEnv};
 use shared::invariants::{self, ReportQuery};
-use shared::ports::ControlStore;
 
 use crate::stack;
 
@@ -41,10 +40,7 @@ pub async fn run(args: &Args) -> Result<ExitCode, String> {
     let mut report = invariants::collect(&store, &store, &store, &query, now, patience)
         .await
         .map_err(|e| stack::error_chain(&e))?;
-    let control = store.control().await.map_err(|e| stack::error_chain(&e))?;
-    report.trading = Some((&control).into());
-    let (ghosts, at) = store.ghost_orders().await.map_err(|e| stack::error_chain(&e))?;
-    report.add_ghosts(&ghosts, at);
+    invariants::add_control(&mut report, &store).await;
     println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
     if !report.pass {
         eprintln!("ops report: FAIL, {} violation(s)", report.violations.len());

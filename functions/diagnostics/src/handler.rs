@@ -110,17 +110,7 @@ impl Diagnostics<'_> {
         let now = self.clock.now();
         let mut report =
             invariants::collect(self.signals, self.intents, self.alerts, query, now, self.patience).await?;
-        report.trading = match self.control.control().await {
-            Ok(c) => Some((&c).into()),
-            Err(e) => {
-                tracing::error!(error = %e, "control row unreadable; the report says trading: null");
-                None
-            }
-        };
-        match self.control.ghost_orders().await {
-            Ok((ghosts, at)) => report.add_ghosts(&ghosts, at),
-            Err(e) => tracing::error!(error = %e, "ghost orders unreadable; not in this report"),
-        }
+        invariants::add_control(&mut report, self.control).await;
         Ok(report)
     }
 

@@ -97,19 +97,9 @@ impl Sweeper<'_> {
         };
         let rows = invariants::gather(self.signals, self.intents, self.alerts, &query, now).await?;
         let mut report = invariants::evaluate(&query, &rows, now, self.patience);
-        // The halt is shown (TradingHalted) when the control row can be read; the invariants are published either way.
-        report.trading = match self.control.control().await {
-            Ok(c) => Some((&c).into()),
-            Err(e) => {
-                tracing::error!(error = %e, "control row unreadable; TradingHalted not published this run");
-                None
-            }
-        };
-        // Ghost orders as the previous run's look at the exchange found them (this run's look comes after the repairs).
-        match self.control.ghost_orders().await {
-            Ok((ghosts, at)) => report.add_ghosts(&ghosts, at),
-            Err(e) => tracing::error!(error = %e, "ghost orders unreadable; not in this run's counts"),
-        }
+        // The halt (TradingHalted) when the control row can be read, and the ghost orders as the previous run's look
+        // at the exchange found them (this run's look comes after the repairs); the invariants are published either way.
+        invariants::add_control(&mut report, self.control).await;
         let mut emf = emf_document(self.namespace, &report, now.timestamp_millis());
 
         let (redriven, redrive_failures) = self.redrive(&report, &rows).await?;

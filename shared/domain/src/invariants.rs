@@ -701,6 +701,23 @@ async fn orphan_intents(
     Ok(orphans)
 }
 
+/// Adds to `report` what its rows do not hold: the control row (`trading`: the halt and the limits) and the ghost
+/// orders the last reconciliation found. Each is added when it can be read; the report stands without it, and the
+/// log says why.
+pub async fn add_control(report: &mut Report, control: &dyn crate::ports::ControlStore) {
+    report.trading = match control.control().await {
+        Ok(c) => Some((&c).into()),
+        Err(e) => {
+            tracing::error!(error = %e, "control row unreadable; the report says trading: null");
+            None
+        }
+    };
+    match control.ghost_orders().await {
+        Ok((ghosts, at)) => report.add_ghosts(&ghosts, at),
+        Err(e) => tracing::error!(error = %e, "ghost orders unreadable; not in this report"),
+    }
+}
+
 /// Gathers the window's rows and evaluates them.
 pub async fn collect(
     signals: &dyn SignalStore,
