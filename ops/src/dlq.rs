@@ -45,12 +45,6 @@ struct Dead {
     stale: bool,
 }
 
-fn url(var: &str, output: &str) -> Result<String, String> {
-    ProcessEnv
-        .get(var)
-        .ok_or(format!("not set: {var} (the stack output {output})"))
-}
-
 /// What the orchestrator will make of `body` at `now`, in words, and whether it will be stale.
 fn forecast(body: &str, max_age_s: i64, now: DateTime<Utc>) -> (String, bool) {
     match SignalMessage::parse(body) {
@@ -105,8 +99,8 @@ async fn read_all(sqs: &aws_sdk_sqs::Client, dlq: &str, hide_s: i32, max_age_s: 
 
 pub async fn run(args: &Args) -> Result<ExitCode, String> {
     let (queue, dlq) = (
-        url("SIGNALS_QUEUE_URL", "SignalsQueueUrl")?,
-        url("SIGNALS_DLQ_URL", "SignalsDeadLetterQueueUrl")?,
+        stack::setting("SIGNALS_QUEUE_URL", "SignalsQueueUrl")?,
+        stack::setting("SIGNALS_DLQ_URL", "SignalsDeadLetterQueueUrl")?,
     );
     let max_age_s: i64 = match ProcessEnv.get("MAX_SIGNAL_AGE_SECONDS") {
         None => 900,

@@ -14,15 +14,16 @@
 //! `SWEEPER_FUNCTION` / `DIAGNOSTICS_FUNCTION`, `AUTHORIZER_FUNCTION`, `TELEGRAM_WEBHOOK_FUNCTION` (the stack
 //! outputs). A key never goes on the command line (shell history): the exchange key is read from a file or stdin.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
-use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
+use shared::adapters::exchange::build;
 use shared::adapters::secrets::SecretString;
-use shared::config::{ProcessEnv, Source};
-use shared::ports::Exchange;
+use shared::config::{ProcessEnv, TradingConfig};
+use shared::orchestration::ExecutionMode;
 
 use crate::stack;
 
@@ -44,12 +45,6 @@ enum Which {
     Diagnostics,
 }
 
-fn setting(var: &str, output: &str) -> Result<String, String> {
-    ProcessEnv
-        .get(var)
-        .ok_or(format!("not set: {var} (the stack output {output})"))
-}
-
 pub async fn run(args: &Args) -> Result<ExitCode, String> {
     let aws = shared::adapters::aws::load().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
@@ -57,23 +52,23 @@ pub async fn run(args: &Args) -> Result<ExitCode, String> {
     let (secret_id, value, functions) = match &args.which {
         Which::Exchange { key_file } => {
             let functions = [
-                setting("ORCHESTRATOR_FUNCTION", "OrchestratorFunctionName")?,
-                setting("SWEEPER_FUNCTION", "SweeperFunctionName")?,
+                stack::setting("ORCHESTRATOR_FUNCTION", "OrchestratorFunctionName")?,
+                stack::setting("SWEEPER_FUNCTION", "SweeperFunctionName")?,
             ];
-            let secret_id = setting("EXCHANGE_SECRET_ID", "ExchangeSecretName")?;
+            let secret_id = stack::setting("EXCHANGE_SECRET_ID", "ExchangeSecretName")?;
             let value = exchange_key(key_file).await?;
             (secret_id, value, functions.to_vec())
         }
         Which::Diagnostics => {
             let functions = [
-                setting("DIAGNOSTICS_FUNCTION", "DiagnosticsFunctionName")?,
-                setting("AUTHORIZER_FUNCTION", "AuthorizerFunctionName")?,
-                setting("TELEGRAM_WEBHOOK_FUNCTION", "TelegramWebhookFunctionName")?,
+                stack::setting("DIAGNOSTICS_FUNCTION", "DiagnosticsFunctionName")?,
+                stack::setting("AUTHORIZER_FUNCTION", "AuthorizerFunctionName")?,
+                stack::setting("TELEGRAM_WEBHOOK_FUNCTION", "TelegramWebhookFunctionName")?,
             ];
             let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
             let value = serde_json::json!({ "api_key": key }).to_string();
             (
-                setting("DIAGNOSTICS_SECRET_ID", "DiagnosticsSecretName")?,
+                stack::setting("DIAGNOSTICS_SECRET_ID", "DiagnosticsSecretName")?,
                 value,
                 functions.to_vec(),
             )
@@ -109,32 +104,23 @@ pub async fn run(args: &Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The new exchange key from `file`, checked with a signed private read on the exchange (`EXCHANGE_BASE_URL`).
+/// The new exchange key from `file`, checked with a signed private read on the exchange the stack trades on
+/// (`EXCHANGE`, `EXCHANGE_BASE_URL`, `EXCHANGE_TIMEOUT_MS`: the client the orchestrator builds, with this key).
 async fn exchange_key(file: &PathBuf) -> Result<String, String> {
     let text = if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).map_err(|e| format!("stdin: {e}"))?
     } else {
         std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?
     };
-    let fields: serde_json::Map<String, serde_json::Value> =
+    let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&text).map_err(|_| "the key file is not a JSON object {\"api_key\", \"api_secret\"}")?;
-    let field = |name: &str| match fields.get(name).and_then(|v| v.as_str()) {
-        Some(v) if !v.trim().is_empty() && v != "REPLACE_ME" => Ok(SecretString::new(v.to_string())),
-        _ => Err(format!("the key file has no {name}")),
-    };
-    let creds = Credentials {
-        api_key: field("api_key")?,
-        api_secret: field("api_secret")?,
-    };
-    let settings = CryptoComSettings {
-        base_url: ProcessEnv
-            .get("EXCHANGE_BASE_URL")
-            .unwrap_or_else(|| "https://api.crypto.com/exchange/v1".into()),
-        timeout: Duration::from_secs(10),
-        rate_limit_retries: 2,
-        backoff: Duration::from_millis(500),
-    };
-    let exchange = CryptoCom::new(settings, creds.clone()).map_err(|e| e.to_string())?;
+    let fields: BTreeMap<String, SecretString> = object
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), SecretString::new(v.as_str()?.to_string()))))
+        .collect();
+    let mut config = TradingConfig::from_source(&ProcessEnv).map_err(|e| e.to_string())?;
+    config.mode = ExecutionMode::Live;
+    let exchange = build(&config, Some(fields.clone())).map_err(|e| format!("the key file: {e}"))?;
     match exchange.open_orders().await {
         Ok(open) => eprintln!(
             "1. the exchange accepts the new key (a signed read: {} open orders)",
@@ -146,8 +132,8 @@ async fn exchange_key(file: &PathBuf) -> Result<String, String> {
             ))
         }
     }
-    let value = serde_json::json!({ "api_key": creds.api_key.expose(), "api_secret": creds.api_secret.expose() });
-    Ok(value.to_string())
+    let field = |name: &str| fields.get(name).map_or("", SecretString::expose);
+    Ok(serde_json::json!({ "api_key": field("api_key"), "api_secret": field("api_secret") }).to_string())
 }
 
 /// Restarts `function` (its configuration gains `SECRETS_ROTATED_AT`) and waits until the update is done.

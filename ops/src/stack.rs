@@ -3,6 +3,13 @@
 use shared::adapters::dynamodb::DynamoStore;
 use shared::config::{ProcessEnv, Source, TableNames};
 
+/// The stack setting `var` (the stack output `output` gives it), or an error that names both.
+pub fn setting(var: &str, output: &str) -> Result<String, String> {
+    ProcessEnv
+        .get(var)
+        .ok_or(format!("not set: {var} (the stack output {output})"))
+}
+
 /// The tables a command works on. Against a deployment (no `AWS_ENDPOINT_URL`: real AWS) every table it names in
 /// `needed` (variable, stack output) must be set — instead of falling back to the local stack's default names, which
 /// would aim at tables that do not exist (or, worse, another stack's). Locally the defaults are the demo's own.

@@ -58,7 +58,7 @@ async fn functions(env: &TestEnv, names: &[String], variables: &[(&str, &str)]) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exchange_key_is_checked_on_the_exchange_then_stored_then_its_functions_restarted() {
     let env = TestEnv::new("ops-rotate").await;
-    let prefix = env.p.tables.signals.trim_end_matches("signals").to_string();
+    let prefix = &env.prefix;
     let sm = aws_sdk_secretsmanager::Client::new(&env.aws);
     let lambda = aws_sdk_lambda::Client::new(&env.aws);
     let secret_id = format!("{prefix}exchange");
@@ -163,7 +163,7 @@ async fn an_exchange_key_is_checked_on_the_exchange_then_stored_then_its_functio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_diagnostics_key_is_replaced_and_the_apis_functions_restarted() {
     let env = TestEnv::new("ops-rotate-diag").await;
-    let prefix = env.p.tables.signals.trim_end_matches("signals").to_string();
+    let prefix = &env.prefix;
     let sm = aws_sdk_secretsmanager::Client::new(&env.aws);
     let lambda = aws_sdk_lambda::Client::new(&env.aws);
     let secret_id = format!("{prefix}diagnostics");

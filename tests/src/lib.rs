@@ -28,6 +28,8 @@ pub async fn http_get(url: &str) -> Result<reqwest::Response, shared::ports::Box
 pub struct TestEnv {
     pub aws: aws_config::SdkConfig,
     pub p: provision::Provisioned,
+    /// The namespace's unique prefix (`{prefix}signals`, …), for what a test names beside it.
+    pub prefix: String,
 }
 
 impl TestEnv {
@@ -58,7 +60,7 @@ impl TestEnv {
         let p = provision::all(&aws, &prefix, spec)
             .await
             .expect("provisioning the emulator");
-        TestEnv { aws, p }
+        TestEnv { aws, p, prefix }
     }
 
     pub fn store(&self) -> shared::adapters::dynamodb::DynamoStore {

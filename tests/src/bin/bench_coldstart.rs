@@ -76,7 +76,7 @@ async fn run() -> Result<(), BoxError> {
         variant: argv.next().map(PathBuf::from),
     };
     let env = tests::TestEnv::new("bench").await;
-    let peer_table = format!("{}idempotency", env.p.tables.signals.trim_end_matches("signals"));
+    let peer_table = format!("{}idempotency", env.prefix);
     create_peer_table(&env.aws, &peer_table).await?;
     let no_telegram = ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".to_string());
     let mut subjects = vec![
@@ -422,7 +422,7 @@ async fn throughput(
     let orch = (BATCHES * 10) as f64 / t.elapsed().as_secs_f64();
 
     let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
-    let table = format!("{}idempotency", env.p.tables.signals.trim_end_matches("signals"));
+    let table = format!("{}idempotency", env.prefix);
     let n = 300;
     let t = Instant::now();
     for i in 0..n {

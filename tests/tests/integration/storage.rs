@@ -576,7 +576,7 @@ async fn the_local_stack_is_made_from_the_template_and_follows_a_change_to_it() 
         .replace("IndexName: open_fills", "IndexName: open_fills_v2")
         .replace("AttributeName: alert_id,", "AttributeName: alert_key,");
     let stack = Stack::parse(&changed).unwrap();
-    let prefix = t.signals.trim_end_matches("signals").to_string() + "changed-";
+    let prefix = format!("{}changed-", env.prefix);
     let changed_tables = tests::provision::prefixed_tables(&prefix);
     tests::provision::tables_of(&ddb, &stack, &changed_tables)
         .await
