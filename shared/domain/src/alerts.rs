@@ -180,6 +180,113 @@ pub fn order_executed_text(
     )
 }
 
+/// The distance of `price` from `from`, in percent with a sign (`-3 %`).
+fn pct_from(price: Decimal, from: Decimal) -> String {
+    price
+        .checked_sub(from)
+        .and_then(|d| d.checked_mul(Decimal::ONE_HUNDRED))
+        .and_then(|d| d.checked_div(from))
+        .map_or_else(|| "?".into(), |d| format!("{:+} %", d.round_dp(2).normalize()))
+}
+
+fn entry_price(intent: &OrderIntent) -> Decimal {
+    intent.fill.as_ref().map_or(Decimal::ZERO, |f| f.average_price)
+}
+
+/// The SL/TP PLACED Telegram text (HTML): what is protected, the stop and take-profit prices and their distance.
+pub fn protection_placed_text(intent: &OrderIntent, p: &crate::order::Protection) -> String {
+    let (base, entry) = (base_currency(&intent.symbol), entry_price(intent));
+    format!(
+        "🛡 <b>SL/TP PLACED</b> · <b>{}</b>\n{}\n\n📦 Protected: {} {base} · entry avg {}\n🛑 Stop-loss: {} ({})\n🎯 Take-profit: {} ({})\n🆔 OCO: {}\n🕒 Candle: {}",
+        intent.symbol,
+        mode_line(intent_mode(intent)),
+        p.quantity.normalize(),
+        price_text(&intent.symbol, entry),
+        price_text(&intent.symbol, p.stop_price),
+        pct_from(p.stop_price, entry),
+        price_text(&intent.symbol, p.take_profit_price),
+        pct_from(p.take_profit_price, entry),
+        html_escape(p.list_id.as_deref().unwrap_or("found by lookup")),
+        candle_time(intent.signal_id.candle_open_ms()),
+    )
+}
+
+/// The PROTECTION FAILED Telegram text (HTML): no stop could be placed; the position is being closed with a market
+/// SELL, or (on_protection_failure = alert) is held with no stop.
+pub fn protection_failed_text(intent: &OrderIntent, p: &crate::order::Protection) -> String {
+    let base = base_currency(&intent.symbol);
+    let (title, action) = if p.status == crate::order::ProtectionStatus::Flattening {
+        (
+            "PROTECTION FAILED — POSITION CLOSED",
+            format!("📤 Closing it with a market SELL of {} {base}.", p.quantity.normalize()),
+        )
+    } else {
+        (
+            "PROTECTION FAILED — POSITION UNPROTECTED",
+            format!(
+                "⚠️ {} {base} held with no stop: act now (/positions).",
+                p.quantity.normalize()
+            ),
+        )
+    };
+    format!(
+        "🚨 <b>{title}</b> · <b>{}</b>\n{}\n\nNo stop after {} attempts: {}\n{action}\n🕒 Candle: {}",
+        intent.symbol,
+        mode_line(intent_mode(intent)),
+        p.attempts,
+        html_escape(p.last_error.as_deref().unwrap_or("")),
+        candle_time(intent.signal_id.candle_open_ms()),
+    )
+}
+
+/// The exit Telegram text (HTML): TAKE PROFIT HIT, STOP LOSS HIT or POSITION FLATTENED (the market SELL), with what was
+/// sold and the realized P&L in the quote currency and ≈ USD at the entry's recorded rate.
+pub fn protection_closed_text(intent: &OrderIntent, p: &crate::order::Protection) -> String {
+    use crate::order::Leg;
+    let (base, quote) = (base_currency(&intent.symbol), quote_currency(&intent.symbol));
+    let by = p
+        .fills
+        .iter()
+        .filter(|f| f.filled_quantity > Decimal::ZERO)
+        .map(|f| f.leg)
+        .next();
+    let title = match by {
+        Some(Leg::TakeProfit) => "🎯 <b>TAKE PROFIT HIT</b>",
+        Some(Leg::StopLoss) => "🛑 <b>STOP LOSS HIT</b>",
+        _ => "📤 <b>POSITION FLATTENED</b>",
+    };
+    let sold: Vec<String> = p
+        .fills
+        .iter()
+        .filter(|f| f.filled_quantity > Decimal::ZERO)
+        .map(|f| {
+            format!(
+                "{} {base} at {} {quote} ({})",
+                f.filled_quantity.normalize(),
+                f.average_price.normalize(),
+                f.leg
+            )
+        })
+        .collect();
+    let pnl = crate::order::protection::realized_quote(intent, p);
+    let usd = pnl.zip(intent.sizing.as_ref()).and_then(|(v, z)| {
+        let usd = v.checked_mul(z.quote_price.usd_per_unit)?.round_dp(2);
+        Some(format!(" ≈ {usd} USD"))
+    });
+    format!(
+        "{title} · <b>{}</b>\n{}\n\n📦 Sold: {}\n💰 Realized P&amp;L: {}{}\n🕒 Entry candle: {}",
+        intent.symbol,
+        mode_line(intent_mode(intent)),
+        sold.join(", "),
+        pnl.map_or_else(
+            || "unknown".into(),
+            |v| format!("{} {quote}", v.round_dp(8).normalize())
+        ),
+        usd.unwrap_or_default(),
+        candle_time(intent.signal_id.candle_open_ms()),
+    )
+}
+
 /// The ORDER SKIPPED Telegram text (HTML) for an order held back after the signal was sent: a risk limit (which
 /// one, what was left) or a SELL with no position to sell.
 pub fn order_skipped_text(intent: &OrderIntent, code: ReasonCode, amount_usd: Option<Decimal>) -> String {

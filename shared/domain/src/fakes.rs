@@ -207,6 +207,17 @@ impl ControlStore for MemoryStore {
         Ok(t.watchlist.iter().any(|e| &e.symbol == symbol && e.sell_held_elsewhere))
     }
 
+    async fn protection_settings(
+        &self,
+        symbol: &Symbol,
+    ) -> Result<crate::order::protection::ProtectionSettings, StoreError> {
+        let t = self.lock();
+        let row = t.watchlist.iter().find(|e| &e.symbol == symbol);
+        Ok(row
+            .map_or_else(|| WatchlistEntry::new(symbol.clone()), Clone::clone)
+            .protection_settings())
+    }
+
     async fn held(&self, symbol: &Symbol) -> Result<rust_decimal::Decimal, StoreError> {
         Ok(self.lock().held.get(symbol).copied().unwrap_or_default())
     }
@@ -265,7 +276,7 @@ impl IntentStore for MemoryStore {
         let t = self.lock();
         Ok(t.intents
             .values()
-            .filter(|i| crate::order::follow::is_open(i))
+            .filter(|i| crate::order::follow::is_open(i) || crate::order::protection::needs_work(i))
             .cloned()
             .collect())
     }
@@ -337,6 +348,32 @@ impl IntentStore for MemoryStore {
         }
         if let Some(cur) = t.intents.get_mut(&u.key) {
             cur.fill = Some(u.fill.clone());
+        }
+        let held = t.held.entry(u.symbol.clone()).or_default();
+        *held = held.checked_add(u.held_delta).unwrap_or(*held);
+        Ok(true)
+    }
+
+    async fn record_protection(&self, u: &crate::order::protection::ProtectionUpdate) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        let Some(cur) = t.intents.get(&u.key) else {
+            return Ok(false);
+        };
+        let version = cur.protection.as_ref().map_or(0, |p| p.version);
+        if cur.status != IntentStatus::OrderPlaced || version != u.seen_version {
+            return Ok(false);
+        }
+        if let Some(a) = &u.alert {
+            if t.alerts.contains_key(&a.alert_id) {
+                return Err(StoreError::Unexpected(format!(
+                    "outbox row {} exists before its protection step",
+                    a.alert_id
+                )));
+            }
+            t.alerts.insert(a.alert_id.clone(), a.clone());
+        }
+        if let Some(cur) = t.intents.get_mut(&u.key) {
+            cur.protection = Some(u.protection.clone());
         }
         let held = t.held.entry(u.symbol.clone()).or_default();
         *held = held.checked_add(u.held_delta).unwrap_or(*held);
@@ -545,6 +582,7 @@ pub fn intent(s: &SignalRecord, status: IntentStatus, lease_until: DateTime<Utc>
         failure_alert_id: None,
         reserved: Vec::new(),
         fill: None,
+        protection: None,
         created_at: at,
         updated_at: at,
     }
@@ -607,5 +645,222 @@ pub fn sent_signal(
         alert_status: None,
         alert_message_id: None,
         decision: None,
+    }
+}
+
+/// What the in-memory exchange answers to the next `create_oco`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OcoFate {
+    /// Placed, answered.
+    Accept,
+    /// Refused: nothing placed.
+    Reject(String),
+    /// Placed, but the answer is lost (a timeout after the request left).
+    LoseAnswer,
+}
+
+#[derive(Default)]
+struct Book {
+    fates: std::collections::VecDeque<OcoFate>,
+    /// Every leg the exchange holds, by client_oid, with its report now.
+    legs: HashMap<crate::ids::ClientOid, crate::order::Reported>,
+    /// Each leg's quantity.
+    sizes: HashMap<crate::ids::ClientOid, rust_decimal::Decimal>,
+    /// Which OCO a leg belongs to (its sibling), by client_oid.
+    sibling: HashMap<crate::ids::ClientOid, crate::ids::ClientOid>,
+    /// Cancels asked for and not yet applied (the exchange cancels asynchronously).
+    cancels: Vec<crate::ids::ClientOid>,
+    /// Market SELLs (the flatten), filled at once at their reference price.
+    sells: HashMap<crate::ids::ClientOid, crate::order::Reported>,
+    oco_sends: usize,
+    lists: usize,
+}
+
+/// An in-memory exchange that knows OCOs (for the protection's tests and the simulation): scripted create-oco
+/// outcomes, legs triggered by the test (a fill of one leg cancels its sibling, as a native OCO does), cancels
+/// that only take effect when the test says so, market SELLs that fill at once. Entry orders are not its subject:
+/// it places and finds none.
+#[derive(Default, Clone)]
+pub struct OcoExchange {
+    book: Arc<Mutex<Book>>,
+}
+
+impl OcoExchange {
+    fn lock(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// The next create-oco answers (after them: Accept).
+    pub fn script(&self, fates: impl IntoIterator<Item = OcoFate>) {
+        self.lock().fates.extend(fates);
+    }
+    /// How many create-oco requests arrived, and how many OCOs the exchange holds.
+    pub fn oco_counts(&self) -> (usize, usize) {
+        let b = self.lock();
+        (b.oco_sends, b.lists)
+    }
+    /// How many market SELLs (flattens) were placed.
+    pub fn sells(&self) -> usize {
+        self.lock().sells.len()
+    }
+    /// The market reaches a leg: it fills whole at `price` (fee 0.1 % of its value in `fee_currency`), and its sibling,
+    /// if still live, is cancelled by the exchange.
+    pub fn trigger(&self, oid: &crate::ids::ClientOid, price: rust_decimal::Decimal, fee_currency: &str) {
+        let mut b = self.lock();
+        let q = b.sizes.get(oid).copied().unwrap_or_default();
+        let Some(leg) = b.legs.get_mut(oid) else { return };
+        if leg.status.is_terminal() {
+            return;
+        }
+        leg.status = crate::order::OrderStatus::Filled;
+        leg.filled_quantity = q;
+        leg.average_price = price;
+        leg.fee = (q * price * rust_decimal::Decimal::new(1, 3)).round_dp(8);
+        leg.fee_currency = fee_currency.to_string();
+        if let Some(other) = b.sibling.get(oid).cloned() {
+            if let Some(o) = b.legs.get_mut(&other) {
+                if !o.status.is_terminal() {
+                    o.status = crate::order::OrderStatus::Canceled;
+                }
+            }
+        }
+    }
+    /// Applies the cancels asked for so far (a leg that filled meanwhile stays filled).
+    pub fn settle_cancels(&self) {
+        let mut b = self.lock();
+        for oid in std::mem::take(&mut b.cancels) {
+            if let Some(l) = b.legs.get_mut(&oid) {
+                if !l.status.is_terminal() {
+                    l.status = crate::order::OrderStatus::Canceled;
+                }
+            }
+        }
+    }
+    /// Puts a cancelled leg back to ACTIVE (as if the exchange had not cancelled a filled leg's sibling).
+    pub fn revive(&self, oid: &crate::ids::ClientOid) {
+        if let Some(l) = self.lock().legs.get_mut(oid) {
+            l.status = crate::order::OrderStatus::Active;
+        }
+    }
+    /// The exchange's report of a leg now.
+    pub fn leg(&self, oid: &crate::ids::ClientOid) -> Option<crate::order::Reported> {
+        self.lock().legs.get(oid).cloned()
+    }
+}
+
+fn open_leg(symbol: &Symbol) -> crate::order::Reported {
+    crate::order::Reported {
+        status: crate::order::OrderStatus::Active,
+        filled_quantity: rust_decimal::Decimal::ZERO,
+        average_price: rust_decimal::Decimal::ZERO,
+        fee: rust_decimal::Decimal::ZERO,
+        fee_currency: crate::money::quote_currency(symbol).to_string(),
+    }
+}
+
+#[async_trait]
+impl crate::ports::Exchange for OcoExchange {
+    async fn usd_price(&self, currency: &str) -> Result<crate::money::UsdPrice, crate::ports::ExchangeError> {
+        Ok(crate::money::UsdPrice {
+            currency: currency.to_string(),
+            usd_per_unit: rust_decimal::Decimal::ONE,
+            source: "memory".into(),
+        })
+    }
+    async fn place_order(
+        &self,
+        req: &crate::ports::OrderRequest,
+    ) -> Result<crate::ports::OrderAck, crate::ports::ExchangeError> {
+        let q = req.quantity.map_or(rust_decimal::Decimal::ZERO, |q| q.0);
+        let report = crate::order::Reported {
+            status: crate::order::OrderStatus::Filled,
+            filled_quantity: q,
+            average_price: req.ref_price,
+            fee: rust_decimal::Decimal::ZERO,
+            fee_currency: crate::money::quote_currency(&req.symbol).to_string(),
+        };
+        self.lock().sells.entry(req.client_oid.clone()).or_insert(report);
+        Ok(crate::ports::OrderAck {
+            order_id: format!("sell-{}", req.client_oid),
+            client_oid: req.client_oid.clone(),
+        })
+    }
+    async fn find_order(
+        &self,
+        oid: &crate::ids::ClientOid,
+    ) -> Result<crate::ports::Lookup, crate::ports::ExchangeError> {
+        Ok(match self.lock().sells.contains_key(oid) {
+            true => crate::ports::Lookup::Placed(crate::ports::OrderAck {
+                order_id: format!("sell-{oid}"),
+                client_oid: oid.clone(),
+            }),
+            false => crate::ports::Lookup::NotFound,
+        })
+    }
+    async fn order_detail(
+        &self,
+        order: &crate::order::PlacedOrder,
+    ) -> Result<Option<crate::order::Reported>, crate::ports::ExchangeError> {
+        Ok(self.lock().sells.get(&order.client_oid).cloned())
+    }
+    async fn open_orders(&self) -> Result<Vec<crate::order::OpenOrder>, crate::ports::ExchangeError> {
+        Ok(Vec::new())
+    }
+    async fn create_oco(&self, oco: &crate::order::Oco) -> Result<crate::order::OcoAck, crate::ports::ExchangeError> {
+        let mut b = self.lock();
+        b.oco_sends += 1;
+        let fate = b.fates.pop_front().unwrap_or(OcoFate::Accept);
+        if let OcoFate::Reject(why) = fate {
+            return Err(crate::ports::ExchangeError::Rejected {
+                code: crate::model::ReasonCode::ExchangeRejected,
+                message: why,
+                snippet: "memory: create-oco rejected".into(),
+            });
+        }
+        let (tp, sl) = (oco.take_profit_oid.clone(), oco.stop_loss_oid.clone());
+        if b.legs.contains_key(&tp) || b.legs.contains_key(&sl) {
+            // What the exchange answers to a client_oid it already holds: nothing new is placed.
+            return Err(crate::ports::ExchangeError::Rejected {
+                code: crate::model::ReasonCode::ExchangeRejected,
+                message: "204 DUPLICATE_CLORDID".into(),
+                snippet: "code=204".into(),
+            });
+        }
+        b.legs.insert(tp.clone(), open_leg(&oco.symbol));
+        b.legs.insert(sl.clone(), open_leg(&oco.symbol));
+        b.sizes.insert(tp.clone(), oco.quantity);
+        b.sizes.insert(sl.clone(), oco.quantity);
+        b.sibling.insert(tp.clone(), sl.clone());
+        b.sibling.insert(sl, tp);
+        b.lists += 1;
+        if fate == OcoFate::LoseAnswer {
+            return Err(crate::ports::ExchangeError::unknown("timeout after the request left"));
+        }
+        Ok(crate::order::OcoAck {
+            list_id: format!("list-{}", b.lists),
+            quantity: oco.quantity,
+            stop_price: oco.stop_price,
+            take_profit_price: oco.take_profit_price,
+        })
+    }
+    async fn oco_detail(
+        &self,
+        oco: &crate::order::Oco,
+    ) -> Result<crate::order::OcoReport, crate::ports::ExchangeError> {
+        let b = self.lock();
+        let report = |oid: &crate::ids::ClientOid| b.legs.get(oid).cloned();
+        Ok(crate::order::OcoReport {
+            take_profit: report(&oco.take_profit_oid),
+            stop_loss: report(&oco.stop_loss_oid),
+        })
+    }
+    async fn cancel_leg(
+        &self,
+        oco: &crate::order::Oco,
+        leg: crate::order::Leg,
+    ) -> Result<(), crate::ports::ExchangeError> {
+        if let Some(oid) = oco.oid(leg) {
+            self.lock().cancels.push(oid.clone());
+        }
+        Ok(())
     }
 }

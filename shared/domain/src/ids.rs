@@ -260,7 +260,13 @@ impl ClientOid {
 
     /// `so1-` + the first 32 hex digits (128 bits) of SHA-256(idempotency_key): 36 characters, stable forever.
     pub fn derive(key: &IdempotencyKey) -> Self {
-        let digest = Sha256::digest(key.as_str().as_bytes());
+        Self::derive_from(key.as_str())
+    }
+
+    /// `so1-` + the first 32 hex digits of SHA-256(`seed`): the form of every order this system places (an entry's
+    /// from its key, a protective leg's from its key and the leg).
+    pub(crate) fn derive_from(seed: &str) -> Self {
+        let digest = Sha256::digest(seed.as_bytes());
         let mut s = String::with_capacity(Self::MAX_LEN);
         s.push_str(Self::PREFIX);
         s.push_str(&hex::encode(digest)[..Self::MAX_LEN - Self::PREFIX.len()]);

@@ -157,6 +157,9 @@ wire_enum!(
         OrderPlaced = "ORDER_PLACED",
         OrderSkipped = "ORDER_SKIPPED",
         OrderExecuted = "ORDER_EXECUTED",
+        ProtectionPlaced = "PROTECTION_PLACED",
+        ProtectionFailed = "PROTECTION_FAILED",
+        ProtectionClosed = "PROTECTION_CLOSED",
     }
 );
 
@@ -278,6 +281,8 @@ pub struct OrderIntent {
     pub reserved: Vec<CounterDelta>,
     /// What the exchange last reported about the placed order (docs/DESIGN.md §13); None until first read.
     pub fill: Option<Fill>,
+    /// A filled BUY's stop-loss and take-profit (docs/DESIGN.md §14); None until the protector first looks.
+    pub protection: Option<crate::order::Protection>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -310,7 +315,15 @@ pub enum AlertId {
     /// One ORDER EXECUTED row per fill increment, numbered from 1 ([`crate::order::Fill::increments`]): an
     /// increment has one id whoever records it, and the sweeper finds every row of an order from its intent.
     Executed(IdempotencyKey, u32),
+    /// A filled BUY's protection messages: SL/TP PLACED, PROTECTION FAILED, and the exit (TAKE PROFIT HIT, STOP
+    /// LOSS HIT, POSITION CLOSED), each once per entry.
+    Protection(IdempotencyKey, ProtectionEvent),
 }
+
+wire_enum!(
+    /// Which protection message of an entry (the last part of `protection:{key}:{event}`).
+    ProtectionEvent { Placed = "placed", Failed = "failed", Closed = "closed" }
+);
 
 impl std::fmt::Display for AlertId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -320,6 +333,7 @@ impl std::fmt::Display for AlertId {
             AlertId::Skipped(key) => write!(f, "skipped:{key}"),
             AlertId::Failure(key) => write!(f, "failure:{key}"),
             AlertId::Executed(key, increment) => write!(f, "executed:{key}:{increment}"),
+            AlertId::Protection(key, event) => write!(f, "protection:{key}:{event}"),
         }
     }
 }
@@ -337,6 +351,10 @@ impl AlertId {
             "executed" => {
                 let (k, increment) = rest.rsplit_once(':')?;
                 AlertId::Executed(key(k)?, increment.parse().ok()?)
+            }
+            "protection" => {
+                let (k, event) = rest.rsplit_once(':')?;
+                AlertId::Protection(key(k)?, ProtectionEvent::parse(event)?)
             }
             _ => return None,
         };
@@ -399,6 +417,18 @@ pub struct WatchlistEntry {
     /// docs/DESIGN.md §13). Read by the orchestrator when it sizes a SELL.
     #[serde(default)]
     pub sell_held_elsewhere: bool,
+    /// A stop-loss and a take-profit on the exchange after each filled BUY (default on; docs/DESIGN.md §14).
+    #[serde(default = "yes")]
+    pub protection: bool,
+    /// Percent under the average fill price for the stop; default the preset's (3 conservative, 2 aggressive).
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub sl_percentage: Option<Decimal>,
+    /// Percent over the average fill price for the take-profit; default the preset's.
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub tp_percentage: Option<Decimal>,
+    /// `flatten` (default: close the position with a market SELL when no stop can be placed) or `alert`.
+    #[serde(default)]
+    pub on_protection_failure: Option<Setting<crate::order::protection::OnFailure>>,
     /// Per-symbol risk limits (docs/DESIGN.md §11), read by the orchestrator at each claim.
     #[serde(flatten)]
     pub limits: RiskLimits,
@@ -426,6 +456,10 @@ impl WatchlistEntry {
             timeframe: None,
             rsi_method: None,
             sell_held_elsewhere: false,
+            protection: yes(),
+            sl_percentage: None,
+            tp_percentage: None,
+            on_protection_failure: None,
             limits: RiskLimits::default(),
             last_buy: None,
             last_sell: None,
@@ -474,7 +508,46 @@ impl WatchlistEntry {
             }
         }
         out.extend(self.limits.problems(s.as_str()));
+        for (name, pct) in [
+            ("sl_percentage", self.sl_percentage),
+            ("tp_percentage", self.tp_percentage),
+        ] {
+            if let Some(v) = pct.filter(|v| *v <= Decimal::ZERO || *v >= Decimal::from(50)) {
+                out.push(format!("{s}: {name} {v} must be more than 0 and under 50 (percent)"));
+            }
+        }
+        if let Some(Setting::Invalid(m)) = &self.on_protection_failure {
+            out.push(format!("{s}: on_protection_failure {m:?} is neither flatten nor alert"));
+        }
         out
+    }
+
+    /// The protection settings of this row: its own percentages, else its preset's; a setting that names nothing
+    /// (or a preset that names nothing) falls back to the safe default — protection stays on, failures flatten.
+    pub fn protection_settings(&self) -> crate::order::protection::ProtectionSettings {
+        let preset_pct = self
+            .preset
+            .valid()
+            .map_or(crate::strategy::DEFAULT_PRESET.protection_pct, |p| p.protection_pct);
+        crate::order::protection::ProtectionSettings {
+            enabled: self.protection,
+            sl_pct: self.sl_percentage.unwrap_or(preset_pct),
+            tp_pct: self.tp_percentage.unwrap_or(preset_pct),
+            on_failure: self
+                .on_protection_failure
+                .as_ref()
+                .and_then(Setting::valid)
+                .unwrap_or(crate::order::protection::OnFailure::Flatten),
+        }
+    }
+}
+
+impl Named for crate::order::protection::OnFailure {
+    fn from_name(raw: &str) -> Option<Self> {
+        Self::parse(raw)
+    }
+    fn name(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -720,6 +793,7 @@ mod tests {
             AlertId::Skipped(key.clone()),
             AlertId::Failure(key.clone()),
             AlertId::Executed(key.clone(), 3),
+            AlertId::Protection(key.clone(), ProtectionEvent::Closed),
         ];
         for id in all {
             assert_eq!(AlertId::parse(&id.to_string()), Some(id.clone()), "{id}");

@@ -290,6 +290,7 @@ impl Orchestrator<'_> {
             failure_alert_id: None,
             reserved: Vec::new(),
             fill: None,
+            protection: None,
             created_at: now,
             updated_at: now,
         };

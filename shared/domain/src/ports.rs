@@ -11,7 +11,8 @@ use crate::model::{
     AlertRecord, Decision, Emission, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
 };
 use crate::money::{Quantity, QuoteAmount, Usd, UsdPrice};
-use crate::order::{FillUpdate, OpenOrder, PlacedOrder, Reported};
+use crate::order::protection::{ProtectionSettings, ProtectionUpdate};
+use crate::order::{FillUpdate, Leg, Oco, OcoAck, OcoReport, OpenOrder, PlacedOrder, Reported};
 use crate::risk::{Control, CounterDelta, Reservation, RiskLimits, Usage};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -188,6 +189,11 @@ pub trait IntentStore: Send + Sync {
     /// Rewrites a non-terminal intent this worker owns (UNKNOWN after an ambiguous send; the time of a resend),
     /// conditioned on `attempt` being unchanged. false: fenced off.
     async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError>;
+    /// Records a protection step (docs/DESIGN.md §14) in one transaction: the entry's protection on the condition
+    /// that the stored one is still at `seen_version` (absent for 0) and the intent is ORDER_PLACED, the step's
+    /// outbox row, and the change of the symbol's held quantity. An entry stays in the `open_fills` index until its
+    /// protection is final. Ok(false): another worker wrote first (nothing written).
+    async fn record_protection(&self, update: &ProtectionUpdate) -> Result<bool, StoreError>;
 }
 
 /// The control row, the risk counters and the per-symbol limits (docs/DESIGN.md §11).
@@ -206,6 +212,9 @@ pub trait ControlStore: Send + Sync {
     /// The watchlist row's `sell_held_elsewhere` (false when the row is gone): a SELL may sell the configured amount
     /// beyond what this system's fills hold.
     async fn sells_held_elsewhere(&self, symbol: &Symbol) -> Result<bool, StoreError>;
+    /// The symbol's protection settings from its watchlist row ([`WatchlistEntry::protection_settings`]; the
+    /// defaults when the row is gone: protection on).
+    async fn protection_settings(&self, symbol: &Symbol) -> Result<ProtectionSettings, StoreError>;
     /// The base quantity the system's own fills hold for `symbol` (`position#{symbol}`; zero when none).
     async fn held(&self, symbol: &Symbol) -> Result<Decimal, StoreError>;
     /// The ghost orders the last reconciliation found (open on the exchange with this system's client_oid form, no
@@ -384,6 +393,31 @@ pub trait Exchange: Send + Sync {
     async fn order_detail(&self, order: &PlacedOrder) -> Result<Option<Reported>, ExchangeError>;
     /// Every order the exchange holds open for the account (`private/get-open-orders`, all instruments).
     async fn open_orders(&self) -> Result<Vec<OpenOrder>, ExchangeError>;
+    /// Places a protective OCO (`private/advanced/create-oco`: a take-profit LIMIT and a stop leg, each with its
+    /// client_oid), its prices rounded to the instrument's tick in the safe direction and its quantity down to the
+    /// step; answers with the list id and what was sent. An exchange without it refuses (nothing is placed).
+    async fn create_oco(&self, oco: &Oco) -> Result<OcoAck, ExchangeError> {
+        Err(unsupported(&oco.symbol, "create-oco"))
+    }
+    /// What the exchange reports about both legs of an OCO now (`private/advanced/get-order-detail` by each leg's
+    /// client_oid); a leg the exchange does not know is None.
+    async fn oco_detail(&self, oco: &Oco) -> Result<OcoReport, ExchangeError> {
+        Err(unsupported(&oco.symbol, "advanced/get-order-detail"))
+    }
+    /// Asks the exchange to cancel one leg (`private/advanced/cancel-order` by client_oid). Asynchronous: the leg
+    /// may still fill; [`Exchange::oco_detail`] confirms. A leg already final is not an error.
+    async fn cancel_leg(&self, oco: &Oco, leg: Leg) -> Result<(), ExchangeError> {
+        let _ = leg;
+        Err(unsupported(&oco.symbol, "advanced/cancel-order"))
+    }
+}
+
+fn unsupported(symbol: &Symbol, method: &str) -> ExchangeError {
+    ExchangeError::Rejected {
+        code: ReasonCode::ExchangeRejected,
+        message: format!("this exchange has no {method} ({symbol})"),
+        snippet: format!("unsupported: {method}"),
+    }
 }
 
 /// Market prices now, from the exchange's public tickers (no credentials): what a position is worth when someone

@@ -41,6 +41,9 @@ pub struct Preset {
     pub buy_target: Option<f64>,
     /// How RSI is computed (the original's simple mean in the table; Wilder's as a watchlist option).
     pub rsi: RsiMethod,
+    /// The stop-loss and take-profit distance from the average fill price, in percent (the original's 3 for
+    /// conservative presets, 2 for aggressive ones), unless the watchlist row sets its own.
+    pub protection_pct: rust_decimal::Decimal,
 }
 
 impl Preset {
@@ -73,6 +76,7 @@ pub const PRESETS: &[Preset] = &[
         ema10_tolerance: BELOW,
         buy_target: None,
         rsi: RsiMethod::Simple,
+        protection_pct: rust_decimal::Decimal::from_parts(3, 0, 0, false, 0),
     },
     Preset {
         name: "swing-aggressive",
@@ -86,6 +90,7 @@ pub const PRESETS: &[Preset] = &[
         ema10_tolerance: BELOW,
         buy_target: None,
         rsi: RsiMethod::Simple,
+        protection_pct: rust_decimal::Decimal::from_parts(2, 0, 0, false, 0),
     },
     Preset {
         name: "intraday-conservative",
@@ -99,6 +104,7 @@ pub const PRESETS: &[Preset] = &[
         ema10_tolerance: BELOW,
         buy_target: None,
         rsi: RsiMethod::Simple,
+        protection_pct: rust_decimal::Decimal::from_parts(3, 0, 0, false, 0),
     },
     Preset {
         name: "intraday-aggressive",
@@ -112,6 +118,7 @@ pub const PRESETS: &[Preset] = &[
         ema10_tolerance: BELOW,
         buy_target: None,
         rsi: RsiMethod::Simple,
+        protection_pct: rust_decimal::Decimal::from_parts(2, 0, 0, false, 0),
     },
     Preset {
         name: "scalp-conservative",
@@ -125,6 +132,7 @@ pub const PRESETS: &[Preset] = &[
         ema10_tolerance: 0.05,
         buy_target: None,
         rsi: RsiMethod::Simple,
+        protection_pct: rust_decimal::Decimal::from_parts(3, 0, 0, false, 0),
     },
     Preset {
         name: "scalp-aggressive",
@@ -138,6 +146,7 @@ pub const PRESETS: &[Preset] = &[
         ema10_tolerance: 0.05,
         buy_target: None,
         rsi: RsiMethod::Simple,
+        protection_pct: rust_decimal::Decimal::from_parts(2, 0, 0, false, 0),
     },
 ];
 

@@ -121,6 +121,10 @@ impl IntentStore for SlowStore {
         self.stall().await;
         self.inner.record_fill(u).await
     }
+    async fn record_protection(&self, u: &domain::order::protection::ProtectionUpdate) -> Result<bool, StoreError> {
+        self.stall().await;
+        self.inner.record_protection(u).await
+    }
 }
 #[async_trait]
 impl SignalStore for SlowStore {

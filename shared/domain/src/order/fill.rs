@@ -217,6 +217,9 @@ pub struct FillUpdate {
     pub alert: Option<AlertRecord>,
     /// Added to the symbol's held quantity (`position#{symbol}`).
     pub held_delta: Decimal,
+    /// A BUY that filled something stays among the open orders after a final fill: its protection follows
+    /// (docs/DESIGN.md §14).
+    pub keeps_open: bool,
 }
 
 #[cfg(test)]

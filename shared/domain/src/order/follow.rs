@@ -89,6 +89,7 @@ impl Follower<'_> {
             seen_version: prev.map_or(0, |p| p.version),
             held_delta: fill.held_delta(prev, &intent.symbol, intent.side),
             alert: executed.clone(),
+            keeps_open: intent.side == crate::ids::Side::Buy && fill.filled_quantity > Decimal::ZERO,
             fill,
         };
         if !self.intents.record_fill(&update).await? {

@@ -125,10 +125,24 @@ impl Ledger {
             .filter(|i| i.fill.as_ref().is_some_and(|f| f.filled_quantity > Decimal::ZERO))
             .collect();
         filled.sort_by(|a, b| (a.created_at, &a.idempotency_key).cmp(&(b.created_at, &b.idempotency_key)));
+        // Each order's fill at its intent's creation; each protective order's fill (a BUY's take-profit, stop or
+        // flatten: a SELL) at the time it was recorded — after its entry, in time order with the other orders.
+        let mut events: Vec<(DateTime<Utc>, usize, Side, crate::order::Fill)> = Vec::new();
+        for (n, intent) in filled.iter().enumerate() {
+            if let Some(fill) = &intent.fill {
+                events.push((intent.created_at, n, intent.side, fill.clone()));
+            }
+            let legs = intent.protection.iter().flat_map(|p| p.fills.iter());
+            for leg in legs.filter(|l| l.filled_quantity > Decimal::ZERO) {
+                events.push((leg.updated_at.max(intent.created_at), n, Side::Sell, leg.as_fill()));
+            }
+        }
+        events.sort_by_key(|e| (e.0, e.1));
         let mut ledger = Ledger::new(dust);
-        for intent in filled {
-            if let (Some(fill), Some(sizing)) = (&intent.fill, &intent.sizing) {
-                ledger.record(&intent.symbol, intent.side, fill, sizing.quote_price.usd_per_unit);
+        for (_, n, side, fill) in events {
+            let intent = filled[n];
+            if let Some(sizing) = &intent.sizing {
+                ledger.record(&intent.symbol, side, &fill, sizing.quote_price.usd_per_unit);
             }
         }
         ledger

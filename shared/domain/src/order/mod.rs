@@ -10,7 +10,10 @@ pub mod fill;
 pub mod follow;
 pub mod ghosts;
 pub mod ledger;
+pub mod protect;
+pub mod protection;
 
 pub use fill::{Fill, FillUpdate, OpenOrder, OrderStatus, PlacedOrder, Reported};
 pub use follow::{Followed, Follower};
 pub use ledger::{Ledger, Position, RealizedPoint, Unrealized};
+pub use protection::{Leg, Oco, OcoAck, OcoReport, Protection, ProtectionStatus};

@@ -239,8 +239,9 @@ impl IntentStore for DynamoStore {
             values.insert(":seen".into(), n(u.seen_version));
             "#st = :placed AND fill_version = :seen"
         };
-        // A final fill takes the order out of the open_fills index.
-        let remove = if u.fill.status.is_terminal() {
+        // A final fill takes the order out of the open_fills index, unless it is a BUY that filled something: its
+        // protection (docs/DESIGN.md §14) keeps it there until the protection is final.
+        let remove = if u.fill.status.is_terminal() && !u.keeps_open {
             format!(" REMOVE {OPEN_FILL}")
         } else {
             String::new()
@@ -262,6 +263,75 @@ impl IntentStore for DynamoStore {
             items.push(risk::add_held(&self.tables.risk, &u.symbol, u.held_delta)?);
         }
         let token = hex::encode(&Sha256::digest(format!("{}#{}", u.key, u.fill.version))[..16]);
+        self.transact_conditional(items, token, "TransactWriteItems fill").await
+    }
+
+    async fn record_protection(&self, u: &crate::order::protection::ProtectionUpdate) -> Result<bool, StoreError> {
+        let build = |e| StoreError::backend("TransactWriteItems protection (build)", e);
+        let json = serde_json::to_string(&u.protection)
+            .map_err(|e| StoreError::Unexpected(format!("protection record: {e}")))?;
+        let mut values: Item = HashMap::from([
+            (":placed".into(), s(IntentStatus::OrderPlaced.as_str())),
+            (":p".into(), s(json)),
+            (":v".into(), n(u.protection.version)),
+        ]);
+        let condition = if u.seen_version == 0 {
+            "#st = :placed AND attribute_not_exists(protection_version)"
+        } else {
+            values.insert(":seen".into(), n(u.seen_version));
+            "#st = :placed AND protection_version = :seen"
+        };
+        // A final protection takes the entry out of the open_fills index; until then the reconciler finds it there.
+        let open = if u.protection.status.is_final() {
+            format!(" REMOVE {OPEN_FILL}")
+        } else {
+            values.insert(":open".into(), s(OPEN));
+            format!(", {OPEN_FILL} = :open")
+        };
+        let update = Update::builder()
+            .table_name(&self.tables.intents)
+            .key("idempotency_key", s(u.key.as_str()))
+            .update_expression(format!("SET protection = :p, protection_version = :v{open}"))
+            .condition_expression(condition)
+            .expression_attribute_names("#st", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if let Some(alert) = &u.alert {
+            items.push(self.outbox_put(alert)?);
+        }
+        if !u.held_delta.is_zero() {
+            items.push(risk::add_held(&self.tables.risk, &u.symbol, u.held_delta)?);
+        }
+        let token = hex::encode(&Sha256::digest(format!("{}#protection#{}", u.key, u.protection.version))[..16]);
+        self.transact_conditional(items, token, "TransactWriteItems protection")
+            .await
+    }
+
+    async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(intent, self.tables.retention_days)))
+            .condition_expression("attempt = :mine")
+            .expression_attribute_values(":mine", n(intent.attempt))
+            .send()
+            .await;
+        put_applied(res, "PutItem order_intents (owned)")
+    }
+}
+
+impl DynamoStore {
+    /// Sends a transaction whose first item is the conditional write of a record: Ok(false) when that condition
+    /// failed (another writer was first; nothing written). `token` makes an SDK retry of an applied write a no-op.
+    async fn transact_conditional(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: String,
+        op: &'static str,
+    ) -> Result<bool, StoreError> {
         let res = self
             .client
             .transact_write_items()
@@ -277,22 +347,9 @@ impl IntentStore for DynamoStore {
                 {
                     Ok(false)
                 }
-                other => Err(StoreError::backend("TransactWriteItems fill", other)),
+                other => Err(StoreError::backend(op, other)),
             },
         }
-    }
-
-    async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.tables.intents)
-            .set_item(Some(intent_item(intent, self.tables.retention_days)))
-            .condition_expression("attempt = :mine")
-            .expression_attribute_values(":mine", n(intent.attempt))
-            .send()
-            .await;
-        put_applied(res, "PutItem order_intents (owned)")
     }
 }
 
@@ -321,8 +378,12 @@ pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
         ("updated_at".into(), s(rfc3339(x.updated_at))),
     ]);
     put_opt(&mut item, "order_id", x.order_id.as_ref().map(s));
-    if crate::order::follow::is_open(x) {
+    if crate::order::follow::is_open(x) || crate::order::protection::needs_work(x) {
         item.insert(OPEN_FILL.into(), s(OPEN));
+    }
+    if let Some(p) = &x.protection {
+        item.insert("protection".into(), s(serde_json::to_string(p).unwrap_or_default()));
+        item.insert("protection_version".into(), n(p.version));
     }
     if let Some(z) = &x.sizing {
         // The size and how it was reached: USD asked, the quote currency's USD price and its source, the
@@ -433,6 +494,9 @@ pub(super) fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
             .transpose()?
             .unwrap_or_default(),
         fill: fill_from(item)?,
+        protection: opt_s(item, "protection")
+            .map(|r| parse("protection", r, |r| serde_json::from_str::<crate::order::Protection>(r)))
+            .transpose()?,
         created_at: req_time(item, "created_at")?,
         updated_at: req_time(item, "updated_at")?,
     })

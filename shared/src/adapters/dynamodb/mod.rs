@@ -120,6 +120,7 @@ impl DynamoStore {
             ("trade_enabled", AttributeValue::Bool(e.trade_enabled)),
             ("notify_order_placed", AttributeValue::Bool(e.notify_order_placed)),
             ("sell_held_elsewhere", AttributeValue::Bool(e.sell_held_elsewhere)),
+            ("protection", AttributeValue::Bool(e.protection)),
             ("trade_amount_usd", AttributeValue::N(e.trade_amount_usd.to_string())),
             ("preset", s(e.preset.name())),
         ];
@@ -136,9 +137,17 @@ impl DynamoStore {
                 None => remove.push(name),
             }
         }
+        let pct = |p: Option<Decimal>| p.map(|v| v.to_string());
+        let (sl, tp) = (pct(e.sl_percentage), pct(e.tp_percentage));
         let texts = [
             ("timeframe", e.timeframe.as_ref().map(Setting::name)),
             ("rsi_method", e.rsi_method.as_ref().map(Setting::name)),
+            (
+                "on_protection_failure",
+                e.on_protection_failure.as_ref().map(Setting::name),
+            ),
+            ("sl_percentage", sl.as_deref()),
+            ("tp_percentage", tp.as_deref()),
         ];
         for (name, value) in texts {
             match value {

@@ -306,6 +306,26 @@ impl ControlStore for DynamoStore {
             .unwrap_or(false))
     }
 
+    async fn protection_settings(
+        &self,
+        symbol: &Symbol,
+    ) -> Result<crate::order::protection::ProtectionSettings, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.watchlist)
+            .key("symbol", s(symbol.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("GetItem watchlist (protection)", e))?;
+        let row = match &out.item {
+            Some(item) => super::watchlist::watchlist_from(item)?,
+            None => crate::model::WatchlistEntry::new(symbol.clone()),
+        };
+        Ok(row.protection_settings())
+    }
+
     async fn held(&self, symbol: &Symbol) -> Result<Decimal, StoreError> {
         let item = self.risk_item(&held_key(symbol)).await?;
         let raw = item.as_ref().and_then(|i| i.get("qty")).and_then(|v| v.as_n().ok());

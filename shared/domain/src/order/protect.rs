@@ -1,0 +1,837 @@
+//! Protecting filled BUYs (docs/DESIGN.md §14): the steps that place, follow and close a position's protection,
+//! each one conditional write of the BUY intent's protection record (`IntentStore::record_protection`) with its
+//! message's outbox row and the change of the held quantity in the same transaction. The orchestrator protects the
+//! order it just placed once its fill is final; the sweeper runs every entry whose protection is not final on each
+//! run. Two workers on one entry race on the record's version: one writes, the other changes nothing.
+//!
+//! The OCO is sent only by the worker whose PLACING write won (it holds a lease); after a lost answer, the next
+//! worker looks the legs up by client_oid before it sends again, so a position never has two protections.
+
+use chrono::Duration;
+use rust_decimal::Decimal;
+
+use crate::ids::Side;
+use crate::model::{AlertKind, AlertRecord, AlertStatus, OrderIntent};
+use crate::order::protection::{
+    is_entry, needs_work, LegFill, OnFailure, Plan, ProtectionSettings, ProtectionUpdate, MAX_ATTEMPTS,
+};
+use crate::order::{Leg, OcoReport, PlacedOrder, Protection, ProtectionStatus, Reported};
+use crate::ports::{
+    AlertStore, Clock, ControlStore, Exchange, ExchangeError, IntentStore, Notifier, OrderRequest, StoreError,
+};
+
+/// How long the worker that claimed a send owns it before another may look it up and send again.
+pub const LEASE: Duration = Duration::seconds(30);
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Protected {
+    /// Not an entry to protect, or its protection is final.
+    Final,
+    /// Recorded: the protection now stands at this status.
+    Moved(ProtectionStatus),
+    /// Nothing new on the exchange.
+    Unchanged,
+    /// Another worker owns the send (its lease runs), or wrote first.
+    Busy,
+    /// The exchange could not be read or the send's outcome is unknown: the next run tries again.
+    Retry(String),
+}
+
+/// Totals of a pass over many entries (the sweeper's run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProtectTotals {
+    pub looked_at: usize,
+    pub moved: usize,
+    pub unchanged: usize,
+    pub busy: usize,
+    pub retry: usize,
+}
+
+pub struct Protector<'a> {
+    pub intents: &'a dyn IntentStore,
+    pub alerts: &'a dyn AlertStore,
+    pub control: &'a dyn ControlStore,
+    pub exchange: &'a dyn Exchange,
+    pub notifier: &'a dyn Notifier,
+    pub clock: &'a dyn Clock,
+    /// Decimal places of a quantity (the orchestrator's `QUANTITY_DECIMALS`): less than one step is dust.
+    pub quantity_decimals: u32,
+}
+
+impl Protector<'_> {
+    /// Moves one entry's protection as far as it goes now (at most a few writes), sending each written message.
+    pub async fn protect(&self, intent: &OrderIntent) -> Result<Protected, StoreError> {
+        if !needs_work(intent) {
+            return Ok(Protected::Final);
+        }
+        let out = match &intent.protection {
+            None => self.start(intent).await,
+            Some(p) => match p.status {
+                ProtectionStatus::Placing => self.resume(intent, p).await,
+                ProtectionStatus::Active => self.follow_legs(intent, p).await,
+                ProtectionStatus::Flattening => self.follow_flatten(intent, p).await,
+                _ => Ok(Protected::Final),
+            },
+        };
+        if let Ok(Protected::Retry(why)) = &out {
+            tracing::warn!(idempotency_key = %intent.idempotency_key, reason = %why, "protection step deferred");
+        }
+        out
+    }
+
+    /// [`Protector::protect`] over many intents (those that are not entries needing work are passed over),
+    /// `parallel` at a time.
+    pub async fn protect_all<'i>(
+        &self,
+        intents: impl IntoIterator<Item = &'i OrderIntent>,
+        parallel: usize,
+    ) -> Result<ProtectTotals, StoreError> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let due: Vec<&OrderIntent> = intents.into_iter().filter(|i| needs_work(i)).collect();
+        let results: Vec<Protected> = stream::iter(due.iter().map(|i| self.protect(i)))
+            .buffer_unordered(parallel.max(1))
+            .try_collect()
+            .await?;
+        let mut t = ProtectTotals {
+            looked_at: due.len(),
+            ..ProtectTotals::default()
+        };
+        for r in results {
+            match r {
+                Protected::Moved(_) => t.moved += 1,
+                Protected::Unchanged | Protected::Final => t.unchanged += 1,
+                Protected::Busy => t.busy += 1,
+                Protected::Retry(_) => t.retry += 1,
+            }
+        }
+        Ok(t)
+    }
+
+    async fn start(&self, intent: &OrderIntent) -> Result<Protected, StoreError> {
+        let settings = self.control.protection_settings(&intent.symbol).await?;
+        let fill = intent.fill.as_ref().filter(|_| is_entry(intent));
+        let Some(fill) = fill else {
+            return Ok(Protected::Final);
+        };
+        let now = self.clock.now();
+        let plan = Plan::for_fill(fill, &intent.symbol, &settings, self.quantity_decimals);
+        let dust = crate::order::follow::dust(self.quantity_decimals);
+        let status = match &plan {
+            _ if !settings.enabled => ProtectionStatus::Off,
+            Some(p) if p.quantity >= dust => ProtectionStatus::Placing,
+            _ => ProtectionStatus::Dust,
+        };
+        let plan = plan.unwrap_or(Plan {
+            quantity: Decimal::ZERO,
+            stop_price: Decimal::ZERO,
+            take_profit_price: Decimal::ZERO,
+        });
+        let p = Protection {
+            status,
+            quantity: plan.quantity,
+            stop_price: plan.stop_price,
+            take_profit_price: plan.take_profit_price,
+            list_id: None,
+            attempts: 0,
+            lease_until_ms: (now + LEASE).timestamp_millis(),
+            last_error: None,
+            fills: Vec::new(),
+            market_ms: self.clock.market_now_ms(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        if !self.write(intent, 0, &p, None, Decimal::ZERO).await? {
+            return Ok(Protected::Busy);
+        }
+        if status != ProtectionStatus::Placing {
+            tracing::info!(idempotency_key = %intent.idempotency_key, status = %status, "no protection to place");
+            return Ok(Protected::Moved(status));
+        }
+        self.send(intent, p, &settings).await
+    }
+
+    /// A PLACING record: its owner is still sending (lease), or it crashed or lost the answer — then the legs are
+    /// looked up first, and the OCO sent again only when the exchange knows neither.
+    async fn resume(&self, intent: &OrderIntent, p: &Protection) -> Result<Protected, StoreError> {
+        let now = self.clock.now();
+        if now.timestamp_millis() < p.lease_until_ms {
+            return Ok(Protected::Busy);
+        }
+        let report = match self.exchange.oco_detail(&p.oco(intent)).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Protected::Retry(format!("looking the legs up: {e}"))),
+        };
+        if report.take_profit.is_some() || report.stop_loss.is_some() {
+            // The OCO was placed: the first answer was lost. Record it as ACTIVE with its message, then follow it.
+            let next = Protection {
+                status: ProtectionStatus::Active,
+                version: p.version + 1,
+                updated_at: now,
+                ..p.clone()
+            };
+            let alert = placed_row(intent, &next);
+            if !self
+                .write(intent, p.version, &next, Some(&alert), Decimal::ZERO)
+                .await?
+            {
+                return Ok(Protected::Busy);
+            }
+            tracing::info!(idempotency_key = %intent.idempotency_key, "protection found by lookup after a lost answer");
+            self.deliver(&alert).await?;
+            return match self.follow_legs(intent, &next).await? {
+                Protected::Unchanged => Ok(Protected::Moved(ProtectionStatus::Active)),
+                other => Ok(other),
+            };
+        }
+        let taken = Protection {
+            lease_until_ms: (now + LEASE).timestamp_millis(),
+            version: p.version + 1,
+            updated_at: now,
+            ..p.clone()
+        };
+        if !self.write(intent, p.version, &taken, None, Decimal::ZERO).await? {
+            return Ok(Protected::Busy);
+        }
+        let settings = self.control.protection_settings(&intent.symbol).await?;
+        self.send(intent, taken, &settings).await
+    }
+
+    /// Sends the OCO (this worker owns the PLACING record `p`), retrying rejections up to [`MAX_ATTEMPTS`] sends in
+    /// all; then the failure path.
+    async fn send(
+        &self,
+        intent: &OrderIntent,
+        mut p: Protection,
+        s: &ProtectionSettings,
+    ) -> Result<Protected, StoreError> {
+        loop {
+            let sent = self.exchange.create_oco(&p.oco(intent)).await;
+            let now = self.clock.now();
+            let seen = p.version;
+            let mut next = Protection {
+                attempts: p.attempts + 1,
+                version: seen + 1,
+                updated_at: now,
+                ..p.clone()
+            };
+            match sent {
+                Ok(ack) => {
+                    next.status = ProtectionStatus::Active;
+                    next.list_id = Some(ack.list_id);
+                    (next.quantity, next.stop_price, next.take_profit_price) =
+                        (ack.quantity, ack.stop_price, ack.take_profit_price);
+                    next.last_error = None;
+                    let alert = placed_row(intent, &next);
+                    if !self.write(intent, seen, &next, Some(&alert), Decimal::ZERO).await? {
+                        return Ok(Protected::Busy);
+                    }
+                    tracing::info!(idempotency_key = %intent.idempotency_key, stop_price = %next.stop_price,
+                        take_profit_price = %next.take_profit_price, quantity = %next.quantity, "protection placed");
+                    self.deliver(&alert).await?;
+                    return Ok(Protected::Moved(ProtectionStatus::Active));
+                }
+                Err(ExchangeError::Rejected { message, .. }) => {
+                    next.last_error = Some(message.clone());
+                    tracing::warn!(idempotency_key = %intent.idempotency_key, attempt = next.attempts, reason = %message,
+                        "protection rejected");
+                    if next.attempts >= MAX_ATTEMPTS {
+                        return self.fail(intent, next, s, seen).await;
+                    }
+                    if !self.write(intent, seen, &next, None, Decimal::ZERO).await? {
+                        return Ok(Protected::Busy);
+                    }
+                    p = next;
+                }
+                Err(e) => {
+                    // Sent or not, nobody knows: the lease runs out and the next worker looks the legs up first.
+                    next.last_error = Some(e.to_string());
+                    next.lease_until_ms = now.timestamp_millis();
+                    self.write(intent, seen, &next, None, Decimal::ZERO).await?;
+                    return Ok(Protected::Retry(format!("sending the OCO: {e}")));
+                }
+            }
+        }
+    }
+
+    /// No stop could be placed: flatten with a market SELL of the protected quantity, or (setting `alert`) say so.
+    async fn fail(
+        &self,
+        intent: &OrderIntent,
+        mut next: Protection,
+        s: &ProtectionSettings,
+        seen: u32,
+    ) -> Result<Protected, StoreError> {
+        let now = self.clock.now();
+        next.status = match s.on_failure {
+            OnFailure::Flatten => ProtectionStatus::Flattening,
+            OnFailure::Alert => ProtectionStatus::Failed,
+        };
+        next.lease_until_ms = (now + LEASE).timestamp_millis();
+        let alert = failed_row(intent, &next);
+        if !self.write(intent, seen, &next, Some(&alert), Decimal::ZERO).await? {
+            return Ok(Protected::Busy);
+        }
+        tracing::error!(idempotency_key = %intent.idempotency_key, status = %next.status,
+            reason = next.last_error.as_deref().unwrap_or(""), "protection failed");
+        self.deliver(&alert).await?;
+        if next.status == ProtectionStatus::Flattening {
+            return self.send_flatten(intent, &next).await;
+        }
+        Ok(Protected::Moved(next.status))
+    }
+
+    async fn send_flatten(&self, intent: &OrderIntent, p: &Protection) -> Result<Protected, StoreError> {
+        let Some(req) = flatten_request(intent, p) else {
+            return Ok(Protected::Retry(
+                "the entry has no recorded size to flatten from".into(),
+            ));
+        };
+        match self.exchange.place_order(&req).await {
+            Ok(_) => Ok(Protected::Moved(ProtectionStatus::Flattening)),
+            Err(e) => Ok(Protected::Retry(format!("sending the flatten SELL: {e}"))),
+        }
+    }
+
+    /// A FLATTENING record: read the market SELL; not found after the lease: send it (again, same client_oid).
+    async fn follow_flatten(&self, intent: &OrderIntent, p: &Protection) -> Result<Protected, StoreError> {
+        let order = flatten_order(intent, p);
+        let report = match self.exchange.order_detail(&order).await {
+            Ok(Some(r)) => r,
+            Ok(None) if self.clock.now().timestamp_millis() >= p.lease_until_ms => {
+                return self.send_flatten(intent, p).await
+            }
+            Ok(None) => return Ok(Protected::Unchanged),
+            Err(e) => return Ok(Protected::Retry(format!("reading the flatten SELL: {e}"))),
+        };
+        let mut next = p.clone();
+        if !self.advance(&mut next, Leg::Flatten, &report)? {
+            return Ok(Protected::Unchanged);
+        }
+        if report.status.is_terminal() {
+            next.status = ProtectionStatus::Closed;
+        }
+        self.record_legs(intent, p, next).await
+    }
+
+    /// An ACTIVE record: read both legs; record what filled; when one leg filled and the other is still live,
+    /// cancel it (asynchronous: the next read confirms); CLOSED once every leg is final and something filled.
+    async fn follow_legs(&self, intent: &OrderIntent, p: &Protection) -> Result<Protected, StoreError> {
+        let oco = p.oco(intent);
+        let report = match self.exchange.oco_detail(&oco).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Protected::Retry(format!("reading the legs: {e}"))),
+        };
+        let mut next = p.clone();
+        let mut moved = false;
+        for (leg, r) in legs(&report) {
+            if let Some(r) = r {
+                moved |= self.advance(&mut next, leg, r)?;
+            }
+        }
+        let final_of = |r: &Option<Reported>| r.as_ref().is_some_and(|r| r.status.is_terminal());
+        let filled = next.fills.iter().any(|f| f.filled_quantity > Decimal::ZERO);
+        let all_final = final_of(&report.take_profit) && final_of(&report.stop_loss);
+        if filled && !all_final {
+            // The exchange cancels the sibling of a filled OCO leg itself; this catches one it did not.
+            for (leg, r) in legs(&report) {
+                if !final_of(r) && r.as_ref().is_some_and(|r| r.filled_quantity.is_zero()) {
+                    if let Err(e) = self.exchange.cancel_leg(&oco, leg).await {
+                        tracing::warn!(idempotency_key = %intent.idempotency_key, leg = %leg, error = %e,
+                            "cancel of the other leg not confirmed; read again next run");
+                    }
+                }
+            }
+        }
+        if filled && all_final {
+            next.status = ProtectionStatus::Closed;
+            moved = true;
+        }
+        if !moved {
+            return Ok(Protected::Unchanged);
+        }
+        self.record_legs(intent, p, next).await
+    }
+
+    /// Moves one leg's recorded fill forward with a report; false when it changes nothing.
+    fn advance(&self, p: &mut Protection, leg: Leg, r: &Reported) -> Result<bool, StoreError> {
+        if let Err(why) = r.check() {
+            tracing::error!(leg = %leg, reason = %why, "impossible leg report ignored");
+            return Ok(false);
+        }
+        let prev = p.fill_of(leg).cloned();
+        let Some(f) = LegFill::next(leg, prev.as_ref(), r, self.clock.now()) else {
+            return Ok(false);
+        };
+        if f.filled_quantity.is_zero() && prev.is_none() {
+            return Ok(false); // a leg that filled nothing is not kept
+        }
+        p.fills.retain(|x| x.leg != leg);
+        p.fills.push(f);
+        p.fills.sort_by_key(|f| f.leg.as_str());
+        Ok(true)
+    }
+
+    /// Writes the legs' new fills (and CLOSED with its message when it closed); the held quantity loses what they
+    /// sold since `prev` (with a base-currency fee).
+    async fn record_legs(
+        &self,
+        intent: &OrderIntent,
+        prev: &Protection,
+        mut next: Protection,
+    ) -> Result<Protected, StoreError> {
+        next.version = prev.version + 1;
+        next.updated_at = self.clock.now();
+        let held_delta = given_up(intent, prev)
+            .checked_sub(given_up(intent, &next))
+            .unwrap_or_default();
+        let alert = (next.status == ProtectionStatus::Closed).then(|| closed_row(intent, &next));
+        if !self
+            .write(intent, prev.version, &next, alert.as_ref(), held_delta)
+            .await?
+        {
+            return Ok(Protected::Busy);
+        }
+        tracing::info!(idempotency_key = %intent.idempotency_key, status = %next.status, sold = %next.sold(),
+            "protection fills recorded");
+        if let Some(alert) = &alert {
+            self.deliver(alert).await?;
+        }
+        Ok(Protected::Moved(next.status))
+    }
+
+    /// Test only: the PLACING claim of [`Protector::start`] without the send (a worker that died after claiming).
+    #[cfg(test)]
+    async fn start_claim_only(&self, intent: &OrderIntent) {
+        let now = self.clock.now();
+        let plan = Plan::for_fill(
+            intent.fill.as_ref().unwrap(),
+            &intent.symbol,
+            &self.control.protection_settings(&intent.symbol).await.unwrap(),
+            8,
+        )
+        .unwrap();
+        let p = Protection {
+            status: ProtectionStatus::Placing,
+            quantity: plan.quantity,
+            stop_price: plan.stop_price,
+            take_profit_price: plan.take_profit_price,
+            list_id: None,
+            attempts: 0,
+            lease_until_ms: (now + LEASE).timestamp_millis(),
+            last_error: None,
+            fills: Vec::new(),
+            market_ms: 0,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(self.write(intent, 0, &p, None, Decimal::ZERO).await.unwrap());
+    }
+
+    async fn write(
+        &self,
+        intent: &OrderIntent,
+        seen_version: u32,
+        p: &Protection,
+        alert: Option<&AlertRecord>,
+        held_delta: Decimal,
+    ) -> Result<bool, StoreError> {
+        let update = ProtectionUpdate {
+            key: intent.idempotency_key.clone(),
+            symbol: intent.symbol.clone(),
+            seen_version,
+            protection: p.clone(),
+            alert: alert.cloned(),
+            held_delta,
+        };
+        self.intents.record_protection(&update).await
+    }
+
+    async fn deliver(&self, alert: &AlertRecord) -> Result<(), StoreError> {
+        crate::alerts::deliver(self.alerts, self.notifier, self.clock, alert).await?;
+        Ok(())
+    }
+}
+
+fn legs(r: &OcoReport) -> [(Leg, &Option<Reported>); 2] {
+    [(Leg::TakeProfit, &r.take_profit), (Leg::StopLoss, &r.stop_loss)]
+}
+
+/// The base quantity the closing orders gave up: sold plus a base-currency fee.
+fn given_up(intent: &OrderIntent, p: &Protection) -> Decimal {
+    p.fills.iter().fold(Decimal::ZERO, |a, f| {
+        let base_fee = if f.fee_currency == crate::money::base_currency(&intent.symbol) {
+            f.fee
+        } else {
+            Decimal::ZERO
+        };
+        a.checked_add(f.filled_quantity)
+            .and_then(|a| a.checked_add(base_fee))
+            .unwrap_or(a)
+    })
+}
+
+/// The market SELL that flattens a position: the protected quantity, sized from the entry's record.
+fn flatten_order(intent: &OrderIntent, p: &Protection) -> PlacedOrder {
+    PlacedOrder {
+        client_oid: Leg::Flatten.client_oid(&intent.idempotency_key),
+        symbol: intent.symbol.clone(),
+        side: Side::Sell,
+        sizing: flatten_sizing(intent, p),
+    }
+}
+
+fn flatten_sizing(intent: &OrderIntent, p: &Protection) -> Option<crate::money::Sizing> {
+    let entry = intent.sizing.as_ref()?;
+    let price = intent.fill.as_ref().map_or(entry.price, |f| f.average_price);
+    let value = p.quantity.checked_mul(price)?;
+    let usd = value.checked_mul(entry.quote_price.usd_per_unit)?;
+    Some(crate::money::Sizing {
+        amount: crate::money::Usd(usd),
+        quote_price: entry.quote_price.clone(),
+        notional: crate::money::QuoteAmount {
+            amount: value,
+            currency: entry.notional.currency.clone(),
+        },
+        quantity: Some(crate::money::Quantity(p.quantity)),
+        usd_value: crate::money::Usd(usd),
+        price,
+    })
+}
+
+fn flatten_request(intent: &OrderIntent, p: &Protection) -> Option<OrderRequest> {
+    let z = flatten_sizing(intent, p)?;
+    Some(OrderRequest {
+        symbol: intent.symbol.clone(),
+        side: Side::Sell,
+        client_oid: Leg::Flatten.client_oid(&intent.idempotency_key),
+        notional: None,
+        quantity: z.quantity,
+        ref_price: z.price,
+        usd_value: z.usd_value,
+    })
+}
+
+fn row(intent: &OrderIntent, id: crate::model::AlertId, kind: AlertKind, text: String, p: &Protection) -> AlertRecord {
+    AlertRecord {
+        alert_id: id.to_string(),
+        kind,
+        symbol: intent.symbol.clone(),
+        side: Side::Sell,
+        text,
+        status: AlertStatus::Pending,
+        telegram_message_id: None,
+        attempts: 0,
+        last_error: None,
+        created_at: p.updated_at,
+        sent_at: None,
+    }
+}
+
+use crate::model::{AlertId, ProtectionEvent};
+
+fn placed_row(intent: &OrderIntent, p: &Protection) -> AlertRecord {
+    let id = AlertId::Protection(intent.idempotency_key.clone(), ProtectionEvent::Placed);
+    row(
+        intent,
+        id,
+        AlertKind::ProtectionPlaced,
+        crate::alerts::protection_placed_text(intent, p),
+        p,
+    )
+}
+
+fn failed_row(intent: &OrderIntent, p: &Protection) -> AlertRecord {
+    let id = AlertId::Protection(intent.idempotency_key.clone(), ProtectionEvent::Failed);
+    row(
+        intent,
+        id,
+        AlertKind::ProtectionFailed,
+        crate::alerts::protection_failed_text(intent, p),
+        p,
+    )
+}
+
+fn closed_row(intent: &OrderIntent, p: &Protection) -> AlertRecord {
+    let id = AlertId::Protection(intent.idempotency_key.clone(), ProtectionEvent::Closed);
+    row(
+        intent,
+        id,
+        AlertKind::ProtectionClosed,
+        crate::alerts::protection_closed_text(intent, p),
+        p,
+    )
+}
+
+/// The ids of every protection message an entry's record implies (what the sweeper resends while PENDING).
+pub fn message_ids(intent: &OrderIntent) -> Vec<String> {
+    let Some(p) = &intent.protection else {
+        return Vec::new();
+    };
+    let key = &intent.idempotency_key;
+    let placed = p.list_id.is_some()
+        || matches!(p.status, ProtectionStatus::Active)
+        || (p.status == ProtectionStatus::Closed && p.fill_of(Leg::Flatten).is_none());
+    let failed = matches!(p.status, ProtectionStatus::Flattening | ProtectionStatus::Failed)
+        || p.fill_of(Leg::Flatten).is_some();
+    let closed = p.status == ProtectionStatus::Closed;
+    [
+        (placed, ProtectionEvent::Placed),
+        (failed, ProtectionEvent::Failed),
+        (closed, ProtectionEvent::Closed),
+    ]
+    .into_iter()
+    .filter(|(due, _)| *due)
+    .map(|(_, e)| AlertId::Protection(key.clone(), e).to_string())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{self, ManualClock, MemoryNotifier, MemoryStore, OcoExchange, OcoFate};
+    use crate::ids::Symbol;
+    use crate::order::{Fill, Ledger, OrderStatus};
+    use chrono::{DateTime, Utc};
+
+    struct World {
+        store: MemoryStore,
+        exchange: OcoExchange,
+        notifier: MemoryNotifier,
+        clock: ManualClock,
+    }
+
+    impl World {
+        fn new(entry: crate::model::WatchlistEntry) -> Self {
+            let t = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+            World {
+                store: MemoryStore::with_watchlist(vec![entry]),
+                exchange: OcoExchange::default(),
+                notifier: MemoryNotifier::default(),
+                clock: ManualClock::new(t, t.timestamp_millis()),
+            }
+        }
+
+        fn protector(&self) -> Protector<'_> {
+            Protector {
+                intents: &self.store,
+                alerts: &self.store,
+                control: &self.store,
+                exchange: &self.exchange,
+                notifier: &self.notifier,
+                clock: &self.clock,
+                quantity_decimals: 8,
+            }
+        }
+
+        /// A BUY of 2 ETH at 100 USDT filled (fee 0.2 USDT), recorded, and held.
+        fn filled_buy(&self) -> crate::ids::IdempotencyKey {
+            let sym = Symbol::parse("ETH_USDT").unwrap();
+            let t = self.clock.now();
+            let s = fakes::sent_signal(&sym, Side::Buy, 1_000, Decimal::from(100), t);
+            let mut i = fakes::placed_intent(&s, t);
+            i.fill = Some(Fill {
+                status: OrderStatus::Filled,
+                filled_quantity: Decimal::from(2),
+                average_price: Decimal::from(100),
+                fee: Decimal::new(2, 1),
+                fee_currency: "USDT".into(),
+                updated_at: t,
+                version: 1,
+                increments: 1,
+            });
+            self.store.set_held(&sym, Decimal::from(2));
+            let key = i.idempotency_key.clone();
+            self.store.insert_intent(i);
+            key
+        }
+
+        fn intent(&self, key: &crate::ids::IdempotencyKey) -> OrderIntent {
+            self.store
+                .intents()
+                .into_iter()
+                .find(|i| &i.idempotency_key == key)
+                .unwrap()
+        }
+
+        async fn step(&self, key: &crate::ids::IdempotencyKey) -> Protected {
+            self.protector().protect(&self.intent(key)).await.unwrap()
+        }
+
+        fn held(&self) -> Decimal {
+            futures::executor::block_on(crate::ports::ControlStore::held(
+                &self.store,
+                &Symbol::parse("ETH_USDT").unwrap(),
+            ))
+            .unwrap()
+        }
+
+        fn messages(&self, word: &str) -> usize {
+            self.notifier.sent().iter().filter(|m| m.contains(word)).count()
+        }
+    }
+
+    fn eth() -> crate::model::WatchlistEntry {
+        crate::model::WatchlistEntry::new(Symbol::parse("ETH_USDT").unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_filled_buy_gets_one_oco_at_the_presets_distance_and_one_message() {
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Active));
+        let p = w.intent(&key).protection.unwrap();
+        // swing-aggressive (the default preset): 2 % either side of the average fill price.
+        assert_eq!(
+            (p.stop_price, p.take_profit_price, p.quantity),
+            (Decimal::from(98), Decimal::from(102), Decimal::from(2))
+        );
+        assert_eq!(w.step(&key).await, Protected::Unchanged);
+        assert_eq!(w.exchange.oco_counts(), (1, 1));
+        assert_eq!(w.messages("SL/TP PLACED"), 1);
+        assert!(
+            w.notifier.sent()[0].contains("98 USDT (-2 %)"),
+            "{}",
+            w.notifier.sent()[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_found_by_lookup_and_never_sent_twice() {
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.exchange.script([OcoFate::LoseAnswer]);
+        assert!(matches!(w.step(&key).await, Protected::Retry(_)));
+        assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Placing);
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Active));
+        assert_eq!(w.exchange.oco_counts(), (1, 1));
+        assert_eq!(w.messages("SL/TP PLACED"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_claimed_send_is_left_to_its_owner_until_the_lease_runs_out() {
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        // Another worker claimed and died before sending: its lease holds others off, then they look and send.
+        let mut i = w.intent(&key);
+        let p = w.protector();
+        p.start_claim_only(&i).await;
+        i = w.intent(&key);
+        assert_eq!(p.protect(&i).await.unwrap(), Protected::Busy);
+        w.clock.advance_ms(LEASE.num_milliseconds());
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Active));
+        assert_eq!(w.exchange.oco_counts(), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn two_workers_at_once_place_one_protection() {
+        for _ in 0..50 {
+            let w = World::new(eth());
+            let key = w.filled_buy();
+            let i = w.intent(&key);
+            let (a, b) = (w.protector(), w.protector());
+            let (x, y) = tokio::join!(a.protect(&i), b.protect(&i));
+            let moved = [x.unwrap(), y.unwrap()]
+                .iter()
+                .filter(|r| **r == Protected::Moved(ProtectionStatus::Active))
+                .count();
+            assert_eq!(moved, 1);
+            assert_eq!(w.exchange.oco_counts(), (1, 1));
+            assert_eq!(w.messages("SL/TP PLACED"), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stop_rejected_three_times_flattens_the_position_with_its_messages() {
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.exchange
+            .script((0..3).map(|_| OcoFate::Reject("308 INVALID_PRICE".into())));
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Flattening));
+        assert_eq!((w.exchange.oco_counts(), w.exchange.sells()), ((3, 0), 1));
+        assert_eq!(w.messages("PROTECTION FAILED — POSITION CLOSED"), 1);
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Closed));
+        assert_eq!(w.messages("POSITION FLATTENED"), 1);
+        assert_eq!(w.held(), Decimal::ZERO);
+        assert_eq!(w.step(&key).await, Protected::Final);
+        assert_eq!(w.exchange.sells(), 1);
+    }
+
+    #[tokio::test]
+    async fn with_alert_only_a_failed_stop_is_said_and_nothing_is_sold() {
+        let mut e = eth();
+        e.on_protection_failure = Some(crate::model::Setting::read("alert"));
+        let w = World::new(e);
+        let key = w.filled_buy();
+        w.exchange
+            .script((0..3).map(|_| OcoFate::Reject("308 INVALID_PRICE".into())));
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Failed));
+        assert_eq!((w.exchange.sells(), w.messages("POSITION UNPROTECTED")), (0, 1));
+        assert_eq!(w.held(), Decimal::from(2));
+    }
+
+    #[tokio::test]
+    async fn take_profit_closes_the_position_with_its_pnl_and_the_ledger_agrees() {
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.step(&key).await;
+        let oco = w.intent(&key).protection.unwrap().oco(&w.intent(&key));
+        w.exchange.trigger(&oco.take_profit_oid, Decimal::from(102), "USDT");
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Closed));
+        assert_eq!(
+            w.exchange.leg(&oco.stop_loss_oid).unwrap().status,
+            OrderStatus::Canceled
+        );
+        // 2 × 102 − 0.204 fee − (200 + 0.2) = 3.596 USDT.
+        let msg = w
+            .notifier
+            .sent()
+            .into_iter()
+            .find(|m| m.contains("TAKE PROFIT HIT"))
+            .unwrap();
+        assert!(msg.contains("3.596 USDT ≈ 3.60 USD"), "{msg}");
+        assert_eq!(w.held(), Decimal::ZERO);
+        let ledger = Ledger::from_intents(&w.store.intents(), fill_dust());
+        let pos = &ledger.positions()[0];
+        assert_eq!(
+            (pos.quantity, pos.realized_pnl_quote),
+            (Decimal::ZERO, "3.596".parse().unwrap())
+        );
+        assert_eq!(w.step(&key).await, Protected::Final);
+        assert_eq!(w.messages("TAKE PROFIT HIT"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_sibling_the_exchange_left_live_is_cancelled_and_confirmed_before_closing() {
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.step(&key).await;
+        let oco = w.intent(&key).protection.unwrap().oco(&w.intent(&key));
+        w.exchange.trigger(&oco.stop_loss_oid, Decimal::from(98), "USDT");
+        // As if the exchange had not cancelled the take-profit: it is still ACTIVE.
+        w.exchange.revive(&oco.take_profit_oid);
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Active));
+        assert_eq!(w.held(), Decimal::ZERO);
+        assert_eq!(w.step(&key).await, Protected::Unchanged);
+        w.exchange.settle_cancels();
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Closed));
+        assert_eq!(w.messages("STOP LOSS HIT"), 1);
+    }
+
+    #[tokio::test]
+    async fn protection_off_and_dust_are_final_without_an_order() {
+        let mut e = eth();
+        e.protection = false;
+        let w = World::new(e);
+        let key = w.filled_buy();
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Off));
+        assert_eq!(w.step(&key).await, Protected::Final);
+        assert_eq!(w.exchange.oco_counts(), (0, 0));
+    }
+
+    fn fill_dust() -> Decimal {
+        crate::order::follow::dust(8)
+    }
+}
