@@ -31,7 +31,31 @@ def serialized(app):
     return wrapped
 
 
+def canonical_numbers():
+    """DynamoDB stores a number in its plain form; moto writes the sum of `ADD` as Python prints a Decimal, so an
+    addition that comes to zero at some scale is stored as `0E-8`, and the next `ADD` to it fails to parse. Numbers
+    computed by `ADD` (and SET a + b) are written in their plain form here, as DynamoDB does."""
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DDBType, DynamoType
+
+    def plain(d):
+        return "0" if d == 0 else format(d.normalize(), "f")
+
+    def arith(op):
+        def apply(self, other):
+            if self.type != other.type or self.type != DDBType.NUMBER:
+                raise TypeError("Arithmetic only on two numbers.")
+            return DynamoType({DDBType.NUMBER: plain(op(Decimal(self.value), Decimal(other.value)))})
+
+        return apply
+
+    DynamoType.__add__ = arith(lambda a, b: a + b)
+    DynamoType.__sub__ = arith(lambda a, b: a - b)
+
+
 def main():
+    canonical_numbers()
     host, port = sys.argv[1], int(sys.argv[2])
     os.environ.setdefault("MOTO_PORT", str(port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

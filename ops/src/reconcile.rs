@@ -39,7 +39,13 @@ async fn pass(hours: i64) -> Result<(), shared::ports::BoxError> {
     let (aws, store) = stack::store(tables).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let telegram = TelegramConfig::from_source(&ProcessEnv);
-    let (notifier, exchange) = shared::adapters::exchange::with_notifier(&secrets, &telegram, &trading).await?;
+    let (notifier, exchange) = shared::adapters::exchange::with_notifier(
+        &secrets,
+        &telegram,
+        &trading,
+        std::sync::Arc::new(shared::adapters::clock::SystemClock),
+    )
+    .await?;
     let clock = shared::adapters::clock::SystemClock;
     let now = clock.now();
     eprintln!("reconcile: {:?} mode, orders of the last {hours} h", trading.mode);

@@ -120,7 +120,12 @@ async fn exchange_key(file: &PathBuf) -> Result<String, String> {
         .collect();
     let mut config = TradingConfig::from_source(&ProcessEnv).map_err(|e| e.to_string())?;
     config.mode = ExecutionMode::Live;
-    let exchange = build(&config, Some(fields.clone())).map_err(|e| format!("the key file: {e}"))?;
+    let exchange = build(
+        &config,
+        Some(fields.clone()),
+        std::sync::Arc::new(shared::adapters::clock::SystemClock),
+    )
+    .map_err(|e| format!("the key file: {e}"))?;
     match exchange.open_orders().await {
         Ok(open) => eprintln!(
             "1. the exchange accepts the new key (a signed read: {} open orders)",

@@ -251,6 +251,19 @@ pub struct TradingConfig {
     pub paper_usd_prices: PaperUsdPrices,
     /// `PAPER_TAKER_FEE_PCT` (default 0.075): the paper exchange's fee, percent of an order's quote value.
     pub paper_fee_rate: Decimal,
+    /// Where the paper exchange triggers protective legs (docs/DESIGN.md §14): the evaluator's own variables,
+    /// `MARKET_DATA` (`replay`, default: `REPLAY_DIR` or the shipped candles; `crypto_com`: the public candles at
+    /// `EXCHANGE_BASE_URL`) and `TIMEFRAME` (default 1h).
+    pub paper_candles: PaperCandles,
+    pub timeframe: crate::candles::Timeframe,
+}
+
+/// The candle source of the paper exchange's protective legs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaperCandles {
+    /// `REPLAY_DIR`, or the shipped candles when the build carries them.
+    Replay(Option<std::path::PathBuf>),
+    CryptoCom,
 }
 
 impl TradingConfig {
@@ -277,6 +290,23 @@ impl TradingConfig {
                 var: "PAPER_TAKER_FEE_PCT",
                 reason: format!("{fee_pct} is not a percentage"),
             })?,
+            paper_candles: match text(src, "MARKET_DATA", "replay").as_str() {
+                "crypto_com" => PaperCandles::CryptoCom,
+                "replay" => PaperCandles::Replay(src.get("REPLAY_DIR").map(std::path::PathBuf::from)),
+                other => {
+                    return Err(ConfigError {
+                        var: "MARKET_DATA",
+                        reason: format!("{other:?} is neither replay nor crypto_com"),
+                    })
+                }
+            },
+            timeframe: {
+                let raw = text(src, "TIMEFRAME", "1h");
+                crate::candles::Timeframe::parse(&raw).ok_or(ConfigError {
+                    var: "TIMEFRAME",
+                    reason: format!("{raw:?} is not one of 1m 5m 15m 30m 1h 2h 4h 12h 1D"),
+                })?
+            },
         })
     }
 }

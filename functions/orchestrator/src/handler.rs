@@ -100,7 +100,13 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
             None => Ok(None),
         }
     };
-    match followed.await {
+    let followed = followed.await;
+    if let Ok(Some(Followed::Recorded { status, .. })) = &followed {
+        if status.is_terminal() {
+            protect_placed(orchestrator, alerts, msg).await;
+        }
+    }
+    match followed {
         Ok(Some(Followed::Unreadable(why))) => {
             tracing::warn!(signal_id = %msg.signal_id, reason = %why, "order fill not read; the sweeper reads it later")
         }
@@ -108,6 +114,33 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
         Ok(None) => tracing::error!(signal_id = %msg.signal_id, "decided order has no intent"),
         Err(e) => {
             tracing::warn!(signal_id = %msg.signal_id, error = %e, "order fill not recorded; the sweeper reads it later")
+        }
+    }
+}
+
+/// A BUY whose fill just became final is protected at once (docs/DESIGN.md §14): the OCO is placed here, or by the
+/// sweeper's next run when this step cannot be taken now. A failure is logged; nothing here changes the decision.
+async fn protect_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, msg: &SignalMessage) {
+    let protector = shared::order::protect::Protector {
+        intents: orchestrator.intents,
+        alerts: alerts.store,
+        control: orchestrator.control,
+        exchange: orchestrator.exchange,
+        notifier: Some(alerts.notifier),
+        clock: orchestrator.clock,
+        quantity_decimals: orchestrator.settings.quantity_decimals,
+    };
+    let keys = std::slice::from_ref(&msg.idempotency_key);
+    let protected = async {
+        match orchestrator.intents.get_many(keys).await?.first() {
+            Some(intent) => protector.protect(intent).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    match protected.await {
+        Ok(p) => tracing::debug!(signal_id = %msg.signal_id, protected = ?p, "protection step"),
+        Err(e) => {
+            tracing::warn!(signal_id = %msg.signal_id, error = %e, "protection not recorded; the sweeper does it")
         }
     }
 }

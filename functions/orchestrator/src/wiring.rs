@@ -7,8 +7,9 @@ use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::exchange;
 use shared::adapters::telegram::Telegram;
 use shared::orchestration::{Orchestrator, OrchestratorSettings};
-use shared::ports::{BoxError, Exchange};
+use shared::ports::{BoxError, Clock, Exchange};
 use shared::risk::ControlCache;
+use std::sync::Arc;
 
 use crate::handler::FailureAlerts;
 
@@ -16,20 +17,30 @@ pub struct Deps {
     pub store: DynamoStore,
     pub exchange: Box<dyn Exchange>,
     pub notifier: Telegram,
-    pub clock: SystemClock,
+    pub clock: Arc<dyn Clock>,
     pub guard: ControlCache,
     pub config: OrchestratorConfig,
 }
 
 impl Deps {
     pub async fn new(aws: &aws_config::SdkConfig, config: OrchestratorConfig) -> Result<Self, BoxError> {
+        Self::with_clock(aws, config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Deps::new`] on another clock (a replay's: its market time is what the paper exchange's legs see).
+    pub async fn with_clock(
+        aws: &aws_config::SdkConfig,
+        config: OrchestratorConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, BoxError> {
         let secrets = aws_sdk_secretsmanager::Client::new(aws);
-        let (notifier, exchange) = exchange::with_notifier(&secrets, &config.telegram, &config.trading).await?;
+        let (notifier, exchange) =
+            exchange::with_notifier(&secrets, &config.telegram, &config.trading, clock.clone()).await?;
         Ok(Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
             exchange,
             notifier,
-            clock: SystemClock,
+            clock,
             guard: ControlCache::default(),
             config,
         })
@@ -47,7 +58,7 @@ impl Deps {
             &self.store,
             &self.guard,
             self.exchange.as_ref(),
-            &self.clock,
+            self.clock.as_ref(),
             OrchestratorSettings {
                 mode: self.config.trading.mode,
                 lease_ms: self.config.lease_ms,

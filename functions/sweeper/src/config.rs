@@ -18,6 +18,8 @@ pub struct SweeperConfig {
     pub trading: TradingConfig,
     /// `RECONCILE_PARALLEL` (1..=30, default 10): order lookups in flight at once.
     pub reconcile_parallel: usize,
+    /// `QUANTITY_DECIMALS` (default 8, as the orchestrator's): a quantity under one step is dust, never protected.
+    pub quantity_decimals: u32,
 }
 
 impl SweeperConfig {
@@ -31,6 +33,7 @@ impl SweeperConfig {
             metrics_namespace: shared::config::metrics_namespace(src),
             trading: TradingConfig::from_source(src)?,
             reconcile_parallel: number(src, "RECONCILE_PARALLEL", 10usize, |p| (1..=30).contains(p))?,
+            quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,
         })
     }
 }

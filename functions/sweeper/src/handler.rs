@@ -17,6 +17,7 @@ use shared::ids::SignalId;
 use shared::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
 use shared::model::{AlertId, AlertKind, AlertRecord, AlertStatus, SignalAlertStatus, SignalMessage};
 use shared::order::follow::FollowTotals;
+use shared::order::protect::{ProtectTotals, Protector};
 use shared::order::Follower;
 use shared::ports::{
     AlertStore, Clock, ControlStore, Exchange, IntentStore, Notifier, SignalQueue, SignalStore, StoreError,
@@ -39,6 +40,8 @@ pub struct Sweeper<'a> {
     pub exchange: Option<&'a dyn Exchange>,
     /// Order lookups in flight at once (`RECONCILE_PARALLEL`), within the exchange's 30 get-order-detail per 100 ms.
     pub reconcile_parallel: usize,
+    /// Decimal places of a quantity (`QUANTITY_DECIMALS`): less than one step is dust, never protected.
+    pub quantity_decimals: u32,
 }
 
 impl<'a> Sweeper<'a> {
@@ -64,6 +67,7 @@ impl<'a> Sweeper<'a> {
             namespace: "SignalOrchestrator",
             exchange: None,
             reconcile_parallel: 10,
+            quantity_decimals: 8,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct SweepSummary {
     pub alerts_still_pending: usize,
     /// The reconciliation of placed orders' fills: lookups, reports recorded, ORDER EXECUTED messages sent.
     pub fills: FollowTotals,
+    /// The protection of filled BUYs (docs/DESIGN.md §14): entries looked at, steps recorded, deferred.
+    pub protection: ProtectTotals,
     /// This run's check of today's realized loss halted trading (the loss breaker).
     pub loss_halt: bool,
     /// The ghost orders this run's look at the exchange found (None: the exchange could not be read, or none set).
@@ -112,6 +118,7 @@ impl Sweeper<'_> {
             alerts_still_pending += pending;
         }
         let fills = self.reconcile(&rows).await?;
+        let protection = self.protect().await?;
         let ghosts = match self.exchange {
             Some(exchange) => shared::order::ghosts::check(exchange, self.intents, self.control, now).await?,
             None => None,
@@ -126,6 +133,7 @@ impl Sweeper<'_> {
             alerts_still_pending,
             counts: report.counts,
             fills,
+            protection,
             loss_halt,
             ghost_orders: ghosts.map(|g| g.len()),
         };
@@ -133,6 +141,7 @@ impl Sweeper<'_> {
         shared::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);
         shared::metrics::add_count(&mut emf, "FillsRecorded", summary.fills.recorded);
         shared::metrics::add_count(&mut emf, "FillsUnreadable", summary.fills.unreadable);
+        shared::metrics::add_count(&mut emf, "ProtectionSteps", summary.protection.moved);
         tracing::info!(
             pass = summary.pass,
             redriven = summary.redriven,
@@ -285,6 +294,26 @@ impl Sweeper<'_> {
         follower
             .follow_window_and_open(rows.intents.values(), self.reconcile_parallel)
             .await
+    }
+
+    /// Moves the protection of every filled BUY whose protection is not final (docs/DESIGN.md §14): they stay in
+    /// the open orders index until it is, whatever their age, read after this run's fills were recorded. A step that
+    /// cannot be taken now (the exchange unreadable, an unknown outcome) is counted and tried on the next run.
+    async fn protect(&self) -> Result<ProtectTotals, StoreError> {
+        let Some(exchange) = self.exchange else {
+            return Ok(ProtectTotals::default());
+        };
+        let protector = Protector {
+            intents: self.intents,
+            alerts: self.alerts,
+            control: self.control,
+            exchange,
+            notifier: Some(self.notifier),
+            clock: self.clock,
+            quantity_decimals: self.quantity_decimals,
+        };
+        let open = self.intents.open_orders().await?;
+        protector.protect_all(&open, self.reconcile_parallel).await
     }
 
     /// Sends again the outbox rows among `ids` that are still PENDING: (alert id, Telegram message id when

@@ -622,6 +622,7 @@ pub fn outbox_ids(i: &OrderIntent) -> Vec<String> {
         (IntentStatus::OrderFailed, _) => vec![AlertRecord::failure_id(key)],
         (IntentStatus::OrderPlaced, _) => std::iter::once(AlertRecord::placed_id(key))
             .chain(crate::order::follow::executed_ids(i))
+            .chain(crate::order::protection::message_ids(i))
             .collect(),
         (IntentStatus::Skipped, Some(code)) if code.has_skipped_message() => vec![AlertRecord::skipped_id(key)],
         _ => Vec::new(),

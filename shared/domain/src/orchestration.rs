@@ -26,9 +26,10 @@ use crate::model::{
     AlertKind, AlertRecord, AlertStatus, Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalMessage,
 };
 use crate::money::{self, Sizing, SizingError, Usd, UsdPrice};
+use crate::order::protect::{Protector, Release};
 use crate::ports::{
-    Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore,
-    Lookup, OrderAck, OrderRequest, SignalStore, StoreError,
+    AlertStore, Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome,
+    IntentStore, Lookup, OrderAck, OrderRequest, SignalStore, StoreError,
 };
 use crate::risk::{self, ControlCache, CounterDelta};
 
@@ -112,6 +113,8 @@ impl std::fmt::Display for Refusal {
 
 pub struct Orchestrator<'a> {
     pub intents: &'a dyn IntentStore,
+    /// The outbox: a SELL's release of a protection may write a message (left for the sweeper to send).
+    pub alerts: &'a dyn AlertStore,
     pub signals: &'a dyn SignalStore,
     pub exchange: &'a dyn Exchange,
     pub clock: &'a dyn Clock,
@@ -125,7 +128,7 @@ pub struct Orchestrator<'a> {
 impl<'a> Orchestrator<'a> {
     /// The orchestrator over one store that holds the intents, the signals and the control row (the DynamoDB tables,
     /// or the in-memory store), with the container's cached control row.
-    pub fn over<S: IntentStore + SignalStore + ControlStore>(
+    pub fn over<S: IntentStore + SignalStore + ControlStore + AlertStore>(
         store: &'a S,
         guard: &'a ControlCache,
         exchange: &'a dyn Exchange,
@@ -134,6 +137,7 @@ impl<'a> Orchestrator<'a> {
     ) -> Self {
         Orchestrator {
             intents: store,
+            alerts: store,
             signals: store,
             exchange,
             clock,
@@ -480,6 +484,15 @@ impl Orchestrator<'_> {
         let sizing = match intent.sizing.clone() {
             Some(sizing) => sizing,
             None => {
+                if msg.side == Side::Sell {
+                    if let Release::Pending(why) = self.protector().release(&msg.symbol).await? {
+                        // The coins are held by protective orders whose cancel is not confirmed: the SELL waits
+                        // (the lease runs out and the next delivery takes over; nothing was sized or sent).
+                        tracing::info!(idempotency_key = %intent.idempotency_key, reason = %why,
+                            "SELL waits for the symbol's protection to be cancelled");
+                        return Ok(Outcome::Retry(format!("protection not released yet: {why}")));
+                    }
+                }
                 let sized = match msg.side {
                     Side::Sell => self.size_sell(msg).await?,
                     Side::Buy => self.size(msg).await,
@@ -546,6 +559,19 @@ impl Orchestrator<'_> {
                 self.intents.save_owned(&intent).await?;
                 Ok(Outcome::Retry(format!("exchange outcome unknown: {why}")))
             }
+        }
+    }
+
+    /// The protector as the SELL path uses it: no notifier (a message it writes goes out with the sweeper's resend).
+    fn protector(&self) -> Protector<'_> {
+        Protector {
+            intents: self.intents,
+            alerts: self.alerts,
+            control: self.control,
+            exchange: self.exchange,
+            notifier: None,
+            clock: self.clock,
+            quantity_decimals: self.settings.quantity_decimals,
         }
     }
 

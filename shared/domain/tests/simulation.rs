@@ -312,6 +312,7 @@ async fn run(seed: u64) -> (usize, usize, usize) {
     });
     let storm = Orchestrator {
         intents: &stormy_store,
+        alerts: &stormy_store.inner,
         signals: &stormy_store,
         control: &stormy_store.inner,
         guard: &domain::risk::ControlCache::default(),
@@ -386,6 +387,7 @@ async fn run(seed: u64) -> (usize, usize, usize) {
     *calm_exchange.orders.lock().unwrap() = std::mem::take(&mut *stormy_exchange.orders.lock().unwrap());
     let calm = Orchestrator {
         intents: &calm_store,
+        alerts: &calm_store.inner,
         signals: &calm_store,
         control: &calm_store.inner,
         guard: &domain::risk::ControlCache::default(),

@@ -6,21 +6,22 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings, UsdTickers};
-use crate::adapters::paper::{PaperExchange, PaperPrices};
+use crate::adapters::paper::{PaperExchange, PaperMarket, PaperPrices};
 use crate::adapters::secrets::{json_secret, SecretString};
 use crate::adapters::telegram::Telegram;
-use crate::config::{ExchangeKind, PaperUsdPrices, TelegramConfig, TradingConfig};
+use crate::config::{ExchangeKind, PaperCandles, PaperUsdPrices, TelegramConfig, TradingConfig};
 use crate::orchestration::ExecutionMode;
-use crate::ports::{BoxError, Exchange};
+use crate::ports::{BoxError, Clock, Exchange, MarketData};
 
 /// The stack's Telegram notifier and exchange, their secrets read at once (a cold start waits one round trip).
 pub async fn with_notifier(
     secrets: &aws_sdk_secretsmanager::Client,
     telegram: &TelegramConfig,
     trading: &TradingConfig,
+    clock: std::sync::Arc<dyn Clock>,
 ) -> Result<(Telegram, Box<dyn Exchange>), BoxError> {
     let (notifier, exchange_secret) = tokio::join!(Telegram::from_config(secrets, telegram), secret(secrets, trading));
-    let exchange = build(trading, exchange_secret?)?;
+    let exchange = build(trading, exchange_secret?, clock)?;
     Ok((notifier?, exchange))
 }
 
@@ -36,9 +37,11 @@ pub async fn secret(
     }
 }
 
+/// `clock`: whose market time says which candles have closed for the paper exchange's protective legs.
 pub fn build(
     config: &TradingConfig,
     secret: Option<BTreeMap<String, SecretString>>,
+    clock: std::sync::Arc<dyn Clock>,
 ) -> Result<Box<dyn Exchange>, BoxError> {
     let timeout = Duration::from_millis(config.exchange.timeout_ms);
     Ok(match config.mode {
@@ -62,7 +65,43 @@ pub fn build(
                 PaperUsdPrices::Fixed(prices) => PaperPrices::Fixed(prices.clone()),
                 PaperUsdPrices::Live => PaperPrices::Live(UsdTickers::new(&config.exchange.base_url, timeout)?),
             };
-            Box::new(PaperExchange::with_prices(config.paper_min_notional, prices).with_fee_rate(config.paper_fee_rate))
+            let market = paper_candles(config, timeout)?.map(|candles| PaperMarket {
+                candles,
+                timeframe: config.timeframe,
+                clock,
+            });
+            Box::new(
+                PaperExchange::with_prices(config.paper_min_notional, prices)
+                    .with_fee_rate(config.paper_fee_rate)
+                    .with_market(market),
+            )
         }
+    })
+}
+
+/// The paper exchange's candles: a folder, the shipped ones when this build carries them, or Crypto.com's public
+/// candles. None (logged once at init) when `MARKET_DATA=replay` names none this build has: paper OCOs then stay
+/// open, never triggered, and the protection still shows as placed.
+fn paper_candles(
+    config: &TradingConfig,
+    timeout: Duration,
+) -> Result<Option<std::sync::Arc<dyn MarketData>>, BoxError> {
+    use crate::adapters::replay::{ReplayError, ReplayMarketData};
+    Ok(match &config.paper_candles {
+        PaperCandles::CryptoCom => Some(std::sync::Arc::new(
+            crate::adapters::crypto_com::candles::CryptoComCandles::new(config.exchange.base_url.clone(), timeout)?,
+        )),
+        PaperCandles::Replay(Some(dir)) => Some(std::sync::Arc::new(ReplayMarketData::from_dir(dir)?)),
+        PaperCandles::Replay(None) => match ReplayMarketData::embedded() {
+            Ok(r) => Some(std::sync::Arc::new(r)),
+            Err(ReplayError::NotEmbedded) => {
+                tracing::warn!(
+                    "paper protection: no candles in this build (MARKET_DATA=replay without REPLAY_DIR); \
+                    paper stop-loss and take-profit orders are held open, never triggered"
+                );
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
     })
 }

@@ -13,11 +13,12 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::adapters::crypto_com::UsdTickers;
+use crate::candles::{Candle, Timeframe};
 use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
 use crate::money::{quote_currency, Usd, UsdPrice};
-use crate::order::{OpenOrder, OrderStatus, PlacedOrder, Reported};
-use crate::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
+use crate::order::{Leg, Oco, OcoAck, OcoReport, OpenOrder, OrderStatus, PlacedOrder, Reported};
+use crate::ports::{Clock, Exchange, ExchangeError, Lookup, MarketData, OrderAck, OrderRequest};
 
 /// Where the paper exchange's USD prices come from.
 pub enum PaperPrices {
@@ -37,7 +38,20 @@ pub struct PaperExchange {
     usd_prices: PaperPrices,
     /// Orders this container has filled, by client_oid (the paper book lives as long as the process).
     book: Mutex<HashMap<ClientOid, OrderAck>>,
+    /// Where protective legs are triggered from (docs/DESIGN.md §14); None: legs stay open, never triggered.
+    market: Option<PaperMarket>,
 }
+
+/// The candles the paper exchange triggers protective legs on, and the clock whose market time says which have
+/// closed (a replay's stepped clock, or the wall clock).
+pub struct PaperMarket {
+    pub candles: std::sync::Arc<dyn MarketData>,
+    pub timeframe: Timeframe,
+    pub clock: std::sync::Arc<dyn Clock>,
+}
+
+/// Candles read back at most when a paper OCO is followed (at 1h, about seven months).
+const MAX_TRIGGER_CANDLES: i64 = 5_000;
 
 impl PaperExchange {
     pub fn new(min_notional: Usd, usd_prices: HashMap<String, Decimal>) -> Self {
@@ -50,7 +64,13 @@ impl PaperExchange {
             fee_rate: DEFAULT_FEE_RATE,
             usd_prices,
             book: Mutex::new(HashMap::new()),
+            market: None,
         }
+    }
+
+    /// Triggers protective legs on these candles (without: a paper OCO is held open and never fills).
+    pub fn with_market(self, market: Option<PaperMarket>) -> Self {
+        Self { market, ..self }
     }
 
     /// The taker fee rate (a fraction of the quote value: 0.00075 for 0.075 %).
@@ -139,6 +159,118 @@ impl Exchange for PaperExchange {
     async fn open_orders(&self) -> Result<Vec<OpenOrder>, ExchangeError> {
         Ok(Vec::new())
     }
+
+    /// A paper OCO is accepted when its numbers make sense, rounded as a live one would be at 8 decimals (the stop
+    /// up, the take-profit and the quantity down); nothing is kept — its legs are derived from the candles.
+    async fn create_oco(&self, oco: &Oco) -> Result<OcoAck, ExchangeError> {
+        use rust_decimal::RoundingStrategy::{AwayFromZero, ToZero};
+        let ack = OcoAck {
+            list_id: Self::order_id(&oco.take_profit_oid).replace("paper-", "paper-list-"),
+            quantity: oco.quantity.round_dp_with_strategy(8, ToZero).normalize(),
+            stop_price: oco.stop_price.round_dp_with_strategy(8, AwayFromZero).normalize(),
+            take_profit_price: oco.take_profit_price.round_dp_with_strategy(8, ToZero).normalize(),
+        };
+        if ack.quantity <= Decimal::ZERO || ack.stop_price <= Decimal::ZERO || ack.stop_price >= ack.take_profit_price {
+            return Err(ExchangeError::Rejected {
+                code: ReasonCode::ExchangeRejected,
+                message: format!(
+                    "OCO refused: quantity {}, stop {}, take-profit {}",
+                    ack.quantity, ack.stop_price, ack.take_profit_price
+                ),
+                snippet: "paper: invalid OCO".into(),
+            });
+        }
+        tracing::info!(symbol = %oco.symbol, list_id = %ack.list_id, stop_price = %ack.stop_price,
+            take_profit_price = %ack.take_profit_price, quantity = %ack.quantity, "paper OCO placed");
+        Ok(ack)
+    }
+
+    /// The legs as the candles since the OCO was placed decide them: the first candle whose low reaches the stop
+    /// fills the stop at its price, whose high reaches the take-profit fills that; both in one candle: the stop
+    /// (pessimistic). The other leg is then CANCELED, as the exchange does for an OCO. Only candles closed by the
+    /// clock's market time count, so a replay meets them in order; after a cancel was asked, only those closed by
+    /// then — and with none of them triggering, both legs are CANCELED.
+    async fn oco_detail(&self, oco: &Oco) -> Result<OcoReport, ExchangeError> {
+        let open = |symbol| {
+            Some(Reported {
+                status: OrderStatus::Active,
+                filled_quantity: Decimal::ZERO,
+                average_price: Decimal::ZERO,
+                fee: Decimal::ZERO,
+                fee_currency: quote_currency(symbol).to_string(),
+            })
+        };
+        let mut report = OcoReport {
+            take_profit: open(&oco.symbol),
+            stop_loss: open(&oco.symbol),
+        };
+        let Some(m) = &self.market else {
+            return Ok(report);
+        };
+        let market_now = m.clock.market_now_ms();
+        let now = oco.cancel_ms.map_or(market_now, |c| c.min(market_now));
+        let step = m.timeframe.millis();
+        let count = (now.saturating_sub(oco.market_ms) / step.max(1)).clamp(0, MAX_TRIGGER_CANDLES) + 1;
+        let candles = m
+            .candles
+            .closed_candles(&oco.symbol, m.timeframe, usize::try_from(count).unwrap_or(1), now)
+            .await
+            .map_err(|e| ExchangeError::not_sent(format!("paper: candles for the OCO's legs: {e}")))?;
+        if let Some((leg, price)) = first_trigger(&candles, oco) {
+            let value = oco.quantity.checked_mul(price).unwrap_or_default();
+            let filled = Reported {
+                status: OrderStatus::Filled,
+                filled_quantity: oco.quantity,
+                average_price: price,
+                fee: value
+                    .checked_mul(self.fee_rate)
+                    .unwrap_or_default()
+                    .round_dp(8)
+                    .normalize(),
+                fee_currency: quote_currency(&oco.symbol).to_string(),
+            };
+            let canceled = report.take_profit.clone().map(|r| Reported {
+                status: OrderStatus::Canceled,
+                ..r
+            });
+            (report.take_profit, report.stop_loss) = match leg {
+                Leg::TakeProfit => (Some(filled), canceled),
+                _ => (canceled, Some(filled)),
+            };
+        } else if oco.cancel_ms.is_some_and(|c| c <= market_now) {
+            let cancel = |r: Option<Reported>| {
+                r.map(|r| Reported {
+                    status: OrderStatus::Canceled,
+                    ..r
+                })
+            };
+            report = OcoReport {
+                take_profit: cancel(report.take_profit),
+                stop_loss: cancel(report.stop_loss),
+            };
+        }
+        Ok(report)
+    }
+
+    /// Nothing to do: a paper leg is never left live beside a filled sibling (both are derived together).
+    async fn cancel_leg(&self, _oco: &Oco, _leg: Leg) -> Result<(), ExchangeError> {
+        Ok(())
+    }
+}
+
+/// The leg the candles opened at or after the OCO's placement trigger first, and its fill price.
+pub fn first_trigger(candles: &[Candle], oco: &Oco) -> Option<(Leg, Decimal)> {
+    use rust_decimal::prelude::FromPrimitive;
+    candles.iter().filter(|c| c.open_ms >= oco.market_ms).find_map(|c| {
+        let (low, high) = (Decimal::from_f64(c.low)?, Decimal::from_f64(c.high)?);
+        if low <= oco.stop_price {
+            Some((Leg::StopLoss, oco.stop_price))
+        } else if high >= oco.take_profit_price {
+            Some((Leg::TakeProfit, oco.take_profit_price))
+        } else {
+            None
+        }
+    })
 }
 
 /// The fill of a paper order: BUY the notional's worth at the price (rounded down to 8 decimals), SELL the quantity.

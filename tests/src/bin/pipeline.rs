@@ -28,7 +28,13 @@ async fn main() {
         Ok(true) => std::process::exit(0),
         Ok(false) => std::process::exit(1),
         Err(e) => {
-            eprintln!("pipeline: {e}");
+            let mut chain = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                chain.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("pipeline: {chain}");
             std::process::exit(2);
         }
     }
@@ -41,7 +47,11 @@ async fn run() -> Result<bool, BoxError> {
     let ev_cfg = EvaluatorConfig::from_source(&ProcessEnv)?;
     let timeframe = ev_cfg.timeframe;
     let ev = evaluator::wiring::Deps::new(&aws, ev_cfg, clock.clone()).await?;
-    let orch = orchestrator::wiring::Deps::new(&aws, OrchestratorConfig::from_source(&ProcessEnv)?).await?;
+    // The orchestrator and the sweeper on the replay's clock: the paper exchange triggers protective legs on the
+    // candles that closed by its market time.
+    let shared_clock: std::sync::Arc<dyn shared::ports::Clock> = std::sync::Arc::new(clock.clone());
+    let orch_cfg = OrchestratorConfig::from_source(&ProcessEnv)?;
+    let orch = orchestrator::wiring::Deps::with_clock(&aws, orch_cfg, shared_clock.clone()).await?;
 
     let replay = ev
         .market
@@ -61,7 +71,8 @@ async fn run() -> Result<bool, BoxError> {
         fmt_ms(*steps.first().unwrap_or(&0)),
         fmt_ms(*steps.last().unwrap_or(&0))
     );
-    let sweep_deps = sweeper::wiring::Deps::new(&aws, SweeperConfig::from_source(&ProcessEnv)?).await?;
+    let sweep_deps =
+        sweeper::wiring::Deps::with_clock(&aws, SweeperConfig::from_source(&ProcessEnv)?, shared_clock).await?;
     let tally = replay_steps(&ev, &orch, &sweep_deps, &aws, &clock, &steps, started).await?;
     let (sweep, still_open) = sweep_until_final(&sweep_deps).await?;
     let diag_deps = diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?).await?;
@@ -247,6 +258,22 @@ async fn print_telegram() {
                 count("ORDER SKIPPED"),
                 count("ORDER FAILED")
             );
+            println!(
+                "Protection: {} SL/TP PLACED, {} TAKE PROFIT HIT, {} STOP LOSS HIT, {} PROTECTION FAILED.",
+                count("SL/TP PLACED"),
+                count("TAKE PROFIT HIT"),
+                count("STOP LOSS HIT"),
+                count("PROTECTION FAILED")
+            );
+            let mut exits = messages.iter().filter(|m| {
+                m["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("TAKE PROFIT HIT") || t.contains("STOP LOSS HIT"))
+            });
+            if let Some(m) = exits.next_back() {
+                let text = m["text"].as_str().unwrap_or_default().replace('\n', " | ");
+                println!("  last protected exit, #{}: {text}", m["message_id"]);
+            }
             for m in messages.iter().rev().take(2) {
                 let text = m["text"].as_str().unwrap_or_default().replace('\n', " | ");
                 println!("  #{}: {}", m["message_id"], text.chars().take(160).collect::<String>());

@@ -93,6 +93,7 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
         .iter()
         .map(|guard| Orchestrator {
             intents: &store,
+            alerts: &store,
             signals: &store,
             control: &store,
             guard,

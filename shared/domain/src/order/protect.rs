@@ -38,6 +38,13 @@ pub enum Protected {
     Retry(String),
 }
 
+/// Whether a SELL signal may sell: every protection of the symbol let go of its coins, or not yet (why).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Release {
+    Done,
+    Pending(String),
+}
+
 /// Totals of a pass over many entries (the sweeper's run).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ProtectTotals {
@@ -53,7 +60,9 @@ pub struct Protector<'a> {
     pub alerts: &'a dyn AlertStore,
     pub control: &'a dyn ControlStore,
     pub exchange: &'a dyn Exchange,
-    pub notifier: &'a dyn Notifier,
+    /// Where messages go at once; None (the orchestrator's SELL path): left PENDING in the outbox for the
+    /// sweeper's resend.
+    pub notifier: Option<&'a dyn Notifier>,
     pub clock: &'a dyn Clock,
     /// Decimal places of a quantity (the orchestrator's `QUANTITY_DECIMALS`): less than one step is dust.
     pub quantity_decimals: u32,
@@ -69,7 +78,7 @@ impl Protector<'_> {
             None => self.start(intent).await,
             Some(p) => match p.status {
                 ProtectionStatus::Placing => self.resume(intent, p).await,
-                ProtectionStatus::Active => self.follow_legs(intent, p).await,
+                ProtectionStatus::Active | ProtectionStatus::Canceling => self.follow_legs(intent, p).await,
                 ProtectionStatus::Flattening => self.follow_flatten(intent, p).await,
                 _ => Ok(Protected::Final),
             },
@@ -138,6 +147,7 @@ impl Protector<'_> {
             last_error: None,
             fills: Vec::new(),
             market_ms: self.clock.market_now_ms(),
+            cancel_ms: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -333,10 +343,12 @@ impl Protector<'_> {
         let final_of = |r: &Option<Reported>| r.as_ref().is_some_and(|r| r.status.is_terminal());
         let filled = next.fills.iter().any(|f| f.filled_quantity > Decimal::ZERO);
         let all_final = final_of(&report.take_profit) && final_of(&report.stop_loss);
-        if filled && !all_final {
-            // The exchange cancels the sibling of a filled OCO leg itself; this catches one it did not.
+        let canceling = p.status == ProtectionStatus::Canceling;
+        if (filled || canceling) && !all_final {
+            // The exchange cancels the sibling of a filled OCO leg itself; this catches one it did not. A SELL
+            // signal's cancel is asked again until both legs are final (a repeated cancel of a final leg is harmless).
             for (leg, r) in legs(&report) {
-                if !final_of(r) && r.as_ref().is_some_and(|r| r.filled_quantity.is_zero()) {
+                if !final_of(r) && (canceling || r.as_ref().is_some_and(|r| r.filled_quantity.is_zero())) {
                     if let Err(e) = self.exchange.cancel_leg(&oco, leg).await {
                         tracing::warn!(idempotency_key = %intent.idempotency_key, leg = %leg, error = %e,
                             "cancel of the other leg not confirmed; read again next run");
@@ -344,8 +356,14 @@ impl Protector<'_> {
                 }
             }
         }
-        if filled && all_final {
-            next.status = ProtectionStatus::Closed;
+        if all_final && (filled || canceling) {
+            // Sold whole by a leg: CLOSED. Cancelled with a part sold: the rest is the SELL signal's to sell.
+            let whole = next.sold() >= next.quantity;
+            next.status = if canceling && !whole {
+                ProtectionStatus::Released
+            } else {
+                ProtectionStatus::Closed
+            };
             moved = true;
         }
         if !moved {
@@ -423,6 +441,7 @@ impl Protector<'_> {
             last_error: None,
             fills: Vec::new(),
             market_ms: 0,
+            cancel_ms: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -450,8 +469,87 @@ impl Protector<'_> {
     }
 
     async fn deliver(&self, alert: &AlertRecord) -> Result<(), StoreError> {
-        crate::alerts::deliver(self.alerts, self.notifier, self.clock, alert).await?;
+        if let Some(notifier) = self.notifier {
+            crate::alerts::deliver(self.alerts, notifier, self.clock, alert).await?;
+        }
         Ok(())
+    }
+
+    /// Before a SELL signal sells `symbol` (docs/DESIGN.md §14): every entry of the symbol whose protection holds
+    /// the coins lets go of them first — its legs cancelled and confirmed final by reading them, a leg that filled
+    /// meanwhile recorded (the held quantity then says what is left to sell). [`Release::Pending`] while a cancel is
+    /// not confirmed, an OCO is being placed, or a flatten is running: the SELL waits and is tried again.
+    pub async fn release(&self, symbol: &crate::ids::Symbol) -> Result<Release, StoreError> {
+        let entries: Vec<OrderIntent> = self
+            .intents
+            .open_orders()
+            .await?
+            .into_iter()
+            .filter(|i| &i.symbol == symbol && needs_work(i))
+            .collect();
+        let mut pending = Vec::new();
+        for intent in &entries {
+            if let Some(why) = self.release_one(intent).await? {
+                pending.push(format!("{}: {why}", intent.idempotency_key));
+            }
+        }
+        Ok(if pending.is_empty() {
+            Release::Done
+        } else {
+            Release::Pending(pending.join("; "))
+        })
+    }
+
+    async fn release_one(&self, intent: &OrderIntent) -> Result<Option<String>, StoreError> {
+        let now = self.clock.now();
+        let Some(p) = &intent.protection else {
+            // Not started: released before any OCO exists (the protector's first write then loses the race).
+            let released = Protection {
+                status: ProtectionStatus::Released,
+                quantity: Decimal::ZERO,
+                stop_price: Decimal::ZERO,
+                take_profit_price: Decimal::ZERO,
+                list_id: None,
+                attempts: 0,
+                lease_until_ms: 0,
+                last_error: None,
+                fills: Vec::new(),
+                market_ms: self.clock.market_now_ms(),
+                cancel_ms: Some(self.clock.market_now_ms()),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            let won = self.write(intent, 0, &released, None, Decimal::ZERO).await?;
+            return Ok((!won).then(|| "its protection was just started; read again".to_string()));
+        };
+        let step = match p.status {
+            ProtectionStatus::Placing if now.timestamp_millis() < p.lease_until_ms => {
+                return Ok(Some("its OCO is being placed".into()))
+            }
+            ProtectionStatus::Flattening => return Ok(Some("it is being flattened".into())),
+            ProtectionStatus::Placing | ProtectionStatus::Active => {
+                let canceling = Protection {
+                    status: ProtectionStatus::Canceling,
+                    cancel_ms: Some(self.clock.market_now_ms()),
+                    version: p.version + 1,
+                    updated_at: now,
+                    ..p.clone()
+                };
+                if !self.write(intent, p.version, &canceling, None, Decimal::ZERO).await? {
+                    return Ok(Some("its protection moved; read again".into()));
+                }
+                tracing::info!(idempotency_key = %intent.idempotency_key, "protection cancel asked for a SELL signal");
+                self.follow_legs(intent, &canceling).await?
+            }
+            ProtectionStatus::Canceling => self.follow_legs(intent, p).await?,
+            _ => return Ok(None),
+        };
+        Ok(match step {
+            Protected::Moved(s) if s.is_final() => None,
+            Protected::Retry(why) => Some(why),
+            _ => Some("the cancel of its legs is not confirmed yet".into()),
+        })
     }
 }
 
@@ -565,29 +663,6 @@ fn closed_row(intent: &OrderIntent, p: &Protection) -> AlertRecord {
     )
 }
 
-/// The ids of every protection message an entry's record implies (what the sweeper resends while PENDING).
-pub fn message_ids(intent: &OrderIntent) -> Vec<String> {
-    let Some(p) = &intent.protection else {
-        return Vec::new();
-    };
-    let key = &intent.idempotency_key;
-    let placed = p.list_id.is_some()
-        || matches!(p.status, ProtectionStatus::Active)
-        || (p.status == ProtectionStatus::Closed && p.fill_of(Leg::Flatten).is_none());
-    let failed = matches!(p.status, ProtectionStatus::Flattening | ProtectionStatus::Failed)
-        || p.fill_of(Leg::Flatten).is_some();
-    let closed = p.status == ProtectionStatus::Closed;
-    [
-        (placed, ProtectionEvent::Placed),
-        (failed, ProtectionEvent::Failed),
-        (closed, ProtectionEvent::Closed),
-    ]
-    .into_iter()
-    .filter(|(due, _)| *due)
-    .map(|(_, e)| AlertId::Protection(key.clone(), e).to_string())
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,7 +695,7 @@ mod tests {
                 alerts: &self.store,
                 control: &self.store,
                 exchange: &self.exchange,
-                notifier: &self.notifier,
+                notifier: Some(&self.notifier),
                 clock: &self.clock,
                 quantity_decimals: 8,
             }

@@ -32,12 +32,16 @@ impl Leg {
 
 wire_enum!(
     /// Where a position's protection stands. PLACING: claimed, the OCO sent or being sent (its outcome may be
-    /// unknown); ACTIVE: both legs on the exchange; FLATTENING: no stop could be placed, a market SELL closes the
-    /// position; CLOSED: a leg or the flatten filled and the rest is final. OFF (protection disabled for the symbol),
-    /// DUST (less than one quantity step), FAILED (no stop and `on_protection_failure = alert`) and CLOSED are final.
+    /// unknown); ACTIVE: both legs on the exchange; CANCELING: a SELL signal asked for both legs to be cancelled
+    /// (asynchronous: confirmed by reading them); FLATTENING: no stop could be placed, a market SELL closes the
+    /// position; CLOSED: a leg or the flatten filled and the rest is final; RELEASED: cancelled, both legs confirmed
+    /// final, the position left to the SELL signal. OFF (protection disabled for the symbol), DUST (less than one
+    /// quantity step), FAILED (no stop and `on_protection_failure = alert`), CLOSED and RELEASED are final.
     ProtectionStatus {
         Placing = "PLACING",
         Active = "ACTIVE",
+        Canceling = "CANCELING",
+        Released = "RELEASED",
         Flattening = "FLATTENING",
         Closed = "CLOSED",
         Failed = "FAILED",
@@ -48,12 +52,18 @@ wire_enum!(
 
 impl ProtectionStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Closed | Self::Failed | Self::Off | Self::Dust)
+        matches!(
+            self,
+            Self::Closed | Self::Released | Self::Failed | Self::Off | Self::Dust
+        )
     }
 
     /// A position whose exit the exchange holds (or that needs none): not a violation however old.
     pub fn is_protected(self) -> bool {
-        matches!(self, Self::Active | Self::Closed | Self::Off | Self::Dust)
+        matches!(
+            self,
+            Self::Active | Self::Canceling | Self::Closed | Self::Released | Self::Off | Self::Dust
+        )
     }
 }
 
@@ -180,6 +190,10 @@ pub struct Protection {
     pub fills: Vec<LegFill>,
     /// Market time when the OCO was first sent: the paper exchange triggers its legs on candles after it.
     pub market_ms: i64,
+    /// Market time when a SELL signal asked for the legs to be cancelled (the paper exchange's legs trigger only
+    /// on candles before it).
+    #[serde(default)]
+    pub cancel_ms: Option<i64>,
     pub version: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -216,6 +230,7 @@ impl Protection {
             take_profit_oid: Leg::TakeProfit.client_oid(&intent.idempotency_key),
             stop_loss_oid: Leg::StopLoss.client_oid(&intent.idempotency_key),
             market_ms: self.market_ms,
+            cancel_ms: self.cancel_ms,
         }
     }
 }
@@ -231,6 +246,8 @@ pub struct Oco {
     pub stop_loss_oid: ClientOid,
     /// Market time of the first send (the paper exchange's legs trigger on candles opened after it).
     pub market_ms: i64,
+    /// Market time of the cancel request, if any (the paper exchange's legs trigger on candles opened before it).
+    pub cancel_ms: Option<i64>,
 }
 
 impl Oco {
@@ -308,6 +325,29 @@ pub fn realized_quote(intent: &OrderIntent, p: &Protection) -> Option<Decimal> {
     }
     let share = cost.checked_mul(p.sold())?.checked_div(held)?;
     Some(proceeds.checked_sub(share)?.round_dp(12).normalize())
+}
+
+/// The ids of every protection message an entry's record implies (what the sweeper resends while PENDING).
+pub fn message_ids(intent: &OrderIntent) -> Vec<String> {
+    let Some(p) = &intent.protection else {
+        return Vec::new();
+    };
+    let key = &intent.idempotency_key;
+    let placed = p.list_id.is_some()
+        || matches!(p.status, ProtectionStatus::Active)
+        || (p.status == ProtectionStatus::Closed && p.fill_of(Leg::Flatten).is_none());
+    let failed = matches!(p.status, ProtectionStatus::Flattening | ProtectionStatus::Failed)
+        || p.fill_of(Leg::Flatten).is_some();
+    let closed = p.status == ProtectionStatus::Closed;
+    [
+        (placed, crate::model::ProtectionEvent::Placed),
+        (failed, crate::model::ProtectionEvent::Failed),
+        (closed, crate::model::ProtectionEvent::Closed),
+    ]
+    .into_iter()
+    .filter(|(due, _)| *due)
+    .map(|(_, e)| crate::model::AlertId::Protection(key.clone(), e).to_string())
+    .collect()
 }
 
 #[cfg(test)]

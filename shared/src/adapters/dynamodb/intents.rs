@@ -276,10 +276,10 @@ impl IntentStore for DynamoStore {
             (":v".into(), n(u.protection.version)),
         ]);
         let condition = if u.seen_version == 0 {
-            "#st = :placed AND attribute_not_exists(protection_version)"
+            "#st = :placed AND attribute_not_exists(#pv)"
         } else {
             values.insert(":seen".into(), n(u.seen_version));
-            "#st = :placed AND protection_version = :seen"
+            "#st = :placed AND #pv = :seen"
         };
         // A final protection takes the entry out of the open_fills index; until then the reconciler finds it there.
         let open = if u.protection.status.is_final() {
@@ -291,9 +291,11 @@ impl IntentStore for DynamoStore {
         let update = Update::builder()
             .table_name(&self.tables.intents)
             .key("idempotency_key", s(u.key.as_str()))
-            .update_expression(format!("SET protection = :p, protection_version = :v{open}"))
+            .update_expression(format!("SET #pr = :p, #pv = :v{open}"))
             .condition_expression(condition)
             .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#pr", "protection")
+            .expression_attribute_names("#pv", "protection_version")
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(build)?;
