@@ -49,6 +49,12 @@ struct Order {
     fee_in_quote: bool,
     /// A trigger (advanced) order: listed by `private/advanced/get-open-orders` only.
     advanced: bool,
+    /// Cancelled (asked and applied): final, with what filled before.
+    canceled: bool,
+    /// A cancel asked and not applied yet (the exchange cancels asynchronously).
+    cancel_asked: bool,
+    /// The other leg of its OCO.
+    sibling: Option<String>,
 }
 
 /// What the exchange filled for one order (its truth, for the tests' comparisons).
@@ -71,6 +77,12 @@ struct State {
     buy_fee_in_quote: bool,
     prices: HashMap<String, Decimal>,
     calls: BTreeMap<String, usize>,
+    /// create-oco requests still to refuse (308 INVALID_PRICE), and to apply without answering.
+    refuse_ocos: usize,
+    lose_oco_answers: usize,
+    /// Cancels take effect at once (else only at [`ExchangeStandIn::settle_cancels`]).
+    cancel_at_once: bool,
+    lists: usize,
 }
 
 impl Default for State {
@@ -85,6 +97,10 @@ impl Default for State {
                 ("XRP_USDT".to_string(), Decimal::new(5, 1)),
             ]),
             calls: BTreeMap::new(),
+            refuse_ocos: 0,
+            lose_oco_answers: 0,
+            cancel_at_once: true,
+            lists: 0,
         }
     }
 }
@@ -107,8 +123,9 @@ impl Order {
             ((quantity * self.price * FEE_RATE).normalize(), quote)
         };
         let status = match self.filled_parts {
-            0 => "ACTIVE",
             n if n >= self.parts => "FILLED",
+            _ if self.canceled => "CANCELED",
+            0 => "ACTIVE",
             _ => "PARTIALLY_FILLED",
         };
         StandInFill {
@@ -244,9 +261,76 @@ impl ExchangeStandIn {
                 parts: usize::MAX,
                 fee_in_quote: false,
                 advanced,
+                canceled: false,
+                cancel_asked: false,
+                sibling: None,
             };
             s.orders.insert(client_oid.to_string(), order);
         }
+    }
+
+    /// The next `n` create-oco requests are refused (308 INVALID_PRICE: the stop is on the wrong side).
+    pub fn refuse_ocos(&self, n: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.refuse_ocos = n;
+        }
+    }
+
+    /// The next `n` create-oco requests are applied and answered with a 500 (the answer lost).
+    pub fn lose_oco_answers(&self, n: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.lose_oco_answers = n;
+        }
+    }
+
+    /// Cancels wait for [`ExchangeStandIn::settle_cancels`] (off: they take effect at once, the default).
+    pub fn cancels_wait(&self, wait: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.cancel_at_once = !wait;
+        }
+    }
+
+    /// Applies the cancels asked so far: a leg that filled meanwhile stays filled.
+    pub fn settle_cancels(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            for o in s.orders.values_mut().filter(|o| o.cancel_asked) {
+                o.cancel_asked = false;
+                o.canceled = o.filled_parts < o.parts;
+            }
+        }
+    }
+
+    /// The market reaches an OCO leg: it fills whole at its price, and the exchange cancels its sibling (unless
+    /// `sibling_lives`, as if that cancel were late). False when the leg is not open.
+    pub fn trigger(&self, client_oid: &str, sibling_lives: bool) -> bool {
+        let Ok(mut s) = self.state.lock() else { return false };
+        let sibling = match s.orders.get_mut(client_oid) {
+            Some(o) if o.filled_parts < o.parts && !o.canceled => {
+                o.filled_parts = o.parts;
+                o.sibling.clone()
+            }
+            _ => return false,
+        };
+        if let (Some(sib), false) = (sibling, sibling_lives) {
+            if let Some(o) = s.orders.get_mut(&sib) {
+                o.canceled = o.filled_parts < o.parts;
+            }
+        }
+        true
+    }
+
+    /// The OCO legs the exchange holds: (client_oid, type, price, quantity, status).
+    pub fn legs(&self) -> Vec<(String, String, Decimal, Decimal, &'static str)> {
+        self.state
+            .lock()
+            .map(|s| {
+                s.orders
+                    .iter()
+                    .filter(|(_, o)| o.sibling.is_some())
+                    .map(|(oid, o)| (oid.clone(), o.side.clone(), o.price, o.quantity, o.fill(oid).status))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// What the exchange filled, order by order (its truth).
@@ -340,7 +424,7 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
             let data: Vec<Value> = s
                 .orders
                 .iter()
-                .filter(|(_, o)| o.filled_parts < o.parts && o.advanced == advanced)
+                .filter(|(_, o)| o.filled_parts < o.parts && !o.canceled && o.advanced == advanced)
                 .map(|(oid, o)| {
                     let fill = o.fill(oid);
                     json!({ "order_id": o.order_id, "client_oid": oid, "instrument_name": o.instrument,
@@ -349,18 +433,52 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
                 .collect();
             ok(json!({ "data": data }))
         }
+        "private/advanced/create-oco" => create_oco(s, &params),
+        "private/advanced/get-order-detail" => match s.orders.get(&oid) {
+            Some(o) if o.advanced => {
+                let (order_id, fill) = (o.order_id.clone(), o.fill(&oid));
+                count(s, &method, "found");
+                ok(detail_json(&order_id, &oid, &fill))
+            }
+            _ => {
+                count(s, &method, "not found");
+                (200, json!({ "code": 40401, "message": "NOT_FOUND" }))
+            }
+        },
+        "private/advanced/cancel-order" => {
+            let at_once = s.cancel_at_once;
+            match s.orders.get_mut(&oid) {
+                Some(o) if o.advanced && o.filled_parts < o.parts && !o.canceled => {
+                    if at_once {
+                        o.canceled = true;
+                    } else {
+                        o.cancel_asked = true;
+                    }
+                    let order_id = o.order_id.clone();
+                    count(s, &method, "queued");
+                    ok(json!({ "order_id": order_id, "client_oid": oid }))
+                }
+                Some(o) if o.advanced => {
+                    count(s, &method, "not active");
+                    (500, json!({ "code": 316, "message": "NO_ACTIVE_ORDER" }))
+                }
+                _ => {
+                    count(s, &method, "not found");
+                    (500, json!({ "code": 212, "message": "INVALID_ORDERID" }))
+                }
+            }
+        }
         "private/get-order-detail" => match s.orders.get_mut(&oid) {
+            Some(o) if o.advanced => {
+                count(s, &method, "not found");
+                (400, json!({ "code": 40401, "message": "NOT_FOUND" }))
+            }
             Some(o) if o.hidden_lookups == 0 => {
                 // Each lookup that finds the order fills one more part (a MARKET order fills at once: one part).
                 o.filled_parts = (o.filled_parts + 1).min(o.parts);
                 let (order_id, fill) = (o.order_id.clone(), o.fill(&oid));
                 count(s, &method, "found");
-                ok(json!({
-                    "order_id": order_id, "client_oid": oid, "instrument_name": fill.instrument, "side": fill.side,
-                    "order_type": "MARKET", "status": fill.status, "cumulative_quantity": fill.quantity.to_string(),
-                    "avg_price": if fill.quantity.is_zero() { "0".to_string() } else { fill.price.to_string() },
-                    "cumulative_fee": fill.fee.to_string(), "fee_instrument_name": fill.fee_currency,
-                }))
+                ok(detail_json(&order_id, &oid, &fill))
             }
             Some(o) => {
                 o.hidden_lookups -= 1;
@@ -403,7 +521,84 @@ fn new_order(s: &State, params: &Value) -> Option<Order> {
         parts: s.parts,
         fee_in_quote: s.buy_fee_in_quote,
         advanced: false,
+        canceled: false,
+        cancel_asked: false,
+        sibling: None,
     })
+}
+
+/// The order object of a get-order-detail answer (plain or advanced).
+fn detail_json(order_id: &str, oid: &str, fill: &StandInFill) -> Value {
+    json!({
+        "order_id": order_id, "client_oid": oid, "instrument_name": fill.instrument, "side": fill.side,
+        "status": fill.status, "cumulative_quantity": fill.quantity.to_string(),
+        "avg_price": if fill.quantity.is_zero() { "0".to_string() } else { fill.price.to_string() },
+        "cumulative_fee": fill.fee.to_string(), "fee_instrument_name": fill.fee_currency,
+    })
+}
+
+/// `private/advanced/create-oco`: exactly two legs, one LIMIT and one STOP_LIMIT (or STOP_LOSS), SELLs of one
+/// quantity with their client_oids; a client_oid it holds already is refused with 204 DUPLICATE_CLORDID. Scripted
+/// refusals (308) and lost answers (applied, then a 500) come first.
+fn create_oco(s: &mut State, params: &Value) -> (u16, Value) {
+    let method = "private/advanced/create-oco";
+    if s.refuse_ocos > 0 {
+        s.refuse_ocos -= 1;
+        count(s, method, "refused");
+        return (400, json!({ "code": 308, "message": "INVALID_PRICE" }));
+    }
+    let legs: Vec<&Value> = params["order_list"]
+        .as_array()
+        .map(|l| l.iter().collect())
+        .unwrap_or_default();
+    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let number = |v: &Value, k: &str| v[k].as_str().and_then(|x| x.parse::<Decimal>().ok());
+    let types: Vec<String> = legs.iter().map(|l| text(l, "type")).collect();
+    let shaped = legs.len() == 2
+        && types.iter().any(|t| t == "LIMIT")
+        && types.iter().any(|t| t == "STOP_LIMIT" || t == "STOP_LOSS")
+        && legs
+            .iter()
+            .all(|l| text(l, "side") == "SELL" && number(l, "price").is_some() && number(l, "quantity").is_some())
+        && params.get("contingency_type").is_none();
+    if !shaped {
+        count(s, method, "invalid");
+        return (400, json!({ "code": 40004, "message": "MISSING_OR_INVALID_ARGUMENT" }));
+    }
+    let oids: Vec<String> = legs.iter().map(|l| text(l, "client_oid")).collect();
+    if oids.iter().any(|o| o.is_empty() || s.orders.contains_key(o)) {
+        count(s, method, "duplicate");
+        return (400, json!({ "code": 204, "message": "DUPLICATE_CLORDID" }));
+    }
+    for (i, leg) in legs.iter().enumerate() {
+        let order = Order {
+            order_id: format!("{}", 9_000_000 + s.orders.len()),
+            hidden_lookups: 0,
+            instrument: text(leg, "instrument_name"),
+            side: "SELL".into(),
+            quantity: number(leg, "quantity").unwrap_or_default(),
+            price: number(leg, "price").unwrap_or_default(),
+            filled_parts: 0,
+            parts: 1,
+            fee_in_quote: true,
+            advanced: true,
+            canceled: false,
+            cancel_asked: false,
+            sibling: Some(oids[1 - i].clone()),
+        };
+        s.orders.insert(oids[i].clone(), order);
+    }
+    s.lists += 1;
+    if s.lose_oco_answers > 0 {
+        s.lose_oco_answers -= 1;
+        count(s, method, "applied, answer lost");
+        return (500, json!({ "code": 50001, "message": "ERR_INTERNAL" }));
+    }
+    count(s, method, "accepted");
+    (
+        200,
+        json!({ "id": 1, "method": method, "code": 0, "result": { "list_id": format!("{}", 6_000_000 + s.lists) } }),
+    )
 }
 
 fn count(s: &mut State, method: &str, outcome: &str) {

@@ -204,8 +204,23 @@ impl Exchange for PaperExchange {
             take_profit: open(&oco.symbol),
             stop_loss: open(&oco.symbol),
         };
+        let cancel = |r: OcoReport| OcoReport {
+            take_profit: r.take_profit.map(|r| Reported {
+                status: OrderStatus::Canceled,
+                ..r
+            }),
+            stop_loss: r.stop_loss.map(|r| Reported {
+                status: OrderStatus::Canceled,
+                ..r
+            }),
+        };
         let Some(m) = &self.market else {
-            return Ok(report);
+            // No candles: the legs never trigger; a cancel takes effect at once.
+            return Ok(if oco.cancel_ms.is_some() {
+                cancel(report)
+            } else {
+                report
+            });
         };
         let market_now = m.clock.market_now_ms();
         let now = oco.cancel_ms.map_or(market_now, |c| c.min(market_now));

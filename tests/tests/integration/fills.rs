@@ -464,11 +464,26 @@ async fn an_order_still_open_after_the_sweepers_window_is_followed_until_final()
         statuses.push(intent.fill.unwrap().status);
     }
     assert_eq!(statuses, [OrderStatus::PartiallyFilled, OrderStatus::Filled]);
-    assert!(
-        store.open_orders().await.unwrap().is_empty(),
-        "a final fill takes the order out of the index"
+    // The filled BUY stays in the index while its protection is not final: the run that saw the fill placed it.
+    let open = store.open_orders().await.unwrap();
+    let protection = open[0]
+        .protection
+        .clone()
+        .expect("protected by the run that saw the fill");
+    assert_eq!(
+        (open.len(), protection.status),
+        (1, shared::order::ProtectionStatus::Active)
     );
     let (_, after) = sweeper.run().await.unwrap();
-    assert_eq!(after.fills.looked_up, 0, "nothing left to read");
+    assert_eq!(after.fills.looked_up, 0, "no fill left to read");
     assert_eq!(executed(&notifier), 2, "one ORDER EXECUTED per part");
+    // Its take-profit fills: the next run closes the protection, and the entry leaves the index.
+    let tp = shared::order::Leg::TakeProfit.client_oid(&buy.idempotency_key());
+    assert!(stand_in.trigger(tp.as_str(), false));
+    let (_, closed) = sweeper.run().await.unwrap();
+    assert_eq!(closed.protection.moved, 1, "{:?}", closed.protection);
+    assert!(
+        store.open_orders().await.unwrap().is_empty(),
+        "a final protection takes the entry out of the index"
+    );
 }

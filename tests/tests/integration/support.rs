@@ -176,6 +176,15 @@ impl<E: Exchange> Exchange for CountingExchange<E> {
     async fn open_orders(&self) -> Result<Vec<shared::order::OpenOrder>, ExchangeError> {
         self.inner.open_orders().await
     }
+    async fn create_oco(&self, oco: &shared::order::Oco) -> Result<shared::order::OcoAck, ExchangeError> {
+        self.inner.create_oco(oco).await
+    }
+    async fn oco_detail(&self, oco: &shared::order::Oco) -> Result<shared::order::OcoReport, ExchangeError> {
+        self.inner.oco_detail(oco).await
+    }
+    async fn cancel_leg(&self, oco: &shared::order::Oco, leg: shared::order::Leg) -> Result<(), ExchangeError> {
+        self.inner.cancel_leg(oco, leg).await
+    }
 }
 
 /// An exchange that places the order and then stalls the caller until released — the worker "dies" (is dropped by
@@ -218,6 +227,15 @@ impl<E: Exchange> Exchange for GatedExchange<'_, E> {
     }
     async fn open_orders(&self) -> Result<Vec<shared::order::OpenOrder>, ExchangeError> {
         self.inner.open_orders().await
+    }
+    async fn create_oco(&self, oco: &shared::order::Oco) -> Result<shared::order::OcoAck, ExchangeError> {
+        self.inner.create_oco(oco).await
+    }
+    async fn oco_detail(&self, oco: &shared::order::Oco) -> Result<shared::order::OcoReport, ExchangeError> {
+        self.inner.oco_detail(oco).await
+    }
+    async fn cancel_leg(&self, oco: &shared::order::Oco, leg: shared::order::Leg) -> Result<(), ExchangeError> {
+        self.inner.cancel_leg(oco, leg).await
     }
 }
 

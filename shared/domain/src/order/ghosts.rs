@@ -44,11 +44,22 @@ pub async fn check(
         control.record_ghost_orders(&[], now).await?;
         return Ok(Some(Vec::new()));
     }
-    let known: HashSet<ClientOid> = intents
+    // An entry's protective legs are this system's too (docs/DESIGN.md §14); a protection outlives the 30 days,
+    // so the entries still open (their protection not final, whatever their age) are matched as well.
+    let mut recent = intents
         .intents_created_between(now - Duration::days(MATCH_DAYS), now)
-        .await?
-        .into_iter()
-        .map(|i| i.client_oid)
+        .await?;
+    recent.extend(intents.open_orders().await?);
+    let known: HashSet<ClientOid> = recent
+        .iter()
+        .flat_map(|i| {
+            let legs = i
+                .protection
+                .as_ref()
+                .map(|p| p.client_oids(&i.idempotency_key))
+                .unwrap_or_default();
+            std::iter::once(i.client_oid.clone()).chain(legs)
+        })
         .collect();
     let found = ghosts(&open, &known);
     for g in &found {

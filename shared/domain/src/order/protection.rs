@@ -211,13 +211,9 @@ impl Protection {
             .fold(Decimal::ZERO, |a, f| a.checked_add(f.filled_quantity).unwrap_or(a))
     }
 
-    /// The client_oids of the orders this protection may have on the exchange (both legs; the flatten's once sent).
+    /// The client_oids of the orders this protection may have on the exchange: both legs and the flatten.
     pub fn client_oids(&self, key: &IdempotencyKey) -> Vec<ClientOid> {
-        let mut legs = vec![Leg::TakeProfit.client_oid(key), Leg::StopLoss.client_oid(key)];
-        if self.status == ProtectionStatus::Flattening || self.fill_of(Leg::Flatten).is_some() {
-            legs.push(Leg::Flatten.client_oid(key));
-        }
-        legs
+        Leg::ALL.iter().map(|l| l.client_oid(key)).collect()
     }
 
     /// The OCO as the exchange needs it to find (and the paper exchange to trigger) its legs.

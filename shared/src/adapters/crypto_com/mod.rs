@@ -28,7 +28,7 @@ use crate::adapters::secrets::{set_field, SecretError, SecretString};
 use crate::ids::{ClientOid, Side, Symbol};
 use crate::model::ReasonCode;
 use crate::money::{round_down_to_tick, UsdPrice};
-use crate::order::{OpenOrder, OrderStatus, PlacedOrder, Reported};
+use crate::order::{Leg, Oco, OcoAck, OcoReport, OpenOrder, OrderStatus, PlacedOrder, Reported};
 use crate::ports::{Cause, Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
 use crate::text::truncate;
 use classify::{classify_text, code_class, CodeClass};
@@ -73,6 +73,8 @@ pub struct CryptoComSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instrument {
     pub qty_tick: Decimal,
+    /// `price_tick_size`, when the exchange says (protective prices are rounded to it; else to 8 decimals).
+    pub price_tick: Option<Decimal>,
     pub base_ccy: String,
     /// Decimals of a quote-currency amount (a BUY's notional), when the exchange says.
     pub quote_decimals: Option<u32>,
@@ -452,6 +454,74 @@ impl Exchange for CryptoCom {
         order_report(&self.detail(&order.client_oid).await?)
     }
 
+    /// `private/advanced/create-oco` (docs/DESIGN.md §14): a take-profit LIMIT leg at the take-profit price and a
+    /// STOP_LIMIT leg whose trigger (`ref_price`) and limit are the stop, both GOOD_TILL_CANCEL SELLs of the
+    /// protected quantity, each with its client_oid. Prices on the instrument's `price_tick_size` in the safe
+    /// direction (the stop up, the take-profit down), the quantity down to `qty_tick_size`. The answer holds the
+    /// list id only; a DUPLICATE_CLORDID means the legs exist (a resend after a lost answer): looked up, not placed.
+    async fn create_oco(&self, oco: &Oco) -> Result<OcoAck, ExchangeError> {
+        let symbol = oco.symbol.as_str();
+        let inst = self.instrument(symbol).await?.ok_or_else(|| ExchangeError::Rejected {
+            code: ReasonCode::ExchangeRejected,
+            message: format!("{symbol} is not an instrument of the exchange"),
+            snippet: format!("pre-check: {symbol} not in public/get-instruments"),
+        })?;
+        let (ack, params) = oco_params(oco, &inst)?;
+        let reply = self
+            .private_with_backoff("private/advanced/create-oco", &params)
+            .await?;
+        match create_order_outcome(&reply) {
+            CreateOutcome::Accepted { .. } => Ok(OcoAck {
+                list_id: text(&reply.result, "list_id").unwrap_or_default(),
+                ..ack
+            }),
+            CreateOutcome::Duplicate => {
+                let legs = self.oco_detail(oco).await?;
+                if legs.take_profit.is_some() || legs.stop_loss.is_some() {
+                    Ok(OcoAck {
+                        list_id: String::new(),
+                        ..ack
+                    })
+                } else {
+                    Err(ExchangeError::unknown(format!(
+                        "duplicate client_oid but no leg: {}",
+                        reply.snippet()
+                    )))
+                }
+            }
+            CreateOutcome::Failed(e) => Err(e),
+        }
+    }
+
+    /// Each leg by its client_oid through `private/advanced/get-order-detail` (40401: that leg is unknown).
+    async fn oco_detail(&self, oco: &Oco) -> Result<OcoReport, ExchangeError> {
+        let method = "private/advanced/get-order-detail";
+        let mut legs = [None, None];
+        for (slot, oid) in legs.iter_mut().zip([&oco.take_profit_oid, &oco.stop_loss_oid]) {
+            let params = json!({ "client_oid": oid.as_str() });
+            let reply = match self.private_with_backoff(method, &params).await {
+                Err(ExchangeError::NotSent { reason, cause }) => Err(ExchangeError::Unknown { reason, cause }),
+                other => other,
+            }?;
+            *slot = order_report(&reply)?;
+        }
+        let [take_profit, stop_loss] = legs;
+        Ok(OcoReport { take_profit, stop_loss })
+    }
+
+    /// `private/advanced/cancel-order` by the leg's client_oid. Asynchronous (code 0 = queued); a leg no longer
+    /// active (212 INVALID_ORDERID, 316 NO_ACTIVE_ORDER, 40401) is not an error: reading it says what it became.
+    async fn cancel_leg(&self, oco: &Oco, leg: Leg) -> Result<(), ExchangeError> {
+        let Some(oid) = oco.oid(leg) else {
+            return Ok(());
+        };
+        let params = json!({ "client_oid": oid.as_str() });
+        let reply = self
+            .private_with_backoff("private/advanced/cancel-order", &params)
+            .await?;
+        cancel_outcome(&reply)
+    }
+
     /// `private/get-open-orders` for every instrument (no pagination: every open order in one answer).
     /// The plain listing and the advanced one (trigger and OCO legs are not in the plain one since the Advanced
     /// Order API took them, 2025-12-17); an order in both is listed once. Either refused: an error.
@@ -467,6 +537,67 @@ impl Exchange for CryptoCom {
         }
         Ok(orders)
     }
+}
+
+/// What a cancel answer means: queued, or the order is no longer active (not an error; its detail says what it
+/// became); anything else is an error (fuzzed with the other answers).
+pub fn cancel_outcome(reply: &Reply) -> Result<(), ExchangeError> {
+    match reply.code {
+        Some(0) | Some(212) | Some(316) | Some(40401) => Ok(()),
+        _ => Err(ExchangeError::unknown(format!("cancel-order: {}", reply.snippet()))),
+    }
+}
+
+/// The create-oco request for an OCO on an instrument, and what it sends (prices and quantity as rounded).
+pub fn oco_params(oco: &Oco, inst: &Instrument) -> Result<(OcoAck, Value), ExchangeError> {
+    let price_tick = inst.price_tick.unwrap_or(Decimal::new(1, 8));
+    let on_tick = |p: Decimal, strategy| {
+        p.checked_div(price_tick)
+            .map(|steps| steps.round_dp_with_strategy(0, strategy))
+            .and_then(|steps| steps.checked_mul(price_tick))
+            .map(|p| p.normalize())
+    };
+    let refused = |message: String| ExchangeError::Rejected {
+        code: ReasonCode::ExchangeRejected,
+        snippet: truncate(&format!("pre-check: {message}"), 500),
+        message,
+    };
+    let stop = on_tick(oco.stop_price, RoundingStrategy::ToPositiveInfinity);
+    let tp = on_tick(oco.take_profit_price, RoundingStrategy::ToNegativeInfinity);
+    let quantity = round_down_to_tick(crate::money::Quantity(oco.quantity), inst.qty_tick)
+        .ok()
+        .map(|q| q.0);
+    let (Some(stop), Some(tp), Some(quantity)) = (stop, tp, quantity) else {
+        return Err(refused(format!("OCO numbers out of range for {}", oco.symbol)));
+    };
+    if quantity <= Decimal::ZERO || stop <= Decimal::ZERO || stop >= tp {
+        return Err(refused(format!(
+            "OCO refused before sending: quantity {quantity}, stop {stop}, take-profit {tp} (ticks {} / {price_tick})",
+            inst.qty_tick
+        )));
+    }
+    let leg = |oid: &ClientOid, kind: &str, extra: Value| {
+        let mut v = json!({
+            "instrument_name": oco.symbol.as_str(), "side": "SELL", "type": kind,
+            "quantity": quantity.to_string(), "client_oid": oid.as_str(), "time_in_force": "GOOD_TILL_CANCEL",
+        });
+        if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
+        }
+        v
+    };
+    let params = json!({ "order_list": [
+        leg(&oco.take_profit_oid, "LIMIT", json!({ "price": tp.to_string() })),
+        leg(&oco.stop_loss_oid, "STOP_LIMIT", json!({ "price": stop.to_string(), "ref_price": stop.to_string(),
+            "ref_price_type": "MARK_PRICE" })),
+    ]});
+    let ack = OcoAck {
+        list_id: String::new(),
+        quantity,
+        stop_price: stop,
+        take_profit_price: tp,
+    };
+    Ok((ack, params))
 }
 
 /// A get-open-orders answer as the open orders (`result.data[]`: `client_oid`, `order_id`, `instrument_name`,
@@ -632,10 +763,14 @@ pub fn parse_instruments(result: &Value) -> HashMap<String, Instrument> {
         let quote_decimals = text(item, "quote_decimals")
             .and_then(|d| d.parse::<u32>().ok())
             .filter(|d| *d <= 18);
+        let price_tick = text(item, "price_tick_size")
+            .and_then(|t| t.parse::<Decimal>().ok())
+            .filter(|t| *t > Decimal::ZERO);
         map.insert(
             sym,
             Instrument {
                 qty_tick,
+                price_tick,
                 base_ccy,
                 quote_decimals,
             },
