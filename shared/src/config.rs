@@ -146,7 +146,8 @@ pub fn grace(src: &dyn Source) -> Result<Duration, ConfigError> {
 
 /// [`grace`]; `UNCONFIRMED_AFTER_MINUTES` (default 10, 1 to 1440): how long a placed order may go without a final
 /// fill before the report calls it UNCONFIRMED_ORDER; `UNDELIVERED_AFTER_MINUTES` (default 15, 1 to 1440): how long a
-/// Telegram message may stay undelivered before it is UNDELIVERED_MESSAGE.
+/// Telegram message may stay undelivered before it is UNDELIVERED_MESSAGE; `UNPROTECTED_AFTER_MINUTES` (default 5, 1 to
+/// 1440): how long a filled BUY may go without its protection on the exchange before it is UNPROTECTED_POSITION.
 pub fn patience(src: &dyn Source) -> Result<crate::invariants::Patience, ConfigError> {
     let minutes = number(
         src,
@@ -160,10 +161,17 @@ pub fn patience(src: &dyn Source) -> Result<crate::invariants::Patience, ConfigE
         crate::invariants::UNDELIVERED_AFTER_MINUTES,
         |m| (1..=1440).contains(m),
     )?;
+    let unprotected = number(
+        src,
+        "UNPROTECTED_AFTER_MINUTES",
+        crate::invariants::UNPROTECTED_AFTER_MINUTES,
+        |m| (1..=1440).contains(m),
+    )?;
     Ok(crate::invariants::Patience {
         grace: grace(src)?,
         unconfirmed_after: Duration::minutes(minutes),
         undelivered_after: Duration::minutes(undelivered),
+        unprotected_after: Duration::minutes(unprotected),
     })
 }
 

@@ -55,7 +55,15 @@ pub enum ViolationType {
     /// failed (ORDER FAILED has its own, FAILED_WITHOUT_TELEGRAM). The sweeper resends them; this says it has not
     /// managed to.
     UndeliveredMessage,
+    /// A filled BUY whose position the exchange does not protect [`Patience::unprotected_after`] after its fill
+    /// (docs/DESIGN.md §14): its protection never started, is still being placed, failed with `alert`, or is
+    /// flattening. The sweeper places a missing protection once; this says it has not managed to.
+    UnprotectedPosition,
 }
+
+/// How long a filled BUY may go without its protection on the exchange before the report flags it
+/// (UNPROTECTED_POSITION), unless `UNPROTECTED_AFTER_MINUTES` says otherwise.
+pub const UNPROTECTED_AFTER_MINUTES: i64 = 5;
 
 /// How long a placed order may go without a final fill before the report flags it (UNCONFIRMED_ORDER), unless
 /// `UNCONFIRMED_AFTER_MINUTES` says otherwise.
@@ -73,6 +81,7 @@ pub struct Patience {
     pub grace: Duration,
     pub unconfirmed_after: Duration,
     pub undelivered_after: Duration,
+    pub unprotected_after: Duration,
 }
 
 impl From<Duration> for Patience {
@@ -82,6 +91,7 @@ impl From<Duration> for Patience {
             grace,
             unconfirmed_after: Duration::minutes(UNCONFIRMED_AFTER_MINUTES),
             undelivered_after: Duration::minutes(UNDELIVERED_AFTER_MINUTES),
+            unprotected_after: Duration::minutes(UNPROTECTED_AFTER_MINUTES),
         }
     }
 }
@@ -203,13 +213,14 @@ pub struct Counts {
     pub unconfirmed_orders: usize,
     pub ghost_orders: usize,
     pub undelivered_messages: usize,
+    pub unprotected_positions: usize,
 }
 
 /// Every kind of violation in one table: its count in the report and the metric (and alarm) that publishes it. A
 /// test checks that template.yaml has an alarm and a dashboard widget on each metric, and that the OpenAPI document
 /// and the runbook name each kind (tests/src/template.rs).
 impl ViolationType {
-    pub const ALL: [ViolationType; 8] = [
+    pub const ALL: [ViolationType; 9] = [
         ViolationType::MissingIntent,
         ViolationType::NullDecision,
         ViolationType::FailedWithoutTelegram,
@@ -218,6 +229,7 @@ impl ViolationType {
         ViolationType::UnconfirmedOrder,
         ViolationType::GhostOrder,
         ViolationType::UndeliveredMessage,
+        ViolationType::UnprotectedPosition,
     ];
 
     /// The EMF metric the sweeper publishes this kind's count as.
@@ -231,6 +243,7 @@ impl ViolationType {
             ViolationType::UnconfirmedOrder => "UnconfirmedOrders",
             ViolationType::GhostOrder => "GhostOrders",
             ViolationType::UndeliveredMessage => "UndeliveredMessages",
+            ViolationType::UnprotectedPosition => "UnprotectedPositions",
         }
     }
 
@@ -260,6 +273,7 @@ impl Counts {
             ViolationType::UnconfirmedOrder => &mut self.unconfirmed_orders,
             ViolationType::GhostOrder => &mut self.ghost_orders,
             ViolationType::UndeliveredMessage => &mut self.undelivered_messages,
+            ViolationType::UnprotectedPosition => &mut self.unprotected_positions,
         }
     }
 
@@ -403,8 +417,13 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, patience: 
     }
     summary.null_decisions = counts.null_decisions;
     let ledger = crate::order::Ledger::from_intents(rows.intents.values(), crate::order::follow::dust(8));
+    let mut protections = crate::order::protection::latest_by_symbol(rows.intents.values());
+    let mut positions = ledger.positions();
+    for p in &mut positions {
+        p.protection = protections.remove(&p.symbol);
+    }
     Report {
-        positions: ledger.positions(),
+        positions,
         realized_pnl: ledger.realized_series(),
         total: views.len(),
         signals: views,
@@ -466,6 +485,9 @@ fn intent_findings(
                 "fill_status": i.fill.as_ref().map(|f| f.status),
             }),
         ));
+    }
+    if let Some(f) = unprotected(i, now, patience.unprotected_after) {
+        found.push(f);
     }
     if i.status == IntentStatus::OrderFailed && now - i.updated_at > grace {
         let alert_id = AlertRecord::failure_id(&i.idempotency_key);
@@ -627,6 +649,28 @@ pub fn outbox_ids(i: &OrderIntent) -> Vec<String> {
         (IntentStatus::Skipped, Some(code)) if code.has_skipped_message() => vec![AlertRecord::skipped_id(key)],
         _ => Vec::new(),
     }
+}
+
+/// A filled BUY whose protection is not on the exchange `after` its fill was recorded (UNPROTECTED_POSITION).
+fn unprotected(i: &OrderIntent, now: DateTime<Utc>, after: Duration) -> Option<Finding> {
+    use crate::order::protection::is_entry;
+    let fill = i.fill.as_ref().filter(|_| is_entry(i))?;
+    let status = i.protection.as_ref().map(|p| p.status);
+    if status.is_some_and(|s| s.is_protected()) || now - fill.updated_at <= after {
+        return None;
+    }
+    Some((
+        ViolationType::UnprotectedPosition,
+        format!(
+            "Filled BUY has no stop-loss/take-profit on the exchange {} minutes after its fill",
+            after.num_minutes()
+        ),
+        serde_json::json!({
+            "idempotency_key": i.idempotency_key.as_str(),
+            "protection_status": status,
+            "last_error": i.protection.as_ref().and_then(|p| p.last_error.clone()),
+        }),
+    ))
 }
 
 /// Reads the rows of a window through the ports: the `by_day` index for signals, batch gets for the rest.
@@ -957,6 +1001,72 @@ mod tests {
         assert_eq!(v["positions"][0]["quantity"], "2");
         // 2 × 0.05 + the 0.0001 BTC fee, per unit.
         assert_eq!(v["positions"][0]["average_entry_price"], "0.05005");
+    }
+
+    #[test]
+    fn a_filled_buy_without_its_protection_after_the_setting_is_unprotected() {
+        let s = signal(1, 900, Some(ReasonCode::ExecOrderPlaced));
+        let mut buy = crate::fakes::placed_intent(&s, t0() - Duration::minutes(20));
+        buy.fill = Some(crate::order::Fill {
+            status: crate::order::OrderStatus::Filled,
+            filled_quantity: Decimal::from(2),
+            average_price: Decimal::new(5, 2),
+            fee: Decimal::ZERO,
+            fee_currency: "BTC".into(),
+            updated_at: t0() - Duration::minutes(6),
+            version: 1,
+            increments: 1,
+        });
+        let report = |i: &OrderIntent| {
+            let rows = Rows {
+                signals: vec![s.clone()],
+                intents: HashMap::from([(i.idempotency_key.clone(), i.clone())]),
+                ..Rows::default()
+            };
+            evaluate(&ReportQuery::default(), &rows, t0(), Duration::seconds(120))
+        };
+        let r = report(&buy);
+        assert_eq!(r.signals[0].violations, [ViolationType::UnprotectedPosition]);
+        assert_eq!((r.counts.unprotected_positions, r.pass), (1, false));
+        let protection = |status| crate::order::Protection {
+            status,
+            quantity: Decimal::from(2),
+            stop_price: Decimal::new(49, 3),
+            take_profit_price: Decimal::new(51, 3),
+            list_id: None,
+            attempts: 1,
+            lease_until_ms: 0,
+            last_error: None,
+            fills: Vec::new(),
+            market_ms: 0,
+            cancel_ms: None,
+            version: 2,
+            created_at: t0(),
+            updated_at: t0(),
+        };
+        use crate::order::ProtectionStatus::*;
+        for (status, flagged) in [
+            (Active, false),
+            (Off, false),
+            (Placing, true),
+            (Failed, true),
+            (Flattening, true),
+        ] {
+            buy.protection = Some(protection(status));
+            assert_eq!(
+                report(&buy).counts.unprotected_positions,
+                usize::from(flagged),
+                "{status}"
+            );
+        }
+        buy.protection = Some(protection(Active));
+        let v = serde_json::to_value(report(&buy)).unwrap();
+        assert_eq!(v["positions"][0]["protection"]["status"], "ACTIVE");
+        assert_eq!(v["positions"][0]["protection"]["stop_price"], "0.049");
+        assert_eq!(
+            v["positions"][0]["protection"]["client_oids"].as_array().unwrap().len(),
+            2
+        );
     }
 
     #[test]

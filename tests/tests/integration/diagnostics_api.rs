@@ -116,6 +116,8 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
         .unwrap();
     // The placed order's fill, read back as the orchestrator does right after the decision.
     assert_eq!(support::follow_all(&store, &ok, &notifier, &clock).await.recorded, 1);
+    // And protected, as the orchestrator does once the fill is final.
+    assert_eq!(support::protect_all(&store, &ok, &notifier, &clock).await.moved, 1);
 
     let (_server, base) = serve(&env).await;
     let api = OpenApi::new(serde_json::from_str(include_str!("../../../functions/diagnostics/openapi.json")).unwrap());

@@ -348,3 +348,25 @@ pub async fn follow_all(
         .await
         .unwrap()
 }
+
+/// One protection step for every filled BUY whose protection is not final (docs/DESIGN.md §14), as the
+/// orchestrator takes right after a final fill and the sweeper on each run.
+pub async fn protect_all(
+    store: &shared::adapters::dynamodb::DynamoStore,
+    exchange: &dyn Exchange,
+    notifier: &dyn shared::ports::Notifier,
+    clock: &dyn shared::ports::Clock,
+) -> shared::order::protect::ProtectTotals {
+    use shared::ports::IntentStore;
+    let protector = shared::order::protect::Protector {
+        intents: store,
+        alerts: store,
+        control: store,
+        exchange,
+        notifier: Some(notifier),
+        clock,
+        quantity_decimals: 8,
+    };
+    let open = store.open_orders().await.unwrap();
+    protector.protect_all(&open, 4).await.unwrap()
+}

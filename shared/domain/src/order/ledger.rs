@@ -41,6 +41,8 @@ pub struct Position {
     pub unmatched_sell_quantity: Decimal,
     /// Fees in a currency that is neither the base nor the quote (no recorded rate): `{currency: amount}`.
     pub unpriced_fees: BTreeMap<String, String>,
+    /// The protection of the symbol's latest filled BUY (docs/DESIGN.md §14), set by the report; None when none.
+    pub protection: Option<crate::order::protection::ProtectionView>,
 }
 
 /// What an open position would realize at a price now (before the sale's fee): quantity × (price − cost per unit).
@@ -324,6 +326,7 @@ impl Book {
                 .iter()
                 .map(|(c, a)| (c.clone(), a.normalize().to_string()))
                 .collect(),
+            protection: None,
         }
     }
 }

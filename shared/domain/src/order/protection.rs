@@ -285,6 +285,44 @@ pub struct ProtectionUpdate {
     pub held_delta: Decimal,
 }
 
+/// A position's protection as the report shows it: decimals as text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProtectionView {
+    pub status: ProtectionStatus,
+    pub stop_price: String,
+    pub take_profit_price: String,
+    pub client_oids: Vec<String>,
+}
+
+/// Each symbol's latest filled BUY's protection among `intents` (by creation), for the report's positions.
+pub fn latest_by_symbol<'a>(
+    intents: impl IntoIterator<Item = &'a OrderIntent>,
+) -> std::collections::BTreeMap<Symbol, ProtectionView> {
+    let mut latest: std::collections::BTreeMap<Symbol, &OrderIntent> = std::collections::BTreeMap::new();
+    for i in intents.into_iter().filter(|i| i.protection.is_some()) {
+        let slot = latest.entry(i.symbol.clone()).or_insert(i);
+        if (i.created_at, &i.idempotency_key) > (slot.created_at, &slot.idempotency_key) {
+            *slot = i;
+        }
+    }
+    latest
+        .into_iter()
+        .filter_map(|(s, i)| {
+            let p = i.protection.as_ref()?;
+            let view = ProtectionView {
+                status: p.status,
+                stop_price: p.stop_price.normalize().to_string(),
+                take_profit_price: p.take_profit_price.normalize().to_string(),
+                client_oids: [Leg::TakeProfit, Leg::StopLoss]
+                    .iter()
+                    .map(|l| l.client_oid(&i.idempotency_key).as_str().to_string())
+                    .collect(),
+            };
+            Some((s, view))
+        })
+        .collect()
+}
+
 /// Whether an intent is a BUY whose fill is final with something filled: a position that protection is about.
 pub fn is_entry(intent: &OrderIntent) -> bool {
     intent.side == Side::Buy
