@@ -37,14 +37,22 @@ impl Match for Signed {
         ) else {
             return false;
         };
-        let strings = body["params"]
-            .as_object()
-            .is_some_and(|p| p.values().all(Value::is_string));
+        let strings = body["params"].as_object().is_some_and(|p| p.values().all(all_strings));
         m == self.0
             && body["api_key"] == KEY
             && strings
             && sign(SECRET, m, id, KEY, &body["params"], nonce) == sig
             && req.url.path().ends_with(self.0)
+    }
+}
+
+/// Every leaf of a params value is a string (an OCO's `order_list` holds objects of strings).
+fn all_strings(v: &Value) -> bool {
+    match v {
+        Value::String(_) => true,
+        Value::Array(items) => items.iter().all(all_strings),
+        Value::Object(map) => map.values().all(all_strings),
+        _ => false,
     }
 }
 
@@ -824,4 +832,148 @@ async fn paper_sizes_at_the_live_tickers_when_asked() {
     assert_eq!(btc.usd_per_unit, Decimal::new(950005, 1));
     assert_eq!(btc.source, "crypto_com:public/get-tickers BTC_USD");
     assert!(create_params(&s).await.is_empty(), "paper never sends an order");
+}
+
+/// An ETH_USDT OCO over 0.12345 ETH, stop 2910.004, take-profit 3089.996 (a 3 % band around 3000).
+fn protective_oco() -> shared::order::Oco {
+    let sym = Symbol::parse("ETH_USDT").unwrap();
+    let key = IdempotencyKey::for_signal(&SignalId::new(&sym, Side::Buy, 1_700_000_000_000));
+    shared::order::Oco {
+        symbol: sym,
+        quantity: "0.12345".parse().unwrap(),
+        stop_price: "2910.004".parse().unwrap(),
+        take_profit_price: "3089.996".parse().unwrap(),
+        take_profit_oid: shared::order::Leg::TakeProfit.client_oid(&key),
+        stop_loss_oid: shared::order::Leg::StopLoss.client_oid(&key),
+        market_ms: 0,
+        cancel_ms: None,
+    }
+}
+
+async fn advanced_server() -> MockServer {
+    server_with(
+        json!([{ "symbol": "ETH_USDT", "base_ccy": "ETH", "quote_ccy": "USDT", "qty_tick_size": "0.0001",
+                 "price_tick_size": "0.01" }]),
+        json!([]),
+    )
+    .await
+}
+
+/// `private/advanced/create-oco` as documented: `order_list` of a LIMIT and a STOP_LIMIT SELL, each with its
+/// client_oid, no contingency_type; prices on the tick in the safe direction; the answer a list id only.
+#[tokio::test]
+async fn an_oco_is_sent_on_the_ticks_and_answered_with_its_list_id() {
+    let s = advanced_server().await;
+    Mock::given(method("POST"))
+        .and(Signed("private/advanced/create-oco"))
+        .respond_with(reply(200, 0, "", json!({ "list_id": "6498090546073120100" })))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let oco = protective_oco();
+    let ack = exchange(&s, 2_000).create_oco(&oco).await.unwrap();
+    assert_eq!(ack.list_id, "6498090546073120100");
+    // The stop up to the 0.01 tick, the take-profit down to it, the quantity down to the 0.0001 step.
+    assert_eq!((ack.stop_price, ack.take_profit_price), ("2910.01".parse().unwrap(), "3089.99".parse().unwrap()));
+    assert_eq!(ack.quantity, "0.1234".parse::<Decimal>().unwrap());
+    let sent: Vec<Value> = s
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().ends_with("create-oco"))
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["params"].clone())
+        .collect();
+    assert_eq!(
+        sent[0],
+        json!({ "order_list": [
+            { "instrument_name": "ETH_USDT", "side": "SELL", "type": "LIMIT", "quantity": "0.1234",
+              "price": "3089.99", "client_oid": oco.take_profit_oid.as_str(), "time_in_force": "GOOD_TILL_CANCEL" },
+            { "instrument_name": "ETH_USDT", "side": "SELL", "type": "STOP_LIMIT", "quantity": "0.1234",
+              "price": "2910.01", "ref_price": "2910.01", "ref_price_type": "MARK_PRICE",
+              "client_oid": oco.stop_loss_oid.as_str(), "time_in_force": "GOOD_TILL_CANCEL" }
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn a_refused_price_is_a_rejection_and_a_duplicate_is_looked_up() {
+    let s = advanced_server().await;
+    Mock::given(method("POST"))
+        .and(Signed("private/advanced/create-oco"))
+        .respond_with(reply(400, 308, "INVALID_PRICE", Value::Null))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(Signed("private/advanced/create-oco"))
+        .respond_with(reply(400, 204, "DUPLICATE_CLORDID", Value::Null))
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(Signed("private/advanced/get-order-detail"))
+        .respond_with(reply(200, 0, "", json!({ "order_id": "7", "status": "ACTIVE", "cumulative_quantity": "0",
+            "list_id": "6498090546073120100", "contingency_type": "OCO" })))
+        .mount(&s)
+        .await;
+    let ex = exchange(&s, 2_000);
+    let refused = ex.create_oco(&protective_oco()).await.unwrap_err();
+    assert!(matches!(refused, ExchangeError::Rejected { ref message, .. } if message.contains("INVALID_PRICE")), "{refused:?}");
+    // The legs exist already (a resend after a lost answer): found, nothing new placed.
+    let found = ex.create_oco(&protective_oco()).await.unwrap();
+    assert_eq!(found.list_id, "");
+}
+
+/// Each leg by its client_oid through the advanced order detail: one filled (the take-profit, fee in USDT), the
+/// other unknown to the exchange (40401, HTTP 200): None, not an error.
+#[tokio::test]
+async fn leg_details_are_read_by_client_oid_and_40401_is_an_unknown_leg() {
+    let s = advanced_server().await;
+    let oco = protective_oco();
+    Mock::given(method("POST"))
+        .and(Signed("private/advanced/get-order-detail"))
+        .and(wiremock::matchers::body_string_contains(oco.take_profit_oid.as_str()))
+        .respond_with(reply(200, 0, "", json!({ "order_id": "8", "client_oid": oco.take_profit_oid.as_str(),
+            "status": "FILLED", "cumulative_quantity": "0.1234", "avg_price": "3089.99", "cumulative_fee": "0.38129",
+            "fee_instrument_name": "USDT", "list_id": "6498090546073120100", "leg_id": "1" })))
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(Signed("private/advanced/get-order-detail"))
+        .and(wiremock::matchers::body_string_contains(oco.stop_loss_oid.as_str()))
+        .respond_with(reply(200, 40401, "NOT_FOUND", Value::Null))
+        .mount(&s)
+        .await;
+    let report = exchange(&s, 2_000).oco_detail(&oco).await.unwrap();
+    let tp = report.take_profit.unwrap();
+    assert_eq!((tp.status, tp.filled_quantity), (shared::order::OrderStatus::Filled, "0.1234".parse().unwrap()));
+    assert_eq!((tp.fee, tp.fee_currency.as_str()), ("0.38129".parse().unwrap(), "USDT"));
+    assert_eq!(report.stop_loss, None);
+}
+
+/// A cancel is queued (code 0); a leg that is no longer active (316 NO_ACTIVE_ORDER: it filled) is not an error —
+/// reading it says what it became; anything else is.
+#[tokio::test]
+async fn cancelling_an_already_filled_leg_is_not_an_error() {
+    let s = advanced_server().await;
+    for (code, http) in [(0, 200), (316, 500)] {
+        Mock::given(method("POST"))
+            .and(Signed("private/advanced/cancel-order"))
+            .respond_with(reply(http, code, "", json!({})))
+            .up_to_n_times(1)
+            .with_priority(if code == 0 { 1 } else { 2 })
+            .mount(&s)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(Signed("private/advanced/cancel-order"))
+        .respond_with(reply(500, 50001, "ERR_INTERNAL", Value::Null))
+        .with_priority(3)
+        .mount(&s)
+        .await;
+    let (ex, oco) = (exchange(&s, 2_000), protective_oco());
+    ex.cancel_leg(&oco, shared::order::Leg::StopLoss).await.unwrap();
+    ex.cancel_leg(&oco, shared::order::Leg::StopLoss).await.unwrap();
+    assert!(ex.cancel_leg(&oco, shared::order::Leg::StopLoss).await.is_err());
 }
