@@ -874,7 +874,10 @@ async fn an_oco_is_sent_on_the_ticks_and_answered_with_its_list_id() {
     let ack = exchange(&s, 2_000).create_oco(&oco).await.unwrap();
     assert_eq!(ack.list_id, "6498090546073120100");
     // The stop up to the 0.01 tick, the take-profit down to it, the quantity down to the 0.0001 step.
-    assert_eq!((ack.stop_price, ack.take_profit_price), ("2910.01".parse().unwrap(), "3089.99".parse().unwrap()));
+    assert_eq!(
+        (ack.stop_price, ack.take_profit_price),
+        ("2910.01".parse().unwrap(), "3089.99".parse().unwrap())
+    );
     assert_eq!(ack.quantity, "0.1234".parse::<Decimal>().unwrap());
     let sent: Vec<Value> = s
         .received_requests()
@@ -913,13 +916,21 @@ async fn a_refused_price_is_a_rejection_and_a_duplicate_is_looked_up() {
         .await;
     Mock::given(method("POST"))
         .and(Signed("private/advanced/get-order-detail"))
-        .respond_with(reply(200, 0, "", json!({ "order_id": "7", "status": "ACTIVE", "cumulative_quantity": "0",
-            "list_id": "6498090546073120100", "contingency_type": "OCO" })))
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "order_id": "7", "status": "ACTIVE", "cumulative_quantity": "0",
+            "list_id": "6498090546073120100", "contingency_type": "OCO" }),
+        ))
         .mount(&s)
         .await;
     let ex = exchange(&s, 2_000);
     let refused = ex.create_oco(&protective_oco()).await.unwrap_err();
-    assert!(matches!(refused, ExchangeError::Rejected { ref message, .. } if message.contains("INVALID_PRICE")), "{refused:?}");
+    assert!(
+        matches!(refused, ExchangeError::Rejected { ref message, .. } if message.contains("INVALID_PRICE")),
+        "{refused:?}"
+    );
     // The legs exist already (a resend after a lost answer): found, nothing new placed.
     let found = ex.create_oco(&protective_oco()).await.unwrap();
     assert_eq!(found.list_id, "");
@@ -934,9 +945,14 @@ async fn leg_details_are_read_by_client_oid_and_40401_is_an_unknown_leg() {
     Mock::given(method("POST"))
         .and(Signed("private/advanced/get-order-detail"))
         .and(wiremock::matchers::body_string_contains(oco.take_profit_oid.as_str()))
-        .respond_with(reply(200, 0, "", json!({ "order_id": "8", "client_oid": oco.take_profit_oid.as_str(),
+        .respond_with(reply(
+            200,
+            0,
+            "",
+            json!({ "order_id": "8", "client_oid": oco.take_profit_oid.as_str(),
             "status": "FILLED", "cumulative_quantity": "0.1234", "avg_price": "3089.99", "cumulative_fee": "0.38129",
-            "fee_instrument_name": "USDT", "list_id": "6498090546073120100", "leg_id": "1" })))
+            "fee_instrument_name": "USDT", "list_id": "6498090546073120100", "leg_id": "1" }),
+        ))
         .mount(&s)
         .await;
     Mock::given(method("POST"))
@@ -947,7 +963,10 @@ async fn leg_details_are_read_by_client_oid_and_40401_is_an_unknown_leg() {
         .await;
     let report = exchange(&s, 2_000).oco_detail(&oco).await.unwrap();
     let tp = report.take_profit.unwrap();
-    assert_eq!((tp.status, tp.filled_quantity), (shared::order::OrderStatus::Filled, "0.1234".parse().unwrap()));
+    assert_eq!(
+        (tp.status, tp.filled_quantity),
+        (shared::order::OrderStatus::Filled, "0.1234".parse().unwrap())
+    );
     assert_eq!((tp.fee, tp.fee_currency.as_str()), ("0.38129".parse().unwrap(), "USDT"));
     assert_eq!(report.stop_loss, None);
 }

@@ -15,6 +15,7 @@ mod diagnostics_api;
 mod evaluator_throttle;
 mod fills;
 mod pipeline;
+mod protection;
 mod queue;
 mod sweeper_repair;
 mod takeover;
