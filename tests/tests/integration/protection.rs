@@ -60,7 +60,7 @@ impl World {
             mode: ExecutionMode::Live,
             ..OrchestratorSettings::default()
         };
-        if self.store.get_signals(&[s.signal_id.clone()]).await.unwrap().is_empty() {
+        if self.store.get_signals(std::slice::from_ref(&s.signal_id)).await.unwrap().is_empty() {
             self.store.put_new(s).await.unwrap();
         }
         support::orchestrator(&self.store, &self.ex, &self.clock, settings)
@@ -126,7 +126,7 @@ async fn a_filled_buy_gets_one_oco_from_its_fill_and_a_lost_answer_is_found_not_
     );
     // 100 USDT at 2000: 0.05 ETH less the 0.1 % fee in ETH = 0.04995, down to the 0.0001 step; 2 % either side.
     let mut legs = w.stand_in.legs();
-    legs.sort_by(|a, b| a.2.cmp(&b.2));
+    legs.sort_by_key(|l| l.2);
     let shape: Vec<(Decimal, Decimal, &str)> = legs.iter().map(|l| (l.2, l.3, l.4)).collect();
     let q: Decimal = "0.0499".parse().unwrap();
     assert_eq!(
