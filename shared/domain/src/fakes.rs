@@ -674,6 +674,8 @@ struct Book {
     sells: HashMap<crate::ids::ClientOid, crate::order::Reported>,
     oco_sends: usize,
     lists: usize,
+    /// create-oco requests that found their legs already there.
+    duplicates: usize,
 }
 
 /// An in-memory exchange that knows OCOs (for the protection's tests and the simulation): scripted create-oco
@@ -697,6 +699,10 @@ impl OcoExchange {
     pub fn oco_counts(&self) -> (usize, usize) {
         let b = self.lock();
         (b.oco_sends, b.lists)
+    }
+    /// How many create-oco requests found their legs already placed (a resend after a lost answer).
+    pub fn duplicates(&self) -> usize {
+        self.lock().duplicates
     }
     /// How many market SELLs (flattens) were placed.
     pub fn sells(&self) -> usize {
@@ -818,11 +824,14 @@ impl crate::ports::Exchange for OcoExchange {
         }
         let (tp, sl) = (oco.take_profit_oid.clone(), oco.stop_loss_oid.clone());
         if b.legs.contains_key(&tp) || b.legs.contains_key(&sl) {
-            // What the exchange answers to a client_oid it already holds: nothing new is placed.
-            return Err(crate::ports::ExchangeError::Rejected {
-                code: crate::model::ReasonCode::ExchangeRejected,
-                message: "204 DUPLICATE_CLORDID".into(),
-                snippet: "code=204".into(),
+            b.duplicates += 1;
+            // The exchange refuses a client_oid it holds (204 DUPLICATE_CLORDID) and the adapter then finds the
+            // legs: nothing new is placed, the answer carries no list id.
+            return Ok(crate::order::OcoAck {
+                list_id: String::new(),
+                quantity: oco.quantity,
+                stop_price: oco.stop_price,
+                take_profit_price: oco.take_profit_price,
             });
         }
         b.legs.insert(tp.clone(), open_leg(&oco.symbol));

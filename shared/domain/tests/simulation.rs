@@ -269,7 +269,7 @@ fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
 
 /// One seeded run. Returns how many deliveries were made, how many signals the cap held back and how many fill
 /// increments were recorded (to show the runs are not trivial).
-async fn run(seed: u64) -> (usize, usize, usize) {
+async fn run(seed: u64) -> (usize, usize, usize, Protected) {
     let rng: SharedRng = Arc::new(Mutex::new(Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)));
     // The virtual day starts at 01:00 UTC plus up to 10 minutes chosen by the seed: a seed replays the same run on any
     // day at any hour (the risk counters are grouped by calendar day), with a whole day ahead of it.
@@ -488,7 +488,8 @@ async fn run(seed: u64) -> (usize, usize, usize) {
     }
     let held = intents.values().filter(|i| i.status == IntentStatus::Skipped).count();
     let increments = follow_fills(seed, &memory, &rng, &clock).await;
-    (deliveries, held, increments)
+    let protected = protect_positions(seed, &memory, &rng, &clock).await;
+    (deliveries, held, increments, protected)
 }
 
 /// What the exchange fills for one placed order: `parts` equal parts at one price, the fee per part in the base
@@ -717,6 +718,244 @@ async fn follow_fills(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &
     increments
 }
 
+/// The exchange as the protectors see it: the in-memory OCO exchange (legs by client_oid; a fill of one leg cancels
+/// its sibling; a resend of legs it holds places nothing) behind faults — a tenth of the create-oco requests refused,
+/// a tenth applied with the answer lost, a tenth lost before they arrive, a tenth of the leg reads lost, every call
+/// slow.
+struct StormyOco {
+    inner: domain::fakes::OcoExchange,
+    rng: SharedRng,
+    faults: std::sync::atomic::AtomicBool,
+    /// create-oco requests applied whose answer was lost.
+    lost: std::sync::atomic::AtomicUsize,
+}
+
+impl StormyOco {
+    async fn fate(&self) -> u64 {
+        let (delay, fate) = {
+            let mut r = self.rng.lock().unwrap();
+            (r.below(2_000), r.below(100))
+        };
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        if self.faults.load(std::sync::atomic::Ordering::SeqCst) {
+            fate
+        } else {
+            99
+        }
+    }
+}
+
+#[async_trait]
+impl Exchange for StormyOco {
+    async fn usd_price(&self, c: &str) -> Result<domain::money::UsdPrice, ExchangeError> {
+        self.inner.usd_price(c).await
+    }
+    async fn place_order(&self, req: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        self.inner.place_order(req).await
+    }
+    async fn find_order(&self, oid: &ClientOid) -> Result<Lookup, ExchangeError> {
+        self.inner.find_order(oid).await
+    }
+    async fn order_detail(
+        &self,
+        order: &domain::order::PlacedOrder,
+    ) -> Result<Option<domain::order::Reported>, ExchangeError> {
+        self.inner.order_detail(order).await
+    }
+    async fn open_orders(&self) -> Result<Vec<domain::order::OpenOrder>, ExchangeError> {
+        self.inner.open_orders().await
+    }
+    async fn create_oco(&self, oco: &domain::order::Oco) -> Result<domain::order::OcoAck, ExchangeError> {
+        match self.fate().await {
+            0..=9 => Err(ExchangeError::Rejected {
+                code: ReasonCode::ExchangeRejected,
+                message: "308 INVALID_PRICE".into(),
+                snippet: "code=308".into(),
+            }),
+            10..=19 => {
+                self.lost.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = self.inner.create_oco(oco).await;
+                Err(ExchangeError::unknown("timeout after the request left"))
+            }
+            20..=29 => Err(ExchangeError::unknown("connection reset before the request arrived")),
+            _ => self.inner.create_oco(oco).await,
+        }
+    }
+    async fn oco_detail(&self, oco: &domain::order::Oco) -> Result<domain::order::OcoReport, ExchangeError> {
+        match self.fate().await {
+            0..=9 => Err(ExchangeError::unknown("the answer was lost")),
+            _ => self.inner.oco_detail(oco).await,
+        }
+    }
+    async fn cancel_leg(&self, oco: &domain::order::Oco, leg: domain::order::Leg) -> Result<(), ExchangeError> {
+        self.inner.cancel_leg(oco, leg).await
+    }
+}
+
+/// After the fills: three protectors at once over every filled BUY, each run killed at a random moment or stalled by
+/// the store, the exchange refusing, losing answers, and the market reaching legs between runs; then one calm
+/// protector until nothing moves. Every entry ends protected or closed (never left unprotected without the report
+/// saying so), no entry ever has more than one OCO or sells more than it protected, and the held quantity and the
+/// ledger are the exchange's fills.
+async fn protect_positions(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &SimClock) -> Protected {
+    use domain::order::{Leg, ProtectionStatus};
+    let exchange = StormyOco {
+        inner: domain::fakes::OcoExchange::default(),
+        rng: rng.clone(),
+        faults: true.into(),
+        lost: 0.into(),
+    };
+    let notifier = domain::fakes::MemoryNotifier::default();
+    let stormy: &'static SlowStore = Box::leak(Box::new(SlowStore {
+        inner: memory.clone(),
+        rng: rng.clone(),
+        faults: true,
+    }));
+    let protector = |store: &'static SlowStore| domain::order::protect::Protector {
+        intents: store,
+        alerts: &store.inner,
+        control: &store.inner,
+        exchange: &exchange,
+        notifier: Some(&notifier),
+        clock,
+        quantity_decimals: 8,
+    };
+    let held_before = memory.held(&Symbol::parse("ETH_BTC").unwrap()).await.unwrap();
+    let market = |exchange: &StormyOco| {
+        // The market reaches some legs: a fifth of the live protections see their take-profit or their stop.
+        for i in memory.intents() {
+            let Some(p) = i.protection.as_ref().filter(|p| p.status == ProtectionStatus::Active) else {
+                continue;
+            };
+            let (hit, tp) = {
+                let mut r = rng.lock().unwrap();
+                (r.chance(20), r.chance(50))
+            };
+            if hit {
+                let (leg, price) = if tp {
+                    (Leg::TakeProfit, p.take_profit_price)
+                } else {
+                    (Leg::StopLoss, p.stop_price)
+                };
+                exchange
+                    .inner
+                    .trigger(&leg.client_oid(&i.idempotency_key), price, "BTC");
+            }
+        }
+    };
+    let storm = FuturesUnordered::new();
+    for container in 0..3u64 {
+        let p = protector(stormy);
+        storm.push(async move {
+            for round in 0..6u64 {
+                let (wait, limit) = {
+                    let mut r = rng.lock().unwrap();
+                    (r.below(60_000), 1_000 + r.below(60_000))
+                };
+                tokio::time::sleep(Duration::from_millis(wait + container * 7 + round)).await;
+                let intents = memory.intents();
+                let _ = tokio::time::timeout(Duration::from_millis(limit), p.protect_all(&intents, 4)).await;
+            }
+        });
+    }
+    let weather = async {
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_secs(45)).await;
+            market(&exchange);
+        }
+    };
+    let (_, ()) = futures::join!(storm.collect::<Vec<_>>(), weather);
+
+    exchange.faults.store(false, std::sync::atomic::Ordering::SeqCst);
+    let calm_store: &'static SlowStore = Box::leak(Box::new(SlowStore {
+        inner: memory.clone(),
+        rng: rng.clone(),
+        faults: false,
+    }));
+    let calm = protector(calm_store);
+    for round in 0.. {
+        tokio::time::sleep(Duration::from_secs(60)).await; // past every lease
+        let t = calm.protect_all(&memory.intents(), 4).await.unwrap();
+        if t.moved == 0 && t.busy == 0 && t.retry == 0 {
+            break;
+        }
+        assert!(round < 40, "seed {seed}: the protections never settle: {t:?}");
+    }
+
+    let (mut entries, mut closed, mut flattened_n, mut leg_sold) = (0, 0, 0, Decimal::ZERO);
+    for i in memory.intents().into_iter().filter(domain::order::protection::is_entry) {
+        let p = i
+            .protection
+            .clone()
+            .unwrap_or_else(|| panic!("seed {seed}: {} never protected", i.idempotency_key));
+        assert!(
+            p.status.is_protected() || p.status == ProtectionStatus::Closed,
+            "seed {seed}: {} left {}",
+            i.idempotency_key,
+            p.status
+        );
+        entries += 1;
+        closed += usize::from(p.status == ProtectionStatus::Closed);
+        assert!(
+            p.sold() <= p.quantity,
+            "seed {seed}: {} sold more than it protected",
+            i.idempotency_key
+        );
+        let flattened = p.fill_of(Leg::Flatten).is_some();
+        let leg_filled = p.fill_of(Leg::TakeProfit).is_some() || p.fill_of(Leg::StopLoss).is_some();
+        assert!(
+            !(flattened && leg_filled),
+            "seed {seed}: {} flattened beside a live OCO",
+            i.idempotency_key
+        );
+        flattened_n += usize::from(flattened);
+        // The record's leg fills are the exchange's.
+        for leg in [Leg::TakeProfit, Leg::StopLoss] {
+            let truth = exchange.inner.leg(&leg.client_oid(&i.idempotency_key));
+            let filled = truth
+                .filter(|r| r.filled_quantity > Decimal::ZERO)
+                .map(|r| r.filled_quantity);
+            assert_eq!(
+                p.fill_of(leg).map(|f| f.filled_quantity),
+                filled,
+                "seed {seed}: {leg} of {}",
+                i.idempotency_key
+            );
+        }
+        leg_sold += p.sold();
+    }
+    let (sends, lists) = exchange.inner.oco_counts();
+    assert!(lists <= entries, "seed {seed}: {lists} OCOs for {entries} entries");
+    assert!(sends >= lists);
+    let sym = Symbol::parse("ETH_BTC").unwrap();
+    assert_eq!(
+        memory.held(&sym).await.unwrap(),
+        held_before - leg_sold,
+        "seed {seed}: the held quantity lost each closing fill once"
+    );
+    let placed = notifier.sent().iter().filter(|m| m.contains("SL/TP PLACED")).count();
+    assert_eq!(placed, lists, "seed {seed}: one SL/TP PLACED per OCO");
+    Protected {
+        ocos: lists,
+        lost: exchange.lost.load(std::sync::atomic::Ordering::SeqCst),
+        resends: exchange.inner.duplicates(),
+        closed,
+        flattened: flattened_n,
+    }
+}
+
+/// What the protection phase of one seed did.
+#[derive(Default)]
+struct Protected {
+    ocos: usize,
+    /// create-oco answers lost after the exchange applied them (each found by a lookup or a resend, never doubled).
+    lost: usize,
+    /// create-oco requests that found their legs already placed (resends after lost answers): nothing placed.
+    resends: usize,
+    closed: usize,
+    flattened: usize,
+}
+
 /// Seeds 0..`SIM_SEEDS` (default 1000), or only `SIM_SEED=k` to rerun one failing seed alone (the failure message
 /// names it): `SIM_SEED=k cargo test -p domain --test simulation`.
 #[tokio::test(start_paused = true)]
@@ -728,11 +967,17 @@ async fn at_most_one_order_and_exactly_one_decision_per_signal_over_many_seeds()
     };
     let runs = seeds.end - seeds.start;
     let (mut deliveries, mut held, mut increments) = (0, 0, 0);
+    let mut p = Protected::default();
     for seed in seeds {
-        let (d, h, f) = run(seed).await;
+        let (d, h, f, q) = run(seed).await;
         deliveries += d;
         held += h;
         increments += f;
+        p.ocos += q.ocos;
+        p.lost += q.lost;
+        p.resends += q.resends;
+        p.closed += q.closed;
+        p.flattened += q.flattened;
     }
     assert!(
         deliveries > runs as usize * 6,
@@ -745,6 +990,12 @@ async fn at_most_one_order_and_exactly_one_decision_per_signal_over_many_seeds()
     );
     eprintln!(
         "{runs} seeds: {deliveries} deliveries, {held} signals held back by the daily cap, {increments} fill increments \
-         each recorded and messaged once"
+         each recorded and messaged once; {} OCOs ({} answers lost after placing, {} resends that found the legs), \
+         {} positions closed by a leg or a flatten, {} flattened",
+        p.ocos, p.lost, p.resends, p.closed, p.flattened
+    );
+    assert!(
+        runs < 6 || (p.lost > 0 && p.closed > 0 && p.flattened > 0),
+        "protection's paths all ran"
     );
 }

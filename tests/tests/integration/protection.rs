@@ -60,7 +60,13 @@ impl World {
             mode: ExecutionMode::Live,
             ..OrchestratorSettings::default()
         };
-        if self.store.get_signals(std::slice::from_ref(&s.signal_id)).await.unwrap().is_empty() {
+        if self
+            .store
+            .get_signals(std::slice::from_ref(&s.signal_id))
+            .await
+            .unwrap()
+            .is_empty()
+        {
             self.store.put_new(s).await.unwrap();
         }
         support::orchestrator(&self.store, &self.ex, &self.clock, settings)
