@@ -236,7 +236,10 @@ pub fn html(source: &str, runs: &[PresetRun<'_>], charts: &[String], s: &BookSet
          sells the same USD amount, at most what the book holds (with nothing held it is skipped, as the live system \
          skips it: SELL_REQUIRES_POSITION), closing the oldest lots first; what is still held is marked at the last \
          close. Fee {} % per order, in the quote currency. Hypothetical: no slippage, no partial fills; amounts in USD, \
-         {}.</p>\n",
+         {}.</p>\n<p>Protection (when on): each BUY gets a stop-loss and a take-profit at the preset's distance from its \
+         price (or --sl-pct / --tp-pct), triggered on the following candles as the paper exchange triggers them — a \
+         low at the stop fills the stop at its price, a high at the take-profit fills that, both in one candle: the \
+         stop; a SELL signal cancels the protection first, then sells.</p>\n",
         esc(symbol),
         esc(source),
         s.amount_usd.normalize(),
@@ -263,12 +266,13 @@ pub fn html(source: &str, runs: &[PresetRun<'_>], charts: &[String], s: &BookSet
 /// The summary as plain text, one line per preset (what the command prints).
 pub fn summary_text(runs: &[PresetRun<'_>]) -> String {
     let mut out = String::from(
-        "preset                 BUY  SELL  throttled  orders  trades(won)  no-pos  fees USD      net USD       return",
+        "preset                 BUY  SELL  throttled  orders  trades(won)  no-pos  fees USD      net USD       return    \
+         protected  TP  SL  cancelled",
     );
     for run in runs {
         let b = &run.book;
         out.push_str(&format!(
-            "\n{:<22} {:>3}  {:>4}  {:>9}  {:>6}  {:>6} ({:>2})  {:>4}  {:<12}  {:<12}  {}",
+            "\n{:<22} {:>3}  {:>4}  {:>9}  {:>6}  {:>6} ({:>2})  {:>4}  {:<12}  {:<12}  {:<8}  {:>9}  {:>2}  {:>2}  {:>9}",
             run.preset.name,
             b.buy_signals,
             b.sell_signals,
@@ -280,6 +284,10 @@ pub fn summary_text(runs: &[PresetRun<'_>]) -> String {
             b.fees_usd.round_dp(4).normalize(),
             b.net_usd.round_dp(4).normalize(),
             return_text(b),
+            b.protected,
+            b.take_profits,
+            b.stop_losses,
+            b.protections_cancelled,
         ));
     }
     if let Some(b) = runs.first().map(|r| &r.book) {
@@ -302,13 +310,15 @@ fn summary_table(runs: &[PresetRun<'_>]) -> String {
         "<table id=\"summary\"><tr><th class=\"l\">preset</th><th>BUY signals</th><th>SELL signals</th>\
          <th>throttled</th><th>paper orders</th><th>closed trades (won)</th><th>SELLs with nothing held</th>\
          <th>held at the end</th><th>invested (USD)</th><th>fees (USD)</th><th>realized (USD)</th>\
-         <th>unrealized (USD)</th><th>net (USD)</th><th>return</th></tr>\n",
+         <th>unrealized (USD)</th><th>net (USD)</th><th>return</th><th>protected</th><th>take-profits</th>\
+         <th>stops</th><th>cancelled by a SELL</th><th>open at the end</th></tr>\n",
     );
     for run in runs {
         let b = &run.book;
         t.push_str(&format!(
             "<tr><td class=\"l\"><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td>\
-             <td>{5} ({6})</td><td>{7}</td><td>{8}</td><td>{9}</td><td>{10}</td>{11}{12}{13}<td>{14}</td></tr>\n",
+             <td>{5} ({6})</td><td>{7}</td><td>{8}</td><td>{9}</td><td>{10}</td>{11}{12}{13}<td>{14}</td>\
+             <td>{15}</td><td>{16}</td><td>{17}</td><td>{18}</td><td>{19}</td></tr>\n",
             esc(run.preset.name),
             b.buy_signals,
             b.sell_signals,
@@ -324,6 +334,11 @@ fn summary_table(runs: &[PresetRun<'_>]) -> String {
             money(b.unrealized_usd),
             money(b.net_usd),
             return_text(b),
+            b.protected,
+            b.take_profits,
+            b.stop_losses,
+            b.protections_cancelled,
+            b.protections_open,
         ));
     }
     t.push_str("</table>\n");

@@ -43,7 +43,7 @@ enum Command {
     /// Rotate the exchange key or the diagnostics key in the safe order (check, store, restart, then retire the old)
     Rotate(rotate::Args),
     /// The strategy over a candle file, without AWS: indicators, decisions and signals, or the backtest report
-    Replay(replay::Args),
+    Replay(Box<replay::Args>),
 }
 
 fn main() -> ExitCode {

@@ -56,6 +56,16 @@ pub struct Args {
     /// Fee per order, in %
     #[arg(long, default_value = "0.075")]
     fee_pct: Decimal,
+    /// A stop-loss and a take-profit after each BUY in the paper book, triggered on the candles as the paper
+    /// exchange triggers them: on or off
+    #[arg(long, default_value = "on")]
+    protection: String,
+    /// The stop's distance under the BUY's price in % (default: the preset's, 3 conservative, 2 aggressive)
+    #[arg(long)]
+    sl_pct: Option<Decimal>,
+    /// The take-profit's distance over the BUY's price in % (default: the preset's)
+    #[arg(long)]
+    tp_pct: Option<Decimal>,
 }
 
 /// The arguments, checked.
@@ -71,6 +81,8 @@ struct Settings<'a> {
     amount_usd: Decimal,
     fee_rate: Decimal,
     quote_usd: Option<Decimal>,
+    /// None: no protection; else the percentages given (each None: the preset's).
+    protection: Option<(Option<Decimal>, Option<Decimal>)>,
 }
 
 fn settings(a: &Args) -> Result<Settings<'_>, String> {
@@ -93,6 +105,15 @@ fn settings(a: &Args) -> Result<Settings<'_>, String> {
     if quote_usd.is_some_and(|r| r <= Decimal::ZERO) {
         return Err("--quote-usd must be positive (USD per unit of the quote currency)".into());
     }
+    let pct_ok = |p: Option<Decimal>| p.is_none_or(|v| v > Decimal::ZERO && v < Decimal::from(50));
+    if !pct_ok(a.sl_pct) || !pct_ok(a.tp_pct) {
+        return Err("--sl-pct and --tp-pct are percentages over 0 and under 50".into());
+    }
+    let protection = match a.protection.as_str() {
+        "on" => Some((a.sl_pct, a.tp_pct)),
+        "off" => None,
+        other => return Err(format!("--protection is on or off, not {other:?}")),
+    };
     Ok(Settings {
         file: &a.file,
         presets: presets.into_iter().map(|p| p.with_overrides(None, None, rsi)).collect(),
@@ -107,6 +128,7 @@ fn settings(a: &Args) -> Result<Settings<'_>, String> {
             .checked_div(Decimal::ONE_HUNDRED)
             .ok_or("--fee-pct out of range")?,
         quote_usd,
+        protection,
     })
 }
 
@@ -197,10 +219,24 @@ fn replay_text(args: &Settings<'_>) -> Result<String, String> {
         amount_usd: args.amount_usd,
         fee_rate: args.fee_rate,
         quote_usd: quote_usd(args, quote_currency(&symbol))?,
+        protection: None,
     };
+    let series = shared::candles::resample(&candles, args.timeframe);
     let mut runs = Vec::new();
     for (preset, backtest) in args.presets.iter().zip(results) {
-        let book = PaperBook::of(&backtest, &settings).map_err(|e| e.to_string())?;
+        let protection = args
+            .protection
+            .map(|(sl, tp)| shared::order::protection::ProtectionSettings {
+                enabled: true,
+                sl_pct: sl.unwrap_or(preset.protection_pct),
+                tp_pct: tp.unwrap_or(preset.protection_pct),
+                on_failure: shared::order::protection::OnFailure::Flatten,
+            });
+        let settings = BookSettings {
+            protection,
+            ..settings.clone()
+        };
+        let book = PaperBook::of(&backtest, &series, &settings).map_err(|e| e.to_string())?;
         runs.push(PresetRun { preset, backtest, book });
     }
     let charts = runs

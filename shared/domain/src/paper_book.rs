@@ -66,6 +66,9 @@ pub struct BookSettings {
     /// Fee per order as a fraction of its quote value (0.00075 for 0.075 %).
     pub fee_rate: Decimal,
     pub quote_usd: QuoteUsd,
+    /// A stop-loss and a take-profit after each BUY, as the paper exchange triggers them (docs/DESIGN.md §14); None:
+    /// positions are closed by SELL signals alone.
+    pub protection: Option<crate::order::protection::ProtectionSettings>,
 }
 
 /// Signals and paper orders of one replay, and what the orders would have earned, in USD.
@@ -98,6 +101,18 @@ pub struct PaperBook {
     pub net_usd: Decimal,
     /// net / invested, in percent; None when nothing was bought.
     pub return_pct: Option<f64>,
+    /// BUYs given a stop-loss and a take-profit; of them, closed by the take-profit, by the stop, cancelled by a
+    /// SELL signal, and still open at the end.
+    pub protected: usize,
+    pub take_profits: usize,
+    pub stop_losses: usize,
+    pub protections_cancelled: usize,
+    pub protections_open: usize,
+}
+
+/// A BUY's protection while the book steps through the replay.
+struct OpenProtection {
+    oco: crate::order::Oco,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -136,9 +151,40 @@ fn traded_quantity(
     Ok((traded > Decimal::ZERO).then_some(traded))
 }
 
+/// The OCO the paper exchange places after a BUY's fill: the plan's prices, rounded as a paper OCO is.
+fn protect(
+    fill: &Fill,
+    symbol: &Symbol,
+    p: &crate::order::protection::ProtectionSettings,
+    key: &crate::ids::IdempotencyKey,
+    market_ms: i64,
+) -> Option<crate::order::Oco> {
+    use crate::order::protection::{paper_ack, Plan};
+    use crate::order::Leg;
+    let plan = Plan::for_fill(fill, symbol, p, QUANTITY_DECIMALS).filter(|pl| pl.quantity > Decimal::ZERO)?;
+    let raw = crate::order::Oco {
+        symbol: symbol.clone(),
+        quantity: plan.quantity,
+        stop_price: plan.stop_price,
+        take_profit_price: plan.take_profit_price,
+        take_profit_oid: Leg::TakeProfit.client_oid(key),
+        stop_loss_oid: Leg::StopLoss.client_oid(key),
+        market_ms,
+        cancel_ms: None,
+    };
+    let sent = paper_ack(&raw);
+    Some(crate::order::Oco {
+        quantity: sent.quantity,
+        stop_price: sent.stop_price,
+        take_profit_price: sent.take_profit_price,
+        ..raw
+    })
+}
+
 impl PaperBook {
-    /// The book of `bt`'s signals (in their order), what is held marked at the replay's last close.
-    pub fn of(bt: &Backtest, s: &BookSettings) -> Result<Self, BookError> {
+    /// The book of `bt`'s signals (in their order), what is held marked at the replay's last close. `candles`: the
+    /// replay's candles at its timeframe, on which protective legs trigger (unused without protection).
+    pub fn of(bt: &Backtest, candles: &[crate::candles::Candle], s: &BookSettings) -> Result<Self, BookError> {
         let symbol = Symbol::parse(&bt.symbol).map_err(|_| BookError::BadPrice(bt.symbol.clone(), 0))?;
         let currency = quote_currency(&symbol).to_string();
         let last = bt.indicators.last().ok_or(BookError::NoClose)?;
@@ -152,7 +198,12 @@ impl PaperBook {
             currency,
             ..Self::default()
         };
+        let step = crate::candles::Timeframe::parse(bt.timeframe).map_or(0, crate::candles::Timeframe::millis);
+        let mut open: Vec<OpenProtection> = Vec::new();
         for signal in &bt.signals {
+            // The legs the candles closed by this signal's close triggered come first.
+            let closes_at = signal.t.checked_add(step).ok_or(BookError::Overflow("signal time"))?;
+            book.settle(&mut open, &mut ledger, &symbol, candles, (step, closes_at), s)?;
             match signal.side {
                 Side::Buy => book.buy_signals = book.buy_signals.saturating_add(1),
                 Side::Sell => book.sell_signals = book.sell_signals.saturating_add(1),
@@ -168,6 +219,11 @@ impl PaperBook {
                 .filter(|p| *p > Decimal::ZERO)
                 .ok_or_else(|| BookError::BadPrice(signal.price.clone(), signal.t))?;
             let rate = s.quote_usd.at(signal.t).ok_or(BookError::NoRate(signal.t))?;
+            if signal.side == Side::Sell {
+                // A SELL signal cancels the protections first (docs/DESIGN.md §14), then sells what is held.
+                book.protections_cancelled = book.protections_cancelled.saturating_add(open.len());
+                open.clear();
+            }
             let Some(quantity) = traded_quantity(&ledger, &symbol, signal.side, price, rate, s)? else {
                 book.sells_without_position = book.sells_without_position.saturating_add(1);
                 continue;
@@ -188,9 +244,72 @@ impl PaperBook {
                 increments: 1,
             };
             ledger.record(&symbol, signal.side, &fill, rate);
+            if let (Side::Buy, Some(p)) = (signal.side, &s.protection) {
+                let key =
+                    crate::ids::IdempotencyKey::for_signal(&crate::ids::SignalId::new(&symbol, Side::Buy, signal.t));
+                if let Some(oco) = protect(&fill, &symbol, p, &key, closes_at) {
+                    book.protected = book.protected.saturating_add(1);
+                    open.push(OpenProtection { oco });
+                }
+            }
         }
+        let end = last.t.checked_add(step).ok_or(BookError::Overflow("last close"))?;
+        book.settle(&mut open, &mut ledger, &symbol, candles, (step, end), s)?;
+        book.protections_open = open.len();
         book.close(&ledger, mark, s.quote_usd.at(last.t).ok_or(BookError::NoRate(last.t))?)?;
         Ok(book)
+    }
+
+    /// Records the legs the candles closed by `until` trigger (each protection's first trigger, in time order), as
+    /// the paper exchange fills them: the whole protected quantity at the leg's price, the fee in the quote currency.
+    fn settle(
+        &mut self,
+        open: &mut Vec<OpenProtection>,
+        ledger: &mut Ledger,
+        symbol: &Symbol,
+        candles: &[crate::candles::Candle],
+        (step, until): (i64, i64),
+        s: &BookSettings,
+    ) -> Result<(), BookError> {
+        if open.is_empty() {
+            return Ok(());
+        }
+        let closed = &candles[..candles.partition_point(|c| c.open_ms.saturating_add(step) <= until)];
+        let mut hits: Vec<(i64, usize, crate::order::Leg, Decimal)> = open
+            .iter()
+            .enumerate()
+            .filter_map(|(n, p)| {
+                crate::order::protection::first_trigger(closed, &p.oco).map(|(l, px, t)| (t, n, l, px))
+            })
+            .collect();
+        hits.sort_by_key(|h| (h.0, h.1));
+        for (t, n, leg, price) in &hits {
+            let oco = &open[*n].oco;
+            let value = checked(oco.quantity.checked_mul(*price), "leg value")?;
+            let fill = Fill {
+                status: OrderStatus::Filled,
+                filled_quantity: oco.quantity,
+                average_price: *price,
+                fee: checked(value.checked_mul(s.fee_rate), "leg fee")?.round_dp(QUANTITY_DECIMALS),
+                fee_currency: self.currency.clone(),
+                updated_at: chrono::DateTime::from_timestamp_millis(*t).unwrap_or_default(),
+                version: 1,
+                increments: 1,
+            };
+            let rate = s.quote_usd.at(*t).ok_or(BookError::NoRate(*t))?;
+            ledger.record(symbol, Side::Sell, &fill, rate);
+            match leg {
+                crate::order::Leg::TakeProfit => self.take_profits = self.take_profits.saturating_add(1),
+                _ => self.stop_losses = self.stop_losses.saturating_add(1),
+            }
+        }
+        let mut n = 0;
+        open.retain(|_| {
+            let keep = !hits.iter().any(|h| h.1 == n);
+            n = n.saturating_add(1);
+            keep
+        });
+        Ok(())
     }
 
     /// The totals from the ledger, and what is held marked at `mark` (quote) at `rate` (USD per quote unit).
@@ -267,6 +386,7 @@ mod tests {
             amount_usd: dec("100"),
             fee_rate: dec(fee_rate),
             quote_usd: QuoteUsd::Pegged,
+            protection: None,
         }
     }
 
@@ -286,7 +406,7 @@ mod tests {
             ],
             60.0,
         );
-        let b = PaperBook::of(&bt, &usdt("0.001")).unwrap();
+        let b = PaperBook::of(&bt, &[], &usdt("0.001")).unwrap();
         assert_eq!(
             (b.buy_signals, b.sell_signals, b.throttled, b.paper_orders),
             (4, 4, 2, 5)
@@ -305,6 +425,72 @@ mod tests {
         assert_eq!(b.usd_rate, "USDT at 1 USD (pegged)");
     }
 
+    /// Each BUY protected 2 % either side: a take-profit reached, a candle reaching both legs (the stop, as the paper
+    /// exchange decides), and a SELL signal that cancels the protection and sells what is held.
+    #[test]
+    fn protected_buys_close_on_their_legs_as_the_paper_exchange_triggers_them() {
+        const H: i64 = 3_600_000;
+        let candle = |i: i64, high: f64, low: f64| crate::candles::Candle {
+            open_ms: i * H,
+            open: 100.0,
+            high,
+            low,
+            close: 100.0,
+            volume: 1.0,
+        };
+        let candles = [
+            candle(0, 100.0, 100.0),
+            candle(1, 101.0, 99.0),
+            candle(2, 103.0, 99.5), // the take-profit at 102
+            candle(3, 100.0, 100.0),
+            candle(4, 100.0, 100.0),
+            candle(5, 103.0, 97.0),  // both legs: the stop at 98
+            candle(6, 100.0, 100.0), // the BUY's own candle: before its protection
+            candle(7, 100.5, 99.5),
+            candle(8, 100.0, 100.0),
+        ];
+        let bt = Backtest {
+            timeframe: "1h",
+            ..replay(
+                "ETH_USDT",
+                vec![
+                    signal(0, Side::Buy, "100", false),
+                    signal(3 * H, Side::Sell, "100", false), // nothing held: the take-profit sold it
+                    signal(4 * H, Side::Buy, "100", false),
+                    signal(6 * H, Side::Buy, "100", false),
+                    signal(7 * H, Side::Sell, "99", false), // cancels the third protection, sells the 1 held
+                ],
+                100.0,
+            )
+        };
+        let p = crate::order::protection::ProtectionSettings {
+            enabled: true,
+            sl_pct: dec("2"),
+            tp_pct: dec("2"),
+            on_failure: crate::order::protection::OnFailure::Flatten,
+        };
+        let s = BookSettings {
+            protection: Some(p),
+            ..usdt("0")
+        };
+        let b = PaperBook::of(&bt, &candles, &s).unwrap();
+        assert_eq!(
+            (
+                b.protected,
+                b.take_profits,
+                b.stop_losses,
+                b.protections_cancelled,
+                b.protections_open
+            ),
+            (3, 1, 1, 1, 0)
+        );
+        assert_eq!((b.sells_without_position, b.held), (1, Decimal::ZERO));
+        // +2 at the take-profit, −2 at the stop, −1 by the SELL signal.
+        assert_eq!((b.closed_trades, b.realized_usd), (3, dec("-1")));
+        let unprotected = PaperBook::of(&bt, &candles, &usdt("0")).unwrap();
+        assert_eq!((unprotected.protected, unprotected.held), (0, dec("0.98989899")));
+    }
+
     #[test]
     fn a_quote_that_is_not_usd_is_valued_at_its_usd_pairs_closes() {
         // ETH_BTC with BTC at 40,000 USD, then 50,000 USD from t = 5: "100" is 100 USD, not 100 BTC.
@@ -315,6 +501,7 @@ mod tests {
                 source: "BTC_USD-1h.json".into(),
                 closes: vec![(0, dec("40000")), (5, dec("50000"))],
             },
+            protection: None,
         };
         let bt = replay(
             "ETH_BTC",
@@ -324,25 +511,30 @@ mod tests {
             ],
             0.05,
         );
-        let b = PaperBook::of(&bt, &s).unwrap();
+        let b = PaperBook::of(&bt, &[], &s).unwrap();
         assert_eq!((b.invested_usd, b.realized_usd), (dec("100"), dec("20")));
         assert_eq!((b.held, b.unrealized_usd), (dec("0.01"), Decimal::ZERO));
         assert_eq!(b.usd_rate, "BTC in USD at the closes of BTC_USD-1h.json");
         let early = replay("ETH_BTC", vec![signal(-1, Side::Buy, "0.05", false)], 0.05);
-        assert_eq!(PaperBook::of(&early, &s), Err(BookError::NoRate(-1)));
+        assert_eq!(PaperBook::of(&early, &[], &s), Err(BookError::NoRate(-1)));
     }
 
     #[test]
     fn nothing_bought_is_no_return_and_a_bad_price_is_an_error() {
         let s = usdt("0");
-        let b = PaperBook::of(&replay("ETH_USDT", vec![signal(1, Side::Sell, "2", false)], 1.0), &s).unwrap();
+        let b = PaperBook::of(
+            &replay("ETH_USDT", vec![signal(1, Side::Sell, "2", false)], 1.0),
+            &[],
+            &s,
+        )
+        .unwrap();
         assert_eq!((b.paper_orders, b.sells_without_position, b.return_pct), (0, 1, None));
         let bad = replay("ETH_USDT", vec![signal(1, Side::Buy, "0", false)], 1.0);
-        assert_eq!(PaperBook::of(&bad, &s), Err(BookError::BadPrice("0".into(), 1)));
+        assert_eq!(PaperBook::of(&bad, &[], &s), Err(BookError::BadPrice("0".into(), 1)));
         let empty = Backtest {
             indicators: Vec::new(),
             ..replay("ETH_USDT", Vec::new(), 1.0)
         };
-        assert_eq!(PaperBook::of(&empty, &s), Err(BookError::NoClose));
+        assert_eq!(PaperBook::of(&empty, &[], &s), Err(BookError::NoClose));
     }
 }

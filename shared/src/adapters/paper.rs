@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::adapters::crypto_com::UsdTickers;
-use crate::candles::{Candle, Timeframe};
+use crate::candles::Timeframe;
 use crate::ids::{ClientOid, Side};
 use crate::model::ReasonCode;
 use crate::money::{quote_currency, Usd, UsdPrice};
@@ -163,12 +163,9 @@ impl Exchange for PaperExchange {
     /// A paper OCO is accepted when its numbers make sense, rounded as a live one would be at 8 decimals (the stop
     /// up, the take-profit and the quantity down); nothing is kept — its legs are derived from the candles.
     async fn create_oco(&self, oco: &Oco) -> Result<OcoAck, ExchangeError> {
-        use rust_decimal::RoundingStrategy::{AwayFromZero, ToZero};
         let ack = OcoAck {
             list_id: Self::order_id(&oco.take_profit_oid).replace("paper-", "paper-list-"),
-            quantity: oco.quantity.round_dp_with_strategy(8, ToZero).normalize(),
-            stop_price: oco.stop_price.round_dp_with_strategy(8, AwayFromZero).normalize(),
-            take_profit_price: oco.take_profit_price.round_dp_with_strategy(8, ToZero).normalize(),
+            ..crate::order::protection::paper_ack(oco)
         };
         if ack.quantity <= Decimal::ZERO || ack.stop_price <= Decimal::ZERO || ack.stop_price >= ack.take_profit_price {
             return Err(ExchangeError::Rejected {
@@ -231,7 +228,7 @@ impl Exchange for PaperExchange {
             .closed_candles(&oco.symbol, m.timeframe, usize::try_from(count).unwrap_or(1), now)
             .await
             .map_err(|e| ExchangeError::not_sent(format!("paper: candles for the OCO's legs: {e}")))?;
-        if let Some((leg, price)) = first_trigger(&candles, oco) {
+        if let Some((leg, price, _)) = crate::order::protection::first_trigger(&candles, oco) {
             let value = oco.quantity.checked_mul(price).unwrap_or_default();
             let filled = Reported {
                 status: OrderStatus::Filled,
@@ -271,21 +268,6 @@ impl Exchange for PaperExchange {
     async fn cancel_leg(&self, _oco: &Oco, _leg: Leg) -> Result<(), ExchangeError> {
         Ok(())
     }
-}
-
-/// The leg the candles opened at or after the OCO's placement trigger first, and its fill price.
-pub fn first_trigger(candles: &[Candle], oco: &Oco) -> Option<(Leg, Decimal)> {
-    use rust_decimal::prelude::FromPrimitive;
-    candles.iter().filter(|c| c.open_ms >= oco.market_ms).find_map(|c| {
-        let (low, high) = (Decimal::from_f64(c.low)?, Decimal::from_f64(c.high)?);
-        if low <= oco.stop_price {
-            Some((Leg::StopLoss, oco.stop_price))
-        } else if high >= oco.take_profit_price {
-            Some((Leg::TakeProfit, oco.take_profit_price))
-        } else {
-            None
-        }
-    })
 }
 
 /// The fill of a paper order: BUY the notional's worth at the price (rounded down to 8 decimals), SELL the quantity.

@@ -256,6 +256,45 @@ impl Oco {
     }
 }
 
+/// What a paper OCO is placed as: the prices and the quantity at 8 decimals, the stop up and the take-profit and the
+/// quantity down (as a live one is rounded to its ticks). The paper exchange and the backtest's book both use it.
+pub fn paper_ack(oco: &Oco) -> OcoAck {
+    OcoAck {
+        list_id: String::new(),
+        quantity: oco
+            .quantity
+            .round_dp_with_strategy(8, RoundingStrategy::ToZero)
+            .normalize(),
+        stop_price: oco
+            .stop_price
+            .round_dp_with_strategy(8, RoundingStrategy::AwayFromZero)
+            .normalize(),
+        take_profit_price: oco
+            .take_profit_price
+            .round_dp_with_strategy(8, RoundingStrategy::ToZero)
+            .normalize(),
+    }
+}
+
+/// The leg of a paper OCO the candles trigger first, its fill price and the candle's open time: the first candle
+/// opened at or after the OCO's placement (`market_ms`) whose low reaches the stop fills the stop at its price, whose
+/// high reaches the take-profit fills that; both in one candle: the stop (pessimistic). `candles` are those closed by
+/// the time asked about (the paper exchange's clock, or a cancel). The paper exchange and the backtest's book both
+/// use it, so the two agree.
+pub fn first_trigger(candles: &[crate::candles::Candle], oco: &Oco) -> Option<(Leg, Decimal, i64)> {
+    use rust_decimal::prelude::FromPrimitive;
+    candles.iter().filter(|c| c.open_ms >= oco.market_ms).find_map(|c| {
+        let (low, high) = (Decimal::from_f64(c.low)?, Decimal::from_f64(c.high)?);
+        if low <= oco.stop_price {
+            Some((Leg::StopLoss, oco.stop_price, c.open_ms))
+        } else if high >= oco.take_profit_price {
+            Some((Leg::TakeProfit, oco.take_profit_price, c.open_ms))
+        } else {
+            None
+        }
+    })
+}
+
 /// The exchange's answer to a placed OCO: its list id and what it was sent with after rounding to the instrument.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OcoAck {
