@@ -657,6 +657,8 @@ pub enum OcoFate {
     Reject(String),
     /// Placed, but the answer is lost (a timeout after the request left).
     LoseAnswer,
+    /// Refused: the quantity is below one of the exchange's steps.
+    BelowStep,
 }
 
 #[derive(Default)]
@@ -674,6 +676,8 @@ struct Book {
     sells: HashMap<crate::ids::ClientOid, crate::order::Reported>,
     oco_sends: usize,
     lists: usize,
+    /// Market SELLs are refused (an account that cannot sell).
+    refuse_sells: bool,
     /// create-oco requests that found their legs already there.
     duplicates: usize,
 }
@@ -703,6 +707,10 @@ impl OcoExchange {
     /// How many create-oco requests found their legs already placed (a resend after a lost answer).
     pub fn duplicates(&self) -> usize {
         self.lock().duplicates
+    }
+    /// Market SELLs are refused from now on (or accepted again).
+    pub fn refuse_sells(&self, refuse: bool) {
+        self.lock().refuse_sells = refuse;
     }
     /// How many market SELLs (flattens) were placed.
     pub fn sells(&self) -> usize {
@@ -776,6 +784,13 @@ impl crate::ports::Exchange for OcoExchange {
         &self,
         req: &crate::ports::OrderRequest,
     ) -> Result<crate::ports::OrderAck, crate::ports::ExchangeError> {
+        if self.lock().refuse_sells {
+            return Err(crate::ports::ExchangeError::Rejected {
+                code: crate::model::ReasonCode::InsufficientFunds,
+                message: "306 INSUFFICIENT_AVAILABLE_BALANCE".into(),
+                snippet: "code=306".into(),
+            });
+        }
         let q = req.quantity.map_or(rust_decimal::Decimal::ZERO, |q| q.0);
         let report = crate::order::Reported {
             status: crate::order::OrderStatus::Filled,
@@ -820,6 +835,13 @@ impl crate::ports::Exchange for OcoExchange {
                 code: crate::model::ReasonCode::ExchangeRejected,
                 message: why,
                 snippet: "memory: create-oco rejected".into(),
+            });
+        }
+        if fate == OcoFate::BelowStep {
+            return Err(crate::ports::ExchangeError::Rejected {
+                code: crate::model::ReasonCode::BelowMinOrderSize,
+                message: "quantity rounds down to 0 at the exchange's step".into(),
+                snippet: "memory: below one step".into(),
             });
         }
         let (tp, sl) = (oco.take_profit_oid.clone(), oco.stop_loss_oid.clone());

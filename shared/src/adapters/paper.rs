@@ -167,7 +167,14 @@ impl Exchange for PaperExchange {
             list_id: Self::order_id(&oco.take_profit_oid).replace("paper-", "paper-list-"),
             ..crate::order::protection::paper_ack(oco)
         };
-        if ack.quantity <= Decimal::ZERO || ack.stop_price <= Decimal::ZERO || ack.stop_price >= ack.take_profit_price {
+        if ack.quantity <= Decimal::ZERO {
+            return Err(ExchangeError::Rejected {
+                code: ReasonCode::BelowMinOrderSize,
+                message: format!("OCO quantity {} rounds down to 0", oco.quantity),
+                snippet: "paper: OCO below one quantity step".into(),
+            });
+        }
+        if ack.stop_price <= Decimal::ZERO || ack.stop_price >= ack.take_profit_price {
             return Err(ExchangeError::Rejected {
                 code: ReasonCode::ExchangeRejected,
                 message: format!(

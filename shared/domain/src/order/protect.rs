@@ -11,7 +11,7 @@ use chrono::Duration;
 use rust_decimal::Decimal;
 
 use crate::ids::Side;
-use crate::model::{AlertKind, AlertRecord, AlertStatus, OrderIntent};
+use crate::model::{AlertKind, AlertRecord, AlertStatus, OrderIntent, ReasonCode};
 use crate::order::protection::{
     is_entry, needs_work, LegFill, OnFailure, Plan, ProtectionSettings, ProtectionUpdate, MAX_ATTEMPTS,
 };
@@ -242,6 +242,21 @@ impl Protector<'_> {
                     self.deliver(&alert).await?;
                     return Ok(Protected::Moved(ProtectionStatus::Active));
                 }
+                Err(ExchangeError::Rejected {
+                    code: ReasonCode::BelowMinOrderSize,
+                    message,
+                    ..
+                }) => {
+                    // Less than one of the exchange's quantity steps: dust, closed, never protected.
+                    next.status = ProtectionStatus::Dust;
+                    next.last_error = Some(message);
+                    let moved = self.write(intent, seen, &next, None, Decimal::ZERO).await?;
+                    return Ok(if moved {
+                        Protected::Moved(ProtectionStatus::Dust)
+                    } else {
+                        Protected::Busy
+                    });
+                }
                 Err(ExchangeError::Rejected { message, .. }) => {
                     next.last_error = Some(message.clone());
                     tracing::warn!(idempotency_key = %intent.idempotency_key, attempt = next.attempts, reason = %message,
@@ -300,6 +315,25 @@ impl Protector<'_> {
         };
         match self.exchange.place_order(&req).await {
             Ok(_) => Ok(Protected::Moved(ProtectionStatus::Flattening)),
+            Err(ExchangeError::Rejected { message, .. }) => {
+                // Refused for good: FAILED, the position held with no stop (UNPROTECTED_POSITION says so until an
+                // operator acts; the PROTECTION FAILED message went out with the FLATTENING write).
+                tracing::error!(idempotency_key = %intent.idempotency_key, reason = %message,
+                    "flatten SELL refused: the position stays unprotected");
+                let failed = Protection {
+                    status: ProtectionStatus::Failed,
+                    last_error: Some(format!("flatten refused: {message}")),
+                    version: p.version + 1,
+                    updated_at: self.clock.now(),
+                    ..p.clone()
+                };
+                let moved = self.write(intent, p.version, &failed, None, Decimal::ZERO).await?;
+                Ok(if moved {
+                    Protected::Moved(ProtectionStatus::Failed)
+                } else {
+                    Protected::Busy
+                })
+            }
             Err(e) => Ok(Protected::Retry(format!("sending the flatten SELL: {e}"))),
         }
     }
@@ -893,6 +927,28 @@ mod tests {
         w.exchange.settle_cancels();
         assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Closed));
         assert_eq!(w.messages("STOP LOSS HIT"), 1);
+    }
+
+    #[tokio::test]
+    async fn below_the_exchanges_step_is_dust_and_a_refused_flatten_is_failed_not_retried_forever() {
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.exchange.script([OcoFate::BelowStep]);
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Dust));
+        assert_eq!((w.step(&key).await, w.exchange.sells()), (Protected::Final, 0));
+
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.exchange
+            .script((0..3).map(|_| OcoFate::Reject("308 INVALID_PRICE".into())));
+        w.exchange.refuse_sells(true);
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Failed));
+        assert_eq!(
+            w.intent(&key).protection.unwrap().last_error.as_deref(),
+            Some("flatten refused: 306 INSUFFICIENT_AVAILABLE_BALANCE")
+        );
+        assert_eq!(w.step(&key).await, Protected::Final);
+        assert_eq!(w.messages("PROTECTION FAILED"), 1);
     }
 
     #[tokio::test]

@@ -570,7 +570,17 @@ pub fn oco_params(oco: &Oco, inst: &Instrument) -> Result<(OcoAck, Value), Excha
     let (Some(stop), Some(tp), Some(quantity)) = (stop, tp, quantity) else {
         return Err(refused(format!("OCO numbers out of range for {}", oco.symbol)));
     };
-    if quantity <= Decimal::ZERO || stop <= Decimal::ZERO || stop >= tp {
+    if quantity <= Decimal::ZERO {
+        return Err(ExchangeError::Rejected {
+            code: ReasonCode::BelowMinOrderSize,
+            message: format!(
+                "quantity {} rounds down to 0 at qty_tick_size {}",
+                oco.quantity, inst.qty_tick
+            ),
+            snippet: format!("pre-check: qty_tick_size {}", inst.qty_tick),
+        });
+    }
+    if stop <= Decimal::ZERO || stop >= tp {
         return Err(refused(format!(
             "OCO refused before sending: quantity {quantity}, stop {stop}, take-profit {tp} (ticks {} / {price_tick})",
             inst.qty_tick
