@@ -247,6 +247,15 @@ pub fn positions_text(report: &Report, marks: &[(Symbol, Result<Unrealized, Stri
                 p.realized_pnl_quote.round_dp(8).normalize(),
                 p.realized_pnl_usd
             );
+            // The latest entry's stop-loss and take-profit (docs/DESIGN.md §14), when it has one.
+            let held = match &p.protection {
+                Some(x) if !x.status.is_final() => format!(
+                    "{held}\n  protection {}: stop {} {quote} · take-profit {} {quote}",
+                    x.status, x.stop_price, x.take_profit_price
+                ),
+                Some(x) => format!("{held}\n  protection {}", x.status),
+                None => held,
+            };
             match marks.iter().find(|(s, _)| s == &p.symbol).map(|(_, m)| m) {
                 None => held,
                 Some(Ok(u)) => format!(
