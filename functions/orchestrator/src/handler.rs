@@ -286,9 +286,13 @@ mod tests {
         let sent = notifier.sent();
         assert_eq!(
             sent.len(),
-            2,
-            "one ORDER PLACED confirmation and one ORDER EXECUTED, not one per delivery: {sent:?}"
+            3,
+            "one ORDER PLACED confirmation, one ORDER EXECUTED and one SL/TP PLACED, not one per delivery: {sent:?}"
         );
+        // The BUY's fill was final: its protection was placed at once (docs/DESIGN.md §14).
+        assert!(sent[2].contains("SL/TP PLACED"), "{}", sent[2]);
+        let protection = intents[0].protection.clone().expect("protected right after the fill");
+        assert_eq!(protection.status, shared::order::ProtectionStatus::Active);
         assert!(
             sent[0].contains("ORDER PLACED") && sent[0].contains("<b>PAPER</b>"),
             "{}",

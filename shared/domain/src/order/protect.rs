@@ -11,7 +11,7 @@ use chrono::Duration;
 use rust_decimal::Decimal;
 
 use crate::ids::Side;
-use crate::model::{AlertKind, AlertRecord, AlertStatus, OrderIntent, ReasonCode};
+use crate::model::{AlertId, AlertKind, AlertRecord, AlertStatus, OrderIntent, ProtectionEvent, ReasonCode};
 use crate::order::protection::{
     is_entry, needs_work, LegFill, OnFailure, Plan, ProtectionSettings, ProtectionUpdate, MAX_ATTEMPTS,
 };
@@ -661,8 +661,6 @@ fn row(intent: &OrderIntent, id: crate::model::AlertId, kind: AlertKind, text: S
         sent_at: None,
     }
 }
-
-use crate::model::{AlertId, ProtectionEvent};
 
 fn placed_row(intent: &OrderIntent, p: &Protection) -> AlertRecord {
     let id = AlertId::Protection(intent.idempotency_key.clone(), ProtectionEvent::Placed);
