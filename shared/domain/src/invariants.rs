@@ -1035,6 +1035,7 @@ mod tests {
             take_profit_price: Decimal::new(51, 3),
             list_id: None,
             attempts: 1,
+            placed_at: None,
             lease_until_ms: 0,
             last_error: None,
             fills: Vec::new(),

@@ -143,6 +143,7 @@ impl Protector<'_> {
             take_profit_price: plan.take_profit_price,
             list_id: None,
             attempts: 0,
+            placed_at: None,
             lease_until_ms: (now + LEASE).timestamp_millis(),
             last_error: None,
             fills: Vec::new(),
@@ -177,6 +178,7 @@ impl Protector<'_> {
             // The OCO was placed: the first answer was lost. Record it as ACTIVE with its message, then follow it.
             let next = Protection {
                 status: ProtectionStatus::Active,
+                placed_at: Some(now),
                 version: p.version + 1,
                 updated_at: now,
                 ..p.clone()
@@ -229,6 +231,7 @@ impl Protector<'_> {
             match sent {
                 Ok(ack) => {
                     next.status = ProtectionStatus::Active;
+                    next.placed_at = Some(now);
                     next.list_id = Some(ack.list_id);
                     (next.quantity, next.stop_price, next.take_profit_price) =
                         (ack.quantity, ack.stop_price, ack.take_profit_price);
@@ -471,6 +474,7 @@ impl Protector<'_> {
             take_profit_price: plan.take_profit_price,
             list_id: None,
             attempts: 0,
+            placed_at: None,
             lease_until_ms: (now + LEASE).timestamp_millis(),
             last_error: None,
             fills: Vec::new(),
@@ -534,6 +538,15 @@ impl Protector<'_> {
         })
     }
 
+    /// Whether the exchange knows either leg of a PLACING record (a lost answer). A failed read counts as "maybe":
+    /// the caller then goes the cancel way, which reads them again.
+    async fn legs_exist(&self, intent: &OrderIntent, p: &Protection) -> bool {
+        match self.exchange.oco_detail(&p.oco(intent)).await {
+            Ok(r) => r.take_profit.is_some() || r.stop_loss.is_some(),
+            Err(_) => true,
+        }
+    }
+
     async fn release_one(&self, intent: &OrderIntent) -> Result<Option<String>, StoreError> {
         let now = self.clock.now();
         let Some(p) = &intent.protection else {
@@ -545,6 +558,7 @@ impl Protector<'_> {
                 take_profit_price: Decimal::ZERO,
                 list_id: None,
                 attempts: 0,
+                placed_at: None,
                 lease_until_ms: 0,
                 last_error: None,
                 fills: Vec::new(),
@@ -562,6 +576,18 @@ impl Protector<'_> {
                 return Ok(Some("its OCO is being placed".into()))
             }
             ProtectionStatus::Flattening => return Ok(Some("it is being flattened".into())),
+            ProtectionStatus::Placing if !self.legs_exist(intent, p).await => {
+                // Its sender gave up and the exchange knows neither leg: nothing to cancel.
+                let released = Protection {
+                    status: ProtectionStatus::Released,
+                    cancel_ms: Some(self.clock.market_now_ms()),
+                    version: p.version + 1,
+                    updated_at: now,
+                    ..p.clone()
+                };
+                let won = self.write(intent, p.version, &released, None, Decimal::ZERO).await?;
+                return Ok((!won).then(|| "its protection moved; read again".to_string()));
+            }
             ProtectionStatus::Placing | ProtectionStatus::Active => {
                 let canceling = Protection {
                     status: ProtectionStatus::Canceling,
@@ -947,6 +973,43 @@ mod tests {
         );
         assert_eq!(w.step(&key).await, Protected::Final);
         assert_eq!(w.messages("PROTECTION FAILED"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_sell_signal_releases_the_symbols_protections_once_the_exchange_confirms() {
+        let sym = Symbol::parse("ETH_USDT").unwrap();
+        // ACTIVE: the cancel is asked, the SELL waits until both legs are final, nothing is sold by them.
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.step(&key).await;
+        let p = w.protector();
+        assert!(matches!(p.release(&sym).await.unwrap(), Release::Pending(_)));
+        assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Canceling);
+        w.exchange.settle_cancels();
+        assert_eq!(p.release(&sym).await.unwrap(), Release::Done);
+        assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Released);
+        assert_eq!((w.held(), w.step(&key).await), (Decimal::from(2), Protected::Final));
+        // PLACING whose sender died before the exchange got anything: released at once, nothing to cancel.
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        let p = w.protector();
+        p.start_claim_only(&w.intent(&key)).await;
+        assert!(
+            matches!(p.release(&sym).await.unwrap(), Release::Pending(_)),
+            "its lease still runs"
+        );
+        w.clock.advance_ms(LEASE.num_milliseconds());
+        assert_eq!(p.release(&sym).await.unwrap(), Release::Done);
+        assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Released);
+        assert_eq!(w.exchange.oco_counts(), (0, 0));
+        // Not started yet: released before any OCO exists; the protector then has nothing to do.
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        assert_eq!(w.protector().release(&sym).await.unwrap(), Release::Done);
+        assert_eq!(
+            (w.step(&key).await, w.exchange.oco_counts()),
+            (Protected::Final, (0, 0))
+        );
     }
 
     #[tokio::test]

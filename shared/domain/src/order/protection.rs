@@ -180,6 +180,9 @@ pub struct Protection {
     pub list_id: Option<String>,
     /// Sends of the OCO so far (rejections and unknown outcomes).
     pub attempts: u32,
+    /// When the OCO was known to be on the exchange (answered, or found by lookup): SL/TP PLACED was written then.
+    #[serde(default)]
+    pub placed_at: Option<DateTime<Utc>>,
     /// Until when the worker that wrote PLACING or FLATTENING owns the send (ms since the epoch).
     #[serde(default)]
     pub lease_until_ms: i64,
@@ -406,9 +409,8 @@ pub fn message_ids(intent: &OrderIntent) -> Vec<String> {
         return Vec::new();
     };
     let key = &intent.idempotency_key;
-    let placed = p.list_id.is_some()
-        || matches!(p.status, ProtectionStatus::Active)
-        || (p.status == ProtectionStatus::Closed && p.fill_of(Leg::Flatten).is_none());
+    // SL/TP PLACED was written with the move to ACTIVE (answered or found by lookup): `placed_at` says it happened.
+    let placed = p.placed_at.is_some();
     let failed = matches!(p.status, ProtectionStatus::Flattening | ProtectionStatus::Failed)
         || p.fill_of(Leg::Flatten).is_some();
     let closed = p.status == ProtectionStatus::Closed;
