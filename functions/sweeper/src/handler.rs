@@ -142,6 +142,7 @@ impl Sweeper<'_> {
         shared::metrics::add_count(&mut emf, "FillsRecorded", summary.fills.recorded);
         shared::metrics::add_count(&mut emf, "FillsUnreadable", summary.fills.unreadable);
         shared::metrics::add_count(&mut emf, "ProtectionSteps", summary.protection.moved);
+        shared::metrics::add_count(&mut emf, "ProtectionFailures", summary.protection.failed);
         tracing::info!(
             pass = summary.pass,
             redriven = summary.redriven,

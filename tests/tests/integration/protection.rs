@@ -77,13 +77,18 @@ impl World {
 
     /// A BUY placed, its fill read (final), and one protection step: what the orchestrator does for a BUY.
     async fn bought(&self, candle: i64) -> IdempotencyKey {
+        self.bought_with(candle).await.0
+    }
+
+    /// [`World::bought`], with what the protection step did.
+    async fn bought_with(&self, candle: i64) -> (IdempotencyKey, shared::order::protect::ProtectTotals) {
         let buy = self.signal(Side::Buy, candle);
         assert!(
             matches!(self.deliver(&buy).await, Outcome::Decided(d, _) if d.reason_code == ReasonCode::ExecOrderPlaced)
         );
         assert_eq!(self.follow().await, 1);
-        self.protect().await;
-        buy.idempotency_key()
+        let totals = self.protect().await;
+        (buy.idempotency_key(), totals)
     }
 
     async fn follow(&self) -> usize {
@@ -148,7 +153,8 @@ async fn a_filled_buy_gets_one_oco_from_its_fill_and_a_lost_answer_is_found_not_
 async fn a_stop_refused_three_times_flattens_the_position_and_says_so() {
     let w = World::new("protect-flat").await;
     w.stand_in.refuse_ocos(3);
-    let key = w.bought(2).await;
+    let (key, step) = w.bought_with(2).await;
+    assert_eq!((step.moved, step.failed), (1, 1), "counted (ProtectionFailures)");
     assert_eq!(w.protection(&key).await.status, ProtectionStatus::Flattening);
     assert_eq!(w.calls("private/advanced/create-oco refused"), 3);
     assert_eq!(w.said("PROTECTION FAILED — POSITION CLOSED"), 1);

@@ -50,6 +50,8 @@ pub enum Release {
 pub struct ProtectTotals {
     pub looked_at: usize,
     pub moved: usize,
+    /// Of them, protections that failed in this pass: no stop could be placed (a flatten began, or FAILED).
+    pub failed: usize,
     pub unchanged: usize,
     pub busy: usize,
     pub retry: usize,
@@ -108,7 +110,13 @@ impl Protector<'_> {
         };
         for r in results {
             match r {
-                Protected::Moved(_) => t.moved += 1,
+                Protected::Moved(status) => {
+                    t.moved += 1;
+                    t.failed += usize::from(matches!(
+                        status,
+                        ProtectionStatus::Flattening | ProtectionStatus::Failed
+                    ));
+                }
                 Protected::Unchanged | Protected::Final => t.unchanged += 1,
                 Protected::Busy => t.busy += 1,
                 Protected::Retry(_) => t.retry += 1,
