@@ -151,6 +151,27 @@ fn traded_quantity(
     Ok((traded > Decimal::ZERO).then_some(traded))
 }
 
+/// A paper fill: `quantity` at `price`, the fee a rate of its value in the quote currency, at market time `t_ms`.
+fn paper_fill(
+    quantity: Decimal,
+    price: Decimal,
+    fee_rate: Decimal,
+    currency: &str,
+    t_ms: i64,
+) -> Result<Fill, BookError> {
+    let value = checked(quantity.checked_mul(price), "quantity × price")?;
+    Ok(Fill {
+        status: OrderStatus::Filled,
+        filled_quantity: quantity,
+        average_price: price,
+        fee: checked(value.checked_mul(fee_rate), "order value × fee rate")?.round_dp(QUANTITY_DECIMALS),
+        fee_currency: currency.to_string(),
+        updated_at: chrono::DateTime::from_timestamp_millis(t_ms).unwrap_or_default(),
+        version: 1,
+        increments: 1,
+    })
+}
+
 /// The OCO the paper exchange places after a BUY's fill: the plan's prices, rounded as a paper OCO is.
 fn protect(
     fill: &Fill,
@@ -204,12 +225,7 @@ impl PaperBook {
             // The legs the candles closed by this signal's close triggered come first.
             let closes_at = signal.t.checked_add(step).ok_or(BookError::Overflow("signal time"))?;
             book.settle(&mut open, &mut ledger, &symbol, candles, (step, closes_at), s)?;
-            match signal.side {
-                Side::Buy => book.buy_signals = book.buy_signals.saturating_add(1),
-                Side::Sell => book.sell_signals = book.sell_signals.saturating_add(1),
-            }
-            if signal.throttled {
-                book.throttled = book.throttled.saturating_add(1);
+            if !book.count(signal) {
                 continue;
             }
             let price: Decimal = signal
@@ -232,17 +248,7 @@ impl PaperBook {
                 book.invested_usd = checked(book.invested_usd.checked_add(s.amount_usd), "invested")?;
             }
             book.paper_orders = book.paper_orders.saturating_add(1);
-            let value = checked(quantity.checked_mul(price), "quantity × price")?;
-            let fill = Fill {
-                status: OrderStatus::Filled,
-                filled_quantity: quantity,
-                average_price: price,
-                fee: checked(value.checked_mul(s.fee_rate), "order value × fee rate")?.round_dp(QUANTITY_DECIMALS),
-                fee_currency: book.currency.clone(),
-                updated_at: chrono::DateTime::from_timestamp_millis(signal.t).unwrap_or_default(),
-                version: 1,
-                increments: 1,
-            };
+            let fill = paper_fill(quantity, price, s.fee_rate, &book.currency, signal.t)?;
             ledger.record(&symbol, signal.side, &fill, rate);
             if let (Side::Buy, Some(p)) = (signal.side, &s.protection) {
                 let key =
@@ -258,6 +264,18 @@ impl PaperBook {
         book.protections_open = open.len();
         book.close(&ledger, mark, s.quote_usd.at(last.t).ok_or(BookError::NoRate(last.t))?)?;
         Ok(book)
+    }
+
+    /// Counts a signal by side, and a throttled one; false when it was throttled (it trades nothing).
+    fn count(&mut self, signal: &crate::backtest::SignalRow) -> bool {
+        match signal.side {
+            Side::Buy => self.buy_signals = self.buy_signals.saturating_add(1),
+            Side::Sell => self.sell_signals = self.sell_signals.saturating_add(1),
+        }
+        if signal.throttled {
+            self.throttled = self.throttled.saturating_add(1);
+        }
+        !signal.throttled
     }
 
     /// Records the legs the candles closed by `until` trigger (each protection's first trigger, in time order), as
@@ -284,18 +302,7 @@ impl PaperBook {
             .collect();
         hits.sort_by_key(|h| (h.0, h.1));
         for (t, n, leg, price) in &hits {
-            let oco = &open[*n].oco;
-            let value = checked(oco.quantity.checked_mul(*price), "leg value")?;
-            let fill = Fill {
-                status: OrderStatus::Filled,
-                filled_quantity: oco.quantity,
-                average_price: *price,
-                fee: checked(value.checked_mul(s.fee_rate), "leg fee")?.round_dp(QUANTITY_DECIMALS),
-                fee_currency: self.currency.clone(),
-                updated_at: chrono::DateTime::from_timestamp_millis(*t).unwrap_or_default(),
-                version: 1,
-                increments: 1,
-            };
+            let fill = paper_fill(open[*n].oco.quantity, *price, s.fee_rate, &self.currency, *t)?;
             let rate = s.quote_usd.at(*t).ok_or(BookError::NoRate(*t))?;
             ledger.record(symbol, Side::Sell, &fill, rate);
             match leg {

@@ -195,36 +195,10 @@ impl Exchange for PaperExchange {
     /// clock's market time count, so a replay meets them in order; after a cancel was asked, only those closed by
     /// then — and with none of them triggering, both legs are CANCELED.
     async fn oco_detail(&self, oco: &Oco) -> Result<OcoReport, ExchangeError> {
-        let open = |symbol| {
-            Some(Reported {
-                status: OrderStatus::Active,
-                filled_quantity: Decimal::ZERO,
-                average_price: Decimal::ZERO,
-                fee: Decimal::ZERO,
-                fee_currency: quote_currency(symbol).to_string(),
-            })
-        };
-        let mut report = OcoReport {
-            take_profit: open(&oco.symbol),
-            stop_loss: open(&oco.symbol),
-        };
-        let cancel = |r: OcoReport| OcoReport {
-            take_profit: r.take_profit.map(|r| Reported {
-                status: OrderStatus::Canceled,
-                ..r
-            }),
-            stop_loss: r.stop_loss.map(|r| Reported {
-                status: OrderStatus::Canceled,
-                ..r
-            }),
-        };
+        use crate::order::protection::paper_legs;
         let Some(m) = &self.market else {
             // No candles: the legs never trigger; a cancel takes effect at once.
-            return Ok(if oco.cancel_ms.is_some() {
-                cancel(report)
-            } else {
-                report
-            });
+            return Ok(paper_legs(oco, &[], self.fee_rate, oco.cancel_ms.is_some()));
         };
         let market_now = m.clock.market_now_ms();
         let now = oco.cancel_ms.map_or(market_now, |c| c.min(market_now));
@@ -235,40 +209,8 @@ impl Exchange for PaperExchange {
             .closed_candles(&oco.symbol, m.timeframe, usize::try_from(count).unwrap_or(1), now)
             .await
             .map_err(|e| ExchangeError::not_sent(format!("paper: candles for the OCO's legs: {e}")))?;
-        if let Some((leg, price, _)) = crate::order::protection::first_trigger(&candles, oco) {
-            let value = oco.quantity.checked_mul(price).unwrap_or_default();
-            let filled = Reported {
-                status: OrderStatus::Filled,
-                filled_quantity: oco.quantity,
-                average_price: price,
-                fee: value
-                    .checked_mul(self.fee_rate)
-                    .unwrap_or_default()
-                    .round_dp(8)
-                    .normalize(),
-                fee_currency: quote_currency(&oco.symbol).to_string(),
-            };
-            let canceled = report.take_profit.clone().map(|r| Reported {
-                status: OrderStatus::Canceled,
-                ..r
-            });
-            (report.take_profit, report.stop_loss) = match leg {
-                Leg::TakeProfit => (Some(filled), canceled),
-                _ => (canceled, Some(filled)),
-            };
-        } else if oco.cancel_ms.is_some_and(|c| c <= market_now) {
-            let cancel = |r: Option<Reported>| {
-                r.map(|r| Reported {
-                    status: OrderStatus::Canceled,
-                    ..r
-                })
-            };
-            report = OcoReport {
-                take_profit: cancel(report.take_profit),
-                stop_loss: cancel(report.stop_loss),
-            };
-        }
-        Ok(report)
+        let canceled = oco.cancel_ms.is_some_and(|c| c <= market_now);
+        Ok(paper_legs(oco, &candles, self.fee_rate, canceled))
     }
 
     /// Nothing to do: a paper leg is never left live beside a filled sibling (both are derived together).

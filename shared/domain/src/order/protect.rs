@@ -139,28 +139,14 @@ impl Protector<'_> {
             Some(p) if p.quantity >= dust => ProtectionStatus::Placing,
             _ => ProtectionStatus::Dust,
         };
-        let plan = plan.unwrap_or(Plan {
-            quantity: Decimal::ZERO,
-            stop_price: Decimal::ZERO,
-            take_profit_price: Decimal::ZERO,
-        });
-        let p = Protection {
+        let lease = (now + LEASE).timestamp_millis();
+        let p = Protection::first(
             status,
-            quantity: plan.quantity,
-            stop_price: plan.stop_price,
-            take_profit_price: plan.take_profit_price,
-            list_id: None,
-            attempts: 0,
-            placed_at: None,
-            lease_until_ms: (now + LEASE).timestamp_millis(),
-            last_error: None,
-            fills: Vec::new(),
-            market_ms: self.clock.market_now_ms(),
-            cancel_ms: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+            &plan.unwrap_or_default(),
+            self.clock.market_now_ms(),
+            now,
+            lease,
+        );
         if !self.write(intent, 0, &p, None, Decimal::ZERO).await? {
             return Ok(Protected::Busy);
         }
@@ -185,11 +171,8 @@ impl Protector<'_> {
         if report.take_profit.is_some() || report.stop_loss.is_some() {
             // The OCO was placed: the first answer was lost. Record it as ACTIVE with its message, then follow it.
             let next = Protection {
-                status: ProtectionStatus::Active,
                 placed_at: Some(now),
-                version: p.version + 1,
-                updated_at: now,
-                ..p.clone()
+                ..p.next(ProtectionStatus::Active, now)
             };
             let alert = placed_row(intent, &next);
             if !self
@@ -207,9 +190,7 @@ impl Protector<'_> {
         }
         let taken = Protection {
             lease_until_ms: (now + LEASE).timestamp_millis(),
-            version: p.version + 1,
-            updated_at: now,
-            ..p.clone()
+            ..p.next(ProtectionStatus::Placing, now)
         };
         if !self.write(intent, p.version, &taken, None, Decimal::ZERO).await? {
             return Ok(Protected::Busy);
@@ -232,27 +213,10 @@ impl Protector<'_> {
             let seen = p.version;
             let mut next = Protection {
                 attempts: p.attempts + 1,
-                version: seen + 1,
-                updated_at: now,
-                ..p.clone()
+                ..p.next(p.status, now)
             };
             match sent {
-                Ok(ack) => {
-                    next.status = ProtectionStatus::Active;
-                    next.placed_at = Some(now);
-                    next.list_id = Some(ack.list_id);
-                    (next.quantity, next.stop_price, next.take_profit_price) =
-                        (ack.quantity, ack.stop_price, ack.take_profit_price);
-                    next.last_error = None;
-                    let alert = placed_row(intent, &next);
-                    if !self.write(intent, seen, &next, Some(&alert), Decimal::ZERO).await? {
-                        return Ok(Protected::Busy);
-                    }
-                    tracing::info!(idempotency_key = %intent.idempotency_key, stop_price = %next.stop_price,
-                        take_profit_price = %next.take_profit_price, quantity = %next.quantity, "protection placed");
-                    self.deliver(&alert).await?;
-                    return Ok(Protected::Moved(ProtectionStatus::Active));
-                }
+                Ok(ack) => return self.placed(intent, seen, next, ack).await,
                 Err(ExchangeError::Rejected {
                     code: ReasonCode::BelowMinOrderSize,
                     message,
@@ -261,12 +225,7 @@ impl Protector<'_> {
                     // Less than one of the exchange's quantity steps: dust, closed, never protected.
                     next.status = ProtectionStatus::Dust;
                     next.last_error = Some(message);
-                    let moved = self.write(intent, seen, &next, None, Decimal::ZERO).await?;
-                    return Ok(if moved {
-                        Protected::Moved(ProtectionStatus::Dust)
-                    } else {
-                        Protected::Busy
-                    });
+                    return self.moved(intent, seen, &next).await;
                 }
                 Err(ExchangeError::Rejected { message, .. }) => {
                     next.last_error = Some(message.clone());
@@ -289,6 +248,40 @@ impl Protector<'_> {
                 }
             }
         }
+    }
+
+    /// The OCO answered: ACTIVE with what was sent, and SL/TP PLACED.
+    async fn placed(
+        &self,
+        intent: &OrderIntent,
+        seen: u32,
+        mut next: Protection,
+        ack: crate::order::OcoAck,
+    ) -> Result<Protected, StoreError> {
+        next.status = ProtectionStatus::Active;
+        next.placed_at = Some(next.updated_at);
+        next.list_id = Some(ack.list_id);
+        (next.quantity, next.stop_price, next.take_profit_price) =
+            (ack.quantity, ack.stop_price, ack.take_profit_price);
+        next.last_error = None;
+        let alert = placed_row(intent, &next);
+        if !self.write(intent, seen, &next, Some(&alert), Decimal::ZERO).await? {
+            return Ok(Protected::Busy);
+        }
+        tracing::info!(idempotency_key = %intent.idempotency_key, stop_price = %next.stop_price,
+            take_profit_price = %next.take_profit_price, quantity = %next.quantity, "protection placed");
+        self.deliver(&alert).await?;
+        Ok(Protected::Moved(ProtectionStatus::Active))
+    }
+
+    /// Writes `next` over version `seen`, with no message: Moved to its status, or Busy when another worker wrote
+    /// first.
+    async fn moved(&self, intent: &OrderIntent, seen: u32, next: &Protection) -> Result<Protected, StoreError> {
+        Ok(if self.write(intent, seen, next, None, Decimal::ZERO).await? {
+            Protected::Moved(next.status)
+        } else {
+            Protected::Busy
+        })
     }
 
     /// No stop could be placed: flatten with a market SELL of the protected quantity, or (setting `alert`) say so.
@@ -332,18 +325,10 @@ impl Protector<'_> {
                 tracing::error!(idempotency_key = %intent.idempotency_key, reason = %message,
                     "flatten SELL refused: the position stays unprotected");
                 let failed = Protection {
-                    status: ProtectionStatus::Failed,
                     last_error: Some(format!("flatten refused: {message}")),
-                    version: p.version + 1,
-                    updated_at: self.clock.now(),
-                    ..p.clone()
+                    ..p.next(ProtectionStatus::Failed, self.clock.now())
                 };
-                let moved = self.write(intent, p.version, &failed, None, Decimal::ZERO).await?;
-                Ok(if moved {
-                    Protected::Moved(ProtectionStatus::Failed)
-                } else {
-                    Protected::Busy
-                })
+                self.moved(intent, p.version, &failed).await
             }
             Err(e) => Ok(Protected::Retry(format!("sending the flatten SELL: {e}"))),
         }
@@ -468,30 +453,15 @@ impl Protector<'_> {
     #[cfg(test)]
     async fn start_claim_only(&self, intent: &OrderIntent) {
         let now = self.clock.now();
-        let plan = Plan::for_fill(
-            intent.fill.as_ref().unwrap(),
-            &intent.symbol,
-            &self.control.protection_settings(&intent.symbol).await.unwrap(),
-            8,
-        )
-        .unwrap();
-        let p = Protection {
-            status: ProtectionStatus::Placing,
-            quantity: plan.quantity,
-            stop_price: plan.stop_price,
-            take_profit_price: plan.take_profit_price,
-            list_id: None,
-            attempts: 0,
-            placed_at: None,
-            lease_until_ms: (now + LEASE).timestamp_millis(),
-            last_error: None,
-            fills: Vec::new(),
-            market_ms: 0,
-            cancel_ms: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let settings = self.control.protection_settings(&intent.symbol).await.unwrap();
+        let plan = Plan::for_fill(intent.fill.as_ref().unwrap(), &intent.symbol, &settings, 8).unwrap();
+        let p = Protection::first(
+            ProtectionStatus::Placing,
+            &plan,
+            0,
+            now,
+            (now + LEASE).timestamp_millis(),
+        );
         assert!(self.write(intent, 0, &p, None, Decimal::ZERO).await.unwrap());
     }
 
@@ -559,23 +529,8 @@ impl Protector<'_> {
         let now = self.clock.now();
         let Some(p) = &intent.protection else {
             // Not started: released before any OCO exists (the protector's first write then loses the race).
-            let released = Protection {
-                status: ProtectionStatus::Released,
-                quantity: Decimal::ZERO,
-                stop_price: Decimal::ZERO,
-                take_profit_price: Decimal::ZERO,
-                list_id: None,
-                attempts: 0,
-                placed_at: None,
-                lease_until_ms: 0,
-                last_error: None,
-                fills: Vec::new(),
-                market_ms: self.clock.market_now_ms(),
-                cancel_ms: Some(self.clock.market_now_ms()),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
+            let mut released = Protection::first(ProtectionStatus::Released, &Plan::default(), 0, now, 0);
+            released.cancel_ms = Some(self.clock.market_now_ms());
             let won = self.write(intent, 0, &released, None, Decimal::ZERO).await?;
             return Ok((!won).then(|| "its protection was just started; read again".to_string()));
         };
@@ -587,22 +542,16 @@ impl Protector<'_> {
             ProtectionStatus::Placing if !self.legs_exist(intent, p).await => {
                 // Its sender gave up and the exchange knows neither leg: nothing to cancel.
                 let released = Protection {
-                    status: ProtectionStatus::Released,
                     cancel_ms: Some(self.clock.market_now_ms()),
-                    version: p.version + 1,
-                    updated_at: now,
-                    ..p.clone()
+                    ..p.next(ProtectionStatus::Released, now)
                 };
                 let won = self.write(intent, p.version, &released, None, Decimal::ZERO).await?;
                 return Ok((!won).then(|| "its protection moved; read again".to_string()));
             }
             ProtectionStatus::Placing | ProtectionStatus::Active => {
                 let canceling = Protection {
-                    status: ProtectionStatus::Canceling,
                     cancel_ms: Some(self.clock.market_now_ms()),
-                    version: p.version + 1,
-                    updated_at: now,
-                    ..p.clone()
+                    ..p.next(ProtectionStatus::Canceling, now)
                 };
                 if !self.write(intent, p.version, &canceling, None, Decimal::ZERO).await? {
                     return Ok(Some("its protection moved; read again".into()));

@@ -88,7 +88,7 @@ pub struct ProtectionSettings {
 pub const MAX_ATTEMPTS: u32 = 3;
 
 /// What to place for one filled BUY.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     /// The filled quantity net of a base-currency fee, rounded down to `decimals`.
     pub quantity: Decimal,
@@ -203,6 +203,43 @@ pub struct Protection {
 }
 
 impl Protection {
+    /// A first record (version 1) at `now`: `plan`'s numbers, the sender's lease until `lease_until_ms`.
+    pub fn first(
+        status: ProtectionStatus,
+        plan: &Plan,
+        market_ms: i64,
+        now: DateTime<Utc>,
+        lease_until_ms: i64,
+    ) -> Self {
+        Protection {
+            status,
+            quantity: plan.quantity,
+            stop_price: plan.stop_price,
+            take_profit_price: plan.take_profit_price,
+            list_id: None,
+            attempts: 0,
+            placed_at: None,
+            lease_until_ms,
+            last_error: None,
+            fills: Vec::new(),
+            market_ms,
+            cancel_ms: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The record's next version, in `status`, written at `now`.
+    pub fn next(&self, status: ProtectionStatus, now: DateTime<Utc>) -> Self {
+        Protection {
+            status,
+            version: self.version.saturating_add(1),
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+
     pub fn fill_of(&self, leg: Leg) -> Option<&LegFill> {
         self.fills.iter().find(|f| f.leg == leg)
     }
@@ -296,6 +333,47 @@ pub fn first_trigger(candles: &[crate::candles::Candle], oco: &Oco) -> Option<(L
             None
         }
     })
+}
+
+/// What the paper exchange reports of an OCO's legs, given the candles closed so far: the first trigger
+/// ([`first_trigger`]) fills its leg whole at its price — the fee `fee_rate` of its value, in the quote currency — and
+/// the other leg is CANCELED; with none, both legs are ACTIVE, or CANCELED when `canceled` (a cancel asked and due).
+pub fn paper_legs(oco: &Oco, candles: &[crate::candles::Candle], fee_rate: Decimal, canceled: bool) -> OcoReport {
+    let leg = |status, filled_quantity: Decimal, average_price: Decimal| {
+        let fee = filled_quantity
+            .checked_mul(average_price)
+            .and_then(|v| v.checked_mul(fee_rate))
+            .unwrap_or_default();
+        Some(Reported {
+            status,
+            filled_quantity,
+            average_price,
+            fee: fee.round_dp(8).normalize(),
+            fee_currency: crate::money::quote_currency(&oco.symbol).to_string(),
+        })
+    };
+    let (zero, idle) = (
+        Decimal::ZERO,
+        if canceled {
+            OrderStatus::Canceled
+        } else {
+            OrderStatus::Active
+        },
+    );
+    match first_trigger(candles, oco) {
+        Some((Leg::TakeProfit, price, _)) => OcoReport {
+            take_profit: leg(OrderStatus::Filled, oco.quantity, price),
+            stop_loss: leg(OrderStatus::Canceled, zero, zero),
+        },
+        Some((_, price, _)) => OcoReport {
+            take_profit: leg(OrderStatus::Canceled, zero, zero),
+            stop_loss: leg(OrderStatus::Filled, oco.quantity, price),
+        },
+        None => OcoReport {
+            take_profit: leg(idle, zero, zero),
+            stop_loss: leg(idle, zero, zero),
+        },
+    }
 }
 
 /// The exchange's answer to a placed OCO: its list id and what it was sent with after rounding to the instrument.
