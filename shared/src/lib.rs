@@ -3,7 +3,7 @@
 //! DynamoDB, SQS, Secrets Manager, Crypto.com (with its request signing, `signing`, and error classification,
 //! `classify`), Telegram, the paper exchange and replayed candles; `config` reads each function's settings at init;
 //! `telemetry` sets up the JSON logs.
-#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 80 lines (clippy.toml)
+#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 pub use domain::{
     alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, order,

@@ -153,20 +153,11 @@ fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
 }
 
 /// The page for `report` (the API's JSON body, as a value).
-pub fn render(report: &Value) -> String {
-    let pass = report["pass"].as_bool() == Some(true);
-    let violations = report["violations"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let signals = report["signals"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let mut out = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signal orchestrator · invariants</title>\
-         <style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}\
-         td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}#banner{padding:.6em 1em;font-size:1.4em;\
-         color:#fff}.pass{background:#1a7f37}.fail{background:#cf222e}</style></head><body>",
-    );
+/// The PASS/FAIL banner and the trading line.
+fn banner(out: &mut String, report: &Value, pass: bool, violations: usize) {
     let (class, word) = if pass { ("pass", "PASS") } else { ("fail", "FAIL") };
     out.push_str(&format!(
-        "<div id=\"banner\" class=\"{class}\">{word}: {} violation(s) over {} signal(s), last {} h</div>",
-        violations.len(),
+        "<div id=\"banner\" class=\"{class}\">{word}: {violations} violation(s) over {} signal(s), last {} h</div>",
         cell(&report["total"]),
         cell(&report["hours"])
     ));
@@ -183,6 +174,19 @@ pub fn render(report: &Value) -> String {
             None => "unknown (control row unreadable)".to_string(),
         }
     ));
+}
+
+pub fn render(report: &Value) -> String {
+    let pass = report["pass"].as_bool() == Some(true);
+    let violations = report["violations"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let signals = report["signals"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut out = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signal orchestrator · invariants</title>\
+         <style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}\
+         td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}#banner{padding:.6em 1em;font-size:1.4em;\
+         color:#fff}.pass{background:#1a7f37}.fail{background:#cf222e}</style></head><body>",
+    );
+    banner(&mut out, report, pass, violations.len());
     out.push_str("<h2>Counts</h2><table id=\"counts\"><tbody>");
     for (name, value) in report["counts"].as_object().into_iter().flatten() {
         out.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", esc(name), cell(value)));

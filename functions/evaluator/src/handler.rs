@@ -155,33 +155,9 @@ impl Evaluator<'_> {
                 Step::Error => summary.errors += 1,
             }
         }
-        if !to_send.is_empty() {
-            match self.queue.send(&to_send).await {
-                Ok(failures) => {
-                    for f in &failures {
-                        // The signal row stays without an intent; the sweeper re-drives it after the grace.
-                        tracing::error!(signal_id = %f.signal_id, reason = %f.reason, "signal recorded but not enqueued");
-                    }
-                    summary.errors += failures.len();
-                    summary.enqueued = to_send.len() - failures.len();
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, source = ?std::error::Error::source(&e), count = to_send.len(), "enqueue failed; signals stay recorded for re-drive");
-                    summary.errors += to_send.len();
-                }
-            }
-        }
+        self.enqueue(&to_send, &mut summary).await;
         // Alerts after the enqueue: a Telegram outage never delays or stops a trade.
-        for (signal, text) in to_alert {
-            match self.alert(&signal, text).await {
-                Ok(true) => summary.alerts_sent += 1,
-                Ok(false) => summary.alerts_failed += 1,
-                Err(e) => {
-                    tracing::error!(signal_id = %signal.signal_id, error = %e, "recording the signal alert failed");
-                    summary.alerts_failed += 1;
-                }
-            }
-        }
+        self.send_alerts(to_alert, &mut summary).await;
         summary.duration_ms = started.elapsed().as_millis();
         tracing::info!(
             market_time_ms,
@@ -195,6 +171,41 @@ impl Evaluator<'_> {
             "evaluator run"
         );
         Ok(summary)
+    }
+
+    /// The run's BUY/SELL SIGNAL messages, counted as delivered or not.
+    async fn send_alerts(&self, to_alert: Vec<(Box<SignalRecord>, String)>, summary: &mut RunSummary) {
+        for (signal, text) in to_alert {
+            match self.alert(&signal, text).await {
+                Ok(true) => summary.alerts_sent += 1,
+                Ok(false) => summary.alerts_failed += 1,
+                Err(e) => {
+                    tracing::error!(signal_id = %signal.signal_id, error = %e, "recording the signal alert failed");
+                    summary.alerts_failed += 1;
+                }
+            }
+        }
+    }
+
+    /// Sends the run's signals to the queue in one batch, counting what went and what did not (a signal recorded and
+    /// not enqueued stays without an intent; the sweeper re-drives it after the grace).
+    async fn enqueue(&self, to_send: &[SignalMessage], summary: &mut RunSummary) {
+        if to_send.is_empty() {
+            return;
+        }
+        match self.queue.send(to_send).await {
+            Ok(failures) => {
+                for f in &failures {
+                    tracing::error!(signal_id = %f.signal_id, reason = %f.reason, "signal recorded but not enqueued");
+                }
+                summary.errors += failures.len();
+                summary.enqueued = to_send.len() - failures.len();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), count = to_send.len(), "enqueue failed; signals stay recorded for re-drive");
+                summary.errors += to_send.len();
+            }
+        }
     }
 
     /// The BUY/SELL SIGNAL message through the alerts outbox; the outcome is recorded on the signal. Ok(false): not

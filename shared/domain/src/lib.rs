@@ -4,7 +4,7 @@
 //! bot's commands, and the ports these speak through. It depends on no AWS, Lambda or HTTP crate (`cargo tree -p
 //! domain` shows none): the `shared` crate implements the ports against DynamoDB, SQS, Secrets Manager, Crypto.com
 //! and Telegram. `fakes` (feature `fakes`) holds in-memory ports for tests, simulation and benchmarks.
-#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 80 lines (clippy.toml)
+#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 pub mod alerts;
 pub mod backtest;

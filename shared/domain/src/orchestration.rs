@@ -195,47 +195,11 @@ impl Orchestrator<'_> {
         let amount = msg.trade_amount_usd;
         let mut forced = None;
         for _ in 0..4 {
-            let control = match self.guard.get() {
-                Some(c) => c,
-                None => {
-                    let c = self.control.control().await?;
-                    self.guard.set(c.clone());
-                    c
-                }
-            };
-            let mut intent = fresh.clone();
-            let planned = match forced
+            let control = self.current_control().await?;
+            let refused = forced
                 .take()
-                .or_else(|| risk::refusal(&control, &symbol_limits, amount))
-            {
-                Some(refused) => Err(refused),
-                None => risk::reservations(
-                    &control,
-                    &symbol_limits,
-                    &msg.symbol,
-                    msg.side,
-                    amount,
-                    intent.created_at,
-                ),
-            };
-            let (reservations, alert) = match planned {
-                Ok(reservations) => (reservations, None),
-                Err((code, why)) => {
-                    make_terminal(&mut intent, IntentStatus::Skipped, code, why);
-                    let alert = code.has_skipped_message().then(|| {
-                        let amount = (code == ReasonCode::RiskLimitExceeded).then_some(amount);
-                        let text = crate::alerts::order_skipped_text(&intent, code, amount);
-                        outbox_row(
-                            AlertRecord::skipped_id(&intent.idempotency_key),
-                            AlertKind::OrderSkipped,
-                            &intent,
-                            text,
-                        )
-                    });
-                    (Vec::new(), alert)
-                }
-            };
-            intent.reserved = reservations.iter().map(|r| r.delta.clone()).collect();
+                .or_else(|| risk::refusal(&control, &symbol_limits, amount));
+            let (intent, reservations, alert) = planned_claim(fresh, msg, &control, &symbol_limits, refused);
             let req = ClaimRequest {
                 intent: &intent,
                 msg,
@@ -376,6 +340,16 @@ impl Orchestrator<'_> {
         self.reconcile(msg, mine, existing.updated_at).await
     }
 
+    /// The control row as this container last saw it, read (and kept) when it has none.
+    async fn current_control(&self) -> Result<risk::Control, StoreError> {
+        if let Some(c) = self.guard.get() {
+            return Ok(c);
+        }
+        let c = self.control.control().await?;
+        self.guard.set(c.clone());
+        Ok(c)
+    }
+
     /// Owner of a taken-over intent: find the order by client_oid before anything is resent.
     async fn reconcile(
         &self,
@@ -483,37 +457,10 @@ impl Orchestrator<'_> {
         // not a re-priced one.
         let sizing = match intent.sizing.clone() {
             Some(sizing) => sizing,
-            None => {
-                if msg.side == Side::Sell {
-                    if let Release::Pending(why) = self.protector().release(&msg.symbol).await? {
-                        // The coins are held by protective orders whose cancel is not confirmed: the SELL waits
-                        // (the lease runs out and the next delivery takes over; nothing was sized or sent).
-                        tracing::info!(idempotency_key = %intent.idempotency_key, reason = %why,
-                            "SELL waits for the symbol's protection to be cancelled");
-                        return Ok(Outcome::Retry(format!("protection not released yet: {why}")));
-                    }
-                }
-                let sized = match msg.side {
-                    Side::Sell => self.size_sell(msg).await?,
-                    Side::Buy => self.size(msg).await,
-                };
-                let sizing = match sized {
-                    Ok(sizing) => sizing,
-                    Err((code, message)) if code.decision_type() == DecisionType::Skipped => {
-                        return self.finish_skipped(intent, code, message).await
-                    }
-                    Err((code, message)) => return self.finish_failed(intent, code, message, None).await,
-                };
-                intent.sizing = Some(sizing.clone());
-                intent.updated_at = self.clock.now();
-                if !self.intents.save_owned(&intent).await? {
-                    return Ok(Outcome::Retry(format!(
-                        "attempt {} of {} was fenced off before the send",
-                        intent.attempt, intent.idempotency_key
-                    )));
-                }
-                sizing
-            }
+            None => match self.size_first(msg, &mut intent).await? {
+                Ok(sizing) => sizing,
+                Err(outcome) => return Ok(outcome),
+            },
         };
         let req = OrderRequest {
             symbol: msg.symbol.clone(),
@@ -573,6 +520,45 @@ impl Orchestrator<'_> {
             clock: self.clock,
             quantity_decimals: self.settings.quantity_decimals,
         }
+    }
+
+    /// Before the first send: a SELL's symbol's protections released (docs/DESIGN.md §14), the order sized and the
+    /// size recorded on the owned intent. Err: the delivery ends here (waiting for a release, skipped, failed, or
+    /// fenced off).
+    async fn size_first(
+        &self,
+        msg: &SignalMessage,
+        intent: &mut OrderIntent,
+    ) -> Result<Result<Sizing, Outcome>, StoreError> {
+        if msg.side == Side::Sell {
+            if let Release::Pending(why) = self.protector().release(&msg.symbol).await? {
+                // The coins are held by protective orders whose cancel is not confirmed: the SELL waits (the lease
+                // runs out and the next delivery takes over; nothing was sized or sent).
+                tracing::info!(idempotency_key = %intent.idempotency_key, reason = %why,
+                    "SELL waits for the symbol's protection to be cancelled");
+                return Ok(Err(Outcome::Retry(format!("protection not released yet: {why}"))));
+            }
+        }
+        let sized = match msg.side {
+            Side::Sell => self.size_sell(msg).await?,
+            Side::Buy => self.size(msg).await,
+        };
+        let sizing = match sized {
+            Ok(sizing) => sizing,
+            Err((code, message)) if code.decision_type() == DecisionType::Skipped => {
+                return Ok(Err(self.finish_skipped(intent.clone(), code, message).await?))
+            }
+            Err((code, message)) => return Ok(Err(self.finish_failed(intent.clone(), code, message, None).await?)),
+        };
+        intent.sizing = Some(sizing.clone());
+        intent.updated_at = self.clock.now();
+        if !self.intents.save_owned(intent).await? {
+            return Ok(Err(Outcome::Retry(format!(
+                "attempt {} of {} was fenced off before the send",
+                intent.attempt, intent.idempotency_key
+            ))));
+        }
+        Ok(Ok(sizing))
     }
 
     /// The order's size: the watchlist's USD amount converted into the quote currency at its USD price now (no
@@ -789,6 +775,42 @@ pub fn decision_for(intent: &OrderIntent, now: DateTime<Utc>) -> Decision {
 }
 
 /// An intent decided at its claim: no order will be tried.
+/// The intent a claim writes, with the counters it reserves, or — `refused`, or a limit the reservation would pass —
+/// SKIPPED with its ORDER SKIPPED row when the reason has one.
+fn planned_claim(
+    fresh: &OrderIntent,
+    msg: &SignalMessage,
+    control: &risk::Control,
+    symbol_limits: &risk::RiskLimits,
+    refused: Option<(ReasonCode, String)>,
+) -> (OrderIntent, Vec<risk::Reservation>, Option<AlertRecord>) {
+    let mut intent = fresh.clone();
+    let amount = msg.trade_amount_usd;
+    let planned = match refused {
+        Some(refused) => Err(refused),
+        None => risk::reservations(control, symbol_limits, &msg.symbol, msg.side, amount, intent.created_at),
+    };
+    let (reservations, alert) = match planned {
+        Ok(reservations) => (reservations, None),
+        Err((code, why)) => {
+            make_terminal(&mut intent, IntentStatus::Skipped, code, why);
+            let alert = code.has_skipped_message().then(|| {
+                let amount = (code == ReasonCode::RiskLimitExceeded).then_some(amount);
+                let text = crate::alerts::order_skipped_text(&intent, code, amount);
+                outbox_row(
+                    AlertRecord::skipped_id(&intent.idempotency_key),
+                    AlertKind::OrderSkipped,
+                    &intent,
+                    text,
+                )
+            });
+            (Vec::new(), alert)
+        }
+    };
+    intent.reserved = reservations.iter().map(|r| r.delta.clone()).collect();
+    (intent, reservations, alert)
+}
+
 fn make_terminal(intent: &mut OrderIntent, status: IntentStatus, code: ReasonCode, message: String) {
     intent.status = status;
     intent.error_code = Some(code);

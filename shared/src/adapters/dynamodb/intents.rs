@@ -117,39 +117,7 @@ impl IntentStore for DynamoStore {
     }
 
     async fn finalize(&self, f: &Finalization) -> Result<FinalizeOutcome, StoreError> {
-        let build = |e| StoreError::backend("TransactWriteItems (build)", e);
-        let intent_put = Put::builder()
-            .table_name(&self.tables.intents)
-            .set_item(Some(intent_item(&f.intent, self.tables.retention_days)))
-            .condition_expression("attempt = :mine")
-            .expression_attribute_values(":mine", n(f.intent.attempt))
-            .build()
-            .map_err(build)?;
-        let (expr, mut values) = decision_update(&f.decision, &f.intent.idempotency_key);
-        values.insert(":dt".into(), s(f.decision.decision_type.as_str()));
-        values.insert(":rc".into(), s(f.decision.reason_code.as_str()));
-        let signal_update = Update::builder()
-            .table_name(&self.tables.signals)
-            .key("signal_id", s(f.signal_id.as_str()))
-            .update_expression(expr)
-            .condition_expression(
-                "attribute_exists(signal_id) AND (attribute_not_exists(decision_type) OR (decision_type = :dt AND reason_code = :rc))",
-            )
-            .set_expression_attribute_values(Some(values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build)?;
-        let mut items = vec![
-            TransactWriteItem::builder().put(intent_put).build(),
-            TransactWriteItem::builder().update(signal_update).build(),
-        ];
-        if let Some(alert) = &f.alert {
-            items.push(self.outbox_put(alert)?);
-        }
-        let expires = expires_at(f.intent.created_at, self.tables.retention_days);
-        for d in &f.counters {
-            items.push(risk::apply(&self.tables.risk, d, expires)?);
-        }
+        let items = self.finalize_items(f)?;
         match self
             .client
             .transact_write_items()
@@ -326,6 +294,45 @@ impl IntentStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The finalize transaction's items: the intent (condition: this attempt still owns it), the signal's decision
+    /// (condition: none yet, or the same), the order message's outbox row, the counters' changes.
+    fn finalize_items(&self, f: &Finalization) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let build = |e| StoreError::backend("TransactWriteItems (build)", e);
+        let intent_put = Put::builder()
+            .table_name(&self.tables.intents)
+            .set_item(Some(intent_item(&f.intent, self.tables.retention_days)))
+            .condition_expression("attempt = :mine")
+            .expression_attribute_values(":mine", n(f.intent.attempt))
+            .build()
+            .map_err(build)?;
+        let (expr, mut values) = decision_update(&f.decision, &f.intent.idempotency_key);
+        values.insert(":dt".into(), s(f.decision.decision_type.as_str()));
+        values.insert(":rc".into(), s(f.decision.reason_code.as_str()));
+        let signal_update = Update::builder()
+            .table_name(&self.tables.signals)
+            .key("signal_id", s(f.signal_id.as_str()))
+            .update_expression(expr)
+            .condition_expression(
+                "attribute_exists(signal_id) AND (attribute_not_exists(decision_type) OR (decision_type = :dt AND reason_code = :rc))",
+            )
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(intent_put).build(),
+            TransactWriteItem::builder().update(signal_update).build(),
+        ];
+        if let Some(alert) = &f.alert {
+            items.push(self.outbox_put(alert)?);
+        }
+        let expires = expires_at(f.intent.created_at, self.tables.retention_days);
+        for d in &f.counters {
+            items.push(risk::apply(&self.tables.risk, d, expires)?);
+        }
+        Ok(items)
+    }
+
     /// Sends a transaction whose first item is the conditional write of a record: Ok(false) when that condition
     /// failed (another writer was first; nothing written). `token` makes an SDK retry of an applied write a no-op.
     async fn transact_conditional(

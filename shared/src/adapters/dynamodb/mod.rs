@@ -114,73 +114,7 @@ impl DynamoStore {
     /// Writes a watchlist row's configuration (and `list`, for the `by_list` index), keeping its throttle state: an
     /// update, not a put, so editing a symbol never resets its last signals. Overrides that are None are removed.
     pub async fn put_watchlist_entry(&self, e: &WatchlistEntry) -> Result<(), StoreError> {
-        let mut set: Vec<(&str, AttributeValue)> = vec![
-            ("list", s(WATCHLIST_LIST)),
-            ("alert_enabled", AttributeValue::Bool(e.alert_enabled)),
-            ("trade_enabled", AttributeValue::Bool(e.trade_enabled)),
-            ("notify_order_placed", AttributeValue::Bool(e.notify_order_placed)),
-            ("sell_held_elsewhere", AttributeValue::Bool(e.sell_held_elsewhere)),
-            ("protection", AttributeValue::Bool(e.protection)),
-            ("trade_amount_usd", AttributeValue::N(e.trade_amount_usd.to_string())),
-            ("preset", s(e.preset.name())),
-        ];
-        let mut remove = Vec::new();
-        let numbers = [
-            ("min_price_change_pct", e.min_price_change_pct),
-            ("cooldown_minutes", e.cooldown_minutes),
-            ("buy_target", e.buy_target),
-            ("volume_min_ratio", e.volume_min_ratio),
-        ];
-        for (name, value) in numbers {
-            match value {
-                Some(v) => set.push((name, n(v))),
-                None => remove.push(name),
-            }
-        }
-        let pct = |p: Option<Decimal>| p.map(|v| v.to_string());
-        let (sl, tp) = (pct(e.sl_percentage), pct(e.tp_percentage));
-        let texts = [
-            ("timeframe", e.timeframe.as_ref().map(Setting::name)),
-            ("rsi_method", e.rsi_method.as_ref().map(Setting::name)),
-            (
-                "on_protection_failure",
-                e.on_protection_failure.as_ref().map(Setting::name),
-            ),
-            ("sl_percentage", sl.as_deref()),
-            ("tp_percentage", tp.as_deref()),
-        ];
-        for (name, value) in texts {
-            match value {
-                Some(v) => set.push((name, s(v))),
-                None => remove.push(name),
-            }
-        }
-        for (name, value) in risk::symbol_limit_attrs(&e.limits) {
-            match value {
-                Some(v) => set.push((name, v)),
-                None => remove.push(name),
-            }
-        }
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
-        let mut assignments = Vec::new();
-        for (i, (name, value)) in set.into_iter().enumerate() {
-            names.insert(format!("#s{i}"), name.to_string());
-            values.insert(format!(":s{i}"), value);
-            assignments.push(format!("#s{i} = :s{i}"));
-        }
-        let mut expr = format!("SET {}", assignments.join(", "));
-        if !remove.is_empty() {
-            let removed: Vec<String> = remove
-                .iter()
-                .enumerate()
-                .map(|(i, name)| {
-                    names.insert(format!("#r{i}"), name.to_string());
-                    format!("#r{i}")
-                })
-                .collect();
-            expr.push_str(&format!(" REMOVE {}", removed.join(", ")));
-        }
+        let (expr, names, values) = set_and_remove(watchlist_config(e));
         self.client
             .update_item()
             .table_name(&self.tables.watchlist)
@@ -379,6 +313,63 @@ impl DynamoStore {
             }
         }
     }
+}
+
+/// A watchlist row's configuration attributes: a value to set, or None to remove (an override not given).
+fn watchlist_config(e: &WatchlistEntry) -> Vec<(&'static str, Option<AttributeValue>)> {
+    let bool_ = |b: bool| Some(AttributeValue::Bool(b));
+    let text = |t: Option<&str>| t.map(s);
+    let decimal = |d: Option<Decimal>| d.map(|v| s(v.to_string()));
+    let mut attrs = vec![
+        ("list", Some(s(WATCHLIST_LIST))),
+        ("alert_enabled", bool_(e.alert_enabled)),
+        ("trade_enabled", bool_(e.trade_enabled)),
+        ("notify_order_placed", bool_(e.notify_order_placed)),
+        ("sell_held_elsewhere", bool_(e.sell_held_elsewhere)),
+        ("protection", bool_(e.protection)),
+        (
+            "trade_amount_usd",
+            Some(AttributeValue::N(e.trade_amount_usd.to_string())),
+        ),
+        ("preset", Some(s(e.preset.name()))),
+        ("min_price_change_pct", e.min_price_change_pct.map(n)),
+        ("cooldown_minutes", e.cooldown_minutes.map(n)),
+        ("buy_target", e.buy_target.map(n)),
+        ("volume_min_ratio", e.volume_min_ratio.map(n)),
+        ("timeframe", text(e.timeframe.as_ref().map(Setting::name))),
+        ("rsi_method", text(e.rsi_method.as_ref().map(Setting::name))),
+        (
+            "on_protection_failure",
+            text(e.on_protection_failure.as_ref().map(Setting::name)),
+        ),
+        ("sl_percentage", decimal(e.sl_percentage)),
+        ("tp_percentage", decimal(e.tp_percentage)),
+    ];
+    attrs.extend(risk::symbol_limit_attrs(&e.limits));
+    attrs
+}
+
+/// An update expression that sets the attributes with a value and removes the others, with its names and values.
+fn set_and_remove(
+    attrs: Vec<(&'static str, Option<AttributeValue>)>,
+) -> (String, HashMap<String, String>, HashMap<String, AttributeValue>) {
+    let (mut names, mut values) = (HashMap::new(), HashMap::new());
+    let (mut set, mut remove) = (Vec::new(), Vec::new());
+    for (i, (name, value)) in attrs.into_iter().enumerate() {
+        names.insert(format!("#a{i}"), name.to_string());
+        match value {
+            Some(v) => {
+                values.insert(format!(":a{i}"), v);
+                set.push(format!("#a{i} = :a{i}"));
+            }
+            None => remove.push(format!("#a{i}")),
+        }
+    }
+    let mut expr = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    (expr, names, values)
 }
 
 #[cfg(test)]
