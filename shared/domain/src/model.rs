@@ -417,8 +417,9 @@ pub struct WatchlistEntry {
     /// docs/DESIGN.md §13). Read by the orchestrator when it sizes a SELL.
     #[serde(default)]
     pub sell_held_elsewhere: bool,
-    /// A stop-loss and a take-profit on the exchange after each filled BUY (default on; docs/DESIGN.md §14).
-    #[serde(default = "yes")]
+    /// A stop-loss and a take-profit on the exchange after each filled BUY (default on; docs/DESIGN.md §14). Written
+    /// `true`/`false` or `"on"`/`"off"`.
+    #[serde(default = "yes", deserialize_with = "on_off")]
     pub protection: bool,
     /// Percent under the average fill price for the stop; default the preset's (3 conservative, 2 aggressive).
     #[serde(default, with = "rust_decimal::serde::str_option")]
@@ -575,6 +576,22 @@ impl Emission {
             && self
                 .claimed_at_ms
                 .is_some_and(|at| now_ms.saturating_sub(at) < lease_ms)
+    }
+}
+
+/// A switch written as a boolean or as `"on"` / `"off"`.
+fn on_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Switch {
+        Bool(bool),
+        Word(String),
+    }
+    match Switch::deserialize(d)? {
+        Switch::Bool(b) => Ok(b),
+        Switch::Word(w) if w.eq_ignore_ascii_case("on") => Ok(true),
+        Switch::Word(w) if w.eq_ignore_ascii_case("off") => Ok(false),
+        Switch::Word(w) => Err(serde::de::Error::custom(format!("{w:?} is neither on nor off"))),
     }
 }
 
@@ -848,6 +865,31 @@ mod tests {
 
         let default: WatchlistEntry = serde_json::from_value(serde_json::json!({ "symbol": "ETH_BTC" })).unwrap();
         assert_eq!(default.preset.name(), "swing-aggressive");
+        // Protection: on by default at the preset's distance; "off", percentages and the failure mode per row.
+        let p = default.protection_settings();
+        assert_eq!(
+            (p.enabled, p.sl_pct, p.on_failure),
+            (true, Decimal::from(2), crate::order::protection::OnFailure::Flatten)
+        );
+        let custom: WatchlistEntry = serde_json::from_value(serde_json::json!({
+            "symbol": "ETH_BTC", "protection": "off", "sl_percentage": "1.5", "on_protection_failure": "alert"
+        }))
+        .unwrap();
+        let p = custom.protection_settings();
+        assert_eq!(
+            (p.enabled, p.sl_pct, p.tp_pct),
+            (false, Decimal::new(15, 1), Decimal::from(2))
+        );
+        assert_eq!(p.on_failure, crate::order::protection::OnFailure::Alert);
+        let wrong: WatchlistEntry = serde_json::from_value(serde_json::json!({
+            "symbol": "ETH_BTC", "tp_percentage": "60", "on_protection_failure": "panic"
+        }))
+        .unwrap();
+        assert_eq!(wrong.problems().len(), 2, "{:?}", wrong.problems());
+        assert!(serde_json::from_value::<WatchlistEntry>(
+            serde_json::json!({ "symbol": "ETH_BTC", "protection": "maybe" })
+        )
+        .is_err());
         assert_eq!(
             default,
             WatchlistEntry::new(default.symbol.clone()),
