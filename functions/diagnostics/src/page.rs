@@ -106,11 +106,25 @@ fn realized_chart(report: &Value) -> String {
 /// final yet.
 fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
     out.push_str("<h2>Positions</h2>");
-    let positions = report["positions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    // Each position with its latest entry's protection (docs/DESIGN.md §14) beside it.
+    let positions: Vec<Value> = report["positions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let mut row = p.clone();
+            let x = &p["protection"];
+            row["protection_status"] = x["status"].clone();
+            row["stop"] = x["stop_price"].clone();
+            row["take_profit"] = x["take_profit_price"].clone();
+            row
+        })
+        .collect();
     table(
         out,
         "positions",
-        positions,
+        &positions,
         &[
             ("symbol", "symbol"),
             ("quantity", "held"),
@@ -118,6 +132,9 @@ fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
             ("realized_pnl_quote", "realized (quote)"),
             ("realized_pnl_usd", "realized (USD)"),
             ("fees_usd", "fees (USD)"),
+            ("protection_status", "protection"),
+            ("stop", "stop-loss"),
+            ("take_profit", "take-profit"),
         ],
     );
     out.push_str("<h2>Realized P&amp;L over time</h2>");
@@ -243,7 +260,9 @@ mod tests {
                           "order_id": null, "violations": ["MISSING_INTENT"] },
                         { "signal_id": "ETH_BTC:BUY:2", "order_intent": { "status": "ORDER_PLACED", "order_id": "7",
                           "client_oid": "so1-x", "fill": { "status": "PARTIALLY_FILLED", "filled_quantity": "0.5" } } }],
-            "positions": [{ "symbol": "ETH_BTC", "quantity": "0.5", "realized_pnl_usd": "-1.5" }],
+            "positions": [{ "symbol": "ETH_BTC", "quantity": "0.5", "realized_pnl_usd": "-1.5",
+                            "protection": { "status": "ACTIVE", "stop_price": "0.049", "take_profit_price": "0.051",
+                                            "client_oids": [] } }],
             "realized_pnl": [
                 { "at": "2026-01-02T10:00:00Z", "symbol": "ETH_BTC", "realized_usd": "2", "cumulative_usd": "2" },
                 { "at": "2026-01-02T12:00:00Z", "symbol": "ETH_BTC", "realized_usd": "-3.5", "cumulative_usd": "-1.5" }
@@ -255,6 +274,7 @@ mod tests {
         assert!(page.contains("HALTED by @ops — &lt;b&gt;maintenance&lt;/b&gt;"));
         assert!(page.find("id=\"violations\"") < page.find("id=\"signals\""));
         assert!(page.contains("<td>ETH_BTC</td><td>0.5</td>"), "the position");
+        assert!(page.contains("<td>ACTIVE</td><td>0.049</td><td>0.051</td>"), "its protection");
         assert!(
             page.contains("<td>so1-x</td><td>PARTIALLY_FILLED</td><td>0.5</td>"),
             "the open order"
