@@ -139,6 +139,11 @@ fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
     );
     out.push_str("<h2>Realized P&amp;L over time</h2>");
     out.push_str(&realized_chart(report));
+    open_orders(out, signals);
+}
+
+/// The placed orders whose fill is not final, from the signals' intents.
+fn open_orders(out: &mut String, signals: &[Value]) {
     out.push_str("<h2>Open orders</h2>");
     let open: Vec<Value> = signals
         .iter()
@@ -274,7 +279,10 @@ mod tests {
         assert!(page.contains("HALTED by @ops — &lt;b&gt;maintenance&lt;/b&gt;"));
         assert!(page.find("id=\"violations\"") < page.find("id=\"signals\""));
         assert!(page.contains("<td>ETH_BTC</td><td>0.5</td>"), "the position");
-        assert!(page.contains("<td>ACTIVE</td><td>0.049</td><td>0.051</td>"), "its protection");
+        assert!(
+            page.contains("<td>ACTIVE</td><td>0.049</td><td>0.051</td>"),
+            "its protection"
+        );
         assert!(
             page.contains("<td>so1-x</td><td>PARTIALLY_FILLED</td><td>0.5</td>"),
             "the open order"
