@@ -230,7 +230,7 @@ pub fn protection_failed_text(intent: &OrderIntent, p: &crate::order::Protection
         )
     };
     format!(
-        "🚨 <b>{title}</b> · <b>{}</b>\n{}\n\nNo stop after {} attempts: {}\n{action}\n🕒 Candle: {}",
+        "🚨 <b>{title}</b> · <b>{}</b>\n{}\n\nNo stop on the exchange ({} send(s)): {}\n{action}\n🕒 Candle: {}",
         intent.symbol,
         mode_line(intent_mode(intent)),
         p.attempts,

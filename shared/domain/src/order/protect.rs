@@ -386,6 +386,9 @@ impl Protector<'_> {
                 }
             }
         }
+        if all_final && !filled && !canceling {
+            return self.lost(intent, p).await;
+        }
         if all_final && (filled || canceling) {
             // Sold whole by a leg: CLOSED. Cancelled with a part sold: the rest is the SELL signal's to sell.
             let whole = next.sold() >= next.quantity;
@@ -400,6 +403,25 @@ impl Protector<'_> {
             return Ok(Protected::Unchanged);
         }
         self.record_legs(intent, p, next).await
+    }
+
+    /// Both legs of an ACTIVE protection ended without a fill and nobody here asked (cancelled by hand, expired):
+    /// the position has no stop. FAILED with PROTECTION FAILED, and UNPROTECTED_POSITION until an operator acts.
+    async fn lost(&self, intent: &OrderIntent, p: &Protection) -> Result<Protected, StoreError> {
+        let failed = Protection {
+            last_error: Some("both legs ended without a fill, not cancelled by this system".into()),
+            ..p.next(ProtectionStatus::Failed, self.clock.now())
+        };
+        let alert = failed_row(intent, &failed);
+        if !self
+            .write(intent, p.version, &failed, Some(&alert), Decimal::ZERO)
+            .await?
+        {
+            return Ok(Protected::Busy);
+        }
+        tracing::error!(idempotency_key = %intent.idempotency_key, "protection lost: both legs ended unfilled");
+        self.deliver(&alert).await?;
+        Ok(Protected::Moved(ProtectionStatus::Failed))
     }
 
     /// Moves one leg's recorded fill forward with a report; false when it changes nothing.
@@ -967,6 +989,24 @@ mod tests {
             (w.step(&key).await, w.exchange.oco_counts()),
             (Protected::Final, (0, 0))
         );
+    }
+
+    #[tokio::test]
+    async fn legs_cancelled_outside_the_system_are_a_failed_protection_not_a_silent_active_one() {
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.step(&key).await;
+        let oco = w.intent(&key).protection.unwrap().oco(&w.intent(&key));
+        // Someone cancels both legs by hand.
+        for leg in [Leg::TakeProfit, Leg::StopLoss] {
+            crate::ports::Exchange::cancel_leg(&w.exchange, &oco, leg)
+                .await
+                .unwrap();
+        }
+        w.exchange.settle_cancels();
+        assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Failed));
+        assert_eq!(w.messages("POSITION UNPROTECTED"), 1);
+        assert_eq!((w.step(&key).await, w.held()), (Protected::Final, Decimal::from(2)));
     }
 
     #[tokio::test]

@@ -491,6 +491,7 @@ pub fn message_ids(intent: &OrderIntent) -> Vec<String> {
     let placed = p.placed_at.is_some();
     let failed = matches!(p.status, ProtectionStatus::Flattening | ProtectionStatus::Failed)
         || p.fill_of(Leg::Flatten).is_some();
+    // (A FAILED protection wrote its PROTECTION FAILED row on the way there, whichever way it failed.)
     let closed = p.status == ProtectionStatus::Closed;
     [
         (placed, crate::model::ProtectionEvent::Placed),
