@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId};
@@ -387,13 +386,11 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, patience: 
     let mut summary = Summary::default();
     let mut violations = Vec::new();
     let mut views = Vec::with_capacity(signals.len());
-    let ledger = crate::order::Ledger::from_intents(rows.intents.values(), crate::order::follow::dust(8));
-    let positions = ledger.positions();
 
     for s in signals {
         let past_grace = now - s.created_at > grace;
         let intent = rows.intents.get(&s.idempotency_key());
-        let mut found = intent_findings(s, intent, rows, now, patience, &mut counts, &positions);
+        let mut found = intent_findings(s, intent, rows, now, patience, &mut counts);
         found.extend(decision_finding(s, intent, past_grace, &mut counts, &mut summary));
         match s.side {
             Side::Buy => summary.buy_signals += 1,
@@ -419,8 +416,9 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, patience: 
         violations.push(orphan_violation(i));
     }
     summary.null_decisions = counts.null_decisions;
+    let ledger = crate::order::Ledger::from_intents(rows.intents.values(), crate::order::follow::dust(8));
     let mut protections = crate::order::protection::latest_by_symbol(rows.intents.values());
-    let mut positions = positions;
+    let mut positions = ledger.positions();
     for p in &mut positions {
         p.protection = protections.remove(&p.symbol);
     }
@@ -447,7 +445,6 @@ fn intent_findings(
     now: DateTime<Utc>,
     patience: Patience,
     counts: &mut Counts,
-    positions: &[crate::order::Position],
 ) -> Vec<Finding> {
     let grace = patience.grace;
     let mut found = Vec::new();
@@ -489,11 +486,7 @@ fn intent_findings(
             }),
         ));
     }
-    let held = positions
-        .iter()
-        .find(|p| p.symbol == i.symbol)
-        .map_or(Decimal::ZERO, |p| p.quantity);
-    if let Some(f) = unprotected(i, now, patience.unprotected_after, held) {
+    if let Some(f) = unprotected(i, now, patience.unprotected_after) {
         found.push(f);
     }
     if i.status == IntentStatus::OrderFailed && now - i.updated_at > grace {
@@ -658,18 +651,12 @@ pub fn outbox_ids(i: &OrderIntent) -> Vec<String> {
     }
 }
 
-/// A filled BUY whose protection is not on the exchange `after` its fill was recorded (UNPROTECTED_POSITION); or
-/// released for a SELL signal `after` ago while its symbol still holds something (`held`, from the window's fills):
-/// the SELL, which sells all that is held, failed or was not made.
-fn unprotected(i: &OrderIntent, now: DateTime<Utc>, after: Duration, held: Decimal) -> Option<Finding> {
+/// A filled BUY whose protection is not on the exchange `after` its fill was recorded (UNPROTECTED_POSITION).
+fn unprotected(i: &OrderIntent, now: DateTime<Utc>, after: Duration) -> Option<Finding> {
     use crate::order::protection::is_entry;
-    use crate::order::ProtectionStatus;
     let fill = i.fill.as_ref().filter(|_| is_entry(i))?;
-    let p = i.protection.as_ref();
-    let status = p.map(|p| p.status);
-    let released_with_coins_left =
-        p.is_some_and(|p| p.status == ProtectionStatus::Released && held > Decimal::ZERO && now - p.updated_at > after);
-    if (status.is_some_and(|s| s.is_protected()) && !released_with_coins_left) || now - fill.updated_at <= after {
+    let status = i.protection.as_ref().map(|p| p.status);
+    if status.is_some_and(|s| s.is_protected()) || now - fill.updated_at <= after {
         return None;
     }
     Some((
@@ -1073,18 +1060,6 @@ mod tests {
                 "{status}"
             );
         }
-        // Released for a SELL signal 6 minutes ago, and the 2 bought are still held: the SELL failed or was not made.
-        buy.protection = Some(crate::order::Protection {
-            updated_at: t0() - Duration::minutes(6),
-            ..protection(Released)
-        });
-        assert_eq!(report(&buy).counts.unprotected_positions, 1, "released with coins left");
-        buy.protection = Some(protection(Released));
-        assert_eq!(
-            report(&buy).counts.unprotected_positions,
-            0,
-            "just released: the SELL is on its way"
-        );
         buy.protection = Some(protection(Active));
         let v = serde_json::to_value(report(&buy)).unwrap();
         assert_eq!(v["positions"][0]["protection"]["status"], "ACTIVE");

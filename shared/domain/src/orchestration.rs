@@ -530,23 +530,16 @@ impl Orchestrator<'_> {
         msg: &SignalMessage,
         intent: &mut OrderIntent,
     ) -> Result<Result<Sizing, Outcome>, StoreError> {
-        let mut released = 0;
         if msg.side == Side::Sell {
-            match self.protector().release(&msg.symbol).await? {
-                Release::Done { released: n } => released = n,
-                Release::Pending(why) => {
-                    // The coins are held by protective orders whose cancel is not confirmed: the SELL waits (the
-                    // lease runs out and the next delivery takes over; nothing was sized or sent).
-                    tracing::info!(idempotency_key = %intent.idempotency_key, reason = %why,
-                        "SELL waits for the symbol's protection to be cancelled");
-                    return Ok(Err(Outcome::Retry(format!("protection not released yet: {why}"))));
-                }
+            if let Release::Pending(why) = self.protector().release(&msg.symbol).await? {
+                // The coins are held by protective orders whose cancel is not confirmed: the SELL waits (the lease
+                // runs out and the next delivery takes over; nothing was sized or sent).
+                tracing::info!(idempotency_key = %intent.idempotency_key, reason = %why,
+                    "SELL waits for the symbol's protection to be cancelled");
+                return Ok(Err(Outcome::Retry(format!("protection not released yet: {why}"))));
             }
         }
         let sized = match msg.side {
-            // A SELL that took protected positions off their stops sells what the ledger holds, all of it: nothing
-            // is left behind without a stop (docs/DESIGN.md §14).
-            Side::Sell if released > 0 => self.size_all_held(msg).await?,
             Side::Sell => self.size_sell(msg).await?,
             Side::Buy => self.size(msg).await,
         };
@@ -626,23 +619,6 @@ impl Orchestrator<'_> {
         };
         Ok(sized.and_then(|z| {
             z.capped(money::Quantity(held), self.settings.quantity_decimals)
-                .map_err(|e| (ReasonCode::InvalidTradeAmount, e.to_string()))
-        }))
-    }
-
-    /// A SELL of everything the system's fills hold for the symbol (SELL_REQUIRES_POSITION with nothing held).
-    async fn size_all_held(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
-        let held = self.control.held(&msg.symbol).await?;
-        if held < crate::order::follow::dust(self.settings.quantity_decimals) {
-            let base = money::base_currency(&msg.symbol);
-            let why = format!(
-                "the system holds no {base} ({} held): nothing to sell",
-                held.normalize()
-            );
-            return Ok(Err((ReasonCode::SellRequiresPosition, why)));
-        }
-        Ok(self.size(msg).await.and_then(|z| {
-            z.with_quantity(money::Quantity(held), self.settings.quantity_decimals)
                 .map_err(|e| (ReasonCode::InvalidTradeAmount, e.to_string()))
         }))
     }

@@ -164,7 +164,11 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
 
     // Then what production does: the queue redelivers, the sweeper runs on its schedule (itself under faults).
     let sweeper_notifier = MemoryNotifier::default();
-    let sweeper = support::sweeper(&store, &queue, &sweeper_notifier, &clock);
+    // With the exchange, as deployed: it also follows fills and steps every protection (docs/DESIGN.md §14).
+    let sweeper = sweeper::handler::Sweeper {
+        exchange: Some(&exchange),
+        ..support::sweeper(&store, &queue, &sweeper_notifier, &clock)
+    };
     let mut rounds = 0;
     let final_report = loop {
         rounds += 1;

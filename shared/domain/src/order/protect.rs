@@ -41,10 +41,7 @@ pub enum Protected {
 /// Whether a SELL signal may sell: every protection of the symbol let go of its coins, or not yet (why).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Release {
-    /// Nothing holds the coins any more; `released`: how many protections this SELL let go (0: none was live).
-    Done {
-        released: usize,
-    },
+    Done,
     Pending(String),
 }
 
@@ -535,9 +532,7 @@ impl Protector<'_> {
             }
         }
         Ok(if pending.is_empty() {
-            Release::Done {
-                released: entries.len(),
-            }
+            Release::Done
         } else {
             Release::Pending(pending.join("; "))
         })
@@ -970,7 +965,7 @@ mod tests {
         assert!(matches!(p.release(&sym).await.unwrap(), Release::Pending(_)));
         assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Canceling);
         w.exchange.settle_cancels();
-        assert!(matches!(p.release(&sym).await.unwrap(), Release::Done { .. }));
+        assert_eq!(p.release(&sym).await.unwrap(), Release::Done);
         assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Released);
         assert_eq!((w.held(), w.step(&key).await), (Decimal::from(2), Protected::Final));
         // PLACING whose sender died before the exchange got anything: released at once, nothing to cancel.
@@ -983,16 +978,13 @@ mod tests {
             "its lease still runs"
         );
         w.clock.advance_ms(LEASE.num_milliseconds());
-        assert!(matches!(p.release(&sym).await.unwrap(), Release::Done { .. }));
+        assert_eq!(p.release(&sym).await.unwrap(), Release::Done);
         assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Released);
         assert_eq!(w.exchange.oco_counts(), (0, 0));
         // Not started yet: released before any OCO exists; the protector then has nothing to do.
         let w = World::new(eth());
         let key = w.filled_buy();
-        assert!(matches!(
-            w.protector().release(&sym).await.unwrap(),
-            Release::Done { .. }
-        ));
+        assert_eq!(w.protector().release(&sym).await.unwrap(), Release::Done);
         assert_eq!(
             (w.step(&key).await, w.exchange.oco_counts()),
             (Protected::Final, (0, 0))
@@ -1015,37 +1007,6 @@ mod tests {
         assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Failed));
         assert_eq!(w.messages("POSITION UNPROTECTED"), 1);
         assert_eq!((w.step(&key).await, w.held()), (Protected::Final, Decimal::from(2)));
-    }
-
-    /// A SELL signal that took protected positions off their stops sells everything held, not its configured amount:
-    /// nothing is left behind without a stop.
-    #[tokio::test]
-    async fn a_sell_that_released_protections_sells_all_that_is_held() {
-        use crate::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
-        let w = World::new(eth());
-        let key = w.filled_buy();
-        w.step(&key).await;
-        let sym = Symbol::parse("ETH_USDT").unwrap();
-        // 100 USD at 200 would be 0.5 ETH; the position is 2 ETH.
-        let sell = fakes::sent_signal(&sym, Side::Sell, 2_000, Decimal::from(200), w.clock.now());
-        w.store.insert_signal(sell.clone());
-        let guard = crate::risk::ControlCache::default();
-        let orch = Orchestrator::over(&w.store, &guard, &w.exchange, &w.clock, OrchestratorSettings::default());
-        assert!(
-            matches!(orch.process(&sell.to_message()).await.unwrap(), Outcome::Retry(_)),
-            "waits for the cancel"
-        );
-        w.exchange.settle_cancels();
-        w.clock.advance_ms(61_000);
-        let Outcome::Decided(d, _) = orch.process(&sell.to_message()).await.unwrap() else {
-            panic!("decided")
-        };
-        assert_eq!(d.reason_code, crate::model::ReasonCode::ExecOrderPlaced);
-        let sold = w.store.intents().into_iter().find(|i| i.side == Side::Sell).unwrap();
-        assert_eq!(
-            sold.sizing.and_then(|z| z.quantity).map(|q| q.0),
-            Some(Decimal::from(2))
-        );
     }
 
     #[tokio::test]
