@@ -728,7 +728,11 @@ impl OcoExchange {
         leg.status = crate::order::OrderStatus::Filled;
         leg.filled_quantity = q;
         leg.average_price = price;
-        leg.fee = (q * price * rust_decimal::Decimal::new(1, 3)).round_dp(8);
+        leg.fee = q
+            .checked_mul(price)
+            .and_then(|v| v.checked_mul(rust_decimal::Decimal::new(1, 3)))
+            .unwrap_or_default()
+            .round_dp(8);
         leg.fee_currency = fee_currency.to_string();
         if let Some(other) = b.sibling.get(oid).cloned() {
             if let Some(o) = b.legs.get_mut(&other) {

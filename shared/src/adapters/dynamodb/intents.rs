@@ -223,15 +223,13 @@ impl IntentStore for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(build)?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        if let Some(alert) = &u.alert {
-            items.push(self.outbox_put(alert)?);
-        }
-        if !u.held_delta.is_zero() {
-            items.push(risk::add_held(&self.tables.risk, &u.symbol, u.held_delta)?);
-        }
-        let token = hex::encode(&Sha256::digest(format!("{}#{}", u.key, u.fill.version))[..16]);
-        self.transact_conditional(items, token, "TransactWriteItems fill").await
+        let step = Step {
+            update,
+            alert: u.alert.as_ref(),
+            held: (&u.symbol, u.held_delta),
+            token: format!("{}#{}", u.key, u.fill.version),
+        };
+        self.record_step(step, "TransactWriteItems fill").await
     }
 
     async fn record_protection(&self, u: &crate::order::protection::ProtectionUpdate) -> Result<bool, StoreError> {
@@ -267,16 +265,13 @@ impl IntentStore for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(build)?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        if let Some(alert) = &u.alert {
-            items.push(self.outbox_put(alert)?);
-        }
-        if !u.held_delta.is_zero() {
-            items.push(risk::add_held(&self.tables.risk, &u.symbol, u.held_delta)?);
-        }
-        let token = hex::encode(&Sha256::digest(format!("{}#protection#{}", u.key, u.protection.version))[..16]);
-        self.transact_conditional(items, token, "TransactWriteItems protection")
-            .await
+        let step = Step {
+            update,
+            alert: u.alert.as_ref(),
+            held: (&u.symbol, u.held_delta),
+            token: format!("{}#protection#{}", u.key, u.protection.version),
+        };
+        self.record_step(step, "TransactWriteItems protection").await
     }
 
     async fn save_owned(&self, intent: &OrderIntent) -> Result<bool, StoreError> {
@@ -291,6 +286,14 @@ impl IntentStore for DynamoStore {
             .await;
         put_applied(res, "PutItem order_intents (owned)")
     }
+}
+
+/// A step of a versioned record (a fill, a protection), for [`DynamoStore::record_step`].
+struct Step<'a> {
+    update: Update,
+    alert: Option<&'a AlertRecord>,
+    held: (&'a Symbol, Decimal),
+    token: String,
 }
 
 impl DynamoStore {
@@ -333,14 +336,19 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// Sends a transaction whose first item is the conditional write of a record: Ok(false) when that condition
-    /// failed (another writer was first; nothing written). `token` makes an SDK retry of an applied write a no-op.
-    async fn transact_conditional(
-        &self,
-        items: Vec<TransactWriteItem>,
-        token: String,
-        op: &'static str,
-    ) -> Result<bool, StoreError> {
+    /// One recorded step in one transaction: the record's conditional `update` first, then the step's outbox row and
+    /// the change of the symbol's held quantity. Ok(false) when the record's condition failed (another writer was
+    /// first; nothing written). The request token (from `step.token`) makes an SDK retry of an applied write a no-op.
+    async fn record_step(&self, step: Step<'_>, op: &'static str) -> Result<bool, StoreError> {
+        let mut items = vec![TransactWriteItem::builder().update(step.update).build()];
+        if let Some(alert) = step.alert {
+            items.push(self.outbox_put(alert)?);
+        }
+        let (symbol, held_delta) = step.held;
+        if !held_delta.is_zero() {
+            items.push(risk::add_held(&self.tables.risk, symbol, held_delta)?);
+        }
+        let token = hex::encode(&Sha256::digest(step.token)[..16]);
         let res = self
             .client
             .transact_write_items()
