@@ -80,6 +80,8 @@ struct State {
     /// create-oco requests still to refuse (308 INVALID_PRICE), and to apply without answering.
     refuse_ocos: usize,
     lose_oco_answers: usize,
+    /// create-order requests still to refuse (306 INSUFFICIENT_AVAILABLE_BALANCE).
+    refuse_orders: usize,
     /// Cancels take effect at once (else only at [`ExchangeStandIn::settle_cancels`]).
     cancel_at_once: bool,
     lists: usize,
@@ -99,6 +101,7 @@ impl Default for State {
             calls: BTreeMap::new(),
             refuse_ocos: 0,
             lose_oco_answers: 0,
+            refuse_orders: 0,
             cancel_at_once: true,
             lists: 0,
         }
@@ -269,6 +272,13 @@ impl ExchangeStandIn {
         }
     }
 
+    /// The next `n` create-order requests are refused (306 INSUFFICIENT_AVAILABLE_BALANCE: a definitive refusal).
+    pub fn refuse_orders(&self, n: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.refuse_orders = n;
+        }
+    }
+
     /// The next `n` create-oco requests are refused (308 INVALID_PRICE: the stop is on the wrong side).
     pub fn refuse_ocos(&self, n: usize) {
         if let Ok(mut s) = self.state.lock() {
@@ -408,6 +418,11 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
             if s.orders.contains_key(&oid) {
                 count(s, &method, "duplicate");
                 return (400, json!({ "code": 204, "message": "DUPLICATE_CLORDID" }));
+            }
+            if s.refuse_orders > 0 {
+                s.refuse_orders -= 1;
+                count(s, &method, "refused");
+                return (400, json!({ "code": 306, "message": "INSUFFICIENT_AVAILABLE_BALANCE" }));
             }
             let Some(order) = new_order(s, &params) else {
                 count(s, &method, "invalid");

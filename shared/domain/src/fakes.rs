@@ -583,6 +583,7 @@ pub fn intent(s: &SignalRecord, status: IntentStatus, lease_until: DateTime<Utc>
         reserved: Vec::new(),
         fill: None,
         protection: None,
+        releases: Vec::new(),
         created_at: at,
         updated_at: at,
     }

@@ -651,9 +651,13 @@ pub fn outbox_ids(i: &OrderIntent) -> Vec<String> {
     }
 }
 
-/// A filled BUY whose protection is not on the exchange `after` its fill was recorded (UNPROTECTED_POSITION).
+/// A filled BUY whose protection is not on the exchange `after` its fill was recorded, or a SELL signal that took
+/// entries off their stops and failed `after` ago: what they hold has no stop (UNPROTECTED_POSITION).
 fn unprotected(i: &OrderIntent, now: DateTime<Utc>, after: Duration) -> Option<Finding> {
     use crate::order::protection::is_entry;
+    if i.side == Side::Sell {
+        return failed_release(i, now, after);
+    }
     let fill = i.fill.as_ref().filter(|_| is_entry(i))?;
     let status = i.protection.as_ref().map(|p| p.status);
     if status.is_some_and(|s| s.is_protected()) || now - fill.updated_at <= after {
@@ -669,6 +673,27 @@ fn unprotected(i: &OrderIntent, now: DateTime<Utc>, after: Duration) -> Option<F
             "idempotency_key": i.idempotency_key.as_str(),
             "protection_status": status,
             "last_error": i.protection.as_ref().and_then(|p| p.last_error.clone()),
+        }),
+    ))
+}
+
+/// A SELL that released protections (docs/DESIGN.md §14) and then failed: the released entries' coins are held
+/// without a stop until a SELL sells them.
+fn failed_release(i: &OrderIntent, now: DateTime<Utc>, after: Duration) -> Option<Finding> {
+    if i.releases.is_empty() || i.status != IntentStatus::OrderFailed || now - i.updated_at <= after {
+        return None;
+    }
+    let released: Vec<&str> = i.releases.iter().map(IdempotencyKey::as_str).collect();
+    Some((
+        ViolationType::UnprotectedPosition,
+        format!(
+            "SELL took {} entries off their stop-loss/take-profit and failed: what they hold has no stop",
+            released.len()
+        ),
+        serde_json::json!({
+            "idempotency_key": i.idempotency_key.as_str(),
+            "released": released,
+            "error_code": i.error_code,
         }),
     ))
 }
@@ -1062,6 +1087,34 @@ mod tests {
         }
         buy.protection = Some(protection(Active));
         let v = serde_json::to_value(report(&buy)).unwrap();
+        // A SELL that released an entry's protection and then failed leaves it without a stop; one that released
+        // none, or has not failed, says nothing.
+        let s = SignalRecord {
+            decision: Some(crate::fakes::decision(ReasonCode::ExchangeRejected, t0())),
+            ..crate::fakes::sent_signal(
+                &s.symbol,
+                Side::Sell,
+                2,
+                Decimal::new(921, 4),
+                t0() - Duration::minutes(16),
+            )
+        };
+        let mut sell = crate::fakes::intent(&s, IntentStatus::OrderFailed, t0(), t0() - Duration::minutes(6));
+        let sell_report = |i: &OrderIntent| {
+            let rows = Rows {
+                signals: vec![s.clone()],
+                intents: HashMap::from([(i.idempotency_key.clone(), i.clone())]),
+                ..Rows::default()
+            };
+            evaluate(&ReportQuery::default(), &rows, t0(), Duration::seconds(120))
+                .counts
+                .unprotected_positions
+        };
+        assert_eq!(sell_report(&sell), 0, "released nothing");
+        sell.releases = vec![buy.idempotency_key.clone()];
+        assert_eq!(sell_report(&sell), 1, "released and failed");
+        sell.status = IntentStatus::OrderPlaced;
+        assert_eq!(sell_report(&sell), 0, "released and sold");
         assert_eq!(v["positions"][0]["protection"]["status"], "ACTIVE");
         assert_eq!(v["positions"][0]["protection"]["stop_price"], "0.049");
         assert_eq!(

@@ -283,6 +283,9 @@ pub struct OrderIntent {
     pub fill: Option<Fill>,
     /// A filled BUY's stop-loss and take-profit (docs/DESIGN.md §14); None until the protector first looks.
     pub protection: Option<crate::order::Protection>,
+    /// A SELL's: the protected entries of its symbol it takes off their stops, recorded before their cancel is
+    /// asked (docs/DESIGN.md §14). A SELL with any sells all that is held, on every delivery.
+    pub releases: Vec<IdempotencyKey>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

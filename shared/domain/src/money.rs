@@ -104,20 +104,23 @@ impl Sizing {
         let Some(q) = self.quantity.filter(|q| q.0 > max.0) else {
             return Ok(self);
         };
-        let capped = max.0.round_dp_with_strategy(decimals, RoundingStrategy::ToZero);
-        if capped <= Decimal::ZERO {
-            return Err(SizingError::RoundsToZero {
-                quantity: capped,
-                decimals,
-            });
-        }
-        let notional = capped
-            .checked_mul(self.price)
-            .ok_or_else(|| SizingError::Overflow(format!("{capped} × {}", self.price)))?;
-        let usd_value = usd_value_of(Quantity(capped), self.price, &self.quote_price)?;
         tracing::info!(sized = %q.0, held = %max.0, "SELL capped at the quantity held");
+        self.with_quantity(max, decimals)
+    }
+
+    /// A SELL of exactly `quantity` rounded down to `decimals` (what is held, when a SELL signal sells a released
+    /// position whole); its notional and USD value follow.
+    pub fn with_quantity(self, quantity: Quantity, decimals: u32) -> Result<Sizing, SizingError> {
+        let q = quantity.0.round_dp_with_strategy(decimals, RoundingStrategy::ToZero);
+        if q <= Decimal::ZERO {
+            return Err(SizingError::RoundsToZero { quantity: q, decimals });
+        }
+        let notional = q
+            .checked_mul(self.price)
+            .ok_or_else(|| SizingError::Overflow(format!("{q} × {}", self.price)))?;
+        let usd_value = usd_value_of(Quantity(q), self.price, &self.quote_price)?;
         Ok(Sizing {
-            quantity: Some(Quantity(capped)),
+            quantity: Some(Quantity(q)),
             notional: QuoteAmount {
                 amount: notional,
                 currency: self.notional.currency.clone(),

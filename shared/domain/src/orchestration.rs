@@ -259,6 +259,7 @@ impl Orchestrator<'_> {
             reserved: Vec::new(),
             fill: None,
             protection: None,
+            releases: Vec::new(),
             created_at: now,
             updated_at: now,
         };
@@ -531,15 +532,14 @@ impl Orchestrator<'_> {
         intent: &mut OrderIntent,
     ) -> Result<Result<Sizing, Outcome>, StoreError> {
         if msg.side == Side::Sell {
-            if let Release::Pending(why) = self.protector().release(&msg.symbol).await? {
-                // The coins are held by protective orders whose cancel is not confirmed: the SELL waits (the lease
-                // runs out and the next delivery takes over; nothing was sized or sent).
-                tracing::info!(idempotency_key = %intent.idempotency_key, reason = %why,
-                    "SELL waits for the symbol's protection to be cancelled");
-                return Ok(Err(Outcome::Retry(format!("protection not released yet: {why}"))));
+            if let Err(wait) = self.release_first(msg, intent).await? {
+                return Ok(Err(wait));
             }
         }
         let sized = match msg.side {
+            // A SELL that takes protected entries off their stops sells all that the ledger holds, not its
+            // configured amount: nothing is left behind without a stop (docs/DESIGN.md §14).
+            Side::Sell if !intent.releases.is_empty() => self.size_all_held(msg).await?,
             Side::Sell => self.size_sell(msg).await?,
             Side::Buy => self.size(msg).await,
         };
@@ -559,6 +559,59 @@ impl Orchestrator<'_> {
             ))));
         }
         Ok(Ok(sizing))
+    }
+
+    /// A SELL's symbol's protections released before it is sized (docs/DESIGN.md §14). The entries it releases are
+    /// recorded on the owned intent before any cancel is asked, so every later delivery of this SELL knows it took
+    /// them off their stops (and sells all that is held), even once their records say RELEASED. Err: the SELL
+    /// waits (a cancel not confirmed yet, or this attempt was fenced off).
+    async fn release_first(
+        &self,
+        msg: &SignalMessage,
+        intent: &mut OrderIntent,
+    ) -> Result<Result<(), Outcome>, StoreError> {
+        let protector = self.protector();
+        let entries = protector.holding(&msg.symbol).await?;
+        let new: Vec<_> = entries
+            .iter()
+            .map(|e| e.idempotency_key.clone())
+            .filter(|k| !intent.releases.contains(k))
+            .collect();
+        if !new.is_empty() {
+            intent.releases.extend(new);
+            intent.updated_at = self.clock.now();
+            if !self.intents.save_owned(intent).await? {
+                return Ok(Err(Outcome::Retry(format!(
+                    "attempt {} of {} was fenced off before releasing protections",
+                    intent.attempt, intent.idempotency_key
+                ))));
+            }
+        }
+        if let Release::Pending(why) = protector.release_entries(&entries).await? {
+            // The coins are held by protective orders whose cancel is not confirmed: the SELL waits (the lease runs
+            // out and the next delivery takes over; nothing was sized or sent).
+            tracing::info!(idempotency_key = %intent.idempotency_key, reason = %why,
+                "SELL waits for the symbol's protection to be cancelled");
+            return Ok(Err(Outcome::Retry(format!("protection not released yet: {why}"))));
+        }
+        Ok(Ok(()))
+    }
+
+    /// A SELL of everything the system's fills hold for the symbol (SELL_REQUIRES_POSITION with nothing held).
+    async fn size_all_held(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
+        let held = self.control.held(&msg.symbol).await?;
+        if held < crate::order::follow::dust(self.settings.quantity_decimals) {
+            let base = money::base_currency(&msg.symbol);
+            let why = format!(
+                "the system holds no {base} ({} held): nothing to sell",
+                held.normalize()
+            );
+            return Ok(Err((ReasonCode::SellRequiresPosition, why)));
+        }
+        Ok(self.size(msg).await.and_then(|z| {
+            z.with_quantity(money::Quantity(held), self.settings.quantity_decimals)
+                .map_err(|e| (ReasonCode::InvalidTradeAmount, e.to_string()))
+        }))
     }
 
     /// The order's size: the watchlist's USD amount converted into the quote currency at its USD price now (no

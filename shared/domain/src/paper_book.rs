@@ -131,12 +131,13 @@ fn checked(v: Option<Decimal>, what: &'static str) -> Result<Decimal, BookError>
     v.ok_or(BookError::Overflow(what))
 }
 
-/// What a sent signal trades: a BUY the USD amount's quantity, a SELL the same at most what is held, rounded down to
+/// What a sent signal trades: a BUY the USD amount's quantity, a SELL the same at most what is held (all that is held
+/// when it cancelled protections: `all_held`), rounded down to
 /// [`QUANTITY_DECIMALS`] as the paper exchange fills (None: nothing to trade — a SELL with nothing held is skipped).
 fn traded_quantity(
     ledger: &Ledger,
     symbol: &Symbol,
-    side: Side,
+    (side, all_held): (Side, bool),
     price: Decimal,
     rate: Decimal,
     s: &BookSettings,
@@ -145,6 +146,7 @@ fn traded_quantity(
     let wanted = checked(notional.checked_div(price), "notional / price")?;
     let traded = match side {
         Side::Buy => wanted,
+        Side::Sell if all_held => ledger.held(symbol),
         Side::Sell => wanted.min(ledger.held(symbol)),
     };
     let traded = traded.round_dp_with_strategy(QUANTITY_DECIMALS, RoundingStrategy::ToZero);
@@ -235,12 +237,15 @@ impl PaperBook {
                 .filter(|p| *p > Decimal::ZERO)
                 .ok_or_else(|| BookError::BadPrice(signal.price.clone(), signal.t))?;
             let rate = s.quote_usd.at(signal.t).ok_or(BookError::NoRate(signal.t))?;
-            if signal.side == Side::Sell {
-                // A SELL signal cancels the protections first (docs/DESIGN.md §14), then sells what is held.
-                book.protections_cancelled = book.protections_cancelled.saturating_add(open.len());
-                open.clear();
-            }
-            let Some(quantity) = traded_quantity(&ledger, &symbol, signal.side, price, rate, s)? else {
+            // A SELL signal cancels the protections first (docs/DESIGN.md §14); having cancelled any, it sells all
+            // that is held.
+            let released = if signal.side == Side::Sell {
+                std::mem::take(&mut open).len()
+            } else {
+                0
+            };
+            book.protections_cancelled = book.protections_cancelled.saturating_add(released);
+            let Some(quantity) = traded_quantity(&ledger, &symbol, (signal.side, released > 0), price, rate, s)? else {
                 book.sells_without_position = book.sells_without_position.saturating_add(1);
                 continue;
             };

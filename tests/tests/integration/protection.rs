@@ -220,7 +220,12 @@ async fn a_sell_signal_cancels_the_protection_first_then_sells_what_is_held() {
     w.stand_in.charge_buy_fees_in_quote(true);
     w.stand_in.cancels_wait(true);
     let key = w.bought(4).await;
-    let sell = w.signal(Side::Sell, 5);
+    // Sized at its own price, the SELL's configured amount would sell far less than the 0.05 ETH held: having taken
+    // the position off its stop, it sells all of it.
+    let sell = SignalRecord {
+        price: Decimal::from(100_000),
+        ..w.signal(Side::Sell, 5)
+    };
     // The cancel is asked, not yet applied: the SELL waits, nothing is sold.
     assert!(matches!(w.deliver(&sell).await, Outcome::Retry(why) if why.contains("protection")));
     assert_eq!(w.protection(&key).await.status, ProtectionStatus::Canceling);
@@ -247,6 +252,34 @@ async fn a_sell_signal_cancels_the_protection_first_then_sells_what_is_held() {
         "what the ledger holds"
     );
     assert!(w.stand_in.legs().iter().all(|l| l.4 == "CANCELED"));
+}
+
+/// A SELL that took the position off its stop and was then refused leaves coins without a stop: the report says so
+/// (UNPROTECTED_POSITION) once `UNPROTECTED_AFTER_MINUTES` have passed, and not before.
+#[tokio::test]
+async fn a_sell_refused_after_releasing_the_protection_is_an_unprotected_position() {
+    let w = World::new("protect-sell-refused").await;
+    let key = w.bought(8).await;
+    w.stand_in.refuse_orders(1);
+    let sell = w.signal(Side::Sell, 9);
+    assert!(matches!(w.deliver(&sell).await, Outcome::Retry(why) if why.contains("protection")));
+    w.clock.advance_ms(61_000);
+    let Outcome::Decided(d, _) = w.deliver(&sell).await else {
+        panic!("decided")
+    };
+    assert_eq!(d.reason_code, ReasonCode::InsufficientFunds);
+    assert_eq!(w.protection(&key).await.status, ProtectionStatus::Released);
+    assert!(w.held().await > Decimal::ZERO, "still held, now without a stop");
+    let store = &w.store;
+    let unprotected = |at| async move {
+        invariants::collect(store, store, store, &ReportQuery::default(), at, Duration::seconds(120))
+            .await
+            .unwrap()
+            .counts
+            .unprotected_positions
+    };
+    assert_eq!(unprotected(Utc::now()).await, 0, "the SELL just failed");
+    assert_eq!(unprotected(Utc::now() + Duration::minutes(8)).await, 1);
 }
 
 #[tokio::test]

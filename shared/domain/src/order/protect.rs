@@ -518,15 +518,25 @@ impl Protector<'_> {
     /// meanwhile recorded (the held quantity then says what is left to sell). [`Release::Pending`] while a cancel is
     /// not confirmed, an OCO is being placed, or a flatten is running: the SELL waits and is tried again.
     pub async fn release(&self, symbol: &crate::ids::Symbol) -> Result<Release, StoreError> {
-        let entries: Vec<OrderIntent> = self
+        let entries = self.holding(symbol).await?;
+        self.release_entries(&entries).await
+    }
+
+    /// The entries of `symbol` whose protection is not final: what a SELL signal must release before it sells.
+    pub async fn holding(&self, symbol: &crate::ids::Symbol) -> Result<Vec<OrderIntent>, StoreError> {
+        Ok(self
             .intents
             .open_orders()
             .await?
             .into_iter()
             .filter(|i| &i.symbol == symbol && needs_work(i))
-            .collect();
+            .collect())
+    }
+
+    /// [`Protector::release`] of entries read by [`Protector::holding`].
+    pub async fn release_entries(&self, entries: &[OrderIntent]) -> Result<Release, StoreError> {
         let mut pending = Vec::new();
-        for intent in &entries {
+        for intent in entries {
             if let Some(why) = self.release_one(intent).await? {
                 pending.push(format!("{}: {why}", intent.idempotency_key));
             }
@@ -1007,6 +1017,43 @@ mod tests {
         assert_eq!(w.step(&key).await, Protected::Moved(ProtectionStatus::Failed));
         assert_eq!(w.messages("POSITION UNPROTECTED"), 1);
         assert_eq!((w.step(&key).await, w.held()), (Protected::Final, Decimal::from(2)));
+    }
+
+    /// A SELL signal that took protected positions off their stops sells everything held, not its configured amount
+    /// (nothing is left behind without a stop) — also when it is redelivered after its entries already read
+    /// RELEASED, because the entries it releases are recorded on its intent before their cancel is asked.
+    #[tokio::test]
+    async fn a_sell_that_released_protections_sells_all_that_is_held_on_every_delivery() {
+        use crate::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
+        let w = World::new(eth());
+        let key = w.filled_buy();
+        w.step(&key).await;
+        let sym = Symbol::parse("ETH_USDT").unwrap();
+        // 100 USD at 200 would be 0.5 ETH; the position is 2 ETH.
+        let sell = fakes::sent_signal(&sym, Side::Sell, 2_000, Decimal::from(200), w.clock.now());
+        w.store.insert_signal(sell.clone());
+        let guard = crate::risk::ControlCache::default();
+        let orch = Orchestrator::over(&w.store, &guard, &w.exchange, &w.clock, OrchestratorSettings::default());
+        assert!(
+            matches!(orch.process(&sell.to_message()).await.unwrap(), Outcome::Retry(_)),
+            "waits for the cancel"
+        );
+        let sold = || w.store.intents().into_iter().find(|i| i.side == Side::Sell).unwrap();
+        assert_eq!(sold().releases, vec![key.clone()], "recorded before the cancel");
+        // The cancel is confirmed by someone else's read (the first delivery died): the entry reads RELEASED and
+        // nothing is left to release when the SELL comes back.
+        w.exchange.settle_cancels();
+        assert_eq!(w.protector().release(&sym).await.unwrap(), Release::Done);
+        assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Released);
+        w.clock.advance_ms(61_000);
+        let Outcome::Decided(d, _) = orch.process(&sell.to_message()).await.unwrap() else {
+            panic!("decided")
+        };
+        assert_eq!(d.reason_code, crate::model::ReasonCode::ExecOrderPlaced);
+        assert_eq!(
+            sold().sizing.and_then(|z| z.quantity).map(|q| q.0),
+            Some(Decimal::from(2))
+        );
     }
 
     #[tokio::test]

@@ -425,6 +425,10 @@ pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
         let json = serde_json::to_string(&x.reserved).unwrap_or_default();
         item.insert("reserved".into(), s(json));
     }
+    if !x.releases.is_empty() {
+        let keys: Vec<&str> = x.releases.iter().map(IdempotencyKey::as_str).collect();
+        item.insert("releases".into(), s(serde_json::to_string(&keys).unwrap_or_default()));
+    }
     item
 }
 
@@ -482,6 +486,13 @@ fn fill_from(item: &Item) -> Result<Option<Fill>, StoreError> {
     }))
 }
 
+fn releases_from(text: &str) -> Result<Vec<IdempotencyKey>, String> {
+    let keys: Vec<String> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    keys.iter()
+        .map(|k| IdempotencyKey::parse(k).map_err(|e| e.to_string()))
+        .collect()
+}
+
 pub(super) fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
     Ok(OrderIntent {
         idempotency_key: parse(
@@ -514,7 +525,32 @@ pub(super) fn intent_from(item: &Item) -> Result<OrderIntent, StoreError> {
         protection: opt_s(item, "protection")
             .map(|r| parse("protection", r, |r| serde_json::from_str::<crate::order::Protection>(r)))
             .transpose()?,
+        releases: opt_s(item, "releases")
+            .map(|r| parse("releases", r, releases_from))
+            .transpose()?
+            .unwrap_or_default(),
         created_at: req_time(item, "created_at")?,
         updated_at: req_time(item, "updated_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a SELL released is read back as written: every later delivery of it sells all that is held.
+    #[test]
+    fn a_sells_releases_survive_the_stored_form() {
+        let at = DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let sym = crate::ids::Symbol::parse("ETH_USDT").unwrap();
+        let sell = domain::fakes::sent_signal(&sym, crate::ids::Side::Sell, 2, Decimal::from(2000), at);
+        let buy = domain::fakes::sent_signal(&sym, crate::ids::Side::Buy, 1, Decimal::from(2000), at);
+        let mut intent = domain::fakes::intent(&sell, crate::model::IntentStatus::Pending, at, at);
+        assert!(!intent_item(&intent, 30).contains_key("releases"), "none: no attribute");
+        intent.releases = vec![buy.idempotency_key()];
+        let back = intent_from(&intent_item(&intent, 30)).unwrap();
+        assert_eq!(back.releases, intent.releases);
+    }
 }
