@@ -74,6 +74,27 @@ pub fn number<T: std::str::FromStr>(
     }
 }
 
+/// A request budget (`90/1s`, `7/100ms`): `default` when unset; an unreadable one, or one above `max` requests per
+/// second, is refused by name.
+pub fn budget(
+    src: &dyn Source,
+    var: &'static str,
+    default: crate::adapters::rate::Budget,
+    max_per_second: f64,
+) -> Result<crate::adapters::rate::Budget, ConfigError> {
+    let Some(raw) = src.get(var) else {
+        return Ok(default);
+    };
+    let b: crate::adapters::rate::Budget = raw.parse().map_err(|reason| ConfigError { var, reason })?;
+    if b.per_second_f64() > max_per_second {
+        return Err(ConfigError {
+            var,
+            reason: format!("{raw:?} is above the exchange's limit of {max_per_second} requests per second"),
+        });
+    }
+    Ok(b)
+}
+
 /// LIVE_TRADING on → live; else PAPER_TRADING (default on) → paper; else no orders at all.
 pub fn execution_mode(src: &dyn Source) -> ExecutionMode {
     if flag(src, "LIVE_TRADING", false) {
@@ -191,6 +212,10 @@ pub struct ExchangeConfig {
     /// Secrets Manager id of `{"api_key", "api_secret"}`.
     pub secret_id: String,
     pub timeout_ms: u64,
+    /// `CREATE_ORDER_BUDGET` (default `7/100ms`): the create-orders this container sends at most. The exchange
+    /// allows 15 per 100 ms per API key; the template runs at most 2 orchestrator containers at once
+    /// (`MaximumConcurrency`), so together they stay at 14 (docs/DESIGN.md §16).
+    pub order_budget: crate::adapters::rate::Budget,
 }
 
 /// The exchanges live orders can go to: one adapter each under `adapters/` (CONTRIBUTING.md, "A new exchange").
@@ -286,6 +311,12 @@ impl TradingConfig {
                 base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
                 secret_id: text(src, "EXCHANGE_SECRET_ID", "signal-orchestrator/exchange"),
                 timeout_ms: number(src, "EXCHANGE_TIMEOUT_MS", 10_000u64, |t| (100..=25_000).contains(t))?,
+                order_budget: budget(
+                    src,
+                    "CREATE_ORDER_BUDGET",
+                    crate::adapters::crypto_com::ORDER_BUDGET,
+                    crate::adapters::crypto_com::ORDER_LIMIT.per_second_f64(),
+                )?,
             },
             paper_min_notional: Usd(number(src, "PAPER_MIN_NOTIONAL_USD", Decimal::ONE, |d| {
                 *d >= Decimal::ZERO

@@ -91,7 +91,7 @@ async fn bad_replies_are_errors_of_that_symbol() {
 
 #[tokio::test(start_paused = true)]
 async fn the_limiter_keeps_any_one_second_window_at_100_requests() {
-    let limiter = shared::adapters::crypto_com::candles::RateLimiter::new(100.0);
+    let limiter = shared::adapters::rate::RateLimiter::new(shared::adapters::rate::Budget::per_second(100));
     let start = tokio::time::Instant::now();
     let mut times = Vec::new();
     for _ in 0..250 {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use shared::adapters::crypto_com::candles::{DEFAULT_BUDGET, PUBLIC_LIMIT};
+use shared::adapters::rate::Budget;
 use shared::candles::Timeframe;
 use shared::config::{execution_mode, number, required, text, ConfigError, Source, TableNames, TelegramConfig};
 use shared::orchestration::ExecutionMode;
@@ -13,8 +15,9 @@ pub enum MarketSource {
     EmbeddedReplay,
     /// Every candle file of a folder (`REPLAY_DIR`).
     ReplayDir(PathBuf),
-    /// Crypto.com `public/get-candlestick` at `EXCHANGE_BASE_URL`.
-    CryptoCom { base_url: String },
+    /// Crypto.com `public/get-candlestick` at `EXCHANGE_BASE_URL`, at most `PUBLIC_API_BUDGET` requests (default
+    /// 90 a second, below the exchange's 100 per IP and method).
+    CryptoCom { base_url: String, budget: Budget },
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +53,12 @@ impl EvaluatorConfig {
             },
             "crypto_com" => MarketSource::CryptoCom {
                 base_url: text(src, "EXCHANGE_BASE_URL", "https://api.crypto.com/exchange/v1"),
+                budget: shared::config::budget(
+                    src,
+                    "PUBLIC_API_BUDGET",
+                    DEFAULT_BUDGET,
+                    PUBLIC_LIMIT.per_second_f64(),
+                )?,
             },
             other => {
                 return Err(ConfigError {
@@ -92,5 +101,18 @@ mod tests {
             (ok.timeframe, ok.candle_count, ok.market),
             (Timeframe::H1, 200, MarketSource::EmbeddedReplay)
         );
+        let live = |budget: Option<&'static str>| {
+            let mut pairs = vec![("SIGNALS_QUEUE_URL", "q"), ("MARKET_DATA", "crypto_com")];
+            pairs.extend(budget.map(|b| ("PUBLIC_API_BUDGET", b)));
+            EvaluatorConfig::from_source(&Pairs::new(&pairs)).map(|c| c.market)
+        };
+        assert!(matches!(live(None), Ok(MarketSource::CryptoCom { budget, .. }) if budget == DEFAULT_BUDGET));
+        assert!(matches!(live(Some("40/1s")), Ok(MarketSource::CryptoCom { budget, .. }) if budget.count == 40));
+        assert_eq!(
+            live(Some("101/1s")).unwrap_err().var,
+            "PUBLIC_API_BUDGET",
+            "above the limit"
+        );
+        assert_eq!(live(Some("lots")).unwrap_err().var, "PUBLIC_API_BUDGET");
     }
 }

@@ -50,9 +50,11 @@ impl<C: Clock> Deps<C> {
         let market = match &config.market {
             MarketSource::EmbeddedReplay => Market::Replay(ReplayMarketData::embedded()?),
             MarketSource::ReplayDir(dir) => Market::Replay(ReplayMarketData::from_dir(dir)?),
-            MarketSource::CryptoCom { base_url } => {
-                Market::CryptoCom(CryptoComCandles::new(base_url.clone(), Duration::from_secs(5))?)
-            }
+            MarketSource::CryptoCom { base_url, budget } => Market::CryptoCom(CryptoComCandles::with_budget(
+                base_url.clone(),
+                Duration::from_secs(5),
+                *budget,
+            )?),
         };
         let notifier = Telegram::from_config(&aws_sdk_secretsmanager::Client::new(aws), &config.telegram).await?;
         Ok(Self {

@@ -55,6 +55,7 @@ pub fn build(
                         timeout,
                         rate_limit_retries: 3,
                         backoff: Duration::from_millis(200),
+                        order_budget: config.exchange.order_budget,
                     };
                     Box::new(CryptoCom::new(settings, creds)?)
                 }

@@ -7,6 +7,7 @@ pub mod dynamodb;
 pub mod exchange;
 pub mod http;
 pub mod paper;
+pub mod rate;
 pub mod replay;
 pub mod secrets;
 pub mod sqs;

@@ -313,6 +313,7 @@ pub fn crypto_com(url: &str, timeout: std::time::Duration) -> shared::adapters::
             timeout,
             rate_limit_retries: 1,
             backoff: std::time::Duration::from_millis(10),
+            order_budget: shared::adapters::crypto_com::ORDER_BUDGET,
         },
         Credentials {
             api_key: SecretString::new(tests::exchange::API_KEY.into()),

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::adapters::http::{self, ClientError};
+use crate::adapters::rate::{Budget, RateLimiter};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -16,8 +17,10 @@ use crate::ports::{MarketData, MarketDataError};
 /// The exchange serves at most this many candles per call.
 pub const MAX_COUNT: usize = 300;
 
-/// The exchange's public market-data limit: 100 requests per second per IP and method.
-pub const REQUESTS_PER_SECOND: f64 = 100.0;
+/// The exchange's public market-data limit: 100 requests per second per IP and method. The default budget stays
+/// below it (the exchange counts arrivals, this process counts sends).
+pub const PUBLIC_LIMIT: Budget = Budget::per_second(100);
+pub const DEFAULT_BUDGET: Budget = Budget::per_second(90);
 
 pub struct CryptoComCandles {
     http: reqwest::Client,
@@ -26,48 +29,18 @@ pub struct CryptoComCandles {
 }
 
 impl CryptoComCandles {
+    /// The candle source at the [`DEFAULT_BUDGET`].
     pub fn new(base_url: String, timeout: Duration) -> Result<Self, ClientError> {
+        Self::with_budget(base_url, timeout, DEFAULT_BUDGET)
+    }
+
+    /// The candle source sending at most `budget` (this process's share of the public limit).
+    pub fn with_budget(base_url: String, timeout: Duration, budget: Budget) -> Result<Self, ClientError> {
         Ok(Self {
             http: http::client(timeout)?,
             base_url,
-            limiter: RateLimiter::new(REQUESTS_PER_SECOND),
+            limiter: RateLimiter::new(budget),
         })
-    }
-}
-
-/// At most `rate` requests in any one-second window (a sliding log of the last `rate` send times); callers wait.
-pub struct RateLimiter {
-    rate: usize,
-    sent: tokio::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
-}
-
-impl RateLimiter {
-    pub fn new(rate: f64) -> Self {
-        let rate = rate.max(1.0) as usize;
-        Self {
-            rate,
-            sent: tokio::sync::Mutex::new(std::collections::VecDeque::with_capacity(rate)),
-        }
-    }
-
-    pub async fn acquire(&self) {
-        let window = Duration::from_secs(1);
-        loop {
-            let wait = {
-                let mut sent = self.sent.lock().await;
-                let now = tokio::time::Instant::now();
-                while sent.front().is_some_and(|t| now.duration_since(*t) >= window) {
-                    sent.pop_front();
-                }
-                if sent.len() < self.rate {
-                    sent.push_back(now);
-                    return;
-                }
-                sent.front()
-                    .map_or(Duration::ZERO, |oldest| window - now.duration_since(*oldest))
-            };
-            tokio::time::sleep(wait).await;
-        }
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::http::{self, ClientError};
+use crate::adapters::rate::{Budget, RateLimiter};
 
 pub mod candles;
 pub mod classify;
@@ -68,7 +69,20 @@ pub struct CryptoComSettings {
     /// Retries of a rate-limited call, and the first backoff (doubled each time).
     pub rate_limit_retries: u32,
     pub backoff: Duration,
+    /// The create-orders this process sends at most (its share of [`ORDER_LIMIT`]).
+    pub order_budget: Budget,
 }
+
+/// create-order's limit: 15 requests per 100 ms per API key.
+pub const ORDER_LIMIT: Budget = Budget {
+    count: 15,
+    window: Duration::from_millis(100),
+};
+/// One container's default share: 7 per 100 ms, two containers at once (the template's `MaximumConcurrency`).
+pub const ORDER_BUDGET: Budget = Budget {
+    count: 7,
+    window: Duration::from_millis(100),
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instrument {
@@ -91,6 +105,7 @@ pub struct CryptoCom {
     instruments: tokio::sync::OnceCell<HashMap<String, Instrument>>,
     min_notional_usd: tokio::sync::OnceCell<HashMap<String, Decimal>>,
     tickers: UsdTickers,
+    orders: RateLimiter,
 }
 
 /// USD prices of currencies from Crypto.com's public `get-tickers` (no credentials): `{CCY}_USD`, else
@@ -258,6 +273,7 @@ impl CryptoCom {
     pub fn new(settings: CryptoComSettings, creds: Credentials) -> Result<Self, ClientError> {
         let http = http::client(settings.timeout)?;
         let tickers = UsdTickers::with_client(http.clone(), &settings.base_url);
+        let orders = RateLimiter::new(settings.order_budget);
         Ok(Self {
             http,
             settings,
@@ -266,6 +282,7 @@ impl CryptoCom {
             instruments: tokio::sync::OnceCell::new(),
             min_notional_usd: tokio::sync::OnceCell::new(),
             tickers,
+            orders,
         })
     }
 
@@ -328,6 +345,9 @@ impl CryptoCom {
     async fn private_with_backoff(&self, method: &str, params: &Value) -> Result<Reply, ExchangeError> {
         let mut attempt = 0;
         loop {
+            if method == "private/create-order" {
+                self.orders.acquire().await;
+            }
             let reply = self.private(method, params.clone()).await?;
             let limited = reply.code.map(code_class) == Some(CodeClass::RateLimited)
                 || (reply.code.is_none() && reply.http == 429);
@@ -687,6 +707,10 @@ pub enum CreateOutcome {
     Failed(ExchangeError),
 }
 
+fn rate_limited(reply: &Reply) -> ExchangeError {
+    ExchangeError::not_sent(format!("rate limited after the retries: {}", reply.snippet()))
+}
+
 /// A create-order answer (any HTTP status, any body) classified: accepted, duplicate, refused with a reason code,
 /// rate limited, or unknown — a 5xx, a timeout status, or a 2xx that is not a success is never taken for a refusal
 /// (fuzzed).
@@ -697,13 +721,15 @@ pub fn create_order_outcome(reply: &Reply) -> CreateOutcome {
             order_id: text(&reply.result, "order_id").unwrap_or_default(),
         },
         Some(CodeClass::DuplicateClientOid) => CreateOutcome::Duplicate,
-        Some(CodeClass::RateLimited) => failed(rejected(ReasonCode::RateLimit, reply)),
+        // Dropped by the gateway, never an order: not sent, and the delivery is tried again later (never an ORDER
+        // FAILED, never a second order — the retry reuses the client_oid).
+        Some(CodeClass::RateLimited) => failed(rate_limited(reply)),
         Some(CodeClass::Ambiguous) => failed(ExchangeError::unknown(reply.snippet())),
         Some(CodeClass::Refused(ReasonCode::ExchangeErrorUnknown)) | Some(CodeClass::NotFound) => {
             failed(rejected(classify_text(&reply.message), reply))
         }
         Some(CodeClass::Refused(code)) => failed(rejected(code, reply)),
-        None if reply.http == 429 => failed(rejected(ReasonCode::RateLimit, reply)),
+        None if reply.http == 429 => failed(rate_limited(reply)),
         None if reply.http >= 500 || reply.http == 408 || reply.http < 300 => {
             failed(ExchangeError::unknown(reply.snippet()))
         }
