@@ -214,7 +214,7 @@ pub struct ExchangeConfig {
     pub timeout_ms: u64,
     /// `CREATE_ORDER_BUDGET` (default `7/100ms`): the create-orders this container sends at most. The exchange
     /// allows 15 per 100 ms per API key; the template runs at most 2 orchestrator containers at once
-    /// (`MaximumConcurrency`), so together they stay at 14 (docs/DESIGN.md §16).
+    /// (`MaximumConcurrency`), so together they stay at 14 (docs/DESIGN.md §15).
     pub order_budget: crate::adapters::rate::Budget,
 }
 

@@ -132,3 +132,45 @@ fn a_candle_time_at_the_edge_of_the_clock_is_not_a_panic() {
     assert_eq!(candles.len(), 1, "only the candle that has closed");
     assert!(shared::adapters::crypto_com::candles::parse_candlestick(200, b"{", Timeframe::H1, 10, 0).is_err());
 }
+
+/// A 429 (the exchange counted one more than this process sent) is asked again once the window moved on, twice at
+/// most; then the symbol fails this run with the status in words.
+#[tokio::test]
+async fn a_rate_limited_request_is_asked_again_then_given_up() {
+    let s = MockServer::start().await;
+    let limited = || ResponseTemplate::new(429).set_body_json(json!({ "code": 42901, "message": "TOO_MANY_REQUESTS" }));
+    Mock::given(method("GET"))
+        .and(path("/public/get-candlestick"))
+        .respond_with(limited())
+        .up_to_n_times(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-candlestick"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "code": 0, "result": { "data": [ { "o": 1, "h": 1, "l": 1, "c": 1, "v": 1, "t": H } ] }
+        })))
+        .mount(&s)
+        .await;
+    let src = CryptoComCandles::new(s.uri(), Duration::from_secs(2)).unwrap();
+    let sym = Symbol::parse("BTC_USDT").unwrap();
+    assert_eq!(
+        src.closed_candles(&sym, Timeframe::H1, 1, 2 * H).await.unwrap().len(),
+        1
+    );
+    assert_eq!(s.received_requests().await.unwrap().len(), 2);
+
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/public/get-candlestick"))
+        .respond_with(limited())
+        .mount(&s)
+        .await;
+    let src = CryptoComCandles::new(s.uri(), Duration::from_secs(2)).unwrap();
+    let e = src.closed_candles(&sym, Timeframe::H1, 1, 2 * H).await.unwrap_err();
+    assert!(
+        matches!(&e, MarketDataError::Malformed { reason, .. } if reason.contains("429")),
+        "{e:?}"
+    );
+    assert_eq!(s.received_requests().await.unwrap().len(), 3, "the first and two more");
+}

@@ -82,6 +82,12 @@ struct State {
     lose_oco_answers: usize,
     /// create-order requests still to refuse (306 INSUFFICIENT_AVAILABLE_BALANCE).
     refuse_orders: usize,
+    /// create-order's rate limit per API key (count per window; None: unlimited) and the admitted arrivals in the
+    /// current window: over it, 42901 TOO_MANY_REQUESTS, nothing applied.
+    order_limit: Option<(usize, std::time::Duration)>,
+    admitted: std::collections::VecDeque<std::time::Instant>,
+    /// How long every answer takes (the network and the exchange), applied after the request is handled.
+    latency: std::time::Duration,
     /// Cancels take effect at once (else only at [`ExchangeStandIn::settle_cancels`]).
     cancel_at_once: bool,
     lists: usize,
@@ -102,6 +108,9 @@ impl Default for State {
             refuse_ocos: 0,
             lose_oco_answers: 0,
             refuse_orders: 0,
+            order_limit: None,
+            admitted: std::collections::VecDeque::new(),
+            latency: std::time::Duration::ZERO,
             cancel_at_once: true,
             lists: 0,
         }
@@ -272,6 +281,21 @@ impl ExchangeStandIn {
         }
     }
 
+    /// create-order admits at most `count` requests per `window` (the exchange's 15 per 100 ms per key); the rest
+    /// are answered 42901 TOO_MANY_REQUESTS and counted as `private/create-order rate limited`.
+    pub fn limit_orders(&self, count: usize, window: std::time::Duration) {
+        if let Ok(mut s) = self.state.lock() {
+            s.order_limit = Some((count, window));
+        }
+    }
+
+    /// Every answer takes `latency` more (after the request was handled: the rate limit counts arrivals).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        if let Ok(mut s) = self.state.lock() {
+            s.latency = latency;
+        }
+    }
+
     /// The next `n` create-order requests are refused (306 INSUFFICIENT_AVAILABLE_BALANCE: a definitive refusal).
     pub fn refuse_orders(&self, n: usize) {
         if let Ok(mut s) = self.state.lock() {
@@ -370,10 +394,20 @@ async fn answer(mut stream: TcpStream, state: &Mutex<State>, mode: &Mutex<Mode>)
         return Ok(());
     };
     let hanging = req.path().starts_with("/private/") && mode.lock().map(|m| *m == Mode::Hanging).unwrap_or(false);
-    let (status, body) = match state.lock() {
-        Ok(mut s) => handle(&mut s, &req),
-        Err(_) => (500, json!({ "code": 500, "message": "stand-in state poisoned" })),
+    let (status, body, latency) = match state.lock() {
+        Ok(mut s) => {
+            let (status, body) = handle(&mut s, &req);
+            (status, body, s.latency)
+        }
+        Err(_) => (
+            500,
+            json!({ "code": 500, "message": "stand-in state poisoned" }),
+            std::time::Duration::ZERO,
+        ),
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if hanging {
         // Applied, never answered: hold the connection until the caller gives up.
         std::future::pending::<()>().await;
@@ -415,6 +449,10 @@ fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {
     let oid = params["client_oid"].as_str().unwrap_or_default().to_string();
     match method.as_str() {
         "private/create-order" => {
+            if !admitted(s) {
+                count(s, &method, "rate limited");
+                return (429, json!({ "code": 42901, "message": "TOO_MANY_REQUESTS" }));
+            }
             if s.orders.contains_key(&oid) {
                 count(s, &method, "duplicate");
                 return (400, json!({ "code": 204, "message": "DUPLICATE_CLORDID" }));
@@ -540,6 +578,22 @@ fn new_order(s: &State, params: &Value) -> Option<Order> {
         cancel_asked: false,
         sibling: None,
     })
+}
+
+/// Whether one more create-order fits the rate limit now (counted if it does).
+fn admitted(s: &mut State) -> bool {
+    let Some((limit, window)) = s.order_limit else {
+        return true;
+    };
+    let now = std::time::Instant::now();
+    while s.admitted.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        s.admitted.pop_front();
+    }
+    if s.admitted.len() >= limit {
+        return false;
+    }
+    s.admitted.push_back(now);
+    true
 }
 
 /// The order object of a get-order-detail answer (plain or advanced).

@@ -16,7 +16,7 @@ pub enum MarketSource {
     /// Every candle file of a folder (`REPLAY_DIR`).
     ReplayDir(PathBuf),
     /// Crypto.com `public/get-candlestick` at `EXCHANGE_BASE_URL`, at most `PUBLIC_API_BUDGET` requests (default
-    /// 90 a second, below the exchange's 100 per IP and method).
+    /// 95 a second, below the exchange's 100 per IP and method).
     CryptoCom { base_url: String, budget: Budget },
 }
 

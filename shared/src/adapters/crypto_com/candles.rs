@@ -20,7 +20,7 @@ pub const MAX_COUNT: usize = 300;
 /// The exchange's public market-data limit: 100 requests per second per IP and method. The default budget stays
 /// below it (the exchange counts arrivals, this process counts sends).
 pub const PUBLIC_LIMIT: Budget = Budget::per_second(100);
-pub const DEFAULT_BUDGET: Budget = Budget::per_second(90);
+pub const DEFAULT_BUDGET: Budget = Budget::per_second(95);
 
 pub struct CryptoComCandles {
     http: reqwest::Client,
@@ -82,6 +82,28 @@ impl MarketData for CryptoComCandles {
         };
         // One extra: the newest row is usually the still-open candle.
         let asked = (count + 1).min(MAX_COUNT);
+        let mut limited = 0;
+        loop {
+            let (status, body) = self.get(symbol, tf, asked).await.map_err(&bad)?;
+            // Over the limit after all (the exchange counts arrivals, not sends): nothing was served, so ask again
+            // once the window has moved on, at most RATE_LIMIT_RETRIES times; then the symbol fails this run.
+            if status == 429 && limited < RATE_LIMIT_RETRIES {
+                limited += 1;
+                tracing::warn!(%symbol, attempt = limited, "get-candlestick rate limited; asking again");
+                tokio::time::sleep(self.limiter.budget().window / 4).await;
+                continue;
+            }
+            return parse_candlestick(status, &body, tf, count, as_of_ms).map_err(bad);
+        }
+    }
+}
+
+/// How many times a rate-limited candle request is asked again.
+const RATE_LIMIT_RETRIES: u32 = 2;
+
+impl CryptoComCandles {
+    /// One get-candlestick within the budget: its status and body.
+    async fn get(&self, symbol: &Symbol, tf: Timeframe, asked: usize) -> Result<(u16, Vec<u8>), String> {
         let url = format!("{}/public/get-candlestick", self.base_url.trim_end_matches('/'));
         self.limiter.acquire().await;
         let resp = self
@@ -95,17 +117,17 @@ impl MarketData for CryptoComCandles {
             .send()
             .await
             .map_err(|e| {
-                bad(format!(
+                format!(
                     "get-candlestick: {}",
                     if e.is_timeout() { "timeout" } else { "transport error" }
-                ))
+                )
             })?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
             .await
-            .map_err(|_| bad(format!("get-candlestick: HTTP {status}, body unreadable")))?;
-        parse_candlestick(status, &body, tf, count, as_of_ms).map_err(bad)
+            .map_err(|_| format!("get-candlestick: HTTP {status}, body unreadable"))?;
+        Ok((status, body.to_vec()))
     }
 }
 

@@ -354,9 +354,13 @@ impl CryptoCom {
             if !limited || attempt == self.settings.rate_limit_retries {
                 return Ok(reply);
             }
-            let pause = self
-                .settings
-                .backoff
+            // create-order's limit is per 100 ms: its window is pause enough the first time.
+            let first = if method == "private/create-order" {
+                self.settings.order_budget.window.min(self.settings.backoff)
+            } else {
+                self.settings.backoff
+            };
+            let pause = first
                 .checked_mul(2u32.saturating_pow(attempt))
                 .unwrap_or(Duration::from_secs(10));
             tracing::warn!(
