@@ -18,6 +18,21 @@ pub async fn aws() -> aws_config::SdkConfig {
     shared::adapters::aws::load().await
 }
 
+/// [`aws`] with longer timeouts, for the clients a test builds on its [`TestEnv`]: the emulator serves every request
+/// behind one lock, so while the whole suite runs a call can wait behind other tests' transactions for longer than
+/// the functions' 5 s attempt timeout (a put of the reads test once failed that way). The functions' own timeouts
+/// are what the runtime tests load, from the variables as deployed.
+pub async fn emulator_aws() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(shared::adapters::aws::CONNECT_TIMEOUT)
+        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+        .operation_timeout(std::time::Duration::from_secs(90))
+        .build();
+    shared::adapters::aws::with_local_defaults(shared::adapters::aws::loader().timeout_config(timeouts))
+        .load()
+        .await
+}
+
 /// `GET url` through the adapters' HTTP client (reqwest is built without a default TLS provider).
 pub async fn http_get(url: &str) -> Result<reqwest::Response, shared::ports::BoxError> {
     let client = shared::adapters::http::client(std::time::Duration::from_secs(10))?;
@@ -50,7 +65,7 @@ impl TestEnv {
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let prefix = format!("t{}{}-{name}-", std::process::id(), nanos % 1_000_000_000);
-        let aws = aws().await;
+        let aws = emulator_aws().await;
         let qname = format!("{prefix}signals");
         let spec = queue.map(|(visibility_timeout_s, max_receive_count)| provision::QueueSpec {
             name: &qname,

@@ -39,6 +39,10 @@ pub struct Evaluator<'a> {
     pub mode: ExecutionMode,
     /// The control row, read once per run so the alerts say HALTED while trading is halted (None: not read).
     pub control: Option<&'a dyn ControlStore>,
+    /// No symbol is started after this (the invocation's deadline less the time the enqueue and the alerts need):
+    /// the rest are MISSED — each logged by name and counted (`EvaluatorMissed`, alarmed), never cut off silently
+    /// by the function's timeout. None: no deadline.
+    pub deadline: Option<Instant>,
 }
 
 /// One run's result: the structured summary logged once and returned as the invocation's response.
@@ -53,6 +57,8 @@ pub struct RunSummary {
     pub alerts_sent: usize,
     pub alerts_failed: usize,
     pub errors: usize,
+    /// Symbols not started before the run's deadline.
+    pub missed: usize,
     pub duration_ms: u128,
 }
 
@@ -69,9 +75,21 @@ impl RunSummary {
                 ("EvaluatorBlocked", self.blocked),
                 ("SignalAlertFailures", self.alerts_failed),
                 ("EvaluatorErrors", self.errors),
+                ("EvaluatorMissed", self.missed),
             ],
         )
     }
+}
+
+/// What a run keeps back from the invocation's deadline for the enqueue and the alerts after the last symbol.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The instant no symbol is started after: the invocation's deadline (`deadline_ms`, epoch milliseconds, as Lambda
+/// gives it) less [`DEADLINE_MARGIN`], counted from `now_ms`.
+pub fn run_deadline(deadline_ms: u64, now_ms: i64) -> Instant {
+    let left = i64::try_from(deadline_ms).unwrap_or(i64::MAX).saturating_sub(now_ms);
+    let left = std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0));
+    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
 }
 
 enum Step {
@@ -85,6 +103,8 @@ enum Step {
     /// Already recorded and handled.
     Known,
     Error,
+    /// Not started: the run's deadline had passed.
+    Missed,
 }
 
 impl<'a> Evaluator<'a> {
@@ -113,6 +133,7 @@ impl<'a> Evaluator<'a> {
             claim_lease_ms: 60_000,
             mode: ExecutionMode::Paper,
             control: None,
+            deadline: None,
         }
     }
 }
@@ -124,7 +145,7 @@ impl Evaluator<'_> {
         let entries = self.watchlist.list().await?;
         let halt = self.halt().await;
         let steps: Vec<Step> = stream::iter(entries.iter())
-            .map(|e| self.evaluate(e, market_time_ms, halt.as_ref()))
+            .map(|e| self.evaluate_in_time(e, market_time_ms, halt.as_ref()))
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
@@ -153,6 +174,7 @@ impl Evaluator<'_> {
                     }
                 }
                 Step::Error => summary.errors += 1,
+                Step::Missed => summary.missed += 1,
             }
         }
         self.enqueue(&to_send, &mut summary).await;
@@ -167,6 +189,7 @@ impl Evaluator<'_> {
             blocked = summary.blocked,
             enqueued = summary.enqueued,
             errors = summary.errors,
+            missed = summary.missed,
             duration_ms = summary.duration_ms as u64,
             "evaluator run"
         );
@@ -242,6 +265,20 @@ impl Evaluator<'_> {
                 None
             }
         }
+    }
+
+    /// [`Evaluator::evaluate`], unless the run's deadline has passed: then the symbol is MISSED, logged by name.
+    async fn evaluate_in_time(
+        &self,
+        entry: &WatchlistEntry,
+        market_time_ms: i64,
+        halt: Option<&shared::risk::Halt>,
+    ) -> Step {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            tracing::error!(symbol = %entry.symbol, "not evaluated: the run's deadline passed (raise the function's timeout or lower the watchlist)");
+            return Step::Missed;
+        }
+        self.evaluate(entry, market_time_ms, halt).await
     }
 
     async fn evaluate(&self, entry: &WatchlistEntry, market_time_ms: i64, halt: Option<&shared::risk::Halt>) -> Step {
@@ -500,7 +537,8 @@ mod tests {
         );
         assert_eq!(emf["EvaluatorErrors"].as_u64(), Some(0));
         let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-        assert_eq!(declared.len(), 4);
+        assert_eq!(declared.len(), 5);
+        assert_eq!(emf["EvaluatorMissed"].as_u64(), Some(0));
         assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "NS");
     }
 
@@ -552,6 +590,31 @@ mod tests {
         let sent = queue.sent();
         assert_eq!(sent.len(), total.signals * 2);
         assert!(sent.iter().all(|m| m.symbol == Symbol::parse("ETH_BTC").unwrap()));
+    }
+
+    /// Past the run's deadline no symbol is started: each is MISSED, counted and logged, none asked for candles.
+    #[tokio::test]
+    async fn symbols_after_the_deadline_are_missed_and_counted() {
+        let market = ReplayMarketData::embedded().unwrap();
+        let store = MemoryStore::with_watchlist(vec![entry("ETH_BTC"), entry("XRP_USDT"), entry("DOGE_USDT")]);
+        let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
+        let clock = ManualClock::new(chrono::Utc::now(), market.close_times(Timeframe::H1)[250]);
+        let ev = Evaluator {
+            deadline: Some(Instant::now()),
+            ..Evaluator::over(&store, &queue, &market, &clock, &notifier)
+        };
+        let s = ev.run().await.unwrap();
+        assert_eq!((s.symbols, s.missed, s.evaluated, s.errors), (3, 3, 0, 0));
+        // A deadline Lambda gives 30 s from now leaves 25 s to start symbols in; one already past leaves none.
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let left = run_deadline(u64::try_from(now_ms + 30_000).unwrap(), now_ms) - Instant::now();
+        assert!(left > std::time::Duration::from_secs(24) && left <= std::time::Duration::from_secs(25));
+        assert!(run_deadline(0, now_ms) <= Instant::now());
+        let ev = Evaluator {
+            deadline: Some(run_deadline(u64::try_from(now_ms + 30_000).unwrap(), now_ms)),
+            ..Evaluator::over(&store, &queue, &market, &clock, &notifier)
+        };
+        assert_eq!(ev.run().await.unwrap().missed, 0);
     }
 
     #[test]

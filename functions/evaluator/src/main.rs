@@ -18,8 +18,16 @@ async fn main() -> Result<(), Error> {
     let deps = Deps::new(&aws, config, SystemClock)
         .await
         .map_err(shared::telemetry::init_failed)?;
-    lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async {
-        let summary = deps.evaluator().run().await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<EventBridgeEvent>| async move {
+        let evaluator = evaluator::handler::Evaluator {
+            deadline: Some(evaluator::handler::run_deadline(
+                event.context.deadline,
+                chrono::Utc::now().timestamp_millis(),
+            )),
+            ..deps.evaluator()
+        };
+        let summary = evaluator.run().await?;
         // EMF: one JSON document per line on stdout; CloudWatch extracts the metrics from the log line.
         println!(
             "{}",
@@ -28,9 +36,10 @@ async fn main() -> Result<(), Error> {
         // A symbol without data or a signal not enqueued is counted (`EvaluatorErrors`, its alarm) and logged; the
         // invocation still succeeds, so the scheduler's asynchronous invoke never re-runs the whole watchlist for
         // one symbol's gap (the template also sets no Lambda retries: the next schedule runs anyway).
-        if summary.errors > 0 {
+        if summary.errors > 0 || summary.missed > 0 {
             tracing::error!(
                 errors = summary.errors,
+                missed = summary.missed,
                 symbols = summary.symbols,
                 "run finished with errors (DATA_MISSING or enqueue failures; see the lines above)"
             );

@@ -82,6 +82,7 @@ impl<C: Clock> Deps<C> {
             claim_lease_ms: self.config.claim_lease_ms,
             mode: self.config.mode,
             control: Some(&self.store),
+            deadline: None,
         }
     }
 }

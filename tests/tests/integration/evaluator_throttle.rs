@@ -40,6 +40,7 @@ fn evaluator<'a>(
         claim_lease_ms: 60_000,
         mode: shared::orchestration::ExecutionMode::Paper,
         control: None,
+        deadline: None,
     }
 }
 
