@@ -2,6 +2,7 @@
 //! the environment every local run uses (`local_env`). The binaries `local-stack` and `pipeline` and the
 //! integration tests in `tests/` are built on it.
 
+pub mod cost;
 pub mod esm;
 pub mod exchange;
 pub mod faults;

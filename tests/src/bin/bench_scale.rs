@@ -10,7 +10,9 @@
 //!   10`) against the exchange stand-in answering after 50 ms and admitting 15 create-orders per 100 ms (42901 over
 //!   it). Floor: signals ÷ 150 per second.
 //!
-//! The stores are in memory (no DynamoDB latency): the figures are the exchange's share of the time.
+//! The stores are in memory (no DynamoDB latency): the figures are the exchange's share of the time. Then the cost
+//! model (`tests::cost`): the DynamoDB requests counted on the wire (pinned by the `costs` integration test) times
+//! list prices.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -112,6 +114,17 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     println!();
+    let (idle, per_1000) = (tests::cost::idle_month(), tests::cost::per_1000_signals());
+    println!("| an idle stack's month (USD, list prices, no free tier) | |\n|---|---:|");
+    for (what, usd) in &idle {
+        println!("| {what} | {usd:.4} |");
+    }
+    println!("| **total** | **{:.2}** |\n", tests::cost::total(&idle));
+    println!("| 1,000 placed paper signals (USD) | |\n|---|---:|");
+    for (what, usd) in &per_1000 {
+        println!("| {what} | {usd:.5} |");
+    }
+    println!("| **total** | **{:.4}** |\n", tests::cost::total(&per_1000));
     if let Some(r) = last {
         println!(
             "evaluator symbols=1000 run_s={:.2} floor_s={:.2} http_429={} requests={} budget={} concurrency={concurrency}",
@@ -124,6 +137,15 @@ async fn main() -> Result<(), BoxError> {
             b.decided_s, b.floor_s, b.limited, b.doubles
         );
     }
+    println!(
+        "cost idle_usd_month={:.2} usd_per_1000_signals={:.4} dominant={:?}",
+        tests::cost::total(&idle),
+        tests::cost::total(&per_1000),
+        idle.iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|l| l.0)
+            .unwrap_or_default()
+    );
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 
 // The storage contract and the DynamoDB adapter's conditional writes and reads.
 mod contract;
+mod costs;
 mod reads;
 mod risk;
 mod storage;
