@@ -6,11 +6,12 @@
 /// DynamoDB requests by operation, as counted by [`crate::opcount::OpCounter`].
 pub type Ops = &'static [(&'static str, usize)];
 
-/// One placed paper BUY through the orchestrator's handler: claim, sizing, finalize, ORDER PLACED, the fill and
-/// ORDER EXECUTED, the first protection step and SL/TP PLACED, the breaker's success.
+/// One placed paper BUY through the orchestrator's handler of a warm container (the control row cached): claim,
+/// sizing, finalize, ORDER PLACED, the fill and ORDER EXECUTED, the first protection step and SL/TP PLACED, the
+/// breaker's success.
 pub const PLACED_SIGNAL: Ops = &[
-    ("BatchGetItem", 2),
-    ("GetItem", 3),
+    ("BatchGetItem", 1),
+    ("GetItem", 2),
     ("PutItem", 1),
     ("TransactWriteItems", 5),
     ("UpdateItem", 4),

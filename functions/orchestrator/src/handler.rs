@@ -101,9 +101,9 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
         }
     };
     let followed = followed.await;
-    if let Ok(Some(Followed::Recorded { status, .. })) = &followed {
+    if let Ok(Some(Followed::Recorded { status, intent, .. })) = &followed {
         if status.is_terminal() {
-            protect_placed(orchestrator, alerts, msg).await;
+            protect_placed(orchestrator, alerts, intent).await;
         }
     }
     match followed {
@@ -119,8 +119,14 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
 }
 
 /// A BUY whose fill just became final is protected at once (docs/DESIGN.md §14): the OCO is placed here, or by the
-/// sweeper's next run when this step cannot be taken now. A failure is logged; nothing here changes the decision.
-async fn protect_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, msg: &SignalMessage) {
+/// sweeper's next run when this step cannot be taken now. `intent`: as the fill's record just wrote it (no read;
+/// every protection write is conditional on the record's version anyway). A failure is logged; nothing here changes
+/// the decision.
+async fn protect_placed(
+    orchestrator: &Orchestrator<'_>,
+    alerts: &FailureAlerts<'_>,
+    intent: &shared::model::OrderIntent,
+) {
     let protector = shared::order::protect::Protector {
         intents: orchestrator.intents,
         alerts: alerts.store,
@@ -130,17 +136,10 @@ async fn protect_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
         clock: orchestrator.clock,
         quantity_decimals: orchestrator.settings.quantity_decimals,
     };
-    let keys = std::slice::from_ref(&msg.idempotency_key);
-    let protected = async {
-        match orchestrator.intents.get_many(keys).await?.first() {
-            Some(intent) => protector.protect(intent).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    match protected.await {
-        Ok(p) => tracing::debug!(signal_id = %msg.signal_id, protected = ?p, "protection step"),
+    match protector.protect(intent).await {
+        Ok(p) => tracing::debug!(signal_id = %intent.signal_id, protected = ?p, "protection step"),
         Err(e) => {
-            tracing::warn!(signal_id = %msg.signal_id, error = %e, "protection not recorded; the sweeper does it")
+            tracing::warn!(signal_id = %intent.signal_id, error = %e, "protection not recorded; the sweeper does it")
         }
     }
 }

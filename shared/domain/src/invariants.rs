@@ -1028,6 +1028,16 @@ mod tests {
         assert_eq!(v["positions"][0]["average_entry_price"], "0.05005");
     }
 
+    /// The report over one signal and its intent, at t0.
+    fn report_of(s: &SignalRecord, i: &OrderIntent) -> Report {
+        let rows = Rows {
+            signals: vec![s.clone()],
+            intents: HashMap::from([(i.idempotency_key.clone(), i.clone())]),
+            ..Rows::default()
+        };
+        evaluate(&ReportQuery::default(), &rows, t0(), Duration::seconds(120))
+    }
+
     #[test]
     fn a_filled_buy_without_its_protection_after_the_setting_is_unprotected() {
         let s = signal(1, 900, Some(ReasonCode::ExecOrderPlaced));
@@ -1042,14 +1052,7 @@ mod tests {
             version: 1,
             increments: 1,
         });
-        let report = |i: &OrderIntent| {
-            let rows = Rows {
-                signals: vec![s.clone()],
-                intents: HashMap::from([(i.idempotency_key.clone(), i.clone())]),
-                ..Rows::default()
-            };
-            evaluate(&ReportQuery::default(), &rows, t0(), Duration::seconds(120))
-        };
+        let report = |i: &OrderIntent| report_of(&s, i);
         let r = report(&buy);
         assert_eq!(r.signals[0].violations, [ViolationType::UnprotectedPosition]);
         assert_eq!((r.counts.unprotected_positions, r.pass), (1, false));
@@ -1100,16 +1103,7 @@ mod tests {
             )
         };
         let mut sell = crate::fakes::intent(&s, IntentStatus::OrderFailed, t0(), t0() - Duration::minutes(6));
-        let sell_report = |i: &OrderIntent| {
-            let rows = Rows {
-                signals: vec![s.clone()],
-                intents: HashMap::from([(i.idempotency_key.clone(), i.clone())]),
-                ..Rows::default()
-            };
-            evaluate(&ReportQuery::default(), &rows, t0(), Duration::seconds(120))
-                .counts
-                .unprotected_positions
-        };
+        let sell_report = |i: &OrderIntent| report_of(&s, i).counts.unprotected_positions;
         assert_eq!(sell_report(&sell), 0, "released nothing");
         sell.releases = vec![buy.idempotency_key.clone()];
         assert_eq!(sell_report(&sell), 1, "released and failed");

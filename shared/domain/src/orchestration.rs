@@ -601,12 +601,7 @@ impl Orchestrator<'_> {
     async fn size_all_held(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
         let held = self.control.held(&msg.symbol).await?;
         if held < crate::order::follow::dust(self.settings.quantity_decimals) {
-            let base = money::base_currency(&msg.symbol);
-            let why = format!(
-                "the system holds no {base} ({} held): nothing to sell",
-                held.normalize()
-            );
-            return Ok(Err((ReasonCode::SellRequiresPosition, why)));
+            return Ok(Err(nothing_held(&msg.symbol, held)));
         }
         Ok(self.size(msg).await.and_then(|z| {
             z.with_quantity(money::Quantity(held), self.settings.quantity_decimals)
@@ -661,14 +656,7 @@ impl Orchestrator<'_> {
             });
         }
         let Some(sized) = sized else {
-            return Ok(Err((
-                ReasonCode::SellRequiresPosition,
-                format!(
-                    "the system holds no {} ({} held): nothing to sell",
-                    money::base_currency(&msg.symbol),
-                    held.normalize()
-                ),
-            )));
+            return Ok(Err(nothing_held(&msg.symbol, held)));
         };
         Ok(sized.and_then(|z| {
             z.capped(money::Quantity(held), self.settings.quantity_decimals)
@@ -872,6 +860,16 @@ fn make_terminal(intent: &mut OrderIntent, status: IntentStatus, code: ReasonCod
 }
 
 /// The claim's reservation undone: the order ended without reaching the exchange, or the exchange refused it.
+/// SELL_REQUIRES_POSITION: the system's fills hold (next to) none of the symbol's base currency.
+fn nothing_held(symbol: &crate::ids::Symbol, held: rust_decimal::Decimal) -> (ReasonCode, String) {
+    let base = money::base_currency(symbol);
+    let why = format!(
+        "the system holds no {base} ({} held): nothing to sell",
+        held.normalize()
+    );
+    (ReasonCode::SellRequiresPosition, why)
+}
+
 fn released(intent: &OrderIntent) -> Vec<CounterDelta> {
     intent.reserved.iter().map(CounterDelta::released).collect()
 }

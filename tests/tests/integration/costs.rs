@@ -24,7 +24,9 @@ async fn a_placed_paper_buy_costs_these_dynamodb_requests() {
     let env = TestEnv::new("costs").await;
     let counter = OpCounter::default();
     let store = DynamoStore::new(counter.client(&env.aws), env.p.tables.clone());
-    let signal = support::signal("ETH_BTC", Side::Buy, 1, Utc::now());
+    let first = support::signal("ETH_BTC", Side::Buy, 1, Utc::now());
+    let signal = support::signal("ETH_BTC", Side::Buy, 2, Utc::now());
+    env.store().put_new(&first).await.unwrap();
     env.store().put_new(&signal).await.unwrap();
     let notifier = shared::fakes::MemoryNotifier::default();
     let alerts = orchestrator::handler::FailureAlerts {
@@ -34,6 +36,11 @@ async fn a_placed_paper_buy_costs_these_dynamodb_requests() {
     let paper = support::paper(1);
     let clock = shared::fakes::ManualClock::new(Utc::now(), 0);
     let orch = support::orchestrator(&store, &paper, &clock, Default::default());
+    // The first signal of a container also reads the control row (then cached): counted apart.
+    let response = orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&first)).await;
+    assert!(response.batch_item_failures.is_empty());
+    eprintln!("first placed paper BUY of a container: {:?}", counter.counts());
+    counter.reset();
     let response = orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&signal)).await;
     assert!(response.batch_item_failures.is_empty());
     let placed = counter.counts();

@@ -19,9 +19,11 @@ pub enum Followed {
     /// The exchange reported nothing new.
     Unchanged(OrderStatus),
     /// A report moved the fill forward and was recorded (with its ORDER EXECUTED row when it filled more).
+    /// `intent`: the intent as stored now, with that fill (the next step needs no read: the write just made it).
     Recorded {
         status: OrderStatus,
         executed: Option<Box<AlertRecord>>,
+        intent: Box<OrderIntent>,
     },
     /// Another reader recorded first: nothing written.
     Raced,
@@ -98,9 +100,12 @@ impl Follower<'_> {
         tracing::info!(idempotency_key = %intent.idempotency_key, status = %update.fill.status,
             filled_quantity = %update.fill.filled_quantity, average_price = %update.fill.average_price,
             fee = %update.fill.fee, fee_currency = %update.fill.fee_currency, "order fill recorded");
+        let mut recorded = intent.clone();
+        recorded.fill = Some(update.fill.clone());
         Ok(Followed::Recorded {
             status: update.fill.status,
             executed: executed.map(Box::new),
+            intent: Box::new(recorded),
         })
     }
 
