@@ -679,15 +679,7 @@ impl Orchestrator<'_> {
         intent.updated_at = self.clock.now();
         intent.lease_until_ms = 0;
         let decision = decision_for(&intent, intent.updated_at);
-        let alert = code.has_skipped_message().then(|| {
-            let text = crate::alerts::order_skipped_text(&intent, code, None);
-            outbox_row(
-                AlertRecord::skipped_id(&intent.idempotency_key),
-                AlertKind::OrderSkipped,
-                &intent,
-                text,
-            )
-        });
+        let alert = skipped_row(&intent, code, None);
         let signal_id = intent.signal_id.clone();
         self.finalize(Finalization {
             signal_id,
@@ -835,16 +827,8 @@ fn planned_claim(
         Ok(reservations) => (reservations, None),
         Err((code, why)) => {
             make_terminal(&mut intent, IntentStatus::Skipped, code, why);
-            let alert = code.has_skipped_message().then(|| {
-                let amount = (code == ReasonCode::RiskLimitExceeded).then_some(amount);
-                let text = crate::alerts::order_skipped_text(&intent, code, amount);
-                outbox_row(
-                    AlertRecord::skipped_id(&intent.idempotency_key),
-                    AlertKind::OrderSkipped,
-                    &intent,
-                    text,
-                )
-            });
+            let amount = (code == ReasonCode::RiskLimitExceeded).then_some(amount);
+            let alert = skipped_row(&intent, code, amount);
             (Vec::new(), alert)
         }
     };
@@ -860,6 +844,20 @@ fn make_terminal(intent: &mut OrderIntent, status: IntentStatus, code: ReasonCod
 }
 
 /// The claim's reservation undone: the order ended without reaching the exchange, or the exchange refused it.
+/// The ORDER SKIPPED outbox row of an intent skipped for `code`, when that reason has a message (`amount`: the
+/// order's USD amount, said when a risk limit held it back).
+fn skipped_row(intent: &OrderIntent, code: ReasonCode, amount: Option<rust_decimal::Decimal>) -> Option<AlertRecord> {
+    code.has_skipped_message().then(|| {
+        let text = crate::alerts::order_skipped_text(intent, code, amount);
+        outbox_row(
+            AlertRecord::skipped_id(&intent.idempotency_key),
+            AlertKind::OrderSkipped,
+            intent,
+            text,
+        )
+    })
+}
+
 /// SELL_REQUIRES_POSITION: the system's fills hold (next to) none of the symbol's base currency.
 fn nothing_held(symbol: &crate::ids::Symbol, held: rust_decimal::Decimal) -> (ReasonCode, String) {
     let base = money::base_currency(symbol);

@@ -93,13 +93,7 @@ async fn an_idle_schedule_costs_these_dynamodb_requests() {
     let entries: Vec<_> = (0..10)
         .map(|i| shared::model::WatchlistEntry::new(shared::ids::Symbol::parse(&format!("S{i}_USDT")).unwrap()))
         .collect();
-    tests::provision::seed_watchlist(
-        &aws_sdk_dynamodb::Client::new(&env.aws),
-        &env.p.tables.watchlist,
-        &entries,
-    )
-    .await
-    .unwrap();
+    support::seed_watchlist(&env, &entries).await;
     let market = shared::adapters::replay::ReplayMarketData::embedded().unwrap();
     let evaluator = evaluator::handler::Evaluator {
         control: Some(&store),

@@ -254,10 +254,15 @@ pub async fn seed_shipped_watchlist(env: &tests::TestEnv, adjust: impl Fn(&mut s
     let mut entries: Vec<shared::model::WatchlistEntry> =
         serde_json::from_str(include_str!("../../../data/watchlist.json")).expect("the shipped watchlist");
     entries.iter_mut().for_each(adjust);
+    seed_watchlist(env, &entries).await;
+}
+
+/// `entries` seeded into the test's watchlist table.
+pub async fn seed_watchlist(env: &tests::TestEnv, entries: &[shared::model::WatchlistEntry]) {
     tests::provision::seed_watchlist(
         &aws_sdk_dynamodb::Client::new(&env.aws),
         &env.p.tables.watchlist,
-        &entries,
+        entries,
     )
     .await
     .unwrap();

@@ -176,13 +176,12 @@ impl Protector<'_> {
             };
             let alert = placed_row(intent, &next);
             if !self
-                .write(intent, p.version, &next, Some(&alert), Decimal::ZERO)
+                .write_and_say(intent, p.version, &next, Some(&alert), Decimal::ZERO)
                 .await?
             {
                 return Ok(Protected::Busy);
             }
             tracing::info!(idempotency_key = %intent.idempotency_key, "protection found by lookup after a lost answer");
-            self.deliver(&alert).await?;
             return match self.follow_legs(intent, &next).await? {
                 Protected::Unchanged => Ok(Protected::Moved(ProtectionStatus::Active)),
                 other => Ok(other),
@@ -265,12 +264,14 @@ impl Protector<'_> {
             (ack.quantity, ack.stop_price, ack.take_profit_price);
         next.last_error = None;
         let alert = placed_row(intent, &next);
-        if !self.write(intent, seen, &next, Some(&alert), Decimal::ZERO).await? {
+        if !self
+            .write_and_say(intent, seen, &next, Some(&alert), Decimal::ZERO)
+            .await?
+        {
             return Ok(Protected::Busy);
         }
         tracing::info!(idempotency_key = %intent.idempotency_key, stop_price = %next.stop_price,
             take_profit_price = %next.take_profit_price, quantity = %next.quantity, "protection placed");
-        self.deliver(&alert).await?;
         Ok(Protected::Moved(ProtectionStatus::Active))
     }
 
@@ -299,12 +300,14 @@ impl Protector<'_> {
         };
         next.lease_until_ms = (now + LEASE).timestamp_millis();
         let alert = failed_row(intent, &next);
-        if !self.write(intent, seen, &next, Some(&alert), Decimal::ZERO).await? {
+        if !self
+            .write_and_say(intent, seen, &next, Some(&alert), Decimal::ZERO)
+            .await?
+        {
             return Ok(Protected::Busy);
         }
         tracing::error!(idempotency_key = %intent.idempotency_key, status = %next.status,
             reason = next.last_error.as_deref().unwrap_or(""), "protection failed");
-        self.deliver(&alert).await?;
         if next.status == ProtectionStatus::Flattening {
             return self.send_flatten(intent, &next).await;
         }
@@ -414,13 +417,12 @@ impl Protector<'_> {
         };
         let alert = failed_row(intent, &failed);
         if !self
-            .write(intent, p.version, &failed, Some(&alert), Decimal::ZERO)
+            .write_and_say(intent, p.version, &failed, Some(&alert), Decimal::ZERO)
             .await?
         {
             return Ok(Protected::Busy);
         }
         tracing::error!(idempotency_key = %intent.idempotency_key, "protection lost: both legs ended unfilled");
-        self.deliver(&alert).await?;
         Ok(Protected::Moved(ProtectionStatus::Failed))
     }
 
@@ -458,16 +460,13 @@ impl Protector<'_> {
             .unwrap_or_default();
         let alert = (next.status == ProtectionStatus::Closed).then(|| closed_row(intent, &next));
         if !self
-            .write(intent, prev.version, &next, alert.as_ref(), held_delta)
+            .write_and_say(intent, prev.version, &next, alert.as_ref(), held_delta)
             .await?
         {
             return Ok(Protected::Busy);
         }
         tracing::info!(idempotency_key = %intent.idempotency_key, status = %next.status, sold = %next.sold(),
             "protection fills recorded");
-        if let Some(alert) = &alert {
-            self.deliver(alert).await?;
-        }
         Ok(Protected::Moved(next.status))
     }
 
@@ -504,6 +503,25 @@ impl Protector<'_> {
             held_delta,
         };
         self.intents.record_protection(&update).await
+    }
+
+    /// [`Protector::write`], then its message sent once the write is in (a failed send leaves the outbox row PENDING
+    /// for the sweeper). False: another worker wrote first, nothing sent.
+    async fn write_and_say(
+        &self,
+        intent: &OrderIntent,
+        seen_version: u32,
+        p: &Protection,
+        alert: Option<&AlertRecord>,
+        held_delta: Decimal,
+    ) -> Result<bool, StoreError> {
+        if !self.write(intent, seen_version, p, alert, held_delta).await? {
+            return Ok(false);
+        }
+        if let Some(alert) = alert {
+            self.deliver(alert).await?;
+        }
+        Ok(true)
     }
 
     async fn deliver(&self, alert: &AlertRecord) -> Result<(), StoreError> {
