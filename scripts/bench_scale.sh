@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Scale benchmark (not a test): one evaluator run over 100 / 1,000 / 5,000 symbols against a local candle API that
 # answers after 50 ms and admits 100 requests a second (429 over it), and bursts of 100 / 1,000 BUY signals decided
-# by two orchestrator containers against the exchange stand-in (50 ms, 15 create-orders per 100 ms, 42901 over it).
+# by three orchestrator containers against the exchange stand-in (50 ms, 15 create-orders per 100 ms, 42901 over it).
 # Then the cost model (tests/src/cost.rs). Prints the tables, then one key=value line per goal (evaluator, burst,
 # cost). Loopback only; no AWS needed. Release build.
-#   ./scripts/bench_scale.sh [--quick] [--containers N] [--order-budget 7/100ms]
+#   ./scripts/bench_scale.sh [--quick] [--containers N] [--batch N] [--order-budget 5/100ms]
 #     --quick   leaves out the 5,000-symbol run (≈ 2 minutes less)
 set -euo pipefail
 source "$(dirname "$0")/args.sh"

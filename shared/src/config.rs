@@ -74,7 +74,7 @@ pub fn number<T: std::str::FromStr>(
     }
 }
 
-/// A request budget (`90/1s`, `7/100ms`): `default` when unset; an unreadable one, or one above `max` requests per
+/// A request budget (`90/1s`, `5/100ms`): `default` when unset; an unreadable one, or one above `max` requests per
 /// second, is refused by name.
 pub fn budget(
     src: &dyn Source,
@@ -212,9 +212,9 @@ pub struct ExchangeConfig {
     /// Secrets Manager id of `{"api_key", "api_secret"}`.
     pub secret_id: String,
     pub timeout_ms: u64,
-    /// `CREATE_ORDER_BUDGET` (default `7/100ms`): the create-orders this container sends at most. The exchange
-    /// allows 15 per 100 ms per API key; the template runs at most 2 orchestrator containers at once
-    /// (`MaximumConcurrency`), so together they stay at 14 (docs/DESIGN.md §15).
+    /// `CREATE_ORDER_BUDGET` (default `5/100ms`): the create-orders this container sends at most. The exchange
+    /// allows 15 per 100 ms per API key; the template runs at most 3 orchestrator containers at once
+    /// (`MaximumConcurrency`), so together they stay at 15 (docs/DESIGN.md §15).
     pub order_budget: crate::adapters::rate::Budget,
 }
 

@@ -11,6 +11,7 @@ pub mod opcount;
 pub mod openapi;
 pub mod provision;
 pub mod runtime_api;
+pub mod scale;
 pub mod template;
 
 /// Loads the AWS SDK config with the functions' retries and timeouts and the SDK's default chains (the local tools

@@ -5,36 +5,21 @@
 //!   `public/get-candlestick` that answers after 50 ms and admits at most 100 requests in any second per method (429
 //!   over it). The candles are a real hourly window chosen so that every symbol takes two requests (its candles and
 //!   the volume gate's 5-minute candles). Floor: requests ÷ 100 per second.
-//! * **Burst**: 100 / 1,000 BUY signals decided by two orchestrator "containers" (each its own Crypto.com adapter and
-//!   its own create-order budget, 10 messages at a time, as the template's `MaximumConcurrency: 2` and `BatchSize:
-//!   10`) against the exchange stand-in answering after 50 ms and admitting 15 create-orders per 100 ms (42901 over
+//! * **Burst**: 100 / 1,000 BUY signals decided by three orchestrator "containers" (each its own Crypto.com adapter
+//!   and its own create-order budget, 5 messages at a time, as the template's `MaximumConcurrency: 3` and `BatchSize:
+//!   5`) against the exchange stand-in answering after 50 ms and admitting 15 create-orders per 100 ms (42901 over
 //!   it). Floor: signals ÷ 150 per second.
 //!
 //! The stores are in memory (no DynamoDB latency): the figures are the exchange's share of the time. Then the cost
 //! model (`tests::cost`): the DynamoDB requests counted on the wire (pinned by the `costs` integration test) times
 //! list prices.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Utc;
-use futures::future::join_all;
-use rust_decimal::Decimal;
-use shared::adapters::crypto_com::candles::{CryptoComCandles, DEFAULT_BUDGET, PUBLIC_LIMIT};
-use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings, ORDER_BUDGET, ORDER_LIMIT};
+use shared::adapters::crypto_com::candles::DEFAULT_BUDGET;
+use shared::adapters::crypto_com::ORDER_BUDGET;
 use shared::adapters::rate::Budget;
-use shared::adapters::secrets::SecretString;
-use shared::candles::{parse_rows, resample, Candle, Timeframe};
-use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
-use shared::ids::{Side, Symbol};
-use shared::model::{SignalMessage, WatchlistEntry};
-use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
-use tests::exchange::ExchangeStandIn;
-use tests::http::{read_request, write_response};
-
-const LATENCY: Duration = Duration::from_millis(50);
+use tests::scale::{burst, Market};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -42,14 +27,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: bench-scale [--quick] [--containers N] [--order-budget 7/100ms]\n\nThe evaluator at 100/1,000/5,000 symbols and bursts of 100/1,000 signals against rate-limited stand-ins; --quick leaves out the 5,000-symbol run; the burst runs N orchestrator containers (default 2) of that create-order budget each.");
+        println!("usage: bench-scale [--quick] [--containers N] [--batch N] [--order-budget 5/100ms]\n\nThe evaluator at 100/1,000/5,000 symbols and bursts of 100/1,000 signals against rate-limited stand-ins; --quick leaves out the 5,000-symbol run; the burst runs N orchestrator containers (default 3, as the template) of that create-order budget each, taking batches of --batch messages (default 5, as the template).");
         return Ok(());
     }
     let mut rest = args.iter();
     while let Some(a) = rest.next() {
         match a.as_str() {
             "--quick" => {}
-            "--containers" | "--order-budget" if rest.next().is_some() => {}
+            "--containers" | "--order-budget" | "--batch" if rest.next().is_some() => {}
             other => return Err(format!("unknown or incomplete argument {other:?} (see --help)").into()),
         }
     }
@@ -64,7 +49,11 @@ async fn main() -> Result<(), BoxError> {
         Some(b) => b.parse()?,
         None => ORDER_BUDGET,
     };
-    let containers: usize = value("--containers").map_or(Ok(2), |c| c.parse())?;
+    let containers: usize = value("--containers").map_or(Ok(3), |c| c.parse())?;
+    let batch: usize = value("--batch").map_or(Ok(5), |c| c.parse())?;
+    if !(1..=10).contains(&batch) || containers == 0 {
+        return Err("--batch is 1 to 10 (an SQS batch) and --containers at least 1".into());
+    }
     let market = Market::start().await?;
     let concurrency = 8;
     println!("| symbols | requests | run (s) | floor (s) | run ÷ floor | HTTP 429 | peak RSS (MB) |");
@@ -76,6 +65,9 @@ async fn main() -> Result<(), BoxError> {
         vec![100, 1_000, 5_000]
     } {
         let r = market.run(symbols, concurrency).await?;
+        if r.errors > 0 {
+            eprintln!("{symbols} symbols: {} symbols failed (see the log)", r.errors);
+        }
         println!(
             "| {symbols} | {} | {:.2} | {:.2} | {:.3} | {} | {:.0} |",
             r.requests,
@@ -98,7 +90,7 @@ async fn main() -> Result<(), BoxError> {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut burst_line = None;
     for signals in [100, 1_000] {
-        let b = burst(signals, containers, order_budget).await?;
+        let b = burst(signals, containers, batch, order_budget).await?;
         println!(
             "| {signals} | {:.2} | {:.2} | {:.3} | {} | {} | {} | {} |",
             b.decided_s,
@@ -133,7 +125,7 @@ async fn main() -> Result<(), BoxError> {
     }
     if let Some(b) = burst_line {
         println!(
-            "burst signals=1000 decided_s={:.2} floor_s={:.2} http_42901={} doubles={} containers={containers} budget={order_budget}",
+            "burst signals=1000 decided_s={:.2} floor_s={:.2} http_42901={} doubles={} containers={containers} batch={batch} budget={order_budget}",
             b.decided_s, b.floor_s, b.limited, b.doubles
         );
     }
@@ -147,234 +139,6 @@ async fn main() -> Result<(), BoxError> {
             .unwrap_or_default()
     );
     Ok(())
-}
-
-/// The public candle API: a real hourly window (and the 5-minute candles before its end), 50 ms per answer, at most
-/// 100 requests in any second (429 over it).
-struct Market {
-    base: String,
-    served: Arc<AtomicUsize>,
-    limited: Arc<AtomicUsize>,
-    /// Market time: the close of the window's last candle.
-    market_ms: i64,
-}
-
-struct EvaluatorRun {
-    requests: usize,
-    limited: usize,
-    run_s: f64,
-    floor_s: f64,
-}
-
-impl Market {
-    async fn start() -> Result<Market, BoxError> {
-        let five_min = parse_rows(include_str!("../../../data/candles/ETH_BTC-5m.json"))?;
-        let hourly = resample(&five_min, Timeframe::H1);
-        let (served, limited) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let bodies: Arc<Mutex<(String, String)>> = Arc::default();
-        serve(listener, bodies.clone(), served.clone(), limited.clone());
-        let mut market = Market {
-            base,
-            served,
-            limited,
-            market_ms: 0,
-        };
-        // The first window (its last 201 hours, and the 5-minute candles up to its end) that takes two requests.
-        for end in 201..hourly.len() {
-            let window = &hourly[end - 201..end];
-            let market_ms = window[200].open_ms + Timeframe::H1.millis();
-            let five: Vec<&Candle> = five_min.iter().filter(|c| c.open_ms < market_ms).collect();
-            *bodies.lock().map_err(|_| "poisoned")? = (
-                body(window.iter(), "1h"),
-                body(five[five.len().saturating_sub(12)..].iter().copied(), "5m"),
-            );
-            market.market_ms = market_ms;
-            if market.run(1, 1).await?.requests == 2 {
-                return Ok(market);
-            }
-        }
-        Err("no window of the shipped candles takes two requests".into())
-    }
-
-    async fn run(&self, symbols: usize, concurrency: usize) -> Result<EvaluatorRun, BoxError> {
-        let entries: Vec<WatchlistEntry> = (0..symbols)
-            .map(|i| Symbol::parse(&format!("S{i:04}_USDT")).map(WatchlistEntry::new))
-            .collect::<Result<_, _>>()?;
-        let store = MemoryStore::with_watchlist(entries);
-        let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
-        let clock = ManualClock::new(Utc::now(), self.market_ms);
-        let candles = CryptoComCandles::with_budget(self.base.clone(), Duration::from_secs(10), DEFAULT_BUDGET)?;
-        let ev = evaluator::handler::Evaluator {
-            concurrency,
-            ..evaluator::handler::Evaluator::over(&store, &queue, &candles, &clock, &notifier)
-        };
-        self.served.store(0, Ordering::SeqCst);
-        self.limited.store(0, Ordering::SeqCst);
-        let t = Instant::now();
-        let summary = ev.run().await?;
-        let run_s = t.elapsed().as_secs_f64();
-        let requests = self.served.load(Ordering::SeqCst) + self.limited.load(Ordering::SeqCst);
-        if summary.errors > 0 {
-            eprintln!("{symbols} symbols: {} symbols failed (see the log)", summary.errors);
-        }
-        Ok(EvaluatorRun {
-            requests,
-            limited: self.limited.load(Ordering::SeqCst),
-            run_s,
-            // The work the run needs: the requests served (a 429 asked again is counted once).
-            floor_s: self.served.load(Ordering::SeqCst) as f64 / PUBLIC_LIMIT.per_second_f64(),
-        })
-    }
-}
-
-fn body<'a>(candles: impl Iterator<Item = &'a Candle>, interval: &str) -> String {
-    let rows: Vec<serde_json::Value> = candles
-        .map(|c| {
-            serde_json::json!({ "o": c.open.to_string(), "h": c.high.to_string(), "l": c.low.to_string(),
-            "c": c.close.to_string(), "v": c.volume.to_string(), "t": c.open_ms })
-        })
-        .collect();
-    serde_json::json!({ "code": 0, "result": { "interval": interval, "data": rows } }).to_string()
-}
-
-/// Answers get-candlestick by its `timeframe` after [`LATENCY`]; the 101st request within a second gets a 429.
-fn serve(
-    listener: tokio::net::TcpListener,
-    bodies: Arc<Mutex<(String, String)>>,
-    served: Arc<AtomicUsize>,
-    limited: Arc<AtomicUsize>,
-) {
-    let arrivals: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let (bodies, served, limited, arrivals) =
-                (bodies.clone(), served.clone(), limited.clone(), arrivals.clone());
-            tokio::spawn(async move {
-                let Ok(Some(req)) = read_request(&mut stream).await else {
-                    return;
-                };
-                let admitted = arrivals.lock().is_ok_and(|mut a| {
-                    let now = Instant::now();
-                    while a.front().is_some_and(|t| now.duration_since(*t) >= PUBLIC_LIMIT.window) {
-                        a.pop_front();
-                    }
-                    let ok = a.len() < PUBLIC_LIMIT.count;
-                    if ok {
-                        a.push_back(now);
-                    }
-                    ok
-                });
-                tokio::time::sleep(LATENCY).await;
-                if !admitted {
-                    limited.fetch_add(1, Ordering::SeqCst);
-                    let _ = write_response(&mut stream, 429, br#"{"code":42901,"message":"TOO_MANY_REQUESTS"}"#).await;
-                    return;
-                }
-                served.fetch_add(1, Ordering::SeqCst);
-                let five = req.query().iter().any(|(k, v)| k == "timeframe" && v == "5m");
-                let text = bodies
-                    .lock()
-                    .map(|b| if five { b.1.clone() } else { b.0.clone() })
-                    .unwrap_or_default();
-                let _ = write_response(&mut stream, 200, text.as_bytes()).await;
-            });
-        }
-    });
-}
-
-struct Burst {
-    decided_s: f64,
-    floor_s: f64,
-    orders: usize,
-    limited: usize,
-    redelivered: usize,
-    doubles: usize,
-}
-
-/// `signals` BUY signals decided by two orchestrator containers over one queue, against the rate-limited stand-in.
-async fn burst(signals: usize, containers: usize, budget: Budget) -> Result<Burst, BoxError> {
-    let stand_in = ExchangeStandIn::start().await?;
-    stand_in.set_latency(LATENCY);
-    stand_in.limit_orders(ORDER_LIMIT.count, ORDER_LIMIT.window);
-    let store = MemoryStore::default();
-    // A burst this size is over the default daily notional cap: the operator raised it (`/limits`).
-    let control = shared::risk::Control {
-        limits: shared::risk::RiskLimits::default(),
-        ..shared::risk::Control::default()
-    };
-    shared::ports::ControlStore::replace_control(&store, 0, &control).await?;
-    let clock = ManualClock::new(Utc::now(), 0);
-    let sym = Symbol::parse("ETH_USDT")?;
-    let queue: Mutex<VecDeque<SignalMessage>> = Mutex::default();
-    for i in 0..signals {
-        let s = shared::fakes::sent_signal(&sym, Side::Buy, 1_000 + i as i64, Decimal::from(2_000), Utc::now());
-        store.insert_signal(s.clone());
-        queue.lock().map_err(|_| "poisoned")?.push_back(s.to_message());
-    }
-    let settings = OrchestratorSettings {
-        mode: ExecutionMode::Live,
-        ..OrchestratorSettings::default()
-    };
-    let containers: Vec<CryptoCom> = (0..containers)
-        .map(|_| adapter(&stand_in.url, budget))
-        .collect::<Result<_, _>>()?;
-    let guard = shared::risk::ControlCache::default();
-    let redelivered = AtomicUsize::new(0);
-    let t = Instant::now();
-    join_all(containers.iter().map(|ex| {
-        let orch = Orchestrator::over(&store, &guard, ex, &clock, settings);
-        let (queue, redelivered) = (&queue, &redelivered);
-        async move {
-            loop {
-                let batch: Vec<SignalMessage> = match queue.lock() {
-                    Ok(mut q) => (0..10).map_while(|_| q.pop_front()).collect(),
-                    Err(_) => return,
-                };
-                if batch.is_empty() {
-                    return;
-                }
-                let outcomes = join_all(batch.iter().map(|m| orch.process(m))).await;
-                for (m, o) in batch.into_iter().zip(outcomes) {
-                    if !matches!(o, Ok(Outcome::Decided(..))) {
-                        redelivered.fetch_add(1, Ordering::SeqCst);
-                        if let Ok(mut q) = queue.lock() {
-                            q.push_back(m);
-                        }
-                    }
-                }
-            }
-        }
-    }))
-    .await;
-    let decided_s = t.elapsed().as_secs_f64();
-    let calls = stand_in.calls();
-    let accepted = calls.get("private/create-order accepted").copied().unwrap_or(0);
-    Ok(Burst {
-        decided_s,
-        floor_s: signals as f64 / ORDER_LIMIT.per_second_f64(),
-        orders: accepted,
-        limited: calls.get("private/create-order rate limited").copied().unwrap_or(0),
-        redelivered: redelivered.load(Ordering::SeqCst),
-        doubles: stand_in.orders().len().saturating_sub(signals) + accepted.saturating_sub(signals),
-    })
-}
-
-fn adapter(url: &str, order_budget: Budget) -> Result<CryptoCom, BoxError> {
-    Ok(CryptoCom::new(
-        CryptoComSettings {
-            base_url: url.to_string(),
-            timeout: Duration::from_secs(10),
-            rate_limit_retries: 3,
-            backoff: Duration::from_millis(200),
-            order_budget,
-        },
-        Credentials {
-            api_key: SecretString::new(tests::exchange::API_KEY.into()),
-            api_secret: SecretString::new(tests::exchange::API_SECRET.into()),
-        },
-    )?)
 }
 
 /// The process's peak resident memory (VmHWM), in MB; 0 where /proc is not there.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::adapters::http::{self, ClientError};
-use crate::adapters::rate::{Budget, RateLimiter};
+use crate::adapters::rate::{Budget, Pace, RateLimiter};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -39,7 +39,7 @@ impl CryptoComCandles {
         Ok(Self {
             http: http::client(timeout)?,
             base_url,
-            limiter: RateLimiter::new(budget),
+            limiter: RateLimiter::new(budget, Pace::Spaced),
         })
     }
 }

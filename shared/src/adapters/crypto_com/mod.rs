@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::http::{self, ClientError};
-use crate::adapters::rate::{Budget, RateLimiter};
+use crate::adapters::rate::{Budget, Pace, RateLimiter};
 
 pub mod candles;
 pub mod classify;
@@ -78,9 +78,10 @@ pub const ORDER_LIMIT: Budget = Budget {
     count: 15,
     window: Duration::from_millis(100),
 };
-/// One container's default share: 7 per 100 ms, two containers at once (the template's `MaximumConcurrency`).
+/// One container's default share: 5 per 100 ms, three containers at once (the template's `MaximumConcurrency`) and
+/// batches of 5 (its `BatchSize`), so a batch goes in one window.
 pub const ORDER_BUDGET: Budget = Budget {
-    count: 7,
+    count: 5,
     window: Duration::from_millis(100),
 };
 
@@ -273,7 +274,7 @@ impl CryptoCom {
     pub fn new(settings: CryptoComSettings, creds: Credentials) -> Result<Self, ClientError> {
         let http = http::client(settings.timeout)?;
         let tickers = UsdTickers::with_client(http.clone(), &settings.base_url);
-        let orders = RateLimiter::new(settings.order_budget);
+        let orders = RateLimiter::new(settings.order_budget, Pace::Burst);
         Ok(Self {
             http,
             settings,
