@@ -7,12 +7,14 @@ pub mod esm;
 pub mod exchange;
 pub mod faults;
 pub mod http;
+pub mod measure;
 pub mod opcount;
 pub mod openapi;
 pub mod provision;
 pub mod runtime_api;
 pub mod scale;
 pub mod template;
+pub mod tls;
 
 /// Loads the AWS SDK config with the functions' retries and timeouts and the SDK's default chains (the local tools
 /// also run against a deployment); endpoints come from the standard `AWS_ENDPOINT_URL*` variables.

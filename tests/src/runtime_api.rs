@@ -5,6 +5,9 @@
 //! runtime waits ≈40 ms on Nagle's algorithm and delayed ACKs.
 
 use std::collections::HashMap;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chrono::Utc;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -242,4 +245,29 @@ pub fn workspace_binary(name: &str) -> std::path::PathBuf {
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     profile_dir.join(name)
+}
+
+/// An SQS event as Lambda's event source mapping hands it to a function: one record per body.
+pub fn sqs_event(bodies: &[String]) -> Vec<u8> {
+    let mut event = SqsEvent::default();
+    for (i, body) in bodies.iter().enumerate() {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(format!("m-{i}-{}", body.len()));
+        m.receipt_handle = Some("handle".into());
+        m.body = Some(body.clone());
+        m.md5_of_body = Some(String::new());
+        m.event_source = Some("aws:sqs".into());
+        m.event_source_arn = Some("arn:aws:sqs:eu-west-1:123456789012:signals".into());
+        m.aws_region = Some("eu-west-1".into());
+        m.attributes.insert("ApproximateReceiveCount".into(), "1".into());
+        m.attributes
+            .insert("SentTimestamp".into(), Utc::now().timestamp_millis().to_string());
+        m.attributes.insert("SenderId".into(), "bench".into());
+        m.attributes.insert(
+            "ApproximateFirstReceiveTimestamp".into(),
+            Utc::now().timestamp_millis().to_string(),
+        );
+        event.records.push(m);
+    }
+    serde_json::to_vec(&event).unwrap_or_default()
 }

@@ -1,6 +1,6 @@
 //! The orchestrator's configuration (docs/DESIGN.md §9), read once at init.
 
-use shared::config::{number, ConfigError, Source, TableNames, TelegramConfig, TradingConfig};
+use shared::config::{flag, number, ConfigError, Source, TableNames, TelegramConfig, TradingConfig};
 
 #[derive(Debug, Clone)]
 pub struct OrchestratorConfig {
@@ -12,6 +12,9 @@ pub struct OrchestratorConfig {
     pub settle_ms: i64,
     pub quantity_decimals: u32,
     pub max_signal_age_ms: i64,
+    /// `WARM_UP_AT_INIT` (default on): read the control row at init, which the first signal needs anyway, so the
+    /// DynamoDB connection and its TLS handshake are made before the first event (docs/DESIGN.md §12).
+    pub warm_up: bool,
 }
 
 impl OrchestratorConfig {
@@ -32,6 +35,7 @@ impl OrchestratorConfig {
             settle_ms,
             quantity_decimals: number(src, "QUANTITY_DECIMALS", 8u32, |d| *d <= 18)?,
             max_signal_age_ms: number(src, "MAX_SIGNAL_AGE_SECONDS", 900i64, |s| (10..=86_400).contains(s))? * 1000,
+            warm_up: flag(src, "WARM_UP_AT_INIT", true),
         })
     }
 }

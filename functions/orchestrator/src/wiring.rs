@@ -34,14 +34,23 @@ impl Deps {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, BoxError> {
         let secrets = aws_sdk_secretsmanager::Client::new(aws);
-        let (notifier, exchange) =
-            exchange::with_notifier(&secrets, &config.telegram, &config.trading, clock.clone()).await?;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone());
+        let guard = ControlCache::default();
+        let ((notifier, exchange), ()) = tokio::try_join!(
+            exchange::with_notifier(&secrets, &config.telegram, &config.trading, clock.clone()),
+            async {
+                if config.warm_up {
+                    warm_up(&store, &guard).await;
+                }
+                Ok(())
+            }
+        )?;
         Ok(Self {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), config.tables.clone()),
+            store,
             exchange,
             notifier,
             clock,
-            guard: ControlCache::default(),
+            guard,
             config,
         })
     }
@@ -68,5 +77,15 @@ impl Deps {
                 ..OrchestratorSettings::default()
             },
         )
+    }
+}
+
+/// Reads the control row into the container's cache at init, beside the secrets: the first signal's claim needs it,
+/// and reading it now makes the DynamoDB connection (its TLS handshake) before the first event instead of during
+/// it. A failure is only logged: the first signal reads the row again, as without the warm-up.
+async fn warm_up(store: &DynamoStore, guard: &ControlCache) {
+    match shared::ports::ControlStore::control(store).await {
+        Ok(control) => guard.set(control),
+        Err(e) => tracing::warn!(error = %e, "control row not read at init; the first signal reads it"),
     }
 }

@@ -15,6 +15,7 @@
 //! * **TLS roots compiled in**: the five roots AWS endpoints chain to ([`AWS_ROOTS_PEM`]) instead of the platform
 //!   store, which the SDK's default client reads from disk at every cold start (a directory of files on some
 //!   systems). The Telegram and Crypto.com clients (reqwest, `http.rs`) trust Mozilla's whole list, compiled in.
+//!   `TEST_CA_FILE` adds test-only authorities to both, and only beside a local endpoint ([`test_ca_pem`]).
 //! * **Not retried by the SDK, on purpose**: conditional-check failures (answers, not faults) and
 //!   `TransactionCanceledException` with `TransactionConflict`, which the claim retries itself, a few times with
 //!   jitter (`dynamodb::claim_transaction`). A retried write whose first attempt was applied but whose answer was
@@ -66,9 +67,40 @@ pub fn timeout_config() -> TimeoutConfig {
 const AWS_ROOTS_PEM: &str = include_str!("aws-roots.pem");
 
 fn trust_store() -> TrustStore {
-    TrustStore::empty()
+    let store = TrustStore::empty()
         .with_native_roots(false)
-        .with_pem_certificate(AWS_ROOTS_PEM)
+        .with_pem_certificate(AWS_ROOTS_PEM);
+    match test_ca_pem() {
+        Some(pem) => store.with_pem_certificate(pem),
+        None => store,
+    }
+}
+
+/// The test setting `TEST_CA_FILE`: a PEM file of certificate authorities trusted beside the compiled-in roots, by
+/// the SDK's client and by the Crypto.com and Telegram client (`http.rs`) — a local TLS-terminating proxy's CA, so
+/// a function can be measured with every endpoint behind TLS (docs/PERFORMANCE.md, "Cold start over TLS"). Honoured
+/// only while `AWS_ENDPOINT_URL` is on this machine ([`local_endpoint`]): beside a real endpoint it is ignored with
+/// a warning, so it can never widen what a deployed function trusts. Read once, at the first client built (init).
+pub fn test_ca_pem() -> Option<&'static str> {
+    static PEM: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PEM.get_or_init(|| {
+        let path = env_var("TEST_CA_FILE")?;
+        if !local_endpoint() {
+            tracing::warn!(path, "TEST_CA_FILE ignored: AWS_ENDPOINT_URL is not a local endpoint");
+            return None;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(pem) => {
+                tracing::info!(path, "trusting the test CA of TEST_CA_FILE (a local endpoint)");
+                Some(pem)
+            }
+            Err(e) => {
+                tracing::warn!(path, error = %e, "TEST_CA_FILE unreadable; not trusted");
+                None
+            }
+        }
+    })
+    .as_deref()
 }
 
 /// The SDK's HTTPS client over the compiled-in roots; `None` (not expected: the list is fixed at build time) leaves
@@ -122,13 +154,21 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// `AWS_ENDPOINT_URL` is on this machine (the local emulator): no AWS account is ever behind it.
+/// `AWS_ENDPOINT_URL` is on this machine (the local emulator, or a TLS proxy in front of it): no AWS account is
+/// ever behind it.
 pub fn local_endpoint() -> bool {
-    env_var("AWS_ENDPOINT_URL").is_some_and(|url| {
-        ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
-            .iter()
-            .any(|local| url.starts_with(local))
-    })
+    env_var("AWS_ENDPOINT_URL").is_some_and(|url| is_local(&url))
+}
+
+/// `url` names this machine, over HTTP or HTTPS, with a port.
+pub fn is_local(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or_default();
+    ["127.0.0.1:", "localhost:", "[::1]:"]
+        .iter()
+        .any(|local| rest.starts_with(local))
 }
 
 /// The region a local endpoint is used in when the environment names none.
@@ -181,6 +221,22 @@ mod tests {
     use rustls::pki_types::CertificateDer;
 
     use super::*;
+
+    #[test]
+    fn only_this_machine_is_local() {
+        for url in ["http://127.0.0.1:4566", "https://localhost:8443", "http://[::1]:4566"] {
+            assert!(is_local(url), "{url}");
+        }
+        for url in [
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "https://localhost.example.com:443",
+            "http://127.0.0.1.example.com:80",
+            "ftp://127.0.0.1:21",
+            "",
+        ] {
+            assert!(!is_local(url), "{url}");
+        }
+    }
 
     #[test]
     fn the_aws_roots_are_the_five_amazon_trust_services_roots_of_the_mozilla_list() {

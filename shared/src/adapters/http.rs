@@ -22,9 +22,16 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
     Ok(builder()?.timeout(timeout).build()?)
 }
 
-/// The builder behind [`client`], for callers that set more (the local tools).
+/// The builder behind [`client`], for callers that set more (the local tools). Trusts the test CA of
+/// `TEST_CA_FILE` too, beside a local endpoint only (`aws::test_ca_pem`).
 pub fn builder() -> Result<reqwest::ClientBuilder, ClientError> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = crate::adapters::aws::test_ca_pem() {
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()).flatten() {
+            roots.add(cert)?;
+        }
+    }
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)

@@ -9,13 +9,13 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::Utc;
 use rust_decimal::Decimal;
 use shared::ids::{Side, Symbol};
 use shared::ports::SignalStore;
 use tests::faults::{FaultPlan, FaultProxy};
-use tests::runtime_api::{function_env, shipped_candles, Function, Invocation, RuntimeApi};
+use tests::measure::{cpu_ns, median, ms, stats, vm_hwm_kb};
+use tests::runtime_api::{function_env, shipped_candles, sqs_event, Function, Invocation, RuntimeApi};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -260,30 +260,6 @@ async fn signal_event(
     Ok(sqs_event(&[s.to_message().to_json()]))
 }
 
-fn sqs_event(bodies: &[String]) -> Vec<u8> {
-    let mut event = SqsEvent::default();
-    for (i, body) in bodies.iter().enumerate() {
-        let mut m = SqsMessage::default();
-        m.message_id = Some(format!("m-{i}-{}", body.len()));
-        m.receipt_handle = Some("handle".into());
-        m.body = Some(body.clone());
-        m.md5_of_body = Some(String::new());
-        m.event_source = Some("aws:sqs".into());
-        m.event_source_arn = Some("arn:aws:sqs:eu-west-1:123456789012:signals".into());
-        m.aws_region = Some("eu-west-1".into());
-        m.attributes.insert("ApproximateReceiveCount".into(), "1".into());
-        m.attributes
-            .insert("SentTimestamp".into(), Utc::now().timestamp_millis().to_string());
-        m.attributes.insert("SenderId".into(), "bench".into());
-        m.attributes.insert(
-            "ApproximateFirstReceiveTimestamp".into(),
-            Utc::now().timestamp_millis().to_string(),
-        );
-        event.records.push(m);
-    }
-    serde_json::to_vec(&event).unwrap_or_default()
-}
-
 /// DynamoDB requests per signal, counted on the wire by a pass-through proxy, for each path of the orchestrator.
 async fn requests_per_signal(
     args: &Args,
@@ -491,42 +467,4 @@ async fn create_peer_table(aws: &aws_config::SdkConfig, name: &str) -> Result<()
         .send()
         .await?;
     Ok(())
-}
-
-/// Time on CPU of all the process's threads so far (`/proc/PID/task/*/schedstat`, nanoseconds).
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
-        .sum()
-}
-
-/// Peak resident set size so far (`VmHWM`, kB).
-fn vm_hwm_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-fn stats(v: &[f64], decimals: usize) -> String {
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{min:.decimals$} / {:.decimals$} / {max:.decimals$}", median(v))
 }

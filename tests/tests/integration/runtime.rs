@@ -238,3 +238,64 @@ async fn the_authorizer_binary_admits_the_right_key_only() {
     let refused = response(api.invoke(wrong.to_string().as_bytes(), WAIT).await.unwrap());
     assert_eq!(refused, serde_json::json!({ "isAuthorized": false }));
 }
+
+/// Every AWS endpoint behind TLS (a local proxy in front of the emulator, its CA made for this test): the
+/// orchestrator that trusts the CA through `TEST_CA_FILE` places a fresh signal's order over TLS; one that does not
+/// trust it fails its cold start on the certificate, never falling back to plain HTTP.
+#[tokio::test]
+async fn the_orchestrator_over_tls_trusts_the_test_ca_and_no_unknown_one() {
+    use tests::tls::{Keys, TestCa, TlsProxy};
+    let env = TestEnv::new("rttls").await;
+    let ca = TestCa::generate(Keys::Ecdsa).unwrap();
+    let ca_file = ca.write_root("rttls-ca").unwrap();
+    let proxy = TlsProxy::start(&ca, &std::env::var("AWS_ENDPOINT_URL").unwrap())
+        .await
+        .unwrap();
+    let sym = Symbol::parse("ETH_BTC").unwrap();
+    let signal = shared::fakes::sent_signal(
+        &sym,
+        Side::Buy,
+        1_700_000_000_000,
+        Decimal::new(921, 4),
+        chrono::Utc::now(),
+    );
+    env.store().put_new(&signal).await.unwrap();
+    let over_tls = [
+        ("AWS_ENDPOINT_URL", proxy.url.clone()),
+        ("PAPER_USD_PRICES", "BTC=12000".to_string()),
+        ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".to_string()),
+    ];
+
+    let mut trusting = over_tls.to_vec();
+    trusting.push(("TEST_CA_FILE", ca_file.display().to_string()));
+    let (api, _f) = start("orchestrator", &env, &trusting).await;
+    let answer = response(
+        api.invoke(&tests::runtime_api::sqs_event(&[signal.to_message().to_json()]), WAIT)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        answer["batchItemFailures"].as_array().map(Vec::len),
+        Some(0),
+        "{answer}"
+    );
+    let row = env
+        .store()
+        .get_signals(std::slice::from_ref(&signal.signal_id))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(row.decision.unwrap().reason_code, shared::model::ReasonCode::ExecOrderPlaced);
+    assert!(proxy.handshakes() >= 1);
+
+    let (_api, mut f) = start("orchestrator", &env, &over_tls).await;
+    let status = f.exited_within(WAIT).await.expect("the bootstrap exits");
+    assert!(!status.success());
+    let log = std::fs::read_to_string(log_path("orchestrator")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("cold start failed") && l.to_lowercase().contains("certificate")),
+        "{log}"
+    );
+    let _ = std::fs::remove_file(ca_file);
+}
