@@ -90,11 +90,12 @@ impl TestCa {
 /// A TLS-terminating HTTP/1.1 proxy on 127.0.0.1: each request is answered on its client's kept-alive TLS connection
 /// and forwarded, in plain, to `upstream`. Kept alive as an AWS endpoint keeps it, even though the emulator closes
 /// every connection after its answer (a byte-level proxy would make each request a new handshake: 7 in one cold
-/// start). Counts the handshakes it completed. Stops with the runtime.
+/// start). Counts the handshakes it completed and the requests it forwarded. Stops with the runtime.
 pub struct TlsProxy {
     /// `https://localhost:PORT`.
     pub url: String,
     handshakes: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
 }
 
 type Reply = hyper::Response<Full<Bytes>>;
@@ -107,31 +108,48 @@ impl TlsProxy {
         let client = shared::adapters::http::client(std::time::Duration::from_secs(60))?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("https://localhost:{}", listener.local_addr()?.port());
-        let handshakes = Arc::new(AtomicUsize::new(0));
-        let counted = handshakes.clone();
+        let (handshakes, requests) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (counted, asked) = (handshakes.clone(), requests.clone());
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, upstream, client, counted) =
-                    (acceptor.clone(), upstream.clone(), client.clone(), counted.clone());
+                let (acceptor, upstream, client, counted, asked) = (
+                    acceptor.clone(),
+                    upstream.clone(),
+                    client.clone(),
+                    counted.clone(),
+                    asked.clone(),
+                );
                 tokio::spawn(async move {
                     let _ = tcp.set_nodelay(true);
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
                     counted.fetch_add(1, Ordering::SeqCst);
-                    let service = hyper::service::service_fn(move |req| forward(client.clone(), upstream.clone(), req));
+                    let service = hyper::service::service_fn(move |req| {
+                        asked.fetch_add(1, Ordering::SeqCst);
+                        forward(client.clone(), upstream.clone(), req)
+                    });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                         .await;
                 });
             }
         });
-        Ok(TlsProxy { url, handshakes })
+        Ok(TlsProxy {
+            url,
+            handshakes,
+            requests,
+        })
     }
 
     /// TLS handshakes completed so far.
     pub fn handshakes(&self) -> usize {
         self.handshakes.load(Ordering::SeqCst)
+    }
+
+    /// Requests forwarded so far (one round trip each).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
     }
 }
 

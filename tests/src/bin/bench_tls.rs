@@ -65,6 +65,9 @@ struct Samples {
     cold_ms: Vec<f64>,
     cpu_ms: Vec<f64>,
     handshakes: Vec<f64>,
+    /// The next signal's invocation, warm, and its requests through the proxy (TLS only).
+    warm_ms: Vec<f64>,
+    warm_requests: Vec<f64>,
 }
 
 #[tokio::main]
@@ -124,6 +127,8 @@ async fn run() -> Result<(), BoxError> {
             };
             candle += 3_600_000;
             let event = signal_event(&store, candle).await?;
+            candle += 3_600_000;
+            let next = signal_event(&store, candle).await?;
             let mut vars = function_env(&env.p);
             vars.push(("PAPER_USD_PRICES", "BTC=12000".into()));
             vars.push(("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".into()));
@@ -133,8 +138,15 @@ async fn run() -> Result<(), BoxError> {
                 vars.push(("TEST_CA_FILE", ca_file.display().to_string()));
             }
             let before = proxy.handshakes();
-            measure(&orchestrator, cgroup.as_deref(), &vars, &event, out).await?;
+            let (api, _f) = cold_start(&orchestrator, cgroup.as_deref(), &vars, &event, out).await?;
             out.handshakes.push((proxy.handshakes() - before) as f64);
+            let asked = proxy.requests();
+            let t = Instant::now();
+            answered(api.invoke(&next, WAIT).await?)?;
+            out.warm_ms.push(ms(t.elapsed()));
+            if v.tls {
+                out.warm_requests.push((proxy.requests() - asked) as f64);
+            }
         }
     }
     let _ = std::fs::remove_file(&ca_file);
@@ -152,14 +164,15 @@ fn default_bin_dir() -> PathBuf {
     target.join("release")
 }
 
-/// One cold start: the process in `cgroup` (its CPU share) from its first instruction, one event, its answer.
-async fn measure(
+/// One cold start: the process in `cgroup` (its CPU share) from its first instruction, one event, its answer. The
+/// container stays up for the caller's warm invocation.
+async fn cold_start(
     binary: &Path,
     cgroup: Option<&Path>,
     vars: &[(&'static str, String)],
     event: &[u8],
     out: &mut Samples,
-) -> Result<(), BoxError> {
+) -> Result<(RuntimeApi, Function), BoxError> {
     let api = RuntimeApi::start().await?;
     let command = match cgroup {
         // The shell joins the cgroup, then becomes the function: its every instruction is under the quota.
@@ -175,17 +188,22 @@ async fn measure(
     let log = std::env::temp_dir().join("bench-coldstart-tls.log");
     let started = Instant::now();
     let f = Function::spawn(command, &api, "orchestrator", vars, &log)?;
-    match api.invoke(event, WAIT).await? {
-        Invocation::Response(_) => {}
-        other => return Err(format!("orchestrator: {other:?} (its log: {})", log.display()).into()),
-    }
+    answered(api.invoke(event, WAIT).await?).map_err(|e| format!("{e} (its log: {})", log.display()))?;
     let cold = started.elapsed();
     let init = api.first_poll().map(|t| t - started).ok_or("no GET /next recorded")?;
     out.init_ms.push(ms(init));
     out.first_event_ms.push(ms(cold - init));
     out.cold_ms.push(ms(cold));
     out.cpu_ms.push(cpu_ns(f.pid()) as f64 / 1e6);
-    Ok(())
+    Ok((api, f))
+}
+
+/// The event was answered, with no record failed.
+fn answered(outcome: Invocation) -> Result<(), BoxError> {
+    match outcome {
+        Invocation::Response(r) if r["batchItemFailures"].as_array().is_some_and(Vec::is_empty) => Ok(()),
+        other => Err(format!("orchestrator: {other:?}").into()),
+    }
 }
 
 /// A fresh signal row and an SQS event carrying it.
@@ -253,9 +271,9 @@ fn print(variants: &[Variant], samples: &[Samples], measured_shares: bool) {
             "CPU shares MODELLED from the whole-CPU runs (no cgroup here)"
         }
     );
-    println!("| endpoints | CPU share | warm-up at init | init: spawn → first GET /next (ms) | first event (ms) | cold start: spawn → first response (ms) | CPU (ms) | TLS handshakes |");
-    println!("|---|---|---|---|---|---|---|---|");
-    let mut line = None;
+    println!("| endpoints | CPU share | warm-up at init | init: spawn → first GET /next (ms) | first event (ms) | cold start: spawn → first response (ms) | CPU (ms) | TLS handshakes | next event, warm (ms) | its requests |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let (mut line, mut warm) = (None, None);
     for (v, s) in variants.iter().zip(samples) {
         let modelled;
         let s = if s.cold_ms.is_empty() {
@@ -276,22 +294,29 @@ fn print(variants: &[Variant], samples: &[Samples], measured_shares: bool) {
                 cold_ms: grow(&whole.cold_ms, &whole.cpu_ms),
                 cpu_ms: whole.cpu_ms.clone(),
                 handshakes: whole.handshakes.clone(),
+                warm_ms: vec![],
+                warm_requests: vec![],
             };
             &modelled
         } else {
             s
         };
         println!(
-            "{} {} | {} | {} | {} | {} |",
+            "{} {} | {} | {} | {} | {} | {} | {} |",
             v.label(),
             stats(&s.init_ms, 1),
             stats(&s.first_event_ms, 1),
             stats(&s.cold_ms, 1),
             stats(&s.cpu_ms, 1),
-            stats(&s.handshakes, 1)
+            stats(&s.handshakes, 1),
+            stats(&s.warm_ms, 1),
+            stats(&s.warm_requests, 0)
         );
         if v.tls && v.warm_up && v.memory_mb == Some(128) {
             line = Some(median(&s.cold_ms));
+        }
+        if v.tls && v.warm_up && v.memory_mb.is_none() {
+            warm = Some((median(&s.warm_requests), median(&s.warm_ms)));
         }
     }
     println!();
@@ -299,6 +324,12 @@ fn print(variants: &[Variant], samples: &[Samples], measured_shares: bool) {
         println!(
             "cold_start tls=on cpu_share_mb=128 first_response_ms={ms:.1} warm_up=on measured={}",
             if measured_shares { "cgroup" } else { "model" }
+        );
+    }
+    if let Some((requests, ms)) = warm {
+        // No like-for-like peer yet: the Python peer of ./scripts/bench.sh does less (docs/PERFORMANCE.md).
+        println!(
+            "warm round_trips={requests:.0} latency_ms={ms:.1} peer_latency_ms=not-measured tls=on cpu_share=whole"
         );
     }
 }

@@ -285,7 +285,10 @@ async fn the_orchestrator_over_tls_trusts_the_test_ca_and_no_unknown_one() {
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(row.decision.unwrap().reason_code, shared::model::ReasonCode::ExecOrderPlaced);
+    assert_eq!(
+        row.decision.unwrap().reason_code,
+        shared::model::ReasonCode::ExecOrderPlaced
+    );
     assert!(proxy.handshakes() >= 1);
 
     let (_api, mut f) = start("orchestrator", &env, &over_tls).await;
