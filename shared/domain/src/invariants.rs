@@ -1145,10 +1145,13 @@ mod tests {
         assert_eq!(served["violations"][0]["violation"], "GHOST_ORDER");
         let emf = emf_document("NS", &r, 1);
         assert_eq!(emf["InFlight"], 1);
-        assert_eq!(
-            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            5 + ViolationType::ALL.len()
-        );
+        // Every count is in the line; only the ones not zero are metrics (SentSignals and InFlight here).
+        for v in ViolationType::ALL {
+            assert_eq!(emf[v.metric()], 0, "{}", v.metric());
+        }
+        assert_eq!(crate::metrics::declared(&emf), ["SentSignals", "InFlight"]);
+        let ghosts = emf_document("NS", &with_ghost, 1);
+        assert!(crate::metrics::declared(&ghosts).contains(&"GhostOrders"));
         assert!(
             emf.get("DuplicateIntent").is_none(),
             "a count that cannot move is not a metric"

@@ -127,10 +127,10 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         ("UndeliveredMessages", c.undelivered_messages),
     ] {
         assert_eq!(emf[metric].as_u64(), Some(want as u64), "{metric}");
-        let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-        assert!(
-            declared.iter().any(|m| m["Name"] == metric),
-            "{metric} is declared as a metric"
+        assert_eq!(
+            shared::metrics::declared(&emf).contains(&metric),
+            want > 0,
+            "{metric} is a metric when it is not zero, and only then"
         );
     }
     assert_eq!(
