@@ -46,6 +46,17 @@ fn log_path(name: &str) -> PathBuf {
     ))
 }
 
+/// The reason code of the signal row's decision (the test fails if it has none).
+async fn decided(env: &TestEnv, signal: &shared::model::SignalRecord) -> shared::model::ReasonCode {
+    let row = env
+        .store()
+        .get_signals(std::slice::from_ref(&signal.signal_id))
+        .await
+        .unwrap()
+        .remove(0);
+    row.decision.expect("a decision").reason_code
+}
+
 fn response(outcome: Invocation) -> serde_json::Value {
     match outcome {
         Invocation::Response(v) => v,
@@ -79,16 +90,7 @@ async fn the_orchestrator_binary_answers_sqs_batches_with_partial_failures() {
             .unwrap(),
     );
     assert_eq!(second["batchItemFailures"].as_array().unwrap().len(), 1, "{second}");
-    let row = env
-        .store()
-        .get_signals(std::slice::from_ref(&signal.signal_id))
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!(
-        row.decision.unwrap().reason_code,
-        shared::model::ReasonCode::StaleSignal
-    );
+    assert_eq!(decided(&env, &signal).await, shared::model::ReasonCode::StaleSignal);
 }
 
 #[tokio::test]
@@ -279,16 +281,7 @@ async fn the_orchestrator_over_tls_trusts_the_test_ca_and_no_unknown_one() {
         Some(0),
         "{answer}"
     );
-    let row = env
-        .store()
-        .get_signals(std::slice::from_ref(&signal.signal_id))
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!(
-        row.decision.unwrap().reason_code,
-        shared::model::ReasonCode::ExecOrderPlaced
-    );
+    assert_eq!(decided(&env, &signal).await, shared::model::ReasonCode::ExecOrderPlaced);
     assert!(proxy.handshakes() >= 1);
 
     let (_api, mut f) = start("orchestrator", &env, &over_tls).await;
