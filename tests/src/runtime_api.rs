@@ -247,6 +247,38 @@ pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     profile_dir.join(name)
 }
 
+/// A fresh ETH_BTC BUY signal for the benches (`record`: its row written, as the evaluator does; a peer with its
+/// own table needs none) and an SQS event carrying it. It asks for no ORDER PLACED message.
+pub async fn signal_event(
+    store: &shared::adapters::dynamodb::DynamoStore,
+    candle: i64,
+    record: bool,
+) -> Result<Vec<u8>, shared::ports::BoxError> {
+    use shared::ports::SignalStore;
+    let sym = shared::ids::Symbol::parse("ETH_BTC")?;
+    let mut s = shared::fakes::sent_signal(
+        &sym,
+        shared::ids::Side::Buy,
+        candle,
+        rust_decimal::Decimal::new(921, 4),
+        Utc::now(),
+    );
+    s.notify_order_placed = false;
+    if record {
+        store.put_new(&s).await?;
+    }
+    Ok(sqs_event(&[s.to_message().to_json()]))
+}
+
+/// The orchestrator's settings beside the namespace's, for the benches: paper prices, and a Telegram that is nowhere
+/// (no alert leaves the machine; their signals ask for none).
+pub fn orchestrator_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("PAPER_USD_PRICES", "BTC=12000".into()),
+        ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".into()),
+    ]
+}
+
 /// An SQS event as Lambda's event source mapping hands it to a function: one record per body.
 pub fn sqs_event(bodies: &[String]) -> Vec<u8> {
     let mut event = SqsEvent::default();

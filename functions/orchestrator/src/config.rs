@@ -13,7 +13,7 @@ pub struct OrchestratorConfig {
     pub quantity_decimals: u32,
     pub max_signal_age_ms: i64,
     /// `WARM_UP_AT_INIT` (default on): read the control row at init, which the first signal needs anyway, so the
-    /// DynamoDB connection and its TLS handshake are made before the first event (docs/DESIGN.md §12).
+    /// DynamoDB connection and its TLS handshake are made before the first event (docs/DESIGN.md §15).
     pub warm_up: bool,
 }
 

@@ -84,17 +84,26 @@ pub enum Pace {
 
 pub struct RateLimiter {
     budget: Budget,
-    pace: Pace,
-    /// Burst: the send times of the last `count` requests. Spaced: the earliest time of the next one (one entry).
-    sent: Mutex<VecDeque<Instant>>,
+    turns: Mutex<Turns>,
+}
+
+/// What a limiter remembers, by pace.
+enum Turns {
+    /// The earliest time of the next request (None before the first).
+    Spaced(Option<Instant>),
+    /// The send times of the last `count` requests.
+    Burst(VecDeque<Instant>),
 }
 
 impl RateLimiter {
     pub fn new(budget: Budget, pace: Pace) -> Self {
+        let turns = match pace {
+            Pace::Spaced => Turns::Spaced(None),
+            Pace::Burst => Turns::Burst(VecDeque::with_capacity(budget.count)),
+        };
         Self {
             budget,
-            pace,
-            sent: Mutex::new(VecDeque::with_capacity(budget.count)),
+            turns: Mutex::new(turns),
         }
     }
 
@@ -104,9 +113,27 @@ impl RateLimiter {
 
     /// Waits until one more request fits in the budget, and counts it as sent then.
     pub async fn acquire(&self) {
-        match self.pace {
-            Pace::Spaced => self.spaced().await,
-            Pace::Burst => self.burst().await,
+        loop {
+            // (when, whether that turn is taken): a spaced turn is taken at once for later; a full burst waits.
+            let (at, taken) = {
+                let mut turns = self.turns.lock().await;
+                let now = Instant::now();
+                match &mut *turns {
+                    Turns::Spaced(next) => {
+                        let at = next.map_or(now, |n| n.max(now));
+                        *next = Some(at + self.gap());
+                        (at, true)
+                    }
+                    Turns::Burst(sent) => match self.burst_turn(sent, now) {
+                        None => return,
+                        Some(at) => (at, false),
+                    },
+                }
+            };
+            tokio::time::sleep_until(at).await;
+            if taken {
+                return;
+            }
         }
     }
 
@@ -117,36 +144,18 @@ impl RateLimiter {
         Duration::from_nanos(u64::try_from(nanos.div_ceil(count)).unwrap_or(u64::MAX))
     }
 
-    async fn spaced(&self) {
-        let at = {
-            let mut next = self.sent.lock().await;
-            let now = Instant::now();
-            let at = next.front().map_or(now, |n| (*n).max(now));
-            next.clear();
-            next.push_back(at + self.gap());
-            at
-        };
-        tokio::time::sleep_until(at).await;
-    }
-
-    async fn burst(&self) {
+    /// A burst's turn at `now`: None when one more fits the window and its margin (counted as sent now); else the
+    /// time the oldest send leaves it.
+    fn burst_turn(&self, sent: &mut VecDeque<Instant>, now: Instant) -> Option<Instant> {
         let window = self.budget.window + ARRIVAL_MARGIN;
-        loop {
-            let wait = {
-                let mut sent = self.sent.lock().await;
-                let now = Instant::now();
-                while sent.front().is_some_and(|t| now.duration_since(*t) >= window) {
-                    sent.pop_front();
-                }
-                if sent.len() < self.budget.count {
-                    sent.push_back(now);
-                    return;
-                }
-                sent.front()
-                    .map_or(Duration::ZERO, |oldest| window - now.duration_since(*oldest))
-            };
-            tokio::time::sleep(wait).await;
+        while sent.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            sent.pop_front();
         }
+        if sent.len() < self.budget.count {
+            sent.push_back(now);
+            return None;
+        }
+        sent.front().map(|oldest| *oldest + window)
     }
 }
 

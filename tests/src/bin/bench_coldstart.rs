@@ -15,7 +15,9 @@ use shared::ids::{Side, Symbol};
 use shared::ports::SignalStore;
 use tests::faults::{FaultPlan, FaultProxy};
 use tests::measure::{cpu_ns, median, ms, stats, vm_hwm_kb};
-use tests::runtime_api::{function_env, shipped_candles, sqs_event, Function, Invocation, RuntimeApi};
+use tests::runtime_api::{
+    function_env, orchestrator_env, shipped_candles, signal_event, sqs_event, Function, Invocation, RuntimeApi,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -245,21 +247,6 @@ fn expect_answer(name: &str, outcome: Invocation) -> Result<(), BoxError> {
     }
 }
 
-/// A fresh signal row (for the orchestrator: the peer keeps its own idempotency table) and an SQS event carrying it.
-async fn signal_event(
-    store: &shared::adapters::dynamodb::DynamoStore,
-    candle: i64,
-    record: bool,
-) -> Result<Vec<u8>, BoxError> {
-    let sym = Symbol::parse("ETH_BTC")?;
-    let mut s = shared::fakes::sent_signal(&sym, Side::Buy, candle, Decimal::new(921, 4), Utc::now());
-    s.notify_order_placed = false;
-    if record {
-        store.put_new(&s).await?;
-    }
-    Ok(sqs_event(&[s.to_message().to_json()]))
-}
-
 /// DynamoDB requests per signal, counted on the wire by a pass-through proxy, for each path of the orchestrator.
 async fn requests_per_signal(
     args: &Args,
@@ -338,15 +325,6 @@ async fn requests_per_signal(
         println!("| {label} | {total} | {} |", ops.join(", "));
     }
     Ok(())
-}
-
-/// The orchestrator's settings beside the namespace's: paper prices, and a Telegram that is nowhere (no alert leaves
-/// the machine; the bench's signals ask for none).
-fn orchestrator_env() -> Vec<(&'static str, String)> {
-    vec![
-        ("PAPER_USD_PRICES", "BTC=12000".into()),
-        ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".into()),
-    ]
 }
 
 /// An orchestrator container of its own (AWS through `endpoint` when given), waiting for events.

@@ -17,12 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use rust_decimal::Decimal;
-use shared::ids::{Side, Symbol};
-use shared::ports::SignalStore;
 use tests::measure::{cpu_ns, median, ms, stats};
-use tests::runtime_api::{function_env, sqs_event, Function, Invocation, RuntimeApi};
+use tests::runtime_api::{function_env, orchestrator_env, signal_event, Function, Invocation, RuntimeApi};
 use tests::tls::{Keys, TestCa, TlsProxy};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -126,12 +122,11 @@ async fn run() -> Result<(), BoxError> {
                 (None, None) => None,
             };
             candle += 3_600_000;
-            let event = signal_event(&store, candle).await?;
+            let event = signal_event(&store, candle, true).await?;
             candle += 3_600_000;
-            let next = signal_event(&store, candle).await?;
+            let next = signal_event(&store, candle, true).await?;
             let mut vars = function_env(&env.p);
-            vars.push(("PAPER_USD_PRICES", "BTC=12000".into()));
-            vars.push(("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".into()));
+            vars.extend(orchestrator_env());
             vars.push(("WARM_UP_AT_INIT", v.warm_up.to_string()));
             if v.tls {
                 vars.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
@@ -204,15 +199,6 @@ fn answered(outcome: Invocation) -> Result<(), BoxError> {
         Invocation::Response(r) if r["batchItemFailures"].as_array().is_some_and(Vec::is_empty) => Ok(()),
         other => Err(format!("orchestrator: {other:?}").into()),
     }
-}
-
-/// A fresh signal row and an SQS event carrying it.
-async fn signal_event(store: &shared::adapters::dynamodb::DynamoStore, candle: i64) -> Result<Vec<u8>, BoxError> {
-    let sym = Symbol::parse("ETH_BTC")?;
-    let mut s = shared::fakes::sent_signal(&sym, Side::Buy, candle, Decimal::new(921, 4), Utc::now());
-    s.notify_order_placed = false;
-    store.put_new(&s).await?;
-    Ok(sqs_event(&[s.to_message().to_json()]))
 }
 
 /// The cgroups of the CPU shares, made for this run and removed after.
