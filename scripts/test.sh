@@ -25,6 +25,9 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
 # (docs/DESIGN.md §5: 50 concurrent deliveries, killed and fenced workers, overlapping evaluator runs) and the runs
 # under injected faults and outages (§12), side by side with the rest.
 INTEGRATION_TESTS=(-p tests --test integration)
+# The gate builds every crate once: incremental state would only take disk (GBs on a fresh clone). A caller's own
+# setting wins.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 ensure_python_tools
 ensure_chromium
