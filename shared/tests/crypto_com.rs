@@ -691,7 +691,7 @@ async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
     for sig in &signals {
         store.put_new(sig).await.unwrap();
         match orch.process(&sig.to_message()).await.unwrap() {
-            Outcome::Decided(d, _) => assert_eq!(d.decision_type, DecisionType::Executed, "{}", d.reason_message),
+            Outcome::Decided(d, ..) => assert_eq!(d.decision_type, DecisionType::Executed, "{}", d.reason_message),
             other => panic!("{}: {other:?}", sig.signal_id),
         }
     }
@@ -794,7 +794,7 @@ async fn no_usd_price_means_no_order() {
     store.put_new(&sig).await.unwrap();
     let ex = exchange(&s, 2_000);
     let orch = live_orchestrator(&store, &ex, &clock);
-    let Outcome::Decided(d, alert) = orch.process(&sig.to_message()).await.unwrap() else {
+    let Outcome::Decided(d, alert, _) = orch.process(&sig.to_message()).await.unwrap() else {
         panic!("not decided");
     };
     assert_eq!(d.reason_code, ReasonCode::QuoteConversionUnavailable);

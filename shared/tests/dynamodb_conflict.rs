@@ -76,6 +76,7 @@ fn guarded<'a>(
         intent,
         msg,
         control_version: Some(0),
+        symbol_limits: None,
         reservations,
         alert: None,
     }

@@ -6,16 +6,10 @@
 /// DynamoDB requests by operation, as counted by [`crate::opcount::OpCounter`].
 pub type Ops = &'static [(&'static str, usize)];
 
-/// One placed paper BUY through the orchestrator's handler of a warm container (the control row cached): claim,
-/// sizing, finalize, ORDER PLACED, the fill and ORDER EXECUTED, the first protection step and SL/TP PLACED, the
-/// breaker's success.
-pub const PLACED_SIGNAL: Ops = &[
-    ("BatchGetItem", 1),
-    ("GetItem", 2),
-    ("PutItem", 1),
-    ("TransactWriteItems", 5),
-    ("UpdateItem", 4),
-];
+/// One placed paper BUY through the orchestrator's handler of a warm container (the control row and the symbol's
+/// limits cached): the claim (with the size), the finalize, ORDER PLACED, the fill and ORDER EXECUTED, the first
+/// protection step and SL/TP PLACED, the breaker's success.
+pub const PLACED_SIGNAL: Ops = &[("GetItem", 1), ("TransactWriteItems", 5), ("UpdateItem", 4)];
 /// One sweeper run over empty tables (a 24-hour window: two days of the `by_day` index, signals and intents).
 pub const IDLE_SWEEP: Ops = &[("GetItem", 4), ("Query", 4)];
 /// One evaluator run over 10 symbols without a signal.

@@ -270,6 +270,41 @@ pub async fn signal_event(
     Ok(sqs_event(&[s.to_message().to_json()]))
 }
 
+/// A bench's tables without the global daily notional cap (on by default: 1,000 USD, ten of the benches' 100 USD
+/// orders), as an operator raising it would: every signal of a long bench is then placed, never skipped by the cap
+/// (a skip is another path, with other requests).
+pub async fn without_daily_cap(store: &shared::adapters::dynamodb::DynamoStore) -> Result<(), shared::ports::BoxError> {
+    use shared::ports::ControlStore;
+    let control = shared::risk::Control {
+        limits: shared::risk::RiskLimits::default(),
+        ..shared::risk::Control::default()
+    };
+    if store.replace_control(0, &control).await? {
+        Ok(())
+    } else {
+        Err("the bench's tables have a control row already".into())
+    }
+}
+
+/// The decisions on the signals created since `since`, by reason code; an error unless every one was placed (a
+/// bench that measured skips or failures would say it measured placed orders).
+pub async fn all_placed(
+    store: &shared::adapters::dynamodb::DynamoStore,
+    since: chrono::DateTime<Utc>,
+) -> Result<usize, shared::ports::BoxError> {
+    use shared::ports::SignalStore;
+    let signals = store.created_between(since, Utc::now()).await?;
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    for s in &signals {
+        let code = s.decision.as_ref().map_or("none".into(), |d| d.reason_code.to_string());
+        *codes.entry(code).or_default() += 1;
+    }
+    match codes.keys().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["EXEC_ORDER_PLACED"] => Ok(signals.len()),
+        _ => Err(format!("not every bench signal was placed: {codes:?}").into()),
+    }
+}
+
 /// The orchestrator's settings beside the namespace's, for the benches: paper prices, and a Telegram that is nowhere
 /// (no alert leaves the machine; their signals ask for none).
 pub fn orchestrator_env() -> Vec<(&'static str, String)> {

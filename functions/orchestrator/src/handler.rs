@@ -6,7 +6,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
 use shared::ids::Side;
-use shared::model::{Decision, DecisionType, SignalMessage};
+use shared::model::{Decision, DecisionType, OrderIntent, SignalMessage};
 use shared::orchestration::{Orchestrator, Outcome};
 use shared::order::{Followed, Follower};
 use shared::ports::{AlertStore, Notifier};
@@ -39,7 +39,7 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
         }
     };
     match orchestrator.process(&msg).await {
-        Ok(Outcome::Decided(d, order_alert)) => {
+        Ok(Outcome::Decided(d, order_alert, intent)) => {
             tracing::info!(message_id, signal_id = %msg.signal_id, decision_type = %d.decision_type,
                 reason_code = %d.reason_code, order_id = d.order_id.as_deref(), "signal decided");
             if order_alert.is_some() || d.decision_type == DecisionType::Executed {
@@ -53,7 +53,7 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
                 }
             }
             if d.decision_type == DecisionType::Executed {
-                follow_placed(orchestrator, alerts, &msg).await;
+                follow_placed(orchestrator, alerts, &intent).await;
                 if msg.side == Side::Sell {
                     loss_breaker(orchestrator, alerts, &msg.symbol).await;
                 }
@@ -78,10 +78,11 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
 }
 
 /// Reads the placed order's fill once, right after the decision (docs/DESIGN.md §13): a market order usually
-/// fills at once, and its ORDER EXECUTED message goes out with the decision. Whatever this misses (the order still
+/// fills at once, and its ORDER EXECUTED message goes out with the decision. `intent`: as the decision left it (no
+/// read; the fill's record is conditional on the stored record anyway). Whatever this misses (the order still
 /// open, the exchange or the store unavailable) the sweeper's reconciliation reads later; nothing here changes the
 /// decision.
-async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, msg: &SignalMessage) {
+async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, intent: &OrderIntent) {
     let follower = Follower {
         intents: orchestrator.intents,
         alerts: alerts.store,
@@ -89,31 +90,20 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
         notifier: alerts.notifier,
         clock: orchestrator.clock,
     };
-    let followed = async {
-        match orchestrator
-            .intents
-            .get_many(std::slice::from_ref(&msg.idempotency_key))
-            .await?
-            .first()
-        {
-            Some(intent) => follower.follow(intent).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let followed = followed.await;
-    if let Ok(Some(Followed::Recorded { status, intent, .. })) = &followed {
+    let followed = follower.follow(intent).await;
+    if let Ok(Followed::Recorded { status, intent, .. }) = &followed {
         if status.is_terminal() {
             protect_placed(orchestrator, alerts, intent).await;
         }
     }
+    let signal_id = &intent.signal_id;
     match followed {
-        Ok(Some(Followed::Unreadable(why))) => {
-            tracing::warn!(signal_id = %msg.signal_id, reason = %why, "order fill not read; the sweeper reads it later")
+        Ok(Followed::Unreadable(why)) => {
+            tracing::warn!(%signal_id, reason = %why, "order fill not read; the sweeper reads it later")
         }
-        Ok(Some(f)) => tracing::debug!(signal_id = %msg.signal_id, followed = ?f, "order followed"),
-        Ok(None) => tracing::error!(signal_id = %msg.signal_id, "decided order has no intent"),
+        Ok(f) => tracing::debug!(%signal_id, followed = ?f, "order followed"),
         Err(e) => {
-            tracing::warn!(signal_id = %msg.signal_id, error = %e, "order fill not recorded; the sweeper reads it later")
+            tracing::warn!(%signal_id, error = %e, "order fill not recorded; the sweeper reads it later")
         }
     }
 }
@@ -490,7 +480,7 @@ mod tests {
         let store = store_with(&quiet).await;
         let exchange = paper(1);
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
-        let Outcome::Decided(d, alert) = orch.process(&quiet.to_message()).await.unwrap() else {
+        let Outcome::Decided(d, alert, _) = orch.process(&quiet.to_message()).await.unwrap() else {
             panic!("not decided");
         };
         assert_eq!(d.reason_code, ReasonCode::ExecOrderPlaced);
@@ -513,7 +503,7 @@ mod tests {
         let store = store_with(&sell).await;
         let exchange = paper(1);
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
-        let Outcome::Decided(d, alert) = orch.process(&sell.to_message()).await.unwrap() else {
+        let Outcome::Decided(d, alert, _) = orch.process(&sell.to_message()).await.unwrap() else {
             panic!("not decided");
         };
         assert_eq!(
@@ -545,7 +535,7 @@ mod tests {
         store.set_held(&sell.symbol, Decimal::new(5, 2)); // 0.05 ETH held; $100 would be 0.09048
         let exchange = paper(1);
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
-        let Outcome::Decided(d, _) = orch.process(&sell.to_message()).await.unwrap() else {
+        let Outcome::Decided(d, ..) = orch.process(&sell.to_message()).await.unwrap() else {
             panic!("not decided");
         };
         assert_eq!(d.reason_code, ReasonCode::ExecOrderPlaced);
@@ -565,7 +555,7 @@ mod tests {
         store.set_held(&sell.symbol, Decimal::new(5, 2)); // less than the 0.09048 ETH the $100 buys
         let exchange = paper(1);
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
-        let Outcome::Decided(d, _) = orch.process(&sell.to_message()).await.unwrap() else {
+        let Outcome::Decided(d, ..) = orch.process(&sell.to_message()).await.unwrap() else {
             panic!("not decided");
         };
         assert_eq!(d.reason_code, ReasonCode::ExecOrderPlaced);
@@ -598,7 +588,7 @@ mod tests {
             .unwrap());
         let exchange = paper(1);
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
-        let Outcome::Decided(d, alert) = orch.process(&huge.to_message()).await.unwrap() else {
+        let Outcome::Decided(d, alert, _) = orch.process(&huge.to_message()).await.unwrap() else {
             panic!("not decided");
         };
         assert_eq!(

@@ -256,6 +256,13 @@ impl IntentStore for MemoryStore {
         if req.control_version.is_some_and(|v| v != control.version) {
             return Ok(Claim::ControlChanged(Box::new(control)));
         }
+        if let Some(seen) = req.symbol_limits {
+            let row = t.watchlist.iter().find(|e| e.symbol == msg.symbol);
+            let now = row.map(|e| e.limits.clone()).unwrap_or_default();
+            if &now != seen {
+                return Ok(Claim::LimitsChanged(Box::new(now)));
+            }
+        }
         for (index, r) in req.reservations.iter().enumerate() {
             let used = t.counters.get(&r.delta.key).copied().unwrap_or_default();
             if !r.admits(used) {

@@ -67,8 +67,9 @@ impl Default for OrchestratorSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The signal has its decision; acknowledge the message. With the order message's outbox row (ORDER FAILED, or
-    /// ORDER PLACED) this delivery committed, which the caller sends now (see [`crate::alerts::deliver`]).
-    Decided(Decision, Option<Box<AlertRecord>>),
+    /// ORDER PLACED) this delivery committed, which the caller sends now (see [`crate::alerts::deliver`]), and the
+    /// intent as this delivery wrote it, or found it stored (what the fill's record starts from: no read again).
+    Decided(Decision, Option<Box<AlertRecord>>, Box<OrderIntent>),
     /// Leave the message on the queue for a later delivery.
     Retry(String),
     /// The message is not to be believed: nothing was written; the message fails every delivery and ends in the
@@ -157,7 +158,14 @@ impl Orchestrator<'_> {
                 now,
             }));
         }
-        let fresh = self.initial_intent(msg, now);
+        let mut fresh = self.initial_intent(msg, now);
+        if fresh.status == IntentStatus::Pending && msg.side == Side::Buy {
+            // A BUY's size is known before its claim (the watchlist amount at the quote currency's USD price now), so
+            // the claim records it and the first send needs no write of its own. A size that cannot be had is
+            // learnt again after the claim, which decides the intent from it as before. A SELL's size depends on
+            // the protections it releases and what is held, known only once it owns the intent.
+            fresh.sizing = self.size(msg).await.ok();
+        }
         let (intent, claim, alert) = if fresh.status == IntentStatus::Pending {
             match self.guarded_claim(msg, &fresh).await? {
                 Some(claimed) => claimed,
@@ -170,12 +178,12 @@ impl Orchestrator<'_> {
         match claim {
             Claim::Created if intent.status == IntentStatus::Pending => self.place(msg, intent).await,
             Claim::Created => match self.ensure_decision(&msg.signal_id, &intent).await? {
-                Outcome::Decided(d, _) => Ok(Outcome::Decided(d, alert.map(Box::new))),
+                Outcome::Decided(d, _, intent) => Ok(Outcome::Decided(d, alert.map(Box::new), intent)),
                 other => Ok(other),
             },
             Claim::Exists(existing) => self.on_existing(msg, *existing, now).await,
             Claim::SignalMismatch(why) => Ok(Outcome::Refused(Refusal::SignalMismatch(why))),
-            Claim::ControlChanged(_) | Claim::LimitExceeded { .. } => Ok(Outcome::Retry(
+            Claim::ControlChanged(_) | Claim::LimitsChanged(_) | Claim::LimitExceeded { .. } => Ok(Outcome::Retry(
                 "the claim was refused by the risk guard without a decision; trying again".into(),
             )),
         }
@@ -191,7 +199,7 @@ impl Orchestrator<'_> {
         msg: &SignalMessage,
         fresh: &OrderIntent,
     ) -> Result<Option<(OrderIntent, Claim, Option<AlertRecord>)>, StoreError> {
-        let symbol_limits = self.control.symbol_limits(&msg.symbol).await?;
+        let mut symbol_limits = self.current_symbol_limits(&msg.symbol).await?;
         let amount = msg.trade_amount_usd;
         let mut forced = None;
         for _ in 0..4 {
@@ -204,6 +212,7 @@ impl Orchestrator<'_> {
                 intent: &intent,
                 msg,
                 control_version: Some(control.version),
+                symbol_limits: Some(&symbol_limits),
                 reservations: &reservations,
                 alert: alert.as_ref(),
             };
@@ -215,6 +224,11 @@ impl Orchestrator<'_> {
                         "control row changed; claiming again"
                     );
                     self.guard.set(*now);
+                }
+                Claim::LimitsChanged(now) => {
+                    tracing::info!(symbol = %msg.symbol, "the symbol's watchlist limits changed; claiming again");
+                    self.guard.set_symbol_limits(&msg.symbol, (*now).clone());
+                    symbol_limits = *now;
                 }
                 Claim::LimitExceeded { index, used } => {
                     let why = reservations.get(index).map_or_else(
@@ -339,6 +353,16 @@ impl Orchestrator<'_> {
         tracing::warn!(idempotency_key = %mine.idempotency_key, attempt = mine.attempt, previous_status = %existing.status,
             "took over a stale intent; reconciling with the exchange by client_oid");
         self.reconcile(msg, mine, existing.updated_at).await
+    }
+
+    /// The symbol's watchlist limits as this container last saw them, read (and kept) when it has none.
+    async fn current_symbol_limits(&self, symbol: &crate::ids::Symbol) -> Result<risk::RiskLimits, StoreError> {
+        if let Some(l) = self.guard.symbol_limits(symbol) {
+            return Ok(l);
+        }
+        let l = self.control.symbol_limits(symbol).await?;
+        self.guard.set_symbol_limits(symbol, l.clone());
+        Ok(l)
     }
 
     /// The control row as this container last saw it, read (and kept) when it has none.
@@ -722,7 +746,7 @@ impl Orchestrator<'_> {
 
     async fn finalize(&self, f: Finalization) -> Result<Outcome, StoreError> {
         match self.intents.finalize(&f).await? {
-            FinalizeOutcome::Committed => Ok(Outcome::Decided(f.decision, f.alert.map(Box::new))),
+            FinalizeOutcome::Committed => Ok(Outcome::Decided(f.decision, f.alert.map(Box::new), Box::new(f.intent))),
             FinalizeOutcome::Fenced => Ok(Outcome::Retry(format!(
                 "attempt {} of {} was fenced off by a newer attempt",
                 f.intent.attempt, f.intent.idempotency_key
@@ -754,7 +778,7 @@ impl Orchestrator<'_> {
             .record_decision(signal_id, &intent.idempotency_key, &d)
             .await?
         {
-            Ok(Outcome::Decided(d, None))
+            Ok(Outcome::Decided(d, None, Box::new(intent.clone())))
         } else {
             Err(StoreError::DecisionConflict(format!(
                 "signal {signal_id} already carries a different decision than {}",
@@ -827,6 +851,7 @@ fn planned_claim(
         Ok(reservations) => (reservations, None),
         Err((code, why)) => {
             make_terminal(&mut intent, IntentStatus::Skipped, code, why);
+            intent.sizing = None; // never tried: nothing was sized
             let amount = (code == ReasonCode::RiskLimitExceeded).then_some(amount);
             let alert = skipped_row(&intent, code, amount);
             (Vec::new(), alert)

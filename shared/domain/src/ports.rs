@@ -71,6 +71,9 @@ pub enum Claim {
     /// The control row is not at the version the claim was built from (a halt, a resume, new limits): nothing was
     /// written; this is the row now, to build the claim again from.
     ControlChanged(Box<Control>),
+    /// The symbol's watchlist limits are not those the claim was built from: nothing was written; these are the
+    /// limits now.
+    LimitsChanged(Box<RiskLimits>),
     /// Reservation `index` would pass its limit: nothing was written; `used` is what its counter holds.
     LimitExceeded { index: usize, used: Usage },
 }
@@ -82,6 +85,8 @@ pub struct ClaimRequest<'a> {
     pub msg: &'a SignalMessage,
     /// The control row must still be at this version (0: absent). None: not checked (no order will be tried).
     pub control_version: Option<u64>,
+    /// The message's symbol's watchlist limits must still be these. None: not checked.
+    pub symbol_limits: Option<&'a RiskLimits>,
     /// Counters added to, each within its limit.
     pub reservations: &'a [Reservation],
     /// An outbox row written with the intent (a message for an order skipped by a risk limit).
@@ -95,6 +100,7 @@ impl<'a> ClaimRequest<'a> {
             intent,
             msg,
             control_version: None,
+            symbol_limits: None,
             reservations: &[],
             alert: None,
         }

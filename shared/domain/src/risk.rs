@@ -137,17 +137,39 @@ impl Default for Control {
     }
 }
 
-/// The control row as a container last saw it. The claim checks the row is still at this version, so a stale copy
-/// costs one refused transaction, never a wrong decision.
+const MAX_CACHED_SYMBOLS: usize = 10_000;
+
+/// The control row and the symbols' watchlist limits as a container last saw them. The claim checks both are still
+/// what it was built from (the row's version; every limit attribute of the symbol's row), so a stale copy costs one
+/// refused transaction, never a wrong decision, and a warm claim reads neither.
 #[derive(Debug, Default)]
-pub struct ControlCache(std::sync::Mutex<Option<Control>>);
+pub struct ControlCache {
+    control: std::sync::Mutex<Option<Control>>,
+    symbols: std::sync::Mutex<std::collections::HashMap<Symbol, RiskLimits>>,
+}
 
 impl ControlCache {
     pub fn get(&self) -> Option<Control> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.control.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
     pub fn set(&self, control: Control) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(control);
+        *self.control.lock().unwrap_or_else(|e| e.into_inner()) = Some(control);
+    }
+    /// The symbol's limits as last seen (None: not seen by this container).
+    pub fn symbol_limits(&self, symbol: &Symbol) -> Option<RiskLimits> {
+        self.symbols
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(symbol)
+            .cloned()
+    }
+    pub fn set_symbol_limits(&self, symbol: &Symbol, limits: RiskLimits) {
+        let mut symbols = self.symbols.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded whatever the queue brings: a watchlist is far smaller; past it, the cache starts again.
+        if symbols.len() >= MAX_CACHED_SYMBOLS && !symbols.contains_key(symbol) {
+            symbols.clear();
+        }
+        symbols.insert(symbol.clone(), limits);
     }
 }
 

@@ -18,7 +18,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tests::measure::{cpu_ns, median, ms, stats};
-use tests::runtime_api::{function_env, orchestrator_env, signal_event, Function, Invocation, RuntimeApi};
+use tests::runtime_api::{
+    all_placed, function_env, orchestrator_env, signal_event, without_daily_cap, Function, Invocation, RuntimeApi,
+};
 use tests::tls::{Keys, TestCa, TlsProxy};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -110,6 +112,8 @@ async fn run() -> Result<(), BoxError> {
         }
     }
     let store = env.store();
+    without_daily_cap(&store).await?;
+    let since = chrono::Utc::now();
     let mut samples: Vec<Samples> = variants.iter().map(|_| Samples::default()).collect();
     let mut candle = 1_700_000_000_000_i64;
     for run in 0..runs {
@@ -145,6 +149,8 @@ async fn run() -> Result<(), BoxError> {
         }
     }
     let _ = std::fs::remove_file(&ca_file);
+    let placed = all_placed(&store, since).await?;
+    eprintln!("every one of the {placed} signals was placed (EXEC_ORDER_PLACED)");
     print(&variants, &samples, cgroups.is_some());
     if let Some(c) = cgroups {
         c.remove();

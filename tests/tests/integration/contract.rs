@@ -324,22 +324,34 @@ async fn risk_contract(store: &dyn Store) {
         max_usd: usd_at_most.map(|m| m + Decimal::from(100)),
     };
     let within = [reserve(Some(1), Some(Decimal::from(50)))];
-    let guarded = |version: u64, reservations: &'static [Reservation]| ClaimRequest {
+    let listed: &'static RiskLimits = Box::leak(Box::new(entry().limits));
+    let guarded = |version: u64, limits: &'static RiskLimits, reservations: &'static [Reservation]| ClaimRequest {
         intent: &intent,
         msg: &msg,
         control_version: Some(version),
+        symbol_limits: Some(limits),
         reservations,
         alert: None,
     };
     let within: &'static [Reservation] = Box::leak(Box::new(within));
-    match store.claim(guarded(0, within)).await.unwrap() {
+    match store.claim(guarded(0, listed, within)).await.unwrap() {
         Claim::ControlChanged(now) => assert_eq!(now.version, 1),
         other => panic!("{other:?}"),
     }
     assert_eq!(store.usage(&key).await.unwrap(), Usage::default(), "nothing reserved");
 
+    // A claim built from other watchlist limits than the symbol's row holds (here: none) writes nothing and returns
+    // the row's limits: a container's cached copy costs a refused claim, never a decision on stale limits.
+    let unlisted: &'static RiskLimits = Box::leak(Box::default());
+    match store.claim(guarded(1, unlisted, within)).await.unwrap() {
+        Claim::LimitsChanged(now) => assert_eq!(&*now, listed),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.usage(&key).await.unwrap(), Usage::default(), "nothing reserved");
+    assert!(intents(store, &s.idempotency_key()).await.is_empty());
+
     // Within the limits: the intent and the reservation, together.
-    assert_eq!(store.claim(guarded(1, within)).await.unwrap(), Claim::Created);
+    assert_eq!(store.claim(guarded(1, listed, within)).await.unwrap(), Claim::Created);
     let used = Usage {
         usd: Decimal::from(100),
         orders: 1,
@@ -358,6 +370,7 @@ async fn risk_contract(store: &dyn Store) {
             intent: &intent2,
             msg: &msg2,
             control_version: Some(1),
+            symbol_limits: None,
             reservations: &[reserve(orders_under, usd_at_most)],
             alert: None,
         };

@@ -107,7 +107,7 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
         .process(&support::message(&failed))
         .await
         .unwrap();
-    let shared::orchestration::Outcome::Decided(_, Some(alert)) = d else {
+    let shared::orchestration::Outcome::Decided(_, Some(alert), _) = d else {
         panic!("{d:?}")
     };
     let notifier = shared::fakes::MemoryNotifier::default();

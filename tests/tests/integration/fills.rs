@@ -76,7 +76,7 @@ async fn decide(store: &DynamoStore, ex: &CryptoCom, clock: &ManualClock, s: &Si
         .await
         .unwrap()
     {
-        Outcome::Decided(d, _) => d.reason_code,
+        Outcome::Decided(d, ..) => d.reason_code,
         other => panic!("{other:?}"),
     }
 }

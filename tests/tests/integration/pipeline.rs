@@ -172,7 +172,7 @@ async fn fifty_concurrent_deliveries_of_one_signal_place_one_order() {
     assert!(decided >= 1);
     // The deliveries told to retry come back after the visibility timeout and find the decided intent.
     let late = orch.process(&msg).await.unwrap();
-    assert!(matches!(late, Outcome::Decided(ref d, _) if d.decision_type == DecisionType::Executed));
+    assert!(matches!(late, Outcome::Decided(ref d, ..) if d.decision_type == DecisionType::Executed));
     assert_eq!(
         store.get_many(&[s.idempotency_key()]).await.unwrap()[0].status,
         IntentStatus::OrderPlaced

@@ -84,7 +84,7 @@ impl World {
     async fn bought_with(&self, candle: i64) -> (IdempotencyKey, shared::order::protect::ProtectTotals) {
         let buy = self.signal(Side::Buy, candle);
         assert!(
-            matches!(self.deliver(&buy).await, Outcome::Decided(d, _) if d.reason_code == ReasonCode::ExecOrderPlaced)
+            matches!(self.deliver(&buy).await, Outcome::Decided(d, ..) if d.reason_code == ReasonCode::ExecOrderPlaced)
         );
         assert_eq!(self.follow().await, 1);
         let totals = self.protect().await;
@@ -232,7 +232,7 @@ async fn a_sell_signal_cancels_the_protection_first_then_sells_what_is_held() {
     assert_eq!(w.calls("private/create-order accepted"), 1, "only the BUY");
     w.stand_in.settle_cancels();
     w.clock.advance_ms(61_000);
-    let Outcome::Decided(d, _) = w.deliver(&sell).await else {
+    let Outcome::Decided(d, ..) = w.deliver(&sell).await else {
         panic!("decided")
     };
     assert_eq!(d.reason_code, ReasonCode::ExecOrderPlaced);
@@ -264,7 +264,7 @@ async fn a_sell_refused_after_releasing_the_protection_is_an_unprotected_positio
     let sell = w.signal(Side::Sell, 9);
     assert!(matches!(w.deliver(&sell).await, Outcome::Retry(why) if why.contains("protection")));
     w.clock.advance_ms(61_000);
-    let Outcome::Decided(d, _) = w.deliver(&sell).await else {
+    let Outcome::Decided(d, ..) = w.deliver(&sell).await else {
         panic!("decided")
     };
     assert_eq!(d.reason_code, ReasonCode::InsufficientFunds);
@@ -294,7 +294,7 @@ async fn a_cancel_that_loses_to_a_fill_records_the_fill_and_never_sells_twice() 
     assert!(w.stand_in.trigger(Leg::StopLoss.client_oid(&key).as_str(), false));
     w.stand_in.settle_cancels();
     w.clock.advance_ms(61_000);
-    let Outcome::Decided(d, _) = w.deliver(&sell).await else {
+    let Outcome::Decided(d, ..) = w.deliver(&sell).await else {
         panic!("decided")
     };
     assert_eq!(d.reason_code, ReasonCode::SellRequiresPosition, "the stop sold it all");

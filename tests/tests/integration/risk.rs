@@ -51,7 +51,7 @@ fn orchestrator<'a>(
 
 fn decided(outcome: &Outcome) -> (DecisionType, ReasonCode) {
     match outcome {
-        Outcome::Decided(d, _) => (d.decision_type, d.reason_code),
+        Outcome::Decided(d, ..) => (d.decision_type, d.reason_code),
         other => panic!("not decided: {other:?}"),
     }
 }
@@ -143,7 +143,7 @@ async fn a_halt_takes_effect_at_the_next_claim_of_a_container_that_cached_the_co
     let second = orch.process(&s[1].to_message()).await.unwrap();
     assert_eq!(decided(&second), (DecisionType::Skipped, ReasonCode::TradingHalted));
     // The signal was alerted as tradable: its skip by the halt is told once, through the outbox row the claim wrote.
-    let Outcome::Decided(_, Some(alert)) = &second else {
+    let Outcome::Decided(_, Some(alert), _) = &second else {
         panic!("an ORDER SKIPPED message: {second:?}")
     };
     assert!(
@@ -159,7 +159,7 @@ async fn a_halt_takes_effect_at_the_next_claim_of_a_container_that_cached_the_co
     assert_eq!(rows.len(), 1, "written with the decision");
     let again = orch.process(&s[1].to_message()).await.unwrap();
     assert!(
-        matches!(&again, Outcome::Decided(_, None)),
+        matches!(&again, Outcome::Decided(_, None, _)),
         "a redelivery decides nothing new and sends nothing: {again:?}"
     );
     let intent = IntentStore::get_many(&store, &[s[1].idempotency_key()])
@@ -219,6 +219,65 @@ async fn the_readmes_emergency_halt_by_the_aws_cli_stops_the_next_claim() {
         control.limits.max_notional_usd_per_day,
         Some(risk::DEFAULT_DAILY_NOTIONAL_USD),
         "the limits the command did not name keep their defaults"
+    );
+}
+
+/// A symbol's limit changed on its watchlist row (as a deploy of the watchlist, or an operator's `update-item`, does)
+/// after a container kept the symbol's limits: the claim's transaction finds the row changed, the claim is built
+/// again from the row it returns, and the new limit holds at that very claim, with no read of its own.
+#[tokio::test]
+async fn a_symbol_limit_set_after_a_container_kept_the_symbols_limits_holds_at_the_next_claim() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = TestEnv::new("risksymbol").await;
+    let store = env.store();
+    let s = signals(&store, 3, 500).await;
+    let exchange = support::paper(1);
+    let guard = ControlCache::default();
+    let orch = orchestrator(&store, &guard, &exchange);
+    let first = orch.process(&s[0].to_message()).await.unwrap();
+    assert_eq!(decided(&first).1, ReasonCode::ExecOrderPlaced);
+    let symbol = &s[0].symbol;
+    assert_eq!(
+        guard.symbol_limits(symbol),
+        Some(RiskLimits::default()),
+        "kept by the container"
+    );
+
+    let set = |value: Option<&str>| {
+        let update = aws_sdk_dynamodb::Client::new(&env.aws)
+            .update_item()
+            .table_name(&env.p.tables.watchlist)
+            .key("symbol", AttributeValue::S(symbol.to_string()));
+        match value {
+            Some(v) => update
+                .update_expression("SET max_order_usd = :m")
+                .expression_attribute_values(":m", AttributeValue::N(v.into())),
+            None => update.update_expression("REMOVE max_order_usd"),
+        }
+        .send()
+    };
+    set(Some("1")).await.unwrap();
+    let second = orch.process(&s[1].to_message()).await.unwrap();
+    assert_eq!(decided(&second), (DecisionType::Skipped, ReasonCode::RiskLimitExceeded));
+    let Outcome::Decided(d, ..) = &second else {
+        unreachable!()
+    };
+    assert!(
+        d.reason_message.contains("symbol maximum order size 1 USD"),
+        "{}",
+        d.reason_message
+    );
+    assert_eq!(
+        guard.symbol_limits(symbol).and_then(|l| l.max_order_usd),
+        Some(rust_decimal::Decimal::ONE)
+    );
+
+    set(None).await.unwrap();
+    let third = orch.process(&s[2].to_message()).await.unwrap();
+    assert_eq!(
+        decided(&third).1,
+        ReasonCode::ExecOrderPlaced,
+        "the limit lifted holds at once too"
     );
 }
 

@@ -67,7 +67,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     let refusing = support::paper(1_000);
     let failing = support::orchestrator(&store, &refusing, &past, OrchestratorSettings::default());
     let d = failing.process(&support::message(&s[3])).await.unwrap();
-    let shared::orchestration::Outcome::Decided(_, Some(alert)) = d else {
+    let shared::orchestration::Outcome::Decided(_, Some(alert), _) = d else {
         panic!("{d:?}")
     };
     shared::alerts::deliver(&store, &notifier, &past, &alert).await.unwrap();

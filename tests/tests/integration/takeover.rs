@@ -52,7 +52,7 @@ async fn killed_between_place_and_finalize_then_redelivered_places_nothing_more(
     clock.advance_ms(LEASE_MS + 1_000);
     let outcome = second.process(&msg).await.unwrap();
     assert!(
-        matches!(outcome, Outcome::Decided(ref d, _) if d.decision_type == DecisionType::Executed),
+        matches!(outcome, Outcome::Decided(ref d, ..) if d.decision_type == DecisionType::Executed),
         "{outcome:?}"
     );
     assert_eq!(exchange.creates(), 1, "no second create-order");
@@ -88,7 +88,7 @@ async fn a_late_worker_is_fenced_off_by_the_takeover() {
         outcome
     };
     let (late_outcome, takeover_outcome) = tokio::join!(late, takeover);
-    assert!(matches!(takeover_outcome, Outcome::Decided(ref d, _) if d.decision_type == DecisionType::Executed));
+    assert!(matches!(takeover_outcome, Outcome::Decided(ref d, ..) if d.decision_type == DecisionType::Executed));
     match late_outcome.unwrap() {
         Outcome::Retry(why) => assert!(why.contains("fenced"), "{why}"),
         other => panic!("the late worker's finalize must be rejected: {other:?}"),

@@ -1064,7 +1064,7 @@ mod tests {
         assert_eq!(w.protector().release(&sym).await.unwrap(), Release::Done);
         assert_eq!(w.intent(&key).protection.unwrap().status, ProtectionStatus::Released);
         w.clock.advance_ms(61_000);
-        let Outcome::Decided(d, _) = orch.process(&sell.to_message()).await.unwrap() else {
+        let Outcome::Decided(d, ..) = orch.process(&sell.to_message()).await.unwrap() else {
             panic!("decided")
         };
         assert_eq!(d.reason_code, crate::model::ReasonCode::ExecOrderPlaced);

@@ -5,6 +5,41 @@ use sha2::{Digest, Sha256};
 use super::*;
 use crate::order::{Fill, FillUpdate, OrderStatus};
 
+/// Where the claim's risk items sit in its transaction: a cancellation says which item failed by its position.
+struct GuardAt {
+    control: usize,
+    limits: usize,
+    counters: usize,
+}
+
+impl DynamoStore {
+    /// The claim's items after the signal check and the intent's put: the risk guard's (docs/DESIGN.md §11) — the
+    /// control row's version, the symbol's watchlist limits, one add per counter — then the outbox row.
+    fn guard_items(&self, req: &ClaimRequest<'_>, items: &mut Vec<TransactWriteItem>) -> Result<GuardAt, StoreError> {
+        let control = items.len();
+        if let Some(version) = req.control_version {
+            items.push(risk::control_check(&self.tables.risk, version)?);
+        }
+        let limits = items.len();
+        if let Some(seen) = req.symbol_limits {
+            items.push(risk::limits_check(&self.tables.watchlist, &req.msg.symbol, seen)?);
+        }
+        let counters = items.len();
+        let expires = expires_at(req.intent.created_at, self.tables.retention_days);
+        for r in req.reservations {
+            items.push(risk::reserve(&self.tables.risk, r, expires)?);
+        }
+        if let Some(alert) = req.alert {
+            items.push(self.outbox_put(alert)?);
+        }
+        Ok(GuardAt {
+            control,
+            limits,
+            counters,
+        })
+    }
+}
+
 #[async_trait]
 impl IntentStore for DynamoStore {
     /// One TransactWriteItems: a ConditionCheck that the signal row exists and agrees with the message, and the
@@ -25,19 +60,7 @@ impl IntentStore for DynamoStore {
             TransactWriteItem::builder().condition_check(check).build(),
             TransactWriteItem::builder().put(put).build(),
         ];
-        // The risk guard's items (docs/DESIGN.md §11): the control row's version, then one add per counter.
-        let control_at = items.len();
-        if let Some(version) = req.control_version {
-            items.push(risk::control_check(&self.tables.risk, version)?);
-        }
-        let counters_at = items.len();
-        let expires = expires_at(intent.created_at, self.tables.retention_days);
-        for r in req.reservations {
-            items.push(risk::reserve(&self.tables.risk, r, expires)?);
-        }
-        if let Some(alert) = req.alert {
-            items.push(self.outbox_put(alert)?);
-        }
+        let at = self.guard_items(&req, &mut items)?;
         let cancelled = match self.claim_transaction(items).await? {
             None => return Ok(Claim::Created),
             Some(cancelled) => cancelled,
@@ -55,11 +78,17 @@ impl IntentStore for DynamoStore {
         if let Some(old) = failed(1).and_then(|r| r.item()) {
             return Ok(Claim::Exists(Box::new(intent_from(old)?)));
         }
-        if let Some(reason) = failed(control_at).filter(|_| req.control_version.is_some()) {
+        if let Some(reason) = failed(at.control).filter(|_| req.control_version.is_some()) {
             return Ok(Claim::ControlChanged(Box::new(risk::control_from(reason.item())?)));
         }
-        if let Some(index) = (0..req.reservations.len()).find(|i| failed(counters_at + i).is_some()) {
-            let used = risk::usage_from(failed(counters_at + index).and_then(|r| r.item()))?;
+        if let Some(reason) = failed(at.limits).filter(|_| req.symbol_limits.is_some()) {
+            let now = reason
+                .item()
+                .map_or_else(|| Ok(Default::default()), risk::symbol_limits_from)?;
+            return Ok(Claim::LimitsChanged(Box::new(now)));
+        }
+        if let Some(index) = (0..req.reservations.len()).find(|i| failed(at.counters + i).is_some()) {
+            let used = risk::usage_from(failed(at.counters + index).and_then(|r| r.item()))?;
             return Ok(Claim::LimitExceeded { index, used });
         }
         // Cancelled for another reason (a conflicting concurrent transaction, throttling): try again later.

@@ -45,6 +45,34 @@ pub(super) fn control_check(table: &str, version: u64) -> Result<TransactWriteIt
         .build())
 }
 
+/// The claim's check that a symbol's watchlist limits are still `seen`: every limit attribute equal to the value
+/// seen, or absent where none was (a missing row has none).
+pub(super) fn limits_check(table: &str, symbol: &Symbol, seen: &RiskLimits) -> Result<TransactWriteItem, StoreError> {
+    let mut conditions = Vec::new();
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    for (i, (attr, value)) in symbol_limit_attrs(seen).into_iter().enumerate() {
+        names.insert(format!("#l{i}"), attr.to_string());
+        match value {
+            Some(v) => {
+                conditions.push(format!("#l{i} = :l{i}"));
+                values.insert(format!(":l{i}"), v);
+            }
+            None => conditions.push(format!("attribute_not_exists(#l{i})")),
+        }
+    }
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .key("symbol", s(symbol.as_str()))
+        .condition_expression(conditions.join(" AND "))
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    Ok(TransactWriteItem::builder()
+        .condition_check(check.build().map_err(build_err)?)
+        .build())
+}
+
 /// The claim's add to one counter, conditioned on the room its limits leave.
 pub(super) fn reserve(table: &str, r: &Reservation, expires_at: i64) -> Result<TransactWriteItem, StoreError> {
     let mut conditions = Vec::new();
