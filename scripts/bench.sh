@@ -25,12 +25,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT}"
 FUNCTIONS=(orchestrator evaluator diagnostics sweeper authorizer telegram-webhook)
 
 ensure_python_tools
-PEER_VENV="$ROOT/.venv-bench"
-if ! "$PEER_VENV/bin/python" -c "import awslambdaric, aws_lambda_powertools, boto3" 2>/dev/null; then
-  log "installing the Python peer's packages into .venv-bench (once)"
-  python3 -m venv "$PEER_VENV"
-  "$PEER_VENV/bin/pip" install -q -r bench/peer/requirements.txt
-fi
+ensure_peer_venv
 command -v valgrind >/dev/null || { log "installing valgrind (Debian)"; apt-get install -y -qq valgrind >/dev/null; }
 
 # size PATH NAME: one table row, the binary's size and its size zipped as Lambda's bootstrap.

@@ -36,6 +36,16 @@ bin() { printf '%s/%s/%s' "${TARGET_DIR:=$(target_dir)}" "$1" "$2"; }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# The Python peer of the orchestrator's packages (bench/peer/requirements.txt) in .venv-bench: for the benches.
+PEER_VENV="$ROOT/.venv-bench"
+ensure_peer_venv() {
+  if ! "$PEER_VENV/bin/python" -c "import awslambdaric, aws_lambda_powertools, boto3" 2>/dev/null; then
+    log "installing the Python peer's packages into .venv-bench (once)"
+    python3 -m venv "$PEER_VENV"
+    "$PEER_VENV/bin/pip" install -q -r "$ROOT/bench/peer/requirements.txt"
+  fi
+}
+
 # Installs the emulator, cfn-lint, check-jsonschema (the GitHub workflows' schema) and schemathesis (the API fuzzed
 # from its OpenAPI document) into .venv when missing or at another version.
 ensure_python_tools() {

@@ -1,4 +1,4 @@
-"""The Python peer of the orchestrator for the benches: the orchestrator's decision for a paper order, written the way
+"""The Python peer of the orchestrator for the benches: the orchestrator's work for a placed paper BUY, written the way
 a Python team on Lambda would write it (boto3, AWS Lambda Powertools' batch processor for partial batch failures,
 started by awslambdaric), against the same local Runtime API, emulator and tables, request for request
 (docs/PERFORMANCE.md, "The warm path beside a peer"):
@@ -8,16 +8,20 @@ started by awslambdaric), against the same local Runtime API, emulator and table
   per container; the size at the quote currency's USD price; the claim's one transaction (the signal row checked
   field by field, the intent put with its size, the control row's version and the symbol's limits checked, the
   day's counters and the exposure reserved within the limits); the paper order; the finalize's one transaction (the
-  intent's final state, fenced on its attempt; the decision on the signal); the breaker's conditional reset.
+  intent's final state, fenced on its attempt; the decision on the signal); the breaker's conditional reset;
+- then the fill recorded with the held quantity and its ORDER EXECUTED message, and the first protection step (the
+  symbol's settings read, the protection claimed, the paper OCO, the protection recorded with its SL/TP PLACED
+  message), each message sent to Telegram and its delivery recorded.
 
-What it leaves out, said here so the comparison stays honest: the fill's record and the protection step that follow
-a placed order, the Telegram messages, the takeover and reconciliation paths and the re-claim after a refused
-condition (a record whose claim is refused is simply retried). The benches give both the same signals and no
-Telegram; docs/PERFORMANCE.md counts each side's requests.
+What it leaves out, said so the comparison stays honest: SELLs, the skip and failure paths, the takeover and
+reconciliation paths and the re-claim after a refused condition (such a record is simply retried), the instruments'
+tick sizes and the exchange's fees (a fixed 0.1 %), structured logs and metrics. The benches give it only placed BUYs.
 """
 
+import hashlib
 import json
 import os
+import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
@@ -31,7 +35,9 @@ TABLES = {
     "intents": os.environ["ORDER_INTENTS_TABLE"],
     "watchlist": os.environ["WATCHLIST_TABLE"],
     "risk": os.environ["RISK_TABLE"],
+    "alerts": os.environ["ALERTS_TABLE"],
 }
+TELEGRAM = os.environ.get("TELEGRAM_API_BASE_URL", "https://api.telegram.org")
 LIMITS = ["max_order_usd", "max_orders_per_day", "max_notional_usd_per_day", "max_exposure_usd", "max_daily_loss_usd"]
 PEGGED = {"USD", "USDT", "USDC"}
 DEFAULT_DAILY_NOTIONAL_USD, DEFAULT_BREAKER_FAILURES = Decimal(1000), Decimal(3)
@@ -59,6 +65,11 @@ def num(item, name):
 def setting(name, default=None):
     """A control row's setting: its default while the row or the attribute is absent; "off" is no limit."""
     return num(control, name) if control and name in control else default
+
+
+def client_oid(key):
+    """`so1-` and the first 32 hex digits of the key's SHA-256: the orchestrator's client_oid."""
+    return "so1-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def rfc3339(t):
@@ -153,7 +164,7 @@ def intent_item(msg, now, status, sizing, order_id=None):
         "side": {"S": msg["side"]},
         "status": {"S": status},
         "mode": {"S": "PAPER"},
-        "client_oid": {"S": msg["idempotency_key"][-36:]},
+        "client_oid": {"S": client_oid(msg["idempotency_key"])},
         "attempt": {"N": "1"},
         "lease_until_ms": {"N": str(int(now.timestamp() * 1000) + LEASE_MS)},
         "created_at": {"S": rfc3339(now)},
@@ -246,7 +257,7 @@ def signal_check(msg):
             ":price": {"S": str(msg["price"])},
             ":amount": {"S": str(msg["trade_amount_usd"])},
             ":trade": {"BOOL": bool(msg.get("trade_enabled", True))},
-            ":created": {"S": msg["emitted_at"]},
+            ":created": {"S": rfc3339(msg["emitted"])},
             ":blocked": {"BOOL": False},
             ":notify": {"BOOL": bool(notify)},
         },
@@ -273,13 +284,26 @@ def finalize(msg, now, sizing, order_id):
                     "TableName": TABLES["signals"],
                     "Key": {"signal_id": {"S": msg["signal_id"]}},
                     "UpdateExpression": "SET decision_type = :dt, reason_code = :rc, reason_message = :rm,"
-                    " decided_at = :at, order_id = :oid, idempotency_key = :key",
+                    " #ctx = :ctx, correlation_id = :cid, decided_at = :at, order_id = :oid, idempotency_key = :key",
+                    "ExpressionAttributeNames": {"#ctx": "context"},
                     "ConditionExpression": "attribute_exists(signal_id) AND (attribute_not_exists(decision_type)"
                     " OR (decision_type = :dt AND reason_code = :rc))",
                     "ExpressionAttributeValues": {
                         ":dt": {"S": "EXECUTED"},
                         ":rc": {"S": "EXEC_ORDER_PLACED"},
-                        ":rm": {"S": f"Order placed: {order_id}"},
+                        ":rm": {
+                            "S": f"Order created successfully for {msg['symbol']} {msg['side']} (PAPER)."
+                            f" order_id={order_id}"
+                        },
+                        ":ctx": {
+                            "M": {
+                                "symbol": {"S": msg["symbol"]},
+                                "mode": {"S": "PAPER"},
+                                "attempt": {"S": "1"},
+                                "order_id": {"S": order_id},
+                            }
+                        },
+                        ":cid": {"S": client_oid(msg["idempotency_key"])},
                         ":at": {"S": rfc3339(decided)},
                         ":oid": {"S": order_id},
                         ":key": {"S": msg["idempotency_key"]},
@@ -305,6 +329,144 @@ def breaker_success():
             raise
 
 
+def outbox_row(alert_id, kind, msg, text, now):
+    return {
+        "Put": {
+            "TableName": TABLES["alerts"],
+            "Item": {
+                "alert_id": {"S": alert_id},
+                "kind": {"S": kind},
+                "symbol": {"S": msg["symbol"]},
+                "side": {"S": msg["side"]},
+                "text": {"S": text},
+                "status": {"S": "PENDING"},
+                "attempts": {"N": "0"},
+                "created_at": {"S": rfc3339(now)},
+                "expires_at": {"N": str(int((now + timedelta(days=RETENTION_DAYS)).timestamp()))},
+            },
+            "ConditionExpression": "attribute_not_exists(alert_id)",
+        }
+    }
+
+
+def deliver(alert_id, text):
+    """The message sent to Telegram, then its outbox row marked sent, or its failed attempt recorded."""
+    try:
+        body = json.dumps({"chat_id": "0", "text": text}).encode()
+        request = urllib.request.Request(f"{TELEGRAM}/botpeer/sendMessage", body, {"Content-Type": "application/json"})
+        message_id = json.load(urllib.request.urlopen(request, timeout=5))["result"]["message_id"]
+        update, values = "SET #s = :sent, telegram_message_id = :mid ADD attempts :one", {":mid": {"N": str(message_id)}}
+        names = {"#s": "status"}
+        values[":sent"] = {"S": "SENT"}
+    except (OSError, ValueError, KeyError) as e:
+        update, values, names = "SET last_error = :e ADD attempts :one", {":e": {"S": str(e)[:500]}}, None
+    values[":one"] = {"N": "1"}
+    args = {"ExpressionAttributeNames": names} if names else {}
+    dynamodb.update_item(
+        TableName=TABLES["alerts"],
+        Key={"alert_id": {"S": alert_id}},
+        UpdateExpression=update,
+        ConditionExpression="attribute_exists(alert_id)",
+        ExpressionAttributeValues=values,
+        **args,
+    )
+
+
+def record_step(key, update, values, condition, outbox=None, held=None, token=None):
+    """One recorded step in one transaction: the intent's conditional update, the step's outbox row, the held
+    quantity's change."""
+    items = [
+        {
+            "Update": {
+                "TableName": TABLES["intents"],
+                "Key": {"idempotency_key": {"S": key}},
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#st": "status"},
+                "ExpressionAttributeValues": {**values, ":placed": {"S": "ORDER_PLACED"}},
+            }
+        }
+    ]
+    if outbox:
+        items.append(outbox)
+    if held:
+        items.append(
+            {
+                "Update": {
+                    "TableName": TABLES["risk"],
+                    "Key": {"pk": {"S": held[0]}},
+                    "UpdateExpression": "ADD qty :d",
+                    "ExpressionAttributeValues": {":d": {"N": str(held[1])}},
+                }
+            }
+        )
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=hashlib.sha256(token.encode()).hexdigest()[:32])
+
+
+def follow(msg, sizing, order_id):
+    """The placed order's fill read once (the paper exchange fills a market order at once, at the signal's price)
+    and recorded with its ORDER EXECUTED message and the held quantity (docs/DESIGN.md §13)."""
+    now, key, qty = datetime.now(timezone.utc), msg["idempotency_key"], sizing["quantity"]
+    fee = (qty * Decimal("0.001")).quantize(STEP, rounding=ROUND_DOWN)
+    fill = {
+        ":fill_status": {"S": "FILLED"},
+        ":filled_quantity": {"S": str(qty)},
+        ":fill_average_price": {"S": str(msg["price"])},
+        ":fill_fee": {"S": str(fee)},
+        ":fill_fee_currency": {"S": msg["symbol"].split("_", 1)[0]},
+        ":fill_updated_at": {"S": rfc3339(now)},
+        ":fill_version": {"N": "1"},
+        ":fill_increments": {"N": "1"},
+    }
+    update = "SET " + ", ".join(f"{k[1:]} = {k}" for k in fill)
+    text = f"✅ ORDER EXECUTED {msg['symbol']} {msg['side']} {qty} @ {msg['price']} (PAPER) order_id={order_id}"
+    alert_id = f"executed:{key}:1"
+    record_step(
+        key,
+        update,
+        fill,
+        "#st = :placed AND attribute_not_exists(fill_version)",
+        outbox_row(alert_id, "ORDER_EXECUTED", msg, text, now),
+        (f"position#{msg['symbol']}", qty - fee),
+        f"{key}#1",
+    )
+    deliver(alert_id, text)
+    return qty - fee
+
+
+def protect(msg, held):
+    """The first protection step (docs/DESIGN.md §14): the symbol's settings read, the protection claimed on the
+    intent before its OCO is sent, the paper OCO, the protection recorded placed with its SL/TP PLACED message."""
+    now, key, price = datetime.now(timezone.utc), msg["idempotency_key"], msg["price"]
+    row = dynamodb.get_item(
+        TableName=TABLES["watchlist"], Key={"symbol": {"S": msg["symbol"]}}, ConsistentRead=True
+    ).get("Item")
+    sl_pct, tp_pct = num(row, "sl_pct") or Decimal(3), num(row, "tp_pct") or Decimal(6)
+    sl = (price * (1 - sl_pct / 100)).quantize(STEP, rounding=ROUND_DOWN)
+    tp = (price * (1 + tp_pct / 100)).quantize(STEP, rounding=ROUND_DOWN)
+    legs = {"stop_loss": client_oid(key + "#sl"), "take_profit": client_oid(key + "#tp")}
+    protection = {"status": "PLACING", "version": 1, "quantity": str(held), "sl": str(sl), "tp": str(tp), **legs}
+    record_step(
+        key,
+        "SET protection = :p, protection_version = :v, open_fill = :open",
+        {":p": {"S": json.dumps(protection)}, ":v": {"N": "1"}, ":open": {"S": "OPEN"}},
+        "#st = :placed AND attribute_not_exists(protection_version)",
+        token=f"{key}#p1",
+    )
+    protection.update(status="PLACED", version=2, oco_id=str(uuid.uuid4()))  # the paper exchange's OCO
+    text = f"🛡 SL/TP PLACED {msg['symbol']} {held}: stop-loss {sl}, take-profit {tp} (PAPER)"
+    alert_id = f"protected:{key}"
+    record_step(
+        key,
+        "SET protection = :p, protection_version = :v, open_fill = :open",
+        {":p": {"S": json.dumps(protection)}, ":v": {"N": "2"}, ":open": {"S": "OPEN"}, ":seen": {"N": "1"}},
+        "#st = :placed AND protection_version = :seen",
+        outbox_row(alert_id, "PROTECTION_PLACED", msg, text, now),
+        token=f"{key}#p2",
+    )
+    deliver(alert_id, text)
+
+
 def record_handler(record):
     msg = parse(record.body)
     now = datetime.now(timezone.utc)
@@ -321,6 +483,7 @@ def record_handler(record):
     finalize(msg, now, sizing, order_id)
     if setting("breaker_failures", DEFAULT_BREAKER_FAILURES) is not None:
         breaker_success()
+    protect(msg, follow(msg, sizing, order_id))
     return order_id
 
 

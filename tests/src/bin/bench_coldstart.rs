@@ -1,7 +1,7 @@
 //! `bench-coldstart RUNS BIN_DIR PEER_PYTHON PEER_DIR [VARIANT]`: cold starts, memory and latency of each function's release
 //! binary, started the way Lambda starts it (a local Runtime API, the emulator as AWS), beside a Python peer of the
-//! orchestrator (Powertools idempotency + boto3 under awslambdaric) doing the same claim — subjects interleaved run
-//! by run, so machine load hits all alike. Then DynamoDB requests per signal, counted on the wire, and throughput.
+//! orchestrator (boto3 and Powertools' batch processor under awslambdaric, bench/peer/) making the same decision with
+//! the same DynamoDB requests — subjects interleaved run by run, so machine load hits all alike. Then DynamoDB requests per signal, counted on the wire, and throughput.
 //! VARIANT, an orchestrator binary built otherwise (another profile), joins the interleaved runs as a subject of
 //! its own. Run by ./scripts/bench.sh, which builds and provisions; prints one table. Not a test.
 
@@ -16,7 +16,8 @@ use shared::ports::SignalStore;
 use tests::faults::{FaultPlan, FaultProxy};
 use tests::measure::{cpu_ns, median, ms, stats, vm_hwm_kb};
 use tests::runtime_api::{
-    function_env, orchestrator_env, shipped_candles, signal_event, sqs_event, Function, Invocation, RuntimeApi,
+    all_placed, function_env, orchestrator_env, shipped_candles, signal_event, sqs_event, without_daily_cap, Function,
+    Invocation, RuntimeApi,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -78,8 +79,6 @@ async fn run() -> Result<(), BoxError> {
         variant: argv.next().map(PathBuf::from),
     };
     let env = tests::TestEnv::new("bench").await;
-    let peer_table = format!("{}idempotency", env.prefix);
-    create_peer_table(&env.aws, &peer_table).await?;
     let no_telegram = ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9".to_string());
     let mut subjects = vec![
         Subject {
@@ -96,7 +95,7 @@ async fn run() -> Result<(), BoxError> {
                     .current_dir(&a.peer_dir);
                 c
             },
-            extra_env: vec![("IDEMPOTENCY_TABLE", peer_table.clone())],
+            extra_env: orchestrator_env(),
             event: Event::Signal,
         },
         Subject {
@@ -144,11 +143,16 @@ async fn run() -> Result<(), BoxError> {
         );
     }
     // Each subject its own tables: rows one subject writes never slow another's reads (the emulator is no DynamoDB).
+    // Every signal is placed (no daily cap: a skip is another path), which is checked once the runs are done.
     let mut spaces = Vec::new();
     for i in 0..subjects.len() {
-        spaces.push(tests::TestEnv::new(&format!("bench{i}")).await);
+        let space = tests::TestEnv::new(&format!("bench{i}")).await;
+        without_daily_cap(&space.store()).await?;
+        spaces.push(space);
     }
+    let since = Utc::now();
     let store = env.store();
+    without_daily_cap(&store).await?;
     let mut samples: Vec<Samples> = subjects.iter().map(|_| Samples::default()).collect();
     let mut candle = 1_600_000_000_000_i64;
     for run in 0..args.runs {
@@ -160,13 +164,19 @@ async fn run() -> Result<(), BoxError> {
                 events.push(match s.event {
                     Event::Signal => {
                         candle += 3_600_000;
-                        signal_event(&own, candle, s.name.starts_with("orchestrator")).await?
+                        signal_event(&own, candle, true).await?
                     }
                     Event::File(f) => std::fs::read(events_dir().join(f))?,
                 });
             }
             measure(&args, space, s, &events, out).await?;
         }
+    }
+    for (s, space) in subjects.iter().zip(&spaces).filter(|(s, _)| s.event == Event::Signal) {
+        let placed = all_placed(&space.store(), since)
+            .await
+            .map_err(|e| format!("{}: {e}", s.name))?;
+        eprintln!("{}: every one of its {placed} signals was placed", s.name);
     }
 
     println!();
@@ -421,28 +431,5 @@ async fn throughput(
     println!(
         "Throughput: {orch:.0} signals/s through one warm orchestrator container ({BATCHES} batches of 10, paper); the emulator's own ceiling from one sequential client: {raw:.0} conditional PutItem/s, {tx:.0} TransactWriteItems/s of 5 conditional puts (the claim's shape)"
     );
-    Ok(())
-}
-
-async fn create_peer_table(aws: &aws_config::SdkConfig, name: &str) -> Result<(), BoxError> {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    aws_sdk_dynamodb::Client::new(aws)
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .send()
-        .await?;
     Ok(())
 }

@@ -79,7 +79,7 @@ async fn main() {
 async fn run() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: bench-coldstart-tls [--runs N] [--bin-dir DIR]\n\nThe release orchestrator's cold start (spawn → first answered SQS event), plain and behind TLS, at the CPU share of 128 MB, 512 MB and a whole CPU, with and without WARM_UP_AT_INIT. Needs the emulator at AWS_ENDPOINT_URL. --runs: cold starts per variant (default 10); --bin-dir: where the release orchestrator is (default target/release).");
+        println!("usage: bench-coldstart-tls [--runs N] [--bin-dir DIR] [--peer-python PATH --peer-dir DIR]\n\nThe release orchestrator's cold start (spawn → first answered SQS event), plain and behind TLS, at the CPU share of 128 MB, 512 MB and a whole CPU, with and without WARM_UP_AT_INIT; then its warm path behind TLS beside the Python peer's. Needs the emulator at AWS_ENDPOINT_URL. --runs: cold starts per variant, and warm containers per subject (default 10); --bin-dir: where the release orchestrator is (default target/release); --peer-python, --peer-dir: the Python with the peer's packages and bench/peer/ (without them the peer is not measured).");
         return Ok(());
     }
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
@@ -148,14 +148,136 @@ async fn run() -> Result<(), BoxError> {
             }
         }
     }
+    // Absolute: the peer runs from its own folder.
+    let peer = match value("--peer-python").zip(value("--peer-dir")) {
+        Some((python, dir)) => Some((absolute(python)?, std::fs::canonicalize(dir)?)),
+        None => None,
+    };
+    let subjects = warm_subjects(&orchestrator, peer.as_ref().map(|(p, d)| (p.as_path(), d.as_path())));
+    let mut warm: Vec<Warm> = subjects.iter().map(|_| Warm::default()).collect();
+    let mut vars = function_env(&env.p);
+    vars.extend(orchestrator_env());
+    vars.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
+    vars.push(("TEST_CA_FILE", ca_file.display().to_string()));
+    vars.push(("AWS_CA_BUNDLE", ca_file.display().to_string()));
+    // Region and credentials as Lambda sets them for every runtime: the harness's own (the Rust functions take
+    // these for a local endpoint themselves; boto3 does not).
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| shared::adapters::aws::LOCAL_REGION.to_string());
+    vars.extend([("AWS_REGION", region.clone()), ("AWS_DEFAULT_REGION", region)]);
+    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        vars.push((k, std::env::var(k).unwrap_or_else(|_| "local".to_string())));
+    }
+    for run in 0..runs {
+        eprintln!("warm path over TLS: run {} of {runs}", run + 1);
+        for (subject, out) in subjects.iter().zip(warm.iter_mut()) {
+            let mut events = Vec::new();
+            for _ in 0..=WARM_EVENTS {
+                candle += 3_600_000;
+                events.push(signal_event(&store, candle, true).await?);
+            }
+            warm_path(subject, &vars, &events, &proxy, out).await?;
+        }
+    }
     let _ = std::fs::remove_file(&ca_file);
     let placed = all_placed(&store, since).await?;
     eprintln!("every one of the {placed} signals was placed (EXEC_ORDER_PLACED)");
     print(&variants, &samples, cgroups.is_some());
+    print_warm(&subjects, &warm);
     if let Some(c) = cgroups {
         c.remove();
     }
     Ok(())
+}
+
+/// `path` made absolute, its last component kept as is (a virtualenv's python is a link it must be called by).
+fn absolute(path: &str) -> Result<PathBuf, BoxError> {
+    let path = Path::new(path);
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    })
+}
+
+/// Signals each warm container takes after its first (cold) one.
+const WARM_EVENTS: usize = 5;
+
+/// Who the warm path is measured for: the release orchestrator, and the Python peer (bench/peer/) when given.
+struct WarmSubject {
+    name: &'static str,
+    command: Box<dyn Fn() -> Command>,
+}
+
+fn warm_subjects(orchestrator: &Path, peer: Option<(&Path, &Path)>) -> Vec<WarmSubject> {
+    let binary = orchestrator.to_path_buf();
+    let mut out = vec![WarmSubject {
+        name: "orchestrator",
+        command: Box::new(move || Command::new(&binary)),
+    }];
+    if let Some((python, dir)) = peer {
+        let (python, dir) = (python.to_path_buf(), dir.to_path_buf());
+        out.push(WarmSubject {
+            name: "python peer",
+            command: Box::new(move || {
+                let mut c = Command::new(&python);
+                c.args(["-m", "awslambdaric", "handler.handler"]).current_dir(&dir);
+                c
+            }),
+        });
+    }
+    out
+}
+
+#[derive(Default)]
+struct Warm {
+    ms: Vec<f64>,
+    requests: Vec<f64>,
+}
+
+/// One container at a whole CPU behind the TLS proxy: its first signal answered (cold, not counted), then each next
+/// one timed from invoke to answer, with the requests it made through the proxy.
+async fn warm_path(
+    subject: &WarmSubject,
+    vars: &[(&'static str, String)],
+    events: &[Vec<u8>],
+    proxy: &TlsProxy,
+    out: &mut Warm,
+) -> Result<(), BoxError> {
+    let api = RuntimeApi::start().await?;
+    let log = std::env::temp_dir().join(format!("bench-warm-{}.log", subject.name.replace(' ', "-")));
+    let _f = Function::spawn((subject.command)(), &api, subject.name, vars, &log)?;
+    answered(api.invoke(&events[0], WAIT).await?)
+        .map_err(|e| format!("{}: {e} (its log: {})", subject.name, log.display()))?;
+    for event in &events[1..] {
+        let asked = proxy.requests();
+        let t = Instant::now();
+        answered(api.invoke(event, WAIT).await?).map_err(|e| format!("{}: {e}", subject.name))?;
+        out.ms.push(ms(t.elapsed()));
+        out.requests.push((proxy.requests() - asked) as f64);
+    }
+    Ok(())
+}
+
+fn print_warm(subjects: &[WarmSubject], warm: &[Warm]) {
+    println!();
+    println!("The warm path behind TLS, whole CPU, one container each, a placed paper BUY per invocation (min / median / max):");
+    println!("| subject | invoke → answer (ms) | requests through the proxy |");
+    println!("|---|---|---|");
+    for (s, w) in subjects.iter().zip(warm) {
+        println!("| {} | {} | {} |", s.name, stats(&w.ms, 1), stats(&w.requests, 0));
+    }
+    println!();
+    let peer = warm
+        .get(1)
+        .map_or("not-measured".to_string(), |p| format!("{:.1}", median(&p.ms)));
+    let peer_trips = warm
+        .get(1)
+        .map_or("not-measured".to_string(), |p| format!("{:.0}", median(&p.requests)));
+    println!(
+        "warm round_trips={:.0} latency_ms={:.1} peer_round_trips={peer_trips} peer_latency_ms={peer} tls=on cpu_share=whole",
+        median(&warm[0].requests),
+        median(&warm[0].ms)
+    );
 }
 
 fn default_bin_dir() -> PathBuf {
@@ -265,7 +387,7 @@ fn print(variants: &[Variant], samples: &[Samples], measured_shares: bool) {
     );
     println!("| endpoints | CPU share | warm-up at init | init: spawn → first GET /next (ms) | first event (ms) | cold start: spawn → first response (ms) | CPU (ms) | TLS handshakes | next event, warm (ms) | its requests |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    let (mut line, mut warm) = (None, None);
+    let mut line = None;
     for (v, s) in variants.iter().zip(samples) {
         let modelled;
         let s = if s.cold_ms.is_empty() {
@@ -307,21 +429,12 @@ fn print(variants: &[Variant], samples: &[Samples], measured_shares: bool) {
         if v.tls && v.warm_up && v.memory_mb == Some(128) {
             line = Some(median(&s.cold_ms));
         }
-        if v.tls && v.warm_up && v.memory_mb.is_none() {
-            warm = Some((median(&s.warm_requests), median(&s.warm_ms)));
-        }
     }
     println!();
     if let Some(ms) = line {
         println!(
             "cold_start tls=on cpu_share_mb=128 first_response_ms={ms:.1} warm_up=on measured={}",
             if measured_shares { "cgroup" } else { "model" }
-        );
-    }
-    if let Some((requests, ms)) = warm {
-        // No like-for-like peer yet: the Python peer of ./scripts/bench.sh does less (docs/PERFORMANCE.md).
-        println!(
-            "warm round_trips={requests:.0} latency_ms={ms:.1} peer_latency_ms=not-measured tls=on cpu_share=whole"
         );
     }
 }
