@@ -94,7 +94,6 @@ async fn run() -> Result<(), BoxError> {
         .into());
     }
     let plain = std::env::var("AWS_ENDPOINT_URL").map_err(|_| "AWS_ENDPOINT_URL (the emulator) is not set")?;
-    let env = tests::TestEnv::new("tls").await;
     let ca = TestCa::generate(Keys::Rsa)?;
     let ca_file = ca.write_root("bench-tls-ca")?;
     let proxy = TlsProxy::start(&ca, &plain).await?;
@@ -111,13 +110,13 @@ async fn run() -> Result<(), BoxError> {
             }
         }
     }
-    let store = env.store();
-    without_daily_cap(&store).await?;
-    let since = chrono::Utc::now();
     let mut samples: Vec<Samples> = variants.iter().map(|_| Samples::default()).collect();
     let mut candle = 1_700_000_000_000_i64;
+    let mut placed = 0;
     for run in 0..runs {
         eprintln!("cold starts over TLS: run {} of {runs}", run + 1);
+        let space = Space::new(&format!("tls{run}")).await?;
+        let (env, store) = (&space.env, &space.env.store());
         for (v, out) in variants.iter().zip(samples.iter_mut()) {
             let cgroup = match (&cgroups, v.memory_mb) {
                 (Some(c), Some(mb)) => Some(c.path(mb)),
@@ -126,9 +125,9 @@ async fn run() -> Result<(), BoxError> {
                 (None, None) => None,
             };
             candle += 3_600_000;
-            let event = signal_event(&store, candle, true).await?;
+            let event = signal_event(store, candle, true).await?;
             candle += 3_600_000;
-            let next = signal_event(&store, candle, true).await?;
+            let next = signal_event(store, candle, true).await?;
             let mut vars = function_env(&env.p);
             vars.extend(orchestrator_env());
             vars.push(("WARM_UP_AT_INIT", v.warm_up.to_string()));
@@ -147,6 +146,7 @@ async fn run() -> Result<(), BoxError> {
                 out.warm_requests.push((proxy.requests() - asked) as f64);
             }
         }
+        placed += space.all_placed().await?;
     }
     // Absolute: the peer runs from its own folder.
     let peer = match value("--peer-python").zip(value("--peer-dir")) {
@@ -155,8 +155,7 @@ async fn run() -> Result<(), BoxError> {
     };
     let subjects = warm_subjects(&orchestrator, peer.as_ref().map(|(p, d)| (p.as_path(), d.as_path())));
     let mut warm: Vec<Warm> = subjects.iter().map(|_| Warm::default()).collect();
-    let mut vars = function_env(&env.p);
-    vars.extend(orchestrator_env());
+    let mut vars = orchestrator_env();
     vars.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
     vars.push(("TEST_CA_FILE", ca_file.display().to_string()));
     vars.push(("AWS_CA_BUNDLE", ca_file.display().to_string()));
@@ -169,17 +168,20 @@ async fn run() -> Result<(), BoxError> {
     }
     for run in 0..runs {
         eprintln!("warm path over TLS: run {} of {runs}", run + 1);
-        for (subject, out) in subjects.iter().zip(warm.iter_mut()) {
+        for (i, (subject, out)) in subjects.iter().zip(warm.iter_mut()).enumerate() {
+            let space = Space::new(&format!("warm{run}x{i}")).await?;
             let mut events = Vec::new();
             for _ in 0..=WARM_EVENTS {
                 candle += 3_600_000;
-                events.push(signal_event(&store, candle, true).await?);
+                events.push(signal_event(&space.env.store(), candle, true).await?);
             }
+            let mut vars = vars.clone();
+            vars.extend(function_env(&space.env.p));
             warm_path(subject, &vars, &events, &proxy, out).await?;
+            placed += space.all_placed().await?;
         }
     }
     let _ = std::fs::remove_file(&ca_file);
-    let placed = all_placed(&store, since).await?;
     eprintln!("every one of the {placed} signals was placed (EXEC_ORDER_PLACED)");
     print(&variants, &samples, cgroups.is_some());
     print_warm(&subjects, &warm);
@@ -187,6 +189,29 @@ async fn run() -> Result<(), BoxError> {
         c.remove();
     }
     Ok(())
+}
+
+/// Fresh tables for one run: the emulator's transactions copy the tables they touch (scripts/emulator.py), so their
+/// time grows with what earlier runs wrote, which no DynamoDB table does. No daily cap: every signal is placed,
+/// which [`Space::all_placed`] checks.
+struct Space {
+    env: tests::TestEnv,
+    since: chrono::DateTime<chrono::Utc>,
+}
+
+impl Space {
+    async fn new(name: &str) -> Result<Self, BoxError> {
+        let env = tests::TestEnv::new(name).await;
+        without_daily_cap(&env.store()).await?;
+        Ok(Self {
+            env,
+            since: chrono::Utc::now(),
+        })
+    }
+
+    async fn all_placed(&self) -> Result<usize, BoxError> {
+        all_placed(&self.env.store(), self.since).await
+    }
 }
 
 /// `path` made absolute, its last component kept as is (a virtualenv's python is a link it must be called by).
