@@ -118,6 +118,9 @@ else
   failed+=("installing the deployment tools")
 fi
 "$VENV/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml || failed+=("workflow schema")
+# The benches' Python peer parses (its packages live in .venv-bench, which only the benches install).
+"$VENV/bin/python" -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' bench/peer/handler.py \
+  || failed+=("bench peer")
 if [ "${#failed[@]}" -gt 0 ]; then
   log "FAILED: ${failed[*]}"
   exit 1
