@@ -386,7 +386,8 @@ async fn throughput(
     let orch = (BATCHES * 10) as f64 / t.elapsed().as_secs_f64();
 
     let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
-    let table = format!("{}idempotency", env.prefix);
+    let table = format!("{}ceiling", env.prefix);
+    create_raw_table(&env.aws, &table).await?;
     let n = 300;
     let t = Instant::now();
     for i in 0..n {
@@ -431,5 +432,29 @@ async fn throughput(
     println!(
         "Throughput: {orch:.0} signals/s through one warm orchestrator container ({BATCHES} batches of 10, paper); the emulator's own ceiling from one sequential client: {raw:.0} conditional PutItem/s, {tx:.0} TransactWriteItems/s of 5 conditional puts (the claim's shape)"
     );
+    Ok(())
+}
+
+/// A table of string ids alone, for the emulator's own ceiling (no code of ours between the client and it).
+async fn create_raw_table(aws: &aws_config::SdkConfig, name: &str) -> Result<(), BoxError> {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    aws_sdk_dynamodb::Client::new(aws)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .send()
+        .await?;
     Ok(())
 }
