@@ -382,6 +382,32 @@ pub fn is_account_failure(code: ReasonCode, side: Side) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_kept_symbol_limits_are_bounded_whatever_the_queue_names() {
+        let cache = ControlCache::default();
+        let sym = |i: usize| Symbol::parse(&format!("S{i}_USDT")).unwrap();
+        let capped = RiskLimits {
+            max_order_usd: Some(Decimal::from(5)),
+            ..RiskLimits::default()
+        };
+        cache.set_symbol_limits(&sym(0), capped.clone());
+        assert_eq!(cache.symbol_limits(&sym(0)), Some(capped));
+        for i in 1..MAX_CACHED_SYMBOLS {
+            cache.set_symbol_limits(&sym(i), RiskLimits::default());
+        }
+        assert!(cache.symbol_limits(&sym(0)).is_some(), "kept up to the bound");
+        cache.set_symbol_limits(&sym(MAX_CACHED_SYMBOLS), RiskLimits::default());
+        assert_eq!(
+            cache.symbol_limits(&sym(0)),
+            None,
+            "past it, the cache starts again (read again, never wrong)"
+        );
+        assert_eq!(
+            cache.symbol_limits(&sym(MAX_CACHED_SYMBOLS)),
+            Some(RiskLimits::default())
+        );
+    }
+
     fn t() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
             .unwrap()
