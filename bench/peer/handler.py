@@ -355,20 +355,21 @@ def deliver(alert_id, text):
         body = json.dumps({"chat_id": "0", "text": text}).encode()
         request = urllib.request.Request(f"{TELEGRAM}/botpeer/sendMessage", body, {"Content-Type": "application/json"})
         message_id = json.load(urllib.request.urlopen(request, timeout=5))["result"]["message_id"]
-        update, values = "SET #s = :sent, telegram_message_id = :mid ADD attempts :one", {":mid": {"N": str(message_id)}}
-        names = {"#s": "status"}
-        values[":sent"] = {"S": "SENT"}
+        update = "SET #s = :sent, telegram_message_id = :mid ADD attempts :one"
+        extra = {
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":sent": {"S": "SENT"}, ":mid": {"N": str(message_id)}},
+        }
     except (OSError, ValueError, KeyError) as e:
-        update, values, names = "SET last_error = :e ADD attempts :one", {":e": {"S": str(e)[:500]}}, None
-    values[":one"] = {"N": "1"}
-    args = {"ExpressionAttributeNames": names} if names else {}
+        update = "SET last_error = :e ADD attempts :one"
+        extra = {"ExpressionAttributeValues": {":e": {"S": str(e)[:500]}}}
+    extra["ExpressionAttributeValues"][":one"] = {"N": "1"}
     dynamodb.update_item(
         TableName=TABLES["alerts"],
         Key={"alert_id": {"S": alert_id}},
         UpdateExpression=update,
         ConditionExpression="attribute_exists(alert_id)",
-        ExpressionAttributeValues=values,
-        **args,
+        **extra,
     )
 
 

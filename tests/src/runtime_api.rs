@@ -247,12 +247,11 @@ pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     profile_dir.join(name)
 }
 
-/// A fresh ETH_BTC BUY signal for the benches (`record`: its row written, as the evaluator does; a peer with its
-/// own table needs none) and an SQS event carrying it. It asks for no ORDER PLACED message.
+/// A fresh ETH_BTC BUY signal for the benches, its row written as the evaluator writes it, and an SQS event
+/// carrying it. It asks for no ORDER PLACED message.
 pub async fn signal_event(
     store: &shared::adapters::dynamodb::DynamoStore,
     candle: i64,
-    record: bool,
 ) -> Result<Vec<u8>, shared::ports::BoxError> {
     use shared::ports::SignalStore;
     let sym = shared::ids::Symbol::parse("ETH_BTC")?;
@@ -264,9 +263,7 @@ pub async fn signal_event(
         Utc::now(),
     );
     s.notify_order_placed = false;
-    if record {
-        store.put_new(&s).await?;
-    }
+    store.put_new(&s).await?;
     Ok(sqs_event(&[s.to_message().to_json()]))
 }
 
@@ -303,6 +300,14 @@ pub async fn all_placed(
         ["EXEC_ORDER_PLACED"] => Ok(signals.len()),
         _ => Err(format!("not every bench signal was placed: {codes:?}").into()),
     }
+}
+
+/// The Python peer of the orchestrator (bench/peer/) as Lambda's Python runtime starts it: awslambdaric with the
+/// handler module, from `dir`, by `python` (the one with the peer's packages).
+pub fn python_peer(python: &std::path::Path, dir: &std::path::Path) -> Command {
+    let mut c = Command::new(python);
+    c.args(["-m", "awslambdaric", "handler.handler"]).current_dir(dir);
+    c
 }
 
 /// The orchestrator's settings beside the namespace's, for the benches: paper prices, and a Telegram that is nowhere

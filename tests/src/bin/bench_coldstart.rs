@@ -16,8 +16,8 @@ use shared::ports::SignalStore;
 use tests::faults::{FaultPlan, FaultProxy};
 use tests::measure::{cpu_ns, median, ms, stats, vm_hwm_kb};
 use tests::runtime_api::{
-    all_placed, function_env, orchestrator_env, shipped_candles, signal_event, sqs_event, without_daily_cap, Function,
-    Invocation, RuntimeApi,
+    all_placed, function_env, orchestrator_env, python_peer, shipped_candles, signal_event, sqs_event,
+    without_daily_cap, Function, Invocation, RuntimeApi,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -89,12 +89,7 @@ async fn run() -> Result<(), BoxError> {
         },
         Subject {
             name: "python peer",
-            command: |a| {
-                let mut c = Command::new(&a.python);
-                c.args(["-m", "awslambdaric", "handler.handler"])
-                    .current_dir(&a.peer_dir);
-                c
-            },
+            command: |a| python_peer(&a.python, &a.peer_dir),
             extra_env: orchestrator_env(),
             event: Event::Signal,
         },
@@ -164,7 +159,7 @@ async fn run() -> Result<(), BoxError> {
                 events.push(match s.event {
                     Event::Signal => {
                         candle += 3_600_000;
-                        signal_event(&own, candle, true).await?
+                        signal_event(&own, candle).await?
                     }
                     Event::File(f) => std::fs::read(events_dir().join(f))?,
                 });

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use tests::measure::{cpu_ns, median, ms, stats};
 use tests::runtime_api::{
-    all_placed, function_env, orchestrator_env, signal_event, without_daily_cap, Function, Invocation, RuntimeApi,
+    all_placed, function_env, orchestrator_env, python_peer, signal_event, without_daily_cap, Function, Invocation,
+    RuntimeApi,
 };
 use tests::tls::{Keys, TestCa, TlsProxy};
 
@@ -125,9 +126,9 @@ async fn run() -> Result<(), BoxError> {
                 (None, None) => None,
             };
             candle += 3_600_000;
-            let event = signal_event(store, candle, true).await?;
+            let event = signal_event(store, candle).await?;
             candle += 3_600_000;
-            let next = signal_event(store, candle, true).await?;
+            let next = signal_event(store, candle).await?;
             let mut vars = function_env(&env.p);
             vars.extend(orchestrator_env());
             vars.push(("WARM_UP_AT_INIT", v.warm_up.to_string()));
@@ -173,7 +174,7 @@ async fn run() -> Result<(), BoxError> {
             let mut events = Vec::new();
             for _ in 0..=WARM_EVENTS {
                 candle += 3_600_000;
-                events.push(signal_event(&space.env.store(), candle, true).await?);
+                events.push(signal_event(&space.env.store(), candle).await?);
             }
             let mut vars = vars.clone();
             vars.extend(function_env(&space.env.p));
@@ -243,11 +244,7 @@ fn warm_subjects(orchestrator: &Path, peer: Option<(&Path, &Path)>) -> Vec<WarmS
         let (python, dir) = (python.to_path_buf(), dir.to_path_buf());
         out.push(WarmSubject {
             name: "python peer",
-            command: Box::new(move || {
-                let mut c = Command::new(&python);
-                c.args(["-m", "awslambdaric", "handler.handler"]).current_dir(&dir);
-                c
-            }),
+            command: Box::new(move || python_peer(&python, &dir)),
         });
     }
     out
