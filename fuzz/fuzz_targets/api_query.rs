@@ -3,5 +3,5 @@
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(query) = std::str::from_utf8(data) else { return };
     let pairs: Vec<(&str, &str)> = query.split('&').map(|p| p.split_once('=').unwrap_or((p, ""))).collect();
-    let _ = shared::invariants::ReportQuery::from_params(pairs);
+    let _ = shared::report::invariants::ReportQuery::from_params(pairs);
 });

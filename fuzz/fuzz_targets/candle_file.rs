@@ -1,6 +1,6 @@
 //! A replay candle file (`data/candles/*.json`, or a user's folder), then resampled as the evaluator does.
 #![no_main]
-use shared::candles::{parse_rows, resample, Timeframe};
+use shared::market::candles::{parse_rows, resample, Timeframe};
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(rows) = parse_rows(text) {

@@ -1,6 +1,6 @@
 //! Crypto.com's get-candlestick answer as the evaluator reads it (any status, any clock).
 #![no_main]
-use shared::candles::Timeframe;
+use shared::market::candles::Timeframe;
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let (head, body) = data.split_at(data.len().min(9));
     let as_of_ms = head.iter().take(8).fold(0i64, |acc, b| (acc << 8) | i64::from(*b));

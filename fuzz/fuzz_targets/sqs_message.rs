@@ -2,6 +2,6 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(body) = std::str::from_utf8(data) {
-        let _ = shared::model::SignalMessage::parse(body);
+        let _ = shared::signal::SignalMessage::parse(body);
     }
 });

@@ -5,11 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use plotters::prelude::*;
+use shared::backtest::paper_book::{BookSettings, PaperBook};
 use shared::backtest::{Backtest, IndicatorRow};
 use shared::html::esc;
 use shared::ids::Side;
-use shared::paper_book::{BookSettings, PaperBook};
-use shared::strategy::Preset;
+use shared::market::strategy::Preset;
 
 /// One preset's replay with its book.
 pub struct PresetRun<'a> {

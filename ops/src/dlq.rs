@@ -15,7 +15,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use shared::config::{ProcessEnv, Source};
-use shared::model::SignalMessage;
+use shared::signal::SignalMessage;
 
 use crate::stack;
 

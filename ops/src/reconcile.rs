@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use chrono::Duration;
 use shared::config::{ProcessEnv, TelegramConfig, TradingConfig};
-use shared::order::Follower;
+use shared::flow::follow::Follower;
 use shared::ports::{Clock, IntentStore};
 
 use crate::stack;
@@ -58,13 +58,13 @@ async fn pass(hours: i64) -> Result<(), shared::ports::BoxError> {
         clock: &clock,
     };
     let mut fills = follower.follow_window_and_open(&intents, 10).await?;
-    let window: Vec<&shared::model::OrderIntent> = intents.iter().collect();
+    let window: Vec<&shared::order::OrderIntent> = intents.iter().collect();
     fills.executed_messages += follower.resend_executed(&window, Duration::seconds(120)).await?;
-    let ghosts = shared::order::ghosts::check(exchange.as_ref(), &store, &store, now).await?;
-    let sold = shared::order::breaker::sold_symbols(&intents);
-    let dust = shared::order::follow::dust(8);
-    let halt = shared::order::breaker::check_daily_loss(&store, &store, &sold, dust, now).await?;
-    if let Err(e) = shared::trading::announce_halt(&store, &notifier).await {
+    let ghosts = shared::flow::ghosts::check(exchange.as_ref(), &store, &store, now).await?;
+    let sold = shared::flow::breaker::sold_symbols(&intents);
+    let dust = shared::flow::follow::dust(8);
+    let halt = shared::flow::breaker::check_daily_loss(&store, &store, &sold, dust, now).await?;
+    if let Err(e) = shared::flow::trading::announce_halt(&store, &notifier).await {
         eprintln!("reconcile: the TRADING HALTED message was not recorded as sent ({e}); the halt stands");
     }
     let out = serde_json::json!({

@@ -10,12 +10,12 @@
 use std::process::ExitCode;
 
 use rust_decimal::Decimal;
+use shared::backtest::paper_book::{BookSettings, PaperBook, QuoteUsd};
 use shared::backtest::{self, Backtest, BacktestSettings};
-use shared::candles::{parse_rows, Candle, Timeframe};
-use shared::indicators::RsiMethod;
+use shared::market::candles::{parse_rows, Candle, Timeframe};
+use shared::market::indicators::RsiMethod;
+use shared::market::strategy::{self, Preset};
 use shared::money::{quote_currency, UsdPrice};
-use shared::paper_book::{BookSettings, PaperBook, QuoteUsd};
-use shared::strategy::{self, Preset};
 
 use crate::backtest_report::{self as report, PresetRun};
 
@@ -221,7 +221,7 @@ fn replay_text(args: &Settings<'_>) -> Result<String, String> {
         quote_usd: quote_usd(args, quote_currency(&symbol))?,
         protection: None,
     };
-    let series = shared::candles::resample(&candles, args.timeframe);
+    let series = shared::market::candles::resample(&candles, args.timeframe);
     let mut runs = Vec::new();
     for (preset, backtest) in args.presets.iter().zip(results) {
         let protection = args

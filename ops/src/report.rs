@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use shared::config::{patience, ProcessEnv};
-use shared::invariants::{self, ReportQuery};
+use shared::report::invariants::{self, ReportQuery};
 
 use crate::stack;
 

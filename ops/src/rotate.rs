@@ -23,7 +23,7 @@ use clap::Subcommand;
 use shared::adapters::exchange::build;
 use shared::adapters::secrets::SecretString;
 use shared::config::{ProcessEnv, TradingConfig};
-use shared::orchestration::ExecutionMode;
+use shared::order::ExecutionMode;
 
 use crate::stack;
 

@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use shared::trading::{self, Change};
+use shared::flow::trading::{self, Change};
 
 use crate::stack;
 

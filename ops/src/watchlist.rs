@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::ids::Symbol;
-use shared::model::WatchlistEntry;
 use shared::ports::WatchlistStore;
+use shared::watchlist::WatchlistEntry;
 
 use crate::stack;
 

@@ -182,7 +182,7 @@ fn the_report_covers_every_preset_and_refuses_a_chart_of_all() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary = String::from_utf8(out.stdout).unwrap();
     let page = std::fs::read_to_string(&html).unwrap();
-    for p in shared::strategy::PRESETS {
+    for p in shared::market::strategy::PRESETS {
         assert!(summary.contains(p.name), "summary names {}", p.name);
         assert!(page.contains(&format!("<h2 id=\"{0}\">{0}</h2>", p.name)));
     }

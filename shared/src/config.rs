@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use crate::money::Usd;
 
-use crate::orchestration::ExecutionMode;
+use crate::order::ExecutionMode;
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration {var}: {reason}")]
@@ -169,26 +169,26 @@ pub fn grace(src: &dyn Source) -> Result<Duration, ConfigError> {
 /// fill before the report calls it UNCONFIRMED_ORDER; `UNDELIVERED_AFTER_MINUTES` (default 15, 1 to 1440): how long a
 /// Telegram message may stay undelivered before it is UNDELIVERED_MESSAGE; `UNPROTECTED_AFTER_MINUTES` (default 5, 1 to
 /// 1440): how long a filled BUY may go without its protection on the exchange before it is UNPROTECTED_POSITION.
-pub fn patience(src: &dyn Source) -> Result<crate::invariants::Patience, ConfigError> {
+pub fn patience(src: &dyn Source) -> Result<crate::report::invariants::Patience, ConfigError> {
     let minutes = number(
         src,
         "UNCONFIRMED_AFTER_MINUTES",
-        crate::invariants::UNCONFIRMED_AFTER_MINUTES,
+        crate::report::invariants::UNCONFIRMED_AFTER_MINUTES,
         |m| (1..=1440).contains(m),
     )?;
     let undelivered = number(
         src,
         "UNDELIVERED_AFTER_MINUTES",
-        crate::invariants::UNDELIVERED_AFTER_MINUTES,
+        crate::report::invariants::UNDELIVERED_AFTER_MINUTES,
         |m| (1..=1440).contains(m),
     )?;
     let unprotected = number(
         src,
         "UNPROTECTED_AFTER_MINUTES",
-        crate::invariants::UNPROTECTED_AFTER_MINUTES,
+        crate::report::invariants::UNPROTECTED_AFTER_MINUTES,
         |m| (1..=1440).contains(m),
     )?;
-    Ok(crate::invariants::Patience {
+    Ok(crate::report::invariants::Patience {
         grace: grace(src)?,
         unconfirmed_after: Duration::minutes(minutes),
         undelivered_after: Duration::minutes(undelivered),
@@ -288,7 +288,7 @@ pub struct TradingConfig {
     /// `MARKET_DATA` (`replay`, default: `REPLAY_DIR` or the shipped candles; `crypto_com`: the public candles at
     /// `EXCHANGE_BASE_URL`) and `TIMEFRAME` (default 1h).
     pub paper_candles: PaperCandles,
-    pub timeframe: crate::candles::Timeframe,
+    pub timeframe: crate::market::candles::Timeframe,
 }
 
 /// The candle source of the paper exchange's protective legs.
@@ -341,7 +341,7 @@ impl TradingConfig {
             },
             timeframe: {
                 let raw = text(src, "TIMEFRAME", "1h");
-                crate::candles::Timeframe::parse(&raw).ok_or(ConfigError {
+                crate::market::candles::Timeframe::parse(&raw).ok_or(ConfigError {
                     var: "TIMEFRAME",
                     reason: format!("{raw:?} is not one of 1m 5m 15m 30m 1h 2h 4h 12h 1D"),
                 })?

@@ -1,13 +1,13 @@
 //! The adapters and the per-function configuration over the pure domain (the `domain` crate, re-exported here so
-//! that `shared::ids`, `shared::model`, … name the same modules): `adapters` implements the domain's `ports` against
+//! that `shared::ids`, `shared::order`, … name the same modules): `adapters` implements the domain's `ports` against
 //! DynamoDB, SQS, Secrets Manager, Crypto.com (with its request signing, `signing`, and error classification,
 //! `classify`), Telegram, the paper exchange and replayed candles; `config` reads each function's settings at init;
 //! `telemetry` sets up the JSON logs.
 #![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 pub use domain::{
-    alerts, backtest, candles, commands, ids, indicators, invariants, metrics, model, money, orchestration, order,
-    paper_book, pipeline, ports, risk, strategy, text, trading,
+    backtest, commands, decision, flow, ids, market, messages, money, order, outbox, ports, report, risk, signal, text,
+    time, watchlist,
 };
 
 #[cfg(feature = "fakes")]

@@ -13,8 +13,8 @@ use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 use shared::adapters::crypto_com::signing::sign;
 use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
 use shared::adapters::secrets::SecretString;
+use shared::decision::ReasonCode;
 use shared::ids::{IdempotencyKey, Side, SignalId, Symbol};
-use shared::model::ReasonCode;
 use shared::money::{Quantity, QuoteAmount, Usd};
 use shared::ports::{Exchange, ExchangeError, Lookup, OrderRequest};
 
@@ -620,7 +620,7 @@ fn live_signal(
     side: Side,
     price: Decimal,
     now: chrono::DateTime<chrono::Utc>,
-) -> shared::model::SignalRecord {
+) -> shared::signal::SignalRecord {
     domain::fakes::sent_signal(&Symbol::parse(symbol).unwrap(), side, 1_700_000_000_000, price, now)
 }
 
@@ -629,12 +629,12 @@ fn live_orchestrator<'a>(
     store: &'a domain::fakes::MemoryStore,
     exchange: &'a CryptoCom,
     clock: &'a domain::fakes::ManualClock,
-) -> shared::orchestration::Orchestrator<'a> {
-    let settings = shared::orchestration::OrchestratorSettings {
-        mode: shared::orchestration::ExecutionMode::Live,
+) -> shared::flow::orchestration::Orchestrator<'a> {
+    let settings = shared::flow::orchestration::OrchestratorSettings {
+        mode: shared::order::ExecutionMode::Live,
         ..Default::default()
     };
-    shared::orchestration::Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
+    shared::flow::orchestration::Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
 }
 
 /// Live mode end to end through the orchestrator: $100 on a BTC-, an ETH- and a USDT-quoted pair becomes, at the
@@ -643,8 +643,8 @@ fn live_orchestrator<'a>(
 #[tokio::test]
 async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
     use domain::fakes::{ManualClock, MemoryStore};
-    use shared::model::DecisionType;
-    use shared::orchestration::Outcome;
+    use shared::decision::DecisionType;
+    use shared::flow::orchestration::Outcome;
     use shared::ports::SignalStore;
     use wiremock::matchers::query_param;
 
@@ -778,7 +778,7 @@ async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
 #[tokio::test]
 async fn no_usd_price_means_no_order() {
     use domain::fakes::{ManualClock, MemoryStore};
-    use shared::orchestration::Outcome;
+    use shared::flow::orchestration::Outcome;
     use shared::ports::SignalStore;
 
     let s = server().await;

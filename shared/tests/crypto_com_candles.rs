@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use shared::adapters::crypto_com::candles::CryptoComCandles;
-use shared::candles::Timeframe;
 use shared::ids::Symbol;
+use shared::market::candles::Timeframe;
 use shared::ports::{MarketData, MarketDataError};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::config::TableNames;
 use shared::ids::{Side, Symbol};
-use shared::model::{IntentStatus, OrderIntent};
+use shared::order::{IntentStatus, OrderIntent};
 use shared::ports::{Claim, ClaimRequest, IntentStore};
 use shared::risk::{CounterDelta, Reservation};
 use wiremock::matchers::{header, method};
@@ -42,7 +42,7 @@ fn conflict() -> ResponseTemplate {
         )
 }
 
-fn claim_parts() -> (OrderIntent, shared::model::SignalMessage, Vec<Reservation>) {
+fn claim_parts() -> (OrderIntent, shared::signal::SignalMessage, Vec<Reservation>) {
     let now = Utc::now();
     let s = domain::fakes::sent_signal(
         &Symbol::parse("BTC_USDT").unwrap(),
@@ -69,7 +69,7 @@ fn claim_parts() -> (OrderIntent, shared::model::SignalMessage, Vec<Reservation>
 /// A claim with the risk guard's items: the control row at version 0, one counter.
 fn guarded<'a>(
     intent: &'a OrderIntent,
-    msg: &'a shared::model::SignalMessage,
+    msg: &'a shared::signal::SignalMessage,
     reservations: &'a [Reservation],
 ) -> ClaimRequest<'a> {
     ClaimRequest {

@@ -3,9 +3,9 @@
 //! hour of the three shipped files.
 
 use shared::backtest::{self, BacktestSettings, History};
-use shared::candles::{parse_rows, Timeframe};
 use shared::ids::Symbol;
-use shared::strategy;
+use shared::market::candles::{parse_rows, Timeframe};
+use shared::market::strategy;
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
@@ -64,7 +64,7 @@ fn volume_gate_matches_the_independent_reference_on_every_hour_of_the_shipped_fi
         let history = History::new(&parse_rows(text).unwrap(), Timeframe::H1, 200);
         let got: Vec<(i64, Option<f64>)> = history
             .moments()
-            .map(|m| (m.open_ms(), shared::indicators::volume_index(m.five_min)))
+            .map(|m| (m.open_ms(), shared::market::indicators::volume_index(m.five_min)))
             .collect();
         assert_eq!(got.len(), want.len(), "{name}: hourly closes");
         let with_data = want.iter().filter(|(_, r)| r.is_some()).count();

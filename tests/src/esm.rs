@@ -5,7 +5,7 @@
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use orchestrator::handler::FailureAlerts;
-use shared::orchestration::Orchestrator;
+use shared::flow::orchestration::Orchestrator;
 
 use crate::provision::BoxError;
 

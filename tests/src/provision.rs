@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use shared::config::TableNames;
-use shared::model::WatchlistEntry;
+use shared::watchlist::WatchlistEntry;
 
 use crate::template::{self, Stack};
 
@@ -342,7 +342,7 @@ pub fn watchlist_to_seed(
         return Ok((read_watchlist(&path)?, path));
     };
     let replay = shared::adapters::replay::ReplayMarketData::from_dir(dir)?;
-    for (symbol, step_ms) in replay.coarser_than(shared::candles::Timeframe::M5) {
+    for (symbol, step_ms) in replay.coarser_than(shared::market::candles::Timeframe::M5) {
         eprintln!(
             "[BOOT] {symbol}: candles every {} min, coarser than the volume gate's 5 minutes: no volume data, no signals",
             step_ms / 60_000

@@ -15,11 +15,13 @@ use shared::adapters::crypto_com::candles::{CryptoComCandles, DEFAULT_BUDGET, PU
 use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings, ORDER_LIMIT};
 use shared::adapters::rate::Budget;
 use shared::adapters::secrets::SecretString;
-use shared::candles::{parse_rows, resample, Candle, Timeframe};
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
+use shared::flow::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
 use shared::ids::{Side, Symbol};
-use shared::model::{SignalMessage, WatchlistEntry};
-use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use shared::market::candles::{parse_rows, resample, Candle, Timeframe};
+use shared::order::ExecutionMode;
+use shared::signal::SignalMessage;
+use shared::watchlist::WatchlistEntry;
 
 use crate::exchange::ExchangeStandIn;
 use crate::http::{read_request, write_response};

@@ -273,7 +273,7 @@ mod tests {
     /// in the runbook: a kind added to the table without them fails here, naming what is missing.
     #[test]
     fn every_kind_of_violation_has_its_alarm_widget_openapi_value_and_runbook_row() {
-        use shared::invariants::ViolationType;
+        use shared::report::invariants::ViolationType;
         let doc: Value = serde_yaml::from_str(TEMPLATE).unwrap();
         let resources = doc["Resources"].as_mapping().unwrap();
         let of_type = |t: &'static str| resources.values().filter(move |r| r["Type"].as_str() == Some(t));

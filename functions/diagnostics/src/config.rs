@@ -1,7 +1,7 @@
 //! The diagnostics API's configuration (docs/DESIGN.md §9), read once at init.
 
 use shared::config::{patience, text, ConfigError, Source, TableNames};
-use shared::invariants::Patience;
+use shared::report::invariants::Patience;
 
 #[derive(Debug, Clone)]
 pub struct DiagnosticsConfig {

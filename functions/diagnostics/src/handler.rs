@@ -10,9 +10,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use shared::adapters::secrets::SecretString;
-use shared::invariants::{self, Patience, ReportQuery};
 use shared::page_link::{self, PAGE_ROUTE};
 use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, SignalStore};
+use shared::report::invariants::{self, Patience, ReportQuery};
 
 pub const ROUTE: &str = "/api/diagnostics/recent-signals";
 pub const KEY_HEADER: &str = "x-diagnostics-key";
@@ -333,7 +333,7 @@ mod tests {
     fn the_openapi_document_lists_every_reason_code() {
         let doc: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
         let listed = &doc["components"]["schemas"]["Signal"]["properties"]["reason_code"]["enum"];
-        for code in shared::model::ReasonCode::ALL {
+        for code in shared::decision::ReasonCode::ALL {
             assert!(
                 listed.as_array().unwrap().iter().any(|c| c == code.as_str()),
                 "{code} is missing from openapi.json"

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use shared::adapters::crypto_com::candles::{DEFAULT_BUDGET, PUBLIC_LIMIT};
 use shared::adapters::rate::Budget;
-use shared::candles::Timeframe;
 use shared::config::{execution_mode, number, required, text, ConfigError, Source, TableNames, TelegramConfig};
-use shared::orchestration::ExecutionMode;
+use shared::market::candles::Timeframe;
+use shared::order::ExecutionMode;
 
 /// Where the evaluator's candles come from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,20 +7,21 @@ use std::time::Instant;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use shared::alerts::deliver;
-use shared::candles::{Candle, Timeframe};
+use shared::decision::ReasonCode;
+use shared::flow::deliver::deliver;
 use shared::ids::{SignalId, Symbol};
-use shared::indicators::{Indicators, VOLUME_CANDLES};
-use shared::model::{
-    AlertKind, AlertRecord, AlertStatus, BlockedReason, Emission, ReasonCode, SignalMessage, SignalRecord,
-    WatchlistEntry,
-};
-use shared::orchestration::ExecutionMode;
+use shared::market::candles::{Candle, Timeframe};
+use shared::market::indicators::{Indicators, VOLUME_CANDLES};
+use shared::market::strategy::Emission;
+use shared::market::strategy::{self, Preset, Verdict};
+use shared::order::ExecutionMode;
+use shared::outbox::{AlertKind, AlertRecord, AlertStatus};
 use shared::ports::{
     AlertStore, Clock, ControlStore, MarketData, Notifier, PutOutcome, SignalQueue, SignalStore, StoreError,
     WatchlistStore,
 };
-use shared::strategy::{self, Preset, Verdict};
+use shared::signal::{BlockedReason, SignalMessage, SignalRecord};
+use shared::watchlist::WatchlistEntry;
 
 pub struct Evaluator<'a> {
     pub watchlist: &'a dyn WatchlistStore,
@@ -67,7 +68,7 @@ impl RunSummary {
     /// sent and held back, BUY/SELL SIGNAL alerts that could not be delivered, and the run's errors — every run,
     /// zeros included, so the alarms on them see data.
     pub fn emf(&self, namespace: &str, timestamp_ms: i64) -> serde_json::Value {
-        shared::metrics::emf(
+        shared::report::metrics::emf(
             namespace,
             timestamp_ms,
             &[
@@ -326,7 +327,7 @@ impl Evaluator<'_> {
         };
         let change_pct = entry.last(side).and_then(|p| strategy::change_pct(p.price, price));
         let alert_text =
-            shared::alerts::signal_alert_text(&record, change_pct, &reason, (self.mode, halt), timeframe.as_str());
+            shared::messages::signal_alert_text(&record, change_pct, &reason, (self.mode, halt), timeframe.as_str());
         if !entry.alert_enabled {
             record.blocked = true;
             record.blocked_reason = Some(BlockedReason::AlertsDisabled);
@@ -386,7 +387,7 @@ impl Evaluator<'_> {
             symbol,
             market_time_ms,
         };
-        match shared::pipeline::evaluate(preset, &candles, &more).await {
+        match shared::market::pipeline::evaluate(preset, &candles, &more).await {
             Some((ind, verdict)) => Ok((candles, ind, verdict)),
             None => {
                 tracing::debug!(%symbol, candles = candles.len(), "not enough closed candles yet");
@@ -490,13 +491,13 @@ struct Fetch<'a, 'e> {
 }
 
 #[async_trait::async_trait]
-impl shared::pipeline::MoreCandles for Fetch<'_, '_> {
+impl shared::market::pipeline::MoreCandles for Fetch<'_, '_> {
     async fn five_min(&self) -> Vec<Candle> {
         self.evaluator.volume_candles(self.symbol, self.market_time_ms).await
     }
 
     async fn daily(&self) -> Option<Vec<Candle>> {
-        let (symbol, days) = (self.symbol, shared::pipeline::DAILY_CANDLES);
+        let (symbol, days) = (self.symbol, shared::market::pipeline::DAILY_CANDLES);
         match self
             .evaluator
             .market
@@ -538,7 +539,7 @@ mod tests {
         assert_eq!(emf["EvaluatorErrors"].as_u64(), Some(0));
         // Zeros are in the line, not metrics: a quiet run publishes nothing billable.
         assert_eq!(
-            shared::metrics::declared(&emf),
+            shared::report::metrics::declared(&emf),
             ["EvaluatorSignals", "SignalAlertFailures"]
         );
         assert_eq!(emf["EvaluatorMissed"].as_u64(), Some(0));
@@ -657,7 +658,7 @@ mod tests {
         let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let now = shared::ports::Clock::now(&clock);
-        shared::trading::halt(&store, "exchange maintenance", "@ops", now)
+        shared::flow::trading::halt(&store, "exchange maintenance", "@ops", now)
             .await
             .unwrap();
         let ev = Evaluator {
@@ -701,7 +702,7 @@ mod tests {
         assert!(!store.signals().is_empty());
 
         let mut bad = entry("ETH_BTC");
-        bad.timeframe = Some(shared::model::Setting::Invalid("7m".into()));
+        bad.timeframe = Some(shared::watchlist::Setting::Invalid("7m".into()));
         let store = MemoryStore::with_watchlist(vec![bad]);
         let ev = Evaluator {
             watchlist: &store,

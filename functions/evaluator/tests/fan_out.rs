@@ -6,9 +6,9 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 use shared::adapters::crypto_com::candles::CryptoComCandles;
-use shared::candles::{parse_rows, resample, Timeframe};
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
-use shared::model::WatchlistEntry;
+use shared::market::candles::{parse_rows, resample, Timeframe};
+use shared::watchlist::WatchlistEntry;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

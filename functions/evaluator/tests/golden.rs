@@ -4,10 +4,10 @@
 
 use chrono::Utc;
 use shared::adapters::replay::ReplayMarketData;
-use shared::candles::Timeframe;
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::ids::Symbol;
-use shared::model::{Setting, WatchlistEntry};
+use shared::market::candles::Timeframe;
+use shared::watchlist::{Setting, WatchlistEntry};
 
 const CASES: &[(&str, &str, &str)] = &[
     (

@@ -44,7 +44,7 @@ impl OrchestratorConfig {
 mod tests {
     use super::*;
     use shared::config::Pairs;
-    use shared::orchestration::ExecutionMode;
+    use shared::order::ExecutionMode;
 
     #[test]
     fn live_trading_fails_closed() {

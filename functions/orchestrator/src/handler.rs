@@ -5,11 +5,13 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
+use shared::decision::{Decision, DecisionType};
+use shared::flow::follow::{Followed, Follower};
+use shared::flow::orchestration::{Orchestrator, Outcome};
 use shared::ids::Side;
-use shared::model::{Decision, DecisionType, OrderIntent, SignalMessage};
-use shared::orchestration::{Orchestrator, Outcome};
-use shared::order::{Followed, Follower};
+use shared::order::OrderIntent;
 use shared::ports::{AlertStore, Notifier};
+use shared::signal::SignalMessage;
 
 /// Where the order messages (ORDER FAILED, ORDER PLACED) go: the alerts outbox and the notifier (Telegram).
 pub struct FailureAlerts<'a> {
@@ -48,7 +50,7 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
             if let Some(alert) = order_alert {
                 // The decision is durable; a failed send leaves the outbox row PENDING for the sweeper.
                 let clock = orchestrator.clock;
-                if let Err(e) = shared::alerts::deliver(alerts.store, alerts.notifier, clock, &alert).await {
+                if let Err(e) = shared::flow::deliver::deliver(alerts.store, alerts.notifier, clock, &alert).await {
                     tracing::error!(alert_id = %alert.alert_id, error = %e, kind = %alert.kind, "recording the order message's delivery failed");
                 }
             }
@@ -115,9 +117,9 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
 async fn protect_placed(
     orchestrator: &Orchestrator<'_>,
     alerts: &FailureAlerts<'_>,
-    intent: &shared::model::OrderIntent,
+    intent: &shared::order::OrderIntent,
 ) {
-    let protector = shared::order::protect::Protector {
+    let protector = shared::flow::protect::Protector {
         intents: orchestrator.intents,
         alerts: alerts.store,
         control: orchestrator.control,
@@ -137,10 +139,10 @@ async fn protect_placed(
 /// A SELL's fill may realize a loss: the loss breaker halts trading when today's reached the limit (docs/DESIGN.md
 /// §13), announced once. A failure here is logged; the sweeper checks again on its next run.
 async fn loss_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, sold: &shared::ids::Symbol) {
-    let dust = shared::order::follow::dust(orchestrator.settings.quantity_decimals);
+    let dust = shared::flow::follow::dust(orchestrator.settings.quantity_decimals);
     let now = orchestrator.clock.now();
     let sold = std::slice::from_ref(sold);
-    match shared::order::breaker::check_daily_loss(orchestrator.intents, orchestrator.control, sold, dust, now).await {
+    match shared::flow::breaker::check_daily_loss(orchestrator.intents, orchestrator.control, sold, dust, now).await {
         Ok(None) => {}
         Ok(Some(halt)) => {
             tracing::error!(reason = %halt.reason, "loss breaker tripped: trading halted until resumed");
@@ -152,7 +154,7 @@ async fn loss_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_
 
 /// The TRADING HALTED message of the halt just tripped; what does not go out now, the sweeper sends.
 async fn announce(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>) {
-    if let Err(e) = shared::trading::announce_halt(orchestrator.control, alerts.notifier).await {
+    if let Err(e) = shared::flow::trading::announce_halt(orchestrator.control, alerts.notifier).await {
         tracing::error!(error = %e, "the TRADING HALTED message was not recorded as sent; the halt stands (see status)");
     }
 }
@@ -166,7 +168,7 @@ async fn circuit_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts
             Some(c) => c,
             None => orchestrator.control.control().await?,
         };
-        shared::trading::record_outcome(orchestrator.control, &control, d, side, now).await
+        shared::flow::trading::record_outcome(orchestrator.control, &control, d, side, now).await
     };
     match tripped.await {
         Ok(None) => {}
@@ -183,11 +185,14 @@ mod tests {
     use super::*;
     use rust_decimal::Decimal;
     use shared::adapters::paper::PaperExchange;
+    use shared::decision::{DecisionType, ReasonCode};
     use shared::fakes::{ManualClock, MemoryNotifier, MemoryStore};
+    use shared::flow::orchestration::OrchestratorSettings;
     use shared::ids::{Side, SignalId, Symbol};
-    use shared::model::{DecisionType, IntentStatus, ReasonCode, SignalRecord};
-    use shared::orchestration::{ExecutionMode, OrchestratorSettings};
+    use shared::order::ExecutionMode;
+    use shared::order::IntentStatus;
     use shared::ports::{Exchange, SignalStore};
+    use shared::signal::SignalRecord;
 
     const SAMPLE_EVENT: &str = include_str!("../../../events/orchestrator-sqs.json");
 
@@ -338,7 +343,7 @@ mod tests {
         let store = store_with_sample_signal(&clock).await;
         let exchange = paper(1);
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
-        let msg = shared::model::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
+        let msg = shared::signal::SignalMessage::parse(include_str!("../../../events/signal-message.json")).unwrap();
         // Another worker claimed and is still inside its lease.
         let now = shared::ports::Clock::now(&clock);
         let intent = shared::fakes::intent(
@@ -378,7 +383,7 @@ mod tests {
         let alert = store.alerts().remove(0);
         assert_eq!(
             (alert.status, alert.attempts),
-            (shared::model::AlertStatus::Pending, 1),
+            (shared::outbox::AlertStatus::Pending, 1),
             "outage: left PENDING"
         );
         assert_eq!(
@@ -389,7 +394,7 @@ mod tests {
 
         // Telegram is back: delivering the outbox row records the message id.
         notifier.set_failing(false);
-        let id = shared::alerts::deliver(&store, &notifier, &clock, &alert)
+        let id = shared::flow::deliver::deliver(&store, &notifier, &clock, &alert)
             .await
             .unwrap();
         assert_eq!(id, Some(1));
@@ -404,7 +409,7 @@ mod tests {
         let alert = store.alerts().remove(0);
         assert_eq!(
             (alert.status, alert.telegram_message_id),
-            (shared::model::AlertStatus::Sent, Some(1))
+            (shared::outbox::AlertStatus::Sent, Some(1))
         );
     }
 
@@ -522,7 +527,7 @@ mod tests {
             intent.sizing.is_none() && intent.order_id.is_none(),
             "nothing sized, nothing sent"
         );
-        let day = shared::risk::global_day_key(&shared::risk::day_of(intent.created_at));
+        let day = shared::risk::global_day_key(&shared::time::day_of(intent.created_at));
         let used = shared::ports::ControlStore::usage(&store, &day).await.unwrap();
         assert_eq!(used.orders, 0, "the reservation is released");
     }
@@ -548,7 +553,7 @@ mod tests {
     async fn a_symbol_set_to_sell_coins_held_elsewhere_sells_the_configured_amount() {
         let clock = sample_clock();
         let sell = sample_sell(&clock);
-        let mut entry = shared::model::WatchlistEntry::new(sell.symbol.clone());
+        let mut entry = shared::watchlist::WatchlistEntry::new(sell.symbol.clone());
         entry.sell_held_elsewhere = true;
         let store = MemoryStore::with_watchlist(vec![entry]);
         SignalStore::put_new(&store, &sell).await.unwrap();

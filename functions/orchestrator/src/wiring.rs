@@ -6,7 +6,7 @@ use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::exchange;
 use shared::adapters::telegram::Telegram;
-use shared::orchestration::{Orchestrator, OrchestratorSettings};
+use shared::flow::orchestration::{Orchestrator, OrchestratorSettings};
 use shared::ports::{BoxError, Clock, Exchange};
 use shared::risk::ControlCache;
 use std::sync::Arc;

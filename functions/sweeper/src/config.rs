@@ -1,7 +1,7 @@
 //! The sweeper's configuration (docs/DESIGN.md §9), read once at init.
 
 use shared::config::{number, patience, required, ConfigError, Source, TableNames, TelegramConfig, TradingConfig};
-use shared::invariants::Patience;
+use shared::report::invariants::Patience;
 
 #[derive(Debug, Clone)]
 pub struct SweeperConfig {

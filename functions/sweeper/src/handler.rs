@@ -12,16 +12,17 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use shared::alerts::deliver;
+use shared::flow::deliver::deliver;
+use shared::flow::follow::FollowTotals;
+use shared::flow::follow::Follower;
+use shared::flow::protect::{ProtectTotals, Protector};
 use shared::ids::SignalId;
-use shared::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
-use shared::model::{AlertId, AlertKind, AlertRecord, AlertStatus, SignalAlertStatus, SignalMessage};
-use shared::order::follow::FollowTotals;
-use shared::order::protect::{ProtectTotals, Protector};
-use shared::order::Follower;
+use shared::outbox::{AlertId, AlertKind, AlertRecord, AlertStatus};
 use shared::ports::{
     AlertStore, Clock, ControlStore, Exchange, IntentStore, Notifier, SignalQueue, SignalStore, StoreError,
 };
+use shared::report::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
+use shared::signal::{SignalAlertStatus, SignalMessage};
 
 pub struct Sweeper<'a> {
     pub signals: &'a dyn SignalStore,
@@ -120,7 +121,7 @@ impl Sweeper<'_> {
         let fills = self.reconcile(&rows).await?;
         let protection = self.protect().await?;
         let ghosts = match self.exchange {
-            Some(exchange) => shared::order::ghosts::check(exchange, self.intents, self.control, now).await?,
+            Some(exchange) => shared::flow::ghosts::check(exchange, self.intents, self.control, now).await?,
             None => None,
         };
         let loss_halt = self.loss_breaker(&rows, now).await;
@@ -137,12 +138,12 @@ impl Sweeper<'_> {
             loss_halt,
             ghost_orders: ghosts.map(|g| g.len()),
         };
-        shared::metrics::add_count(&mut emf, "Redriven", summary.redriven);
-        shared::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);
-        shared::metrics::add_count(&mut emf, "FillsRecorded", summary.fills.recorded);
-        shared::metrics::add_count(&mut emf, "FillsUnreadable", summary.fills.unreadable);
-        shared::metrics::add_count(&mut emf, "ProtectionSteps", summary.protection.moved);
-        shared::metrics::add_count(&mut emf, "ProtectionFailures", summary.protection.failed);
+        shared::report::metrics::add_count(&mut emf, "Redriven", summary.redriven);
+        shared::report::metrics::add_count(&mut emf, "AlertsResent", summary.alerts_resent);
+        shared::report::metrics::add_count(&mut emf, "FillsRecorded", summary.fills.recorded);
+        shared::report::metrics::add_count(&mut emf, "FillsUnreadable", summary.fills.unreadable);
+        shared::report::metrics::add_count(&mut emf, "ProtectionSteps", summary.protection.moved);
+        shared::report::metrics::add_count(&mut emf, "ProtectionFailures", summary.protection.failed);
         tracing::info!(
             pass = summary.pass,
             redriven = summary.redriven,
@@ -260,10 +261,9 @@ impl Sweeper<'_> {
     /// TRADING HALTED message of any automatic halt not announced yet (this run's, or one whose breaker could not
     /// send it). A failure is logged and tried again on the next run.
     async fn loss_breaker(&self, rows: &Rows, now: DateTime<Utc>) -> bool {
-        let dust = shared::order::follow::dust(8);
-        let sold = shared::order::breaker::sold_symbols(rows.intents.values());
-        let halted = match shared::order::breaker::check_daily_loss(self.intents, self.control, &sold, dust, now).await
-        {
+        let dust = shared::flow::follow::dust(8);
+        let sold = shared::flow::breaker::sold_symbols(rows.intents.values());
+        let halted = match shared::flow::breaker::check_daily_loss(self.intents, self.control, &sold, dust, now).await {
             Ok(halt) => halt
                 .inspect(|h| tracing::error!(reason = %h.reason, "loss breaker tripped: trading halted until resumed"))
                 .is_some(),
@@ -272,7 +272,7 @@ impl Sweeper<'_> {
                 false
             }
         };
-        if let Err(e) = shared::trading::announce_halt(self.control, self.notifier).await {
+        if let Err(e) = shared::flow::trading::announce_halt(self.control, self.notifier).await {
             tracing::error!(error = %e, "the TRADING HALTED message was not recorded as sent; tried again next run");
         }
         halted
@@ -363,8 +363,9 @@ mod tests {
     #[tokio::test]
     async fn a_pending_signal_alert_is_sent_again() {
         use shared::ids::{Side, Symbol};
-        use shared::model::{AlertKind, SignalRecord};
+        use shared::outbox::AlertKind;
         use shared::ports::SignalStore;
+        use shared::signal::SignalRecord;
         let store = MemoryStore::default();
         let (queue, notifier) = (MemoryQueue::default(), MemoryNotifier::default());
         let clock = ManualClock::new(chrono::Utc::now(), 0);

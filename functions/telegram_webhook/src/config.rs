@@ -1,7 +1,7 @@
 //! The Telegram webhook's configuration (docs/DESIGN.md §9), read once at init.
 
 use shared::config::{patience, text, ConfigError, Source, TableNames, TelegramConfig};
-use shared::invariants::Patience;
+use shared::report::invariants::Patience;
 
 /// The Telegram webhook (docs/DESIGN.md §11): the bot's token, its chat and the webhook's secret token all come
 /// from the Telegram secret, `{"bot_token", "chat_id", "webhook_secret"}`.

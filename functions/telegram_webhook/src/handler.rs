@@ -12,8 +12,8 @@ use serde_json::json;
 
 use shared::adapters::secrets::SecretString;
 use shared::commands::{self, Command};
-use shared::invariants::{self, Patience, ReportQuery};
 use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, Prices, SignalStore};
+use shared::report::invariants::{self, Patience, ReportQuery};
 
 pub const ROUTE: &str = "/telegram/webhook";
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -154,7 +154,7 @@ impl Webhook<'_> {
             _ => self.answer(command, &update.from).await,
         };
         // The answers are plain text; the notifier sends HTML.
-        if let Err(e) = self.notifier.send(&shared::alerts::html_escape(&answer)).await {
+        if let Err(e) = self.notifier.send(&shared::messages::html_escape(&answer)).await {
             tracing::error!(error = %e, "the answer to a telegram command was not delivered");
         }
         respond(StatusCode::OK, json!({ "ok": true, "handled": true }))

@@ -1,14 +1,14 @@
 //! Operating from Telegram (docs/DESIGN.md §11): the webhook's updates, the commands, and their answers. A command
-//! acts through [`crate::trading`], exactly as `./scripts/trading.sh` does.
+//! acts through [`crate::flow::trading`], exactly as `./scripts/trading.sh` does.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::flow::trading::{self, Change, TradingError};
 use crate::ids::Symbol;
-use crate::invariants::Report;
 use crate::order::Unrealized;
 use crate::ports::{ControlStore, Prices};
-use crate::trading::{self, Change, TradingError};
+use crate::report::invariants::Report;
 
 /// The largest update body read (Telegram's updates are a few KB; anything bigger is not one).
 pub const MAX_UPDATE_BYTES: usize = 64 * 1024;
@@ -167,7 +167,7 @@ pub async fn run(
             Change::Unchanged(c) => format!(
                 "Already halted{}.",
                 c.halt
-                    .map(|h| format!(" by {} since {}: {}", h.by, crate::model::rfc3339(h.at), h.reason))
+                    .map(|h| format!(" by {} since {}: {}", h.by, crate::time::rfc3339(h.at), h.reason))
                     .unwrap_or_default()
             ),
         },
@@ -359,8 +359,8 @@ mod tests {
 
     #[test]
     fn positions_and_profit_come_from_the_recorded_fills() {
-        use crate::invariants::{evaluate, ReportQuery, Rows};
         use crate::order::{Fill, OrderStatus};
+        use crate::report::invariants::{evaluate, ReportQuery, Rows};
         use rust_decimal::Decimal;
         let now = Utc::now();
         let sym = crate::ids::Symbol::parse("ETH_USDT").unwrap();

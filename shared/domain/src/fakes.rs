@@ -8,13 +8,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::decision::Decision;
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
-use crate::model::{AlertRecord, Decision, IntentStatus, OrderIntent, SignalMessage, SignalRecord, WatchlistEntry};
+use crate::order::{IntentStatus, OrderIntent};
+use crate::outbox::AlertRecord;
 use crate::ports::{
     AlertStore, Claim, ClaimRequest, Clock, ControlStore, EnqueueFailure, Finalization, FinalizeOutcome, IntentStore,
     PutOutcome, SignalQueue, SignalStore, StoreError, WatchlistStore,
 };
 use crate::risk::{Control, CounterDelta, RiskLimits, Usage};
+use crate::signal::{SignalMessage, SignalRecord};
+use crate::watchlist::WatchlistEntry;
 
 #[derive(Default)]
 struct Tables {
@@ -141,7 +145,7 @@ impl SignalStore for MemoryStore {
             .get_mut(signal_id)
             .ok_or_else(|| StoreError::NotFound(format!("signal {signal_id}")))?;
         s.alert_message_id = sent_message_id;
-        s.alert_status = Some(crate::model::SignalAlertStatus::of_delivery(sent_message_id));
+        s.alert_status = Some(crate::signal::SignalAlertStatus::of_delivery(sent_message_id));
         Ok(())
     }
 
@@ -283,7 +287,7 @@ impl IntentStore for MemoryStore {
         let t = self.lock();
         Ok(t.intents
             .values()
-            .filter(|i| crate::order::follow::is_open(i) || crate::order::protection::needs_work(i))
+            .filter(|i| crate::flow::follow::is_open(i) || crate::order::intent::needs_work(i))
             .cloned()
             .collect())
     }
@@ -433,7 +437,7 @@ impl AlertStore for MemoryStore {
             .alerts
             .get_mut(alert_id)
             .ok_or_else(|| StoreError::NotFound(format!("alert {alert_id}")))?;
-        a.status = crate::model::AlertStatus::Sent;
+        a.status = crate::outbox::AlertStatus::Sent;
         a.telegram_message_id = Some(telegram_message_id);
         a.sent_at = Some(at);
         a.attempts += 1;
@@ -462,8 +466,8 @@ impl WatchlistStore for MemoryStore {
         &self,
         symbol: &crate::ids::Symbol,
         side: crate::ids::Side,
-        prev: Option<&crate::model::Emission>,
-        new: &crate::model::Emission,
+        prev: Option<&crate::market::strategy::Emission>,
+        new: &crate::market::strategy::Emission,
     ) -> Result<bool, StoreError> {
         let mut t = self.lock();
         let Some(entry) = t.watchlist.iter_mut().find(|e| &e.symbol == symbol) else {
@@ -483,7 +487,7 @@ impl WatchlistStore for MemoryStore {
 }
 
 /// The same emission claim written again (a retried write whose first answer was lost).
-fn same_claim(stored: &crate::model::Emission, new: &crate::model::Emission) -> bool {
+fn same_claim(stored: &crate::market::strategy::Emission, new: &crate::market::strategy::Emission) -> bool {
     stored.claim_token.is_some() && stored.claim_token == new.claim_token
 }
 
@@ -578,7 +582,7 @@ pub fn intent(s: &SignalRecord, status: IntentStatus, lease_until: DateTime<Utc>
         symbol: s.symbol.clone(),
         side: s.side,
         status,
-        mode: crate::model::ExecutionMode::Paper,
+        mode: crate::order::ExecutionMode::Paper,
         client_oid: s.idempotency_key().client_oid(),
         order_id: None,
         attempt: 1,
@@ -613,8 +617,8 @@ pub fn placed_intent(s: &SignalRecord, at: DateTime<Utc>) -> OrderIntent {
 
 /// A test builder: the decision `code` stands for (its type from the code), decided at `at`, with a placeholder
 /// message and correlation id and no order id. Tests change the fields they are about.
-pub fn decision(code: crate::model::ReasonCode, at: DateTime<Utc>) -> crate::model::Decision {
-    crate::model::Decision {
+pub fn decision(code: crate::decision::ReasonCode, at: DateTime<Utc>) -> crate::decision::Decision {
+    crate::decision::Decision {
         decision_type: code.decision_type(),
         reason_code: code,
         reason_message: "x".into(),
@@ -798,7 +802,7 @@ impl crate::ports::Exchange for OcoExchange {
     ) -> Result<crate::ports::OrderAck, crate::ports::ExchangeError> {
         if self.lock().refuse_sells {
             return Err(crate::ports::ExchangeError::Rejected {
-                code: crate::model::ReasonCode::InsufficientFunds,
+                code: crate::decision::ReasonCode::InsufficientFunds,
                 message: "306 INSUFFICIENT_AVAILABLE_BALANCE".into(),
                 snippet: "code=306".into(),
             });
@@ -844,14 +848,14 @@ impl crate::ports::Exchange for OcoExchange {
         let fate = b.fates.pop_front().unwrap_or(OcoFate::Accept);
         if let OcoFate::Reject(why) = fate {
             return Err(crate::ports::ExchangeError::Rejected {
-                code: crate::model::ReasonCode::ExchangeRejected,
+                code: crate::decision::ReasonCode::ExchangeRejected,
                 message: why,
                 snippet: "memory: create-oco rejected".into(),
             });
         }
         if fate == OcoFate::BelowStep {
             return Err(crate::ports::ExchangeError::Rejected {
-                code: crate::model::ReasonCode::BelowMinOrderSize,
+                code: crate::decision::ReasonCode::BelowMinOrderSize,
                 message: "quantity rounds down to 0 at the exchange's step".into(),
                 snippet: "memory: below one step".into(),
             });

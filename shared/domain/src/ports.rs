@@ -5,15 +5,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::candles::{Candle, Timeframe};
+use crate::decision::{Decision, ReasonCode};
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
-use crate::model::{
-    AlertRecord, Decision, Emission, OrderIntent, ReasonCode, SignalMessage, SignalRecord, WatchlistEntry,
-};
+use crate::market::candles::{Candle, Timeframe};
+use crate::market::strategy::Emission;
 use crate::money::{Quantity, QuoteAmount, Usd, UsdPrice};
 use crate::order::protection::{ProtectionSettings, ProtectionUpdate};
+use crate::order::OrderIntent;
 use crate::order::{FillUpdate, Leg, Oco, OcoAck, OcoReport, OpenOrder, PlacedOrder, Reported};
+use crate::outbox::AlertRecord;
 use crate::risk::{Control, CounterDelta, Reservation, RiskLimits, Usage};
+use crate::signal::{SignalMessage, SignalRecord};
+use crate::watchlist::WatchlistEntry;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

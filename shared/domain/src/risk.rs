@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::decision::ReasonCode;
 use crate::ids::{Side, Symbol};
-use crate::model::ReasonCode;
 
 /// The global daily notional cap when no control row says otherwise: small enough that a misconfigured watchlist
 /// cannot spend much in a day, large enough for ten orders of the default 100 USD.
@@ -88,7 +88,7 @@ impl RiskLimits {
 
 /// `halted_by` of the circuit breaker's halt (`trading::record_outcome`).
 pub const CIRCUIT_BREAKER: &str = "circuit-breaker";
-/// `halted_by` of the loss breaker's halt (`order::breaker`).
+/// `halted_by` of the loss breaker's halt (`flow::breaker`).
 pub const LOSS_BREAKER: &str = "loss-breaker";
 
 /// Who stopped trading, why and when.
@@ -98,7 +98,7 @@ pub struct Halt {
     pub by: String,
     pub at: DateTime<Utc>,
     /// The TRADING HALTED message of an automatic halt (a breaker's) was delivered. The sweeper sends it when the
-    /// breaker that halted could not ([`crate::trading::announce_halt`]); an operator's halt is answered where it was
+    /// breaker that halted could not ([`crate::flow::trading::announce_halt`]); an operator's halt is answered where it was
     /// given (its command's reply).
     #[serde(default)]
     pub announced: bool,
@@ -252,7 +252,7 @@ pub fn refusal(control: &Control, symbol_limits: &RiskLimits, amount_usd: Decima
             ReasonCode::TradingHalted,
             format!(
                 "trading is halted since {} by {}: {}",
-                crate::model::rfc3339(h.at),
+                crate::time::rfc3339(h.at),
                 h.by,
                 h.reason
             ),
@@ -433,14 +433,14 @@ mod tests {
             ..Control::default()
         };
         let refused = crate::fakes::decision(ReasonCode::InsufficientFunds, t());
-        let sell = crate::trading::record_outcome(&store, &control, &refused, Side::Sell, t()).await;
+        let sell = crate::flow::trading::record_outcome(&store, &control, &refused, Side::Sell, t()).await;
         assert_eq!(sell.unwrap(), None);
         assert!(crate::ports::ControlStore::control(&store)
             .await
             .unwrap()
             .halt
             .is_none());
-        let buy = crate::trading::record_outcome(&store, &control, &refused, Side::Buy, t()).await;
+        let buy = crate::flow::trading::record_outcome(&store, &control, &refused, Side::Buy, t()).await;
         assert!(buy.unwrap().is_some(), "a BUY without funds is an account failure");
     }
 

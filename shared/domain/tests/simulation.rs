@@ -17,14 +17,17 @@ use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use rust_decimal::Decimal;
 
+use domain::decision::{DecisionType, ReasonCode};
 use domain::fakes::MemoryStore;
+use domain::flow::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
 use domain::ids::{ClientOid, Side, SignalId, Symbol};
-use domain::model::{DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord};
-use domain::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use domain::order::ExecutionMode;
+use domain::order::{IntentStatus, OrderIntent};
 use domain::ports::{
     Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore,
     Lookup, OrderAck, OrderRequest, PutOutcome, SignalStore, StoreError,
 };
+use domain::signal::SignalRecord;
 
 /// xorshift64*: small, seeded, good enough to explore interleavings.
 struct Rng(u64);
@@ -150,7 +153,7 @@ impl SignalStore for SlowStore {
         &self,
         id: &SignalId,
         k: &domain::ids::IdempotencyKey,
-        d: &domain::model::Decision,
+        d: &domain::decision::Decision,
     ) -> Result<bool, StoreError> {
         self.stall().await;
         self.inner.record_decision(id, k, d).await
@@ -472,7 +475,7 @@ async fn run(seed: u64) -> (usize, usize, usize, Protected) {
     // (every failed order released its reservation, once).
     let mut placed_per_day: HashMap<String, i64> = HashMap::new();
     for i in intents.values() {
-        let day = domain::risk::day_of(i.created_at);
+        let day = domain::time::day_of(i.created_at);
         *placed_per_day.entry(day).or_default() += i64::from(i.status == IntentStatus::OrderPlaced);
     }
     for (day, placed) in placed_per_day {
@@ -606,7 +609,7 @@ async fn follow_fills(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &
         rng: rng.clone(),
         faults: true,
     };
-    let follower = |store: &'static SlowStore| domain::order::Follower {
+    let follower = |store: &'static SlowStore| domain::flow::follow::Follower {
         intents: store,
         alerts: &store.inner,
         exchange: &exchange,
@@ -690,7 +693,7 @@ async fn follow_fills(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &
             "seed {seed}: one row per increment"
         );
         assert!(
-            rows.iter().all(|a| a.status == domain::model::AlertStatus::Sent),
+            rows.iter().all(|a| a.status == domain::outbox::AlertStatus::Sent),
             "seed {seed}: every row sent"
         );
         increments += rows.len();
@@ -811,7 +814,7 @@ async fn protect_positions(seed: u64, memory: &MemoryStore, rng: &SharedRng, clo
         rng: rng.clone(),
         faults: true,
     }));
-    let protector = |store: &'static SlowStore| domain::order::protect::Protector {
+    let protector = |store: &'static SlowStore| domain::flow::protect::Protector {
         intents: store,
         alerts: &store.inner,
         control: &store.inner,
@@ -883,7 +886,7 @@ async fn protect_positions(seed: u64, memory: &MemoryStore, rng: &SharedRng, clo
     }
 
     let (mut entries, mut closed, mut flattened_n, mut leg_sold) = (0, 0, 0, Decimal::ZERO);
-    for i in memory.intents().into_iter().filter(domain::order::protection::is_entry) {
+    for i in memory.intents().into_iter().filter(domain::order::intent::is_entry) {
         let p = i
             .protection
             .clone()

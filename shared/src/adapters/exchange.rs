@@ -10,7 +10,7 @@ use crate::adapters::paper::{PaperExchange, PaperMarket, PaperPrices};
 use crate::adapters::secrets::{json_secret, SecretString};
 use crate::adapters::telegram::Telegram;
 use crate::config::{ExchangeKind, PaperCandles, PaperUsdPrices, TelegramConfig, TradingConfig};
-use crate::orchestration::ExecutionMode;
+use crate::order::ExecutionMode;
 use crate::ports::{BoxError, Clock, Exchange, MarketData};
 
 /// The stack's Telegram notifier and exchange, their secrets read at once (a cold start waits one round trip).

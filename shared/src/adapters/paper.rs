@@ -13,9 +13,9 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::adapters::crypto_com::UsdTickers;
-use crate::candles::Timeframe;
+use crate::decision::ReasonCode;
 use crate::ids::{ClientOid, Side};
-use crate::model::ReasonCode;
+use crate::market::candles::Timeframe;
 use crate::money::{quote_currency, Usd, UsdPrice};
 use crate::order::{Leg, Oco, OcoAck, OcoReport, OpenOrder, OrderStatus, PlacedOrder, Reported};
 use crate::ports::{Clock, Exchange, ExchangeError, Lookup, MarketData, OrderAck, OrderRequest};

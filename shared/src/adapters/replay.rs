@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::candles::{parse_rows, resample, Candle, Timeframe};
 use crate::ids::Symbol;
+use crate::market::candles::{parse_rows, resample, Candle, Timeframe};
 use crate::ports::{MarketData, MarketDataError};
 
 /// The shipped series, embedded so that a local run needs no files at run time.
@@ -105,7 +105,7 @@ impl ReplayMarketData {
             };
             let symbol = symbol_of_file(&name).map_err(|e| file_err(e.to_string()))?;
             let candles = parse_rows(&content).map_err(|e| file_err(e.to_string()))?;
-            let interval_ms = crate::candles::finest_step_ms(&candles).unwrap_or(60_000);
+            let interval_ms = crate::market::candles::finest_step_ms(&candles).unwrap_or(60_000);
             if series.contains_key(&symbol) {
                 tracing::warn!(file = %name, %symbol, "another file already provides this symbol; ignored");
                 continue;

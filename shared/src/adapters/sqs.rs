@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 
-use crate::model::SignalMessage;
 use crate::ports::{EnqueueFailure, SignalQueue, StoreError};
+use crate::signal::SignalMessage;
 
 /// SendMessageBatch accepts at most 10 entries.
 const BATCH_MAX: usize = 10;

@@ -11,11 +11,12 @@ use lambda_http::{Body, RequestExt};
 use rust_decimal::Decimal;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::fakes;
+use shared::flow::orchestration::decision_for;
 use shared::ids::{Side, Symbol};
-use shared::invariants::{self, ReportQuery};
-use shared::model::{IntentStatus, OrderIntent, SignalRecord};
-use shared::orchestration::decision_for;
+use shared::order::{IntentStatus, OrderIntent};
 use shared::ports::SignalStore;
+use shared::report::invariants::{self, ReportQuery};
+use shared::signal::SignalRecord;
 use tests::opcount::OpCounter;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

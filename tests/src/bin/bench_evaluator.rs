@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use shared::adapters::crypto_com::candles::CryptoComCandles;
-use shared::candles::{parse_rows, resample, Timeframe};
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::ids::Symbol;
-use shared::model::WatchlistEntry;
-use shared::strategy;
+use shared::market::candles::{parse_rows, resample, Timeframe};
+use shared::market::strategy;
+use shared::watchlist::WatchlistEntry;
 use tests::http::{read_request, write_response};
 
 const SYMBOLS: usize = 100;
@@ -23,14 +23,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let preset = strategy::preset("swing-aggressive").ok_or("preset")?;
 
     // (1) CPU: 100 different 300-candle windows of real 5-minute candles (the volume gate on their last 11).
-    let windows: Vec<&[shared::candles::Candle]> = (0..SYMBOLS).map(|i| &five_min[i * 50..i * 50 + 300]).collect();
+    let windows: Vec<&[shared::market::candles::Candle]> =
+        (0..SYMBOLS).map(|i| &five_min[i * 50..i * 50 + 300]).collect();
     let mut runs = Vec::new();
     let mut signals = 0;
     for _ in 0..50 {
         let t = Instant::now();
         signals = windows
             .iter()
-            .filter_map(|w| strategy::evaluate_candles(preset, w, &w[w.len() - shared::indicators::VOLUME_CANDLES..]))
+            .filter_map(|w| {
+                strategy::evaluate_candles(preset, w, &w[w.len() - shared::market::indicators::VOLUME_CANDLES..])
+            })
             .filter(|(_, v)| matches!(v, strategy::Verdict::Signal { .. }))
             .count();
         runs.push(t.elapsed());

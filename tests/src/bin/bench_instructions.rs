@@ -11,10 +11,10 @@
 use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
 use shared::fakes::{ManualClock, MemoryStore};
+use shared::flow::orchestration::{Orchestrator, OrchestratorSettings};
 use shared::ids::{Side, Symbol};
-use shared::invariants::{self, ReportQuery};
-use shared::model::IntentStatus;
-use shared::orchestration::{Orchestrator, OrchestratorSettings};
+use shared::order::IntentStatus;
+use shared::report::invariants::{self, ReportQuery};
 use shared::risk::ControlCache;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -67,7 +67,10 @@ fn orchestrator(rt: &tokio::runtime::Runtime, n: usize) -> Result<usize, BoxErro
         rt.block_on(async {
             let mut decided = 0;
             for m in &messages[1..] {
-                if matches!(orch.process(m).await, Ok(shared::orchestration::Outcome::Decided(..))) {
+                if matches!(
+                    orch.process(m).await,
+                    Ok(shared::flow::orchestration::Outcome::Decided(..))
+                ) {
                     decided += 1;
                 }
             }
@@ -78,17 +81,21 @@ fn orchestrator(rt: &tokio::runtime::Runtime, n: usize) -> Result<usize, BoxErro
 }
 
 fn evaluator(n: usize) -> Result<usize, BoxError> {
-    let five_min = shared::candles::parse_rows(include_str!("../../../data/candles/ETH_BTC-5m.json"))?;
-    let preset = shared::strategy::preset("swing-aggressive").ok_or("preset")?;
-    let windows: Vec<&[shared::candles::Candle]> = (0..100).map(|i| &five_min[i * 50..i * 50 + 300]).collect();
+    let five_min = shared::market::candles::parse_rows(include_str!("../../../data/candles/ETH_BTC-5m.json"))?;
+    let preset = shared::market::strategy::preset("swing-aggressive").ok_or("preset")?;
+    let windows: Vec<&[shared::market::candles::Candle]> = (0..100).map(|i| &five_min[i * 50..i * 50 + 300]).collect();
     let evaluated = measured(|| {
         let mut evaluated = 0;
         for _ in 0..n {
             evaluated += windows
                 .iter()
                 .filter(|w| {
-                    shared::strategy::evaluate_candles(preset, w, &w[w.len() - shared::indicators::VOLUME_CANDLES..])
-                        .is_some()
+                    shared::market::strategy::evaluate_candles(
+                        preset,
+                        w,
+                        &w[w.len() - shared::market::indicators::VOLUME_CANDLES..],
+                    )
+                    .is_some()
                 })
                 .count();
         }
@@ -108,7 +115,7 @@ async fn diagnostics(n: usize) -> Result<usize, BoxError> {
         let mut s = shared::fakes::sent_signal(&sym, side, 1_500_000_000_000 + i * 3_600_000, Decimal::new(921, 4), at);
         let mut intent = shared::fakes::intent(&s, IntentStatus::OrderPlaced, at, at);
         intent.order_id = Some(format!("paper-{i}"));
-        s.decision = Some(shared::orchestration::decision_for(&intent, at));
+        s.decision = Some(shared::flow::orchestration::decision_for(&intent, at));
         store.insert_signal(s);
         store.insert_intent(intent);
     }

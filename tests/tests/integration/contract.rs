@@ -6,15 +6,19 @@ use crate::support;
 
 use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
+use shared::decision::ReasonCode;
 use shared::fakes::MemoryStore;
+use shared::flow::orchestration::decision_for;
 use shared::ids::{Side, Symbol};
-use shared::model::{AlertKind, AlertRecord, AlertStatus, Emission, IntentStatus, ReasonCode, WatchlistEntry};
-use shared::orchestration::decision_for;
+use shared::market::strategy::Emission;
+use shared::order::IntentStatus;
+use shared::outbox::{AlertKind, AlertRecord, AlertStatus};
 use shared::ports::{
     AlertStore, Claim, ClaimRequest, ControlStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore,
     WatchlistStore,
 };
 use shared::risk::{Control, CounterDelta, Halt, Reservation, RiskLimits, Usage};
+use shared::watchlist::WatchlistEntry;
 use tests::{provision, TestEnv};
 
 trait Store: SignalStore + IntentStore + AlertStore + WatchlistStore + ControlStore {}
@@ -48,7 +52,7 @@ async fn alerts(store: &dyn Store, id: &str) -> Vec<AlertRecord> {
     AlertStore::get_many(store, &[id.to_string()]).await.unwrap()
 }
 
-async fn intents(store: &dyn Store, key: &shared::ids::IdempotencyKey) -> Vec<shared::model::OrderIntent> {
+async fn intents(store: &dyn Store, key: &shared::ids::IdempotencyKey) -> Vec<shared::order::OrderIntent> {
     IntentStore::get_many(store, std::slice::from_ref(key)).await.unwrap()
 }
 
@@ -126,7 +130,7 @@ async fn contract(store: &dyn Store) {
     failed.status = IntentStatus::OrderFailed;
     failed.error_code = Some(ReasonCode::InsufficientFunds);
     let alert = outbox_row(&AlertRecord::failure_id(&s.idempotency_key()));
-    let fin = |intent: shared::model::OrderIntent| Finalization {
+    let fin = |intent: shared::order::OrderIntent| Finalization {
         decision: decision_for(&intent, now),
         signal_id: s.signal_id.clone(),
         intent,

@@ -80,7 +80,7 @@ async fn an_idle_schedule_costs_these_dynamodb_requests() {
     // An idle run's counts are all in its log line and none is a metric (none is billed).
     let run = evaluator::handler::RunSummary::default().emf("NS", 0);
     assert_eq!(
-        shared::metrics::declared(&emf).len() + shared::metrics::declared(&run).len(),
+        shared::report::metrics::declared(&emf).len() + shared::report::metrics::declared(&run).len(),
         tests::cost::IDLE_METRICS,
         "{emf} {run}"
     );
@@ -98,7 +98,7 @@ async fn an_idle_schedule_costs_these_dynamodb_requests() {
     );
     counter.reset();
     let entries: Vec<_> = (0..10)
-        .map(|i| shared::model::WatchlistEntry::new(shared::ids::Symbol::parse(&format!("S{i}_USDT")).unwrap()))
+        .map(|i| shared::watchlist::WatchlistEntry::new(shared::ids::Symbol::parse(&format!("S{i}_USDT")).unwrap()))
         .collect();
     support::seed_watchlist(&env, &entries).await;
     let market = shared::adapters::replay::ReplayMarketData::embedded().unwrap();

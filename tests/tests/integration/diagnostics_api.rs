@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::Value;
 use shared::fakes::ManualClock;
+use shared::flow::orchestration::OrchestratorSettings;
 use shared::ids::Side;
-use shared::orchestration::OrchestratorSettings;
 use shared::ports::SignalStore;
 use tests::openapi::OpenApi;
 use tests::TestEnv;
@@ -107,11 +107,11 @@ async fn responses_match_the_openapi_document_and_the_verify_script_reads_them()
         .process(&support::message(&failed))
         .await
         .unwrap();
-    let shared::orchestration::Outcome::Decided(_, Some(alert), _) = d else {
+    let shared::flow::orchestration::Outcome::Decided(_, Some(alert), _) = d else {
         panic!("{d:?}")
     };
     let notifier = shared::fakes::MemoryNotifier::default();
-    shared::alerts::deliver(&store, &notifier, &clock, &alert)
+    shared::flow::deliver::deliver(&store, &notifier, &clock, &alert)
         .await
         .unwrap();
     // The placed order's fill, read back as the orchestrator does right after the decision.

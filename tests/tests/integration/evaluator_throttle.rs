@@ -4,11 +4,13 @@
 use chrono::Utc;
 use evaluator::handler::RunSummary;
 use shared::adapters::replay::ReplayMarketData;
-use shared::candles::Timeframe;
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::ids::Symbol;
-use shared::model::{Emission, SignalMessage, WatchlistEntry};
+use shared::market::candles::Timeframe;
+use shared::market::strategy::Emission;
 use shared::ports::{AlertStore, SignalStore, WatchlistStore};
+use shared::signal::SignalMessage;
+use shared::watchlist::WatchlistEntry;
 
 /// Alerts are not what these tests are about: a notifier that accepts everything.
 static NOTIFIER: std::sync::LazyLock<MemoryNotifier> = std::sync::LazyLock::new(MemoryNotifier::default);
@@ -38,7 +40,7 @@ fn evaluator<'a>(
         candle_count: 200,
         concurrency: 4,
         claim_lease_ms: 60_000,
-        mode: shared::orchestration::ExecutionMode::Paper,
+        mode: shared::order::ExecutionMode::Paper,
         control: None,
         deadline: None,
     }

@@ -11,13 +11,15 @@ use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
 use shared::adapters::crypto_com::CryptoCom;
 use shared::adapters::dynamodb::DynamoStore;
+use shared::decision::ReasonCode;
 use shared::fakes::{ManualClock, MemoryNotifier};
+use shared::flow::orchestration::{OrchestratorSettings, Outcome};
 use shared::ids::{Side, Symbol};
-use shared::invariants::{self, Report, ReportQuery};
-use shared::model::{ReasonCode, SignalRecord};
-use shared::orchestration::{ExecutionMode, OrchestratorSettings, Outcome};
+use shared::order::ExecutionMode;
 use shared::order::OrderStatus;
 use shared::ports::{ControlStore, IntentStore, SignalStore};
+use shared::report::invariants::{self, Report, ReportQuery};
+use shared::signal::SignalRecord;
 use tests::exchange::ExchangeStandIn;
 use tests::TestEnv;
 
@@ -288,7 +290,9 @@ async fn a_realized_loss_at_the_limit_halts_trading_once() {
         max_daily_loss_usd: Some(Decimal::from(5)),
         ..shared::risk::RiskLimits::default()
     };
-    shared::trading::set_limits(&store, &limits, Some(3)).await.unwrap();
+    shared::flow::trading::set_limits(&store, &limits, Some(3))
+        .await
+        .unwrap();
     stand_in.charge_buy_fees_in_quote(true);
     let queue = shared::adapters::sqs::SqsQueue::new(env.sqs(), env.p.queue_url.clone());
     let sweeper = sweeper::handler::Sweeper {

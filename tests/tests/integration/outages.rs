@@ -18,13 +18,15 @@ use shared::adapters::replay::ReplayMarketData;
 use shared::adapters::secrets::SecretString;
 use shared::adapters::sqs::SqsQueue;
 use shared::adapters::telegram::{Telegram, TelegramSettings};
-use shared::candles::Timeframe;
 use shared::fakes::ManualClock;
+use shared::flow::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
 use shared::ids::Side;
-use shared::invariants::{self, Report, ReportQuery};
-use shared::model::{IntentStatus, SignalMessage};
-use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use shared::market::candles::Timeframe;
+use shared::order::ExecutionMode;
+use shared::order::IntentStatus;
 use shared::ports::{Clock, IntentStore, SignalStore};
+use shared::report::invariants::{self, Report, ReportQuery};
+use shared::signal::SignalMessage;
 use tests::exchange::{ExchangeStandIn, Mode};
 use tests::{esm, TestEnv};
 
@@ -96,7 +98,7 @@ async fn an_exchange_outage_then_a_lagging_order_book_place_each_order_once() {
     for s in &signals {
         store.put_new(s).await.unwrap();
     }
-    let msgs = |v: &[shared::model::SignalRecord]| v.iter().map(|s| s.to_message()).collect::<Vec<_>>();
+    let msgs = |v: &[shared::signal::SignalRecord]| v.iter().map(|s| s.to_message()).collect::<Vec<_>>();
 
     // 1. Refusing connections for a whole cycle: nothing can have been sent; the lease runs out; the taker-over's
     //    lookup fails too. Nothing is decided, nothing is guessed.

@@ -8,14 +8,17 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use futures::future::join_all;
 use shared::adapters::replay::ReplayMarketData;
-use shared::candles::Timeframe;
+use shared::decision::{DecisionType, ReasonCode};
 use shared::fakes::ManualClock;
+use shared::flow::orchestration::{OrchestratorSettings, Outcome};
 use shared::ids::{Side, Symbol};
-use shared::invariants::{self, ReportQuery};
-use shared::model::{DecisionType, IntentStatus, ReasonCode, WatchlistEntry};
-use shared::orchestration::{ExecutionMode, OrchestratorSettings, Outcome};
+use shared::market::candles::Timeframe;
+use shared::order::ExecutionMode;
+use shared::order::IntentStatus;
 use shared::order::OrderStatus;
 use shared::ports::{IntentStore, SignalQueue, SignalStore};
+use shared::report::invariants::{self, ReportQuery};
+use shared::watchlist::WatchlistEntry;
 use tests::{esm, provision, TestEnv};
 
 fn settings(mode: ExecutionMode) -> OrchestratorSettings {
@@ -129,7 +132,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         .get_many(&signals.iter().map(|s| s.idempotency_key()).collect::<Vec<_>>())
         .await
         .unwrap();
-    let key = |v: &Vec<shared::model::OrderIntent>| {
+    let key = |v: &Vec<shared::order::OrderIntent>| {
         let mut v: Vec<_> = v
             .iter()
             .map(|i| {
@@ -226,9 +229,9 @@ async fn the_backtest_book_agrees_with_the_paper_ledger_on_the_same_replay() {
     let store = env.store();
     let sqs = env.sqs();
     let symbol = Symbol::parse("XRP_USDT").unwrap();
-    let preset = shared::strategy::preset("intraday-conservative").unwrap();
+    let preset = shared::market::strategy::preset("intraday-conservative").unwrap();
     let entry = WatchlistEntry {
-        preset: shared::model::Setting::Valid(preset),
+        preset: shared::watchlist::Setting::Valid(preset),
         ..WatchlistEntry::new(symbol.clone())
     };
     let dynamo = aws_sdk_dynamodb::Client::new(&env.aws);
@@ -258,8 +261,8 @@ async fn the_backtest_book_agrees_with_the_paper_ledger_on_the_same_replay() {
         store: &store,
         notifier: &notifier,
     };
-    let raw = shared::candles::parse_rows(include_str!("../../../data/candles/XRP_USDT-5m.json")).unwrap();
-    let series = shared::candles::resample(&raw, Timeframe::H1);
+    let raw = shared::market::candles::parse_rows(include_str!("../../../data/candles/XRP_USDT-5m.json")).unwrap();
+    let series = shared::market::candles::resample(&raw, Timeframe::H1);
     let (first, last) = (
         series[0].open_ms,
         series[series.len() - 1].open_ms + Timeframe::H1.millis(),
@@ -299,14 +302,14 @@ async fn the_backtest_book_agrees_with_the_paper_ledger_on_the_same_replay() {
             preset,
             timeframe: Timeframe::H1,
             candle_count: 200,
-            cooldown_ms: shared::strategy::cooldown_ms(shared::strategy::DEFAULT_COOLDOWN_MINUTES),
+            cooldown_ms: shared::market::strategy::cooldown_ms(shared::market::strategy::DEFAULT_COOLDOWN_MINUTES),
             min_price_change_pct: preset.min_price_change_pct,
         },
     );
-    let book_settings = shared::paper_book::BookSettings {
+    let book_settings = shared::backtest::paper_book::BookSettings {
         amount_usd: rust_decimal::Decimal::from(100),
         fee_rate: shared::adapters::paper::DEFAULT_FEE_RATE,
-        quote_usd: shared::paper_book::QuoteUsd::Pegged,
+        quote_usd: shared::backtest::paper_book::QuoteUsd::Pegged,
         protection: Some(WatchlistEntry::new(symbol.clone()).protection_settings()).map(|p| {
             shared::order::protection::ProtectionSettings {
                 sl_pct: preset.protection_pct,
@@ -315,7 +318,7 @@ async fn the_backtest_book_agrees_with_the_paper_ledger_on_the_same_replay() {
             }
         }),
     };
-    let book = shared::paper_book::PaperBook::of(&backtest, &series, &book_settings).unwrap();
+    let book = shared::backtest::paper_book::PaperBook::of(&backtest, &series, &book_settings).unwrap();
     let said = |title: &str| notifier.sent().iter().filter(|m| m.contains(title)).count();
     assert!(
         book.protected > 0 && book.take_profits + book.stop_losses > 0,

@@ -12,13 +12,15 @@ use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
 use shared::adapters::crypto_com::CryptoCom;
 use shared::adapters::dynamodb::DynamoStore;
+use shared::decision::ReasonCode;
 use shared::fakes::{ManualClock, MemoryNotifier};
+use shared::flow::orchestration::{OrchestratorSettings, Outcome};
 use shared::ids::{IdempotencyKey, Side, Symbol};
-use shared::invariants::{self, ReportQuery};
-use shared::model::{ReasonCode, SignalRecord};
-use shared::orchestration::{ExecutionMode, OrchestratorSettings, Outcome};
+use shared::order::ExecutionMode;
 use shared::order::{Leg, ProtectionStatus};
 use shared::ports::{ControlStore, IntentStore, SignalStore};
+use shared::report::invariants::{self, ReportQuery};
+use shared::signal::SignalRecord;
 use tests::exchange::ExchangeStandIn;
 use tests::TestEnv;
 
@@ -81,7 +83,7 @@ impl World {
     }
 
     /// [`World::bought`], with what the protection step did.
-    async fn bought_with(&self, candle: i64) -> (IdempotencyKey, shared::order::protect::ProtectTotals) {
+    async fn bought_with(&self, candle: i64) -> (IdempotencyKey, shared::flow::protect::ProtectTotals) {
         let buy = self.signal(Side::Buy, candle);
         assert!(
             matches!(self.deliver(&buy).await, Outcome::Decided(d, ..) if d.reason_code == ReasonCode::ExecOrderPlaced)
@@ -97,7 +99,7 @@ impl World {
             .recorded
     }
 
-    async fn protect(&self) -> shared::order::protect::ProtectTotals {
+    async fn protect(&self) -> shared::flow::protect::ProtectTotals {
         support::protect_all(&self.store, &self.ex, &self.notifier, &self.clock).await
     }
 

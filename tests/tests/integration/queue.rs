@@ -7,8 +7,9 @@ use crate::support;
 use chrono::Utc;
 use rust_decimal::Decimal;
 use shared::fakes::ManualClock;
+use shared::flow::orchestration::OrchestratorSettings;
 use shared::ids::Side;
-use shared::orchestration::{ExecutionMode, OrchestratorSettings};
+use shared::order::ExecutionMode;
 use shared::ports::{IntentStore, SignalStore};
 use tests::{esm, TestEnv};
 

@@ -6,9 +6,9 @@ use crate::support;
 use chrono::{Duration, Utc};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::ids::Side;
-use shared::invariants::{self, ReportQuery};
-use shared::model::IntentStatus;
+use shared::order::IntentStatus;
 use shared::ports::{IntentStore, SignalStore};
+use shared::report::invariants::{self, ReportQuery};
 use tests::opcount::OpCounter;
 use tests::TestEnv;
 
@@ -113,7 +113,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
 
     // And so does the evaluator: the watchlist through its `by_list` index, never a Scan.
     counter.reset();
-    let entry = shared::model::WatchlistEntry::new(shared::ids::Symbol::parse("ETH_BTC").unwrap());
+    let entry = shared::watchlist::WatchlistEntry::new(shared::ids::Symbol::parse("ETH_BTC").unwrap());
     tests::provision::seed_watchlist(
         &aws_sdk_dynamodb::Client::new(&env.aws),
         &env.p.tables.watchlist,
@@ -122,7 +122,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
     .await
     .unwrap();
     let market = shared::adapters::replay::ReplayMarketData::embedded().unwrap();
-    let times = market.close_times(shared::candles::Timeframe::H1);
+    let times = market.close_times(shared::market::candles::Timeframe::H1);
     let evaluator = evaluator::handler::Evaluator {
         concurrency: 4,
         ..evaluator::handler::Evaluator::over(&counted, &queue, &market, &clock, &notifier)

@@ -8,16 +8,19 @@ use async_trait::async_trait;
 use chrono::Utc;
 use futures::future::join_all;
 use shared::adapters::clock::SystemClock;
+use shared::decision::{DecisionType, ReasonCode};
 use shared::fakes::MemoryNotifier;
+use shared::flow::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
+use shared::flow::trading;
 use shared::ids::{ClientOid, Side};
-use shared::model::{AlertKind, DecisionType, ReasonCode, SignalRecord};
 use shared::money::UsdPrice;
-use shared::orchestration::{ExecutionMode, Orchestrator, OrchestratorSettings, Outcome};
+use shared::order::ExecutionMode;
+use shared::outbox::AlertKind;
 use shared::ports::{
     AlertStore, ControlStore, Exchange, ExchangeError, IntentStore, Lookup, OrderAck, OrderRequest, SignalStore,
 };
 use shared::risk::{self, ControlCache, RiskLimits};
-use shared::trading;
+use shared::signal::SignalRecord;
 use tests::TestEnv;
 
 const T0: i64 = 1_700_000_000_000;
@@ -108,7 +111,7 @@ async fn a_global_cap_of_seven_orders_holds_exactly_under_fifty_concurrent_deliv
     );
     let skipped_ids: Vec<String> = signals
         .iter()
-        .map(|s| shared::model::AlertRecord::skipped_id(&s.idempotency_key()))
+        .map(|s| shared::outbox::AlertRecord::skipped_id(&s.idempotency_key()))
         .collect();
     let rows = AlertStore::get_many(&store, &skipped_ids).await.unwrap();
     assert_eq!(rows.len(), 43);

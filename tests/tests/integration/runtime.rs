@@ -47,7 +47,7 @@ fn log_path(name: &str) -> PathBuf {
 }
 
 /// The reason code of the signal row's decision (the test fails if it has none).
-async fn decided(env: &TestEnv, signal: &shared::model::SignalRecord) -> shared::model::ReasonCode {
+async fn decided(env: &TestEnv, signal: &shared::signal::SignalRecord) -> shared::decision::ReasonCode {
     let row = env
         .store()
         .get_signals(std::slice::from_ref(&signal.signal_id))
@@ -90,7 +90,7 @@ async fn the_orchestrator_binary_answers_sqs_batches_with_partial_failures() {
             .unwrap(),
     );
     assert_eq!(second["batchItemFailures"].as_array().unwrap().len(), 1, "{second}");
-    assert_eq!(decided(&env, &signal).await, shared::model::ReasonCode::StaleSignal);
+    assert_eq!(decided(&env, &signal).await, shared::decision::ReasonCode::StaleSignal);
 }
 
 #[tokio::test]
@@ -129,7 +129,7 @@ async fn the_scheduled_binaries_run_their_schedule_events() {
     assert_eq!(run["symbols"], 0, "an empty watchlist is an empty run: {run}");
     // A symbol the replay has no candles for: counted and logged, and the invocation still succeeds — a failed
     // asynchronous invocation would be re-run, repeating every symbol's work.
-    let missing = shared::model::WatchlistEntry::new(shared::ids::Symbol::parse("DOGE_USDT").unwrap());
+    let missing = shared::watchlist::WatchlistEntry::new(shared::ids::Symbol::parse("DOGE_USDT").unwrap());
     let ddb = aws_sdk_dynamodb::Client::new(&env.aws);
     tests::provision::seed_watchlist(&ddb, &env.p.tables.watchlist, &[missing])
         .await
@@ -281,7 +281,10 @@ async fn the_orchestrator_over_tls_trusts_the_test_ca_and_no_unknown_one() {
         Some(0),
         "{answer}"
     );
-    assert_eq!(decided(&env, &signal).await, shared::model::ReasonCode::ExecOrderPlaced);
+    assert_eq!(
+        decided(&env, &signal).await,
+        shared::decision::ReasonCode::ExecOrderPlaced
+    );
     assert!(proxy.handshakes() >= 1);
 
     let (_api, mut f) = start("orchestrator", &env, &over_tls).await;

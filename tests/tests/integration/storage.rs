@@ -4,16 +4,17 @@ use crate::support;
 
 use chrono::{Duration, Utc};
 use futures::future::join_all;
+use shared::decision::{Decision, DecisionType, ReasonCode};
+use shared::flow::orchestration::decision_for;
 use shared::ids::Side;
-use shared::invariants::{self, ReportQuery};
-use shared::model::{Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode};
-use shared::orchestration::decision_for;
+use shared::order::{IntentStatus, OrderIntent};
 use shared::ports::{
     Claim, ClaimRequest, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
 };
+use shared::report::invariants::{self, ReportQuery};
 use tests::TestEnv;
 
-fn pending(s: &shared::model::SignalRecord, attempt: u32) -> OrderIntent {
+fn pending(s: &shared::signal::SignalRecord, attempt: u32) -> OrderIntent {
     let now = Utc::now();
     OrderIntent {
         attempt,
@@ -68,7 +69,7 @@ async fn a_claim_for_a_missing_or_different_signal_writes_nothing() {
     );
     store.put_new(&s).await.unwrap();
     // The row exists, the message says something else: each field is checked against the row.
-    type Forge = fn(&mut shared::model::SignalMessage);
+    type Forge = fn(&mut shared::signal::SignalMessage);
     let forged: [(&str, Forge); 5] = [
         ("price", |m| m.price = rust_decimal::Decimal::new(1, 2)),
         ("trade_amount_usd", |m| m.trade_amount_usd *= rust_decimal::Decimal::TEN),
@@ -243,7 +244,7 @@ async fn the_window_is_read_through_the_by_day_index() {
     }
     let mut blocked = support::signal("XRP_ETH", Side::Buy, 5, now - Duration::minutes(5));
     blocked.blocked = true;
-    blocked.blocked_reason = Some(shared::model::BlockedReason::ThrottledDuplicateAlert);
+    blocked.blocked_reason = Some(shared::signal::BlockedReason::ThrottledDuplicateAlert);
     store.put_new(&blocked).await.unwrap();
 
     let got = store.created_between(now - Duration::hours(48), now).await.unwrap();
@@ -403,8 +404,9 @@ async fn rows_expire_after_the_retention_through_the_ttl_attribute() {
 
 #[tokio::test]
 async fn the_watchlist_tool_validates_and_keeps_the_throttle_state() {
-    use shared::model::{Emission, WatchlistEntry};
+    use shared::market::strategy::Emission;
     use shared::ports::WatchlistStore;
+    use shared::watchlist::WatchlistEntry;
     let env = TestEnv::new("wltool").await;
     let store = env.store();
     let row = |json: serde_json::Value| serde_json::from_value::<WatchlistEntry>(json).unwrap();

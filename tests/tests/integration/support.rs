@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use shared::ids::{ClientOid, Side, Symbol};
-use shared::model::{SignalMessage, SignalRecord};
 use shared::money::UsdPrice;
 use shared::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
+use shared::signal::{SignalMessage, SignalRecord};
 
 pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTime<Utc>) -> SignalRecord {
     let sym = Symbol::parse(symbol).unwrap();
@@ -242,23 +242,23 @@ impl<E: Exchange> Exchange for GatedExchange<'_, E> {
 /// An intent for `s` in the given state, as a crashed or stalled worker would have left it.
 pub fn intent(
     s: &SignalRecord,
-    status: shared::model::IntentStatus,
+    status: shared::order::IntentStatus,
     lease_until: DateTime<Utc>,
     at: DateTime<Utc>,
-) -> shared::model::OrderIntent {
+) -> shared::order::OrderIntent {
     shared::fakes::intent(s, status, lease_until, at)
 }
 
 /// The shipped watchlist (`data/watchlist.json`), `adjust`ed, seeded into the test's watchlist table.
-pub async fn seed_shipped_watchlist(env: &tests::TestEnv, adjust: impl Fn(&mut shared::model::WatchlistEntry)) {
-    let mut entries: Vec<shared::model::WatchlistEntry> =
+pub async fn seed_shipped_watchlist(env: &tests::TestEnv, adjust: impl Fn(&mut shared::watchlist::WatchlistEntry)) {
+    let mut entries: Vec<shared::watchlist::WatchlistEntry> =
         serde_json::from_str(include_str!("../../../data/watchlist.json")).expect("the shipped watchlist");
     entries.iter_mut().for_each(adjust);
     seed_watchlist(env, &entries).await;
 }
 
 /// `entries` seeded into the test's watchlist table.
-pub async fn seed_watchlist(env: &tests::TestEnv, entries: &[shared::model::WatchlistEntry]) {
+pub async fn seed_watchlist(env: &tests::TestEnv, entries: &[shared::watchlist::WatchlistEntry]) {
     tests::provision::seed_watchlist(
         &aws_sdk_dynamodb::Client::new(&env.aws),
         &env.p.tables.watchlist,
@@ -289,9 +289,9 @@ pub fn orchestrator<'a>(
     store: &'a shared::adapters::dynamodb::DynamoStore,
     exchange: &'a dyn Exchange,
     clock: &'a dyn shared::ports::Clock,
-    settings: shared::orchestration::OrchestratorSettings,
-) -> shared::orchestration::Orchestrator<'a> {
-    shared::orchestration::Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
+    settings: shared::flow::orchestration::OrchestratorSettings,
+) -> shared::flow::orchestration::Orchestrator<'a> {
+    shared::flow::orchestration::Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
 }
 
 /// The sweeper over one store, with a 120 s grace over a week's window.
@@ -335,14 +335,14 @@ pub async fn follow_all(
     exchange: &dyn Exchange,
     notifier: &dyn shared::ports::Notifier,
     clock: &dyn shared::ports::Clock,
-) -> shared::order::follow::FollowTotals {
+) -> shared::flow::follow::FollowTotals {
     use shared::ports::IntentStore;
     let now = Utc::now();
     let intents = store
         .intents_created_between(now - chrono::Duration::days(2), now + chrono::Duration::hours(1))
         .await
         .unwrap();
-    let follower = shared::order::Follower {
+    let follower = shared::flow::follow::Follower {
         intents: store,
         alerts: store,
         exchange,
@@ -362,9 +362,9 @@ pub async fn protect_all(
     exchange: &dyn Exchange,
     notifier: &dyn shared::ports::Notifier,
     clock: &dyn shared::ports::Clock,
-) -> shared::order::protect::ProtectTotals {
+) -> shared::flow::protect::ProtectTotals {
     use shared::ports::IntentStore;
-    let protector = shared::order::protect::Protector {
+    let protector = shared::flow::protect::Protector {
         intents: store,
         alerts: store,
         control: store,

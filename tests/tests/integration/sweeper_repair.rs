@@ -6,12 +6,15 @@ use crate::support;
 
 use chrono::{Duration, Utc};
 use shared::adapters::sqs::SqsQueue;
+use shared::decision::{DecisionType, ReasonCode};
 use shared::fakes::{ManualClock, MemoryNotifier};
+use shared::flow::orchestration::OrchestratorSettings;
 use shared::ids::Side;
-use shared::invariants::{self, ReportQuery, ViolationType};
-use shared::model::{AlertStatus, DecisionType, IntentStatus, ReasonCode};
-use shared::orchestration::{ExecutionMode, OrchestratorSettings};
+use shared::order::ExecutionMode;
+use shared::order::IntentStatus;
+use shared::outbox::AlertStatus;
 use shared::ports::{AlertStore, IntentStore, SignalStore};
+use shared::report::invariants::{self, ReportQuery, ViolationType};
 use tests::{esm, TestEnv};
 
 #[tokio::test]
@@ -67,10 +70,12 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     let refusing = support::paper(1_000);
     let failing = support::orchestrator(&store, &refusing, &past, OrchestratorSettings::default());
     let d = failing.process(&support::message(&s[3])).await.unwrap();
-    let shared::orchestration::Outcome::Decided(_, Some(alert), _) = d else {
+    let shared::flow::orchestration::Outcome::Decided(_, Some(alert), _) = d else {
         panic!("{d:?}")
     };
-    shared::alerts::deliver(&store, &notifier, &past, &alert).await.unwrap();
+    shared::flow::deliver::deliver(&store, &notifier, &past, &alert)
+        .await
+        .unwrap();
     let exchange = support::paper(1);
     let working = support::orchestrator(&store, &exchange, &past, OrchestratorSettings::default());
     // Placed; its ORDER PLACED confirmation is written to the outbox but never delivered (the worker died first).
@@ -128,7 +133,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     ] {
         assert_eq!(emf[metric].as_u64(), Some(want as u64), "{metric}");
         assert_eq!(
-            shared::metrics::declared(&emf).contains(&metric),
+            shared::report::metrics::declared(&emf).contains(&metric),
             want > 0,
             "{metric} is a metric when it is not zero, and only then"
         );
@@ -231,7 +236,7 @@ async fn an_undelivered_order_skipped_message_is_counted_then_delivered_once_by_
         notifier: &notifier,
     };
     orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&sell)).await;
-    let skipped = shared::model::AlertRecord::skipped_id(&sell.idempotency_key());
+    let skipped = shared::outbox::AlertRecord::skipped_id(&sell.idempotency_key());
     let row = AlertStore::get_many(&store, std::slice::from_ref(&skipped))
         .await
         .unwrap()

@@ -5,10 +5,11 @@ use crate::support;
 use rust_decimal::Decimal;
 
 use chrono::Utc;
+use shared::decision::DecisionType;
 use shared::fakes::ManualClock;
+use shared::flow::orchestration::{OrchestratorSettings, Outcome};
 use shared::ids::Side;
-use shared::model::{DecisionType, IntentStatus};
-use shared::orchestration::{OrchestratorSettings, Outcome};
+use shared::order::IntentStatus;
 use shared::ports::{IntentStore, SignalStore};
 use tests::TestEnv;
 

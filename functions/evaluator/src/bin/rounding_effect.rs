@@ -8,8 +8,8 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 use shared::backtest::History;
-use shared::candles::{parse_rows, Timeframe};
-use shared::strategy::{self, Flat, Preset, Verdict, PRESETS};
+use shared::market::candles::{parse_rows, Timeframe};
+use shared::market::strategy::{self, Flat, Preset, Verdict, PRESETS};
 
 /// As the evaluator reads them: the last 200 closed candles.
 const WINDOW: usize = 200;

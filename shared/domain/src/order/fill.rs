@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::ids::{ClientOid, IdempotencyKey, Side, Symbol};
-use crate::model::{wire_enum, AlertRecord, OrderIntent};
 use crate::money::{base_currency, Sizing};
+use crate::outbox::AlertRecord;
+use crate::wire::wire_enum;
 
 wire_enum!(
     /// An order's status on the exchange. NEW, ACTIVE and PARTIALLY_FILLED may still change; the others are final.
@@ -192,17 +193,6 @@ pub struct PlacedOrder {
     pub side: Side,
     /// The size the order was sent with (its reference price included).
     pub sizing: Option<Sizing>,
-}
-
-impl PlacedOrder {
-    pub fn of(intent: &OrderIntent) -> Self {
-        Self {
-            client_oid: intent.client_oid.clone(),
-            symbol: intent.symbol.clone(),
-            side: intent.side,
-            sizing: intent.sizing.clone(),
-        }
-    }
 }
 
 /// One recorded report, written atomically: the intent's fill (on the condition that its version is still

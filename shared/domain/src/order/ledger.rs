@@ -13,8 +13,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::ids::{Side, Symbol};
-use crate::model::OrderIntent;
 use crate::money::{base_currency, quote_currency};
+use crate::order::OrderIntent;
 
 /// Decimal places of the prices and P&L a position shows (its quantity is shown as recorded).
 pub const SHOWN_DECIMALS: u32 = 12;
@@ -293,7 +293,7 @@ impl Book {
         self.realized_quote = add(self.realized_quote, sub(proceeds, cost_quote));
         let usd = sub(mul(proceeds, rate), cost_usd);
         self.realized_usd = add(self.realized_usd, usd);
-        let on_day = self.realized_usd_by_day.entry(crate::model::day_of(at)).or_default();
+        let on_day = self.realized_usd_by_day.entry(crate::time::day_of(at)).or_default();
         *on_day = add(*on_day, usd);
         self.closes.push((at, usd));
     }
@@ -411,7 +411,7 @@ mod tests {
         assert_eq!(p.average_entry_price, "110.11".parse::<Decimal>().unwrap());
         assert_eq!(p.fees_usd, "0.39".parse::<Decimal>().unwrap());
         assert_eq!(p.unmatched_sell_quantity, Decimal::ZERO);
-        let day = crate::model::day_of(intents[2].fill.as_ref().unwrap().updated_at);
+        let day = crate::time::day_of(intents[2].fill.as_ref().unwrap().updated_at);
         assert_eq!(ledger.realized_usd_on(&day), p.realized_pnl_usd);
         assert_eq!(ledger.realized_usd_on("1999-01-01"), Decimal::ZERO);
     }

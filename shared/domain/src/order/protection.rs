@@ -2,15 +2,16 @@
 //! take-profit LIMIT and a stop-loss leg at a percentage of the average fill price — and the record of it kept on the
 //! BUY's intent. The record only moves forward, one conditional write per step (its `version`), like the fill: a
 //! retry, a crashed worker or a second container never places a second protection, and a leg's fill is recorded
-//! once. Data and pure rules only; the steps that talk to the exchange are `order::protect`.
+//! once. Data and pure rules only; the steps that talk to the exchange are `flow::protect`.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ClientOid, IdempotencyKey, Side, Symbol};
-use crate::model::{wire_enum, AlertRecord, IntentStatus, OrderIntent};
+use crate::ids::{ClientOid, IdempotencyKey, Symbol};
 use crate::order::{Fill, OrderStatus, Reported};
+use crate::outbox::AlertRecord;
+use crate::wire::wire_enum;
 
 wire_enum!(
     /// An order that closes a protected position: the OCO's two legs, or the market SELL that flattens it when no
@@ -255,20 +256,6 @@ impl Protection {
     pub fn client_oids(&self, key: &IdempotencyKey) -> Vec<ClientOid> {
         Leg::ALL.iter().map(|l| l.client_oid(key)).collect()
     }
-
-    /// The OCO as the exchange needs it to find (and the paper exchange to trigger) its legs.
-    pub fn oco(&self, intent: &OrderIntent) -> Oco {
-        Oco {
-            symbol: intent.symbol.clone(),
-            quantity: self.quantity,
-            stop_price: self.stop_price,
-            take_profit_price: self.take_profit_price,
-            take_profit_oid: Leg::TakeProfit.client_oid(&intent.idempotency_key),
-            stop_loss_oid: Leg::StopLoss.client_oid(&intent.idempotency_key),
-            market_ms: self.market_ms,
-            cancel_ms: self.cancel_ms,
-        }
-    }
 }
 
 /// A protective OCO: what `private/advanced/create-oco` is sent, and what finds its legs again.
@@ -321,7 +308,7 @@ pub fn paper_ack(oco: &Oco) -> OcoAck {
 /// high reaches the take-profit fills that; both in one candle: the stop (pessimistic). `candles` are those closed by
 /// the time asked about (the paper exchange's clock, or a cancel). The paper exchange and the backtest's book both
 /// use it, so the two agree.
-pub fn first_trigger(candles: &[crate::candles::Candle], oco: &Oco) -> Option<(Leg, Decimal, i64)> {
+pub fn first_trigger(candles: &[crate::market::candles::Candle], oco: &Oco) -> Option<(Leg, Decimal, i64)> {
     use rust_decimal::prelude::FromPrimitive;
     candles.iter().filter(|c| c.open_ms >= oco.market_ms).find_map(|c| {
         let (low, high) = (Decimal::from_f64(c.low)?, Decimal::from_f64(c.high)?);
@@ -338,7 +325,12 @@ pub fn first_trigger(candles: &[crate::candles::Candle], oco: &Oco) -> Option<(L
 /// What the paper exchange reports of an OCO's legs, given the candles closed so far: the first trigger
 /// ([`first_trigger`]) fills its leg whole at its price — the fee `fee_rate` of its value, in the quote currency — and
 /// the other leg is CANCELED; with none, both legs are ACTIVE, or CANCELED when `canceled` (a cancel asked and due).
-pub fn paper_legs(oco: &Oco, candles: &[crate::candles::Candle], fee_rate: Decimal, canceled: bool) -> OcoReport {
+pub fn paper_legs(
+    oco: &Oco,
+    candles: &[crate::market::candles::Candle],
+    fee_rate: Decimal,
+    canceled: bool,
+) -> OcoReport {
     let leg = |status, filled_quantity: Decimal, average_price: Decimal| {
         let fee = filled_quantity
             .checked_mul(average_price)
@@ -414,99 +406,10 @@ pub struct ProtectionView {
     pub client_oids: Vec<String>,
 }
 
-/// Each symbol's latest filled BUY's protection among `intents` (by creation), for the report's positions.
-pub fn latest_by_symbol<'a>(
-    intents: impl IntoIterator<Item = &'a OrderIntent>,
-) -> std::collections::BTreeMap<Symbol, ProtectionView> {
-    let mut latest: std::collections::BTreeMap<Symbol, &OrderIntent> = std::collections::BTreeMap::new();
-    for i in intents.into_iter().filter(|i| i.protection.is_some()) {
-        let slot = latest.entry(i.symbol.clone()).or_insert(i);
-        if (i.created_at, &i.idempotency_key) > (slot.created_at, &slot.idempotency_key) {
-            *slot = i;
-        }
-    }
-    latest
-        .into_iter()
-        .filter_map(|(s, i)| {
-            let p = i.protection.as_ref()?;
-            let view = ProtectionView {
-                status: p.status,
-                stop_price: p.stop_price.normalize().to_string(),
-                take_profit_price: p.take_profit_price.normalize().to_string(),
-                client_oids: [Leg::TakeProfit, Leg::StopLoss]
-                    .iter()
-                    .map(|l| l.client_oid(&i.idempotency_key).as_str().to_string())
-                    .collect(),
-            };
-            Some((s, view))
-        })
-        .collect()
-}
-
-/// Whether an intent is a BUY whose fill is final with something filled: a position that protection is about.
-pub fn is_entry(intent: &OrderIntent) -> bool {
-    intent.side == Side::Buy
-        && intent.status == IntentStatus::OrderPlaced
-        && intent
-            .fill
-            .as_ref()
-            .is_some_and(|f| f.status.is_terminal() && f.filled_quantity > Decimal::ZERO)
-}
-
-/// Whether the protection of an entry still needs work (not started, or not final).
-pub fn needs_work(intent: &OrderIntent) -> bool {
-    is_entry(intent) && !intent.protection.as_ref().is_some_and(|p| p.status.is_final())
-}
-
-/// The realized P&L of the closing fills against the entry, in the quote currency: proceeds (value − a quote fee)
-/// less the entry's cost (value + a quote fee) of the share sold. None when the numbers are out of range.
-pub fn realized_quote(intent: &OrderIntent, p: &Protection) -> Option<Decimal> {
-    let entry = intent.fill.as_ref()?;
-    let quote = crate::money::quote_currency(&intent.symbol);
-    let quote_fee = |fee: Decimal, currency: &str| if currency == quote { fee } else { Decimal::ZERO };
-    let held = entry.net_quantity(&intent.symbol);
-    if held.is_zero() {
-        return None;
-    }
-    let cost = entry
-        .filled_quantity
-        .checked_mul(entry.average_price)?
-        .checked_add(quote_fee(entry.fee, &entry.fee_currency))?;
-    let mut proceeds = Decimal::ZERO;
-    for f in &p.fills {
-        let value = f.filled_quantity.checked_mul(f.average_price)?;
-        proceeds = proceeds.checked_add(value.checked_sub(quote_fee(f.fee, &f.fee_currency))?)?;
-    }
-    let share = cost.checked_mul(p.sold())?.checked_div(held)?;
-    Some(proceeds.checked_sub(share)?.round_dp(12).normalize())
-}
-
-/// The ids of every protection message an entry's record implies (what the sweeper resends while PENDING).
-pub fn message_ids(intent: &OrderIntent) -> Vec<String> {
-    let Some(p) = &intent.protection else {
-        return Vec::new();
-    };
-    let key = &intent.idempotency_key;
-    // SL/TP PLACED was written with the move to ACTIVE (answered or found by lookup): `placed_at` says it happened.
-    let placed = p.placed_at.is_some();
-    let failed = matches!(p.status, ProtectionStatus::Flattening | ProtectionStatus::Failed)
-        || p.fill_of(Leg::Flatten).is_some();
-    // (A FAILED protection wrote its PROTECTION FAILED row on the way there, whichever way it failed.)
-    let closed = p.status == ProtectionStatus::Closed;
-    [
-        (placed, crate::model::ProtectionEvent::Placed),
-        (failed, crate::model::ProtectionEvent::Failed),
-        (closed, crate::model::ProtectionEvent::Closed),
-    ]
-    .into_iter()
-    .filter(|(due, _)| *due)
-    .map(|(_, e)| crate::model::AlertId::Protection(key.clone(), e).to_string())
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::Side;
 
     fn fill(q: &str, avg: &str, fee: &str, ccy: &str) -> Fill {
         Fill {

@@ -10,8 +10,8 @@ use crate::adapters::rate::{Budget, Pace, RateLimiter};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::candles::{Candle, Timeframe};
 use crate::ids::Symbol;
+use crate::market::candles::{Candle, Timeframe};
 use crate::ports::{MarketData, MarketDataError};
 
 /// The exchange serves at most this many candles per call.

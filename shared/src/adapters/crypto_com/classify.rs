@@ -6,7 +6,7 @@
 //! flags) classify texts this system never produces from an exchange reply and map to codes outside the failure
 //! classes; they are deliberately not ported. Rule 5 (the text *is* a reason code) is kept for failure codes.
 
-use crate::model::{DecisionType, ReasonCode};
+use crate::decision::{DecisionType, ReasonCode};
 
 /// What a Crypto.com response code means for an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

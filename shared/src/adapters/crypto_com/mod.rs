@@ -26,8 +26,8 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 
 use crate::adapters::secrets::{set_field, SecretError, SecretString};
+use crate::decision::ReasonCode;
 use crate::ids::{ClientOid, Side, Symbol};
-use crate::model::ReasonCode;
 use crate::money::{round_down_to_tick, UsdPrice};
 use crate::order::{Leg, Oco, OcoAck, OcoReport, OpenOrder, OrderStatus, PlacedOrder, Reported};
 use crate::ports::{Cause, Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};

@@ -424,7 +424,7 @@ pub fn intent_item(x: &OrderIntent, retention_days: i64) -> Item {
         ("updated_at".into(), s(rfc3339(x.updated_at))),
     ]);
     put_opt(&mut item, "order_id", x.order_id.as_ref().map(s));
-    if crate::order::follow::is_open(x) || crate::order::protection::needs_work(x) {
+    if crate::flow::follow::is_open(x) || crate::order::intent::needs_work(x) {
         item.insert(OPEN_FILL.into(), s(OPEN));
     }
     if let Some(p) = &x.protection {
@@ -576,7 +576,7 @@ mod tests {
         let sym = crate::ids::Symbol::parse("ETH_USDT").unwrap();
         let sell = domain::fakes::sent_signal(&sym, crate::ids::Side::Sell, 2, Decimal::from(2000), at);
         let buy = domain::fakes::sent_signal(&sym, crate::ids::Side::Buy, 1, Decimal::from(2000), at);
-        let mut intent = domain::fakes::intent(&sell, crate::model::IntentStatus::Pending, at, at);
+        let mut intent = domain::fakes::intent(&sell, crate::order::IntentStatus::Pending, at, at);
         assert!(!intent_item(&intent, 30).contains_key("releases"), "none: no attribute");
         intent.releases = vec![buy.idempotency_key()];
         let back = intent_from(&intent_item(&intent, 30)).unwrap();

@@ -23,17 +23,19 @@ use futures::future::try_join_all;
 use rust_decimal::Decimal;
 
 use crate::config::TableNames;
+use crate::decision::{Decision, DecisionType, ReasonCode};
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
-use crate::model::{
-    day_of, rfc3339, AlertKind, AlertRecord, AlertStatus, BlockedReason, Decision, DecisionType, Emission,
-    ExecutionMode, IntentStatus, OrderIntent, ReasonCode, Setting, SignalAlertStatus, SignalMessage, SignalRecord,
-    WatchlistEntry,
-};
+use crate::market::strategy::Emission;
 use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
+use crate::order::{ExecutionMode, IntentStatus, OrderIntent};
+use crate::outbox::{AlertKind, AlertRecord, AlertStatus};
 use crate::ports::{
     AlertStore, Claim, ClaimRequest, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, StoreError,
     WatchlistStore,
 };
+use crate::signal::{BlockedReason, SignalAlertStatus, SignalMessage, SignalRecord};
+use crate::time::{day_of, rfc3339};
+use crate::watchlist::{Setting, WatchlistEntry};
 
 mod alerts;
 mod intents;

@@ -349,7 +349,7 @@ impl ControlStore for DynamoStore {
             .map_err(|e| StoreError::backend("GetItem watchlist (protection)", e))?;
         let row = match &out.item {
             Some(item) => super::watchlist::watchlist_from(item)?,
-            None => crate::model::WatchlistEntry::new(symbol.clone()),
+            None => crate::watchlist::WatchlistEntry::new(symbol.clone()),
         };
         Ok(row.protection_settings())
     }

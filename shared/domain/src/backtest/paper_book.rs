@@ -207,11 +207,11 @@ fn protect(
 impl PaperBook {
     /// The book of `bt`'s signals (in their order), what is held marked at the replay's last close. `candles`: the
     /// replay's candles at its timeframe, on which protective legs trigger (unused without protection).
-    pub fn of(bt: &Backtest, candles: &[crate::candles::Candle], s: &BookSettings) -> Result<Self, BookError> {
+    pub fn of(bt: &Backtest, candles: &[crate::market::candles::Candle], s: &BookSettings) -> Result<Self, BookError> {
         let symbol = Symbol::parse(&bt.symbol).map_err(|_| BookError::BadPrice(bt.symbol.clone(), 0))?;
         let currency = quote_currency(&symbol).to_string();
         let last = bt.indicators.last().ok_or(BookError::NoClose)?;
-        let mark = crate::strategy::price_decimal(last.close)
+        let mark = crate::market::strategy::price_decimal(last.close)
             .filter(|p| *p > Decimal::ZERO)
             .ok_or_else(|| BookError::BadPrice(last.close.to_string(), last.t))?;
         let dust = Decimal::new(1, QUANTITY_DECIMALS);
@@ -221,7 +221,8 @@ impl PaperBook {
             currency,
             ..Self::default()
         };
-        let step = crate::candles::Timeframe::parse(bt.timeframe).map_or(0, crate::candles::Timeframe::millis);
+        let step =
+            crate::market::candles::Timeframe::parse(bt.timeframe).map_or(0, crate::market::candles::Timeframe::millis);
         let mut open: Vec<OpenProtection> = Vec::new();
         for signal in &bt.signals {
             // The legs the candles closed by this signal's close triggered come first.
@@ -290,7 +291,7 @@ impl PaperBook {
         open: &mut Vec<OpenProtection>,
         ledger: &mut Ledger,
         symbol: &Symbol,
-        candles: &[crate::candles::Candle],
+        candles: &[crate::market::candles::Candle],
         (step, until): (i64, i64),
         s: &BookSettings,
     ) -> Result<(), BookError> {
@@ -442,7 +443,7 @@ mod tests {
     #[test]
     fn protected_buys_close_on_their_legs_as_the_paper_exchange_triggers_them() {
         const H: i64 = 3_600_000;
-        let candle = |i: i64, high: f64, low: f64| crate::candles::Candle {
+        let candle = |i: i64, high: f64, low: f64| crate::market::candles::Candle {
             open_ms: i * H,
             open: 100.0,
             high,

@@ -5,9 +5,9 @@
 
 use async_trait::async_trait;
 
-use crate::candles::Candle;
-use crate::indicators::Indicators;
-use crate::strategy::{self, Preset, Verdict};
+use crate::market::candles::Candle;
+use crate::market::indicators::Indicators;
+use crate::market::strategy::{self, Preset, Verdict};
 
 /// How many closed daily candles MA10w is computed from (ten weeks and a margin).
 pub const DAILY_CANDLES: usize = 75;

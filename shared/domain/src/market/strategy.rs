@@ -17,10 +17,9 @@
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::candles::Candle;
 use crate::ids::Side;
-use crate::indicators::{Indicators, RsiMethod};
-use crate::model::Emission;
+use crate::market::candles::Candle;
+use crate::market::indicators::{Indicators, RsiMethod};
 
 /// One row of the original's preset table.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -283,7 +282,7 @@ pub fn decide(p: &Preset, ind: &Indicators) -> Verdict {
 
 /// The decision again with MA10w from daily candles, when the decision turns on it and there are 50+ of them.
 pub fn with_daily_ma10w(p: &Preset, ind: Indicators, verdict: Verdict, daily: &[Candle]) -> (Indicators, Verdict) {
-    match crate::indicators::ma10w_daily(daily) {
+    match crate::market::indicators::ma10w_daily(daily) {
         Some(ma10w) if sell_hinges_on_ma10w(p, &ind) => {
             let ind = Indicators { ma10w, ..ind };
             let verdict = decide(p, &ind);
@@ -303,7 +302,7 @@ pub fn evaluate_candles(p: &Preset, candles: &[Candle], five_min: &[Candle]) -> 
     if candles.len() < MIN_HISTORY {
         return None;
     }
-    let ind = Indicators::compute_with(candles, p.rsi, crate::indicators::volume_index(five_min))?;
+    let ind = Indicators::compute_with(candles, p.rsi, crate::market::indicators::volume_index(five_min))?;
     let verdict = decide(p, &ind);
     Some((ind, verdict))
 }
@@ -317,7 +316,7 @@ pub fn volume_can_decide(p: &Preset, ind: &Indicators) -> bool {
 /// The decision again with the volume gate over `five_min` (`indicators::volume_index`).
 pub fn with_volume(p: &Preset, ind: Indicators, five_min: &[Candle]) -> (Indicators, Verdict) {
     let ind = Indicators {
-        volume_ratio: crate::indicators::volume_index(five_min),
+        volume_ratio: crate::market::indicators::volume_index(five_min),
         ..ind
     };
     let verdict = decide(p, &ind);
@@ -734,5 +733,31 @@ mod tests {
         assert_eq!(cooldown_ms(1.0 / 7.0), 8_571, "rounded toward zero");
         assert_eq!(cooldown_ms(f64::NAN), 0);
         assert_eq!(cooldown_ms(f64::INFINITY), i64::MAX, "saturates");
+    }
+}
+/// (the claiming run died between the claim and the signal row).
+/// The last sent signal of a symbol and side: `last_{side}_ms` (market time of its candle), `last_{side}_price`,
+/// `last_{side}_signal_id` and `last_{side}_claimed_ms` (wall-clock time of the claim). The claim is a lease: a run
+/// that finds a claim of the very signal it is about to send leaves it alone while the claim is younger than the
+/// evaluator's timeout (the claiming run is still in flight and will finish it), and finishes it once it is older
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emission {
+    pub candle_open_ms: i64,
+    pub price: Decimal,
+    pub signal_id: Option<String>,
+    /// None for claims written before the lease existed: treated as expired.
+    pub claimed_at_ms: Option<i64>,
+    /// Unique per claim write: the same write retried by the SDK after its answer was lost finds its own token and
+    /// succeeds, where another run's claim (same signal, same millisecond even) does not.
+    pub claim_token: Option<String>,
+}
+
+impl Emission {
+    /// True when this is a claim of `signal_id` whose lease has not run out at `now_ms`.
+    pub fn is_live_claim_of(&self, signal_id: &str, now_ms: i64, lease_ms: i64) -> bool {
+        self.signal_id.as_deref() == Some(signal_id)
+            && self
+                .claimed_at_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) < lease_ms)
     }
 }

@@ -3,7 +3,7 @@
 //! first. Values are unrounded: the original rounds before deciding, the port decides on full precision (docs/STRATEGY.md;
 //! `rounded_like_original` and `rounding-effect` measure the gap).
 
-use crate::candles::Candle;
+use crate::market::candles::Candle;
 
 /// How RSI averages gains and losses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

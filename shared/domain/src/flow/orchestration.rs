@@ -21,19 +21,20 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use crate::decision::{Decision, DecisionType, ReasonCode};
+use crate::flow::protect::{Protector, Release};
 use crate::ids::{ClientOid, Side, SignalId};
-use crate::model::{
-    AlertKind, AlertRecord, AlertStatus, Decision, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalMessage,
-};
 use crate::money::{self, Sizing, SizingError, Usd, UsdPrice};
-use crate::order::protect::{Protector, Release};
+use crate::order::{IntentStatus, OrderIntent};
+use crate::outbox::{AlertKind, AlertRecord, AlertStatus};
 use crate::ports::{
     AlertStore, Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome,
     IntentStore, Lookup, OrderAck, OrderRequest, SignalStore, StoreError,
 };
 use crate::risk::{self, ControlCache, CounterDelta};
+use crate::signal::SignalMessage;
 
-pub use crate::model::ExecutionMode;
+pub use crate::order::ExecutionMode;
 
 #[derive(Debug, Clone, Copy)]
 pub struct OrchestratorSettings {
@@ -67,7 +68,7 @@ impl Default for OrchestratorSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The signal has its decision; acknowledge the message. With the order message's outbox row (ORDER FAILED, or
-    /// ORDER PLACED) this delivery committed, which the caller sends now (see [`crate::alerts::deliver`]), and the
+    /// ORDER PLACED) this delivery committed, which the caller sends now (see [`crate::flow::deliver::deliver`]), and the
     /// intent as this delivery wrote it, or found it stored (what the fill's record starts from: no read again).
     Decided(Decision, Option<Box<AlertRecord>>, Box<OrderIntent>),
     /// Leave the message on the queue for a later delivery.
@@ -100,8 +101,8 @@ impl std::fmt::Display for Refusal {
             Refusal::FromTheFuture { emitted_at, now } => write!(
                 f,
                 "emitted_at {} is in the future (now {})",
-                crate::model::rfc3339(*emitted_at),
-                crate::model::rfc3339(*now)
+                crate::time::rfc3339(*emitted_at),
+                crate::time::rfc3339(*now)
             ),
             Refusal::SignalMismatch(why) => f.write_str(why),
             Refusal::SignalVanished { signal_id, key } => write!(
@@ -290,7 +291,7 @@ impl Orchestrator<'_> {
                 ReasonCode::StaleSignal,
                 format!(
                     "signal emitted at {} is older than the maximum age of {} s",
-                    crate::model::rfc3339(msg.emitted_at),
+                    crate::time::rfc3339(msg.emitted_at),
                     self.settings.max_signal_age_ms / 1000
                 ),
             );
@@ -453,7 +454,7 @@ impl Orchestrator<'_> {
                 AlertRecord::placed_id(&intent.idempotency_key),
                 AlertKind::OrderPlaced,
                 &intent,
-                crate::alerts::order_placed_text(&intent, msg.price),
+                crate::messages::order_placed_text(&intent, msg.price),
             )
         });
         // A placed SELL takes its USD value off the symbol's open exposure (a placed BUY keeps its reservation).
@@ -624,7 +625,7 @@ impl Orchestrator<'_> {
     /// A SELL of everything the system's fills hold for the symbol (SELL_REQUIRES_POSITION with nothing held).
     async fn size_all_held(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
         let held = self.control.held(&msg.symbol).await?;
-        if held < crate::order::follow::dust(self.settings.quantity_decimals) {
+        if held < crate::flow::follow::dust(self.settings.quantity_decimals) {
             return Ok(Err(nothing_held(&msg.symbol, held)));
         }
         Ok(self.size(msg).await.and_then(|z| {
@@ -669,7 +670,7 @@ impl Orchestrator<'_> {
     /// when holding less than that would change the order).
     async fn size_sell(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
         let held = self.control.held(&msg.symbol).await?;
-        let step = crate::order::follow::dust(self.settings.quantity_decimals);
+        let step = crate::flow::follow::dust(self.settings.quantity_decimals);
         // Nothing held: not even sized (no USD price asked for) unless the row sells coins held elsewhere.
         let sized = if held < step { None } else { Some(self.size(msg).await) };
         let enough = matches!(&sized, Some(Ok(z)) if z.quantity.is_some_and(|q| q.0 <= held));
@@ -731,7 +732,7 @@ impl Orchestrator<'_> {
         intent.failure_alert_id = Some(alert_id.clone());
         let mut decision = decision_for(&intent, now);
         decision.exchange_error_snippet = snippet.map(|s| truncate(&s, 500));
-        let text = crate::alerts::order_failed_text(&intent, code);
+        let text = crate::messages::order_failed_text(&intent, code);
         let alert = outbox_row(alert_id, AlertKind::OrderFailed, &intent, text);
         let signal_id = intent.signal_id.clone();
         self.finalize(Finalization {
@@ -873,7 +874,7 @@ fn make_terminal(intent: &mut OrderIntent, status: IntentStatus, code: ReasonCod
 /// order's USD amount, said when a risk limit held it back).
 fn skipped_row(intent: &OrderIntent, code: ReasonCode, amount: Option<rust_decimal::Decimal>) -> Option<AlertRecord> {
     code.has_skipped_message().then(|| {
-        let text = crate::alerts::order_skipped_text(intent, code, amount);
+        let text = crate::messages::order_skipped_text(intent, code, amount);
         outbox_row(
             AlertRecord::skipped_id(&intent.idempotency_key),
             AlertKind::OrderSkipped,

@@ -1,34 +1,13 @@
-//! Delivery of outbox rows: send the alert's text through the notifier and record the outcome on the row. A failed
-//! send leaves the row PENDING (attempts + 1, last_error) for the sweeper; it never touches an order decision.
+//! The Telegram messages' texts (docs/DESIGN.md §9): the BUY/SELL SIGNAL alert, every order message and the halt
+//! notice, each saying plainly whether it is live or paper.
 
 use rust_decimal::Decimal;
 
+use crate::decision::ReasonCode;
 use crate::ids::{Side, Symbol};
-use crate::model::{AlertRecord, OrderIntent, ReasonCode, SignalRecord};
 use crate::money::{base_currency, quote_currency};
-use crate::orchestration::ExecutionMode;
-use crate::ports::{AlertStore, Clock, Notifier, StoreError};
-
-/// Sends one outbox row. Ok(Some(message_id)) when delivered, Ok(None) when the send failed and was recorded.
-pub async fn deliver(
-    store: &dyn AlertStore,
-    notifier: &dyn Notifier,
-    clock: &dyn Clock,
-    alert: &AlertRecord,
-) -> Result<Option<i64>, StoreError> {
-    match notifier.send(&alert.text).await {
-        Ok(message_id) => {
-            store.mark_sent(&alert.alert_id, message_id, clock.now()).await?;
-            tracing::info!(alert_id = %alert.alert_id, kind = %alert.kind, telegram_message_id = message_id, "alert sent");
-            Ok(Some(message_id))
-        }
-        Err(e) => {
-            tracing::warn!(alert_id = %alert.alert_id, kind = %alert.kind, error = %e, "alert not delivered; left PENDING");
-            store.mark_failed_attempt(&alert.alert_id, &e.to_string()).await?;
-            Ok(None)
-        }
-    }
-}
+use crate::order::{ExecutionMode, OrderIntent};
+use crate::signal::SignalRecord;
 
 /// How orders are handled, said plainly in every message: a trader must never mistake paper for live.
 pub fn mode_line(mode: ExecutionMode) -> &'static str {
@@ -268,7 +247,7 @@ pub fn protection_closed_text(intent: &OrderIntent, p: &crate::order::Protection
             )
         })
         .collect();
-    let pnl = crate::order::protection::realized_quote(intent, p);
+    let pnl = crate::order::intent::realized_quote(intent, p);
     let usd = pnl.zip(intent.sizing.as_ref()).and_then(|(v, z)| {
         let usd = v.checked_mul(z.quote_price.usd_per_unit)?.round_dp(2);
         Some(format!(" ≈ {usd} USD"))
@@ -338,8 +317,8 @@ pub fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::IntentStatus;
     use crate::money::{Quantity, QuoteAmount, Sizing, Usd, UsdPrice};
+    use crate::order::IntentStatus;
 
     fn signal() -> SignalRecord {
         let sym = Symbol::parse("ETH_BTC").unwrap();

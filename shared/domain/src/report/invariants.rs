@@ -7,12 +7,14 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::decision::{DecisionType, ReasonCode};
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId};
-use crate::model::{
-    rfc3339, AlertRecord, AlertStatus, DecisionType, IntentStatus, OrderIntent, ReasonCode, SignalRecord,
-};
 use crate::money::Sizing;
+use crate::order::{IntentStatus, OrderIntent};
+use crate::outbox::{AlertRecord, AlertStatus};
 use crate::ports::{AlertStore, IntentStore, SignalStore, StoreError};
+use crate::signal::SignalRecord;
+use crate::time::rfc3339;
 
 /// A validated diagnostics query.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -416,8 +418,8 @@ pub fn evaluate(query: &ReportQuery, rows: &Rows, now: DateTime<Utc>, patience: 
         violations.push(orphan_violation(i));
     }
     summary.null_decisions = counts.null_decisions;
-    let ledger = crate::order::Ledger::from_intents(rows.intents.values(), crate::order::follow::dust(8));
-    let mut protections = crate::order::protection::latest_by_symbol(rows.intents.values());
+    let ledger = crate::order::Ledger::from_intents(rows.intents.values(), crate::flow::follow::dust(8));
+    let mut protections = crate::order::intent::latest_by_symbol(rows.intents.values());
     let mut positions = ledger.positions();
     for p in &mut positions {
         p.protection = protections.remove(&p.symbol);
@@ -472,7 +474,7 @@ fn intent_findings(
             serde_json::json!({ "idempotency_key": i.idempotency_key.as_str(), "status": i.status, "lease_until_ms": i.lease_until_ms }),
         ));
     }
-    if crate::order::follow::is_open(i) && now - i.updated_at > patience.unconfirmed_after {
+    if crate::flow::follow::is_open(i) && now - i.updated_at > patience.unconfirmed_after {
         found.push((
             ViolationType::UnconfirmedOrder,
             format!(
@@ -510,7 +512,7 @@ fn undelivered(s: &SignalRecord, i: &OrderIntent, rows: &Rows, now: DateTime<Utc
     let late = |at: DateTime<Utc>| now - at > patience.undelivered_after;
     let minutes = patience.undelivered_after.num_minutes();
     let mut found = Vec::new();
-    if s.alert_status == Some(crate::model::SignalAlertStatus::Failed) && late(s.created_at) {
+    if s.alert_status == Some(crate::signal::SignalAlertStatus::Failed) && late(s.created_at) {
         found.push((
             ViolationType::UndeliveredMessage,
             format!(
@@ -643,8 +645,8 @@ pub fn outbox_ids(i: &OrderIntent) -> Vec<String> {
     match (i.status, i.error_code) {
         (IntentStatus::OrderFailed, _) => vec![AlertRecord::failure_id(key)],
         (IntentStatus::OrderPlaced, _) => std::iter::once(AlertRecord::placed_id(key))
-            .chain(crate::order::follow::executed_ids(i))
-            .chain(crate::order::protection::message_ids(i))
+            .chain(crate::flow::follow::executed_ids(i))
+            .chain(crate::order::intent::message_ids(i))
             .collect(),
         (IntentStatus::Skipped, Some(code)) if code.has_skipped_message() => vec![AlertRecord::skipped_id(key)],
         _ => Vec::new(),
@@ -654,7 +656,7 @@ pub fn outbox_ids(i: &OrderIntent) -> Vec<String> {
 /// A filled BUY whose protection is not on the exchange `after` its fill was recorded, or a SELL signal that took
 /// entries off their stops and failed `after` ago: what they hold has no stop (UNPROTECTED_POSITION).
 fn unprotected(i: &OrderIntent, now: DateTime<Utc>, after: Duration) -> Option<Finding> {
-    use crate::order::protection::is_entry;
+    use crate::order::intent::is_entry;
     if i.side == Side::Sell {
         return failed_release(i, now, after);
     }
@@ -862,10 +864,10 @@ pub fn emf_document(namespace: &str, report: &Report, timestamp_ms: i64) -> serd
         ("RiskSkipped", c.risk_skipped),
     ];
     metrics.extend(ViolationType::ALL.iter().map(|v| (v.metric(), c.of(*v))));
-    let mut doc = crate::metrics::emf(namespace, timestamp_ms, &metrics);
+    let mut doc = crate::report::metrics::emf(namespace, timestamp_ms, &metrics);
     // Only when the control row was read: a missing datapoint is not "not halted".
     if let Some(t) = &report.trading {
-        crate::metrics::add_count(&mut doc, "TradingHalted", usize::from(t.halted));
+        crate::report::metrics::add_count(&mut doc, "TradingHalted", usize::from(t.halted));
     }
     doc["WindowHours"] = serde_json::json!(report.hours);
     doc["Pass"] = serde_json::json!(report.pass);
@@ -955,7 +957,7 @@ mod tests {
         let alert_id = AlertRecord::failure_id(&failed.idempotency_key());
         let sent = AlertRecord {
             alert_id: alert_id.clone(),
-            kind: crate::model::AlertKind::OrderFailed,
+            kind: crate::outbox::AlertKind::OrderFailed,
             symbol: failed.symbol.clone(),
             side: failed.side,
             text: String::new(),
@@ -1149,9 +1151,9 @@ mod tests {
         for v in ViolationType::ALL {
             assert_eq!(emf[v.metric()], 0, "{}", v.metric());
         }
-        assert_eq!(crate::metrics::declared(&emf), ["SentSignals", "InFlight"]);
+        assert_eq!(crate::report::metrics::declared(&emf), ["SentSignals", "InFlight"]);
         let ghosts = emf_document("NS", &with_ghost, 1);
-        assert!(crate::metrics::declared(&ghosts).contains(&"GhostOrders"));
+        assert!(crate::report::metrics::declared(&ghosts).contains(&"GhostOrders"));
         assert!(
             emf.get("DuplicateIntent").is_none(),
             "a count that cannot move is not a metric"

@@ -10,12 +10,13 @@
 use chrono::Duration;
 use rust_decimal::Decimal;
 
+use crate::decision::ReasonCode;
 use crate::ids::Side;
-use crate::model::{AlertId, AlertKind, AlertRecord, AlertStatus, OrderIntent, ProtectionEvent, ReasonCode};
-use crate::order::protection::{
-    is_entry, needs_work, LegFill, OnFailure, Plan, ProtectionSettings, ProtectionUpdate, MAX_ATTEMPTS,
-};
+use crate::order::intent::{is_entry, needs_work};
+use crate::order::protection::{LegFill, OnFailure, Plan, ProtectionSettings, ProtectionUpdate, MAX_ATTEMPTS};
+use crate::order::OrderIntent;
 use crate::order::{Leg, OcoReport, PlacedOrder, Protection, ProtectionStatus, Reported};
+use crate::outbox::{AlertId, AlertKind, AlertRecord, AlertStatus, ProtectionEvent};
 use crate::ports::{
     AlertStore, Clock, ControlStore, Exchange, ExchangeError, IntentStore, Notifier, OrderRequest, StoreError,
 };
@@ -133,7 +134,7 @@ impl Protector<'_> {
         };
         let now = self.clock.now();
         let plan = Plan::for_fill(fill, &intent.symbol, &settings, self.quantity_decimals);
-        let dust = crate::order::follow::dust(self.quantity_decimals);
+        let dust = crate::flow::follow::dust(self.quantity_decimals);
         let status = match &plan {
             _ if !settings.enabled => ProtectionStatus::Off,
             Some(p) if p.quantity >= dust => ProtectionStatus::Placing,
@@ -526,7 +527,7 @@ impl Protector<'_> {
 
     async fn deliver(&self, alert: &AlertRecord) -> Result<(), StoreError> {
         if let Some(notifier) = self.notifier {
-            crate::alerts::deliver(self.alerts, notifier, self.clock, alert).await?;
+            crate::flow::deliver::deliver(self.alerts, notifier, self.clock, alert).await?;
         }
         Ok(())
     }
@@ -679,7 +680,7 @@ fn flatten_request(intent: &OrderIntent, p: &Protection) -> Option<OrderRequest>
     })
 }
 
-fn row(intent: &OrderIntent, id: crate::model::AlertId, kind: AlertKind, text: String, p: &Protection) -> AlertRecord {
+fn row(intent: &OrderIntent, id: crate::outbox::AlertId, kind: AlertKind, text: String, p: &Protection) -> AlertRecord {
     AlertRecord {
         alert_id: id.to_string(),
         kind,
@@ -701,7 +702,7 @@ fn placed_row(intent: &OrderIntent, p: &Protection) -> AlertRecord {
         intent,
         id,
         AlertKind::ProtectionPlaced,
-        crate::alerts::protection_placed_text(intent, p),
+        crate::messages::protection_placed_text(intent, p),
         p,
     )
 }
@@ -712,7 +713,7 @@ fn failed_row(intent: &OrderIntent, p: &Protection) -> AlertRecord {
         intent,
         id,
         AlertKind::ProtectionFailed,
-        crate::alerts::protection_failed_text(intent, p),
+        crate::messages::protection_failed_text(intent, p),
         p,
     )
 }
@@ -723,7 +724,7 @@ fn closed_row(intent: &OrderIntent, p: &Protection) -> AlertRecord {
         intent,
         id,
         AlertKind::ProtectionClosed,
-        crate::alerts::protection_closed_text(intent, p),
+        crate::messages::protection_closed_text(intent, p),
         p,
     )
 }
@@ -744,7 +745,7 @@ mod tests {
     }
 
     impl World {
-        fn new(entry: crate::model::WatchlistEntry) -> Self {
+        fn new(entry: crate::watchlist::WatchlistEntry) -> Self {
             let t = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
             World {
                 store: MemoryStore::with_watchlist(vec![entry]),
@@ -813,8 +814,8 @@ mod tests {
         }
     }
 
-    fn eth() -> crate::model::WatchlistEntry {
-        crate::model::WatchlistEntry::new(Symbol::parse("ETH_USDT").unwrap())
+    fn eth() -> crate::watchlist::WatchlistEntry {
+        crate::watchlist::WatchlistEntry::new(Symbol::parse("ETH_USDT").unwrap())
     }
 
     #[tokio::test]
@@ -902,7 +903,7 @@ mod tests {
     #[tokio::test]
     async fn with_alert_only_a_failed_stop_is_said_and_nothing_is_sold() {
         let mut e = eth();
-        e.on_protection_failure = Some(crate::model::Setting::read("alert"));
+        e.on_protection_failure = Some(crate::watchlist::Setting::read("alert"));
         let w = World::new(e);
         let key = w.filled_buy();
         w.exchange
@@ -1042,7 +1043,7 @@ mod tests {
     /// RELEASED, because the entries it releases are recorded on its intent before their cancel is asked.
     #[tokio::test]
     async fn a_sell_that_released_protections_sells_all_that_is_held_on_every_delivery() {
-        use crate::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
+        use crate::flow::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
         let w = World::new(eth());
         let key = w.filled_buy();
         w.step(&key).await;
@@ -1067,7 +1068,7 @@ mod tests {
         let Outcome::Decided(d, ..) = orch.process(&sell.to_message()).await.unwrap() else {
             panic!("decided")
         };
-        assert_eq!(d.reason_code, crate::model::ReasonCode::ExecOrderPlaced);
+        assert_eq!(d.reason_code, crate::decision::ReasonCode::ExecOrderPlaced);
         assert_eq!(
             sold().sizing.and_then(|z| z.quantity).map(|q| q.0),
             Some(Decimal::from(2))
@@ -1086,6 +1087,6 @@ mod tests {
     }
 
     fn fill_dust() -> Decimal {
-        crate::order::follow::dust(8)
+        crate::flow::follow::dust(8)
     }
 }

@@ -6,11 +6,11 @@
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
+use crate::flow::trading::{self, Change, TradingError};
 use crate::ids::Symbol;
 use crate::order::Ledger;
 use crate::ports::{ControlStore, IntentStore};
 use crate::risk::Halt;
-use crate::trading::{self, Change, TradingError};
 
 /// Who halts: the control row's `halted_by`.
 pub use crate::risk::LOSS_BREAKER;
@@ -49,7 +49,7 @@ pub async fn check_daily_loss(
     let history = intents
         .intents_created_between(now - Duration::days(LOT_HISTORY_DAYS), now)
         .await?;
-    let today = crate::model::day_of(now);
+    let today = crate::time::day_of(now);
     let ledger = Ledger::from_intents(&history, dust);
     let Some(reason) = over_limit(&ledger, &today, c.limits.max_daily_loss_usd, &limited) else {
         return Ok(None);
@@ -61,7 +61,7 @@ pub async fn check_daily_loss(
 }
 
 /// The symbols of these intents with a recorded SELL fill, once each: the `sold` of [`check_daily_loss`].
-pub fn sold_symbols<'a>(intents: impl IntoIterator<Item = &'a crate::model::OrderIntent>) -> Vec<Symbol> {
+pub fn sold_symbols<'a>(intents: impl IntoIterator<Item = &'a crate::order::OrderIntent>) -> Vec<Symbol> {
     let mut out: Vec<Symbol> = Vec::new();
     for i in intents {
         if i.side == crate::ids::Side::Sell && i.fill.is_some() && !out.contains(&i.symbol) {
@@ -99,8 +99,8 @@ mod tests {
     use super::*;
     use crate::fakes::{self, MemoryStore};
     use crate::ids::Side;
-    use crate::model::WatchlistEntry;
     use crate::order::{Fill, OrderStatus};
+    use crate::watchlist::WatchlistEntry;
 
     fn at() -> DateTime<Utc> {
         DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap()

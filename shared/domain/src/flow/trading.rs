@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Decision, DecisionType};
+use crate::decision::{Decision, DecisionType};
 use crate::ports::{ControlStore, StoreError};
 use crate::risk::{self, Control, Halt, RiskLimits, Usage};
 
@@ -193,7 +193,7 @@ pub async fn announce_halt(
     let Some(halt) = store.control().await?.halt.filter(|h| h.is_automatic() && !h.announced) else {
         return Ok(false);
     };
-    if let Err(e) = notifier.send(&crate::alerts::trading_halted_text(&halt)).await {
+    if let Err(e) = notifier.send(&crate::messages::trading_halted_text(&halt)).await {
         tracing::error!(error = %e, "the TRADING HALTED message was not delivered; the sweeper sends it again");
         return Ok(false);
     }
@@ -236,7 +236,7 @@ impl Status {
     pub fn text(&self) -> String {
         let c = &self.control;
         let state = match &c.halt {
-            Some(h) => format!("HALTED since {} by {}: {}", crate::model::rfc3339(h.at), h.by, h.reason),
+            Some(h) => format!("HALTED since {} by {}: {}", crate::time::rfc3339(h.at), h.by, h.reason),
             None => "trading".to_string(),
         };
         let of = |v: Option<String>| v.unwrap_or_else(|| "no limit".into());
@@ -357,7 +357,7 @@ mod tests {
         halt(
             &store,
             "loss breaker: 60 USD lost",
-            crate::order::breaker::LOSS_BREAKER,
+            crate::flow::breaker::LOSS_BREAKER,
             now,
         )
         .await

@@ -1,15 +1,17 @@
 //! Replay of a whole candle history through the evaluator's own strategy code (`strategy::evaluate_candles`, the
 //! preset rule and the throttle), without AWS: one indicators entry per closed candle once enough history exists,
-//! the decision before the throttle, and the signals with whether the throttle held them back.
+//! the decision before the throttle, and the signals with whether the throttle held them back. `paper_book` trades those signals on paper.
+
+pub mod paper_book;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::candles::{resample, Candle, Timeframe};
 use crate::ids::{Side, Symbol};
-use crate::indicators::{Indicators, VOLUME_CANDLES};
-use crate::model::Emission;
-use crate::strategy::{self, Preset, Verdict};
+use crate::market::candles::{resample, Candle, Timeframe};
+use crate::market::indicators::{Indicators, VOLUME_CANDLES};
+use crate::market::strategy::Emission;
+use crate::market::strategy::{self, Preset, Verdict};
 
 #[derive(Debug, Clone, Copy)]
 pub struct BacktestSettings<'a> {
@@ -92,7 +94,12 @@ impl History {
             Moment {
                 window,
                 five_min: closed_as_of(&self.five_min, Timeframe::M5, closes_at, VOLUME_CANDLES),
-                daily: closed_as_of(&self.daily, Timeframe::D1, closes_at, crate::pipeline::DAILY_CANDLES),
+                daily: closed_as_of(
+                    &self.daily,
+                    Timeframe::D1,
+                    closes_at,
+                    crate::market::pipeline::DAILY_CANDLES,
+                ),
             }
         })
     }
@@ -108,17 +115,17 @@ impl Moment<'_> {
     /// the candles in memory; None without enough history.
     pub fn evaluate(&self, p: &Preset) -> Option<(Indicators, Verdict)> {
         // The candles are in memory: the pipeline's future is ready at its first poll.
-        let (ind, verdict) = futures::executor::block_on(crate::pipeline::evaluate(p, self.window, self))?;
+        let (ind, verdict) = futures::executor::block_on(crate::market::pipeline::evaluate(p, self.window, self))?;
         // The report shows the volume gate's ratio at every candle, also where the decision did not need it.
         let volume_ratio = ind
             .volume_ratio
-            .or_else(|| crate::indicators::volume_index(self.five_min));
+            .or_else(|| crate::market::indicators::volume_index(self.five_min));
         Some((Indicators { volume_ratio, ..ind }, verdict))
     }
 }
 
 #[async_trait::async_trait]
-impl crate::pipeline::MoreCandles for Moment<'_> {
+impl crate::market::pipeline::MoreCandles for Moment<'_> {
     async fn five_min(&self) -> Vec<Candle> {
         self.five_min.to_vec()
     }
@@ -191,7 +198,7 @@ pub fn run(symbol: &Symbol, candles: &[Candle], s: &BacktestSettings<'_>) -> Bac
 /// The volume gate's 5-minute series: a file of 5-minute (or finer, resampled) candles; none from a coarser file,
 /// which leaves the gate without data (no signal) rather than passing hourly candles off as 5-minute ones.
 fn five_minute_series(candles: &[Candle]) -> Vec<Candle> {
-    match crate::candles::finest_step_ms(candles) {
+    match crate::market::candles::finest_step_ms(candles) {
         Some(step) if step <= Timeframe::M5.millis() => resample(candles, Timeframe::M5),
         _ => Vec::new(),
     }

@@ -7,8 +7,9 @@
 use chrono::Duration;
 use rust_decimal::Decimal;
 
-use crate::model::{AlertKind, AlertRecord, AlertStatus, IntentStatus, OrderIntent};
 use crate::order::{Fill, FillUpdate, OrderStatus, PlacedOrder};
+use crate::order::{IntentStatus, OrderIntent};
+use crate::outbox::{AlertKind, AlertRecord, AlertStatus};
 use crate::ports::{AlertStore, Clock, Exchange, IntentStore, Notifier, StoreError};
 
 /// What following one order did.
@@ -62,7 +63,7 @@ impl Follower<'_> {
             executed: Some(alert), ..
         } = &followed
         {
-            crate::alerts::deliver(self.alerts, self.notifier, self.clock, alert).await?;
+            crate::flow::deliver::deliver(self.alerts, self.notifier, self.clock, alert).await?;
         }
         Ok(followed)
     }
@@ -178,7 +179,7 @@ impl Follower<'_> {
             for row in self.alerts.get_many(chunk).await? {
                 if row.status == AlertStatus::Pending && now - row.created_at >= grace {
                     sent += usize::from(
-                        crate::alerts::deliver(self.alerts, self.notifier, self.clock, &row)
+                        crate::flow::deliver::deliver(self.alerts, self.notifier, self.clock, &row)
                             .await?
                             .is_some(),
                     );
@@ -208,7 +209,7 @@ fn executed_row(intent: &OrderIntent, fill: &Fill, inc: &crate::order::fill::Inc
         kind: AlertKind::OrderExecuted,
         symbol: intent.symbol.clone(),
         side: intent.side,
-        text: crate::alerts::order_executed_text(intent, fill, inc),
+        text: crate::messages::order_executed_text(intent, fill, inc),
         status: AlertStatus::Pending,
         telegram_message_id: None,
         attempts: 0,
