@@ -232,9 +232,6 @@ pub struct Usage {
     pub orders: i64,
 }
 
-pub fn day_of(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
-}
 pub fn global_day_key(day: &str) -> String {
     format!("day#{day}")
 }
@@ -279,7 +276,7 @@ pub fn reservations(
     amount_usd: Decimal,
     now: DateTime<Utc>,
 ) -> Result<Vec<Reservation>, (ReasonCode, String)> {
-    let day = day_of(now);
+    let day = crate::time::day_of(now);
     let counter = |key: String, orders: i64| CounterDelta {
         key,
         usd: amount_usd,

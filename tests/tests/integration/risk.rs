@@ -99,7 +99,7 @@ async fn a_global_cap_of_seven_orders_holds_exactly_under_fifty_concurrent_deliv
         "exactly the cap, every other signal decided: {decisions:?}"
     );
     assert_eq!(exchange.creates(), 7, "orders that reached the exchange");
-    let day = risk::global_day_key(&risk::day_of(Utc::now()));
+    let day = risk::global_day_key(&shared::time::day_of(Utc::now()));
     assert_eq!(store.usage(&day).await.unwrap().orders, 7);
 
     // Every held-back signal has its decision on the row and its ORDER SKIPPED message in the outbox.
@@ -371,7 +371,7 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
         "announced once"
     );
     // The failed orders released what they reserved.
-    let day = risk::global_day_key(&risk::day_of(Utc::now()));
+    let day = risk::global_day_key(&shared::time::day_of(Utc::now()));
     assert_eq!(store.usage(&day).await.unwrap().orders, 0);
 
     // Halted: the next signal is not sent to the exchange at all.

@@ -223,7 +223,7 @@ pub struct Status {
 }
 
 pub async fn status(store: &dyn ControlStore, now: DateTime<Utc>) -> Result<Status, TradingError> {
-    let day = risk::day_of(now);
+    let day = crate::time::day_of(now);
     Ok(Status {
         control: store.control().await?,
         today: store.usage(&risk::global_day_key(&day)).await?,
