@@ -8,6 +8,7 @@
 //! `TELEGRAM_SECRET_ID` — so it reads the exchange that stack trades on. Running it twice, or beside the sweeper, is
 //! safe: each fill is recorded and messaged once.
 
+use shared::ports::Stores;
 use std::process::ExitCode;
 
 use chrono::Duration;
@@ -51,8 +52,7 @@ async fn pass(hours: i64) -> Result<(), shared::ports::BoxError> {
     eprintln!("reconcile: {:?} mode, orders of the last {hours} h", trading.mode);
     let intents = store.intents_created_between(now - Duration::hours(hours), now).await?;
     let follower = Follower {
-        intents: &store,
-        alerts: &store,
+        stores: Stores::of(&store),
         exchange: exchange.as_ref(),
         notifier: &notifier,
         clock: &clock,

@@ -2,6 +2,7 @@
 //! diagnostics API computes it — for when the API is unreachable, or from a shell. Prints the JSON; exit status 1
 //! when the report fails, so a script can act on it.
 
+use shared::ports::Stores;
 use std::process::ExitCode;
 
 use shared::config::{patience, ProcessEnv};
@@ -37,7 +38,7 @@ pub async fn run(args: &Args) -> Result<ExitCode, String> {
     let patience = patience(&ProcessEnv).map_err(|e| e.to_string())?;
     let (_, store) = stack::store(tables).await;
     let now = chrono::Utc::now();
-    let mut report = invariants::collect(&store, &store, &store, &query, now, patience)
+    let mut report = invariants::collect(Stores::of(&store), &query, now, patience)
         .await
         .map_err(|e| stack::error_chain(&e))?;
     invariants::add_control(&mut report, &store).await;

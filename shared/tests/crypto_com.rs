@@ -1,6 +1,7 @@
 //! The Crypto.com adapter against a local HTTP server that verifies the signature of every private request (a
 //! request with a wrong signature matches no mock and gets a 404, failing the test) and plays the exchange's answers.
 
+use shared::ports::Stores;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -634,7 +635,13 @@ fn live_orchestrator<'a>(
         mode: shared::order::ExecutionMode::Live,
         ..Default::default()
     };
-    shared::flow::orchestration::Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
+    shared::flow::orchestration::Orchestrator {
+        stores: Stores::of(store),
+        guard: Box::leak(Box::default()),
+        exchange,
+        clock,
+        settings,
+    }
 }
 
 /// Live mode end to end through the orchestrator: $100 on a BTC-, an ETH- and a USDT-quoted pair becomes, at the

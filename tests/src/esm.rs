@@ -4,8 +4,8 @@
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
-use orchestrator::handler::FailureAlerts;
 use shared::flow::orchestration::Orchestrator;
+use shared::ports::Notifier;
 
 use crate::provision::BoxError;
 
@@ -23,7 +23,7 @@ pub async fn poll_once(
     queue_url: &str,
     batch_size: i32,
     orchestrator: &Orchestrator<'_>,
-    alerts: &FailureAlerts<'_>,
+    notifier: &dyn Notifier,
 ) -> Result<Option<DrainStats>, BoxError> {
     let resp = sqs
         .receive_message()
@@ -46,7 +46,7 @@ pub async fn poll_once(
         r.event_source = Some("aws:sqs".into());
         event.records.push(r);
     }
-    let response = orchestrator::handler::handle(orchestrator, alerts, event).await;
+    let response = orchestrator::handler::handle(orchestrator, notifier, event).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -84,10 +84,10 @@ pub async fn drain(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     orchestrator: &Orchestrator<'_>,
-    alerts: &FailureAlerts<'_>,
+    notifier: &dyn Notifier,
 ) -> Result<DrainStats, BoxError> {
     let mut total = DrainStats::default();
-    while let Some(s) = poll_once(sqs, queue_url, 10, orchestrator, alerts).await? {
+    while let Some(s) = poll_once(sqs, queue_url, 10, orchestrator, notifier).await? {
         total.batches += s.batches;
         total.received += s.received;
         total.deleted += s.deleted;

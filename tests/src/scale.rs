@@ -3,6 +3,7 @@
 //! several orchestrator containers against the exchange stand-in keeping create-order's 15 per 100 ms (42901 over it).
 //! The stores are in memory: the figures are the exchange's share of the time.
 
+use shared::ports::Stores;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -208,7 +209,13 @@ pub async fn burst(signals: usize, containers: usize, batch: usize, budget: Budg
     let redelivered = AtomicUsize::new(0);
     let t = Instant::now();
     join_all(containers.iter().map(|ex| {
-        let orch = Orchestrator::over(&store, &guard, ex, &clock, settings);
+        let orch = Orchestrator {
+            stores: Stores::of(&store),
+            guard: &guard,
+            exchange: ex,
+            clock: &clock,
+            settings,
+        };
         let (queue, redelivered) = (&queue, &redelivered);
         async move {
             loop {

@@ -8,21 +8,19 @@ use chrono::Duration;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
+use shared::ports::Stores;
 
 use shared::adapters::secrets::SecretString;
 use shared::page_link::{self, PAGE_ROUTE};
-use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, SignalStore};
+use shared::ports::{Clock, Store};
 use shared::report::invariants::{self, Patience, ReportQuery};
 
 pub const ROUTE: &str = "/api/diagnostics/recent-signals";
 pub const KEY_HEADER: &str = "x-diagnostics-key";
 
 pub struct Diagnostics<'a> {
-    pub signals: &'a dyn SignalStore,
-    pub intents: &'a dyn IntentStore,
-    pub alerts: &'a dyn AlertStore,
-    /// The control row: the halt and the global limits, shown with the report.
-    pub control: &'a dyn ControlStore,
+    /// The signals, the intents, the outbox, and the control row (the halt and the global limits, shown with the report).
+    pub stores: Stores<'a>,
     pub clock: &'a dyn Clock,
     pub patience: Patience,
     /// The key callers must send in `X-Diagnostics-Key`; None when auth is explicitly off (local runs).
@@ -32,16 +30,9 @@ pub struct Diagnostics<'a> {
 impl<'a> Diagnostics<'a> {
     /// The report over one store (signals, intents, alerts and the control row) with the configuration's 120 s
     /// grace; `api_key` None only where auth is explicitly off.
-    pub fn over<S: SignalStore + IntentStore + AlertStore + ControlStore>(
-        store: &'a S,
-        clock: &'a dyn Clock,
-        api_key: Option<&'a SecretString>,
-    ) -> Self {
+    pub fn over<S: Store>(store: &'a S, clock: &'a dyn Clock, api_key: Option<&'a SecretString>) -> Self {
         Diagnostics {
-            signals: store,
-            intents: store,
-            alerts: store,
-            control: store,
+            stores: Stores::of(store),
             clock,
             patience: Duration::seconds(120).into(),
             api_key,
@@ -108,9 +99,8 @@ impl Diagnostics<'_> {
     /// can be read (the report stands without them, and the log says why).
     async fn report(&self, query: &ReportQuery) -> Result<invariants::Report, shared::ports::StoreError> {
         let now = self.clock.now();
-        let mut report =
-            invariants::collect(self.signals, self.intents, self.alerts, query, now, self.patience).await?;
-        invariants::add_control(&mut report, self.control).await;
+        let mut report = invariants::collect(self.stores, query, now, self.patience).await?;
+        invariants::add_control(&mut report, self.stores.control).await;
         Ok(report)
     }
 

@@ -2,6 +2,7 @@
 //! compute the indicators, apply the symbol's preset, record a signal with a conditional put (one row per
 //! symbol/side/candle, so overlapping runs cannot double it) and enqueue every sent signal for the orchestrator.
 
+use shared::ports::Stores;
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
@@ -16,20 +17,16 @@ use shared::market::strategy::Emission;
 use shared::market::strategy::{self, Preset, Verdict};
 use shared::order::ExecutionMode;
 use shared::outbox::{AlertKind, AlertRecord, AlertStatus};
-use shared::ports::{
-    AlertStore, Clock, ControlStore, MarketData, Notifier, PutOutcome, SignalQueue, SignalStore, StoreError,
-    WatchlistStore,
-};
+use shared::ports::{Clock, MarketData, Notifier, PutOutcome, SignalQueue, Store, StoreError};
 use shared::signal::{BlockedReason, SignalMessage, SignalRecord};
 use shared::watchlist::WatchlistEntry;
 
 pub struct Evaluator<'a> {
-    pub watchlist: &'a dyn WatchlistStore,
-    pub signals: &'a dyn SignalStore,
+    /// The watchlist, the signals, the outbox and the control row.
+    pub stores: Stores<'a>,
     pub queue: &'a dyn SignalQueue,
     pub market: &'a dyn MarketData,
     pub clock: &'a dyn Clock,
-    pub alerts: &'a dyn AlertStore,
     pub notifier: &'a dyn Notifier,
     pub timeframe: Timeframe,
     pub candle_count: usize,
@@ -38,8 +35,8 @@ pub struct Evaluator<'a> {
     pub claim_lease_ms: i64,
     /// How the orchestrator handles orders (LIVE_TRADING / PAPER_TRADING): said plainly in every signal alert.
     pub mode: ExecutionMode,
-    /// The control row, read once per run so the alerts say HALTED while trading is halted (None: not read).
-    pub control: Option<&'a dyn ControlStore>,
+    /// Whether the control row is read once per run, so the alerts say HALTED while trading is halted.
+    pub read_control: bool,
     /// No symbol is started after this (the invocation's deadline less the time the enqueue and the alerts need):
     /// the rest are MISSED — each logged by name and counted (`EvaluatorMissed`, alarmed), never cut off silently
     /// by the function's timeout. None: no deadline.
@@ -113,7 +110,7 @@ impl<'a> Evaluator<'a> {
     /// from — hourly candles, 200 of them, one symbol at a time, a 60 s emission lease, paper mode — changing what
     /// they vary with struct update syntax (`Evaluator { concurrency: 4, ..Evaluator::over(…) }`).
     /// The functions build theirs from the configuration (`wiring.rs`).
-    pub fn over<S: WatchlistStore + SignalStore + AlertStore>(
+    pub fn over<S: Store>(
         store: &'a S,
         queue: &'a dyn SignalQueue,
         market: &'a dyn MarketData,
@@ -121,19 +118,17 @@ impl<'a> Evaluator<'a> {
         notifier: &'a dyn Notifier,
     ) -> Self {
         Evaluator {
-            watchlist: store,
-            signals: store,
+            stores: Stores::of(store),
+            read_control: false,
             queue,
             market,
             clock,
-            alerts: store,
             notifier,
             timeframe: Timeframe::H1,
             candle_count: 200,
             concurrency: 1,
             claim_lease_ms: 60_000,
             mode: ExecutionMode::Paper,
-            control: None,
             deadline: None,
         }
     }
@@ -143,7 +138,7 @@ impl Evaluator<'_> {
     pub async fn run(&self) -> Result<RunSummary, StoreError> {
         let started = Instant::now();
         let market_time_ms = self.clock.market_now_ms();
-        let entries = self.watchlist.list().await?;
+        let entries = self.stores.watchlist.list().await?;
         let halt = self.halt().await;
         let steps: Vec<Step> = stream::iter(entries.iter())
             .map(|e| self.evaluate_in_time(e, market_time_ms, halt.as_ref()))
@@ -248,18 +243,21 @@ impl Evaluator<'_> {
             created_at: self.clock.now(),
             sent_at: None,
         };
-        if !self.alerts.put_new(&row).await? {
+        if !self.stores.alerts.put_new(&row).await? {
             return Ok(true); // an earlier run of this signal owns the alert
         }
-        let delivered = deliver(self.alerts, self.notifier, self.clock, &row).await?;
-        self.signals.record_alert(&signal.signal_id, delivered).await?;
+        let delivered = deliver(self.stores.alerts, self.notifier, self.clock, &row).await?;
+        self.stores.signals.record_alert(&signal.signal_id, delivered).await?;
         Ok(delivered.is_some())
     }
 
     /// Whether trading is halted now, for the alerts' mode line. A failed read is logged and taken as not halted:
     /// the claim checks the control row anyway, so no order follows a halt whatever the alert said.
     async fn halt(&self) -> Option<shared::risk::Halt> {
-        match self.control?.control().await {
+        if !self.read_control {
+            return None;
+        }
+        match self.stores.control.control().await {
             Ok(c) => c.halt,
             Err(e) => {
                 tracing::warn!(error = %e, "control row not read: this run's alerts do not say whether trading is halted");
@@ -449,7 +447,7 @@ impl Evaluator<'_> {
             claimed_at_ms: Some(now_ms),
             claim_token: Some(uuid::Uuid::new_v4().to_string()),
         };
-        match self.watchlist.record_emission(symbol, side, prev, &this).await {
+        match self.stores.watchlist.record_emission(symbol, side, prev, &this).await {
             Ok(true) => None,
             Ok(false) => {
                 tracing::info!(%symbol, %side, "another evaluator run sent this side first");
@@ -464,7 +462,7 @@ impl Evaluator<'_> {
 
     /// The signal row's conditional put, and what the run does next.
     async fn record(&self, record: SignalRecord, alert_text: String) -> Step {
-        match self.signals.put_new(&record).await {
+        match self.stores.signals.put_new(&record).await {
             Ok(PutOutcome::Created) if record.blocked => Step::Blocked,
             Ok(PutOutcome::Created) => Step::Sent(Box::new(record), Some(alert_text)),
             // Recorded by an earlier run that may have died before enqueueing, or by this very put when its answer
@@ -663,7 +661,7 @@ mod tests {
             .unwrap();
         let ev = Evaluator {
             mode: ExecutionMode::Live,
-            control: Some(&store),
+            read_control: true,
             ..Evaluator::over(&store, &queue, &market, &clock, &notifier)
         };
         for t in market.close_times(Timeframe::H1).into_iter().take(300) {
@@ -705,9 +703,7 @@ mod tests {
         bad.timeframe = Some(shared::watchlist::Setting::Invalid("7m".into()));
         let store = MemoryStore::with_watchlist(vec![bad]);
         let ev = Evaluator {
-            watchlist: &store,
-            signals: &store,
-            alerts: &store,
+            stores: Stores::of(&store),
             ..ev
         };
         assert_eq!(

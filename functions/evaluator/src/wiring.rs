@@ -2,6 +2,7 @@
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
+use shared::ports::Stores;
 use std::time::Duration;
 
 use crate::config::{EvaluatorConfig, MarketSource};
@@ -69,19 +70,17 @@ impl<C: Clock> Deps<C> {
 
     pub fn evaluator(&self) -> Evaluator<'_> {
         Evaluator {
-            watchlist: &self.store,
-            signals: &self.store,
+            stores: Stores::of(&self.store),
+            read_control: true,
             queue: &self.queue,
             market: self.market.port(),
             clock: &self.clock,
-            alerts: &self.store,
             notifier: &self.notifier,
             timeframe: self.config.timeframe,
             candle_count: self.config.candle_count,
             concurrency: self.config.concurrency,
             claim_lease_ms: self.config.claim_lease_ms,
             mode: self.config.mode,
-            control: Some(&self.store),
             deadline: None,
         }
     }

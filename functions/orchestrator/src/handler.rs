@@ -10,17 +10,11 @@ use shared::flow::follow::{Followed, Follower};
 use shared::flow::orchestration::{Orchestrator, Outcome};
 use shared::ids::Side;
 use shared::order::OrderIntent;
-use shared::ports::{AlertStore, Notifier};
+use shared::ports::Notifier;
 use shared::signal::SignalMessage;
 
-/// Where the order messages (ORDER FAILED, ORDER PLACED) go: the alerts outbox and the notifier (Telegram).
-pub struct FailureAlerts<'a> {
-    pub store: &'a dyn AlertStore,
-    pub notifier: &'a dyn Notifier,
-}
-
-pub async fn handle(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, event: SqsEvent) -> SqsBatchResponse {
-    let results = join_all(event.records.iter().map(|r| process_record(orchestrator, alerts, r))).await;
+pub async fn handle(orchestrator: &Orchestrator<'_>, notifier: &dyn Notifier, event: SqsEvent) -> SqsBatchResponse {
+    let results = join_all(event.records.iter().map(|r| process_record(orchestrator, notifier, r))).await;
     let mut response = SqsBatchResponse::default();
     for (record, ok) in event.records.iter().zip(results) {
         if !ok {
@@ -31,7 +25,7 @@ pub async fn handle(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>,
 }
 
 /// True when the record is done (acknowledge), false when it must come back.
-async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, record: &SqsMessage) -> bool {
+async fn process_record(orchestrator: &Orchestrator<'_>, notifier: &dyn Notifier, record: &SqsMessage) -> bool {
     let message_id = record.message_id.as_deref().unwrap_or_default();
     let msg = match SignalMessage::parse(record.body.as_deref().unwrap_or_default()) {
         Ok(m) => m,
@@ -45,19 +39,21 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
             tracing::info!(message_id, signal_id = %msg.signal_id, decision_type = %d.decision_type,
                 reason_code = %d.reason_code, order_id = d.order_id.as_deref(), "signal decided");
             if order_alert.is_some() || d.decision_type == DecisionType::Executed {
-                circuit_breaker(orchestrator, alerts, &d, msg.side).await;
+                circuit_breaker(orchestrator, notifier, &d, msg.side).await;
             }
             if let Some(alert) = order_alert {
                 // The decision is durable; a failed send leaves the outbox row PENDING for the sweeper.
                 let clock = orchestrator.clock;
-                if let Err(e) = shared::flow::deliver::deliver(alerts.store, alerts.notifier, clock, &alert).await {
+                if let Err(e) =
+                    shared::flow::deliver::deliver(orchestrator.stores.alerts, notifier, clock, &alert).await
+                {
                     tracing::error!(alert_id = %alert.alert_id, error = %e, kind = %alert.kind, "recording the order message's delivery failed");
                 }
             }
             if d.decision_type == DecisionType::Executed {
-                follow_placed(orchestrator, alerts, &intent).await;
+                follow_placed(orchestrator, notifier, &intent).await;
                 if msg.side == Side::Sell {
-                    loss_breaker(orchestrator, alerts, &msg.symbol).await;
+                    loss_breaker(orchestrator, notifier, &msg.symbol).await;
                 }
             }
             true
@@ -84,18 +80,17 @@ async fn process_record(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<
 /// read; the fill's record is conditional on the stored record anyway). Whatever this misses (the order still
 /// open, the exchange or the store unavailable) the sweeper's reconciliation reads later; nothing here changes the
 /// decision.
-async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, intent: &OrderIntent) {
+async fn follow_placed(orchestrator: &Orchestrator<'_>, notifier: &dyn Notifier, intent: &OrderIntent) {
     let follower = Follower {
-        intents: orchestrator.intents,
-        alerts: alerts.store,
+        stores: orchestrator.stores,
         exchange: orchestrator.exchange,
-        notifier: alerts.notifier,
+        notifier,
         clock: orchestrator.clock,
     };
     let followed = follower.follow(intent).await;
     if let Ok(Followed::Recorded { status, intent, .. }) = &followed {
         if status.is_terminal() {
-            protect_placed(orchestrator, alerts, intent).await;
+            protect_placed(orchestrator, notifier, intent).await;
         }
     }
     let signal_id = &intent.signal_id;
@@ -114,17 +109,11 @@ async fn follow_placed(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'
 /// sweeper's next run when this step cannot be taken now. `intent`: as the fill's record just wrote it (no read;
 /// every protection write is conditional on the record's version anyway). A failure is logged; nothing here changes
 /// the decision.
-async fn protect_placed(
-    orchestrator: &Orchestrator<'_>,
-    alerts: &FailureAlerts<'_>,
-    intent: &shared::order::OrderIntent,
-) {
+async fn protect_placed(orchestrator: &Orchestrator<'_>, notifier: &dyn Notifier, intent: &shared::order::OrderIntent) {
     let protector = shared::flow::protect::Protector {
-        intents: orchestrator.intents,
-        alerts: alerts.store,
-        control: orchestrator.control,
+        stores: orchestrator.stores,
         exchange: orchestrator.exchange,
-        notifier: Some(alerts.notifier),
+        notifier: Some(notifier),
         clock: orchestrator.clock,
         quantity_decimals: orchestrator.settings.quantity_decimals,
     };
@@ -138,43 +127,51 @@ async fn protect_placed(
 
 /// A SELL's fill may realize a loss: the loss breaker halts trading when today's reached the limit (docs/DESIGN.md
 /// §13), announced once. A failure here is logged; the sweeper checks again on its next run.
-async fn loss_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, sold: &shared::ids::Symbol) {
+async fn loss_breaker(orchestrator: &Orchestrator<'_>, notifier: &dyn Notifier, sold: &shared::ids::Symbol) {
     let dust = shared::flow::follow::dust(orchestrator.settings.quantity_decimals);
     let now = orchestrator.clock.now();
     let sold = std::slice::from_ref(sold);
-    match shared::flow::breaker::check_daily_loss(orchestrator.intents, orchestrator.control, sold, dust, now).await {
+    match shared::flow::breaker::check_daily_loss(
+        orchestrator.stores.intents,
+        orchestrator.stores.control,
+        sold,
+        dust,
+        now,
+    )
+    .await
+    {
         Ok(None) => {}
         Ok(Some(halt)) => {
             tracing::error!(reason = %halt.reason, "loss breaker tripped: trading halted until resumed");
-            announce(orchestrator, alerts).await;
+            announce(orchestrator, notifier).await;
         }
         Err(e) => tracing::error!(error = %e, "loss breaker not checked for this fill; the sweeper checks again"),
     }
 }
 
 /// The TRADING HALTED message of the halt just tripped; what does not go out now, the sweeper sends.
-async fn announce(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>) {
-    if let Err(e) = shared::flow::trading::announce_halt(orchestrator.control, alerts.notifier).await {
+async fn announce(orchestrator: &Orchestrator<'_>, notifier: &dyn Notifier) {
+    if let Err(e) = shared::flow::trading::announce_halt(orchestrator.stores.control, notifier).await {
         tracing::error!(error = %e, "the TRADING HALTED message was not recorded as sent; the halt stands (see status)");
     }
 }
 
 /// Tells the circuit breaker of an order decided now (docs/DESIGN.md §11); a halt it trips is announced once. A
 /// failure here never changes the decision (it is durable already): it is logged, and the breaker misses one count.
-async fn circuit_breaker(orchestrator: &Orchestrator<'_>, alerts: &FailureAlerts<'_>, d: &Decision, side: Side) {
+async fn circuit_breaker(orchestrator: &Orchestrator<'_>, notifier: &dyn Notifier, d: &Decision, side: Side) {
     let now = orchestrator.clock.now();
     let tripped = async {
         let control = match orchestrator.guard.get() {
             Some(c) => c,
-            None => orchestrator.control.control().await?,
+            None => orchestrator.stores.control.control().await?,
         };
-        shared::flow::trading::record_outcome(orchestrator.control, &control, d, side, now).await
+        shared::flow::trading::record_outcome(orchestrator.stores.control, &control, d, side, now).await
     };
     match tripped.await {
         Ok(None) => {}
         Ok(Some(halt)) => {
             tracing::error!(reason = %halt.reason, "circuit breaker tripped: trading halted until resumed");
-            announce(orchestrator, alerts).await;
+            announce(orchestrator, notifier).await;
         }
         Err(e) => tracing::error!(error = %e, "circuit breaker not updated for this decision"),
     }
@@ -220,7 +217,13 @@ mod tests {
             mode,
             ..Default::default()
         };
-        Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
+        Orchestrator {
+            stores: shared::ports::Stores::of(store),
+            guard: Box::leak(Box::default()),
+            exchange,
+            clock,
+            settings,
+        }
     }
 
     /// The signal row the sample message names (emitted at 01:00:00, five seconds before the sample clock).
@@ -249,11 +252,7 @@ mod tests {
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
 
         let notifier = MemoryNotifier::default();
-        let alerts = FailureAlerts {
-            store: &store,
-            notifier: &notifier,
-        };
-        let resp = handle(&orch, &alerts, event.clone()).await;
+        let resp = handle(&orch, &notifier, event.clone()).await;
         let failed: Vec<&str> = resp
             .batch_item_failures
             .iter()
@@ -274,7 +273,7 @@ mod tests {
         );
 
         clock.advance_ms(5_000);
-        let again = handle(&orch, &alerts, event).await;
+        let again = handle(&orch, &notifier, event).await;
         assert_eq!(again.batch_item_failures.len(), 2);
         assert_eq!(store.intents(), intents, "redelivery does not touch the intent");
         let sent = notifier.sent();
@@ -319,15 +318,7 @@ mod tests {
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Blocked);
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
         let notifier = MemoryNotifier::default();
-        handle(
-            &orch,
-            &FailureAlerts {
-                store: &store,
-                notifier: &notifier,
-            },
-            event,
-        )
-        .await;
+        handle(&orch, &notifier, event).await;
         assert_eq!(store.intents()[0].status, IntentStatus::BlockedLiveTrading);
         let d = store.signals()[0].decision.clone().unwrap();
         assert_eq!(
@@ -367,12 +358,8 @@ mod tests {
         let orch = orchestrator(&store, &exchange, &clock, ExecutionMode::Paper);
         let notifier = MemoryNotifier::default();
         notifier.set_failing(true);
-        let alerts = FailureAlerts {
-            store: &store,
-            notifier: &notifier,
-        };
         let event: SqsEvent = serde_json::from_str(SAMPLE_EVENT).unwrap();
-        handle(&orch, &alerts, event).await;
+        handle(&orch, &notifier, event).await;
         let d = store.signals()[0].decision.clone().unwrap();
         assert_eq!(
             (d.decision_type, d.reason_code),

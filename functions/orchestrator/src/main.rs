@@ -16,10 +16,10 @@ async fn main() -> Result<(), Error> {
     tracing::info!(mode = ?config.trading.mode, lease_ms = config.lease_ms, "orchestrator starting");
     let aws = shared::adapters::aws::lambda();
     let deps = Deps::new(&aws, config).await.map_err(shared::telemetry::init_failed)?;
-    let (orchestrator, alerts) = (deps.orchestrator(), deps.failure_alerts());
+    let (orchestrator, notifier) = (deps.orchestrator(), deps.notifier());
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let (orchestrator, alerts) = (&orchestrator, &alerts);
-        async move { Ok::<_, Error>(orchestrator::handler::handle(orchestrator, alerts, event.payload).await) }
+        let orchestrator = &orchestrator;
+        async move { Ok::<_, Error>(orchestrator::handler::handle(orchestrator, notifier, event.payload).await) }
     }))
     .await
 }

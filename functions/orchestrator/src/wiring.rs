@@ -7,11 +7,10 @@ use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::exchange;
 use shared::adapters::telegram::Telegram;
 use shared::flow::orchestration::{Orchestrator, OrchestratorSettings};
-use shared::ports::{BoxError, Clock, Exchange};
+use shared::ports::Stores;
+use shared::ports::{BoxError, Clock, Exchange, Notifier};
 use shared::risk::ControlCache;
 use std::sync::Arc;
-
-use crate::handler::FailureAlerts;
 
 pub struct Deps {
     pub store: DynamoStore,
@@ -55,20 +54,18 @@ impl Deps {
         })
     }
 
-    pub fn failure_alerts(&self) -> FailureAlerts<'_> {
-        FailureAlerts {
-            store: &self.store,
-            notifier: &self.notifier,
-        }
+    /// Where the order messages (ORDER FAILED, ORDER PLACED, ORDER EXECUTED, SL/TP) are sent at once.
+    pub fn notifier(&self) -> &dyn Notifier {
+        &self.notifier
     }
 
     pub fn orchestrator(&self) -> Orchestrator<'_> {
-        Orchestrator::over(
-            &self.store,
-            &self.guard,
-            self.exchange.as_ref(),
-            self.clock.as_ref(),
-            OrchestratorSettings {
+        Orchestrator {
+            stores: Stores::of(&self.store),
+            guard: &self.guard,
+            exchange: self.exchange.as_ref(),
+            clock: self.clock.as_ref(),
+            settings: OrchestratorSettings {
                 mode: self.config.trading.mode,
                 lease_ms: self.config.lease_ms,
                 settle_ms: self.config.settle_ms,
@@ -76,7 +73,7 @@ impl Deps {
                 max_signal_age_ms: self.config.max_signal_age_ms,
                 ..OrchestratorSettings::default()
             },
-        )
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! - a failed order whose ORDER FAILED message is still PENDING, and a sent signal whose BUY/SELL SIGNAL alert is
 //!   still PENDING, are sent again from their outbox rows.
 
+use shared::ports::Stores;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
@@ -18,18 +19,13 @@ use shared::flow::follow::Follower;
 use shared::flow::protect::{ProtectTotals, Protector};
 use shared::ids::SignalId;
 use shared::outbox::{AlertId, AlertKind, AlertRecord, AlertStatus};
-use shared::ports::{
-    AlertStore, Clock, ControlStore, Exchange, IntentStore, Notifier, SignalQueue, SignalStore, StoreError,
-};
+use shared::ports::{Clock, Exchange, Notifier, SignalQueue, Store, StoreError};
 use shared::report::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
 use shared::signal::{SignalAlertStatus, SignalMessage};
 
 pub struct Sweeper<'a> {
-    pub signals: &'a dyn SignalStore,
-    pub intents: &'a dyn IntentStore,
-    pub alerts: &'a dyn AlertStore,
-    /// The control row: published as the TradingHalted metric.
-    pub control: &'a dyn ControlStore,
+    /// The signals, the intents, the outbox, and the control row (published as the TradingHalted metric).
+    pub stores: Stores<'a>,
     pub queue: &'a dyn SignalQueue,
     pub notifier: &'a dyn Notifier,
     pub clock: &'a dyn Clock,
@@ -49,17 +45,14 @@ impl<'a> Sweeper<'a> {
     /// The sweeper over one store (signals, intents, alerts and the control row) with the configuration's defaults —
     /// a 120 s grace, a 24 h window, the `SignalOrchestrator` metric namespace — which callers change with struct
     /// update syntax (`Sweeper { window_hours: 168, ..Sweeper::over(…) }`).
-    pub fn over<S: SignalStore + IntentStore + AlertStore + ControlStore>(
+    pub fn over<S: Store>(
         store: &'a S,
         queue: &'a dyn SignalQueue,
         notifier: &'a dyn Notifier,
         clock: &'a dyn Clock,
     ) -> Self {
         Sweeper {
-            signals: store,
-            intents: store,
-            alerts: store,
-            control: store,
+            stores: Stores::of(store),
             queue,
             notifier,
             clock,
@@ -102,11 +95,11 @@ impl Sweeper<'_> {
             limit: None,
             side: None,
         };
-        let rows = invariants::gather(self.signals, self.intents, self.alerts, &query, now).await?;
+        let rows = invariants::gather(self.stores, &query, now).await?;
         let mut report = invariants::evaluate(&query, &rows, now, self.patience);
         // The halt (TradingHalted) when the control row can be read, and the ghost orders as the previous run's look
         // at the exchange found them (this run's look comes after the repairs); the invariants are published either way.
-        invariants::add_control(&mut report, self.control).await;
+        invariants::add_control(&mut report, self.stores.control).await;
         let mut emf = emf_document(self.namespace, &report, now.timestamp_millis());
 
         let (redriven, redrive_failures) = self.redrive(&report, &rows).await?;
@@ -121,7 +114,9 @@ impl Sweeper<'_> {
         let fills = self.reconcile(&rows).await?;
         let protection = self.protect().await?;
         let ghosts = match self.exchange {
-            Some(exchange) => shared::flow::ghosts::check(exchange, self.intents, self.control, now).await?,
+            Some(exchange) => {
+                shared::flow::ghosts::check(exchange, self.stores.intents, self.stores.control, now).await?
+            }
             None => None,
         };
         let loss_halt = self.loss_breaker(&rows, now).await;
@@ -206,7 +201,7 @@ impl Sweeper<'_> {
             .collect();
         let (mut resent, mut still_pending) = (0, 0);
         for alert in &pending {
-            match deliver(self.alerts, self.notifier, self.clock, alert).await? {
+            match deliver(self.stores.alerts, self.notifier, self.clock, alert).await? {
                 Some(_) => resent += 1,
                 None => still_pending += 1,
             }
@@ -231,7 +226,7 @@ impl Sweeper<'_> {
             };
             resent += 1;
             if let Some(AlertId::Signal(signal_id)) = AlertId::parse(&alert_id) {
-                self.signals.record_alert(&signal_id, Some(message_id)).await?;
+                self.stores.signals.record_alert(&signal_id, Some(message_id)).await?;
             }
         }
         Ok((resent, still_pending))
@@ -263,16 +258,21 @@ impl Sweeper<'_> {
     async fn loss_breaker(&self, rows: &Rows, now: DateTime<Utc>) -> bool {
         let dust = shared::flow::follow::dust(8);
         let sold = shared::flow::breaker::sold_symbols(rows.intents.values());
-        let halted = match shared::flow::breaker::check_daily_loss(self.intents, self.control, &sold, dust, now).await {
-            Ok(halt) => halt
-                .inspect(|h| tracing::error!(reason = %h.reason, "loss breaker tripped: trading halted until resumed"))
-                .is_some(),
-            Err(e) => {
-                tracing::error!(error = %e, "loss breaker not checked this run");
-                false
-            }
-        };
-        if let Err(e) = shared::flow::trading::announce_halt(self.control, self.notifier).await {
+        let halted =
+            match shared::flow::breaker::check_daily_loss(self.stores.intents, self.stores.control, &sold, dust, now)
+                .await
+            {
+                Ok(halt) => halt
+                    .inspect(
+                        |h| tracing::error!(reason = %h.reason, "loss breaker tripped: trading halted until resumed"),
+                    )
+                    .is_some(),
+                Err(e) => {
+                    tracing::error!(error = %e, "loss breaker not checked this run");
+                    false
+                }
+            };
+        if let Err(e) = shared::flow::trading::announce_halt(self.stores.control, self.notifier).await {
             tracing::error!(error = %e, "the TRADING HALTED message was not recorded as sent; tried again next run");
         }
         halted
@@ -286,8 +286,7 @@ impl Sweeper<'_> {
             return Ok(FollowTotals::default());
         };
         let follower = Follower {
-            intents: self.intents,
-            alerts: self.alerts,
+            stores: self.stores,
             exchange,
             notifier: self.notifier,
             clock: self.clock,
@@ -305,15 +304,13 @@ impl Sweeper<'_> {
             return Ok(ProtectTotals::default());
         };
         let protector = Protector {
-            intents: self.intents,
-            alerts: self.alerts,
-            control: self.control,
+            stores: self.stores,
             exchange,
             notifier: Some(self.notifier),
             clock: self.clock,
             quantity_decimals: self.quantity_decimals,
         };
-        let open = self.intents.open_orders().await?;
+        let open = self.stores.intents.open_orders().await?;
         protector.protect_all(&open, self.reconcile_parallel).await
     }
 
@@ -325,13 +322,14 @@ impl Sweeper<'_> {
         }
         let mut out = Vec::new();
         for alert in self
+            .stores
             .alerts
             .get_many(ids)
             .await?
             .iter()
             .filter(|a| a.status == AlertStatus::Pending)
         {
-            let delivered = deliver(self.alerts, self.notifier, self.clock, alert).await?;
+            let delivered = deliver(self.stores.alerts, self.notifier, self.clock, alert).await?;
             out.push((alert.alert_id.clone(), delivered));
         }
         Ok(out)

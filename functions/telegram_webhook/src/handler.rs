@@ -12,17 +12,15 @@ use serde_json::json;
 
 use shared::adapters::secrets::SecretString;
 use shared::commands::{self, Command};
-use shared::ports::{AlertStore, Clock, ControlStore, IntentStore, Notifier, Prices, SignalStore};
+use shared::ports::{Clock, Notifier, Prices, Stores};
 use shared::report::invariants::{self, Patience, ReportQuery};
 
 pub const ROUTE: &str = "/telegram/webhook";
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 pub struct Webhook<'a> {
-    pub control: &'a dyn ControlStore,
-    pub signals: &'a dyn SignalStore,
-    pub intents: &'a dyn IntentStore,
-    pub alerts: &'a dyn AlertStore,
+    /// The control row, the signals, the intents and the outbox.
+    pub stores: Stores<'a>,
     pub notifier: &'a dyn Notifier,
     pub clock: &'a dyn Clock,
     pub patience: Patience,
@@ -121,7 +119,7 @@ impl Webhook<'_> {
     /// Marks the update handled, then runs the command and sends its answer (marking first: see the module's note).
     async fn obey_once(&self, update: &commands::Update, command: &Command, page_base: Option<&str>) -> Response<Body> {
         let now = self.clock.now();
-        match self.control.first_update(update.update_id, now).await {
+        match self.stores.control.first_update(update.update_id, now).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!(
@@ -174,14 +172,14 @@ impl Webhook<'_> {
                     limit: None,
                     side: None,
                 };
-                invariants::collect(self.signals, self.intents, self.alerts, &query, now, self.patience)
+                invariants::collect(self.stores, &query, now, self.patience)
                     .await
                     .map_err(|e| tracing::error!(error = %e, command = ?command, "invariants report failed"))
                     .ok()
             }
             None => None,
         };
-        commands::run(command, self.control, report.as_ref(), self.prices, from, now)
+        commands::run(command, self.stores.control, report.as_ref(), self.prices, from, now)
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, command = ?command, "telegram command failed");
@@ -204,6 +202,7 @@ fn respond(status: StatusCode, body: serde_json::Value) -> Response<Body> {
 mod tests {
     use super::*;
     use shared::fakes::{ManualClock, MemoryNotifier, MemoryStore};
+    use shared::ports::ControlStore;
 
     const SECRET: &str = "webhook-secret-0123456789";
     const CHAT: i64 = -1001;
@@ -226,10 +225,7 @@ mod tests {
         let secret = SecretString::new(SECRET.into());
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let w = Webhook {
-            control: store,
-            signals: store,
-            intents: store,
-            alerts: store,
+            stores: Stores::of(store),
             notifier,
             clock: &clock,
             patience: chrono::Duration::seconds(120).into(),
@@ -251,10 +247,7 @@ mod tests {
         let secret = SecretString::new("local-webhook-secret-0123456789".into());
         let clock = ManualClock::new(chrono::Utc::now(), 0);
         let w = Webhook {
-            control: &store,
-            signals: &store,
-            intents: &store,
-            alerts: &store,
+            stores: Stores::of(&store),
             notifier: &notifier,
             clock: &clock,
             patience: chrono::Duration::seconds(120).into(),
@@ -284,10 +277,7 @@ mod tests {
         let now = chrono::Utc::now();
         let clock = ManualClock::new(now, 0);
         let w = |page| Webhook {
-            control: &store,
-            signals: &store,
-            intents: &store,
-            alerts: &store,
+            stores: Stores::of(&store),
             notifier: &notifier,
             clock: &clock,
             patience: chrono::Duration::seconds(120).into(),

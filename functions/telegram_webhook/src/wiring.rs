@@ -1,6 +1,7 @@
 //! Builds the webhook's adapters once per container: the bot token, the chat and the webhook secret are read from
 //! the Telegram secret at init, and the diagnostics key (which signs `/page` links) from its secret, at once.
 
+use shared::ports::Stores;
 use std::time::Duration;
 
 use crate::config::WebhookConfig;
@@ -66,10 +67,7 @@ impl Deps {
 
     pub fn webhook(&self) -> Webhook<'_> {
         Webhook {
-            control: &self.store,
-            signals: &self.store,
-            intents: &self.store,
-            alerts: &self.store,
+            stores: Stores::of(&self.store),
             notifier: &self.notifier,
             clock: &self.clock,
             patience: self.config.patience,

@@ -136,6 +136,34 @@ pub struct Finalization {
     pub counters: Vec<CounterDelta>,
 }
 
+/// The storage ports as one bundle: what a step or a handler writes and reads goes through these. One store usually
+/// holds them all (`Stores::of`: the DynamoDB tables, or the in-memory store); a test puts a wrapper in front of one
+/// with struct update syntax (`Stores { intents: &slow, ..Stores::of(&memory) }`).
+#[derive(Clone, Copy)]
+pub struct Stores<'a> {
+    pub signals: &'a dyn SignalStore,
+    pub intents: &'a dyn IntentStore,
+    pub alerts: &'a dyn AlertStore,
+    pub control: &'a dyn ControlStore,
+    pub watchlist: &'a dyn WatchlistStore,
+}
+
+/// A store that holds all five tables (the DynamoDB adapter, the in-memory store).
+pub trait Store: SignalStore + IntentStore + AlertStore + ControlStore + WatchlistStore {}
+impl<S: SignalStore + IntentStore + AlertStore + ControlStore + WatchlistStore> Store for S {}
+
+impl<'a> Stores<'a> {
+    pub fn of<S: Store>(store: &'a S) -> Self {
+        Stores {
+            signals: store,
+            intents: store,
+            alerts: store,
+            control: store,
+            watchlist: store,
+        }
+    }
+}
+
 #[async_trait]
 pub trait SignalStore: Send + Sync {
     /// Conditional put on `signal_id`: one row per signal, ever.

@@ -8,6 +8,7 @@
 //! duplicate check may not catch a resend): no double order may come from the state machine itself. The one
 //! assumption is the one the design states: an accepted order becomes visible to lookups within the settle window.
 
+use domain::ports::Stores;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -314,10 +315,11 @@ async fn run(seed: u64) -> (usize, usize, usize, Protected) {
         orders: Mutex::new(Vec::new()),
     });
     let storm = Orchestrator {
-        intents: &stormy_store,
-        alerts: &stormy_store.inner,
-        signals: &stormy_store,
-        control: &stormy_store.inner,
+        stores: Stores {
+            intents: &stormy_store,
+            signals: &stormy_store,
+            ..Stores::of(&stormy_store.inner)
+        },
         guard: &domain::risk::ControlCache::default(),
         exchange: stormy_exchange.as_ref(),
         clock: &clock,
@@ -389,10 +391,11 @@ async fn run(seed: u64) -> (usize, usize, usize, Protected) {
     // Orders placed during the storm stay on the exchange: move them over.
     *calm_exchange.orders.lock().unwrap() = std::mem::take(&mut *stormy_exchange.orders.lock().unwrap());
     let calm = Orchestrator {
-        intents: &calm_store,
-        alerts: &calm_store.inner,
-        signals: &calm_store,
-        control: &calm_store.inner,
+        stores: Stores {
+            intents: &calm_store,
+            signals: &calm_store,
+            ..Stores::of(&calm_store.inner)
+        },
         guard: &domain::risk::ControlCache::default(),
         exchange: &calm_exchange,
         clock: &clock,
@@ -610,8 +613,10 @@ async fn follow_fills(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &
         faults: true,
     };
     let follower = |store: &'static SlowStore| domain::flow::follow::Follower {
-        intents: store,
-        alerts: &store.inner,
+        stores: Stores {
+            intents: store,
+            ..Stores::of(&store.inner)
+        },
         exchange: &exchange,
         notifier: &notifier,
         clock,
@@ -815,9 +820,10 @@ async fn protect_positions(seed: u64, memory: &MemoryStore, rng: &SharedRng, clo
         faults: true,
     }));
     let protector = |store: &'static SlowStore| domain::flow::protect::Protector {
-        intents: store,
-        alerts: &store.inner,
-        control: &store.inner,
+        stores: Stores {
+            intents: store,
+            ..Stores::of(&store.inner)
+        },
         exchange: &exchange,
         notifier: Some(&notifier),
         clock,

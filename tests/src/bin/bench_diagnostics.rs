@@ -3,6 +3,7 @@
 //! counts, on the wire), the CPU-bound computation (evaluate + JSON) over the gathered rows, and the end-to-end
 //! latency of the handler against the emulator. Prints numbers; asserts nothing. Run by scripts/bench_diagnostics.sh.
 
+use shared::ports::Stores;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
@@ -111,7 +112,7 @@ async fn main() -> Result<(), BoxError> {
     ] {
         counter.reset();
         let t = Instant::now();
-        let rows = invariants::gather(&counted, &counted, &counted, &q, now).await?;
+        let rows = invariants::gather(Stores::of(&counted), &q, now).await?;
         let gather = t.elapsed();
         let ops = counter.counts();
         let mut cpu = Vec::new();

@@ -14,6 +14,7 @@ use shared::fakes::{ManualClock, MemoryStore};
 use shared::flow::orchestration::{Orchestrator, OrchestratorSettings};
 use shared::ids::{Side, Symbol};
 use shared::order::IntentStatus;
+use shared::ports::Stores;
 use shared::report::invariants::{self, ReportQuery};
 use shared::risk::ControlCache;
 
@@ -60,7 +61,13 @@ fn orchestrator(rt: &tokio::runtime::Runtime, n: usize) -> Result<usize, BoxErro
     let exchange = shared::adapters::paper::PaperExchange::new(shared::money::Usd(Decimal::ONE), prices);
     let clock = ManualClock::new(now, 0);
     let guard = ControlCache::default();
-    let orch = Orchestrator::over(&store, &guard, &exchange, &clock, OrchestratorSettings::default());
+    let orch = Orchestrator {
+        stores: Stores::of(&store),
+        guard: &guard,
+        exchange: &exchange,
+        clock: &clock,
+        settings: OrchestratorSettings::default(),
+    };
     // One delivery first: the container's control row read, as in a warm Lambda.
     rt.block_on(orch.process(&messages[0]))?;
     let decided = measured(|| {
@@ -124,7 +131,7 @@ async fn diagnostics(n: usize) -> Result<usize, BoxError> {
         limit: None,
         side: None,
     };
-    let rows = invariants::gather(&store, &store, &store, &q, now).await?;
+    let rows = invariants::gather(Stores::of(&store), &q, now).await?;
     let grace = Duration::seconds(120);
     let bytes = measured(|| {
         let mut bytes = 0;

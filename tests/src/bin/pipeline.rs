@@ -136,7 +136,7 @@ async fn replay_steps(
     steps: &[i64],
     started: Instant,
 ) -> Result<Tally, BoxError> {
-    let (orchestrator, alerts) = (orch.orchestrator(), orch.failure_alerts());
+    let (orchestrator, notifier) = (orch.orchestrator(), orch.notifier());
     let sqs = aws_sdk_sqs::Client::new(aws);
     let queue_url = &ev.config.queue_url;
     let mut t = Tally::default();
@@ -148,7 +148,7 @@ async fn replay_steps(
         t.blocked += s.blocked;
         t.errors += s.errors;
         if s.signals > 0 {
-            let d = esm::drain(&sqs, queue_url, &orchestrator, &alerts).await?;
+            let d = esm::drain(&sqs, queue_url, &orchestrator, notifier).await?;
             t.decided += d.deleted;
             t.retried += d.failed;
         }
@@ -169,7 +169,7 @@ async fn replay_steps(
             );
         }
     }
-    let tail = esm::drain(&sqs, queue_url, &orchestrator, &alerts).await?;
+    let tail = esm::drain(&sqs, queue_url, &orchestrator, notifier).await?;
     t.decided += tail.deleted;
     t.retried += tail.failed;
     Ok(t)

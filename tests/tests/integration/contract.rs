@@ -14,15 +14,11 @@ use shared::market::strategy::Emission;
 use shared::order::IntentStatus;
 use shared::outbox::{AlertKind, AlertRecord, AlertStatus};
 use shared::ports::{
-    AlertStore, Claim, ClaimRequest, ControlStore, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore,
-    WatchlistStore,
+    AlertStore, Claim, ClaimRequest, Finalization, FinalizeOutcome, IntentStore, PutOutcome, SignalStore, Store,
 };
 use shared::risk::{Control, CounterDelta, Halt, Reservation, RiskLimits, Usage};
 use shared::watchlist::WatchlistEntry;
 use tests::{provision, TestEnv};
-
-trait Store: SignalStore + IntentStore + AlertStore + WatchlistStore + ControlStore {}
-impl<S: SignalStore + IntentStore + AlertStore + WatchlistStore + ControlStore> Store for S {}
 
 fn entry() -> WatchlistEntry {
     serde_json::from_value(serde_json::json!({

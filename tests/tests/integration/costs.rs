@@ -29,19 +29,16 @@ async fn a_placed_paper_buy_costs_these_dynamodb_requests() {
     env.store().put_new(&first).await.unwrap();
     env.store().put_new(&signal).await.unwrap();
     let notifier = shared::fakes::MemoryNotifier::default();
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &notifier,
-    };
+    let alerts = &notifier as &dyn shared::ports::Notifier;
     let paper = support::paper(1);
     let clock = shared::fakes::ManualClock::new(Utc::now(), 0);
     let orch = support::orchestrator(&store, &paper, &clock, Default::default());
     // The first signal of a container also reads the control row (then cached): counted apart.
-    let response = orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&first)).await;
+    let response = orchestrator::handler::handle(&orch, alerts, support::sqs_event(&first)).await;
     assert!(response.batch_item_failures.is_empty());
     eprintln!("first placed paper BUY of a container: {:?}", counter.counts());
     counter.reset();
-    let response = orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&signal)).await;
+    let response = orchestrator::handler::handle(&orch, alerts, support::sqs_event(&signal)).await;
     assert!(response.batch_item_failures.is_empty());
     let placed = counter.counts();
     eprintln!("placed paper BUY: {placed:?}");
@@ -51,7 +48,7 @@ async fn a_placed_paper_buy_costs_these_dynamodb_requests() {
         "the warm path's requests changed: update tests/src/cost.rs and docs/PERFORMANCE.md's cost model"
     );
     counter.reset();
-    let again = orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&signal)).await;
+    let again = orchestrator::handler::handle(&orch, alerts, support::sqs_event(&signal)).await;
     assert!(again.batch_item_failures.is_empty());
     eprintln!("redelivered: {:?}", counter.counts());
 }
@@ -103,7 +100,7 @@ async fn an_idle_schedule_costs_these_dynamodb_requests() {
     support::seed_watchlist(&env, &entries).await;
     let market = shared::adapters::replay::ReplayMarketData::embedded().unwrap();
     let evaluator = evaluator::handler::Evaluator {
-        control: Some(&store),
+        read_control: true,
         ..evaluator::handler::Evaluator::over(&store, &queue, &market, &clock, &notifier)
     };
     evaluator.run().await.unwrap();

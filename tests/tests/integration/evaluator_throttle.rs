@@ -8,7 +8,8 @@ use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::ids::Symbol;
 use shared::market::candles::Timeframe;
 use shared::market::strategy::Emission;
-use shared::ports::{AlertStore, SignalStore, WatchlistStore};
+use shared::ports::{SignalStore, WatchlistStore};
+use shared::ports::{Store, Stores};
 use shared::signal::SignalMessage;
 use shared::watchlist::WatchlistEntry;
 
@@ -21,27 +22,23 @@ fn entry() -> WatchlistEntry {
 }
 
 fn evaluator<'a>(
-    w: &'a dyn WatchlistStore,
-    s: &'a dyn SignalStore,
-    a: &'a dyn AlertStore,
+    store: &'a impl Store,
     q: &'a MemoryQueue,
     m: &'a ReplayMarketData,
     c: &'a ManualClock,
 ) -> evaluator::handler::Evaluator<'a> {
     evaluator::handler::Evaluator {
-        watchlist: w,
-        signals: s,
+        stores: Stores::of(store),
+        read_control: false,
         queue: q,
         market: m,
         clock: c,
-        alerts: a,
         notifier: &*NOTIFIER,
         timeframe: Timeframe::H1,
         candle_count: 200,
         concurrency: 4,
         claim_lease_ms: 60_000,
         mode: shared::order::ExecutionMode::Paper,
-        control: None,
         deadline: None,
     }
 }
@@ -53,13 +50,7 @@ async fn first_signal_time(market: &ReplayMarketData) -> i64 {
     let clock = ManualClock::new(Utc::now(), 0);
     for t in market.close_times(Timeframe::H1) {
         clock.set_market_ms(t);
-        if evaluator(&store, &store, &store, &queue, market, &clock)
-            .run()
-            .await
-            .unwrap()
-            .signals
-            > 0
-        {
+        if evaluator(&store, &queue, market, &clock).run().await.unwrap().signals > 0 {
             return t;
         }
     }
@@ -82,8 +73,8 @@ async fn two_overlapping_runs_over_one_candle_send_one_signal() {
     let clock = ManualClock::new(Utc::now(), t);
     let (qa, qb) = (MemoryQueue::default(), MemoryQueue::default());
     let (a, b) = (
-        evaluator(&store, &store, &store, &qa, &market, &clock),
-        evaluator(&store, &store, &store, &qb, &market, &clock),
+        evaluator(&store, &qa, &market, &clock),
+        evaluator(&store, &qb, &market, &clock),
     );
     let (ra, rb) = tokio::join!(a.run(), b.run());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
@@ -120,10 +111,7 @@ async fn run_after_a_claim(env: &TestEnv, claim_age_ms: i64) -> (MemoryQueue, Si
     let probe = MemoryStore::with_watchlist(vec![entry()]);
     let pq = MemoryQueue::default();
     let pc = ManualClock::new(Utc::now(), t);
-    evaluator(&probe, &probe, &probe, &pq, &market, &pc)
-        .run()
-        .await
-        .unwrap();
+    evaluator(&probe, &pq, &market, &pc).run().await.unwrap();
     let sent = pq.sent().remove(0);
     let sym = Symbol::parse("ETH_BTC").unwrap();
     let claimed = Emission {
@@ -137,10 +125,7 @@ async fn run_after_a_claim(env: &TestEnv, claim_age_ms: i64) -> (MemoryQueue, Si
 
     let queue = MemoryQueue::default();
     let clock = ManualClock::new(Utc::now(), t);
-    let summary = evaluator(&store, &store, &store, &queue, &market, &clock)
-        .run()
-        .await
-        .unwrap();
+    let summary = evaluator(&store, &queue, &market, &clock).run().await.unwrap();
     (queue, sent, summary)
 }
 

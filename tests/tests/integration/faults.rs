@@ -7,6 +7,7 @@
 //! `FAULT_SEED=k` picks the fault stream (default 7); the counts are printed (`--nocapture`).
 
 use crate::support;
+use shared::ports::Stores;
 
 use std::time::Duration as StdDuration;
 
@@ -37,9 +38,7 @@ fn seed() -> u64 {
 
 async fn report(store: &DynamoStore, clock: &ManualClock) -> Report {
     invariants::collect(
-        store,
-        store,
-        store,
+        Stores::of(store),
         &ReportQuery::default(),
         clock.now(),
         Duration::seconds(120),
@@ -93,10 +92,7 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
     let containers: Vec<Orchestrator> = caches
         .iter()
         .map(|guard| Orchestrator {
-            intents: &store,
-            alerts: &store,
-            signals: &store,
-            control: &store,
+            stores: Stores::of(&store),
             guard,
             exchange: &exchange,
             clock: &clock,
@@ -104,14 +100,9 @@ async fn a_fifth_of_dynamodb_and_sqs_calls_failing_loses_nothing_and_doubles_not
         })
         .collect();
     let failure_notifier = MemoryNotifier::default();
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &failure_notifier,
-    };
+    let alerts = &failure_notifier as &dyn shared::ports::Notifier;
     let drain_all = || async {
-        let polls = containers
-            .iter()
-            .map(|o| esm::drain(&sqs, &env.p.queue_url, o, &alerts));
+        let polls = containers.iter().map(|o| esm::drain(&sqs, &env.p.queue_url, o, alerts));
         let mut total = esm::DrainStats::default();
         for s in futures::future::join_all(polls).await {
             let s = s.expect("the event source mapping's own calls are not faulted");

@@ -4,6 +4,7 @@
 //! fills, the loss breaker, and a ghost order.
 
 use crate::support;
+use shared::ports::Stores;
 
 use std::time::Duration as StdDuration;
 
@@ -85,9 +86,7 @@ async fn decide(store: &DynamoStore, ex: &CryptoCom, clock: &ManualClock, s: &Si
 
 async fn report(store: &DynamoStore) -> Report {
     invariants::collect(
-        store,
-        store,
-        store,
+        Stores::of(store),
         &ReportQuery::default(),
         Utc::now(),
         Duration::seconds(120),

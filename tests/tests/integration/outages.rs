@@ -8,6 +8,7 @@
 //!   and the count is 0.
 
 use crate::support;
+use shared::ports::Stores;
 
 use std::time::Duration as StdDuration;
 
@@ -31,16 +32,9 @@ use tests::exchange::{ExchangeStandIn, Mode};
 use tests::{esm, TestEnv};
 
 async fn report(store: &DynamoStore, now: chrono::DateTime<Utc>) -> Report {
-    invariants::collect(
-        store,
-        store,
-        store,
-        &ReportQuery::default(),
-        now,
-        Duration::seconds(120),
-    )
-    .await
-    .unwrap()
+    invariants::collect(Stores::of(store), &ReportQuery::default(), now, Duration::seconds(120))
+        .await
+        .unwrap()
 }
 
 fn crypto_com(url: &str) -> CryptoCom {
@@ -218,10 +212,7 @@ async fn telegram_down_for_an_hour_delays_alerts_not_orders() {
     let ev = support::evaluator(&store, &queue, &market, &clock, &telegram);
     let paper = support::CountingExchange::new(support::paper(1));
     let orch = support::orchestrator(&store, &paper, &clock, OrchestratorSettings::default());
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &telegram,
-    };
+    let alerts = &telegram as &dyn shared::ports::Notifier;
     let sweeper = support::sweeper(&store, &queue, &telegram, &clock);
 
     // The replay runs through the outage: an hour of the test clock, the sweeper every quarter of it.
@@ -231,7 +222,7 @@ async fn telegram_down_for_an_hour_delays_alerts_not_orders() {
     for (i, t) in steps.iter().enumerate() {
         clock.set_market_ms(*t);
         ev.run().await.unwrap();
-        esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
+        esm::drain(&sqs, &env.p.queue_url, &orch, alerts).await.unwrap();
         if (i + 1) % per_minute == 0 {
             clock.advance_ms(60_000);
             if (i + 1) % (per_minute * 15) == 0 {

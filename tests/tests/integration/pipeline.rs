@@ -2,6 +2,7 @@
 //! event-source-mapping harness) → diagnostics, then redelivery and concurrent delivery of the same signals.
 
 use crate::support;
+use shared::ports::Stores;
 
 use std::sync::Arc;
 
@@ -52,10 +53,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     let exchange = support::CountingExchange::new(support::paper(1));
     let orch = support::orchestrator(&store, &exchange, &clock, settings(ExecutionMode::Paper));
     let notifier = shared::fakes::MemoryNotifier::default();
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &notifier,
-    };
+    let alerts = &notifier as &dyn shared::ports::Notifier;
 
     let mut sent = 0;
     // The whole ETH/BTC series (the other shipped series are not on this watchlist).
@@ -63,7 +61,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         clock.set_market_ms(t);
         sent += ev.run().await.unwrap().signals;
     }
-    let drained = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
+    let drained = esm::drain(&sqs, &env.p.queue_url, &orch, alerts).await.unwrap();
     assert!(sent > 0, "the replay produced signals");
     assert_eq!((drained.received, drained.deleted, drained.failed), (sent, sent, 0));
     assert_eq!(
@@ -73,9 +71,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
     );
 
     let report = invariants::collect(
-        &store,
-        &store,
-        &store,
+        Stores::of(&store),
         &ReportQuery::default(),
         clock_now(&clock),
         Duration::seconds(120),
@@ -120,7 +116,7 @@ async fn replayed_candles_end_with_one_decision_per_signal_and_a_passing_report(
         .unwrap();
     let messages: Vec<_> = signals.iter().map(support::message).collect();
     assert!(queue.send(&messages).await.unwrap().is_empty());
-    let again = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
+    let again = esm::drain(&sqs, &env.p.queue_url, &orch, alerts).await.unwrap();
     assert_eq!((again.received, again.deleted), (sent, sent));
     assert_eq!(exchange.creates(), placed, "redelivery places nothing");
     assert_eq!(
@@ -203,9 +199,7 @@ async fn with_trading_off_the_claim_records_blocked_and_the_report_still_passes(
     ));
     assert_eq!(exchange.creates(), 0, "no exchange call at all");
     let report = invariants::collect(
-        &store,
-        &store,
-        &store,
+        Stores::of(&store),
         &ReportQuery::default(),
         Utc::now(),
         Duration::seconds(120),
@@ -257,10 +251,7 @@ async fn the_backtest_book_agrees_with_the_paper_ledger_on_the_same_replay() {
         clock: Arc::new(clock.clone()),
     }));
     let orch = support::orchestrator(&store, &exchange, &clock, settings(ExecutionMode::Paper));
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &notifier,
-    };
+    let alerts = &notifier as &dyn shared::ports::Notifier;
     let raw = shared::market::candles::parse_rows(include_str!("../../../data/candles/XRP_USDT-5m.json")).unwrap();
     let series = shared::market::candles::resample(&raw, Timeframe::H1);
     let (first, last) = (
@@ -275,14 +266,12 @@ async fn the_backtest_book_agrees_with_the_paper_ledger_on_the_same_replay() {
         clock.set_market_ms(t);
         clock.advance_ms(1_000); // record time moves with the replay: the ledger orders by it
         if ev.run().await.unwrap().signals > 0 {
-            esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
+            esm::drain(&sqs, &env.p.queue_url, &orch, alerts).await.unwrap();
         }
         support::protect_all(&store, &exchange, &notifier, &clock).await;
     }
     let report = invariants::collect(
-        &store,
-        &store,
-        &store,
+        Stores::of(&store),
         &ReportQuery::default(),
         clock_now(&clock),
         Duration::seconds(120),

@@ -5,6 +5,7 @@
 //! signal that cancels the protection before it sells, and a cancel that loses the race to a fill.
 
 use crate::support;
+use shared::ports::Stores;
 
 use std::time::Duration as StdDuration;
 
@@ -195,9 +196,7 @@ async fn a_take_profit_fill_closes_the_position_with_its_pnl_and_the_stop_is_can
         .unwrap();
     assert!(msg.contains("1.798 USDT"), "{msg}");
     let report = invariants::collect(
-        &w.store,
-        &w.store,
-        &w.store,
+        Stores::of(&w.store),
         &ReportQuery::default(),
         Utc::now(),
         Duration::seconds(120),
@@ -274,7 +273,7 @@ async fn a_sell_refused_after_releasing_the_protection_is_an_unprotected_positio
     assert!(w.held().await > Decimal::ZERO, "still held, now without a stop");
     let store = &w.store;
     let unprotected = |at| async move {
-        invariants::collect(store, store, store, &ReportQuery::default(), at, Duration::seconds(120))
+        invariants::collect(Stores::of(store), &ReportQuery::default(), at, Duration::seconds(120))
             .await
             .unwrap()
             .counts
@@ -312,9 +311,7 @@ async fn a_cancel_that_loses_to_a_fill_records_the_fill_and_never_sells_twice() 
     assert_eq!(w.held().await, Decimal::ZERO);
     // The ledger is the exchange's truth: bought 0.05 at 2000, sold 0.05 at 1960, fees 0.1 + 0.098.
     let report = invariants::collect(
-        &w.store,
-        &w.store,
-        &w.store,
+        Stores::of(&w.store),
         &ReportQuery::default(),
         Utc::now(),
         Duration::seconds(120),

@@ -59,17 +59,14 @@ async fn malformed_messages_reach_the_dlq_and_the_rest_of_the_batch_proceeds() {
         },
     );
     let notifier = shared::fakes::MemoryNotifier::default();
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &notifier,
-    };
+    let alerts = &notifier as &dyn shared::ports::Notifier;
 
     let mut deleted = 0;
     let mut failed = 0;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut in_dlq = Vec::new();
     while std::time::Instant::now() < deadline {
-        let d = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
+        let d = esm::drain(&sqs, &env.p.queue_url, &orch, alerts).await.unwrap();
         deleted += d.deleted;
         failed += d.failed;
         let dlq = sqs

@@ -2,6 +2,7 @@
 //! (one per day of the window) and BatchGetItem calls of up to 100 keys — never a Scan. Counted on the wire.
 
 use crate::support;
+use shared::ports::Stores;
 
 use chrono::{Duration, Utc};
 use shared::adapters::dynamodb::DynamoStore;
@@ -51,7 +52,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
         limit: Some(1000),
         side: None,
     };
-    let report = invariants::collect(&counted, &counted, &counted, &q, now, Duration::seconds(120))
+    let report = invariants::collect(Stores::of(&counted), &q, now, Duration::seconds(120))
         .await
         .unwrap();
     assert_eq!(report.total, 250);
@@ -84,7 +85,7 @@ async fn the_report_is_queries_and_batch_gets_only() {
         limit: Some(50),
         side: None,
     };
-    let report = invariants::collect(&counted, &counted, &counted, &few, now, Duration::seconds(120))
+    let report = invariants::collect(Stores::of(&counted), &few, now, Duration::seconds(120))
         .await
         .unwrap();
     assert_eq!(report.total, 50);

@@ -3,6 +3,7 @@
 //! cached the control row before it, and the circuit breaker tripping on account failures and resuming.
 
 use crate::support;
+use shared::ports::Stores;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -49,7 +50,13 @@ fn orchestrator<'a>(
     guard: &'a ControlCache,
     exchange: &'a dyn Exchange,
 ) -> Orchestrator<'a> {
-    Orchestrator::over(store, guard, exchange, &SystemClock, settings())
+    Orchestrator {
+        stores: Stores::of(store),
+        guard,
+        exchange,
+        clock: &SystemClock,
+        settings: settings(),
+    }
 }
 
 fn decided(outcome: &Outcome) -> (DecisionType, ReasonCode) {
@@ -341,15 +348,12 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
         .unwrap();
     let s = signals(&store, 4, 200).await;
     let notifier = MemoryNotifier::default();
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &notifier,
-    };
+    let alerts = &notifier as &dyn shared::ports::Notifier;
     let guard = ControlCache::default();
     let locked = LockedAccount;
     let orch = orchestrator(&store, &guard, &locked);
     for signal in &s[..2] {
-        let response = orchestrator::handler::handle(&orch, &alerts, support::sqs_event(signal)).await;
+        let response = orchestrator::handler::handle(&orch, alerts, support::sqs_event(signal)).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "a definitive failure is a decision"
@@ -375,7 +379,7 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
     assert_eq!(store.usage(&day).await.unwrap().orders, 0);
 
     // Halted: the next signal is not sent to the exchange at all.
-    orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&s[2])).await;
+    orchestrator::handler::handle(&orch, alerts, support::sqs_event(&s[2])).await;
     let third = store.get_signals(&[s[2].signal_id.clone()]).await.unwrap().remove(0);
     assert_eq!(third.decision.unwrap().reason_code, ReasonCode::TradingHalted);
 
@@ -392,7 +396,7 @@ async fn the_circuit_breaker_halts_after_consecutive_account_failures_and_resume
         exchange: &paper,
         ..orch
     };
-    orchestrator::handler::handle(&working, &alerts, support::sqs_event(&s[3])).await;
+    orchestrator::handler::handle(&working, alerts, support::sqs_event(&s[3])).await;
     let fourth = store.get_signals(&[s[3].signal_id.clone()]).await.unwrap().remove(0);
     assert_eq!(fourth.decision.unwrap().reason_code, ReasonCode::ExecOrderPlaced);
     assert_eq!(store.usage(&day).await.unwrap().orders, 1);

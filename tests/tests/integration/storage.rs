@@ -1,6 +1,7 @@
 //! The DynamoDB adapter's conditional semantics, through the real AWS SDK against the local emulator.
 
 use crate::support;
+use shared::ports::Stores;
 
 use chrono::{Duration, Utc};
 use futures::future::join_all;
@@ -261,9 +262,7 @@ async fn the_window_is_read_through_the_by_day_index() {
         limit: Some(2),
         side: None,
     };
-    let r = invariants::collect(&store, &store, &store, &q, now, grace)
-        .await
-        .unwrap();
+    let r = invariants::collect(Stores::of(&store), &q, now, grace).await.unwrap();
     assert_eq!(
         r.total, 2,
         "limit caps the sent signals; the blocked one is not a sent signal"
@@ -273,9 +272,7 @@ async fn the_window_is_read_through_the_by_day_index() {
     assert_eq!(r.counts.missing_intent, 1, "10 minutes old and no intent: a violation");
     assert!(!r.pass);
     let sells = invariants::collect(
-        &store,
-        &store,
-        &store,
+        Stores::of(&store),
         &ReportQuery {
             hours: 48,
             limit: Some(500),
@@ -333,7 +330,7 @@ async fn an_intent_whose_signal_is_gone_is_an_orphan_in_the_report() {
         limit,
         side: None,
     };
-    let clean = invariants::collect(&store, &store, &store, &q(Some(1)), now, grace)
+    let clean = invariants::collect(Stores::of(&store), &q(Some(1)), now, grace)
         .await
         .unwrap();
     assert_eq!(
@@ -353,7 +350,7 @@ async fn an_intent_whose_signal_is_gone_is_an_orphan_in_the_report() {
         .await
         .unwrap();
     for limit in [Some(1), Some(500), None] {
-        let r = invariants::collect(&store, &store, &store, &q(limit), now, grace)
+        let r = invariants::collect(Stores::of(&store), &q(limit), now, grace)
             .await
             .unwrap();
         assert_eq!(r.counts.orphan_intent, 1, "limit {limit:?}");

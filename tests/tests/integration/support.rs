@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: signal and intent builders, the paper exchange, the local Telegram
 //! sink, exchanges that count or stall orders, and the functions wired over one store as the tests run them.
 
+use shared::ports::Stores;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
@@ -291,7 +292,13 @@ pub fn orchestrator<'a>(
     clock: &'a dyn shared::ports::Clock,
     settings: shared::flow::orchestration::OrchestratorSettings,
 ) -> shared::flow::orchestration::Orchestrator<'a> {
-    shared::flow::orchestration::Orchestrator::over(store, Box::leak(Box::default()), exchange, clock, settings)
+    shared::flow::orchestration::Orchestrator {
+        stores: Stores::of(store),
+        guard: Box::leak(Box::default()),
+        exchange,
+        clock,
+        settings,
+    }
 }
 
 /// The sweeper over one store, with a 120 s grace over a week's window.
@@ -343,8 +350,7 @@ pub async fn follow_all(
         .await
         .unwrap();
     let follower = shared::flow::follow::Follower {
-        intents: store,
-        alerts: store,
+        stores: Stores::of(store),
         exchange,
         notifier,
         clock,
@@ -365,9 +371,7 @@ pub async fn protect_all(
 ) -> shared::flow::protect::ProtectTotals {
     use shared::ports::IntentStore;
     let protector = shared::flow::protect::Protector {
-        intents: store,
-        alerts: store,
-        control: store,
+        stores: Stores::of(store),
         exchange,
         notifier: Some(notifier),
         clock,

@@ -3,6 +3,7 @@
 //! line carries the report's counts.
 
 use crate::support;
+use shared::ports::Stores;
 
 use chrono::{Duration, Utc};
 use shared::adapters::sqs::SqsQueue;
@@ -62,10 +63,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
         .unwrap();
     let past = ManualClock::new(ago, 0);
     let notifier = MemoryNotifier::default();
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &notifier,
-    };
+    let alerts = &notifier as &dyn shared::ports::Notifier;
     notifier.set_failing(true);
     let refusing = support::paper(1_000);
     let failing = support::orchestrator(&store, &refusing, &past, OrchestratorSettings::default());
@@ -82,9 +80,7 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
     working.process(&support::message(&s[5])).await.unwrap();
 
     let q = ReportQuery::default();
-    let before = invariants::collect(&store, &store, &store, &q, now, grace)
-        .await
-        .unwrap();
+    let before = invariants::collect(Stores::of(&store), &q, now, grace).await.unwrap();
     let of = |i: usize| {
         before
             .signals
@@ -164,12 +160,10 @@ async fn every_violation_is_reported_and_the_repairable_ones_are_repaired() {
             ..Default::default()
         },
     );
-    let drained = esm::drain(&sqs, &env.p.queue_url, &orch, &alerts).await.unwrap();
+    let drained = esm::drain(&sqs, &env.p.queue_url, &orch, alerts).await.unwrap();
     assert_eq!((drained.received, drained.deleted), (3, 3));
 
-    let after = invariants::collect(&store, &store, &store, &q, now, grace)
-        .await
-        .unwrap();
+    let after = invariants::collect(Stores::of(&store), &q, now, grace).await.unwrap();
     assert!(after.pass, "{:?}", after.violations);
     let decision = |i: usize| {
         let v = after
@@ -231,11 +225,8 @@ async fn an_undelivered_order_skipped_message_is_counted_then_delivered_once_by_
     let past = ManualClock::new(ago, 0);
     let exchange = support::paper(1);
     let orch = support::orchestrator(&store, &exchange, &past, OrchestratorSettings::default());
-    let alerts = orchestrator::handler::FailureAlerts {
-        store: &store,
-        notifier: &notifier,
-    };
-    orchestrator::handler::handle(&orch, &alerts, support::sqs_event(&sell)).await;
+    let alerts = &notifier as &dyn shared::ports::Notifier;
+    orchestrator::handler::handle(&orch, alerts, support::sqs_event(&sell)).await;
     let skipped = shared::outbox::AlertRecord::skipped_id(&sell.idempotency_key());
     let row = AlertStore::get_many(&store, std::slice::from_ref(&skipped))
         .await
@@ -249,9 +240,7 @@ async fn an_undelivered_order_skipped_message_is_counted_then_delivered_once_by_
 
     let q = ReportQuery::default();
     let grace = Duration::seconds(120);
-    let before = invariants::collect(&store, &store, &store, &q, now, grace)
-        .await
-        .unwrap();
+    let before = invariants::collect(Stores::of(&store), &q, now, grace).await.unwrap();
     assert_eq!(before.counts.undelivered_messages, 1, "{:?}", before.violations);
     assert!(before
         .violations
@@ -259,7 +248,7 @@ async fn an_undelivered_order_skipped_message_is_counted_then_delivered_once_by_
         .any(|v| v.violation == ViolationType::UndeliveredMessage && v.details["alert_id"] == skipped.as_str()));
     assert!(!before.pass);
     // Younger than the threshold, the same row is not (yet) a violation.
-    let early = invariants::collect(&store, &store, &store, &q, ago + Duration::minutes(5), grace)
+    let early = invariants::collect(Stores::of(&store), &q, ago + Duration::minutes(5), grace)
         .await
         .unwrap();
     assert_eq!(early.counts.undelivered_messages, 0);
@@ -273,9 +262,7 @@ async fn an_undelivered_order_skipped_message_is_counted_then_delivered_once_by_
     sweeper.run().await.unwrap();
     let skipped_sent = notifier.sent().iter().filter(|t| t.contains("ORDER SKIPPED")).count();
     assert_eq!(skipped_sent, 1, "delivered once");
-    let after = invariants::collect(&store, &store, &store, &q, now, grace)
-        .await
-        .unwrap();
+    let after = invariants::collect(Stores::of(&store), &q, now, grace).await.unwrap();
     assert_eq!(after.counts.undelivered_messages, 0);
     assert!(after.pass, "{:?}", after.violations);
 }

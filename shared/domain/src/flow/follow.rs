@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use crate::order::{Fill, FillUpdate, OrderStatus, PlacedOrder};
 use crate::order::{IntentStatus, OrderIntent};
 use crate::outbox::{AlertKind, AlertRecord, AlertStatus};
-use crate::ports::{AlertStore, Clock, Exchange, IntentStore, Notifier, StoreError};
+use crate::ports::{Clock, Exchange, Notifier, StoreError, Stores};
 
 /// What following one order did.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,8 +47,8 @@ pub struct FollowTotals {
 }
 
 pub struct Follower<'a> {
-    pub intents: &'a dyn IntentStore,
-    pub alerts: &'a dyn AlertStore,
+    /// The intents and the outbox.
+    pub stores: Stores<'a>,
     pub exchange: &'a dyn Exchange,
     pub notifier: &'a dyn Notifier,
     pub clock: &'a dyn Clock,
@@ -63,7 +63,7 @@ impl Follower<'_> {
             executed: Some(alert), ..
         } = &followed
         {
-            crate::flow::deliver::deliver(self.alerts, self.notifier, self.clock, alert).await?;
+            crate::flow::deliver::deliver(self.stores.alerts, self.notifier, self.clock, alert).await?;
         }
         Ok(followed)
     }
@@ -95,7 +95,7 @@ impl Follower<'_> {
             keeps_open: intent.side == crate::ids::Side::Buy && fill.filled_quantity > Decimal::ZERO,
             fill,
         };
-        if !self.intents.record_fill(&update).await? {
+        if !self.stores.intents.record_fill(&update).await? {
             return Ok(Followed::Raced);
         }
         tracing::info!(idempotency_key = %intent.idempotency_key, status = %update.fill.status,
@@ -118,7 +118,7 @@ impl Follower<'_> {
         parallel: usize,
     ) -> Result<FollowTotals, StoreError> {
         let window: Vec<&OrderIntent> = window.into_iter().collect();
-        let open = self.intents.open_orders().await?;
+        let open = self.stores.intents.open_orders().await?;
         let older = open
             .iter()
             .filter(|o| !window.iter().any(|w| w.idempotency_key == o.idempotency_key));
@@ -176,10 +176,10 @@ impl Follower<'_> {
         let mut sent = 0;
         let now = self.clock.now();
         for chunk in ids.chunks(100) {
-            for row in self.alerts.get_many(chunk).await? {
+            for row in self.stores.alerts.get_many(chunk).await? {
                 if row.status == AlertStatus::Pending && now - row.created_at >= grace {
                     sent += usize::from(
-                        crate::flow::deliver::deliver(self.alerts, self.notifier, self.clock, &row)
+                        crate::flow::deliver::deliver(self.stores.alerts, self.notifier, self.clock, &row)
                             .await?
                             .is_some(),
                     );

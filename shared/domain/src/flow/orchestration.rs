@@ -28,8 +28,8 @@ use crate::money::{self, Sizing, SizingError, Usd, UsdPrice};
 use crate::order::{IntentStatus, OrderIntent};
 use crate::outbox::{AlertKind, AlertRecord, AlertStatus};
 use crate::ports::{
-    AlertStore, Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome,
-    IntentStore, Lookup, OrderAck, OrderRequest, SignalStore, StoreError,
+    Claim, ClaimRequest, Clock, Exchange, ExchangeError, Finalization, FinalizeOutcome, Lookup, OrderAck, OrderRequest,
+    StoreError, Stores,
 };
 use crate::risk::{self, ControlCache, CounterDelta};
 use crate::signal::SignalMessage;
@@ -114,40 +114,14 @@ impl std::fmt::Display for Refusal {
 }
 
 pub struct Orchestrator<'a> {
-    pub intents: &'a dyn IntentStore,
-    /// The outbox: a SELL's release of a protection may write a message (left for the sweeper to send).
-    pub alerts: &'a dyn AlertStore,
-    pub signals: &'a dyn SignalStore,
+    /// The intents, the signals, the outbox (a SELL's release of a protection may write a message, left for the
+    /// sweeper to send) and the control row with the risk counters (docs/DESIGN.md §11).
+    pub stores: Stores<'a>,
     pub exchange: &'a dyn Exchange,
     pub clock: &'a dyn Clock,
-    /// The control row and risk counters (docs/DESIGN.md §11).
-    pub control: &'a dyn ControlStore,
     /// The control row as this container last saw it; the claim checks it is still current.
     pub guard: &'a ControlCache,
     pub settings: OrchestratorSettings,
-}
-
-impl<'a> Orchestrator<'a> {
-    /// The orchestrator over one store that holds the intents, the signals and the control row (the DynamoDB tables,
-    /// or the in-memory store), with the container's cached control row.
-    pub fn over<S: IntentStore + SignalStore + ControlStore + AlertStore>(
-        store: &'a S,
-        guard: &'a ControlCache,
-        exchange: &'a dyn Exchange,
-        clock: &'a dyn Clock,
-        settings: OrchestratorSettings,
-    ) -> Self {
-        Orchestrator {
-            intents: store,
-            alerts: store,
-            signals: store,
-            exchange,
-            clock,
-            control: store,
-            guard,
-            settings,
-        }
-    }
 }
 
 impl Orchestrator<'_> {
@@ -173,7 +147,7 @@ impl Orchestrator<'_> {
                 None => return Ok(Outcome::Retry("the control row kept changing during the claim".into())),
             }
         } else {
-            let claim = self.intents.claim(ClaimRequest::plain(&fresh, msg)).await?;
+            let claim = self.stores.intents.claim(ClaimRequest::plain(&fresh, msg)).await?;
             (fresh.clone(), claim, None)
         };
         match claim {
@@ -217,7 +191,7 @@ impl Orchestrator<'_> {
                 reservations: &reservations,
                 alert: alert.as_ref(),
             };
-            match self.intents.claim(req).await? {
+            match self.stores.intents.claim(req).await? {
                 Claim::ControlChanged(now) => {
                     tracing::info!(
                         seen = control.version,
@@ -345,7 +319,7 @@ impl Orchestrator<'_> {
             )));
         }
         let lease_until_ms = now.timestamp_millis() + self.settings.lease_ms;
-        let Some(mine) = self.intents.take_over(&existing, lease_until_ms).await? else {
+        let Some(mine) = self.stores.intents.take_over(&existing, lease_until_ms).await? else {
             return Ok(Outcome::Retry(format!(
                 "attempt {} of {} was taken over by another worker",
                 existing.attempt, existing.idempotency_key
@@ -361,7 +335,7 @@ impl Orchestrator<'_> {
         if let Some(l) = self.guard.symbol_limits(symbol) {
             return Ok(l);
         }
-        let l = self.control.symbol_limits(symbol).await?;
+        let l = self.stores.control.symbol_limits(symbol).await?;
         self.guard.set_symbol_limits(symbol, l.clone());
         Ok(l)
     }
@@ -371,7 +345,7 @@ impl Orchestrator<'_> {
         if let Some(c) = self.guard.get() {
             return Ok(c);
         }
-        let c = self.control.control().await?;
+        let c = self.stores.control.control().await?;
         self.guard.set(c.clone());
         Ok(c)
     }
@@ -405,7 +379,7 @@ impl Orchestrator<'_> {
         let mut resend = intent;
         resend.status = IntentStatus::Pending;
         resend.updated_at = now;
-        if !self.intents.save_owned(&resend).await? {
+        if !self.stores.intents.save_owned(&resend).await? {
             return Ok(Outcome::Retry(format!(
                 "attempt {} was fenced off before the resend",
                 resend.attempt
@@ -529,7 +503,7 @@ impl Orchestrator<'_> {
                 // Release the lease: the next delivery may take over at once; the settle window, counted from this
                 // write (after the send), still keeps it from resending before the order could show up.
                 intent.lease_until_ms = intent.updated_at.timestamp_millis();
-                self.intents.save_owned(&intent).await?;
+                self.stores.intents.save_owned(&intent).await?;
                 Ok(Outcome::Retry(format!("exchange outcome unknown: {why}")))
             }
         }
@@ -538,9 +512,7 @@ impl Orchestrator<'_> {
     /// The protector as the SELL path uses it: no notifier (a message it writes goes out with the sweeper's resend).
     fn protector(&self) -> Protector<'_> {
         Protector {
-            intents: self.intents,
-            alerts: self.alerts,
-            control: self.control,
+            stores: self.stores,
             exchange: self.exchange,
             notifier: None,
             clock: self.clock,
@@ -577,7 +549,7 @@ impl Orchestrator<'_> {
         };
         intent.sizing = Some(sizing.clone());
         intent.updated_at = self.clock.now();
-        if !self.intents.save_owned(intent).await? {
+        if !self.stores.intents.save_owned(intent).await? {
             return Ok(Err(Outcome::Retry(format!(
                 "attempt {} of {} was fenced off before the send",
                 intent.attempt, intent.idempotency_key
@@ -605,7 +577,7 @@ impl Orchestrator<'_> {
         if !new.is_empty() {
             intent.releases.extend(new);
             intent.updated_at = self.clock.now();
-            if !self.intents.save_owned(intent).await? {
+            if !self.stores.intents.save_owned(intent).await? {
                 return Ok(Err(Outcome::Retry(format!(
                     "attempt {} of {} was fenced off before releasing protections",
                     intent.attempt, intent.idempotency_key
@@ -624,7 +596,7 @@ impl Orchestrator<'_> {
 
     /// A SELL of everything the system's fills hold for the symbol (SELL_REQUIRES_POSITION with nothing held).
     async fn size_all_held(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
-        let held = self.control.held(&msg.symbol).await?;
+        let held = self.stores.control.held(&msg.symbol).await?;
         if held < crate::flow::follow::dust(self.settings.quantity_decimals) {
             return Ok(Err(nothing_held(&msg.symbol, held)));
         }
@@ -669,12 +641,12 @@ impl Orchestrator<'_> {
     /// symbol whose watchlist row says `sell_held_elsewhere` sells the configured amount whatever is held (read only
     /// when holding less than that would change the order).
     async fn size_sell(&self, msg: &SignalMessage) -> Result<Result<Sizing, (ReasonCode, String)>, StoreError> {
-        let held = self.control.held(&msg.symbol).await?;
+        let held = self.stores.control.held(&msg.symbol).await?;
         let step = crate::flow::follow::dust(self.settings.quantity_decimals);
         // Nothing held: not even sized (no USD price asked for) unless the row sells coins held elsewhere.
         let sized = if held < step { None } else { Some(self.size(msg).await) };
         let enough = matches!(&sized, Some(Ok(z)) if z.quantity.is_some_and(|q| q.0 <= held));
-        if enough || self.control.sells_held_elsewhere(&msg.symbol).await? {
+        if enough || self.stores.control.sells_held_elsewhere(&msg.symbol).await? {
             return Ok(match sized {
                 Some(sized) => sized,
                 None => self.size(msg).await,
@@ -746,7 +718,7 @@ impl Orchestrator<'_> {
     }
 
     async fn finalize(&self, f: Finalization) -> Result<Outcome, StoreError> {
-        match self.intents.finalize(&f).await? {
+        match self.stores.intents.finalize(&f).await? {
             FinalizeOutcome::Committed => Ok(Outcome::Decided(f.decision, f.alert.map(Box::new), Box::new(f.intent))),
             FinalizeOutcome::Fenced => Ok(Outcome::Retry(format!(
                 "attempt {} of {} was fenced off by a newer attempt",
@@ -775,6 +747,7 @@ impl Orchestrator<'_> {
         d: Decision,
     ) -> Result<Outcome, StoreError> {
         if self
+            .stores
             .signals
             .record_decision(signal_id, &intent.idempotency_key, &d)
             .await?

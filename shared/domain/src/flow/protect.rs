@@ -17,9 +17,7 @@ use crate::order::protection::{LegFill, OnFailure, Plan, ProtectionSettings, Pro
 use crate::order::OrderIntent;
 use crate::order::{Leg, OcoReport, PlacedOrder, Protection, ProtectionStatus, Reported};
 use crate::outbox::{AlertId, AlertKind, AlertRecord, AlertStatus, ProtectionEvent};
-use crate::ports::{
-    AlertStore, Clock, ControlStore, Exchange, ExchangeError, IntentStore, Notifier, OrderRequest, StoreError,
-};
+use crate::ports::{Clock, Exchange, ExchangeError, Notifier, OrderRequest, StoreError, Stores};
 
 /// How long the worker that claimed a send owns it before another may look it up and send again.
 pub const LEASE: Duration = Duration::seconds(30);
@@ -59,9 +57,8 @@ pub struct ProtectTotals {
 }
 
 pub struct Protector<'a> {
-    pub intents: &'a dyn IntentStore,
-    pub alerts: &'a dyn AlertStore,
-    pub control: &'a dyn ControlStore,
+    /// The intents, the outbox, and the control row (the positions' held quantities).
+    pub stores: Stores<'a>,
     pub exchange: &'a dyn Exchange,
     /// Where messages go at once; None (the orchestrator's SELL path): left PENDING in the outbox for the
     /// sweeper's resend.
@@ -127,7 +124,7 @@ impl Protector<'_> {
     }
 
     async fn start(&self, intent: &OrderIntent) -> Result<Protected, StoreError> {
-        let settings = self.control.protection_settings(&intent.symbol).await?;
+        let settings = self.stores.control.protection_settings(&intent.symbol).await?;
         let fill = intent.fill.as_ref().filter(|_| is_entry(intent));
         let Some(fill) = fill else {
             return Ok(Protected::Final);
@@ -195,7 +192,7 @@ impl Protector<'_> {
         if !self.write(intent, p.version, &taken, None, Decimal::ZERO).await? {
             return Ok(Protected::Busy);
         }
-        let settings = self.control.protection_settings(&intent.symbol).await?;
+        let settings = self.stores.control.protection_settings(&intent.symbol).await?;
         self.send(intent, taken, &settings).await
     }
 
@@ -475,7 +472,7 @@ impl Protector<'_> {
     #[cfg(test)]
     async fn start_claim_only(&self, intent: &OrderIntent) {
         let now = self.clock.now();
-        let settings = self.control.protection_settings(&intent.symbol).await.unwrap();
+        let settings = self.stores.control.protection_settings(&intent.symbol).await.unwrap();
         let plan = Plan::for_fill(intent.fill.as_ref().unwrap(), &intent.symbol, &settings, 8).unwrap();
         let p = Protection::first(
             ProtectionStatus::Placing,
@@ -503,7 +500,7 @@ impl Protector<'_> {
             alert: alert.cloned(),
             held_delta,
         };
-        self.intents.record_protection(&update).await
+        self.stores.intents.record_protection(&update).await
     }
 
     /// [`Protector::write`], then its message sent once the write is in (a failed send leaves the outbox row PENDING
@@ -527,7 +524,7 @@ impl Protector<'_> {
 
     async fn deliver(&self, alert: &AlertRecord) -> Result<(), StoreError> {
         if let Some(notifier) = self.notifier {
-            crate::flow::deliver::deliver(self.alerts, notifier, self.clock, alert).await?;
+            crate::flow::deliver::deliver(self.stores.alerts, notifier, self.clock, alert).await?;
         }
         Ok(())
     }
@@ -544,6 +541,7 @@ impl Protector<'_> {
     /// The entries of `symbol` whose protection is not final: what a SELL signal must release before it sells.
     pub async fn holding(&self, symbol: &crate::ids::Symbol) -> Result<Vec<OrderIntent>, StoreError> {
         Ok(self
+            .stores
             .intents
             .open_orders()
             .await?
@@ -757,9 +755,7 @@ mod tests {
 
         fn protector(&self) -> Protector<'_> {
             Protector {
-                intents: &self.store,
-                alerts: &self.store,
-                control: &self.store,
+                stores: Stores::of(&self.store),
                 exchange: &self.exchange,
                 notifier: Some(&self.notifier),
                 clock: &self.clock,
@@ -1052,7 +1048,13 @@ mod tests {
         let sell = fakes::sent_signal(&sym, Side::Sell, 2_000, Decimal::from(200), w.clock.now());
         w.store.insert_signal(sell.clone());
         let guard = crate::risk::ControlCache::default();
-        let orch = Orchestrator::over(&w.store, &guard, &w.exchange, &w.clock, OrchestratorSettings::default());
+        let orch = Orchestrator {
+            stores: Stores::of(&w.store),
+            guard: &guard,
+            exchange: &w.exchange,
+            clock: &w.clock,
+            settings: OrchestratorSettings::default(),
+        };
         assert!(
             matches!(orch.process(&sell.to_message()).await.unwrap(), Outcome::Retry(_)),
             "waits for the cancel"

@@ -12,7 +12,7 @@ use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId};
 use crate::money::Sizing;
 use crate::order::{IntentStatus, OrderIntent};
 use crate::outbox::{AlertRecord, AlertStatus};
-use crate::ports::{AlertStore, IntentStore, SignalStore, StoreError};
+use crate::ports::{IntentStore, SignalStore, StoreError, Stores};
 use crate::signal::SignalRecord;
 use crate::time::rfc3339;
 
@@ -701,13 +701,13 @@ fn failed_release(i: &OrderIntent, now: DateTime<Utc>, after: Duration) -> Optio
 }
 
 /// Reads the rows of a window through the ports: the `by_day` index for signals, batch gets for the rest.
-pub async fn gather(
-    signals: &dyn SignalStore,
-    intents: &dyn IntentStore,
-    alerts: &dyn AlertStore,
-    query: &ReportQuery,
-    now: DateTime<Utc>,
-) -> Result<Rows, StoreError> {
+pub async fn gather(stores: Stores<'_>, query: &ReportQuery, now: DateTime<Utc>) -> Result<Rows, StoreError> {
+    let Stores {
+        signals,
+        intents,
+        alerts,
+        ..
+    } = stores;
     let since = now - Duration::hours(i64::from(query.hours));
     let sent = signals.recent_sent(since, now, query.side, query.limit).await?;
     let keys: Vec<IdempotencyKey> = sent.iter().map(SignalRecord::idempotency_key).collect();
@@ -792,14 +792,12 @@ pub async fn add_control(report: &mut Report, control: &dyn crate::ports::Contro
 
 /// Gathers the window's rows and evaluates them.
 pub async fn collect(
-    signals: &dyn SignalStore,
-    intents: &dyn IntentStore,
-    alerts: &dyn AlertStore,
+    stores: Stores<'_>,
     query: &ReportQuery,
     now: DateTime<Utc>,
     patience: impl Into<Patience>,
 ) -> Result<Report, StoreError> {
-    let rows = gather(signals, intents, alerts, query, now).await?;
+    let rows = gather(stores, query, now).await?;
     Ok(evaluate(query, &rows, now, patience))
 }
 
