@@ -223,15 +223,28 @@ pub struct ExchangeConfig {
 pub enum ExchangeKind {
     /// `crypto_com` (the default): Crypto.com Exchange v1, `adapters/crypto_com/`.
     CryptoCom,
+    /// `echo`: the project's own test protocol, `adapters/echo/`; only in builds with the `echo-exchange` feature
+    /// (the tests').
+    #[cfg(feature = "echo-exchange")]
+    Echo,
 }
 
 impl ExchangeKind {
+    /// The `EXCHANGE` names this build has.
+    const NAMES: &str = if cfg!(feature = "echo-exchange") {
+        "crypto_com, echo"
+    } else {
+        "crypto_com"
+    };
+
     fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         match text(src, "EXCHANGE", "crypto_com").trim().to_ascii_lowercase().as_str() {
             "crypto_com" | "crypto.com" => Ok(ExchangeKind::CryptoCom),
+            #[cfg(feature = "echo-exchange")]
+            "echo" => Ok(ExchangeKind::Echo),
             other => Err(ConfigError {
                 var: "EXCHANGE",
-                reason: format!("{other:?} is not an exchange this build has (crypto_com)"),
+                reason: format!("{other:?} is not an exchange this build has ({})", Self::NAMES),
             }),
         }
     }

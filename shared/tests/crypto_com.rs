@@ -12,8 +12,8 @@ use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 use shared::adapters::crypto_com::signing::sign;
-use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
-use shared::adapters::secrets::SecretString;
+use shared::adapters::crypto_com::{CryptoCom, CryptoComSettings};
+use shared::adapters::secrets::{Credentials, SecretString};
 use shared::decision::ReasonCode;
 use shared::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use shared::money::{Quantity, QuoteAmount, Usd};

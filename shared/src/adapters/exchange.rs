@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings, UsdTickers};
+use crate::adapters::crypto_com::{CryptoCom, CryptoComSettings, UsdTickers};
 use crate::adapters::paper::{PaperExchange, PaperMarket, PaperPrices};
-use crate::adapters::secrets::{json_secret, SecretString};
+use crate::adapters::secrets::{json_secret, Credentials, SecretString};
 use crate::adapters::telegram::Telegram;
 use crate::config::{ExchangeKind, PaperCandles, PaperUsdPrices, TelegramConfig, TradingConfig};
 use crate::order::ExecutionMode;
@@ -47,9 +47,9 @@ pub fn build(
     Ok(match config.mode {
         ExecutionMode::Live => {
             let fields = secret.ok_or("live mode without the exchange secret")?;
+            let creds = Credentials::from_secret(fields, &config.exchange.secret_id)?;
             match config.exchange.kind {
                 ExchangeKind::CryptoCom => {
-                    let creds = Credentials::from_secret(fields, &config.exchange.secret_id)?;
                     let settings = CryptoComSettings {
                         base_url: config.exchange.base_url.clone(),
                         timeout,
@@ -59,6 +59,12 @@ pub fn build(
                     };
                     Box::new(CryptoCom::new(settings, creds)?)
                 }
+                #[cfg(feature = "echo-exchange")]
+                ExchangeKind::Echo => Box::new(crate::adapters::echo::Echo::new(
+                    &config.exchange.base_url,
+                    timeout,
+                    creds,
+                )?),
             }
         }
         ExecutionMode::Paper | ExecutionMode::Blocked => {

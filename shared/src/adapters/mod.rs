@@ -4,6 +4,8 @@ pub mod aws;
 pub mod clock;
 pub mod crypto_com;
 pub mod dynamodb;
+#[cfg(feature = "echo-exchange")]
+pub mod echo;
 pub mod exchange;
 pub mod http;
 pub mod paper;

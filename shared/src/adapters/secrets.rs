@@ -146,6 +146,32 @@ pub fn key_field(
     Ok(value)
 }
 
+/// An exchange's API key and secret (the `{"api_key", "api_secret"}` secret). `Debug` shows neither.
+#[derive(Clone)]
+pub struct Credentials {
+    pub api_key: SecretString,
+    pub api_secret: SecretString,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(***)")
+    }
+}
+
+impl Credentials {
+    /// From the `{"api_key", "api_secret"}` secret.
+    pub fn from_secret(
+        mut fields: std::collections::BTreeMap<String, SecretString>,
+        secret_id: &str,
+    ) -> Result<Self, SecretError> {
+        Ok(Self {
+            api_key: set_field(&mut fields, secret_id, "api_key")?,
+            api_secret: set_field(&mut fields, secret_id, "api_secret")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -317,7 +317,8 @@ pub fn sweeper<'a>(
 
 /// The real Crypto.com adapter against the stand-in at `url` (its test credentials), with this HTTP timeout.
 pub fn crypto_com(url: &str, timeout: std::time::Duration) -> shared::adapters::crypto_com::CryptoCom {
-    use shared::adapters::crypto_com::{Credentials, CryptoCom, CryptoComSettings};
+    use shared::adapters::crypto_com::{CryptoCom, CryptoComSettings};
+    use shared::adapters::secrets::Credentials;
     use shared::adapters::secrets::SecretString;
     CryptoCom::new(
         CryptoComSettings {

@@ -8,7 +8,8 @@
 //! a definitive refusal → `Rejected` with its class; 204 (duplicate client_oid) → the order exists, look it up;
 //! 429/42901 → the request was dropped, retried with backoff a few times; 5xx without a definitive code, 408/40801,
 //! timeouts and resets after the request left → `Unknown`, reconciled by client_oid; a connection that never opened
-//! → `NotSent`. Credentials live in [`Credentials`], which never prints them.
+//! → `NotSent`. Credentials live in
+//! [`Credentials`], which never prints them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +26,7 @@ use async_trait::async_trait;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 
-use crate::adapters::secrets::{set_field, SecretError, SecretString};
+use crate::adapters::secrets::Credentials;
 use crate::decision::ReasonCode;
 use crate::ids::{ClientOid, Side, Symbol};
 use crate::money::{round_down_to_tick, UsdPrice};
@@ -34,32 +35,6 @@ use crate::ports::{Cause, Exchange, ExchangeError, Lookup, OrderAck, OrderReques
 use crate::text::truncate;
 use classify::{classify_text, code_class, CodeClass};
 use signing::sign;
-
-/// API key and secret. `Debug` shows neither.
-#[derive(Clone)]
-pub struct Credentials {
-    pub api_key: SecretString,
-    pub api_secret: SecretString,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Credentials(***)")
-    }
-}
-
-impl Credentials {
-    /// From the `{"api_key", "api_secret"}` secret.
-    pub fn from_secret(
-        mut fields: std::collections::BTreeMap<String, SecretString>,
-        secret_id: &str,
-    ) -> Result<Self, SecretError> {
-        Ok(Self {
-            api_key: set_field(&mut fields, secret_id, "api_key")?,
-            api_secret: set_field(&mut fields, secret_id, "api_secret")?,
-        })
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct CryptoComSettings {
