@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-use crate::http::{read_request, write_response, HttpRequest};
+use crate::http::{serve, HttpRequest, HttpResponse};
 
 pub const API_KEY: &str = "stand-in-api-key";
 pub const API_SECRET: &str = "stand-in-api-secret";
@@ -188,13 +188,9 @@ impl ExchangeStandIn {
 
     fn serve(&self, listener: TcpListener) {
         let (state, mode) = (self.state.clone(), self.mode.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (state, mode) = (state.clone(), mode.clone());
-                tokio::spawn(async move {
-                    let _ = answer(stream, &state, &mode).await;
-                });
-            }
+        let task = serve(listener, move |req| {
+            let (state, mode) = (state.clone(), mode.clone());
+            async move { answer(&req, &state, &mode).await }
         });
         if let Ok(mut s) = self.server.lock() {
             *s = Some(task);
@@ -389,14 +385,11 @@ impl ExchangeStandIn {
     }
 }
 
-async fn answer(mut stream: TcpStream, state: &Mutex<State>, mode: &Mutex<Mode>) -> std::io::Result<()> {
-    let Some(req) = read_request(&mut stream).await? else {
-        return Ok(());
-    };
+async fn answer(req: &HttpRequest, state: &Mutex<State>, mode: &Mutex<Mode>) -> HttpResponse {
     let hanging = req.path().starts_with("/private/") && mode.lock().map(|m| *m == Mode::Hanging).unwrap_or(false);
     let (status, body, latency) = match state.lock() {
         Ok(mut s) => {
-            let (status, body) = handle(&mut s, &req);
+            let (status, body) = handle(&mut s, req);
             (status, body, s.latency)
         }
         Err(_) => (
@@ -412,7 +405,7 @@ async fn answer(mut stream: TcpStream, state: &Mutex<State>, mode: &Mutex<Mode>)
         // Applied, never answered: hold the connection until the caller gives up.
         std::future::pending::<()>().await;
     }
-    write_response(&mut stream, status, body.to_string().as_bytes()).await
+    HttpResponse::new(status, body.to_string())
 }
 
 fn handle(s: &mut State, req: &HttpRequest) -> (u16, Value) {

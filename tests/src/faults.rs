@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-use crate::http::{read_request, write_response_with, HttpRequest};
+use crate::http::{HttpRequest, HttpResponse};
 
 /// What to inject, as shares of the calls concerned (0.0–1.0).
 #[derive(Debug, Clone, Copy)]
@@ -87,13 +87,9 @@ impl FaultProxy {
             .and_then(|b| Ok(b.build()?))
             .map_err(std::io::Error::other)?;
         let shared = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (state, http, upstream) = (shared.clone(), http.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let _ = serve(stream, &state, &http, &upstream, plan).await;
-                });
-            }
+        let task = crate::http::serve(listener, move |req| {
+            let (state, http, upstream) = (shared.clone(), http.clone(), upstream.clone());
+            async move { answer(&req, &state, &http, &upstream, plan).await }
         });
         Ok(FaultProxy { url, state, task })
     }
@@ -125,17 +121,14 @@ enum Fault {
     LostReply,
 }
 
-async fn serve(
-    mut stream: TcpStream,
+async fn answer(
+    req: &HttpRequest,
     state: &State,
     http: &reqwest::Client,
     upstream: &str,
     plan: FaultPlan,
-) -> std::io::Result<()> {
-    let Some(req) = read_request(&mut stream).await? else {
-        return Ok(());
-    };
-    let target = header(&req, "x-amz-target").unwrap_or_default().to_string();
+) -> HttpResponse {
+    let target = req.header("x-amz-target").unwrap_or_default().to_string();
     let on = state.enabled.load(Ordering::SeqCst);
     if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
         state.count(format!("dynamodb.{op}"));
@@ -151,7 +144,7 @@ async fn serve(
             }
         });
         let (status, kind, message, applied) = match fault {
-            None => return pass_through(&mut stream, http, upstream, &req).await,
+            None => return pass_through(http, upstream, req).await,
             Some(Fault::Throughput) => (
                 400,
                 "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
@@ -172,7 +165,7 @@ async fn serve(
             ),
             Some(Fault::LostReply) => {
                 // Applied, then the answer is lost: the caller sees a 500 for a write that happened.
-                let _ = forward(http, upstream, &req, req.body.clone()).await;
+                let _ = forward(http, upstream, req, req.body.clone()).await;
                 (
                     500,
                     "com.amazonaws.dynamodb.v20120810#InternalServerError",
@@ -188,28 +181,27 @@ async fn serve(
         };
         state.count(format!("fault.dynamodb.{name}"));
         let body = json!({ "__type": kind, "message": message }).to_string();
-        return write_response_with(&mut stream, status, &[], body.as_bytes()).await;
+        return HttpResponse::new(status, body);
     }
     if target == "AmazonSQS.SendMessageBatch" && on {
         state.count("sqs.SendMessageBatch".into());
-        return send_batch_with_failures(&mut stream, state, http, upstream, &req, plan).await;
+        return send_batch_with_failures(state, http, upstream, req, plan).await;
     }
     if let Some(op) = target.strip_prefix("AmazonSQS.") {
         state.count(format!("sqs.{op}"));
     }
-    pass_through(&mut stream, http, upstream, &req).await
+    pass_through(http, upstream, req).await
 }
 
 async fn send_batch_with_failures(
-    stream: &mut TcpStream,
     state: &State,
     http: &reqwest::Client,
     upstream: &str,
     req: &HttpRequest,
     plan: FaultPlan,
-) -> std::io::Result<()> {
+) -> HttpResponse {
     let Ok(mut body) = serde_json::from_slice::<Value>(&req.body) else {
-        return pass_through(stream, http, upstream, req).await;
+        return pass_through(http, upstream, req).await;
     };
     let entries = body["Entries"].as_array().cloned().unwrap_or_default();
     let (failed, kept): (Vec<Value>, Vec<Value>) = entries.into_iter().partition(|_| state.draw() < plan.sqs_entries);
@@ -226,8 +218,8 @@ async fn send_batch_with_failures(
         body["Entries"] = Value::Array(kept);
         match forward(http, upstream, req, body.to_string().into_bytes()).await {
             Ok((200, _, bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({ "Successful": [] })),
-            Ok((status, headers, bytes)) => return write_response_with(stream, status, &headers, &bytes).await,
-            Err(e) => return write_response_with(stream, 502, &[], e.to_string().as_bytes()).await,
+            Ok((status, headers, bytes)) => return HttpResponse::new(status, bytes).with_headers(headers),
+            Err(e) => return HttpResponse::new(502, e.to_string()),
         }
     };
     let mut all = answer["Failed"].as_array().cloned().unwrap_or_default();
@@ -235,18 +227,13 @@ async fn send_batch_with_failures(
     if !all.is_empty() {
         answer["Failed"] = Value::Array(all);
     }
-    write_response_with(stream, 200, &[], answer.to_string().as_bytes()).await
+    HttpResponse::new(200, answer.to_string())
 }
 
-async fn pass_through(
-    stream: &mut TcpStream,
-    http: &reqwest::Client,
-    upstream: &str,
-    req: &HttpRequest,
-) -> std::io::Result<()> {
+async fn pass_through(http: &reqwest::Client, upstream: &str, req: &HttpRequest) -> HttpResponse {
     match forward(http, upstream, req, req.body.clone()).await {
-        Ok((status, headers, bytes)) => write_response_with(stream, status, &headers, &bytes).await,
-        Err(e) => write_response_with(stream, 502, &[], e.to_string().as_bytes()).await,
+        Ok((status, headers, bytes)) => HttpResponse::new(status, bytes).with_headers(headers),
+        Err(e) => HttpResponse::new(502, e.to_string()),
     }
 }
 
@@ -280,8 +267,4 @@ async fn forward(
         .collect();
     let bytes = resp.bytes().await?.to_vec();
     Ok((status, headers, bytes))
-}
-
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }

@@ -1,17 +1,30 @@
-//! A minimal HTTP/1.1 server side for the local stand-ins (Telegram sink, diagnostics API): one request per
-//! connection, `Content-Length` bodies, `connection: close`. Enough for loopback tools; not a general server. A
-//! request must arrive whole within [`READ_TIMEOUT`] and its body must be as long as its `Content-Length` says: a
-//! client that stops sending never holds a connection forever.
+//! The server side of the local stand-ins (Telegram sink, exchanges, diagnostics API, Lambda runtime API, fault
+//! proxy): hyper's HTTP/1.1 server, with each request handed over whole and one request per connection (no
+//! keep-alive: a stand-in that stops listening refuses the very next request, as a server that went down does). A request's head must arrive within
+//! [`READ_TIMEOUT`] (hyper's header timeout) and its body within the same time and under [`MAX_BODY`]: a client that
+//! stops sending gets a 408, a body cut short or too long a 400, and the handler never sees either.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// How long a request's head, and then its body, may take to arrive.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest body a stand-in reads.
+pub const MAX_BODY: usize = 1 << 20;
 
 pub struct HttpRequest {
     pub method: String,
     /// Path and query, as sent.
     pub target: String,
+    /// Names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -19,6 +32,11 @@ pub struct HttpRequest {
 impl HttpRequest {
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or_default()
+    }
+
+    /// A header's value (`name` in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Query parameters in order, percent-decoded (`+` is a space); a name may repeat.
@@ -58,128 +76,121 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// How long a whole request may take to arrive.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Reads one request within [`READ_TIMEOUT`]; None when the peer closed without sending one. A request that does
-/// not arrive in time is a `TimedOut` error; a body shorter than its `Content-Length`, an `UnexpectedEof` one.
-pub async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<HttpRequest>> {
-    read_request_within(stream, READ_TIMEOUT).await
+/// A stand-in's answer: JSON unless `headers` name another content type.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
-pub async fn read_request_within(stream: &mut TcpStream, limit: Duration) -> std::io::Result<Option<HttpRequest>> {
-    tokio::time::timeout(limit, read_whole(stream)).await.map_err(|_| {
-        std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("request not complete within {} ms", limit.as_millis()),
-        )
-    })?
-}
+impl HttpResponse {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
 
-/// The status a server answers a request it could not read with.
-pub fn unreadable_status(e: &std::io::Error) -> u16 {
-    if e.kind() == std::io::ErrorKind::TimedOut {
-        408
-    } else {
-        400
+    /// With extra headers (`allow` on a 405, as RFC 9110 asks; the runtime API's invocation headers).
+    pub fn with_headers(mut self, headers: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.headers.extend(headers);
+        self
+    }
+
+    fn into_hyper(self) -> hyper::Response<Full<Bytes>> {
+        let mut builder = hyper::Response::builder().status(self.status);
+        if !self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            builder = builder.header("content-type", "application/json");
+        }
+        for (k, v) in &self.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        builder.body(Full::new(Bytes::from(self.body))).unwrap_or_else(|e| {
+            let mut r = hyper::Response::new(Full::new(Bytes::from(format!("bad response: {e}"))));
+            *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
     }
 }
 
-async fn read_whole(stream: &mut TcpStream) -> std::io::Result<Option<HttpRequest>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let header_end = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
+/// Serves `handler` on `listener` until the returned task is aborted: every connection on its own task, every
+/// request read whole first (or answered 408/400 without the handler).
+pub fn serve<H, F>(listener: TcpListener, handler: H) -> JoinHandle<()>
+where
+    H: Fn(HttpRequest) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = HttpResponse> + Send + 'static,
+{
+    serve_within(listener, READ_TIMEOUT, handler)
+}
+
+/// [`serve`] with another read timeout.
+pub fn serve_within<H, F>(listener: TcpListener, limit: Duration, handler: H) -> JoinHandle<()>
+where
+    H: Fn(HttpRequest) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = HttpResponse> + Send + 'static,
+{
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let _ = tcp.set_nodelay(true);
+                let service = hyper::service::service_fn(move |req| answer(handler.clone(), limit, req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limit)
+                    .keep_alive(false)
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
         }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 1 << 20 {
-            return Err(std::io::Error::other("request head too large"));
-        }
+    })
+}
+
+async fn answer<H, F>(
+    handler: H,
+    limit: Duration,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible>
+where
+    H: Fn(HttpRequest) -> F,
+    F: Future<Output = HttpResponse>,
+{
+    let (parts, body) = req.into_parts();
+    let body = match tokio::time::timeout(limit, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(e)) => return Ok(HttpResponse::new(400, format!(r#"{{"error":"body unreadable: {e}"}}"#)).into_hyper()),
+        Err(_) => return Ok(HttpResponse::new(408, r#"{"error":"body not complete in time"}"#).into_hyper()),
     };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
-    let mut lines = head.lines();
-    let mut request_line = lines.next().unwrap_or_default().split_whitespace();
-    let (method, target) = (
-        request_line.next().unwrap_or_default().to_string(),
-        request_line.next().unwrap_or_default().to_string(),
-    );
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    if length > 1 << 20 {
-        return Err(std::io::Error::other("request body too large"));
-    }
-    while buf.len() < header_end + length {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "body shorter than its Content-Length",
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = buf[header_end..buf.len().min(header_end + length)].to_vec();
-    Ok(Some(HttpRequest {
-        method,
-        target,
-        headers,
+    let request = HttpRequest {
+        method: parts.method.to_string(),
+        target: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
         body,
-    }))
-}
-
-pub async fn write_response(stream: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<()> {
-    write_response_with(stream, status, &[], body).await
-}
-
-/// [`write_response`] with extra headers (`allow` on a 405, as RFC 9110 asks).
-pub async fn write_response_with(
-    stream: &mut TcpStream,
-    status: u16,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        500 => "Internal Server Error",
-        _ => "Status",
     };
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    // JSON unless the caller names another content type.
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
-        head.push_str("content-type: application/json\r\n");
-    }
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    stream.shutdown().await
+    Ok(handler(request).await.into_hyper())
+}
+
+/// Listens on a free loopback port: the listener and its `http://127.0.0.1:PORT` URL.
+pub async fn loopback() -> std::io::Result<(TcpListener, String)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    Ok((listener, url))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn query_strings_are_decoded_and_keep_repeats() {
@@ -197,36 +208,47 @@ mod tests {
         assert_eq!(q[5].1, "%zz");
     }
 
-    async fn send_and_read(head_and_body: &'static [u8], close: bool) -> std::io::Result<Option<HttpRequest>> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = tokio::spawn(async move {
-            let mut c = TcpStream::connect(addr).await.unwrap();
-            c.write_all(head_and_body).await.unwrap();
-            if close {
-                c.shutdown().await.unwrap();
-            }
-            // Keep the connection open (without sending more) until the server gives up.
-            tokio::time::sleep(Duration::from_secs(2)).await;
+    /// Sends raw bytes (then, with `close`, ends the sending side) and returns the status line of the answer.
+    async fn status_of(raw: &'static [u8], close: bool) -> String {
+        let (listener, url) = loopback().await.unwrap();
+        let limit = Duration::from_millis(200);
+        let server = serve_within(listener, limit, |req: HttpRequest| async move {
+            HttpResponse::new(200, req.body)
         });
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let r = read_request_within(&mut stream, Duration::from_millis(200)).await;
-        client.abort();
-        r
+        let mut c = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        c.write_all(raw).await.unwrap();
+        if close {
+            c.shutdown().await.unwrap();
+        }
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut answer)).await;
+        server.abort();
+        String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
 
+    /// A body that stops arriving gets a 408 (after the read timeout), one cut short a 400, and a whole one reaches
+    /// the handler.
     #[tokio::test]
-    async fn a_request_shorter_than_its_content_length_does_not_hold_the_connection() {
-        let stalled = send_and_read(b"POST /x HTTP/1.1\r\ncontent-length: 100\r\n\r\nshort", false).await;
-        let e = stalled.err().expect("a stalled body is an error");
-        assert_eq!((e.kind(), unreadable_status(&e)), (std::io::ErrorKind::TimedOut, 408));
-        let cut = send_and_read(b"POST /x HTTP/1.1\r\ncontent-length: 100\r\n\r\nshort", true).await;
-        let e = cut.err().expect("a cut body is an error");
-        assert_eq!(
-            (e.kind(), unreadable_status(&e)),
-            (std::io::ErrorKind::UnexpectedEof, 400)
-        );
-        let whole = send_and_read(b"POST /x HTTP/1.1\r\ncontent-length: 5\r\n\r\nwhole", false).await;
-        assert_eq!(whole.unwrap().unwrap().body, b"whole");
+    async fn a_request_that_does_not_arrive_whole_never_reaches_the_handler() {
+        let stalled = status_of(
+            b"POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nshort",
+            false,
+        )
+        .await;
+        assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+        let cut = status_of(b"POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nshort", true).await;
+        assert!(cut.starts_with("HTTP/1.1 400"), "{cut}");
+        let whole = status_of(
+            b"POST /x HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 5\r\n\r\nwhole",
+            false,
+        )
+        .await;
+        assert!(whole.starts_with("HTTP/1.1 200"), "{whole}");
     }
 }

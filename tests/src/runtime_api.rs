@@ -12,10 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::http::{read_request_within, write_response_with};
+use crate::http::{HttpRequest, HttpResponse};
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
@@ -53,12 +53,7 @@ impl RuntimeApi {
         let waiters: Waiters = Arc::default();
         let first_poll: FirstPoll = Arc::default();
         let (w, f) = (waiters.clone(), first_poll.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, rx.clone(), w.clone(), f.clone()));
-            }
-        });
+        crate::http::serve(listener, move |req| answer(req, rx.clone(), w.clone(), f.clone()));
         Ok(RuntimeApi {
             addr,
             events: tx,
@@ -92,11 +87,7 @@ impl RuntimeApi {
     }
 }
 
-async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters, first_poll: FirstPoll) {
-    // A poll for the next event may wait as long as the test does; everything else is immediate.
-    let Ok(Some(req)) = read_request_within(&mut stream, Duration::from_secs(10)).await else {
-        return;
-    };
+async fn answer(req: HttpRequest, events: Events, waiters: Waiters, first_poll: FirstPoll) -> HttpResponse {
     let path = req.path().strip_prefix(PREFIX).unwrap_or_default().to_string();
     let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or(serde_json::Value::Null);
     match (req.method.as_str(), path.as_str()) {
@@ -104,8 +95,11 @@ async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters, first_po
             if let Ok(mut f) = first_poll.lock() {
                 f.get_or_insert_with(std::time::Instant::now);
             }
+            // A poll for the next event waits as long as the test does.
             let next = events.lock().await.recv().await;
-            let Some((id, event)) = next else { return };
+            let Some((id, event)) = next else {
+                return HttpResponse::new(500, r#"{"error":"the runtime API stopped"}"#);
+            };
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis())
@@ -120,13 +114,13 @@ async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters, first_po
                 ("Lambda-Runtime-Trace-Id", format!("Root=1-00000000-{id};Sampled=0")),
             ]
             .map(|(k, v)| (k.to_string(), v));
-            let _ = write_response_with(&mut stream, 200, &headers, &event).await;
+            HttpResponse::new(200, event).with_headers(headers)
         }
         ("POST", "/init/error") => {
             for (_, w) in waiters.lock().await.drain() {
                 let _ = w.send(Invocation::InitError(body.clone()));
             }
-            let _ = write_response_with(&mut stream, 202, &[], b"{}").await;
+            HttpResponse::new(202, "{}")
         }
         ("POST", p) => {
             let mut parts = p.trim_start_matches("/invocation/").splitn(2, '/');
@@ -138,11 +132,9 @@ async fn serve(mut stream: TcpStream, events: Events, waiters: Waiters, first_po
             if let Some(w) = waiters.lock().await.remove(id) {
                 let _ = w.send(outcome);
             }
-            let _ = write_response_with(&mut stream, 202, &[], b"{}").await;
+            HttpResponse::new(202, "{}")
         }
-        _ => {
-            let _ = write_response_with(&mut stream, 404, &[], b"{}").await;
-        }
+        _ => HttpResponse::new(404, "{}"),
     }
 }
 

@@ -26,7 +26,7 @@ use shared::signal::SignalMessage;
 use shared::watchlist::WatchlistEntry;
 
 use crate::exchange::ExchangeStandIn;
-use crate::http::{read_request, write_response};
+use crate::http::HttpResponse;
 use crate::provision::BoxError;
 
 /// Every stand-in answers after this long (the rate limits count arrivals, before it).
@@ -133,39 +133,32 @@ fn serve(
     limited: Arc<AtomicUsize>,
 ) {
     let arrivals: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let (bodies, served, limited, arrivals) =
-                (bodies.clone(), served.clone(), limited.clone(), arrivals.clone());
-            tokio::spawn(async move {
-                let Ok(Some(req)) = read_request(&mut stream).await else {
-                    return;
-                };
-                let admitted = arrivals.lock().is_ok_and(|mut a| {
-                    let now = Instant::now();
-                    while a.front().is_some_and(|t| now.duration_since(*t) >= PUBLIC_LIMIT.window) {
-                        a.pop_front();
-                    }
-                    let ok = a.len() < PUBLIC_LIMIT.count;
-                    if ok {
-                        a.push_back(now);
-                    }
-                    ok
-                });
-                tokio::time::sleep(LATENCY).await;
-                if !admitted {
-                    limited.fetch_add(1, Ordering::SeqCst);
-                    let _ = write_response(&mut stream, 429, br#"{"code":42901,"message":"TOO_MANY_REQUESTS"}"#).await;
-                    return;
+    crate::http::serve(listener, move |req| {
+        let (bodies, served, limited, arrivals) = (bodies.clone(), served.clone(), limited.clone(), arrivals.clone());
+        async move {
+            let admitted = arrivals.lock().is_ok_and(|mut a| {
+                let now = Instant::now();
+                while a.front().is_some_and(|t| now.duration_since(*t) >= PUBLIC_LIMIT.window) {
+                    a.pop_front();
                 }
-                served.fetch_add(1, Ordering::SeqCst);
-                let five = req.query().iter().any(|(k, v)| k == "timeframe" && v == "5m");
-                let text = bodies
-                    .lock()
-                    .map(|b| if five { b.1.clone() } else { b.0.clone() })
-                    .unwrap_or_default();
-                let _ = write_response(&mut stream, 200, text.as_bytes()).await;
+                let ok = a.len() < PUBLIC_LIMIT.count;
+                if ok {
+                    a.push_back(now);
+                }
+                ok
             });
+            tokio::time::sleep(LATENCY).await;
+            if !admitted {
+                limited.fetch_add(1, Ordering::SeqCst);
+                return HttpResponse::new(429, r#"{"code":42901,"message":"TOO_MANY_REQUESTS"}"#);
+            }
+            served.fetch_add(1, Ordering::SeqCst);
+            let five = req.query().iter().any(|(k, v)| k == "timeframe" && v == "5m");
+            let text = bodies
+                .lock()
+                .map(|b| if five { b.1.clone() } else { b.0.clone() })
+                .unwrap_or_default();
+            HttpResponse::new(200, text)
         }
     });
 }

@@ -13,7 +13,7 @@ use shared::ids::Symbol;
 use shared::market::candles::{parse_rows, resample, Timeframe};
 use shared::market::strategy;
 use shared::watchlist::WatchlistEntry;
-use tests::http::{read_request, write_response};
+use tests::http::{serve, HttpResponse};
 
 const SYMBOLS: usize = 100;
 
@@ -60,16 +60,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let base = format!("http://{}", listener.local_addr()?);
     let served = Arc::new(AtomicUsize::new(0));
     let (body2, served2) = (body.clone(), served.clone());
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let (body, served) = (body2.clone(), served2.clone());
-            tokio::spawn(async move {
-                if let Ok(Some(_)) = read_request(&mut stream).await {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    served.fetch_add(1, Ordering::SeqCst);
-                    let _ = write_response(&mut stream, 200, body.as_bytes()).await;
-                }
-            });
+    serve(listener, move |_| {
+        let (body, served) = (body2.clone(), served2.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            served.fetch_add(1, Ordering::SeqCst);
+            HttpResponse::new(200, body.as_bytes())
         }
     });
     let entries: Vec<WatchlistEntry> = (0..SYMBOLS)

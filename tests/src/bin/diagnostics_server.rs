@@ -8,7 +8,7 @@ use std::sync::Arc;
 use diagnostics::config::DiagnosticsConfig;
 use lambda_http::{Body, RequestExt};
 use shared::config::ProcessEnv;
-use tests::http::{read_request, unreadable_status, write_response, write_response_with};
+use tests::http::{serve, HttpRequest, HttpResponse};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -22,50 +22,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let deps = Arc::new(diagnostics::wiring::Deps::new(&aws, DiagnosticsConfig::from_source(&ProcessEnv)?).await?);
     let listener = TcpListener::bind(&addr).await?;
     eprintln!("diagnostics API listening on http://{addr}");
-    loop {
-        let (mut stream, _) = listener.accept().await?;
+    serve(listener, move |req| {
         let deps = deps.clone();
-        tokio::spawn(async move {
-            let req = match read_request(&mut stream).await {
-                Ok(Some(req)) => req,
-                Ok(None) => return,
-                Err(e) => {
-                    let body = serde_json::json!({ "error": format!("unreadable request: {e}") }).to_string();
-                    let _ = write_response(&mut stream, unreadable_status(&e), body.as_bytes()).await;
-                    return;
-                }
-            };
-            let mut params: HashMap<String, Vec<String>> = HashMap::new();
-            for (k, v) in req.query() {
-                params.entry(k).or_default().push(v);
-            }
-            let mut builder = lambda_http::http::Request::builder()
-                .method(req.method.as_str())
-                .uri(req.path());
-            for (k, v) in &req.headers {
-                builder = builder.header(k.as_str(), v.as_str());
-            }
-            let response = match builder.body(Body::from(req.body.clone())) {
-                Ok(r) => deps.diagnostics().handle(r.with_query_string_parameters(params)).await,
-                Err(e) => {
-                    let _ = write_response(
-                        &mut stream,
-                        400,
-                        format!("{{\"error\":\"bad request: {e}\"}}").as_bytes(),
-                    )
-                    .await;
-                    return;
-                }
-            };
-            let passed: Vec<(String, String)> = ["allow", "content-type", "cache-control", "referrer-policy"]
-                .iter()
-                .filter_map(|name| {
-                    let value = response.headers().get(*name)?.to_str().ok()?;
-                    Some((name.to_string(), value.to_string()))
-                })
-                .collect();
-            let status = response.status().as_u16();
-            let _ = write_response_with(&mut stream, status, &passed, response.body().as_ref()).await;
-        });
+        async move { answer(&deps, req).await }
+    })
+    .await?;
+    Ok(())
+}
+
+/// One request through the diagnostics handler, as API Gateway would hand it over.
+async fn answer(deps: &diagnostics::wiring::Deps, req: HttpRequest) -> HttpResponse {
+    let mut params: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in req.query() {
+        params.entry(k).or_default().push(v);
     }
+    let mut builder = lambda_http::http::Request::builder()
+        .method(req.method.as_str())
+        .uri(req.path());
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let response = match builder.body(Body::from(req.body)) {
+        Ok(r) => deps.diagnostics().handle(r.with_query_string_parameters(params)).await,
+        Err(e) => return HttpResponse::new(400, format!("{{\"error\":\"bad request: {e}\"}}")),
+    };
+    let passed: Vec<(String, String)> = ["allow", "content-type", "cache-control", "referrer-policy"]
+        .iter()
+        .filter_map(|name| {
+            let value = response.headers().get(*name)?.to_str().ok()?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect();
+    HttpResponse::new(response.status().as_u16(), response.body().as_ref()).with_headers(passed)
 }

@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use tests::http::{read_request, write_response};
-use tokio::net::{TcpListener, TcpStream};
+use tests::http::{serve, HttpRequest, HttpResponse};
+use tokio::net::TcpListener;
 
 type Messages = Arc<Mutex<Vec<Value>>>;
 
@@ -21,21 +21,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(&addr).await?;
     eprintln!("telegram sink listening on http://{addr}");
     let messages: Messages = Arc::default();
-    loop {
-        let (stream, _) = listener.accept().await?;
+    let server = serve(listener, move |req| {
         let (messages, log_file) = (messages.clone(), log_file.clone());
-        tokio::spawn(async move {
-            if let Err(e) = serve(stream, &messages, log_file.as_deref()).await {
-                eprintln!("telegram sink: {e}");
-            }
-        });
-    }
+        async move { answer(&req, &messages, log_file.as_deref()) }
+    });
+    server.await?;
+    Ok(())
 }
 
-async fn serve(mut stream: TcpStream, messages: &Messages, log_file: Option<&str>) -> std::io::Result<()> {
-    let Some(req) = read_request(&mut stream).await? else {
-        return Ok(());
-    };
+fn answer(req: &HttpRequest, messages: &Messages, log_file: Option<&str>) -> HttpResponse {
     let reply = |status: u16, body: Value| (status, body);
     let (status, body) = if req.method == "GET" && req.path() == "/messages" {
         reply(
@@ -66,7 +60,7 @@ async fn serve(mut stream: TcpStream, messages: &Messages, log_file: Option<&str
             },
         }
     };
-    write_response(&mut stream, status, body.to_string().as_bytes()).await
+    HttpResponse::new(status, body.to_string())
 }
 
 fn record(
