@@ -4,10 +4,10 @@
 //! signals, paper orders, fees and the hypothetical P&L (`shared::paper_book`), the charts and the signals.
 
 use chrono::{DateTime, Utc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use plotters::prelude::*;
 use shared::backtest::paper_book::{BookSettings, PaperBook};
 use shared::backtest::{Backtest, IndicatorRow};
-use shared::html::esc;
 use shared::ids::Side;
 use shared::market::strategy::Preset;
 
@@ -223,45 +223,47 @@ fn volume_panel(
 
 /// The report page: settings, the summary table (one row per preset), then each preset's chart and signals.
 pub fn html(source: &str, runs: &[PresetRun<'_>], charts: &[String], s: &BookSettings) -> String {
-    let mut out = String::from(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Backtest</title><style>\
-         body{font-family:sans-serif;font-size:14px;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}\
-         td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f3f3f3}\
-         td{white-space:nowrap}td.l,th.l{text-align:left}.neg{color:#c62828}.pos{color:#0b8a3c}</style></head><body>\n",
-    );
     let symbol = runs.first().map_or("", |r| r.backtest.symbol.as_str());
     let rate = runs.first().map_or("", |r| r.book.usd_rate.as_str());
-    out.push_str(&format!(
-        "<h1>Backtest — {} from {}</h1>\n<p>Each sent BUY buys {} USD worth at the candle's close; each sent SELL \
-         sells the same USD amount, at most what the book holds (with nothing held it is skipped, as the live system \
-         skips it: SELL_REQUIRES_POSITION), closing the oldest lots first; what is still held is marked at the last \
-         close. Fee {} % per order, in the quote currency. Hypothetical: no slippage, no partial fills; amounts in USD, \
-         {}.</p>\n<p>Protection (when on): each BUY gets a stop-loss and a take-profit at the preset's distance from its \
-         price (or --sl-pct / --tp-pct), triggered on the following candles as the paper exchange triggers them — a \
-         low at the stop fills the stop at its price, a high at the take-profit fills that, both in one candle: the \
-         stop; a SELL signal cancels the protection first, then sells.</p>\n",
-        esc(symbol),
-        esc(source),
-        s.amount_usd.normalize(),
-        s.fee_rate
-            .checked_mul(rust_decimal::Decimal::ONE_HUNDRED)
-            .map_or_else(|| "?".to_string(), |pct| pct.normalize().to_string()),
-        esc(rate),
-    ));
-    out.push_str(&summary_table(runs));
-    for (run, chart) in runs.iter().zip(charts) {
-        out.push_str(&format!("<h2 id=\"{0}\">{0}</h2>\n", esc(run.preset.name)));
-        out.push_str(
-            chart
-                .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
-                .trim(),
-        );
-        out.push('\n');
-        out.push_str(&signal_table(&run.backtest));
+    let fee_pct = s
+        .fee_rate
+        .checked_mul(rust_decimal::Decimal::ONE_HUNDRED)
+        .map_or_else(|| "?".to_string(), |pct| pct.normalize().to_string());
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; title { "Backtest" } style { (PreEscaped(STYLE)) } }
+            body {
+                h1 { "Backtest — " (symbol) " from " (source) }
+                p {
+                    "Each sent BUY buys " (s.amount_usd.normalize()) " USD worth at the candle's close; each sent \
+                    SELL sells the same USD amount, at most what the book holds (with nothing held it is skipped, as \
+                    the live system skips it: SELL_REQUIRES_POSITION), closing the oldest lots first; what is still \
+                    held is marked at the last close. Fee " (fee_pct) " % per order, in the quote currency. \
+                    Hypothetical: no slippage, no partial fills; amounts in USD, " (rate) "."
+                }
+                p {
+                    "Protection (when on): each BUY gets a stop-loss and a take-profit at the preset's distance from \
+                    its price (or --sl-pct / --tp-pct), triggered on the following candles as the paper exchange \
+                    triggers them — a low at the stop fills the stop at its price, a high at the take-profit fills \
+                    that, both in one candle: the stop; a SELL signal cancels the protection first, then sells."
+                }
+                (summary_table(runs))
+                @for (run, chart) in runs.iter().zip(charts) {
+                    h2 id=(run.preset.name) { (run.preset.name) }
+                    // The SVG is drawn by this program from the replay's numbers.
+                    (PreEscaped(chart.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").trim()))
+                    (signal_table(&run.backtest))
+                }
+            }
+        }
     }
-    out.push_str("</body></html>\n");
-    out
+    .into_string()
 }
+
+const STYLE: &str = "body{font-family:sans-serif;font-size:14px;margin:24px;color:#222}\
+    table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}\
+    th{background:#f3f3f3}td{white-space:nowrap}td.l,th.l{text-align:left}.neg{color:#c62828}.pos{color:#0b8a3c}";
 
 /// The summary as plain text, one line per preset (what the command prints).
 pub fn summary_text(runs: &[PresetRun<'_>]) -> String {
@@ -300,67 +302,69 @@ fn return_text(b: &PaperBook) -> String {
     b.return_pct.map_or_else(|| "—".to_string(), |r| format!("{r:.2} %"))
 }
 
-fn money(v: rust_decimal::Decimal) -> String {
+fn money(v: rust_decimal::Decimal) -> Markup {
     let class = if v.is_sign_negative() { "neg" } else { "pos" };
-    format!("<td class=\"{class}\">{}</td>", v.round_dp(4).normalize())
+    html! { td class=(class) { (v.round_dp(4).normalize()) } }
 }
 
-fn summary_table(runs: &[PresetRun<'_>]) -> String {
-    let mut t = String::from(
-        "<table id=\"summary\"><tr><th class=\"l\">preset</th><th>BUY signals</th><th>SELL signals</th>\
-         <th>throttled</th><th>paper orders</th><th>closed trades (won)</th><th>SELLs with nothing held</th>\
-         <th>held at the end</th><th>invested (USD)</th><th>fees (USD)</th><th>realized (USD)</th>\
-         <th>unrealized (USD)</th><th>net (USD)</th><th>return</th><th>protected</th><th>take-profits</th>\
-         <th>stops</th><th>cancelled by a SELL</th><th>open at the end</th></tr>\n",
-    );
-    for run in runs {
-        let b = &run.book;
-        t.push_str(&format!(
-            "<tr><td class=\"l\"><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td>\
-             <td>{5} ({6})</td><td>{7}</td><td>{8}</td><td>{9}</td><td>{10}</td>{11}{12}{13}<td>{14}</td>\
-             <td>{15}</td><td>{16}</td><td>{17}</td><td>{18}</td><td>{19}</td></tr>\n",
-            esc(run.preset.name),
-            b.buy_signals,
-            b.sell_signals,
-            b.throttled,
-            b.paper_orders,
-            b.closed_trades,
-            b.winning_trades,
-            b.sells_without_position,
-            b.held.round_dp(8).normalize(),
-            b.invested_usd.normalize(),
-            b.fees_usd.round_dp(4).normalize(),
-            money(b.realized_usd),
-            money(b.unrealized_usd),
-            money(b.net_usd),
-            return_text(b),
-            b.protected,
-            b.take_profits,
-            b.stop_losses,
-            b.protections_cancelled,
-            b.protections_open,
-        ));
+const SUMMARY_COLUMNS: [&str; 18] = [
+    "BUY signals",
+    "SELL signals",
+    "throttled",
+    "paper orders",
+    "closed trades (won)",
+    "SELLs with nothing held",
+    "held at the end",
+    "invested (USD)",
+    "fees (USD)",
+    "realized (USD)",
+    "unrealized (USD)",
+    "net (USD)",
+    "return",
+    "protected",
+    "take-profits",
+    "stops",
+    "cancelled by a SELL",
+    "open at the end",
+];
+
+fn summary_table(runs: &[PresetRun<'_>]) -> Markup {
+    html! {
+        table id="summary" {
+            tr { th class="l" { "preset" } @for c in SUMMARY_COLUMNS { th { (c) } } }
+            @for run in runs {
+                @let b = &run.book;
+                tr {
+                    td class="l" { a href={ "#" (run.preset.name) } { (run.preset.name) } }
+                    td { (b.buy_signals) } td { (b.sell_signals) } td { (b.throttled) } td { (b.paper_orders) }
+                    td { (b.closed_trades) " (" (b.winning_trades) ")" } td { (b.sells_without_position) }
+                    td { (b.held.round_dp(8).normalize()) } td { (b.invested_usd.normalize()) }
+                    td { (b.fees_usd.round_dp(4).normalize()) }
+                    (money(b.realized_usd)) (money(b.unrealized_usd)) (money(b.net_usd))
+                    td { (return_text(b)) } td { (b.protected) } td { (b.take_profits) } td { (b.stop_losses) }
+                    td { (b.protections_cancelled) } td { (b.protections_open) }
+                }
+            }
+        }
     }
-    t.push_str("</table>\n");
-    t
 }
 
-fn signal_table(bt: &Backtest) -> String {
-    let mut t = String::from(
-        "<details><summary>signals</summary><table><tr><th class=\"l\">candle (UTC)</th><th class=\"l\">side</th>\
-         <th>price</th><th class=\"l\">sent</th><th class=\"l\">reason</th></tr>\n",
-    );
-    for s in &bt.signals {
-        t.push_str(&format!(
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td>\
-             <td class=\"l\">{}</td></tr>\n",
-            esc(&utc(s.t)),
-            s.side.as_str(),
-            esc(&s.price),
-            if s.throttled { "throttled" } else { "sent" },
-            esc(&s.reason),
-        ));
+fn signal_table(bt: &Backtest) -> Markup {
+    html! {
+        details {
+            summary { "signals" }
+            table {
+                tr {
+                    th class="l" { "candle (UTC)" } th class="l" { "side" } th { "price" } th class="l" { "sent" }
+                    th class="l" { "reason" }
+                }
+                @for s in &bt.signals {
+                    tr {
+                        td class="l" { (utc(s.t)) } td class="l" { (s.side.as_str()) } td { (s.price) }
+                        td class="l" { (if s.throttled { "throttled" } else { "sent" }) } td class="l" { (s.reason) }
+                    }
+                }
+            }
+        }
     }
-    t.push_str("</table></details>\n");
-    t
 }

@@ -15,6 +15,5 @@ pub use domain::fakes;
 
 pub mod adapters;
 pub mod config;
-pub mod html;
 pub mod page_link;
 pub mod telemetry;

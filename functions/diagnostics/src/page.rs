@@ -1,36 +1,35 @@
 //! The operator page: the same report as HTML, for a person (`Accept: text/html` on the API route, behind the same
 //! key). A pass/fail banner, the trading state, the counts, the violations first, the positions and realized P&L from
-//! the recorded fills, the orders not yet filled, then every signal with its decision trace and order id. Every value from the tables is HTML-escaped; the page loads nothing else (inline
-//! style, no script).
+//! the recorded fills, the orders not yet filled, then every signal with its decision trace and order id. The page
+//! is a `maud` template: every value from the tables is HTML-escaped by default, and only the chart's SVG (drawn here
+//! from numbers) goes in as it is. It loads nothing else (inline style, no script).
 
 use chrono::{DateTime, Utc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use plotters::prelude::*;
 use serde_json::Value;
-use shared::html::esc;
+
+const STYLE: &str =
+    "body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}\
+    td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}#banner{padding:.6em 1em;font-size:1.4em;\
+    color:#fff}.pass{background:#1a7f37}.fail{background:#cf222e}";
 
 /// A JSON value as table-cell text: strings as they are, null as empty, anything else in its JSON form.
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) => esc(s),
-        other => esc(&other.to_string()),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
-fn table(out: &mut String, id: &str, rows: &[Value], columns: &[(&str, &str)]) {
-    out.push_str(&format!("<table id=\"{id}\"><thead><tr>"));
-    for (_, title) in columns {
-        out.push_str(&format!("<th>{}</th>", esc(title)));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for row in rows {
-        out.push_str("<tr>");
-        for (key, _) in columns {
-            out.push_str(&format!("<td>{}</td>", cell(&row[*key])));
+fn table(id: &str, rows: &[Value], columns: &[(&str, &str)]) -> Markup {
+    html! {
+        table id=(id) {
+            thead { tr { @for (_, title) in columns { th { (title) } } } }
+            tbody { @for row in rows { tr { @for (key, _) in columns { td { (cell(&row[*key])) } } } } }
         }
-        out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
 }
 
 /// The report's realized P&L over time: (close time in ms, running sum in USD), in time order. Points that cannot be
@@ -49,10 +48,10 @@ fn realized_points(report: &Value) -> Vec<(i64, f64)> {
 
 /// The chart of realized P&L over time as inline SVG (a step line of the running sum in USD, a dot per close, the
 /// zero line), drawn as the backtest report's charts are; a sentence instead when nothing was closed.
-fn realized_chart(report: &Value) -> String {
+fn realized_chart(report: &Value) -> Markup {
     let points = realized_points(report);
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
-        return "<p id=\"realized-chart\">No position was closed in this window: no realized P&amp;L yet.</p>".into();
+        return html! { p id="realized-chart" { "No position was closed in this window: no realized P&L yet." } };
     };
     let x = (first.0 - 60_000)..(last.0 + 60_000);
     let (lo, hi) = points
@@ -94,18 +93,15 @@ fn realized_chart(report: &Value) -> String {
         Ok(())
     })();
     match drawn {
-        Ok(()) => format!("<div id=\"realized-chart\">{svg}</div>"),
-        Err(e) => format!(
-            "<p id=\"realized-chart\">The chart could not be drawn: {}</p>",
-            esc(&e.to_string())
-        ),
+        // The SVG is drawn here from numbers and fixed captions: nothing in it came from the tables.
+        Ok(()) => html! { div id="realized-chart" { (PreEscaped(svg)) } },
+        Err(e) => html! { p id="realized-chart" { "The chart could not be drawn: " (e) } },
     }
 }
 
 /// The positions from the recorded fills, their realized P&L over time, and the placed orders whose fill is not
 /// final yet.
-fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
-    out.push_str("<h2>Positions</h2>");
+fn holdings(report: &Value, signals: &[Value]) -> Markup {
     // Each position with its latest entry's protection (docs/DESIGN.md §14) beside it.
     let positions: Vec<Value> = report["positions"]
         .as_array()
@@ -121,8 +117,7 @@ fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
             row
         })
         .collect();
-    table(
-        out,
+    let positions = table(
         "positions",
         &positions,
         &[
@@ -137,14 +132,15 @@ fn holdings(out: &mut String, report: &Value, signals: &[Value]) {
             ("take_profit", "take-profit"),
         ],
     );
-    out.push_str("<h2>Realized P&amp;L over time</h2>");
-    out.push_str(&realized_chart(report));
-    open_orders(out, signals);
+    html! {
+        h2 { "Positions" } (positions)
+        h2 { "Realized P&L over time" } (realized_chart(report))
+        h2 { "Open orders" } (open_orders(signals))
+    }
 }
 
 /// The placed orders whose fill is not final, from the signals' intents.
-fn open_orders(out: &mut String, signals: &[Value]) {
-    out.push_str("<h2>Open orders</h2>");
+fn open_orders(signals: &[Value]) -> Markup {
     let open: Vec<Value> = signals
         .iter()
         .filter_map(|s| {
@@ -161,7 +157,6 @@ fn open_orders(out: &mut String, signals: &[Value]) {
         })
         .collect();
     table(
-        out,
         "open-orders",
         &open,
         &[
@@ -171,81 +166,74 @@ fn open_orders(out: &mut String, signals: &[Value]) {
             ("status", "exchange status"),
             ("filled", "filled"),
         ],
-    );
+    )
+}
+
+/// The PASS/FAIL banner and the trading line.
+fn banner(report: &Value, pass: bool, violations: usize) -> Markup {
+    let (class, word) = if pass { ("pass", "PASS") } else { ("fail", "FAIL") };
+    let trading = &report["trading"];
+    let state = match trading["halted"].as_bool() {
+        Some(true) => format!(
+            "HALTED by {} — {}",
+            cell(&trading["halted_by"]),
+            cell(&trading["halt_reason"])
+        ),
+        Some(false) => "running".to_string(),
+        None => "unknown (control row unreadable)".to_string(),
+    };
+    html! {
+        div id="banner" class=(class) {
+            (word) ": " (violations) " violation(s) over " (cell(&report["total"])) " signal(s), last "
+            (cell(&report["hours"])) " h"
+        }
+        p id="trading" { "Trading: " (state) }
+    }
 }
 
 /// The page for `report` (the API's JSON body, as a value).
-/// The PASS/FAIL banner and the trading line.
-fn banner(out: &mut String, report: &Value, pass: bool, violations: usize) {
-    let (class, word) = if pass { ("pass", "PASS") } else { ("fail", "FAIL") };
-    out.push_str(&format!(
-        "<div id=\"banner\" class=\"{class}\">{word}: {violations} violation(s) over {} signal(s), last {} h</div>",
-        cell(&report["total"]),
-        cell(&report["hours"])
-    ));
-    let trading = &report["trading"];
-    out.push_str(&format!(
-        "<p id=\"trading\">Trading: {}</p>",
-        match trading["halted"].as_bool() {
-            Some(true) => format!(
-                "HALTED by {} — {}",
-                cell(&trading["halted_by"]),
-                cell(&trading["halt_reason"])
-            ),
-            Some(false) => "running".to_string(),
-            None => "unknown (control row unreadable)".to_string(),
-        }
-    ));
-}
-
 pub fn render(report: &Value) -> String {
     let pass = report["pass"].as_bool() == Some(true);
     let violations = report["violations"].as_array().map(Vec::as_slice).unwrap_or_default();
     let signals = report["signals"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let mut out = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signal orchestrator · invariants</title>\
-         <style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}\
-         td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}#banner{padding:.6em 1em;font-size:1.4em;\
-         color:#fff}.pass{background:#1a7f37}.fail{background:#cf222e}</style></head><body>",
-    );
-    banner(&mut out, report, pass, violations.len());
-    out.push_str("<h2>Counts</h2><table id=\"counts\"><tbody>");
-    for (name, value) in report["counts"].as_object().into_iter().flatten() {
-        out.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", esc(name), cell(value)));
+    let counts = report["counts"].as_object().into_iter().flatten();
+    let violation_columns = [
+        ("violation", "violation"),
+        ("signal_id", "signal"),
+        ("timestamp", "emitted"),
+        ("message", "message"),
+        ("details", "details"),
+    ];
+    let signal_columns = [
+        ("timestamp", "emitted"),
+        ("signal_id", "signal"),
+        ("price", "price"),
+        ("decision_type", "decision"),
+        ("reason_code", "reason code"),
+        ("reason_message", "reason"),
+        ("order_id", "order id"),
+        ("exchange_error_snippet", "exchange said"),
+        ("violations", "violations"),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Signal orchestrator · invariants" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (banner(report, pass, violations.len()))
+                h2 { "Counts" }
+                table id="counts" { tbody { @for (name, value) in counts { tr { th { (name) } td { (cell(value)) } } } } }
+                h2 { "Violations" } (table("violations", violations, &violation_columns))
+                (holdings(report, signals))
+                h2 { "Signals" } (table("signals", signals, &signal_columns))
+            }
+        }
     }
-    out.push_str("</tbody></table><h2>Violations</h2>");
-    table(
-        &mut out,
-        "violations",
-        violations,
-        &[
-            ("violation", "violation"),
-            ("signal_id", "signal"),
-            ("timestamp", "emitted"),
-            ("message", "message"),
-            ("details", "details"),
-        ],
-    );
-    holdings(&mut out, report, signals);
-    out.push_str("<h2>Signals</h2>");
-    table(
-        &mut out,
-        "signals",
-        signals,
-        &[
-            ("timestamp", "emitted"),
-            ("signal_id", "signal"),
-            ("price", "price"),
-            ("decision_type", "decision"),
-            ("reason_code", "reason code"),
-            ("reason_message", "reason"),
-            ("order_id", "order id"),
-            ("exchange_error_snippet", "exchange said"),
-            ("violations", "violations"),
-        ],
-    );
-    out.push_str("</body></html>");
-    out
+    .into_string()
 }
 
 #[cfg(test)]
@@ -287,10 +275,17 @@ mod tests {
             page.contains("<td>so1-x</td><td>PARTIALLY_FILLED</td><td>0.5</td>"),
             "the open order"
         );
-        assert_eq!(esc("a&b\"'"), "a&amp;b&quot;&#39;");
         let chart = &page[page.find("id=\"realized-chart\"").unwrap()..page.find("<h2>Open orders").unwrap()];
         assert!(chart.contains("<svg") && chart.contains("<polyline"), "{chart}");
         assert_eq!(chart.matches("<circle").count(), 2, "a dot per close");
+    }
+
+    proptest::proptest! {
+        /// One escape rule: the page's template escapes any text exactly as the Telegram messages do.
+        #[test]
+        fn the_template_escapes_as_the_messages_do(text in "\\PC*") {
+            proptest::prop_assert_eq!(html! { (text) }.into_string(), shared::text::html_escape(&text));
+        }
     }
 
     #[test]

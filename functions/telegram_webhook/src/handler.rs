@@ -152,7 +152,7 @@ impl Webhook<'_> {
             _ => self.answer(command, &update.from).await,
         };
         // The answers are plain text; the notifier sends HTML.
-        if let Err(e) = self.notifier.send(&shared::messages::html_escape(&answer)).await {
+        if let Err(e) = self.notifier.send(&shared::text::html_escape(&answer)).await {
             tracing::error!(error = %e, "the answer to a telegram command was not delivered");
         }
         respond(StatusCode::OK, json!({ "ok": true, "handled": true }))

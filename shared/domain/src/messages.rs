@@ -8,6 +8,7 @@ use crate::ids::{Side, Symbol};
 use crate::money::{base_currency, quote_currency};
 use crate::order::{ExecutionMode, OrderIntent};
 use crate::signal::SignalRecord;
+use crate::text::html_escape;
 
 /// How orders are handled, said plainly in every message: a trader must never mistake paper for live.
 pub fn mode_line(mode: ExecutionMode) -> &'static str {
@@ -307,11 +308,6 @@ pub fn order_failed_text(intent: &OrderIntent, code: ReasonCode) -> String {
         size_lines(intent),
         candle_time(intent.signal_id.candle_open_ms()),
     )
-}
-
-/// Text going into an HTML-mode Telegram message.
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]

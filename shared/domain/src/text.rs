@@ -4,3 +4,31 @@
 pub fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
+
+/// Text going into HTML: `&`, `<`, `>` and `"` as entities. The project's one escape rule: the Telegram messages
+/// (HTML parse mode, which knows these four) use it, and the HTML pages' templates (`maud`) escape by the same rule
+/// (a test in the diagnostics function compares the two).
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_four_html_characters_become_entities_and_nothing_else_changes() {
+        assert_eq!(html_escape(r#"a&b<i>"q"'é"#), "a&amp;b&lt;i&gt;&quot;q&quot;'é");
+        assert_eq!(truncate("héllo", 2), "hé");
+    }
+}
