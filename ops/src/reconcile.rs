@@ -8,13 +8,12 @@
 //! `TELEGRAM_SECRET_ID` — so it reads the exchange that stack trades on. Running it twice, or beside the sweeper, is
 //! safe: each fill is recorded and messaged once.
 
-use shared::ports::Stores;
 use std::process::ExitCode;
 
 use chrono::Duration;
 use shared::config::{ProcessEnv, TelegramConfig, TradingConfig};
 use shared::flow::follow::Follower;
-use shared::ports::{Clock, IntentStore};
+use shared::ports::{Clock, IntentStore, Stores};
 
 use crate::stack;
 

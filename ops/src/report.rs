@@ -2,10 +2,10 @@
 //! diagnostics API computes it — for when the API is unreachable, or from a shell. Prints the JSON; exit status 1
 //! when the report fails, so a script can act on it.
 
-use shared::ports::Stores;
 use std::process::ExitCode;
 
 use shared::config::{patience, ProcessEnv};
+use shared::ports::Stores;
 use shared::report::invariants::{self, ReportQuery};
 
 use crate::stack;

@@ -1,7 +1,6 @@
 //! The Crypto.com adapter against a local HTTP server that verifies the signature of every private request (a
 //! request with a wrong signature matches no mock and gets a 404, failing the test) and plays the exchange's answers.
 
-use shared::ports::Stores;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +16,7 @@ use shared::adapters::secrets::{Credentials, SecretString};
 use shared::decision::ReasonCode;
 use shared::ids::{IdempotencyKey, Side, SignalId, Symbol};
 use shared::money::{Quantity, QuoteAmount, Usd};
-use shared::ports::{Exchange, ExchangeError, Lookup, OrderRequest};
+use shared::ports::{Exchange, ExchangeError, Lookup, OrderRequest, Stores};
 
 const KEY: &str = "test-api-key-7f3a";
 const SECRET: &str = "test-api-secret-c91e";

@@ -3,7 +3,6 @@
 //! several orchestrator containers against the exchange stand-in keeping create-order's 15 per 100 ms (42901 over it).
 //! The stores are in memory: the figures are the exchange's share of the time.
 
-use shared::ports::Stores;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,13 +14,13 @@ use rust_decimal::Decimal;
 use shared::adapters::crypto_com::candles::{CryptoComCandles, DEFAULT_BUDGET, PUBLIC_LIMIT};
 use shared::adapters::crypto_com::{CryptoCom, CryptoComSettings, ORDER_LIMIT};
 use shared::adapters::rate::Budget;
-use shared::adapters::secrets::Credentials;
-use shared::adapters::secrets::SecretString;
+use shared::adapters::secrets::{Credentials, SecretString};
 use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::flow::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
 use shared::ids::{Side, Symbol};
 use shared::market::candles::{parse_rows, resample, Candle, Timeframe};
 use shared::order::ExecutionMode;
+use shared::ports::Stores;
 use shared::signal::SignalMessage;
 use shared::watchlist::WatchlistEntry;
 

@@ -8,11 +8,10 @@ use chrono::Duration;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-use shared::ports::Stores;
+use shared::ports::{Clock, Store, Stores};
 
 use shared::adapters::secrets::SecretString;
 use shared::page_link::{self, PAGE_ROUTE};
-use shared::ports::{Clock, Store};
 use shared::report::invariants::{self, Patience, ReportQuery};
 
 pub const ROUTE: &str = "/api/diagnostics/recent-signals";

@@ -2,7 +2,6 @@
 //! compute the indicators, apply the symbol's preset, record a signal with a conditional put (one row per
 //! symbol/side/candle, so overlapping runs cannot double it) and enqueue every sent signal for the orchestrator.
 
-use shared::ports::Stores;
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
@@ -13,11 +12,10 @@ use shared::flow::deliver::deliver;
 use shared::ids::{SignalId, Symbol};
 use shared::market::candles::{Candle, Timeframe};
 use shared::market::indicators::{Indicators, VOLUME_CANDLES};
-use shared::market::strategy::Emission;
-use shared::market::strategy::{self, Preset, Verdict};
+use shared::market::strategy::{self, Emission, Preset, Verdict};
 use shared::order::ExecutionMode;
 use shared::outbox::{AlertKind, AlertRecord, AlertStatus};
-use shared::ports::{Clock, MarketData, Notifier, PutOutcome, SignalQueue, Store, StoreError};
+use shared::ports::{Clock, MarketData, Notifier, PutOutcome, SignalQueue, Store, StoreError, Stores};
 use shared::signal::{BlockedReason, SignalMessage, SignalRecord};
 use shared::watchlist::WatchlistEntry;
 

@@ -2,7 +2,7 @@
 
 use shared::adapters::clock::SystemClock;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::ports::Stores;
+use shared::ports::{BoxError, Clock, MarketData, Stores};
 use std::time::Duration;
 
 use crate::config::{EvaluatorConfig, MarketSource};
@@ -10,7 +10,6 @@ use shared::adapters::crypto_com::candles::CryptoComCandles;
 use shared::adapters::replay::ReplayMarketData;
 use shared::adapters::sqs::SqsQueue;
 use shared::adapters::telegram::Telegram;
-use shared::ports::{BoxError, Clock, MarketData};
 
 use crate::handler::Evaluator;
 

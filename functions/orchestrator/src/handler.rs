@@ -186,8 +186,7 @@ mod tests {
     use shared::fakes::{ManualClock, MemoryNotifier, MemoryStore};
     use shared::flow::orchestration::OrchestratorSettings;
     use shared::ids::{Side, SignalId, Symbol};
-    use shared::order::ExecutionMode;
-    use shared::order::IntentStatus;
+    use shared::order::{ExecutionMode, IntentStatus};
     use shared::ports::{Exchange, SignalStore};
     use shared::signal::SignalRecord;
 

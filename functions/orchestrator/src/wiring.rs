@@ -7,8 +7,7 @@ use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::exchange;
 use shared::adapters::telegram::Telegram;
 use shared::flow::orchestration::{Orchestrator, OrchestratorSettings};
-use shared::ports::Stores;
-use shared::ports::{BoxError, Clock, Exchange, Notifier};
+use shared::ports::{BoxError, Clock, Exchange, Notifier, Stores};
 use shared::risk::ControlCache;
 use std::sync::Arc;
 

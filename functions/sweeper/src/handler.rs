@@ -7,19 +7,17 @@
 //! - a failed order whose ORDER FAILED message is still PENDING, and a sent signal whose BUY/SELL SIGNAL alert is
 //!   still PENDING, are sent again from their outbox rows.
 
-use shared::ports::Stores;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use shared::flow::deliver::deliver;
-use shared::flow::follow::FollowTotals;
-use shared::flow::follow::Follower;
+use shared::flow::follow::{FollowTotals, Follower};
 use shared::flow::protect::{ProtectTotals, Protector};
 use shared::ids::SignalId;
 use shared::outbox::{AlertId, AlertKind, AlertRecord, AlertStatus};
-use shared::ports::{Clock, Exchange, Notifier, SignalQueue, Store, StoreError};
+use shared::ports::{Clock, Exchange, Notifier, SignalQueue, Store, StoreError, Stores};
 use shared::report::invariants::{self, emf_document, Counts, Patience, Report, ReportQuery, Rows, ViolationType};
 use shared::signal::{SignalAlertStatus, SignalMessage};
 

@@ -1,7 +1,6 @@
 //! Builds the webhook's adapters once per container: the bot token, the chat and the webhook secret are read from
 //! the Telegram secret at init, and the diagnostics key (which signs `/page` links) from its secret, at once.
 
-use shared::ports::Stores;
 use std::time::Duration;
 
 use crate::config::WebhookConfig;
@@ -10,7 +9,7 @@ use shared::adapters::crypto_com::UsdTickers;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::secrets::{json_secret, key_field, take_field, SecretString};
 use shared::adapters::telegram::{Telegram, TelegramSettings};
-use shared::ports::BoxError;
+use shared::ports::{BoxError, Stores};
 
 use crate::handler::{PageLinks, Webhook};
 

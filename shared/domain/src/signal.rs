@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decision::Decision;
 use crate::ids::{IdempotencyKey, Side, SignalId, Symbol};
-use crate::time::day_of;
-use crate::time::rfc3339;
+use crate::time::{day_of, rfc3339};
 use crate::wire::wire_enum;
 
 wire_enum!(

@@ -8,7 +8,6 @@
 //! duplicate check may not catch a resend): no double order may come from the state machine itself. The one
 //! assumption is the one the design states: an accepted order becomes visible to lookups within the settle window.
 
-use domain::ports::Stores;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,11 +21,10 @@ use domain::decision::{DecisionType, ReasonCode};
 use domain::fakes::MemoryStore;
 use domain::flow::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
 use domain::ids::{ClientOid, Side, SignalId, Symbol};
-use domain::order::ExecutionMode;
-use domain::order::{IntentStatus, OrderIntent};
+use domain::order::{ExecutionMode, IntentStatus, OrderIntent};
 use domain::ports::{
     Claim, ClaimRequest, Clock, ControlStore, Exchange, ExchangeError, Finalization, FinalizeOutcome, IntentStore,
-    Lookup, OrderAck, OrderRequest, PutOutcome, SignalStore, StoreError,
+    Lookup, OrderAck, OrderRequest, PutOutcome, SignalStore, StoreError, Stores,
 };
 use domain::signal::SignalRecord;
 

@@ -3,7 +3,6 @@
 //! counts, on the wire), the CPU-bound computation (evaluate + JSON) over the gathered rows, and the end-to-end
 //! latency of the handler against the emulator. Prints numbers; asserts nothing. Run by scripts/bench_diagnostics.sh.
 
-use shared::ports::Stores;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
@@ -15,7 +14,7 @@ use shared::fakes;
 use shared::flow::orchestration::decision_for;
 use shared::ids::{Side, Symbol};
 use shared::order::{IntentStatus, OrderIntent};
-use shared::ports::SignalStore;
+use shared::ports::{SignalStore, Stores};
 use shared::report::invariants::{self, ReportQuery};
 use shared::signal::SignalRecord;
 use tests::opcount::OpCounter;

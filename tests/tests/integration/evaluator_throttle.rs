@@ -8,8 +8,7 @@ use shared::fakes::{ManualClock, MemoryNotifier, MemoryQueue, MemoryStore};
 use shared::ids::Symbol;
 use shared::market::candles::Timeframe;
 use shared::market::strategy::Emission;
-use shared::ports::{SignalStore, WatchlistStore};
-use shared::ports::{Store, Stores};
+use shared::ports::{SignalStore, Store, Stores, WatchlistStore};
 use shared::signal::SignalMessage;
 use shared::watchlist::WatchlistEntry;
 

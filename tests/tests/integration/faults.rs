@@ -7,7 +7,7 @@
 //! `FAULT_SEED=k` picks the fault stream (default 7); the counts are printed (`--nocapture`).
 
 use crate::support;
-use shared::ports::Stores;
+use shared::ports::{Clock, IntentStore, SignalQueue, SignalStore, Stores};
 
 use std::time::Duration as StdDuration;
 
@@ -19,7 +19,6 @@ use shared::fakes::{ManualClock, MemoryNotifier};
 use shared::flow::orchestration::{Orchestrator, OrchestratorSettings};
 use shared::market::candles::Timeframe;
 use shared::order::ExecutionMode;
-use shared::ports::{Clock, IntentStore, SignalQueue, SignalStore};
 use shared::report::invariants::{self, Report, ReportQuery};
 use shared::risk::ControlCache;
 use tests::faults::{FaultPlan, FaultProxy};

@@ -4,7 +4,7 @@
 //! fills, the loss breaker, and a ghost order.
 
 use crate::support;
-use shared::ports::Stores;
+use shared::ports::{ControlStore, IntentStore, SignalStore, Stores};
 
 use std::time::Duration as StdDuration;
 
@@ -16,9 +16,7 @@ use shared::decision::ReasonCode;
 use shared::fakes::{ManualClock, MemoryNotifier};
 use shared::flow::orchestration::{OrchestratorSettings, Outcome};
 use shared::ids::{Side, Symbol};
-use shared::order::ExecutionMode;
-use shared::order::OrderStatus;
-use shared::ports::{ControlStore, IntentStore, SignalStore};
+use shared::order::{ExecutionMode, OrderStatus};
 use shared::report::invariants::{self, Report, ReportQuery};
 use shared::signal::SignalRecord;
 use tests::exchange::ExchangeStandIn;

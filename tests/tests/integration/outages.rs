@@ -8,7 +8,7 @@
 //!   and the count is 0.
 
 use crate::support;
-use shared::ports::Stores;
+use shared::ports::{Clock, IntentStore, SignalStore, Stores};
 
 use std::time::Duration as StdDuration;
 
@@ -23,9 +23,7 @@ use shared::fakes::ManualClock;
 use shared::flow::orchestration::{Orchestrator, OrchestratorSettings, Outcome};
 use shared::ids::Side;
 use shared::market::candles::Timeframe;
-use shared::order::ExecutionMode;
-use shared::order::IntentStatus;
-use shared::ports::{Clock, IntentStore, SignalStore};
+use shared::order::{ExecutionMode, IntentStatus};
 use shared::report::invariants::{self, Report, ReportQuery};
 use shared::signal::SignalMessage;
 use tests::exchange::{ExchangeStandIn, Mode};

@@ -2,7 +2,7 @@
 //! event-source-mapping harness) → diagnostics, then redelivery and concurrent delivery of the same signals.
 
 use crate::support;
-use shared::ports::Stores;
+use shared::ports::{IntentStore, SignalQueue, SignalStore, Stores};
 
 use std::sync::Arc;
 
@@ -14,10 +14,7 @@ use shared::fakes::ManualClock;
 use shared::flow::orchestration::{OrchestratorSettings, Outcome};
 use shared::ids::{Side, Symbol};
 use shared::market::candles::Timeframe;
-use shared::order::ExecutionMode;
-use shared::order::IntentStatus;
-use shared::order::OrderStatus;
-use shared::ports::{IntentStore, SignalQueue, SignalStore};
+use shared::order::{ExecutionMode, IntentStatus, OrderStatus};
 use shared::report::invariants::{self, ReportQuery};
 use shared::watchlist::WatchlistEntry;
 use tests::{esm, provision, TestEnv};

@@ -5,7 +5,7 @@
 //! signal that cancels the protection before it sells, and a cancel that loses the race to a fill.
 
 use crate::support;
-use shared::ports::Stores;
+use shared::ports::{ControlStore, IntentStore, SignalStore, Stores};
 
 use std::time::Duration as StdDuration;
 
@@ -17,9 +17,7 @@ use shared::decision::ReasonCode;
 use shared::fakes::{ManualClock, MemoryNotifier};
 use shared::flow::orchestration::{OrchestratorSettings, Outcome};
 use shared::ids::{IdempotencyKey, Side, Symbol};
-use shared::order::ExecutionMode;
-use shared::order::{Leg, ProtectionStatus};
-use shared::ports::{ControlStore, IntentStore, SignalStore};
+use shared::order::{ExecutionMode, Leg, ProtectionStatus};
 use shared::report::invariants::{self, ReportQuery};
 use shared::signal::SignalRecord;
 use tests::exchange::ExchangeStandIn;

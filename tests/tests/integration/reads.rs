@@ -2,13 +2,12 @@
 //! (one per day of the window) and BatchGetItem calls of up to 100 keys — never a Scan. Counted on the wire.
 
 use crate::support;
-use shared::ports::Stores;
+use shared::ports::{IntentStore, SignalStore, Stores};
 
 use chrono::{Duration, Utc};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::ids::Side;
 use shared::order::IntentStatus;
-use shared::ports::{IntentStore, SignalStore};
 use shared::report::invariants::{self, ReportQuery};
 use tests::opcount::OpCounter;
 use tests::TestEnv;

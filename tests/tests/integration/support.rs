@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests: signal and intent builders, the paper exchange, the local Telegram
 //! sink, exchanges that count or stall orders, and the functions wired over one store as the tests run them.
 
-use shared::ports::Stores;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
@@ -9,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use shared::ids::{ClientOid, Side, Symbol};
 use shared::money::UsdPrice;
-use shared::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest};
+use shared::ports::{Exchange, ExchangeError, Lookup, OrderAck, OrderRequest, Stores};
 use shared::signal::{SignalMessage, SignalRecord};
 
 pub fn signal(symbol: &str, side: Side, candle_open_ms: i64, created_at: DateTime<Utc>) -> SignalRecord {
@@ -318,8 +317,7 @@ pub fn sweeper<'a>(
 /// The real Crypto.com adapter against the stand-in at `url` (its test credentials), with this HTTP timeout.
 pub fn crypto_com(url: &str, timeout: std::time::Duration) -> shared::adapters::crypto_com::CryptoCom {
     use shared::adapters::crypto_com::{CryptoCom, CryptoComSettings};
-    use shared::adapters::secrets::Credentials;
-    use shared::adapters::secrets::SecretString;
+    use shared::adapters::secrets::{Credentials, SecretString};
     CryptoCom::new(
         CryptoComSettings {
             base_url: url.to_string(),

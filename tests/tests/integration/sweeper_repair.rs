@@ -3,7 +3,7 @@
 //! line carries the report's counts.
 
 use crate::support;
-use shared::ports::Stores;
+use shared::ports::{AlertStore, IntentStore, SignalStore, Stores};
 
 use chrono::{Duration, Utc};
 use shared::adapters::sqs::SqsQueue;
@@ -11,10 +11,8 @@ use shared::decision::{DecisionType, ReasonCode};
 use shared::fakes::{ManualClock, MemoryNotifier};
 use shared::flow::orchestration::OrchestratorSettings;
 use shared::ids::Side;
-use shared::order::ExecutionMode;
-use shared::order::IntentStatus;
+use shared::order::{ExecutionMode, IntentStatus};
 use shared::outbox::AlertStatus;
-use shared::ports::{AlertStore, IntentStore, SignalStore};
 use shared::report::invariants::{self, ReportQuery, ViolationType};
 use tests::{esm, TestEnv};
 

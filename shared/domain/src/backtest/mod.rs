@@ -10,8 +10,7 @@ use serde::Serialize;
 use crate::ids::{Side, Symbol};
 use crate::market::candles::{resample, Candle, Timeframe};
 use crate::market::indicators::{Indicators, VOLUME_CANDLES};
-use crate::market::strategy::Emission;
-use crate::market::strategy::{self, Preset, Verdict};
+use crate::market::strategy::{self, Emission, Preset, Verdict};
 
 #[derive(Debug, Clone, Copy)]
 pub struct BacktestSettings<'a> {

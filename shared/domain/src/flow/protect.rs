@@ -14,8 +14,7 @@ use crate::decision::ReasonCode;
 use crate::ids::Side;
 use crate::order::intent::{is_entry, needs_work};
 use crate::order::protection::{LegFill, OnFailure, Plan, ProtectionSettings, ProtectionUpdate, MAX_ATTEMPTS};
-use crate::order::OrderIntent;
-use crate::order::{Leg, OcoReport, PlacedOrder, Protection, ProtectionStatus, Reported};
+use crate::order::{Leg, OcoReport, OrderIntent, PlacedOrder, Protection, ProtectionStatus, Reported};
 use crate::outbox::{AlertId, AlertKind, AlertRecord, AlertStatus, ProtectionEvent};
 use crate::ports::{Clock, Exchange, ExchangeError, Notifier, OrderRequest, StoreError, Stores};
 
