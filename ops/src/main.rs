@@ -5,7 +5,6 @@
 //! docs/OPERATIONS.md) and AWS credentials and region as any AWS tool does. Locally (`AWS_ENDPOINT_URL` set, as the
 //! scripts' `--local` does) the tables default to the demo's own. Exit status: 0 done, 1 a report that fails, 2 an
 //! error (printed on one line, with its cause).
-#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 mod backtest_report;
 mod dlq;

@@ -68,6 +68,7 @@ fn markers(svg: &str, fill: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 #[test]
 fn the_report_chart_puts_every_golden_signal_where_it_belongs() {
     let dir = std::env::temp_dir().join(format!("replay-report-{}", std::process::id()));

@@ -55,6 +55,7 @@ async fn functions(env: &TestEnv, names: &[String], variables: &[(&str, &str)]) 
     }
 }
 
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exchange_key_is_checked_on_the_exchange_then_stored_then_its_functions_restarted() {
     let env = TestEnv::new("ops-rotate").await;

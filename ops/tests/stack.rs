@@ -168,6 +168,7 @@ async fn watchlist_rows_are_validated_before_anything_is_written() {
 /// The dead-letter queue before a redrive: each message with what the orchestrator will make of it (a stale one
 /// skipped, never ordered; an unreadable one refused again); `redrive` without `--yes` moves nothing; with it every
 /// message is back on the signal queue and the dead-letter queue is empty.
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 #[tokio::test]
 async fn the_dead_letter_queue_says_which_signals_a_redrive_would_find_stale_then_moves_them() {
     use rust_decimal::Decimal;

@@ -3,7 +3,6 @@
 //! DynamoDB, SQS, Secrets Manager, Crypto.com (with its request signing, `signing`, and error classification,
 //! `classify`), Telegram, the paper exchange and replayed candles; `config` reads each function's settings at init;
 //! `telemetry` sets up the JSON logs.
-#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 pub use domain::{
     backtest, commands, decision, flow, ids, market, messages, money, order, outbox, ports, report, risk, signal, text,

@@ -369,6 +369,7 @@ async fn lookups_report_not_found_and_unfilled_rejections() {
 
 /// The order's fill as get-order-detail reports it, shaped as the documented answer (numbers as strings): a
 /// partial fill with the fee in the base currency, a fee in a third currency, a cancel after a partial fill, 40401.
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 #[tokio::test]
 async fn order_details_become_fill_reports() {
     use shared::order::{OrderStatus, PlacedOrder, Reported};
@@ -443,6 +444,7 @@ async fn order_details_become_fill_reports() {
 
 /// The account's open orders as get-open-orders and advanced/get-open-orders list them (`result.data[]`, the order
 /// object's fields; an order in both once), and a refusal as an error, never as "no open orders".
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 #[tokio::test]
 async fn open_orders_are_listed_and_a_refusal_is_not_an_empty_list() {
     use shared::order::OpenOrder;
@@ -646,6 +648,7 @@ fn live_orchestrator<'a>(
 /// Live mode end to end through the orchestrator: $100 on a BTC-, an ETH- and a USDT-quoted pair becomes, at the
 /// stand-in's ticker prices, a BUY notional in the quote currency and a SELL quantity of the base asset worth $100
 /// (within one tick), every private call signed; the intents record the rate and its source.
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 #[tokio::test]
 async fn live_orders_are_sized_in_the_quote_currency_at_the_ticker_price() {
     use domain::fakes::{ManualClock, MemoryStore};

@@ -1,4 +1,3 @@
-#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 use lambda_http::{service_fn, Error, Request};
 

@@ -16,7 +16,6 @@
 //! It depends on no AWS, Lambda or HTTP crate (`cargo tree -p domain` shows none): the `shared` crate implements the
 //! ports against DynamoDB, SQS, Secrets Manager, Crypto.com and Telegram. `fakes` (feature `fakes`) holds in-memory
 //! ports for tests, simulation and benchmarks.
-#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 pub mod ids;
 pub mod money;

@@ -271,6 +271,7 @@ fn signal(i: i64, now: DateTime<Utc>) -> SignalRecord {
 
 /// One seeded run. Returns how many deliveries were made, how many signals the cap held back and how many fill
 /// increments were recorded (to show the runs are not trivial).
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 async fn run(seed: u64) -> (usize, usize, usize, Protected) {
     let rng: SharedRng = Arc::new(Mutex::new(Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)));
     // The virtual day starts at 01:00 UTC plus up to 10 minutes chosen by the seed: a seed replays the same run on any
@@ -578,6 +579,7 @@ impl Exchange for FillExchange {
 /// whose answers are lost; then one calm reconciler until every fill is final. The recorded fills must equal the
 /// exchange's, each increment must have one ORDER EXECUTED row, delivered once, and the held quantity and the ledger
 /// must agree with the exchange. Returns the number of increments.
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 async fn follow_fills(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &SimClock) -> usize {
     let placed: Vec<OrderIntent> = memory
         .intents()
@@ -803,6 +805,7 @@ impl Exchange for StormyOco {
 /// protector until nothing moves. Every entry ends protected or closed (never left unprotected without the report
 /// saying so), no entry ever has more than one OCO or sells more than it protected, and the held quantity and the
 /// ledger are the exchange's fills.
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 async fn protect_positions(seed: u64, memory: &MemoryStore, rng: &SharedRng, clock: &SimClock) -> Protected {
     use domain::order::{Leg, ProtectionStatus};
     let exchange = StormyOco {

@@ -5,7 +5,6 @@
 //! decisions against the original's BUY rule (rounded values and its absolute MA50 ≈ EMA10 tolerance), each
 //! difference put down to its cause. (swing-conservative: the original's rule there has filters the port leaves
 //! out — docs/STRATEGY.md — so its row compares the shared part of the rule only.)
-#![cfg_attr(not(test), warn(clippy::too_many_lines))] // production functions ≤ 60 lines (clippy.toml)
 
 use shared::backtest::History;
 use shared::market::candles::{parse_rows, Timeframe};

@@ -576,6 +576,7 @@ mod tests {
         ));
     }
 
+    #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
     #[test]
     fn ma_checks_on_both_sides() {
         let swing = preset("swing-aggressive").unwrap();

@@ -904,6 +904,7 @@ mod tests {
         i
     }
 
+    #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
     #[test]
     fn each_violation_and_the_grace() {
         let grace = Duration::seconds(120);
@@ -1038,6 +1039,7 @@ mod tests {
         evaluate(&ReportQuery::default(), &rows, t0(), Duration::seconds(120))
     }
 
+    #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
     #[test]
     fn a_filled_buy_without_its_protection_after_the_setting_is_unprotected() {
         let s = signal(1, 900, Some(ReasonCode::ExecOrderPlaced));
