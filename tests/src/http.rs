@@ -180,13 +180,6 @@ where
     Ok(handler(request).await.into_hyper())
 }
 
-/// Listens on a free loopback port: the listener and its `http://127.0.0.1:PORT` URL.
-pub async fn loopback() -> std::io::Result<(TcpListener, String)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    Ok((listener, url))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,14 +203,13 @@ mod tests {
 
     /// Sends raw bytes (then, with `close`, ends the sending side) and returns the status line of the answer.
     async fn status_of(raw: &'static [u8], close: bool) -> String {
-        let (listener, url) = loopback().await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let limit = Duration::from_millis(200);
         let server = serve_within(listener, limit, |req: HttpRequest| async move {
             HttpResponse::new(200, req.body)
         });
-        let mut c = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
-            .await
-            .unwrap();
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
         c.write_all(raw).await.unwrap();
         if close {
             c.shutdown().await.unwrap();

@@ -1,4 +1,3 @@
-
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 

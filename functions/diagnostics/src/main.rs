@@ -1,4 +1,3 @@
-
 use lambda_http::{service_fn, Error, Request};
 
 use diagnostics::config::DiagnosticsConfig;
