@@ -35,6 +35,8 @@ fn modules() -> BTreeMap<Module, String> {
     out
 }
 
+/// The source before its `#[cfg(test)] mod tests`, each line cut at `//` (a comment; in a string literal, what follows
+/// a `//` is a URL or text, never a path of the crate).
 fn production_code(src: &str) -> String {
     let code = src.split("\n#[cfg(test)]\nmod tests").next().unwrap_or_default();
     code.lines()
