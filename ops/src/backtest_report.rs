@@ -1,7 +1,7 @@
 //! The backtest report of the replay command: a chart per preset (SVG, drawn with plotters) — price with MA50, MA200
 //! and EMA10 and the BUY/SELL markers (dark: sent; light: held back by the throttle), RSI with the preset's
 //! thresholds, the volume gate's ratio against the preset's minimum — and an HTML page with the summary table of
-//! signals, paper orders, fees and the hypothetical P&L (`shared::paper_book`), the charts and the signals.
+//! signals, paper orders, fees and the hypothetical P&L (`shared::backtest::paper_book`), the charts and the signals.
 
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};

@@ -14,7 +14,7 @@ pub const PLACED_SIGNAL: Ops = &[("GetItem", 1), ("TransactWriteItems", 5), ("Up
 pub const IDLE_SWEEP: Ops = &[("GetItem", 4), ("Query", 4)];
 /// One evaluator run over 10 symbols without a signal.
 pub const IDLE_EVALUATION: Ops = &[("BatchGetItem", 1), ("GetItem", 1), ("Query", 1)];
-/// Custom metrics an idle run publishes (EMF): a count is a metric only when it is not zero (`shared::metrics`), so
+/// Custom metrics an idle run publishes (EMF): a count is a metric only when it is not zero (`shared::report::metrics`), so
 /// neither the sweeper's report nor the evaluator's run over a quiet market publishes one (pinned by `costs`).
 pub const IDLE_METRICS: usize = 0;
 /// Assumed, not counted: the metrics a trading stack keeps published — `SentSignals` and `OrdersPlaced` for the 24

@@ -1,6 +1,6 @@
 //! Orchestrator: one SQS batch in, a partial batch response out. Each record is parsed at the edge (a bad body is
 //! reported as a batch item failure, so it reaches the DLQ after maxReceiveCount, with the reason logged) and run
-//! through the state machine in `shared::orchestration`; records that must be retried are reported, the rest acked.
+//! through the state machine in `shared::flow::orchestration`; records that must be retried are reported, the rest acked.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;

@@ -3,12 +3,11 @@
 //! its exits.
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 
 use crate::decision::ReasonCode;
 use crate::ids::{ClientOid, IdempotencyKey, Side, SignalId, Symbol};
 use crate::money::Sizing;
-use rust_decimal::Decimal;
-
 use crate::order::fill::{Fill, PlacedOrder};
 use crate::order::protection::{Leg, Oco, Protection, ProtectionStatus, ProtectionView};
 use crate::risk::CounterDelta;

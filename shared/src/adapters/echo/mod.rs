@@ -60,22 +60,19 @@ impl Echo {
             .body(body)
             .send()
             .await;
-        let failed = |e: reqwest::Error, not_sent: bool| {
+        let failed = |e: reqwest::Error| {
+            let not_sent = e.is_connect();
             let e = e.without_url();
-            let reason = format!("{method}: {e}");
-            let cause = Some(Cause::new(e));
+            let (reason, cause) = (format!("{method}: {e}"), Some(Cause::new(e)));
             if not_sent {
                 ExchangeError::NotSent { reason, cause }
             } else {
                 ExchangeError::Unknown { reason, cause }
             }
         };
-        let resp = sent.map_err(|e| {
-            let connect = e.is_connect();
-            failed(e, connect)
-        })?;
+        let resp = sent.map_err(failed)?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| failed(e, false))?;
+        let text = resp.text().await.map_err(failed)?;
         Ok(Reply::parse(status, &text))
     }
 
